@@ -1,0 +1,106 @@
+# deployex — plain GNU make.  `make` builds, `make test` runs every test,
+# `make run` starts the demo, `make install PREFIX=... DESTDIR=...` installs.
+
+VERSION := 0.1.0
+CC      ?= cc
+MODE    ?= release
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   := build/$(MODE)
+
+WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Werror -Wshadow \
+        -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+ifeq ($(MODE),asan)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+OPT := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+endif
+
+PKGS       := yajl libarchive libcurl lua5.4 openssl libcrypt
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS     += $(WARN) $(OPT) -pthread -DDEPLOYEX_VERSION='"$(VERSION)"' -MMD -MP
+LDFLAGS    += $(OPT) -pthread
+LIBS       := $(PKG_LIBS) -linotifytools -lei
+
+# The functional core: links against libc alone (checked by `core-check`).
+CORE_SRC  := reconciler/plan.c reconciler/backoff.c
+STATE_SRC := $(wildcard state/*.c)
+LUA_SRC   := $(wildcard lua/*.c)
+BEAM_SRC  := $(wildcard beam/*.c)
+WEB_SRC   := $(wildcard web/*.c)
+SHELL_SRC := $(filter-out $(CORE_SRC) reconciler/main.c,$(wildcard reconciler/*.c))
+LIB_SRC   := $(CORE_SRC) $(STATE_SRC) $(LUA_SRC) $(BEAM_SRC) $(WEB_SRC) $(SHELL_SRC)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CORE_OBJ := $(call obj,$(CORE_SRC))
+LIB_OBJ  := $(call obj,$(LIB_SRC))
+MAIN_OBJ := $(call obj,reconciler/main.c)
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# Unit tests named here link the core only: no yajl, curl, archive, lua, ei.
+CORE_TESTS := $(BUILD)/tests/test_plan $(BUILD)/tests/test_backoff
+
+.PHONY: all deps test unit-tests core-check analyze run install clean check-clang
+all: $(BUILD)/deployex
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/libdeployex.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/deployex: $(MAIN_OBJ) $(BUILD)/libdeployex.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(filter $(CORE_TESTS),$(UNIT_BINS)): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+$(filter-out $(CORE_TESTS),$(UNIT_BINS)): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libdeployex.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+unit-tests: $(UNIT_BINS) $(BUILD)/deployex
+
+# The planner must stay pure: its test binary may not reference any library
+# but libc and cmocka.  A call into yajl, curl, archive, lua or ei fails here.
+core-check: $(filter $(CORE_TESTS),$(UNIT_BINS))
+	@for b in $^; do \
+	  if nm -u $$b | grep -E ' (yajl_|curl_|archive_|lua|ei_|erl_|SSL_|MHD_|inotifytools_)'; then \
+	    echo "core-check: $$b links I/O libraries"; exit 1; fi; done; \
+	echo "core-check: planner links libc and cmocka only"
+
+deps:
+	@scripts/install-deps
+
+test: deps
+	$(MAKE) MODE=asan unit-tests core-check
+	tests/run build/asan
+
+run: deps all
+	examples/local/run-demo
+
+analyze:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE \
+	  reconciler state lua beam web
+	clang-tidy --quiet $(LIB_SRC) reconciler/main.c -- $(WARN) $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
+
+check-clang:
+	$(MAKE) CC=clang MODE=clang all unit-tests
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/deployex/hooks \
+	  $(DESTDIR)$(PREFIX)/share/doc/deployex
+	install -m 0755 $(BUILD)/deployex $(DESTDIR)$(PREFIX)/bin/deployex
+	for f in hooks/*.lua; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/deployex/hooks/; done; true
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/deployex/
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

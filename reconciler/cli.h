@@ -1,0 +1,44 @@
+/*
+ * cli: the command table of the `deployex` binary (DESIGN §3).
+ *
+ * Each command lives in its own reconciler/cmd_*.c and is listed in
+ * main.c's table.  A command gets argv after its name (argv[0] is the
+ * command name) and the global options; it returns the exit status:
+ * 0 ok, 1 failure, 2 usage error.  Errors go to stderr as one line naming
+ * the file/field/app at fault.
+ */
+#ifndef DEPLOYEX_CLI_H
+#define DEPLOYEX_CLI_H
+
+#include <stdbool.h>
+
+#include "../state/config.h"
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+struct cli {
+        const char *config_path; /* -c FILE, or NULL */
+};
+
+struct cli_command {
+        const char *name;
+        const char *usage;   /* "pin APP VERSION" */
+        const char *summary; /* one line */
+        const char *help;    /* the --help text after the usage line */
+        int (*run)(const struct cli *cli, int argc, char **argv);
+};
+
+/* true when argv holds -h/--help (then the caller prints help and returns 0). */
+bool cli_wants_help(int argc, char **argv);
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+void cli_print_help(const struct cli_command *cmd);
+/* Load the configuration; on failure prints the problems and returns EXIT_FAIL. */
+int cli_load_config(const struct cli *cli, struct config *ret);
+/* Find an app or print "deployex: unknown app 'x' (configured: a, b)" and return NULL. */
+const struct app_config *cli_find_app(const struct config *c, const char *name);
+const struct cli_command *cli_find_command(const char *name);
+
+#endif

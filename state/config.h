@@ -1,0 +1,106 @@
+/*
+ * config: the daemon's configuration (DESIGN §4.1), from a JSON file or from
+ * the DeployEx 0.3 environment variables.
+ *
+ * config_parse() validates everything and fills defaults; a rejection appends
+ * one line per problem to err, each naming the file and the field:
+ *     /etc/deployex/deployex.json: apps[0].replicas: must be an integer from 0 to 100, got -1
+ * The struct owns all its strings; free with config_release().
+ */
+#ifndef DEPLOYEX_CONFIG_H
+#define DEPLOYEX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define APP_NAME_MAX 32       /* [a-z][a-z0-9_]{0,31} */
+#define VERSION_MAX 64        /* [A-Za-z0-9._+-]{1,64} */
+#define REPLICAS_MAX 100
+#define DEFAULT_CONFIG_PATH "/etc/deployex/deployex.json"
+
+enum language {
+        LANG_ELIXIR,
+        LANG_ERLANG,
+        LANG_GLEAM,
+};
+const char *language_to_string(enum language l);
+int language_from_string(const char *s, enum language *ret);
+
+struct kv {
+        char *key;
+        char *value;
+};
+
+struct port_spec {
+        char *name; /* environment variable, e.g. "PORT" */
+        int base;   /* instance n gets base + n - 1 */
+};
+
+struct app_config {
+        char *name;
+        enum language language;
+        int replicas;
+        struct port_spec *ports;
+        size_t nports;
+        struct kv *env;
+        size_t nenv;
+        char *hooks; /* per-app hook file, or NULL */
+        uint64_t healthy_after_ms;    /* default 30000 */
+        uint64_t rollback_timeout_ms; /* default 600000 */
+        uint64_t stop_timeout_ms;     /* default 15000 */
+        uint64_t backoff_initial_ms;  /* default 2000 */
+        uint64_t backoff_max_ms;      /* default 300000 */
+};
+
+struct config {
+        char *origin;       /* the file it came from, or "environment" */
+        char *env;          /* default "prod" */
+        char *source;       /* file:///..., s3://bucket[/prefix], gs://bucket[/prefix] */
+        char *aws_region;   /* or NULL */
+        char *s3_endpoint;  /* or NULL */
+        char *gcs_endpoint; /* or NULL */
+        uint64_t poll_interval_ms;  /* default 5000 */
+        char *var_path;             /* default /var/lib/deployex */
+        char *log_path;             /* default /var/log/deployex */
+        char *overrides_path;       /* default /etc/deployex/overrides.d */
+        char *cookie;               /* never logged; NULL when cookie_file is used */
+        char *cookie_file;
+        bool has_tls;
+        char *tls_cert, *tls_key, *tls_ca;
+        char *http_listen;          /* or NULL: no admin UI */
+        char *admin_password_hash;  /* bcrypt "$2b$..." or NULL */
+        uint64_t log_max_bytes;     /* rotate an instance log above this; default 10 MiB */
+        int log_keep;               /* rotated files kept; default 5 */
+        uint64_t max_release_bytes; /* cap on a downloaded tarball; default 1 GiB */
+        uint64_t max_unpacked_bytes;/* cap on an unpacked release; default 4 GiB */
+        struct app_config *apps;
+        size_t napps;
+};
+
+/* Parse and validate.  0, or -EINVAL with one line per problem appended to err. */
+int config_parse(const char *text, size_t len, const char *origin, struct config *ret, struct buf *err);
+int config_load_file(const char *path, struct config *ret, struct buf *err);
+/*
+ * The DeployEx 0.3 compatibility mode: build a one-app config from
+ * DEPLOYEX_MONITORED_APP_NAME and friends (getenv).  -ENOENT when
+ * DEPLOYEX_MONITORED_APP_NAME is unset.
+ */
+int config_from_env(struct config *ret, struct buf *err);
+/*
+ * What the CLI does: path from -c, else $DEPLOYEX_CONFIG, else the default
+ * path; when that default file does not exist and DEPLOYEX_MONITORED_APP_NAME
+ * is set, the environment mode.
+ */
+int config_load(const char *cli_path, struct config *ret, struct buf *err);
+void config_release(struct config *c);
+
+const struct app_config *config_find_app(const struct config *c, const char *name);
+bool app_name_is_valid(const char *name);
+bool version_is_valid(const char *version);
+/* Read the cookie (inline or from cookie_file, trailing newline stripped). */
+int config_read_cookie(const struct config *c, struct buf *ret);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * desired: what an app should run, merged from the bucket's current.json and
+ * the operator's override, minus ghosted versions (DESIGN §4.2, §4.3, §5).
+ *
+ * desired_merge() is pure.  desired_load() is the I/O around it: it asks the
+ * source for current.json, reads the override, and keeps the last good value
+ * of each in force when the new one is missing or invalid, with the error kept
+ * alongside (shown by status).  With `persist` (the daemon) the last good
+ * values are saved to state/{app}/desired.json and override.json.
+ */
+#ifndef DEPLOYEX_DESIRED_H
+#define DEPLOYEX_DESIRED_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "ghosts.h"
+#include "override.h"
+#include "release.h"
+
+enum desired_origin {
+        DESIRED_NONE,     /* nothing published, nothing pinned */
+        DESIRED_SOURCE,   /* current.json */
+        DESIRED_OVERRIDE, /* a pin */
+};
+const char *desired_origin_to_string(enum desired_origin o);
+
+struct desired {
+        struct release_desc release; /* release.version "" when origin is DESIRED_NONE */
+        enum desired_origin origin;
+        bool ghosted;                /* release.version is ghosted: deploy nothing */
+        struct override override;    /* paused and restart tokens in force */
+        char *error;                 /* NULL, or every problem in one line ("; " separated) */
+};
+
+void desired_init(struct desired *d);
+/*
+ * source: the last good current.json or NULL; source_error / override_error:
+ * why the newest one was not used, or NULL.  ov may be NULL (no override).
+ */
+void desired_merge(const struct release_desc *source, const char *source_error,
+                   const struct override *ov, const char *override_error,
+                   const struct ghost_list *ghosts, struct desired *ret);
+void desired_release(struct desired *d);
+
+struct source;
+int desired_load(const struct config *c, const struct app_config *app, struct source *src,
+                 bool persist, struct desired *ret);
+
+#endif
