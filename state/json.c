@@ -1,0 +1,348 @@
+/*
+ * json: bounded parsing and a buf-backed generator on top of yajl.  See json.h.
+ */
+#include "json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "banned.h"
+
+/*
+ * The deepest nesting of [ and { in text, counted outside strings and
+ * comments (yajl_tree_parse accepts comments, so a quote inside one must not
+ * flip the string state).  Stops counting once limit is exceeded.
+ */
+static size_t json_depth(const char *text, size_t len, size_t limit)
+{
+        size_t depth = 0, max = 0;
+        size_t i = 0;
+
+        while (i < len) {
+                char c = text[i];
+
+                if (c == '"') {
+                        for (i++; i < len && text[i] != '"'; i++)
+                                if (text[i] == '\\')
+                                        i++;
+                        i++;
+                        continue;
+                }
+                if (c == '/' && i + 1 < len && text[i + 1] == '/') {
+                        while (i < len && text[i] != '\n')
+                                i++;
+                        continue;
+                }
+                if (c == '/' && i + 1 < len && text[i + 1] == '*') {
+                        for (i += 2; i + 1 < len && !(text[i] == '*' && text[i + 1] == '/'); i++)
+                                ;
+                        i += 2;
+                        continue;
+                }
+                if (c == '[' || c == '{') {
+                        if (++depth > max) {
+                                max = depth;
+                                if (max > limit)
+                                        return max;
+                        }
+                } else if ((c == ']' || c == '}') && depth > 0) {
+                        depth--;
+                }
+                i++;
+        }
+        return max;
+}
+
+/* Line and column (1-based) of byte offset off. */
+static void json_position(const char *text, size_t off, size_t *ret_line, size_t *ret_col)
+{
+        size_t line = 1, col = 1;
+
+        for (size_t i = 0; i < off; i++) {
+                if (text[i] == '\n') {
+                        line++;
+                        col = 1;
+                } else {
+                        col++;
+                }
+        }
+        *ret_line = line;
+        *ret_col = col;
+}
+
+/*
+ * yajl_tree_parse does not say where it stopped; a callback-less parse of the
+ * same text (same options) does, so the message can point at line:column.
+ */
+static bool json_error_offset(const char *text, size_t len, size_t *ret_off)
+{
+        yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+        yajl_status st;
+        bool found = false;
+
+        if (!h)
+                return false;
+        yajl_config(h, yajl_allow_comments, 1);
+        st = yajl_parse(h, (const unsigned char *)text, len);
+        if (st == yajl_status_error) {
+                /* The count includes the offending byte. */
+                *ret_off = yajl_get_bytes_consumed(h);
+                if (*ret_off > 0)
+                        (*ret_off)--;
+                found = true;
+        } else if (yajl_complete_parse(h) == yajl_status_error) {
+                *ret_off = len;
+                found = true;
+        }
+        yajl_free(h);
+        return found;
+}
+
+/* Problems are one line each; a new one starts on its own line, none ends with '\n'. */
+static void start_line(struct buf *err)
+{
+        if (err->len && err->data[err->len - 1] != '\n')
+                buf_putc(err, '\n');
+}
+
+/* yajl's verbose messages span lines (text excerpt, "^" marker): keep the first. */
+static void append_first_line(struct buf *err, const char *msg)
+{
+        size_t n = strcspn(msg, "\r\n");
+
+        while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == '\t' || msg[n - 1] == '.'))
+                n--;
+        if (n == 0)
+                buf_puts(err, "invalid JSON");
+        else
+                buf_append(err, msg, n);
+}
+
+int json_parse(const char *text, size_t len, const char *origin, yajl_val *ret, struct buf *err)
+{
+        char ebuf[512];
+        size_t depth, off, line, col;
+        char *copy = NULL;
+        yajl_val v;
+        int r = 0;
+
+        if (len > JSON_MAX_BYTES) {
+                start_line(err);
+                buf_printf(err, "%s: larger than %d bytes (%zu)", origin, JSON_MAX_BYTES, len);
+                return -EFBIG;
+        }
+        /* yajl_tree_parse reads up to a NUL: an embedded one would hide the rest. */
+        if (memchr(text, '\0', len)) {
+                start_line(err);
+                buf_printf(err, "%s: contains a NUL byte", origin);
+                return -EINVAL;
+        }
+        depth = json_depth(text, len, JSON_MAX_DEPTH);
+        if (depth > JSON_MAX_DEPTH) {
+                start_line(err);
+                buf_printf(err, "%s: nested deeper than %d levels", origin, JSON_MAX_DEPTH);
+                return -EINVAL;
+        }
+
+        copy = xmalloc(len + 1);
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+
+        ebuf[0] = '\0';
+        v = yajl_tree_parse(copy, ebuf, sizeof(ebuf));
+        if (!v) {
+                start_line(err);
+                buf_printf(err, "%s: ", origin);
+                append_first_line(err, ebuf);
+                if (json_error_offset(copy, len, &off)) {
+                        json_position(copy, off, &line, &col);
+                        buf_printf(err, " at line %zu, column %zu", line, col);
+                }
+                r = -EINVAL;
+                goto out;
+        }
+        *ret = v;
+out:
+        free(copy);
+        return r;
+}
+
+/* Reads at most max_bytes + 1 so that "too large" is detected without trusting st_size. */
+static int read_fd(int fd, size_t max_bytes, struct buf *out)
+{
+        char chunk[16384];
+
+        for (;;) {
+                ssize_t n = read(fd, chunk, sizeof(chunk));
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+                buf_append(out, chunk, (size_t)n);
+                if (out->len > max_bytes)
+                        return -EFBIG;
+        }
+}
+
+int file_read_all(const char *path, size_t max_bytes, struct buf *out)
+{
+        struct buf tmp = BUF_INIT;
+        struct stat st;
+        int fd, r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto out;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                r = -EISDIR;
+                goto out;
+        }
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_bytes) {
+                r = -EFBIG;
+                goto out;
+        }
+        r = read_fd(fd, max_bytes, &tmp);
+        if (r < 0)
+                goto out;
+        buf_release(out);
+        *out = tmp;
+        buf_init(&tmp);
+out:
+        buf_release(&tmp);
+        close(fd);
+        return r;
+}
+
+int json_parse_file(const char *path, size_t max_bytes, yajl_val *ret, struct buf *err)
+{
+        struct buf text = BUF_INIT;
+        int r;
+
+        r = file_read_all(path, max_bytes, &text);
+        if (r == -ENOENT)
+                goto out;
+        if (r == -EFBIG) {
+                start_line(err);
+                buf_printf(err, "%s: larger than %zu bytes", path, max_bytes);
+                goto out;
+        }
+        if (r < 0) {
+                start_line(err);
+                buf_printf(err, "%s: cannot read: %s", path, strerror(-r));
+                goto out;
+        }
+        r = json_parse(text.data, text.len, path, ret, err);
+out:
+        buf_release(&text);
+        return r;
+}
+
+yajl_val json_get(yajl_val obj, const char *key)
+{
+        if (!obj || !YAJL_IS_OBJECT(obj))
+                return NULL;
+        for (size_t i = 0; i < obj->u.object.len; i++)
+                if (strcmp(obj->u.object.keys[i], key) == 0)
+                        return obj->u.object.values[i];
+        return NULL;
+}
+
+const char *json_type_name(yajl_val v)
+{
+        if (!v)
+                return "nothing";
+        switch (v->type) {
+        case yajl_t_string:
+                return "a string";
+        case yajl_t_number:
+                return "a number";
+        case yajl_t_object:
+                return "an object";
+        case yajl_t_array:
+                return "an array";
+        case yajl_t_true:
+        case yajl_t_false:
+                return "a boolean";
+        case yajl_t_null:
+                return "null";
+        case yajl_t_any:
+                break;
+        }
+        return "unknown";
+}
+
+static void json_gen_print(void *ctx, const char *s, size_t len)
+{
+        buf_append(ctx, s, len);
+}
+
+yajl_gen json_gen_new(struct buf *out)
+{
+        yajl_gen g = yajl_gen_alloc(NULL);
+
+        if (!g) {
+                /* yajl_gen_alloc fails only on malloc failure: same policy as xmalloc. */
+                fputs("deployex: out of memory\n", stderr);
+                abort();
+        }
+        yajl_gen_config(g, yajl_gen_print_callback, json_gen_print, out);
+        yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+        return g;
+}
+
+void json_gen_str(yajl_gen g, const char *s)
+{
+        size_t len;
+        char *clean;
+
+        if (!s) {
+                yajl_gen_null(g);
+                return;
+        }
+        len = strlen(s);
+        if (yajl_gen_string(g, (const unsigned char *)s, len) != yajl_gen_invalid_string)
+                return;
+        /*
+         * Invalid UTF-8 (a file name, a log excerpt): emitting nothing would
+         * leave a key without a value, so replace the non-ASCII bytes instead.
+         */
+        clean = xstrndup(s, len);
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)clean[i] >= 0x80)
+                        clean[i] = '?';
+        yajl_gen_string(g, (const unsigned char *)clean, len);
+        free(clean);
+}
+
+void json_gen_kv_str(yajl_gen g, const char *key, const char *value)
+{
+        json_gen_str(g, key);
+        json_gen_str(g, value);
+}
+
+void json_gen_kv_int(yajl_gen g, const char *key, long long value)
+{
+        json_gen_str(g, key);
+        yajl_gen_integer(g, value);
+}
+
+void json_gen_kv_bool(yajl_gen g, const char *key, bool value)
+{
+        json_gen_str(g, key);
+        yajl_gen_bool(g, value);
+}
