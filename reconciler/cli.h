@@ -41,4 +41,9 @@ int cli_load_config(const struct cli *cli, struct config *ret);
 const struct app_config *cli_find_app(const struct config *c, const char *name);
 const struct cli_command *cli_find_command(const char *name);
 
+/* The commands, one reconciler/cmd_*.c each. */
+extern const struct cli_command cmd_check, cmd_plan, cmd_status, cmd_history, cmd_ghosts,
+        cmd_pin, cmd_unpin, cmd_pause, cmd_resume, cmd_restart, cmd_unghost, cmd_hash_password,
+        cmd_version;
+
 #endif

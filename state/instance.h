@@ -58,7 +58,7 @@ void instance_record_to_json(const struct instance_record *r, struct buf *out);
 int instance_record_save(const char *path, const struct instance_record *r);
 
 /*
- * Load state/{app}/instances/*.json sorted by instance number.  Unreadable
+ * Load state/{app}/instances/N.json files sorted by instance number.  Unreadable
  * records are reported in err and skipped.  *ret is malloc'ed (free()).
  */
 int instance_records_load_dir(const char *dir, struct instance_record **ret, size_t *ret_n,

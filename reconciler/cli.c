@@ -1,0 +1,73 @@
+/*
+ * cli: helpers shared by the commands: help, usage errors, config loading
+ * and app lookup, each printing the one-line message an operator needs.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../state/banned.h"
+
+bool cli_wants_help(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        return false;
+                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                        return true;
+        }
+        return false;
+}
+
+void cli_print_help(const struct cli_command *cmd)
+{
+        printf("usage: deployex [-c FILE] %s\n\n%s\n", cmd->usage, cmd->summary);
+        if (cmd->help && cmd->help[0])
+                printf("\n%s", cmd->help);
+        printf("\nExit status: 0 ok, 1 failure, 2 usage error.\n");
+}
+
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "deployex %s: ", cmd->name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nusage: deployex [-c FILE] %s  (see 'deployex %s --help')\n", cmd->usage,
+                cmd->name);
+        return EXIT_USAGE;
+}
+
+int cli_load_config(const struct cli *cli, struct config *ret)
+{
+        struct buf err = BUF_INIT;
+        int r = config_load(cli->config_path, ret, &err);
+
+        if (r < 0) {
+                if (err.len == 0)
+                        buf_printf(&err, "cannot load the configuration: %s", strerror(-r));
+                /* One line per problem, each already naming file and field. */
+                fprintf(stderr, "%s%s", err.data, err.data[err.len - 1] == '\n' ? "" : "\n");
+                buf_release(&err);
+                return EXIT_FAIL;
+        }
+        buf_release(&err);
+        return EXIT_OK;
+}
+
+const struct app_config *cli_find_app(const struct config *c, const char *name)
+{
+        const struct app_config *app = config_find_app(c, name);
+
+        if (!app) {
+                fprintf(stderr, "deployex: unknown app '%s' in %s (configured:", name, c->origin);
+                for (size_t i = 0; i < c->napps; i++)
+                        fprintf(stderr, "%s %s", i ? "," : "", c->apps[i].name);
+                fprintf(stderr, "%s)\n", c->napps ? "" : " none");
+        }
+        return app;
+}

@@ -1,0 +1,72 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proc.h"
+#include "../state/json.h"
+#include "../state/paths.h"
+#include "../state/banned.h"
+
+int proc_start_time(int pid, uint64_t *ret)
+{
+        char path[64];
+        struct buf stat = BUF_INIT;
+        const char *p;
+        char state;
+        unsigned long long start;
+        int r;
+
+        if (pid <= 0)
+                return -ENOENT;
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        r = file_read_all(path, 4096, &stat);
+        if (r < 0)
+                goto out;
+        /* comm may hold spaces and parentheses: fields restart after the last ')'. */
+        p = strrchr(stat.data, ')');
+        r = -ENOENT;
+        if (!p || sscanf(p + 1, " %c", &state) != 1 || state == 'Z' || state == 'X')
+                goto out;
+        /* Field 3 is state; field 22 is starttime: skip fields 4..21. */
+        if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+                          "%*d %*d %llu", &start) != 1)
+                goto out;
+        *ret = start;
+        r = 0;
+out:
+        buf_release(&stat);
+        return r;
+}
+
+bool proc_is_same(int pid, uint64_t start_time)
+{
+        uint64_t t;
+
+        if (proc_start_time(pid, &t) < 0)
+                return false;
+        return start_time == 0 || t == start_time;
+}
+
+int daemon_running_pid(const struct config *c)
+{
+        struct buf path = BUF_INIT, text = BUF_INIT;
+        char comm_path[64];
+        struct buf comm = BUF_INIT;
+        int pid = 0;
+
+        path_pid_file(c, &path);
+        if (file_read_all(path.data, 64, &text) == 0) {
+                text.data[strcspn(text.data, " \n")] = '\0';
+                if (parse_int(text.data, &pid) < 0)
+                        pid = 0;
+        }
+        if (pid > 0) {
+                snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
+                if (file_read_all(comm_path, 64, &comm) < 0 || strncmp(comm.data, "deployex", 8) != 0)
+                        pid = 0;
+        }
+        buf_release(&path);
+        buf_release(&text);
+        buf_release(&comm);
+        return pid;
+}

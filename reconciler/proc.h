@@ -1,0 +1,24 @@
+/*
+ * proc: facts about processes read from /proc.  A pid alone is not an
+ * identity (pids are reused); pid + start time (field 22 of /proc/PID/stat,
+ * clock ticks since boot) is.
+ */
+#ifndef DEPLOYEX_PROC_H
+#define DEPLOYEX_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../state/config.h"
+
+/* 0 and the start time, or -ENOENT when no such process (or a zombie). */
+int proc_start_time(int pid, uint64_t *ret);
+/* The process pid is alive and started at start_time (0 = do not compare). */
+bool proc_is_same(int pid, uint64_t start_time);
+/*
+ * The daemon serving this var_path: its pid from run/deployex.pid when that
+ * process is alive and is a deployex.  0 when none.
+ */
+int daemon_running_pid(const struct config *c);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * desired: merge current.json, the override and the ghosts into what an app
+ * should run, and keep the last good value of each input in force.
+ *
+ * state/{app}/desired.json is the last good current.json with one more key,
+ * "etag" (release_desc_parse ignores unknown keys, so the file parses as a
+ * current.json).  state/{app}/override.json is the last good override.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "desired.h"
+#include "fsutil.h"
+#include "json.h"
+#include "paths.h"
+#include "source.h"
+#include "banned.h"
+
+const char *desired_origin_to_string(enum desired_origin o)
+{
+        switch (o) {
+        case DESIRED_SOURCE:
+                return "source";
+        case DESIRED_OVERRIDE:
+                return "override";
+        case DESIRED_NONE:
+                break;
+        }
+        return "none";
+}
+
+void desired_init(struct desired *d)
+{
+        memset(d, 0, sizeof(*d));
+}
+
+void desired_release(struct desired *d)
+{
+        release_desc_release(&d->release);
+        override_release(&d->override);
+        free(d->error);
+        desired_init(d);
+}
+
+static void add_error(struct buf *errors, const char *text)
+{
+        if (str_empty(text))
+                return;
+        if (errors->len)
+                buf_puts(errors, "; ");
+        buf_puts(errors, text);
+}
+
+void desired_merge(const struct release_desc *source, const char *source_error,
+                   const struct override *ov, const char *override_error,
+                   const struct ghost_list *ghosts, struct desired *ret)
+{
+        struct buf errors = BUF_INIT;
+        struct desired d;
+
+        desired_init(&d);
+        if (ov && ov->version[0]) {
+                d.origin = DESIRED_OVERRIDE;
+                /* A pin to the published version keeps its hash, checksum and pre-commands. */
+                if (source && strcmp(source->version, ov->version) == 0)
+                        release_desc_copy(&d.release, source);
+                else
+                        str_copy(d.release.version, sizeof(d.release.version), ov->version);
+        } else if (source && source->version[0]) {
+                d.origin = DESIRED_SOURCE;
+                release_desc_copy(&d.release, source);
+        }
+        if (ov)
+                override_copy(&d.override, ov);
+
+        add_error(&errors, source_error);
+        add_error(&errors, override_error);
+        if (d.origin != DESIRED_NONE && ghosts) {
+                const struct ghost *g = ghosts_find(ghosts, d.release.version);
+                if (g) {
+                        struct buf msg = BUF_INIT;
+                        d.ghosted = true;
+                        buf_printf(&msg, "%s %s is ghosted (%s); not deploying it",
+                                   d.origin == DESIRED_OVERRIDE ? "pinned version" : "version",
+                                   g->version, g->reason[0] ? g->reason : "no reason recorded");
+                        add_error(&errors, msg.data);
+                        buf_release(&msg);
+                }
+        }
+        d.error = errors.len ? buf_detach(&errors) : NULL;
+        buf_release(&errors);
+        *ret = d;
+}
+
+/* Last good current.json and its ETag from state/{app}/desired.json. */
+static bool load_last_source(const char *path, struct release_desc *ret, char etag[ETAG_MAX + 1])
+{
+        struct buf text = BUF_INIT, ignored = BUF_INIT;
+        yajl_val tree = NULL;
+        bool ok = false;
+
+        etag[0] = '\0';
+        if (file_read_all(path, JSON_MAX_BYTES, &text) < 0)
+                goto out;
+        if (release_desc_parse(text.data, text.len, path, ret, &ignored) < 0)
+                goto out;
+        ok = true;
+        if (json_parse(text.data, text.len, path, &tree, &ignored) == 0) {
+                yajl_val e = json_get(tree, "etag");
+                if (YAJL_IS_STRING(e))
+                        str_copy(etag, ETAG_MAX + 1, YAJL_GET_STRING(e));
+                yajl_tree_free(tree);
+        }
+out:
+        buf_release(&text);
+        buf_release(&ignored);
+        return ok;
+}
+
+static int save_last_source(const char *path, const struct release_desc *r, const char *etag)
+{
+        struct buf out = BUF_INIT, tag = BUF_INIT;
+        yajl_gen g = json_gen_new(&tag);
+        int ret;
+
+        json_gen_str(g, etag);
+        yajl_gen_free(g);
+        release_desc_to_json(r, &out);
+        /* Splice "etag" into the object: the file stays a valid current.json. */
+        if (out.len && out.data[out.len - 1] == '}') {
+                out.len--;
+                out.data[out.len] = '\0';
+                buf_printf(&out, "%s\"etag\":%s}\n", out.len > 1 ? "," : "", tag.data);
+        }
+        ret = atomic_write_file(path, out.data, out.len);
+        buf_release(&out);
+        buf_release(&tag);
+        return ret;
+}
+
+static void ensure_state_dir(const struct config *c, const char *app)
+{
+        struct buf dir = BUF_INIT;
+
+        path_state_dir(c, app, &dir);
+        (void)mkdir_p(dir.data, 0700);
+        buf_release(&dir);
+}
+
+/* current.json: fetch, fall back to the last good one; errors into err. */
+static void load_source(const struct config *c, const struct app_config *app,
+                        struct source *src, bool persist, struct release_desc *ret,
+                        bool *have, struct buf *err)
+{
+        struct buf path = BUF_INIT, body = BUF_INIT;
+        char etag[ETAG_MAX + 1], new_etag[ETAG_MAX + 1] = "";
+        struct release_desc fresh;
+        bool not_modified = false;
+        int r;
+
+        memset(&fresh, 0, sizeof(fresh));
+        path_desired(c, app->name, &path);
+        *have = load_last_source(path.data, ret, etag);
+        if (!src) {
+                buf_puts(err, "release source unavailable");
+                goto out;
+        }
+        r = source_get_current(src, app->name, *have ? etag : "", &body, new_etag,
+                               &not_modified, err);
+        if (r == -ENOENT) {
+                buf_printf(err, "%s: versions/%s/%s/current.json: not published yet", src->url,
+                           app->name, src->env);
+                goto out;
+        }
+        if (r < 0 || not_modified)
+                goto out;
+        {
+                struct buf origin = BUF_INIT;
+                buf_printf(&origin, "%s/versions/%s/%s/current.json", src->url, app->name, src->env);
+                r = release_desc_parse(body.data, body.len, origin.data, &fresh, err);
+                buf_release(&origin);
+        }
+        if (r < 0)
+                goto out;
+        if (*have)
+                release_desc_release(ret);
+        *ret = fresh;
+        memset(&fresh, 0, sizeof(fresh));
+        *have = true;
+        if (persist) {
+                ensure_state_dir(c, app->name);
+                (void)save_last_source(path.data, ret, new_etag);
+        }
+out:
+        release_desc_release(&fresh);
+        buf_release(&path);
+        buf_release(&body);
+}
+
+/* The override: the file, else the last good one when the file is malformed. */
+static void load_override(const struct config *c, const struct app_config *app, bool persist,
+                          struct override *ret, struct buf *err)
+{
+        struct buf path = BUF_INIT, last = BUF_INIT, ignored = BUF_INIT;
+        int r;
+
+        path_override(c, app->name, &path);
+        path_last_override(c, app->name, &last);
+        r = override_load(path.data, ret, err);
+        if (r == -ENOENT) {
+                if (persist)
+                        (void)unlink(last.data);
+        } else if (r < 0) {
+                override_release(ret);
+                if (override_load(last.data, ret, &ignored) < 0) {
+                        override_release(ret);
+                        memset(ret, 0, sizeof(*ret));
+                }
+        } else if (persist) {
+                struct buf text = BUF_INIT;
+                ensure_state_dir(c, app->name);
+                override_to_json(ret, &text);
+                (void)atomic_write_file(last.data, text.data, text.len);
+                buf_release(&text);
+        }
+        buf_release(&path);
+        buf_release(&last);
+        buf_release(&ignored);
+}
+
+int desired_load(const struct config *c, const struct app_config *app, struct source *src,
+                 bool persist, struct desired *ret)
+{
+        struct buf source_err = BUF_INIT, override_err = BUF_INIT, ghosts_err = BUF_INIT;
+        struct buf path = BUF_INIT;
+        struct release_desc source;
+        struct override ov;
+        struct ghost_list ghosts;
+        bool have_source = false;
+
+        memset(&source, 0, sizeof(source));
+        memset(&ov, 0, sizeof(ov));
+        memset(&ghosts, 0, sizeof(ghosts));
+
+        load_source(c, app, src, persist, &source, &have_source, &source_err);
+        load_override(c, app, persist, &ov, &override_err);
+        path_ghosts(c, app->name, &path);
+        if (ghosts_load(path.data, &ghosts, &ghosts_err) < 0)
+                add_error(&override_err, ghosts_err.data);
+
+        desired_merge(have_source ? &source : NULL, source_err.len ? source_err.data : NULL, &ov,
+                      override_err.len ? override_err.data : NULL, &ghosts, ret);
+
+        release_desc_release(&source);
+        override_release(&ov);
+        ghosts_release(&ghosts);
+        buf_release(&source_err);
+        buf_release(&override_err);
+        buf_release(&ghosts_err);
+        buf_release(&path);
+        return 0;
+}
