@@ -1,0 +1,401 @@
+/*
+ * spawn: real children (sh, cat, sleep) -- exit statuses, exec failures,
+ * environment and cwd, sessions, signal reset, output capture and the
+ * timeout that takes the whole process group down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../state/spawn.h"
+#include "../../state/banned.h"
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Run argv with captured output; asserts it could start. */
+static void run(char *const *argv, char *const *envp, const char *cwd, uint64_t timeout_ms,
+                struct spawn_result *res)
+{
+        struct spawn_opts o = { argv, envp, cwd, -1, -1, -1 };
+        struct spawn_run r = { timeout_ms, 200, -1, -1, 4096 };
+
+        assert_int_equal(spawn_run(&o, &r, res), 0);
+}
+
+static void test_exit_statuses(void **state)
+{
+        static const struct {
+                const char *script;
+                int code;
+        } cases[] = { { "exit 0", 0 }, { "exit 3", 3 }, { "exit 255", 255 }, { "false", 1 } };
+        (void)state;
+
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                char *argv[] = { "sh", "-c", (char *)cases[i].script, NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+                pid_t pid = 0;
+                int st = -1;
+
+                assert_int_equal(spawn_start(&o, &pid), 0);
+                assert_true(pid > 0);
+                assert_int_equal(spawn_wait(pid, 5000, 100, &st), 0);
+                assert_true(WIFEXITED(st));
+                assert_int_equal(WEXITSTATUS(st), cases[i].code);
+        }
+}
+
+static void test_exec_failures(void **state)
+{
+        char tmpl[] = "/tmp/test_spawn_XXXXXX";
+        char noexec[64];
+        int fd;
+        (void)state;
+
+        assert_non_null(mkdtemp(tmpl));
+        snprintf(noexec, sizeof(noexec), "%s/plain", tmpl);
+        fd = open(noexec, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "#!/bin/sh\n", 10), 10);
+        close(fd);
+
+        {
+                char *argv[] = { "deployex-no-such-program", NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+                pid_t pid = 0;
+
+                assert_int_equal(spawn_start(&o, &pid), -ENOENT);
+                assert_int_equal(pid, 0); /* untouched */
+        }
+        {
+                char *argv[] = { noexec, NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+                pid_t pid = 0;
+
+                assert_int_equal(spawn_start(&o, &pid), -EACCES);
+        }
+        {
+                char *argv[] = { "./missing", NULL };
+                struct spawn_opts o = { argv, NULL, tmpl, -1, -1, -1 };
+                pid_t pid = 0;
+
+                assert_int_equal(spawn_start(&o, &pid), -ENOENT);
+        }
+        {
+                char *argv[] = { "true", NULL };
+                struct spawn_opts o = { argv, NULL, "/nonexistent/dir", -1, -1, -1 };
+                pid_t pid = 0;
+
+                assert_int_equal(spawn_start(&o, &pid), -ENOENT);
+        }
+        /* The failed children were reaped: nothing is left to wait for. */
+        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+        assert_int_equal(errno, ECHILD);
+        unlink(noexec);
+        rmdir(tmpl);
+}
+
+static void test_resolve(void **state)
+{
+        char *env_path[] = { "PATH=/nonexistent:/bin:/usr/bin", NULL };
+        char *env_none[] = { "PATH=/nonexistent", NULL };
+        struct buf b = BUF_INIT;
+        (void)state;
+
+        assert_int_equal(spawn_resolve("sh", env_path, &b), 0);
+        assert_string_equal(b.data, "/bin/sh");
+        assert_int_equal(spawn_resolve("sh", env_none, &b), -ENOENT);
+        assert_string_equal(b.data, "/bin/sh"); /* untouched */
+        assert_int_equal(spawn_resolve("bin/app", env_none, &b), 0);
+        assert_string_equal(b.data, "bin/app");
+        assert_int_equal(spawn_resolve("", env_path, &b), -ENOENT);
+        buf_release(&b);
+}
+
+static void test_env_build(void **state)
+{
+        char *base[] = { "PATH=/bin", "RELEASE_NODE=old", "RELEASE_COOKIE=x", "BINDIR=/x",
+                         "HOME=/root", "KEEP_RELEASE=1", NULL };
+        const char *unset[] = { "RELEASE_*", "BINDIR" };
+        struct kv set[] = { { "HOME", "/srv" }, { "PORT", "4000" }, { "PORT", "4001" } };
+        const char *expect[] = { "PATH=/bin", "KEEP_RELEASE=1", "HOME=/srv", "PORT=4001" };
+        char **env = spawn_env_build(base, unset, 2, set, 3);
+        size_t n = 0;
+        (void)state;
+
+        for (; env[n]; n++) {
+                assert_true(n < ARRAY_SIZE(expect));
+                assert_string_equal(env[n], expect[n]);
+        }
+        assert_int_equal(n, ARRAY_SIZE(expect));
+        spawn_strv_free(env);
+}
+
+static void test_env_and_cwd_reach_child(void **state)
+{
+        char *envp[] = { "PATH=/usr/bin:/bin", "GREETING=hello world", NULL };
+        char *argv[] = { "sh", "-c", "printf '%s|%s|' \"$GREETING\" \"$(pwd)\"; env | wc -l", NULL };
+        struct spawn_result res;
+        (void)state;
+
+        run(argv, envp, "/tmp", 5000, &res);
+        assert_true(WIFEXITED(res.wstatus));
+        /* sh adds PWD (and maybe SHLVL/_), but nothing of this process's environment leaks. */
+        assert_true(strncmp(res.tail.data, "hello world|/tmp|", 17) == 0);
+        assert_true(strtol(res.tail.data + 17, NULL, 10) <= 5);
+        spawn_result_release(&res);
+}
+
+static void test_session_and_group(void **state)
+{
+        char *argv[] = { "sleep", "10", NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+        pid_t pid = 0;
+        int st = 0;
+        (void)state;
+
+        assert_int_equal(spawn_start(&o, &pid), 0);
+        assert_int_equal(getsid(pid), pid);
+        assert_int_equal(getpgid(pid), pid);
+        assert_int_equal(spawn_stop(pid, 1000, &st), 0);
+        assert_true(WIFSIGNALED(st));
+        assert_int_equal(WTERMSIG(st), SIGTERM);
+}
+
+static void test_signals_reset(void **state)
+{
+        char *argv[] = { "grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status", NULL };
+        struct sigaction ign, old_pipe;
+        sigset_t block, old_mask;
+        struct spawn_result res;
+        (void)state;
+
+        memset(&ign, 0, sizeof(ign));
+        ign.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &ign, &old_pipe);
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &block, &old_mask);
+
+        run(argv, NULL, NULL, 5000, &res);
+
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        sigaction(SIGPIPE, &old_pipe, NULL);
+        assert_string_equal(res.tail.data, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+        spawn_result_release(&res);
+}
+
+static void test_no_descriptor_leaks(void **state)
+{
+        /* ls opens one directory fd of its own (3): anything above means a leak. */
+        char *argv[] = { "ls", "/proc/self/fd", NULL };
+        struct spawn_result res;
+        (void)state;
+
+        run(argv, NULL, NULL, 5000, &res);
+        assert_string_equal(res.tail.data, "0\n1\n2\n3\n");
+        spawn_result_release(&res);
+}
+
+static bool process_gone(pid_t pid)
+{
+        char path[64], st[512];
+        uint64_t until = now_ms() + 2000;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        while (now_ms() < until) {
+                FILE *f = fopen(path, "re");
+                char *p;
+
+                if (!f)
+                        return true;
+                p = fgets(st, sizeof(st), f);
+                fclose(f);
+                /* A zombie waiting for init to reap it is gone for our purpose. */
+                if (p && (p = strrchr(st, ')')) && p[1] == ' ' && p[2] == 'Z')
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
+static void test_timeout_kills_group(void **state)
+{
+        char *argv[] = { "sh", "-c", "sleep 100 & echo $!; wait", NULL };
+        struct spawn_result res;
+        uint64_t t0 = now_ms(), took;
+        pid_t bg;
+        (void)state;
+
+        run(argv, NULL, NULL, 300, &res);
+        took = now_ms() - t0;
+        assert_true(res.timed_out);
+        assert_true(took >= 300 && took < 3000);
+        bg = (pid_t)strtol(res.tail.data, NULL, 10);
+        assert_true(bg > 1);
+        assert_true(process_gone(bg));
+        spawn_result_release(&res);
+}
+
+static void test_leftovers_killed_after_exit(void **state)
+{
+        char *argv[] = { "sh", "-c", "sleep 100 >/dev/null 2>&1 & echo $!", NULL };
+        struct spawn_result res;
+        pid_t bg;
+        (void)state;
+
+        run(argv, NULL, NULL, 5000, &res);
+        assert_false(res.timed_out);
+        assert_true(WIFEXITED(res.wstatus));
+        bg = (pid_t)strtol(res.tail.data, NULL, 10);
+        assert_true(bg > 1);
+        assert_true(process_gone(bg));
+        spawn_result_release(&res);
+}
+
+static void test_term_ignored_then_kill(void **state)
+{
+        char *argv[] = { "sh", "-c", "trap '' TERM; echo ready; sleep 100", NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+        struct spawn_run r = { 200, 300, -1, -1, 100 };
+        struct spawn_result res;
+        uint64_t t0 = now_ms(), took;
+        (void)state;
+
+        assert_int_equal(spawn_run(&o, &r, &res), 0);
+        took = now_ms() - t0;
+        assert_true(res.timed_out);
+        assert_true(WIFSIGNALED(res.wstatus));
+        assert_int_equal(WTERMSIG(res.wstatus), SIGKILL);
+        assert_true(took >= 500);
+        assert_string_equal(res.tail.data, "ready\n");
+        spawn_result_release(&res);
+}
+
+static void test_copy_fds_and_tail(void **state)
+{
+        char tmpl[] = "/tmp/test_spawn_XXXXXX";
+        char out_path[64], err_path[64], text[64];
+        char *argv[] = { "sh", "-c",
+                         "echo to-out; echo to-err >&2; i=0; while [ $i -lt 500 ]; do "
+                         "echo line$i; i=$((i+1)); done; echo END", NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+        struct spawn_run r = { 5000, 100, -1, -1, 9 };
+        struct spawn_result res;
+        FILE *f;
+        (void)state;
+
+        assert_non_null(mkdtemp(tmpl));
+        snprintf(out_path, sizeof(out_path), "%s/out", tmpl);
+        snprintf(err_path, sizeof(err_path), "%s/err", tmpl);
+        r.stdout_copy_fd = open(out_path, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+        r.stderr_copy_fd = open(err_path, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+        assert_true(r.stdout_copy_fd >= 0 && r.stderr_copy_fd >= 0);
+
+        assert_int_equal(spawn_run(&o, &r, &res), 0);
+        assert_string_equal(res.tail.data, "e499\nEND\n");
+        close(r.stdout_copy_fd);
+        close(r.stderr_copy_fd);
+
+        f = fopen(err_path, "re");
+        assert_non_null(f);
+        assert_non_null(fgets(text, sizeof(text), f));
+        assert_string_equal(text, "to-err\n");
+        assert_null(fgets(text, sizeof(text), f));
+        fclose(f);
+        f = fopen(out_path, "re");
+        assert_non_null(f);
+        assert_non_null(fgets(text, sizeof(text), f));
+        assert_string_equal(text, "to-out\n");
+        fclose(f);
+        spawn_result_release(&res);
+        unlink(out_path);
+        unlink(err_path);
+        rmdir(tmpl);
+}
+
+static void test_same_fd_for_stdout_and_stderr(void **state)
+{
+        int p[2];
+        char *argv[] = { "sh", "-c", "echo a; echo b >&2", NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+        char got[16] = "";
+        ssize_t n, total = 0;
+        pid_t pid;
+        int st;
+        (void)state;
+
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        o.stdout_fd = p[1];
+        o.stderr_fd = p[1];
+        assert_int_equal(spawn_start(&o, &pid), 0);
+        close(p[1]);
+        while ((n = read(p[0], got + total, sizeof(got) - 1 - (size_t)total)) > 0)
+                total += n;
+        close(p[0]);
+        assert_int_equal(spawn_wait(pid, 5000, 100, &st), 0);
+        assert_string_equal(got, "a\nb\n");
+}
+
+static void test_describe_status(void **state)
+{
+        static const struct {
+                int wstatus;
+                bool timed_out;
+                const char *text;
+        } cases[] = {
+                { 0, false, "exited with status 0" },
+                { 3 << 8, false, "exited with status 3" },
+                { SIGKILL, false, "killed by signal 9 (Killed)" },
+                { SIGKILL, true, "timed out after 1500 ms" },
+        };
+        (void)state;
+
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                struct buf b = BUF_INIT;
+
+                spawn_describe_status(cases[i].wstatus, cases[i].timed_out, 1500, &b);
+                assert_string_equal(b.data, cases[i].text);
+                buf_release(&b);
+        }
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_exit_statuses),
+                cmocka_unit_test(test_exec_failures),
+                cmocka_unit_test(test_resolve),
+                cmocka_unit_test(test_env_build),
+                cmocka_unit_test(test_env_and_cwd_reach_child),
+                cmocka_unit_test(test_session_and_group),
+                cmocka_unit_test(test_signals_reset),
+                cmocka_unit_test(test_no_descriptor_leaks),
+                cmocka_unit_test(test_timeout_kills_group),
+                cmocka_unit_test(test_leftovers_killed_after_exit),
+                cmocka_unit_test(test_term_ignored_then_kill),
+                cmocka_unit_test(test_copy_fds_and_tail),
+                cmocka_unit_test(test_same_fd_for_stdout_and_stderr),
+                cmocka_unit_test(test_describe_status),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
