@@ -62,6 +62,7 @@ struct config {
         char *aws_region;   /* or NULL */
         char *s3_endpoint;  /* or NULL */
         char *gcs_endpoint; /* or NULL */
+        char *gcp_credentials; /* service-account key file for gs://, or NULL ($GOOGLE_APPLICATION_CREDENTIALS) */
         uint64_t poll_interval_ms;  /* default 5000 */
         char *var_path;             /* default /var/lib/deployex */
         char *log_path;             /* default /var/log/deployex */

@@ -1,0 +1,1333 @@
+/*
+ * config: parse and validate the daemon's configuration (DESIGN §4.1), from a
+ * JSON file or from the DeployEx 0.3 environment variables.  See config.h.
+ *
+ * Validation never stops at the first problem: an operator fixing a config
+ * wants every mistake in one `deployex check`.  Each problem is one line
+ * "ORIGIN: FIELD: what is wrong, got VALUE"; FIELD is a JSON path
+ * ("apps[0].replicas") or, in the environment mode, the variable's name.
+ * Secrets (cookie, password hash) are never echoed back.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "banned.h"
+
+#define MIB (1024ull * 1024ull)
+#define GIB (1024ull * MIB)
+
+#define DEFAULT_ENV "prod"
+#define DEFAULT_POLL_INTERVAL_MS 5000
+#define DEFAULT_VAR_PATH "/var/lib/deployex"
+#define DEFAULT_LOG_PATH "/var/log/deployex"
+#define DEFAULT_OVERRIDES_PATH "/etc/deployex/overrides.d"
+#define DEFAULT_LOG_MAX_BYTES (10 * MIB)
+#define DEFAULT_LOG_KEEP 5
+#define DEFAULT_MAX_RELEASE_BYTES GIB
+#define DEFAULT_MAX_UNPACKED_BYTES (4 * GIB)
+
+#define DEFAULT_REPLICAS 1
+#define DEFAULT_HEALTHY_AFTER_MS 30000
+#define DEFAULT_ROLLBACK_TIMEOUT_MS 600000
+#define DEFAULT_STOP_TIMEOUT_MS 15000
+#define DEFAULT_BACKOFF_INITIAL_MS 2000
+#define DEFAULT_BACKOFF_MAX_MS 300000
+
+/* Upper bounds keep deadline arithmetic (now + timeout) far from overflow. */
+#define TIMEOUT_MAX_MS (365ull * 24 * 3600 * 1000)
+#define POLL_INTERVAL_MIN_MS 100
+#define POLL_INTERVAL_MAX_MS (24ull * 3600 * 1000)
+#define LOG_MAX_BYTES_MIN 4096ull
+#define LOG_KEEP_MAX 1000
+#define SIZE_CAP_MAX (1ull << 50)
+#define COOKIE_MAX 255
+#define COOKIE_FILE_MAX 4096
+#define ENV_SEGMENT_MAX 64
+
+/* The DeployEx 0.3 mode's defaults (they differ from the file form's). */
+#define ENV_MODE_REPLICAS 3
+#define ENV_MODE_PORT 4000
+
+/* Variables deployex sets for every instance itself (DESIGN §5). */
+static const char *const reserved_env[] = {
+        "RELEASE_NODE",
+        "RELEASE_COOKIE",
+        "RELEASE_TMP",
+        "RELEASE_DISTRIBUTION",
+};
+
+static const char *const top_keys[] = {
+        "env", "source", "aws_region", "s3_endpoint", "gcs_endpoint", "gcp_credentials",
+        "poll_interval_ms", "var_path", "log_path", "overrides_path", "cookie", "cookie_file",
+        "tls", "http", "apps", "log_max_bytes", "log_keep", "max_release_bytes",
+        "max_unpacked_bytes", NULL,
+};
+
+static const char *const app_keys[] = {
+        "name", "language", "replicas", "ports", "env", "hooks", "healthy_after_ms",
+        "rollback_timeout_ms", "stop_timeout_ms", "restart_backoff", NULL,
+};
+
+static const char *const tls_keys[] = { "cert", "key", "ca", NULL };
+static const char *const http_keys[] = { "listen", "admin_password_hash", NULL };
+static const char *const backoff_keys[] = { "initial_ms", "max_ms", NULL };
+
+/* Collects problems; nerr > 0 means the config is refused. */
+struct checker {
+        const char *origin;
+        struct buf *err;
+        int nerr;
+};
+
+static void problem(struct checker *ck, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void problem(struct checker *ck, const char *field, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (ck->err->len && ck->err->data[ck->err->len - 1] != '\n')
+                buf_putc(ck->err, '\n');
+        buf_printf(ck->err, "%s: ", ck->origin);
+        if (!str_empty(field))
+                buf_printf(ck->err, "%s: ", field);
+        va_start(ap, fmt);
+        buf_vprintf(ck->err, fmt, ap);
+        va_end(ap);
+        ck->nerr++;
+}
+
+/* A user-supplied string made safe for one log line: quoted, no control bytes, bounded. */
+static void put_quoted(struct buf *out, const char *s)
+{
+        size_t n = strlen(s);
+        size_t shown = n > 60 ? 57 : n;
+
+        buf_putc(out, '\'');
+        for (size_t i = 0; i < shown; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                buf_putc(out, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
+        }
+        if (shown < n)
+                buf_puts(out, "...");
+        buf_putc(out, '\'');
+}
+
+/* How a JSON value is shown after "got": numbers as written, strings quoted. */
+static void describe(struct buf *out, yajl_val v)
+{
+        if (YAJL_IS_NUMBER(v) && v->u.number.r) {
+                size_t n = strlen(v->u.number.r);
+
+                buf_append(out, v->u.number.r, n > 40 ? 40 : n);
+        } else if (YAJL_IS_STRING(v)) {
+                put_quoted(out, v->u.string);
+        } else if (YAJL_IS_TRUE(v)) {
+                buf_puts(out, "true");
+        } else if (YAJL_IS_FALSE(v)) {
+                buf_puts(out, "false");
+        } else {
+                buf_puts(out, json_type_name(v));
+        }
+}
+
+/* For an integer field, "got '3'" would hide that the quotes are the problem. */
+static void describe_number(struct buf *out, yajl_val v)
+{
+        if (YAJL_IS_STRING(v))
+                buf_puts(out, "the string ");
+        describe(out, v);
+}
+
+/* A key from the input as part of a field path: bounded and without control bytes. */
+static void put_key(struct buf *out, const char *key)
+{
+        size_t n = strlen(key);
+
+        for (size_t i = 0; i < n && i < 60; i++) {
+                unsigned char c = (unsigned char)key[i];
+
+                buf_putc(out, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
+        }
+        if (n > 60)
+                buf_puts(out, "...");
+}
+
+/* "prefix.key", or "key" at the top level. */
+static void field_name(struct buf *out, const char *prefix, const char *key)
+{
+        buf_reset(out);
+        if (!str_empty(prefix))
+                buf_printf(out, "%s.", prefix);
+        put_key(out, key);
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+        for (; *list; list++)
+                if (str_eq(*list, s))
+                        return true;
+        return false;
+}
+
+/* Edit distance, bounded: only to suggest a near key for a typo. */
+static size_t distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        size_t row[40];
+
+        if (la >= ARRAY_SIZE(row) || lb >= ARRAY_SIZE(row))
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t diag = row[0];
+
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j];
+                        size_t best = diag + (a[i - 1] != b[j - 1]);
+
+                        if (up + 1 < best)
+                                best = up + 1;
+                        if (row[j - 1] + 1 < best)
+                                best = row[j - 1] + 1;
+                        row[j] = best;
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+/*
+ * Unknown keys are errors: a misspelt "replica" silently falling back to the
+ * default would deploy the wrong thing.  Duplicates too: yajl keeps both and
+ * which one wins would be an accident of the lookup.
+ */
+static void check_keys(struct checker *ck, yajl_val obj, const char *where, const char *const *allowed)
+{
+        struct buf msg = BUF_INIT;
+
+        for (size_t i = 0; i < obj->u.object.len; i++) {
+                const char *key = obj->u.object.keys[i];
+                const char *near = NULL;
+                size_t best = 3;
+
+                buf_reset(&msg);
+                for (size_t j = 0; j < i; j++) {
+                        if (str_eq(obj->u.object.keys[j], key)) {
+                                put_quoted(&msg, key);
+                                problem(ck, where, "duplicate key %s", msg.data);
+                                break;
+                        }
+                }
+                if (msg.len || in_list(allowed, key))
+                        continue;
+                for (const char *const *a = allowed; *a; a++) {
+                        size_t d = distance(key, *a);
+
+                        if (d < best) {
+                                best = d;
+                                near = *a;
+                        }
+                }
+                put_quoted(&msg, key);
+                if (near)
+                        problem(ck, where, "unknown key %s (did you mean '%s'?)", msg.data, near);
+                else
+                        problem(ck, where, "unknown key %s", msg.data);
+        }
+        buf_release(&msg);
+}
+
+/* ---- value checks shared by the file and the environment forms ---- */
+
+static bool is_abs_path(const char *s)
+{
+        return s[0] == '/';
+}
+
+static bool check_abs_path(struct checker *ck, const char *field, const char *s)
+{
+        struct buf q = BUF_INIT;
+
+        if (is_abs_path(s))
+                return true;
+        put_quoted(&q, s);
+        problem(ck, field, "must be an absolute path, got %s", q.data);
+        buf_release(&q);
+        return false;
+}
+
+/* Bucket names: S3's and GCS's rules differ in detail; both fit [A-Za-z0-9._-]. */
+static bool bucket_is_valid(const char *b, size_t n)
+{
+        if (n == 0 || n > 222)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = b[i];
+
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-'))
+                        return false;
+        }
+        return true;
+}
+
+/* A path segment of the bucket layout must not climb out of it. */
+static bool has_dotdot_segment(const char *s)
+{
+        const char *p = s;
+
+        while ((p = strstr(p, "..")) != NULL) {
+                bool start = p == s || p[-1] == '/';
+                bool end = p[2] == '\0' || p[2] == '/';
+
+                if (start && end)
+                        return true;
+                p += 2;
+        }
+        return false;
+}
+
+static bool check_source(struct checker *ck, const char *field, const char *s)
+{
+        struct buf q = BUF_INIT;
+        bool ok = true;
+
+        put_quoted(&q, s);
+        if (strncmp(s, "file://", 7) == 0) {
+                if (!is_abs_path(s + 7)) {
+                        problem(ck, field, "file:// needs an absolute path (file:///srv/bucket), got %s",
+                                q.data);
+                        ok = false;
+                }
+        } else if (strncmp(s, "s3://", 5) == 0 || strncmp(s, "gs://", 5) == 0) {
+                const char *bucket = s + 5;
+                size_t n = strcspn(bucket, "/");
+
+                if (!bucket_is_valid(bucket, n)) {
+                        problem(ck, field, "needs a bucket name of letters, digits, '.', '_' or '-' "
+                                "after %.5s, got %s", s, q.data);
+                        ok = false;
+                } else if (has_dotdot_segment(bucket + n) || strchr(bucket + n, '?') ||
+                           strchr(bucket + n, '#')) {
+                        problem(ck, field, "the prefix may not contain '..', '?' or '#', got %s", q.data);
+                        ok = false;
+                }
+        } else {
+                problem(ck, field, "must start with file://, s3:// or gs://, got %s", q.data);
+                ok = false;
+        }
+        buf_release(&q);
+        return ok;
+}
+
+/* env is the {env} segment of bucket paths: a plain name, never a path. */
+static bool check_env_segment(struct checker *ck, const char *field, const char *s)
+{
+        size_t n = strlen(s);
+        struct buf q = BUF_INIT;
+        bool ok = n >= 1 && n <= ENV_SEGMENT_MAX && !str_eq(s, ".") && !str_eq(s, "..");
+
+        for (size_t i = 0; ok && i < n; i++) {
+                char c = s[i];
+
+                ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '.' || c == '_' || c == '-';
+        }
+        if (!ok) {
+                put_quoted(&q, s);
+                problem(ck, field, "must be 1 to %d letters, digits, '.', '_' or '-', got %s",
+                        ENV_SEGMENT_MAX, q.data);
+        }
+        buf_release(&q);
+        return ok;
+}
+
+static bool check_endpoint(struct checker *ck, const char *field, const char *s)
+{
+        struct buf q = BUF_INIT;
+
+        if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
+                return true;
+        put_quoted(&q, s);
+        problem(ck, field, "must be an http:// or https:// URL, got %s", q.data);
+        buf_release(&q);
+        return false;
+}
+
+static bool check_nonempty(struct checker *ck, const char *field, const char *s)
+{
+        if (!str_empty(s))
+                return true;
+        problem(ck, field, "must not be empty");
+        return false;
+}
+
+/*
+ * The cookie reaches the instance through RELEASE_COOKIE and vm.args
+ * ("-setcookie ${RELEASE_COOKIE}"): whitespace would split it there.
+ */
+static bool cookie_is_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > COOKIE_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                if (c <= 0x20 || c == 0x7f)
+                        return false;
+        }
+        return true;
+}
+
+static bool check_cookie(struct checker *ck, const char *field, const char *s)
+{
+        if (cookie_is_valid(s))
+                return true;
+        /* Never echo the value: it is a secret, even when malformed. */
+        problem(ck, field, "must be 1 to %d printable characters without spaces", COOKIE_MAX);
+        return false;
+}
+
+static bool check_password_hash(struct checker *ck, const char *field, const char *s)
+{
+        if ((strncmp(s, "$2b$", 4) == 0 || strncmp(s, "$2y$", 4) == 0) && strlen(s) == 60)
+                return true;
+        problem(ck, field, "must be a bcrypt hash ($2b$... or $2y$..., 60 characters; "
+                "see `deployex hash-password`)");
+        return false;
+}
+
+/* "host:port" or "[v6]:port"; the port into *ret_port. */
+static bool check_listen(struct checker *ck, const char *field, const char *s, int *ret_port)
+{
+        const char *colon;
+        struct buf q = BUF_INIT;
+        uint64_t port;
+        bool ok;
+
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+
+                colon = close && close > s + 1 && close[1] == ':' ? close + 1 : NULL;
+        } else {
+                colon = strrchr(s, ':');
+                if (colon && (colon == s || memchr(s, ':', (size_t)(colon - s))))
+                        colon = NULL;
+        }
+        ok = colon && parse_u64(colon + 1, &port) == 0 && port >= 1 && port <= 65535;
+        if (ok) {
+                *ret_port = (int)port;
+        } else {
+                put_quoted(&q, s);
+                problem(ck, field, "must be \"host:port\" (e.g. \"127.0.0.1:5001\") with a port "
+                        "from 1 to 65535, got %s", q.data);
+        }
+        buf_release(&q);
+        return ok;
+}
+
+static bool port_name_is_valid(const char *s)
+{
+        if (!((s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
+                return false;
+        for (s++; *s; s++)
+                if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+                        return false;
+        return true;
+}
+
+static bool env_name_is_valid(const char *s)
+{
+        if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+                return false;
+        for (s++; *s; s++)
+                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+                      *s == '_'))
+                        return false;
+        return true;
+}
+
+static bool is_reserved_env(const char *s)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(reserved_env); i++)
+                if (str_eq(reserved_env[i], s))
+                        return true;
+        return false;
+}
+
+static bool check_app_name(struct checker *ck, const char *field, const char *s)
+{
+        struct buf q = BUF_INIT;
+
+        if (app_name_is_valid(s))
+                return true;
+        put_quoted(&q, s);
+        problem(ck, field, "must match [a-z][a-z0-9_]{0,%d}, got %s", APP_NAME_MAX - 1, q.data);
+        buf_release(&q);
+        return false;
+}
+
+static bool check_language(struct checker *ck, const char *field, const char *s, enum language *ret)
+{
+        struct buf q = BUF_INIT;
+
+        if (language_from_string(s, ret) == 0)
+                return true;
+        put_quoted(&q, s);
+        problem(ck, field, "must be \"elixir\", \"erlang\" or \"gleam\", got %s", q.data);
+        buf_release(&q);
+        return false;
+}
+
+/* ---- JSON accessors: type checks, then the value checks above ---- */
+
+/* Optional keys: absent and null both mean "not set". */
+static yajl_val member(yajl_val obj, const char *key)
+{
+        yajl_val v = json_get(obj, key);
+
+        return (v && YAJL_IS_NULL(v)) ? NULL : v;
+}
+
+static bool j_string(struct checker *ck, yajl_val v, const char *field, const char **ret)
+{
+        struct buf d = BUF_INIT;
+
+        if (YAJL_IS_STRING(v)) {
+                *ret = v->u.string;
+                return true;
+        }
+        describe(&d, v);
+        problem(ck, field, "must be a string, got %s", d.data);
+        buf_release(&d);
+        return false;
+}
+
+static bool j_uint(struct checker *ck, yajl_val v, const char *field, uint64_t min, uint64_t max,
+                   uint64_t *ret)
+{
+        struct buf d = BUF_INIT;
+
+        if (YAJL_IS_INTEGER(v) && v->u.number.i >= 0 && (uint64_t)v->u.number.i >= min &&
+            (uint64_t)v->u.number.i <= max) {
+                *ret = (uint64_t)v->u.number.i;
+                return true;
+        }
+        describe_number(&d, v);
+        problem(ck, field, "must be an integer from %llu to %llu, got %s", (unsigned long long)min,
+                (unsigned long long)max, d.data);
+        buf_release(&d);
+        return false;
+}
+
+static bool j_object(struct checker *ck, yajl_val v, const char *field)
+{
+        struct buf d = BUF_INIT;
+
+        if (YAJL_IS_OBJECT(v))
+                return true;
+        describe(&d, v);
+        problem(ck, field, "must be an object, got %s", d.data);
+        buf_release(&d);
+        return false;
+}
+
+/* Optional string member into *ret (a copy), with an extra check. */
+static void opt_string(struct checker *ck, yajl_val obj, const char *prefix, const char *key,
+                       bool (*check)(struct checker *, const char *, const char *), char **ret)
+{
+        struct buf field = BUF_INIT;
+        yajl_val v = member(obj, key);
+        const char *s;
+
+        field_name(&field, prefix, key);
+        if (v && j_string(ck, v, field.data, &s) && check_nonempty(ck, field.data, s) &&
+            (!check || check(ck, field.data, s))) {
+                free(*ret);
+                *ret = xstrdup(s);
+        }
+        buf_release(&field);
+}
+
+static void opt_uint(struct checker *ck, yajl_val obj, const char *prefix, const char *key, uint64_t min,
+                     uint64_t max, uint64_t *ret)
+{
+        struct buf field = BUF_INIT;
+        yajl_val v = member(obj, key);
+
+        field_name(&field, prefix, key);
+        if (v)
+                j_uint(ck, v, field.data, min, max, ret);
+        buf_release(&field);
+}
+
+/* ---- building the struct ---- */
+
+static void app_init(struct app_config *a)
+{
+        memset(a, 0, sizeof(*a));
+        a->language = LANG_ELIXIR;
+        a->replicas = DEFAULT_REPLICAS;
+        a->healthy_after_ms = DEFAULT_HEALTHY_AFTER_MS;
+        a->rollback_timeout_ms = DEFAULT_ROLLBACK_TIMEOUT_MS;
+        a->stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
+        a->backoff_initial_ms = DEFAULT_BACKOFF_INITIAL_MS;
+        a->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+}
+
+static void app_release(struct app_config *a)
+{
+        free(a->name);
+        for (size_t i = 0; i < a->nports; i++)
+                free(a->ports[i].name);
+        free(a->ports);
+        for (size_t i = 0; i < a->nenv; i++) {
+                free(a->env[i].key);
+                free(a->env[i].value);
+        }
+        free(a->env);
+        free(a->hooks);
+        memset(a, 0, sizeof(*a));
+}
+
+static void config_init(struct config *c, const char *origin)
+{
+        memset(c, 0, sizeof(*c));
+        c->origin = xstrdup(origin);
+        c->env = xstrdup(DEFAULT_ENV);
+        c->poll_interval_ms = DEFAULT_POLL_INTERVAL_MS;
+        c->var_path = xstrdup(DEFAULT_VAR_PATH);
+        c->log_path = xstrdup(DEFAULT_LOG_PATH);
+        c->overrides_path = xstrdup(DEFAULT_OVERRIDES_PATH);
+        c->log_max_bytes = DEFAULT_LOG_MAX_BYTES;
+        c->log_keep = DEFAULT_LOG_KEEP;
+        c->max_release_bytes = DEFAULT_MAX_RELEASE_BYTES;
+        c->max_unpacked_bytes = DEFAULT_MAX_UNPACKED_BYTES;
+}
+
+void config_release(struct config *c)
+{
+        if (!c)
+                return;
+        free(c->origin);
+        free(c->env);
+        free(c->source);
+        free(c->aws_region);
+        free(c->s3_endpoint);
+        free(c->gcs_endpoint);
+        free(c->gcp_credentials);
+        free(c->var_path);
+        free(c->log_path);
+        free(c->overrides_path);
+        if (c->cookie) {
+                /* Do not leave the secret in freed heap memory. */
+                explicit_bzero(c->cookie, strlen(c->cookie));
+                free(c->cookie);
+        }
+        free(c->cookie_file);
+        free(c->tls_cert);
+        free(c->tls_key);
+        free(c->tls_ca);
+        free(c->http_listen);
+        free(c->admin_password_hash);
+        for (size_t i = 0; i < c->napps; i++)
+                app_release(&c->apps[i]);
+        free(c->apps);
+        memset(c, 0, sizeof(*c));
+}
+
+/* ---- cross-field checks (both forms) ---- */
+
+static void check_timeouts(struct checker *ck, const struct app_config *a, const char *healthy_field)
+{
+        /* Otherwise no deployment can ever become ready before it is rolled back. */
+        if (a->healthy_after_ms >= a->rollback_timeout_ms)
+                problem(ck, healthy_field, "must be less than rollback_timeout_ms (%llu), got %llu",
+                        (unsigned long long)a->rollback_timeout_ms,
+                        (unsigned long long)a->healthy_after_ms);
+}
+
+/* Where each port range comes from, for messages naming both sides. */
+struct range_owner {
+        size_t app;
+        const char *field; /* "apps[0].ports.PORT" or a variable name */
+        int first, last;
+};
+
+/* No two (app, port name) ranges may share a port, nor the admin UI's listen port. */
+static void check_port_overlaps(struct checker *ck, const struct config *c, const char *const *fields,
+                                const char *listen_field, int listen_port)
+{
+        struct range_owner *r = NULL;
+        size_t n = 0, cap = 0;
+
+        for (size_t i = 0, k = 0; i < c->napps; i++) {
+                const struct app_config *a = &c->apps[i];
+
+                for (size_t j = 0; j < a->nports; j++, k++) {
+                        if (a->replicas == 0 || !fields[k])
+                                continue;
+                        xgrow((void **)&r, &cap, n + 1, sizeof(*r));
+                        r[n].app = i;
+                        r[n].field = fields[k];
+                        r[n].first = a->ports[j].base;
+                        r[n].last = a->ports[j].base + a->replicas - 1;
+                        n++;
+                }
+        }
+        for (size_t j = 1; j < n; j++) {
+                for (size_t i = 0; i < j; i++) {
+                        if (r[j].first > r[i].last || r[i].first > r[j].last)
+                                continue;
+                        if (r[i].app == r[j].app)
+                                problem(ck, r[j].field, "ports %d-%d overlap %s %d-%d", r[j].first,
+                                        r[j].last, r[i].field, r[i].first, r[i].last);
+                        else
+                                problem(ck, r[j].field, "ports %d-%d of app '%s' overlap %s %d-%d of app '%s'",
+                                        r[j].first, r[j].last, c->apps[r[j].app].name, r[i].field,
+                                        r[i].first, r[i].last, c->apps[r[i].app].name);
+                }
+        }
+        for (size_t i = 0; listen_port > 0 && i < n; i++)
+                if (listen_port >= r[i].first && listen_port <= r[i].last)
+                        problem(ck, listen_field, "port %d is inside %s %d-%d of app '%s'", listen_port,
+                                r[i].field, r[i].first, r[i].last, c->apps[r[i].app].name);
+        free(r);
+}
+
+/* ---- the file form ---- */
+
+static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_config *a)
+{
+        struct buf where = BUF_INIT, field = BUF_INIT, q = BUF_INIT;
+        yajl_val x;
+        const char *s;
+        uint64_t u;
+        bool replicas_ok = true;
+
+        buf_printf(&where, "apps[%zu]", idx);
+        app_init(a);
+        if (!j_object(ck, v, where.data))
+                goto out;
+        check_keys(ck, v, where.data, app_keys);
+
+        field_name(&field, where.data, "name");
+        x = member(v, "name");
+        if (!x)
+                problem(ck, field.data, "required");
+        else if (j_string(ck, x, field.data, &s) && check_app_name(ck, field.data, s))
+                a->name = xstrdup(s);
+
+        field_name(&field, where.data, "language");
+        x = member(v, "language");
+        if (!x)
+                problem(ck, field.data, "required (\"elixir\", \"erlang\" or \"gleam\")");
+        else if (j_string(ck, x, field.data, &s))
+                check_language(ck, field.data, s, &a->language);
+
+        field_name(&field, where.data, "replicas");
+        x = member(v, "replicas");
+        if (x) {
+                replicas_ok = j_uint(ck, x, field.data, 0, REPLICAS_MAX, &u);
+                if (replicas_ok)
+                        a->replicas = (int)u;
+        }
+
+        field_name(&field, where.data, "ports");
+        x = member(v, "ports");
+        if (x && j_object(ck, x, field.data)) {
+                a->ports = xcalloc(x->u.object.len, sizeof(*a->ports));
+                for (size_t i = 0; i < x->u.object.len; i++) {
+                        const char *name = x->u.object.keys[i];
+                        yajl_val pv = x->u.object.values[i];
+                        bool dup = false;
+
+                        buf_reset(&field);
+                        buf_printf(&field, "%s.ports.", where.data);
+                        put_key(&field, name);
+                        for (size_t j = 0; j < a->nports; j++)
+                                dup = dup || str_eq(a->ports[j].name, name);
+                        buf_reset(&q);
+                        put_quoted(&q, name);
+                        if (dup) {
+                                problem(ck, field.data, "duplicate port name");
+                                continue;
+                        }
+                        if (!port_name_is_valid(name)) {
+                                problem(ck, field.data, "a port name must match [A-Z_][A-Z0-9_]*, got %s",
+                                        q.data);
+                                continue;
+                        }
+                        if (is_reserved_env(name)) {
+                                problem(ck, field.data, "%s is set by deployex itself", q.data);
+                                continue;
+                        }
+                        if (!j_uint(ck, pv, field.data, 1, 65535, &u))
+                                continue;
+                        if (replicas_ok && a->replicas > 0 && u + (uint64_t)a->replicas - 1 > 65535) {
+                                problem(ck, field.data, "base %llu with %d replicas goes beyond port 65535",
+                                        (unsigned long long)u, a->replicas);
+                                continue;
+                        }
+                        a->ports[a->nports].name = xstrdup(name);
+                        a->ports[a->nports].base = (int)u;
+                        a->nports++;
+                }
+        }
+
+        field_name(&field, where.data, "env");
+        x = member(v, "env");
+        if (x && j_object(ck, x, field.data)) {
+                a->env = xcalloc(x->u.object.len, sizeof(*a->env));
+                for (size_t i = 0; i < x->u.object.len; i++) {
+                        const char *key = x->u.object.keys[i];
+                        yajl_val ev = x->u.object.values[i];
+                        bool dup = false, is_port = false;
+
+                        buf_reset(&field);
+                        buf_printf(&field, "%s.env.", where.data);
+                        put_key(&field, key);
+                        buf_reset(&q);
+                        put_quoted(&q, key);
+                        for (size_t j = 0; j < a->nenv; j++)
+                                dup = dup || str_eq(a->env[j].key, key);
+                        for (size_t j = 0; j < a->nports; j++)
+                                is_port = is_port || str_eq(a->ports[j].name, key);
+                        if (dup) {
+                                problem(ck, field.data, "duplicate variable");
+                                continue;
+                        }
+                        if (!env_name_is_valid(key)) {
+                                problem(ck, field.data, "a variable name must match [A-Za-z_][A-Za-z0-9_]*, got %s",
+                                        q.data);
+                                continue;
+                        }
+                        if (is_reserved_env(key)) {
+                                problem(ck, field.data, "%s is set by deployex itself", q.data);
+                                continue;
+                        }
+                        if (is_port) {
+                                problem(ck, field.data, "%s is already set by ports", q.data);
+                                continue;
+                        }
+                        if (!j_string(ck, ev, field.data, &s))
+                                continue;
+                        a->env[a->nenv].key = xstrdup(key);
+                        a->env[a->nenv].value = xstrdup(s);
+                        a->nenv++;
+                }
+        }
+
+        opt_string(ck, v, where.data, "hooks", check_abs_path, &a->hooks);
+        opt_uint(ck, v, where.data, "healthy_after_ms", 0, TIMEOUT_MAX_MS, &a->healthy_after_ms);
+        opt_uint(ck, v, where.data, "rollback_timeout_ms", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
+        opt_uint(ck, v, where.data, "stop_timeout_ms", 1, TIMEOUT_MAX_MS, &a->stop_timeout_ms);
+        field_name(&field, where.data, "healthy_after_ms");
+        check_timeouts(ck, a, field.data);
+
+        field_name(&field, where.data, "restart_backoff");
+        x = member(v, "restart_backoff");
+        if (x && j_object(ck, x, field.data)) {
+                struct buf sub = BUF_INIT;
+                int before = ck->nerr;
+
+                buf_puts(&sub, field.data);
+                check_keys(ck, x, sub.data, backoff_keys);
+                opt_uint(ck, x, sub.data, "initial_ms", 1, TIMEOUT_MAX_MS, &a->backoff_initial_ms);
+                opt_uint(ck, x, sub.data, "max_ms", 1, TIMEOUT_MAX_MS, &a->backoff_max_ms);
+                if (ck->nerr == before && a->backoff_initial_ms > a->backoff_max_ms)
+                        problem(ck, sub.data, "initial_ms (%llu) must not exceed max_ms (%llu)",
+                                (unsigned long long)a->backoff_initial_ms,
+                                (unsigned long long)a->backoff_max_ms);
+                buf_release(&sub);
+        }
+out:
+        buf_release(&where);
+        buf_release(&field);
+        buf_release(&q);
+}
+
+static void parse_tls(struct checker *ck, yajl_val v, struct config *c)
+{
+        static const char *const names[] = { "cert", "key", "ca" };
+        char **dst[] = { &c->tls_cert, &c->tls_key, &c->tls_ca };
+        struct buf field = BUF_INIT;
+
+        if (!j_object(ck, v, "tls"))
+                return;
+        check_keys(ck, v, "tls", tls_keys);
+        /* mTLS needs all three: our identity and the CA that vouches for the peers. */
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                field_name(&field, "tls", names[i]);
+                if (!member(v, names[i]))
+                        problem(ck, field.data, "required when \"tls\" is set");
+                else
+                        opt_string(ck, v, "tls", names[i], check_abs_path, dst[i]);
+        }
+        c->has_tls = c->tls_cert && c->tls_key && c->tls_ca;
+        buf_release(&field);
+}
+
+static int parse_http(struct checker *ck, yajl_val v, struct config *c)
+{
+        const char *s;
+        yajl_val x;
+        int port = 0;
+
+        if (!j_object(ck, v, "http"))
+                return 0;
+        check_keys(ck, v, "http", http_keys);
+        x = member(v, "listen");
+        if (!x)
+                problem(ck, "http.listen", "required when \"http\" is set");
+        else if (j_string(ck, x, "http.listen", &s) && check_listen(ck, "http.listen", s, &port))
+                c->http_listen = xstrdup(s);
+        x = member(v, "admin_password_hash");
+        if (x && j_string(ck, x, "http.admin_password_hash", &s) &&
+            check_password_hash(ck, "http.admin_password_hash", s))
+                c->admin_password_hash = xstrdup(s);
+        return c->http_listen ? port : 0;
+}
+
+static void check_cookie_choice(struct checker *ck, bool has_cookie, bool has_cookie_file)
+{
+        if (has_cookie && has_cookie_file)
+                problem(ck, "cookie", "set \"cookie\" or \"cookie_file\", not both");
+        else if (!has_cookie && !has_cookie_file)
+                problem(ck, "cookie", "set \"cookie\" or \"cookie_file\"");
+}
+
+static void parse_root(struct checker *ck, yajl_val root, struct config *c)
+{
+        struct buf field = BUF_INIT, d = BUF_INIT;
+        const char **port_fields = NULL;
+        size_t nport_fields = 0;
+        int listen_port = 0;
+        yajl_val x;
+        uint64_t u;
+
+        check_keys(ck, root, "", top_keys);
+
+        opt_string(ck, root, "", "env", check_env_segment, &c->env);
+        x = member(root, "source");
+        if (!x)
+                problem(ck, "source", "required (file:///path, s3://bucket or gs://bucket)");
+        else
+                opt_string(ck, root, "", "source", check_source, &c->source);
+        opt_string(ck, root, "", "aws_region", NULL, &c->aws_region);
+        opt_string(ck, root, "", "s3_endpoint", check_endpoint, &c->s3_endpoint);
+        opt_string(ck, root, "", "gcs_endpoint", check_endpoint, &c->gcs_endpoint);
+        opt_string(ck, root, "", "gcp_credentials", check_abs_path, &c->gcp_credentials);
+        opt_uint(ck, root, "", "poll_interval_ms", POLL_INTERVAL_MIN_MS, POLL_INTERVAL_MAX_MS,
+                 &c->poll_interval_ms);
+        opt_string(ck, root, "", "var_path", check_abs_path, &c->var_path);
+        opt_string(ck, root, "", "log_path", check_abs_path, &c->log_path);
+        opt_string(ck, root, "", "overrides_path", check_abs_path, &c->overrides_path);
+        opt_string(ck, root, "", "cookie", check_cookie, &c->cookie);
+        opt_string(ck, root, "", "cookie_file", check_abs_path, &c->cookie_file);
+        check_cookie_choice(ck, member(root, "cookie") != NULL, member(root, "cookie_file") != NULL);
+        opt_uint(ck, root, "", "log_max_bytes", LOG_MAX_BYTES_MIN, SIZE_CAP_MAX, &c->log_max_bytes);
+        u = (uint64_t)c->log_keep;
+        opt_uint(ck, root, "", "log_keep", 0, LOG_KEEP_MAX, &u);
+        c->log_keep = (int)u;
+        opt_uint(ck, root, "", "max_release_bytes", 1, SIZE_CAP_MAX, &c->max_release_bytes);
+        opt_uint(ck, root, "", "max_unpacked_bytes", 1, SIZE_CAP_MAX, &c->max_unpacked_bytes);
+
+        x = member(root, "tls");
+        if (x)
+                parse_tls(ck, x, c);
+        x = member(root, "http");
+        if (x)
+                listen_port = parse_http(ck, x, c);
+
+        x = member(root, "apps");
+        if (!x) {
+                problem(ck, "apps", "required (an array, may be empty)");
+        } else if (!YAJL_IS_ARRAY(x)) {
+                describe(&d, x);
+                problem(ck, "apps", "must be an array, got %s", d.data);
+        } else {
+                c->apps = xcalloc(x->u.array.len, sizeof(*c->apps));
+                for (size_t i = 0; i < x->u.array.len; i++) {
+                        struct app_config *a = &c->apps[c->napps];
+
+                        parse_app(ck, x->u.array.values[i], i, a);
+                        c->napps++;
+                        if (!a->name)
+                                continue;
+                        for (size_t j = 0; j + 1 < c->napps; j++) {
+                                if (str_eq(c->apps[j].name, a->name)) {
+                                        buf_reset(&field);
+                                        buf_printf(&field, "apps[%zu].name", i);
+                                        problem(ck, field.data, "'%s' is already the name of apps[%zu]",
+                                                a->name, j);
+                                        break;
+                                }
+                        }
+                }
+        }
+
+        /* Field names for every port, in the same order check_port_overlaps walks them. */
+        for (size_t i = 0; i < c->napps; i++)
+                nport_fields += c->apps[i].nports;
+        port_fields = xcalloc(nport_fields ? nport_fields : 1, sizeof(*port_fields));
+        for (size_t i = 0, k = 0; i < c->napps; i++) {
+                for (size_t j = 0; j < c->apps[i].nports; j++, k++) {
+                        buf_reset(&field);
+                        buf_printf(&field, "apps[%zu].ports.%s", i, c->apps[i].ports[j].name);
+                        port_fields[k] = buf_detach(&field);
+                }
+        }
+        check_port_overlaps(ck, c, port_fields, "http.listen", listen_port);
+        for (size_t k = 0; k < nport_fields; k++)
+                free((char *)port_fields[k]);
+        free(port_fields);
+
+        buf_release(&field);
+        buf_release(&d);
+}
+
+int config_parse(const char *text, size_t len, const char *origin, struct config *ret, struct buf *err)
+{
+        struct checker ck = { origin, err, 0 };
+        struct config c;
+        struct buf d = BUF_INIT;
+        yajl_val root = NULL;
+        int r;
+
+        r = json_parse(text, len, origin, &root, err);
+        if (r < 0)
+                return r;
+        config_init(&c, origin);
+        if (!YAJL_IS_OBJECT(root)) {
+                describe(&d, root);
+                problem(&ck, "", "must be a JSON object, got %s", d.data);
+        } else {
+                parse_root(&ck, root, &c);
+        }
+        yajl_tree_free(root);
+        buf_release(&d);
+        if (ck.nerr) {
+                config_release(&c);
+                return -EINVAL;
+        }
+        *ret = c;
+        return 0;
+}
+
+int config_load_file(const char *path, struct config *ret, struct buf *err)
+{
+        struct buf text = BUF_INIT;
+        int r;
+
+        r = file_read_all(path, JSON_MAX_BYTES, &text);
+        if (r < 0) {
+                if (err->len && err->data[err->len - 1] != '\n')
+                        buf_putc(err, '\n');
+                if (r == -EFBIG)
+                        buf_printf(err, "%s: larger than %d bytes", path, JSON_MAX_BYTES);
+                else
+                        buf_printf(err, "%s: cannot read: %s", path, strerror(-r));
+                goto out;
+        }
+        r = config_parse(text.data, text.len, path, ret, err);
+out:
+        buf_release(&text);
+        return r;
+}
+
+/* ---- the environment form (DeployEx 0.3) ---- */
+
+static const char *env_get(const char *name)
+{
+        const char *v = getenv(name);
+
+        return str_empty(v) ? NULL : v;
+}
+
+/* An integer variable: absent leaves *ret alone; bad values name the variable. */
+static bool env_uint(struct checker *ck, const char *name, uint64_t min, uint64_t max, uint64_t *ret)
+{
+        const char *s = env_get(name);
+        struct buf q = BUF_INIT;
+        uint64_t v;
+
+        if (!s)
+                return true;
+        if (parse_u64(s, &v) == 0 && v >= min && v <= max) {
+                *ret = v;
+                return true;
+        }
+        put_quoted(&q, s);
+        problem(ck, name, "must be an integer from %llu to %llu, got %s", (unsigned long long)min,
+                (unsigned long long)max, q.data);
+        buf_release(&q);
+        return false;
+}
+
+static void env_source(struct checker *ck, struct config *c)
+{
+        const char *adapter = env_get("DEPLOYEX_RELEASE_ADAPTER");
+        const char *bucket = env_get("DEPLOYEX_RELEASE_BUCKET");
+        struct buf url = BUF_INIT, q = BUF_INIT;
+
+        /* DeployEx's default storage was S3. */
+        if (!adapter)
+                adapter = "s3";
+        if (str_eq(adapter, "s3")) {
+                buf_puts(&url, "s3://");
+        } else if (str_eq(adapter, "gcp") || str_eq(adapter, "gcs")) {
+                buf_puts(&url, "gs://");
+        } else if (str_eq(adapter, "local")) {
+                buf_puts(&url, "file://");
+        } else {
+                put_quoted(&q, adapter);
+                problem(ck, "DEPLOYEX_RELEASE_ADAPTER", "must be \"s3\", \"gcp\" or \"local\", got %s",
+                        q.data);
+                goto out;
+        }
+        if (!bucket) {
+                problem(ck, "DEPLOYEX_RELEASE_BUCKET", "required (the bucket name, or a directory for local)");
+                goto out;
+        }
+        buf_puts(&url, bucket);
+        if (check_source(ck, "DEPLOYEX_RELEASE_BUCKET", url.data))
+                c->source = buf_detach(&url);
+out:
+        buf_release(&url);
+        buf_release(&q);
+}
+
+/* A string variable with a value check; absent leaves *ret alone. */
+static void env_string(struct checker *ck, const char *name,
+                       bool (*check)(struct checker *, const char *, const char *), char **ret)
+{
+        const char *s = env_get(name);
+
+        if (s && (!check || check(ck, name, s))) {
+                free(*ret);
+                *ret = xstrdup(s);
+        }
+}
+
+int config_from_env(struct config *ret, struct buf *err)
+{
+        struct checker ck = { "environment", err, 0 };
+        const char *name = env_get("DEPLOYEX_MONITORED_APP_NAME");
+        const char *lang = env_get("DEPLOYEX_MONITORED_APP_LANG");
+        const char *fields[1] = { "DEPLOYEX_MONITORED_APP_PORT" };
+        struct config c;
+        struct app_config *a;
+        uint64_t replicas = ENV_MODE_REPLICAS, port = ENV_MODE_PORT, u;
+        int listen_port = 0;
+        bool replicas_ok, port_ok;
+
+        if (!name)
+                return -ENOENT;
+        config_init(&c, "environment");
+        c.apps = xcalloc(1, sizeof(*c.apps));
+        c.napps = 1;
+        a = &c.apps[0];
+        app_init(a);
+
+        if (check_app_name(&ck, "DEPLOYEX_MONITORED_APP_NAME", name))
+                a->name = xstrdup(name);
+        if (lang)
+                check_language(&ck, "DEPLOYEX_MONITORED_APP_LANG", lang, &a->language);
+        replicas_ok = env_uint(&ck, "DEPLOYEX_MONITORED_REPLICAS", 0, REPLICAS_MAX, &replicas);
+        a->replicas = (int)replicas;
+        port_ok = env_uint(&ck, "DEPLOYEX_MONITORED_APP_PORT", 1, 65535, &port);
+        if (port_ok && replicas_ok && replicas > 0 && port + replicas - 1 > 65535) {
+                problem(&ck, "DEPLOYEX_MONITORED_APP_PORT", "base %llu with %llu replicas goes beyond port 65535",
+                        (unsigned long long)port, (unsigned long long)replicas);
+                port_ok = false;
+        }
+        if (port_ok) {
+                a->ports = xcalloc(1, sizeof(*a->ports));
+                a->ports[0].name = xstrdup("PORT");
+                a->ports[0].base = (int)port;
+                a->nports = 1;
+        }
+
+        env_source(&ck, &c);
+        env_string(&ck, "DEPLOYEX_CLOUD_ENVIRONMENT", check_env_segment, &c.env);
+        env_uint(&ck, "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
+        env_uint(&ck, "DEPLOYEX_DEPLOY_SCHEDULE_INTERVAL_MS", POLL_INTERVAL_MIN_MS, POLL_INTERVAL_MAX_MS,
+                 &c.poll_interval_ms);
+        check_timeouts(&ck, a, "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS (healthy_after_ms)");
+        /* Optional here: a secrets adapter may supply the cookie later. */
+        env_string(&ck, "DEPLOYEX_ERLANG_COOKIE", check_cookie, &c.cookie);
+        env_string(&ck, "DEPLOYEX_ADMIN_HASHED_PASSWORD", check_password_hash, &c.admin_password_hash);
+        env_string(&ck, "AWS_REGION", NULL, &c.aws_region);
+        env_string(&ck, "GOOGLE_APPLICATION_CREDENTIALS", check_abs_path, &c.gcp_credentials);
+
+        /*
+         * DeployEx served its own UI on DEPLOYEX_PHX_PORT.  Here it becomes the
+         * admin UI's listen address, on loopback: exposing it is a decision for
+         * a config file (or a reverse proxy), not a side effect of a port number.
+         */
+        u = 0;
+        if (env_get("DEPLOYEX_PHX_PORT") && env_uint(&ck, "DEPLOYEX_PHX_PORT", 1, 65535, &u)) {
+                struct buf listen = BUF_INIT;
+
+                buf_printf(&listen, "127.0.0.1:%llu", (unsigned long long)u);
+                c.http_listen = buf_detach(&listen);
+                listen_port = (int)u;
+        }
+        if (a->name)
+                check_port_overlaps(&ck, &c, fields, "DEPLOYEX_PHX_PORT", listen_port);
+
+        if (ck.nerr) {
+                config_release(&c);
+                return -EINVAL;
+        }
+        *ret = c;
+        return 0;
+}
+
+int config_load(const char *cli_path, struct config *ret, struct buf *err)
+{
+        const char *path = cli_path;
+        struct buf tmp = BUF_INIT;
+        int r;
+
+        if (str_empty(path))
+                path = env_get("DEPLOYEX_CONFIG");
+        if (!str_empty(path))
+                return config_load_file(path, ret, err);
+
+        r = config_load_file(DEFAULT_CONFIG_PATH, ret, &tmp);
+        if (r == -ENOENT && env_get("DEPLOYEX_MONITORED_APP_NAME")) {
+                r = config_from_env(ret, err);
+        } else if (r < 0) {
+                if (err->len && err->data[err->len - 1] != '\n')
+                        buf_putc(err, '\n');
+                buf_append(err, tmp.data, tmp.len);
+                if (r == -ENOENT)
+                        buf_puts(err, " (use -c FILE, $DEPLOYEX_CONFIG or the DeployEx "
+                                 "DEPLOYEX_MONITORED_APP_NAME variables)");
+        }
+        buf_release(&tmp);
+        return r;
+}
+
+/* ---- small public helpers ---- */
+
+const char *language_to_string(enum language l)
+{
+        switch (l) {
+        case LANG_ELIXIR:
+                return "elixir";
+        case LANG_ERLANG:
+                return "erlang";
+        case LANG_GLEAM:
+                return "gleam";
+        }
+        return "unknown";
+}
+
+int language_from_string(const char *s, enum language *ret)
+{
+        static const enum language all[] = { LANG_ELIXIR, LANG_ERLANG, LANG_GLEAM };
+
+        for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+                if (str_eq(s, language_to_string(all[i]))) {
+                        *ret = all[i];
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+const struct app_config *config_find_app(const struct config *c, const char *name)
+{
+        for (size_t i = 0; i < c->napps; i++)
+                if (str_eq(c->apps[i].name, name))
+                        return &c->apps[i];
+        return NULL;
+}
+
+bool app_name_is_valid(const char *name)
+{
+        size_t n;
+
+        if (!name || !(name[0] >= 'a' && name[0] <= 'z'))
+                return false;
+        n = strlen(name);
+        if (n > APP_NAME_MAX)
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+                      name[i] == '_'))
+                        return false;
+        return true;
+}
+
+/*
+ * [A-Za-z0-9._+-]{1,64} as DESIGN §4.2 says, minus "." and "..": a version
+ * names directories (releases/VERSION) and must not name the parent.
+ */
+bool version_is_valid(const char *version)
+{
+        size_t n;
+
+        if (!version)
+                return false;
+        n = strlen(version);
+        if (n < 1 || n > VERSION_MAX || str_eq(version, ".") || str_eq(version, ".."))
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = version[i];
+
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '+' || c == '-'))
+                        return false;
+        }
+        return true;
+}
+
+int config_read_cookie(const struct config *c, struct buf *ret)
+{
+        struct buf text = BUF_INIT;
+        size_t n;
+        int r = 0;
+
+        if (c->cookie) {
+                if (!cookie_is_valid(c->cookie))
+                        return -EINVAL;
+                buf_reset(ret);
+                buf_puts(ret, c->cookie);
+                return 0;
+        }
+        if (!c->cookie_file)
+                return -ENOENT;
+        r = file_read_all(c->cookie_file, COOKIE_FILE_MAX, &text);
+        if (r < 0)
+                goto out;
+        n = strcspn(text.data, "\r\n");
+        text.data[n] = '\0';
+        text.len = n;
+        if (!cookie_is_valid(text.data)) {
+                r = -EINVAL;
+                goto out;
+        }
+        buf_reset(ret);
+        buf_append(ret, text.data, text.len);
+out:
+        if (text.cap)
+                explicit_bzero(text.data, text.cap);
+        buf_release(&text);
+        return r;
+}
