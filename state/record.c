@@ -1,0 +1,414 @@
+/* record: shared field checks and output helpers of the state-file codecs. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "record.h"
+
+#include "banned.h"
+
+/* Longest part of a string value quoted back in a message. */
+#define DESCRIBE_MAX 60
+
+void record_fail(struct record_ctx *c, const char *field, const char *fmt, ...)
+{
+        va_list ap;
+
+        c->nerr++;
+        if (!c->err)
+                return;
+        /* One problem a line: separate from whatever the buffer already holds. */
+        if (c->err->len > 0 && c->err->data[c->err->len - 1] != '\n')
+                buf_putc(c->err, '\n');
+        buf_printf(c->err, "%s: ", c->origin ? c->origin : "(input)");
+        if (!str_empty(field))
+                buf_printf(c->err, "%s: ", field);
+        va_start(ap, fmt);
+        buf_vprintf(c->err, fmt, ap);
+        va_end(ap);
+}
+
+static void describe_string(struct buf *out, const char *s)
+{
+        size_t len = strlen(s), cut = len;
+
+        if (cut > DESCRIBE_MAX) {
+                cut = DESCRIBE_MAX;
+                /* Do not split a UTF-8 sequence. */
+                while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+                        cut--;
+        }
+        buf_putc(out, '"');
+        for (size_t i = 0; i < cut; i++) {
+                unsigned char ch = (unsigned char)s[i];
+
+                if (ch == '"' || ch == '\\')
+                        buf_printf(out, "\\%c", ch);
+                else if (ch == '\n')
+                        buf_puts(out, "\\n");
+                else if (ch == '\t')
+                        buf_puts(out, "\\t");
+                else if (ch < 0x20 || ch == 0x7f)
+                        buf_printf(out, "\\u%04x", ch);
+                else
+                        buf_putc(out, (char)ch);
+        }
+        buf_putc(out, '"');
+        if (cut < len)
+                buf_puts(out, "...");
+}
+
+void record_describe(struct buf *out, yajl_val v)
+{
+        if (!v)
+                buf_puts(out, "nothing");
+        else if (YAJL_IS_STRING(v))
+                describe_string(out, v->u.string);
+        else if (YAJL_IS_INTEGER(v))
+                buf_printf(out, "%lld", v->u.number.i);
+        else if (YAJL_IS_NUMBER(v))
+                buf_puts(out, v->u.number.r ? v->u.number.r : "a number");
+        else if (YAJL_IS_TRUE(v))
+                buf_puts(out, "true");
+        else if (YAJL_IS_FALSE(v))
+                buf_puts(out, "false");
+        else if (YAJL_IS_NULL(v))
+                buf_puts(out, "null");
+        else if (YAJL_IS_OBJECT(v))
+                buf_puts(out, "an object");
+        else if (YAJL_IS_ARRAY(v))
+                buf_puts(out, "an array");
+        else
+                buf_puts(out, "an unknown value");
+}
+
+/* "WHAT, got Y" with Y rendered by record_describe. */
+int record_fail_got(struct record_ctx *c, const char *field, const char *what, yajl_val v)
+{
+        struct buf got = BUF_INIT;
+
+        record_describe(&got, v);
+        record_fail(c, field, "%s, got %s", what, got.data);
+        buf_release(&got);
+        return -EINVAL;
+}
+
+int record_check_text(struct record_ctx *c, const char *text, size_t len)
+{
+        size_t i = 0;
+
+        /* Walk strings and comments as yajl does (it accepts comments). */
+        while (i < len) {
+                if (text[i] == '"') {
+                        for (i++; i < len && text[i] != '"'; i++) {
+                                if (text[i] != '\\')
+                                        continue;
+                                /* \u0000 is the one escape that would cut a C string. */
+                                if (i + 5 < len && text[i + 1] == 'u' &&
+                                    memcmp(text + i + 2, "0000", 4) == 0) {
+                                        record_fail(c, "", "contains an escaped NUL character (\\u0000)");
+                                        return -EINVAL;
+                                }
+                                i++;
+                        }
+                } else if (text[i] == '/' && i + 1 < len && text[i + 1] == '/') {
+                        while (i < len && text[i] != '\n')
+                                i++;
+                } else if (text[i] == '/' && i + 1 < len && text[i + 1] == '*') {
+                        for (i += 2; i + 1 < len && !(text[i] == '*' && text[i + 1] == '/'); i++)
+                                ;
+                        i++;
+                }
+                i++;
+        }
+        return 0;
+}
+
+int record_parse_root(struct record_ctx *c, const char *text, size_t len, bool want_array,
+                      yajl_val *ret)
+{
+        struct buf scratch = BUF_INIT; /* json_parse wants a buffer even when nobody reads it */
+        yajl_val root = NULL;
+        int r;
+
+        r = record_check_text(c, text, len);
+        if (r < 0)
+                return r;
+        r = json_parse(text, len, c->origin, &root, c->err ? c->err : &scratch);
+        buf_release(&scratch);
+        if (r < 0) {
+                c->nerr++;
+                return r;
+        }
+        if (want_array ? !YAJL_IS_ARRAY(root) : !YAJL_IS_OBJECT(root)) {
+                record_fail_got(c, "", want_array ? "must be a JSON array" : "must be a JSON object", root);
+                yajl_tree_free(root);
+                return -EINVAL;
+        }
+        *ret = root;
+        return 0;
+}
+
+/* Common handling of an absent or null value: 0 = nothing to store, 1 = go on. */
+static int absent(struct record_ctx *c, yajl_val v, const char *field, unsigned flags)
+{
+        if (!v) {
+                if (flags & REC_REQUIRED) {
+                        record_fail(c, field, "is required");
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        /* A required key may still be null ("from": null): present, nothing to store. */
+        if (YAJL_IS_NULL(v) && (flags & REC_NULLABLE))
+                return 0;
+        return 1;
+}
+
+int record_string(struct record_ctx *c, yajl_val v, const char *field, unsigned flags,
+                  size_t max_len, char *dst, size_t dst_size)
+{
+        const char *s;
+        size_t len;
+        int r;
+
+        r = absent(c, v, field, flags);
+        if (r <= 0)
+                return r;
+        if (!YAJL_IS_STRING(v))
+                return record_fail_got(c, field, "must be a string", v);
+        s = v->u.string;
+        len = strlen(s);
+        if (len == 0 && (flags & REC_NONEMPTY)) {
+                record_fail(c, field, "must not be empty");
+                return -EINVAL;
+        }
+        if (len > max_len || len >= dst_size) {
+                record_fail(c, field, "must be at most %zu bytes, got %zu", max_len, len);
+                return -EINVAL;
+        }
+        if (flags & REC_PRINTABLE) {
+                for (size_t i = 0; i < len; i++) {
+                        unsigned char ch = (unsigned char)s[i];
+
+                        if (ch < 0x20 || ch == 0x7f)
+                                return record_fail_got(c, field, "must be free of control characters", v);
+                }
+        }
+        str_copy(dst, dst_size, s);
+        return 1;
+}
+
+int record_version(struct record_ctx *c, yajl_val v, const char *field, unsigned flags,
+                   char *dst, size_t dst_size)
+{
+        int r;
+
+        r = absent(c, v, field, flags);
+        if (r <= 0)
+                return r;
+        if (YAJL_IS_STRING(v) && v->u.string[0] == '\0' && !(flags & REC_REQUIRED))
+                return 0;
+        if (!YAJL_IS_STRING(v) || !version_is_valid(v->u.string) ||
+            strlen(v->u.string) >= dst_size)
+                return record_fail_got(c, field, "must match [A-Za-z0-9._+-]{1,64}", v);
+        str_copy(dst, dst_size, v->u.string);
+        return 1;
+}
+
+int record_u64(struct record_ctx *c, yajl_val v, const char *field, unsigned flags,
+               uint64_t min, uint64_t max, uint64_t *ret)
+{
+        char what[96];
+        int r;
+
+        r = absent(c, v, field, flags);
+        if (r <= 0)
+                return r;
+        if (!YAJL_IS_INTEGER(v) || v->u.number.i < 0 || (uint64_t)v->u.number.i < min ||
+            (uint64_t)v->u.number.i > max) {
+                if (max >= (uint64_t)LLONG_MAX)
+                        snprintf(what, sizeof(what), "must be an integer >= %" PRIu64, min);
+                else
+                        snprintf(what, sizeof(what), "must be an integer from %" PRIu64 " to %" PRIu64,
+                                 min, max);
+                return record_fail_got(c, field, what, v);
+        }
+        *ret = (uint64_t)v->u.number.i;
+        return 1;
+}
+
+int record_int(struct record_ctx *c, yajl_val v, const char *field, unsigned flags, int min,
+               int max, int *ret)
+{
+        char what[96];
+        int r;
+
+        r = absent(c, v, field, flags);
+        if (r <= 0)
+                return r;
+        if (!YAJL_IS_INTEGER(v) || v->u.number.i < min || v->u.number.i > max) {
+                snprintf(what, sizeof(what), "must be an integer from %d to %d", min, max);
+                return record_fail_got(c, field, what, v);
+        }
+        *ret = (int)v->u.number.i;
+        return 1;
+}
+
+int record_bool(struct record_ctx *c, yajl_val v, const char *field, unsigned flags, bool *ret)
+{
+        int r;
+
+        r = absent(c, v, field, flags);
+        if (r <= 0)
+                return r;
+        if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+                return record_fail_got(c, field, "must be true or false", v);
+        *ret = YAJL_IS_TRUE(v);
+        return 1;
+}
+
+int record_time(struct record_ctx *c, yajl_val v, const char *field, unsigned flags,
+                uint64_t *ret_ms)
+{
+        uint64_t ms;
+        int r;
+
+        r = absent(c, v, field, flags);
+        if (r <= 0)
+                return r;
+        if (!YAJL_IS_STRING(v) || time_parse_iso(v->u.string, &ms) < 0)
+                return record_fail_got(c, field, "must be a UTC time like \"2026-11-26T05:00:00Z\"", v);
+        *ret_ms = ms;
+        return 1;
+}
+
+int record_no_unknown_keys(struct record_ctx *c, yajl_val obj, const char *prefix,
+                           const char *const *known)
+{
+        int r = 0;
+
+        if (!YAJL_IS_OBJECT(obj))
+                return 0;
+        for (size_t i = 0; i < obj->u.object.len; i++) {
+                const char *key = obj->u.object.keys[i];
+                struct buf field = BUF_INIT, expected = BUF_INIT;
+                bool found = false;
+
+                for (size_t k = 0; known[k]; k++) {
+                        if (strcmp(known[k], key) == 0) {
+                                found = true;
+                                break;
+                        }
+                        buf_printf(&expected, "%s%s", k ? ", " : "", known[k]);
+                }
+                if (!found) {
+                        /* Unquoted, so that `pasued` reads as typed; control bytes masked. */
+                        buf_puts(&field, prefix ? prefix : "");
+                        for (const char *p = key; *p; p++) {
+                                unsigned char ch = (unsigned char)*p;
+
+                                buf_putc(&field, ch < 0x20 || ch == 0x7f ? '?' : (char)ch);
+                        }
+                        record_fail(c, field.data, "unknown key (expected %s)", expected.data);
+                        r = -EINVAL;
+                }
+                buf_release(&field);
+                buf_release(&expected);
+        }
+        return r;
+}
+
+bool record_token_is_valid(const char *s, size_t max)
+{
+        size_t len;
+
+        if (!s)
+                return false;
+        len = strlen(s);
+        if (len < 1 || len > max)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char)s[i];
+
+                if (ch < 0x20 || ch > 0x7e)
+                        return false;
+        }
+        return true;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629), or 0 when it is not one. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (s[0] >= 0xe0 && s[0] <= 0xef) {
+                unsigned char lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+
+                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+        }
+        if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+                unsigned char lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+
+                return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+                       (s[3] & 0xc0) == 0x80 ? 4 : 0;
+        }
+        return 0;
+}
+
+void record_gen_str(yajl_gen g, const char *s)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        struct buf clean = BUF_INIT;
+
+        if (!s) {
+                yajl_gen_null(g);
+                return;
+        }
+        /* The NUL terminator stops every multi-byte check above at the end. */
+        while (*p) {
+                size_t n = utf8_sequence(p);
+
+                if (n == 0) {
+                        buf_putc(&clean, '?');
+                        p++;
+                } else {
+                        buf_append(&clean, p, n);
+                        p += n;
+                }
+        }
+        yajl_gen_string(g, (const unsigned char *)clean.data, clean.len);
+        buf_release(&clean);
+}
+
+void record_gen_kv_str(yajl_gen g, const char *key, const char *s)
+{
+        yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+        record_gen_str(g, s);
+}
+
+void record_gen_kv_opt(yajl_gen g, const char *key, const char *s)
+{
+        record_gen_kv_str(g, key, str_empty(s) ? NULL : s);
+}
+
+void record_gen_kv_u64(yajl_gen g, const char *key, uint64_t v)
+{
+        yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+        /* JSON integers here are long long; no realistic value comes near the clamp. */
+        yajl_gen_integer(g, v > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)v);
+}
+
+void record_gen_kv_time(yajl_gen g, const char *key, uint64_t ms)
+{
+        char iso[32];
+
+        time_format_iso(ms, iso, sizeof(iso));
+        record_gen_kv_str(g, key, iso);
+}
