@@ -218,7 +218,7 @@ static void check_keys(struct checker *ck, yajl_val obj, const char *where, cons
         for (size_t i = 0; i < obj->u.object.len; i++) {
                 const char *key = obj->u.object.keys[i];
                 const char *near = NULL;
-                size_t best = 3;
+                size_t best = SIZE_MAX;
 
                 buf_reset(&msg);
                 for (size_t j = 0; j < i; j++) {
@@ -232,8 +232,10 @@ static void check_keys(struct checker *ck, yajl_val obj, const char *where, cons
                         continue;
                 for (const char *const *a = allowed; *a; a++) {
                         size_t d = distance(key, *a);
+                        /* Near enough to be a typo: "replica", "initial", "sorce". */
+                        size_t limit = strlen(*a) / 3 > 2 ? strlen(*a) / 3 : 2;
 
-                        if (d < best) {
+                        if (d <= limit && d < best) {
                                 best = d;
                                 near = *a;
                         }
