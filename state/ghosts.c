@@ -141,16 +141,19 @@ void ghosts_add(struct ghost_list *l, const struct ghost *g)
 
 bool ghosts_remove(struct ghost_list *l, const char *version)
 {
-        const struct ghost *g = ghosts_find(l, version);
-        size_t i;
-
-        if (!g)
+        if (!version)
                 return false;
-        i = (size_t)(g - l->items);
-        /* Keep the order: the file and `deployex ghosts` list oldest first. */
-        memmove(&l->items[i], &l->items[i + 1], (l->n - i - 1) * sizeof(*l->items));
-        l->n--;
-        return true;
+        for (size_t i = 0; i < l->n; i++) {
+                struct ghost *g = &l->items[i];
+
+                if (strcmp(g->version, version) != 0)
+                        continue;
+                /* Keep the order: the file and `deployex ghosts` list oldest first. */
+                memmove(g, g + 1, (l->n - i - 1) * sizeof(*g));
+                l->n--;
+                return true;
+        }
+        return false;
 }
 
 void ghosts_release(struct ghost_list *l)

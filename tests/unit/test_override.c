@@ -90,28 +90,28 @@ static void test_parse_rejects(void **state)
 struct good_case {
         const char *text;
         const char *version;
-        bool paused;
         const char *restart;
         size_t ntokens;
-        int inst[3];
         const char *tok[3];
+        int inst[3];
+        bool paused;
 };
 
 static const struct good_case good_cases[] = {
-        { "{}", "", false, "", 0, {0}, {NULL} },
-        { "", "", false, "", 0, {0}, {NULL} },
-        { " \n\t ", "", false, "", 0, {0}, {NULL} },
+        { "{}", "", "", 0, {NULL}, {0}, false },
+        { "", "", "", 0, {NULL}, {0}, false },
+        { " \n\t ", "", "", 0, {NULL}, {0}, false },
         { "{\"version\": \"1.0.0\", \"paused\": true, \"restart\": \"any-token\","
           " \"restart_instances\": {\"2\": \"any-token\"}}",
-          "1.0.0", true, "any-token", 1, { 2 }, { "any-token" } },
+          "1.0.0", "any-token", 1, { "any-token" }, { 2 }, true },
         /* null means "not set"; a token may hold spaces and punctuation. */
         { "{\"version\": null, \"paused\": null, \"restart\": \"2026-11-26 05:00 by ops!\","
           " \"restart_instances\": null}",
-          "", false, "2026-11-26 05:00 by ops!", 0, {0}, {NULL} },
+          "", "2026-11-26 05:00 by ops!", 0, {NULL}, {0}, false },
         /* Sorted by instance whatever the file's order; a null token is no token. */
         { "{\"paused\": false, \"restart_instances\": {\"10\": \"b\", \"2\": \"a\", \"100\": \"c\", \"3\": null}}",
-          "", false, "", 3, { 2, 10, 100 }, { "a", "b", "c" } },
-        { "{\"version\": \"\"}", "", false, "", 0, {0}, {NULL} },
+          "", "", 3, { "a", "b", "c" }, { 2, 10, 100 }, false },
+        { "{\"version\": \"\"}", "", "", 0, {NULL}, {0}, false },
 };
 
 static void assert_good(const struct good_case *gc, const struct override *o)
