@@ -149,14 +149,11 @@ static void describe_number(struct buf *out, yajl_val v)
 /* A key from the input as part of a field path: bounded and without control bytes. */
 static void put_key(struct buf *out, const char *key)
 {
-        size_t n = strlen(key);
+        const char *end = key + strnlen(key, 60);
 
-        for (size_t i = 0; i < n && i < 60; i++) {
-                unsigned char c = (unsigned char)key[i];
-
-                buf_putc(out, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
-        }
-        if (n > 60)
+        for (const char *p = key; p < end; p++)
+                buf_putc(out, ((unsigned char)*p < 0x20 || *p == 0x7f) ? '?' : *p);
+        if (*end)
                 buf_puts(out, "...");
 }
 

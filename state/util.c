@@ -330,7 +330,7 @@ int time_parse_iso(const char *s, uint64_t *ret_ms)
         tm.tm_min = min;
         tm.tm_sec = sec;
         t = timegm(&tm);
-        if (t == (time_t)-1 || t < 0)
+        if (t < 0) /* also timegm's error value, -1 */
                 return -EINVAL;
         *ret_ms = (uint64_t)t * 1000u + frac_ms;
         return 0;
