@@ -22,9 +22,11 @@ static int parse_ghost(struct record_ctx *c, yajl_val v, size_t index, struct gh
                 return record_fail_got(c, field, "must be an object", v);
         /* The daemon's own file: unknown keys are left for a newer deployex. */
         snprintf(field, sizeof(field), "[%zu].version", index);
-        record_version(c, json_get(v, "version"), field, REC_REQUIRED, g.version, sizeof(g.version));
+        record_version(c, json_get(v, "version"), field, REC_REQUIRED, g.version,
+                       sizeof(g.version));
         snprintf(field, sizeof(field), "[%zu].hash", index);
-        record_string(c, json_get(v, "hash"), field, REC_NULLABLE, HASH_MAX, g.hash, sizeof(g.hash));
+        record_string(c, json_get(v, "hash"), field, REC_NULLABLE, HASH_MAX, g.hash,
+                      sizeof(g.hash));
         snprintf(field, sizeof(field), "[%zu].at", index);
         record_time(c, json_get(v, "at"), field, REC_REQUIRED, &g.at_ms);
         snprintf(field, sizeof(field), "[%zu].reason", index);

@@ -131,7 +131,8 @@ static int parse_event(const char *text, size_t len, struct history_event *ret)
         record_time(&c, json_get(root, "at"), "at", REC_REQUIRED, &e.at_ms);
         record_string(&c, json_get(root, "app"), "app", REC_REQUIRED | REC_NONEMPTY | REC_PRINTABLE,
                       APP_NAME_MAX, e.app, sizeof(e.app));
-        record_int(&c, json_get(root, "instance"), "instance", REC_REQUIRED, 0, 100000, &e.instance);
+        record_int(&c, json_get(root, "instance"), "instance", REC_REQUIRED, 0, 100000,
+                   &e.instance);
         record_string(&c, json_get(root, "kind"), "kind", REC_REQUIRED, sizeof(kind) - 1, kind,
                       sizeof(kind));
         record_version(&c, json_get(root, "from"), "from", REC_NULLABLE, e.from, sizeof(e.from));

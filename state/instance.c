@@ -257,7 +257,8 @@ int instance_records_load_dir(const char *dir, struct instance_record **ret, siz
                 if (instance_record_parse(text.data, text.len, path.data, &rec, err) < 0)
                         continue;
                 if (rec.instance != num) {
-                        record_fail(&c, "instance", "%d does not match the file name; record skipped",
+                        record_fail(&c, "instance",
+                                    "%d does not match the file name; record skipped",
                                     rec.instance);
                         continue;
                 }

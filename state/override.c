@@ -23,8 +23,8 @@ static int token_field(struct record_ctx *c, yajl_val v, const char *field, char
         if (!v || YAJL_IS_NULL(v))
                 return 0;
         if (!YAJL_IS_STRING(v) || !record_token_is_valid(v->u.string, TOKEN_MAX)) {
-                snprintf(what, sizeof(what), "must be a token of 1 to %d printable ASCII characters",
-                         TOKEN_MAX);
+                snprintf(what, sizeof(what),
+                         "must be a token of 1 to %d printable ASCII characters", TOKEN_MAX);
                 return record_fail_got(c, field, what, v);
         }
         str_copy(dst, TOKEN_MAX + 1, v->u.string);

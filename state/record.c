@@ -110,7 +110,8 @@ int record_check_text(struct record_ctx *c, const char *text, size_t len)
                                 /* \u0000 is the one escape that would cut a C string. */
                                 if (i + 5 < len && text[i + 1] == 'u' &&
                                     memcmp(text + i + 2, "0000", 4) == 0) {
-                                        record_fail(c, "", "contains an escaped NUL character (\\u0000)");
+                                        record_fail(c, "",
+                                                    "contains an escaped NUL character (\\u0000)");
                                         return -EINVAL;
                                 }
                                 i++;
@@ -145,7 +146,9 @@ int record_parse_root(struct record_ctx *c, const char *text, size_t len, bool w
                 return r;
         }
         if (want_array ? !YAJL_IS_ARRAY(root) : !YAJL_IS_OBJECT(root)) {
-                record_fail_got(c, "", want_array ? "must be a JSON array" : "must be a JSON object", root);
+                record_fail_got(c, "",
+                                want_array ? "must be a JSON array" : "must be a JSON object",
+                                root);
                 yajl_tree_free(root);
                 return -EINVAL;
         }
@@ -196,7 +199,8 @@ int record_string(struct record_ctx *c, yajl_val v, const char *field, unsigned 
                         unsigned char ch = (unsigned char)s[i];
 
                         if (ch < 0x20 || ch == 0x7f)
-                                return record_fail_got(c, field, "must be free of control characters", v);
+                                return record_fail_got(c, field,
+                                                       "must be free of control characters", v);
                 }
         }
         str_copy(dst, dst_size, s);
@@ -234,8 +238,8 @@ int record_u64(struct record_ctx *c, yajl_val v, const char *field, unsigned fla
                 if (max >= (uint64_t)LLONG_MAX)
                         snprintf(what, sizeof(what), "must be an integer >= %" PRIu64, min);
                 else
-                        snprintf(what, sizeof(what), "must be an integer from %" PRIu64 " to %" PRIu64,
-                                 min, max);
+                        snprintf(what, sizeof(what),
+                                 "must be an integer from %" PRIu64 " to %" PRIu64, min, max);
                 return record_fail_got(c, field, what, v);
         }
         *ret = (uint64_t)v->u.number.i;
@@ -282,7 +286,8 @@ int record_time(struct record_ctx *c, yajl_val v, const char *field, unsigned fl
         if (r <= 0)
                 return r;
         if (!YAJL_IS_STRING(v) || time_parse_iso(v->u.string, &ms) < 0)
-                return record_fail_got(c, field, "must be a UTC time like \"2026-11-26T05:00:00Z\"", v);
+                return record_fail_got(c, field,
+                                       "must be a UTC time like \"2026-11-26T05:00:00Z\"", v);
         *ret_ms = ms;
         return 1;
 }
