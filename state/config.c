@@ -649,13 +649,24 @@ void config_release(struct config *c)
 
 /* ---- cross-field checks (both forms) ---- */
 
-static void check_timeouts(struct checker *ck, const struct app_config *a, const char *healthy_field)
+/*
+ * Otherwise no deployment can ever become ready before it is rolled back.
+ * The file form blames healthy_after_ms; the environment form can only set
+ * the rollback timeout, so it blames that.
+ */
+static void check_timeouts(struct checker *ck, const struct app_config *a, const char *healthy_field,
+                           const char *rollback_field)
 {
-        /* Otherwise no deployment can ever become ready before it is rolled back. */
-        if (a->healthy_after_ms >= a->rollback_timeout_ms)
+        if (a->healthy_after_ms < a->rollback_timeout_ms)
+                return;
+        if (healthy_field)
                 problem(ck, healthy_field, "must be less than rollback_timeout_ms (%llu), got %llu",
                         (unsigned long long)a->rollback_timeout_ms,
                         (unsigned long long)a->healthy_after_ms);
+        else
+                problem(ck, rollback_field, "must be more than healthy_after_ms (%llu), got %llu",
+                        (unsigned long long)a->healthy_after_ms,
+                        (unsigned long long)a->rollback_timeout_ms);
 }
 
 /* Where each port range comes from, for messages naming both sides. */
@@ -834,7 +845,7 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
         opt_uint(ck, v, where.data, "rollback_timeout_ms", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
         opt_uint(ck, v, where.data, "stop_timeout_ms", 1, TIMEOUT_MAX_MS, &a->stop_timeout_ms);
         field_name(&field, where.data, "healthy_after_ms");
-        check_timeouts(ck, a, field.data);
+        check_timeouts(ck, a, field.data, NULL);
 
         field_name(&field, where.data, "restart_backoff");
         x = member(v, "restart_backoff");
@@ -1165,7 +1176,7 @@ int config_from_env(struct config *ret, struct buf *err)
         env_uint(&ck, "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
         env_uint(&ck, "DEPLOYEX_DEPLOY_SCHEDULE_INTERVAL_MS", POLL_INTERVAL_MIN_MS, POLL_INTERVAL_MAX_MS,
                  &c.poll_interval_ms);
-        check_timeouts(&ck, a, "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS (healthy_after_ms)");
+        check_timeouts(&ck, a, NULL, "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS");
         /* Optional here: a secrets adapter may supply the cookie later. */
         env_string(&ck, "DEPLOYEX_ERLANG_COOKIE", check_cookie, &c.cookie);
         env_string(&ck, "DEPLOYEX_ADMIN_HASHED_PASSWORD", check_password_hash, &c.admin_password_hash);

@@ -624,7 +624,7 @@ static void test_env_mode_invalid_values(void **state)
                 { "DEPLOYEX_RELEASE_BUCKET", "bad bucket", "DEPLOYEX_RELEASE_BUCKET: needs a bucket name" },
                 { "DEPLOYEX_CLOUD_ENVIRONMENT", "a/b", "DEPLOYEX_CLOUD_ENVIRONMENT: must be 1 to 64 letters" },
                 { "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS", "0", "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS: must be an integer from 1 to" },
-                { "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS", "1000", "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS (healthy_after_ms): must be less than rollback_timeout_ms (1000)" },
+                { "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS", "1000", "environment: DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS: must be more than healthy_after_ms (30000), got 1000" },
                 { "DEPLOYEX_DEPLOY_SCHEDULE_INTERVAL_MS", "1.5", "DEPLOYEX_DEPLOY_SCHEDULE_INTERVAL_MS: must be an integer from 100 to" },
                 { "DEPLOYEX_ERLANG_COOKIE", "a cookie", "DEPLOYEX_ERLANG_COOKIE: must be 1 to 255 printable characters" },
                 { "DEPLOYEX_ADMIN_HASHED_PASSWORD", "nothash", "DEPLOYEX_ADMIN_HASHED_PASSWORD: must be a bcrypt hash" },
