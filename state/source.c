@@ -16,6 +16,8 @@ struct opener {
 
 static const struct opener openers[] = {
         { "file://", source_file_open },
+        { "s3://", source_s3_open },
+        { "gs://", source_gcs_open },
 };
 
 int source_open(const struct config *c, struct source **ret, struct buf *err)
@@ -36,7 +38,7 @@ int source_open(const struct config *c, struct source **ret, struct buf *err)
                 *ret = s;
                 return 0;
         }
-        buf_printf(err, "%s: source: no support for '%s' in this build (use file://)", c->origin,
+        buf_printf(err, "%s: source: no support for '%s' (use file://, s3:// or gs://)", c->origin,
                    c->source);
         return -EPROTONOSUPPORT;
 }

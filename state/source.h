@@ -59,5 +59,7 @@ void source_free(struct source *s);
 
 /* Implementations register here. */
 int source_file_open(const struct config *c, struct source *s, struct buf *err);
+int source_s3_open(const struct config *c, struct source *s, struct buf *err);  /* source_s3.c */
+int source_gcs_open(const struct config *c, struct source *s, struct buf *err); /* source_gcs.c */
 
 #endif

@@ -1,0 +1,369 @@
+#!/usr/bin/env node
+// Local, protocol-true peers for deployex's bucket and secrets tests.  Each
+// mode listens on 127.0.0.1 only, appends one JSON line per request to --log,
+// and writes --ready once it listens.
+//
+//   node peers.js s3  --port P --backend-port Q --dir D --buckets b1,b2
+//                     --keys AKID:SECRET[:TOKEN],... [--region R]
+//       s3rver (npm) on Q behind a front on P that VERIFIES SigV4 (reference
+//       signature from npm aws4 over the request's signed headers) and answers
+//       403 SignatureDoesNotMatch / InvalidAccessKeyId / InvalidToken.
+//       s3rver alone accepts anything; tests publish through Q directly.
+//   node peers.js gcp --port P --dir OBJECTS --sa-pub PEM --sa-email E
+//                     [--secrets-dir S] [--token-ttl SECS]
+//       OAuth2 token endpoint (POST /token: verifies the RS256 JWT against the
+//       service account's public key and its iss/scope/aud/iat/exp claims),
+//       the GCE metadata token endpoint, the GCS JSON API media download
+//       (/storage/v1/b/B/o/OBJ?alt=media: bearer checked, generation + ETag,
+//       304 on ifGenerationNotMatch / If-None-Match) and Secret Manager
+//       (/v1/projects/P/secrets/S/versions/V:access).
+//   node peers.js aws --port P --keys ... [--secrets-dir S]
+//                     [--imds-creds AKID:SECRET:TOKEN] [--region R]
+//       AWS Secrets Manager (POST /, X-Amz-Target
+//       secretsmanager.GetSecretValue, SigV4 verified) and IMDSv2
+//       (PUT /latest/api/token, GET /latest/meta-data/iam/security-credentials/).
+//
+// Test hooks on every mode: POST /__admin/fail?status=503&count=N answers the
+// next N requests with that status; POST /__admin/delay?ms=N delays answers;
+// POST /__admin/revoke (gcp) forgets every issued token.
+'use strict';
+
+const crypto = require('crypto');
+const fs = require('fs');
+const http = require('http');
+const path = require('path');
+
+function parseArgs(argv) {
+  const out = { _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith('--')) out[argv[i].slice(2)] = argv[++i];
+    else out._.push(argv[i]);
+  }
+  return out;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const mode = args._[0];
+const port = Number(args.port);
+const region = args.region || 'us-east-1';
+
+function log(entry) {
+  if (!args.log) return;
+  fs.appendFileSync(args.log, JSON.stringify(Object.assign({ peer: mode, t: Date.now() }, entry)) + '\n');
+}
+
+function readBody(req) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+function parseKeys(spec) {
+  const keys = {};
+  for (const item of (spec || '').split(',').filter(Boolean)) {
+    const [id, secret, token] = item.split(':');
+    keys[id] = { secret, token: token || null };
+  }
+  return keys;
+}
+
+// ---- test hooks --------------------------------------------------------
+const hooks = { failStatus: 0, failCount: 0, delayMs: 0 };
+
+function handleAdmin(req, res, url) {
+  if (url.pathname === '/__admin/fail') {
+    hooks.failStatus = Number(url.searchParams.get('status') || 503);
+    hooks.failCount = Number(url.searchParams.get('count') || 1);
+  } else if (url.pathname === '/__admin/delay') {
+    hooks.delayMs = Number(url.searchParams.get('ms') || 0);
+  } else if (url.pathname === '/__admin/revoke') {
+    tokens.clear();
+  } else {
+    res.writeHead(404);
+    return res.end();
+  }
+  res.writeHead(204);
+  res.end();
+}
+
+// Returns true when the request was answered by a hook.
+async function applyHooks(req, res) {
+  if (hooks.delayMs) await new Promise((r) => setTimeout(r, hooks.delayMs));
+  if (hooks.failCount > 0) {
+    hooks.failCount--;
+    res.writeHead(hooks.failStatus, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: hooks.failStatus, message: 'injected failure' } }));
+    log({ method: req.method, path: req.url, status: hooks.failStatus, injected: true });
+    return true;
+  }
+  return false;
+}
+
+// ---- SigV4 verification ------------------------------------------------
+const aws4 = mode === 's3' || mode === 'aws' ? require('aws4') : null;
+
+// { ok: true, id } or { ok: false, status, code, message }
+function verifySigV4(req, body, keys, service) {
+  const auth = req.headers.authorization || '';
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!m) return { ok: false, status: 403, code: 'AccessDenied', message: 'missing or malformed SigV4 Authorization' };
+  const [, id, date, reqRegion, reqService, signedList, signature] = m;
+  const key = keys[id];
+  if (!key) return { ok: false, status: 403, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' };
+  if (reqService !== service || reqRegion !== region) {
+    return { ok: false, status: 403, code: 'SignatureDoesNotMatch', message: `credential scope ${reqRegion}/${reqService}, expected ${region}/${service}` };
+  }
+  const signed = signedList.split(';');
+  for (const must of ['host', 'x-amz-date']) {
+    if (!signed.includes(must)) return { ok: false, status: 403, code: 'SignatureDoesNotMatch', message: `${must} is not signed` };
+  }
+  const amzDate = req.headers['x-amz-date'] || '';
+  if (!amzDate.startsWith(date)) return { ok: false, status: 403, code: 'SignatureDoesNotMatch', message: 'x-amz-date does not match the credential scope' };
+  const when = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+  if (!(Math.abs(Date.now() - when) < 15 * 60 * 1000)) return { ok: false, status: 403, code: 'RequestTimeTooSkewed', message: 'x-amz-date is too far from now' };
+  if (service === 's3') {
+    const sha = req.headers['x-amz-content-sha256'];
+    if (!sha || !signed.includes('x-amz-content-sha256')) return { ok: false, status: 400, code: 'InvalidRequest', message: 'x-amz-content-sha256 missing or unsigned' };
+    if (sha !== 'UNSIGNED-PAYLOAD' && sha !== crypto.createHash('sha256').update(body).digest('hex')) {
+      return { ok: false, status: 400, code: 'XAmzContentSHA256Mismatch', message: 'payload hash mismatch' };
+    }
+  }
+  if (key.token) {
+    if (req.headers['x-amz-security-token'] !== key.token || !signed.includes('x-amz-security-token')) {
+      return { ok: false, status: 403, code: 'InvalidToken', message: 'The provided token is malformed or otherwise invalid.' };
+    }
+  }
+  const headers = {};
+  const include = {};
+  for (const h of signed) {
+    if (req.headers[h] === undefined) return { ok: false, status: 403, code: 'SignatureDoesNotMatch', message: `signed header ${h} is absent` };
+    headers[h] = req.headers[h];
+    include[h] = true;
+  }
+  const signer = new aws4.RequestSigner({
+    service, region, method: req.method, path: req.url, headers, body: body.length ? body : undefined,
+    doNotModifyHeaders: true, extraHeadersToInclude: include,
+  }, { accessKeyId: id, secretAccessKey: key.secret });
+  // With doNotModifyHeaders aws4 would take "now" for the string to sign.
+  signer.datetime = amzDate;
+  signer.sign();
+  const want = /Signature=([0-9a-f]{64})/.exec(signer.request.headers.Authorization)[1];
+  if (want !== signature) {
+    return { ok: false, status: 403, code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided.' };
+  }
+  return { ok: true, id };
+}
+
+// ---- s3 ----------------------------------------------------------------
+async function startS3() {
+  const S3rver = require('s3rver');
+  const backendPort = Number(args['backend-port']);
+  const keys = parseKeys(args.keys);
+  const buckets = (args.buckets || 'releases').split(',').map((name) => ({ name }));
+  fs.mkdirSync(args.dir, { recursive: true });
+  await new S3rver({ port: backendPort, address: '127.0.0.1', silent: true, directory: args.dir, configureBuckets: buckets }).run();
+
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname.startsWith('/__admin/')) return handleAdmin(req, res, url);
+    const body = await readBody(req);
+    if (await applyHooks(req, res)) return;
+    const v = verifySigV4(req, body, keys, 's3');
+    const entry = { method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
+    if (!v.ok) {
+      res.writeHead(v.status, { 'Content-Type': 'application/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${v.code}</Code><Message>${v.message}</Message></Error>`);
+      return log(Object.assign(entry, { status: v.status, error: v.code }));
+    }
+    const headers = Object.assign({}, req.headers);
+    delete headers.authorization;
+    delete headers['x-amz-security-token'];
+    headers.host = `127.0.0.1:${backendPort}`;
+    const up = http.request({ host: '127.0.0.1', port: backendPort, method: req.method, path: req.url, headers }, (upRes) => {
+      res.writeHead(upRes.statusCode, upRes.headers);
+      let bytes = 0;
+      upRes.on('data', (c) => { bytes += c.length; });
+      upRes.pipe(res);
+      upRes.on('end', () => log(Object.assign(entry, { status: upRes.statusCode, bytes, key: v.id })));
+    });
+    up.on('error', () => { res.writeHead(502); res.end(); });
+    up.end(body);
+  });
+  return server;
+}
+
+// ---- gcp ---------------------------------------------------------------
+const tokens = new Map(); // token -> { scope, expires }
+
+function issueToken(scope) {
+  const ttl = Number(args['token-ttl'] || 3600);
+  const token = 'ya29.' + crypto.randomBytes(24).toString('hex');
+  tokens.set(token, { scope, expires: Date.now() + ttl * 1000 });
+  return { access_token: token, expires_in: ttl, token_type: 'Bearer' };
+}
+
+function bearerOk(req, scopes) {
+  const m = /^Bearer (.+)$/.exec(req.headers.authorization || '');
+  const t = m && tokens.get(m[1]);
+  return !!t && t.expires > Date.now() && t.scope.split(' ').some((s) => scopes.includes(s));
+}
+
+function b64urlJson(s) {
+  return JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+}
+
+function verifyJwt(assertion, pubkey, email, aud) {
+  const parts = (assertion || '').split('.');
+  if (parts.length !== 3) return 'not a JWT';
+  let header, claims;
+  try { header = b64urlJson(parts[0]); claims = b64urlJson(parts[1]); } catch (e) { return 'undecodable JWT'; }
+  if (header.alg !== 'RS256') return 'alg must be RS256';
+  const ok = crypto.verify('RSA-SHA256', Buffer.from(parts[0] + '.' + parts[1]), pubkey, Buffer.from(parts[2], 'base64url'));
+  if (!ok) return 'Invalid JWT Signature.';
+  const now = Math.floor(Date.now() / 1000);
+  if (claims.iss !== email) return 'iss is not the service account';
+  if (claims.aud !== aud) return `aud must be ${aud}`;
+  if (typeof claims.scope !== 'string' || !claims.scope) return 'scope missing';
+  if (!(claims.iat <= now + 60) || !(claims.exp > now) || claims.exp - claims.iat > 3600) return 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe';
+  return null;
+}
+
+function sendJson(res, status, obj, extra) {
+  res.writeHead(status, Object.assign({ 'Content-Type': 'application/json' }, extra || {}));
+  res.end(status === 304 ? undefined : JSON.stringify(obj));
+}
+
+function startGcp() {
+  const pubkey = args['sa-pub'] ? fs.readFileSync(args['sa-pub'], 'utf8') : null;
+  const email = args['sa-email'];
+  const aud = `http://127.0.0.1:${port}/token`;
+  return http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname.startsWith('/__admin/')) return handleAdmin(req, res, url);
+    const body = await readBody(req);
+    if (await applyHooks(req, res)) return;
+    const entry = { method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
+    const done = (status, obj, extra) => { sendJson(res, status, obj, extra); log(Object.assign(entry, { status })); };
+
+    if (req.method === 'POST' && url.pathname === '/token') {
+      const form = new URLSearchParams(body.toString('utf8'));
+      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return done(400, { error: 'unsupported_grant_type' });
+      const why = pubkey ? verifyJwt(form.get('assertion'), pubkey, email, aud) : 'no service account configured';
+      if (why) return done(400, { error: 'invalid_grant', error_description: why });
+      return done(200, issueToken(b64urlJson(form.get('assertion').split('.')[1]).scope));
+    }
+    if (req.method === 'GET' && url.pathname === '/computeMetadata/v1/instance/service-accounts/default/token') {
+      if (req.headers['metadata-flavor'] !== 'Google') return done(403, { error: 'Metadata-Flavor: Google required' });
+      return done(200, issueToken(url.searchParams.get('scopes') || 'https://www.googleapis.com/auth/cloud-platform'));
+    }
+    let m = /^\/storage\/v1\/b\/([^/]+)\/o\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && m) {
+      if (!bearerOk(req, ['https://www.googleapis.com/auth/devstorage.read_only', 'https://www.googleapis.com/auth/cloud-platform'])) {
+        return done(401, { error: { code: 401, message: 'Invalid Credentials' } });
+      }
+      if (url.searchParams.get('alt') !== 'media') return done(400, { error: { code: 400, message: 'only alt=media here' } });
+      const bucket = decodeURIComponent(m[1]);
+      const object = decodeURIComponent(m[2]);
+      if (object.split('/').includes('..')) return done(400, { error: { code: 400, message: 'bad object name' } });
+      const file = path.join(args.dir, bucket, object);
+      let st;
+      try { st = fs.statSync(file); } catch (e) { return done(404, { error: { code: 404, message: 'No such object: ' + bucket + '/' + object } }); }
+      const data = fs.readFileSync(file);
+      const generation = String(Math.floor(st.mtimeMs * 1000));
+      const etag = '"' + crypto.createHash('md5').update(data).digest('base64') + '"';
+      const meta = { 'x-goog-generation': generation, ETag: etag };
+      if (url.searchParams.get('ifGenerationNotMatch') === generation || req.headers['if-none-match'] === etag) {
+        return done(304, null, meta);
+      }
+      res.writeHead(200, Object.assign({ 'Content-Type': 'application/octet-stream', 'Content-Length': data.length }, meta));
+      res.end(data);
+      return log(Object.assign(entry, { status: 200, bytes: data.length }));
+    }
+    m = /^\/v1\/projects\/([^/]+)\/secrets\/([^/]+)\/versions\/([^/:]+):access$/.exec(url.pathname);
+    if (req.method === 'GET' && m) {
+      if (!bearerOk(req, ['https://www.googleapis.com/auth/cloud-platform'])) {
+        return done(401, { error: { code: 401, message: 'Request had invalid authentication credentials.' } });
+      }
+      let data;
+      try { data = fs.readFileSync(path.join(args['secrets-dir'], m[1], m[2])); } catch (e) {
+        return done(404, { error: { code: 404, message: `Secret [projects/${m[1]}/secrets/${m[2]}] not found or has no versions.` } });
+      }
+      return done(200, { name: `projects/${m[1]}/secrets/${m[2]}/versions/1`, payload: { data: data.toString('base64') } });
+    }
+    return done(404, { error: { code: 404, message: 'Not Found' } });
+  });
+}
+
+// ---- aws (Secrets Manager + IMDSv2) --------------------------------------
+function startAws() {
+  const keys = parseKeys(args.keys);
+  const imdsTokens = new Set();
+  const [imdsId, imdsSecret, imdsToken] = (args['imds-creds'] || '').split(':');
+  return http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname.startsWith('/__admin/')) return handleAdmin(req, res, url);
+    const body = await readBody(req);
+    if (await applyHooks(req, res)) return;
+    const entry = { method: req.method, path: req.url, target: req.headers['x-amz-target'] || null };
+    const done = (status, obj, type) => {
+      res.writeHead(status, { 'Content-Type': type || 'application/x-amz-json-1.1' });
+      res.end(typeof obj === 'string' ? obj : JSON.stringify(obj));
+      log(Object.assign(entry, { status }));
+    };
+
+    if (req.method === 'PUT' && url.pathname === '/latest/api/token') {
+      if (!req.headers['x-aws-ec2-metadata-token-ttl-seconds']) return done(400, 'missing ttl', 'text/plain');
+      const t = crypto.randomBytes(16).toString('hex');
+      imdsTokens.add(t);
+      return done(200, t, 'text/plain');
+    }
+    if (url.pathname.startsWith('/latest/meta-data/')) {
+      if (!imdsTokens.has(req.headers['x-aws-ec2-metadata-token'])) return done(401, 'Unauthorized', 'text/plain');
+      if (url.pathname === '/latest/meta-data/iam/security-credentials/') return done(200, 'deployex-role', 'text/plain');
+      if (url.pathname === '/latest/meta-data/iam/security-credentials/deployex-role') {
+        return done(200, {
+          Code: 'Success', LastUpdated: new Date().toISOString(), Type: 'AWS-HMAC',
+          AccessKeyId: imdsId, SecretAccessKey: imdsSecret, Token: imdsToken,
+          Expiration: new Date(Date.now() + 6 * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        }, 'text/plain');
+      }
+      return done(404, 'Not Found', 'text/plain');
+    }
+    if (req.method === 'POST' && url.pathname === '/') {
+      if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue') {
+        return done(400, { __type: 'UnknownOperationException', message: 'unknown target' });
+      }
+      const v = verifySigV4(req, body, keys, 'secretsmanager');
+      if (!v.ok) {
+        const type = v.code === 'InvalidAccessKeyId' ? 'UnrecognizedClientException' : v.code === 'SignatureDoesNotMatch' ? 'InvalidSignatureException' : v.code;
+        return done(v.status === 403 ? 400 : v.status, { __type: type, message: v.message });
+      }
+      let id;
+      try { id = JSON.parse(body.toString('utf8')).SecretId; } catch (e) { return done(400, { __type: 'SerializationException', message: 'bad JSON' }); }
+      let data;
+      try { data = fs.readFileSync(path.join(args['secrets-dir'], encodeURIComponent(id)), 'utf8'); } catch (e) {
+        return done(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+      }
+      return done(200, { ARN: `arn:aws:secretsmanager:${region}:123456789012:secret:${id}`, Name: id, SecretString: data, VersionId: 'v1', VersionStages: ['AWSCURRENT'] });
+    }
+    return done(404, { __type: 'NotFound', message: 'no such route' });
+  });
+}
+
+async function main() {
+  let server;
+  if (mode === 's3') server = await startS3();
+  else if (mode === 'gcp') server = startGcp();
+  else if (mode === 'aws') server = startAws();
+  else {
+    console.error('usage: peers.js s3|gcp|aws --port P ...');
+    process.exit(2);
+  }
+  server.listen(port, '127.0.0.1', () => {
+    if (args.ready) fs.writeFileSync(args.ready, String(process.pid));
+  });
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
