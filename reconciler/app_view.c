@@ -14,7 +14,7 @@ void app_view_load(const struct config *c, const struct app_config *app, struct 
         memset(&v, 0, sizeof(v));
         buf_init(&v.errors);
         v.app = app;
-        desired_load(c, app, src, persist, &v.desired);
+        desired_load(c, app, src, NULL, persist, &v.desired);
         path_instances_dir(c, app->name, &path);
         if (instance_records_load_dir(path.data, &v.records, &v.nrecords, &v.errors) < 0) {
                 v.records = NULL;

@@ -10,9 +10,10 @@
 #include "../state/banned.h"
 
 static const struct cli_command *const commands[] = {
-        &cmd_check,   &cmd_plan,    &cmd_status,        &cmd_history, &cmd_ghosts,
-        &cmd_pin,     &cmd_unpin,   &cmd_pause,         &cmd_resume,  &cmd_restart,
-        &cmd_unghost, &cmd_hash_password, &cmd_version,
+        &cmd_run,     &cmd_check,   &cmd_plan,    &cmd_status, &cmd_history,
+        &cmd_ghosts,  &cmd_pin,     &cmd_unpin,   &cmd_pause,  &cmd_resume,
+        &cmd_restart, &cmd_unghost, &cmd_hash_password, &cmd_version,
+        &cmd_x_hook,  &cmd_x_poll,  &cmd_x_fetch, &cmd_x_unpack, &cmd_x_log,
 };
 
 const struct cli_command *cli_find_command(const char *name)
@@ -29,7 +30,8 @@ static void print_usage(FILE *f)
                    "Deploys and supervises BEAM releases from a bucket, driven by state files.\n\n"
                    "Commands:\n");
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-                fprintf(f, "  %-32s %s\n", commands[i]->usage, commands[i]->summary);
+                if (strncmp(commands[i]->name, "__", 2) != 0)
+                        fprintf(f, "  %-32s %s\n", commands[i]->usage, commands[i]->summary);
         fprintf(f, "\nOptions:\n"
                    "  -c FILE     configuration file (else $DEPLOYEX_CONFIG, else %s)\n"
                    "  -h, --help  this text; 'deployex COMMAND --help' for one command\n"

@@ -163,10 +163,8 @@ static void load_source(const struct config *c, const struct app_config *app,
         memset(&fresh, 0, sizeof(fresh));
         path_desired(c, app->name, &path);
         *have = load_last_source(path.data, ret, etag);
-        if (!src) {
-                buf_puts(err, "release source unavailable");
+        if (!src)
                 goto out;
-        }
         r = source_get_current(src, app->name, *have ? etag : "", &body, new_etag,
                                &not_modified, err);
         if (r == -ENOENT) {
@@ -231,7 +229,7 @@ static void load_override(const struct config *c, const struct app_config *app, 
 }
 
 int desired_load(const struct config *c, const struct app_config *app, struct source *src,
-                 bool persist, struct desired *ret)
+                 const char *source_error, bool persist, struct desired *ret)
 {
         struct buf source_err = BUF_INIT, override_err = BUF_INIT, ghosts_err = BUF_INIT;
         struct buf path = BUF_INIT;
@@ -245,6 +243,7 @@ int desired_load(const struct config *c, const struct app_config *app, struct so
         memset(&ghosts, 0, sizeof(ghosts));
 
         load_source(c, app, src, persist, &source, &have_source, &source_err);
+        add_error(&source_err, source_error);
         load_override(c, app, persist, &ov, &override_err);
         path_ghosts(c, app->name, &path);
         if (ghosts_load(path.data, &ghosts, &ghosts_err) < 0)

@@ -43,8 +43,13 @@ void desired_merge(const struct release_desc *source, const char *source_error,
                    const struct ghost_list *ghosts, struct desired *ret);
 void desired_release(struct desired *d);
 
+/*
+ * src NULL: no fetch, the last good current.json is used as is (the daemon
+ * polls remote sources in a job and passes that poll's error, if any, as
+ * source_error).
+ */
 struct source;
 int desired_load(const struct config *c, const struct app_config *app, struct source *src,
-                 bool persist, struct desired *ret);
+                 const char *source_error, bool persist, struct desired *ret);
 
 #endif

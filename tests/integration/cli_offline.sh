@@ -65,7 +65,7 @@ run 0 dx plan --json
 assert_eq "0" "$(jqr "$OUT" '[.apps[0].steps[] | select(.runnable)] | length')" "paused: nothing runnable"
 assert_contains "$(jqr "$OUT" '.apps[0].steps[0].reason')" "paused" "paused reason"
 run 0 dx resume myapp
-assert_eq "false" "$(jq -r .paused "$T/overrides/myapp.json")" "resumed"
+assert_eq "false" "$(jq -r ".paused // false" "$T/overrides/myapp.json")" "resumed"
 run 0 dx unpin myapp
 assert_eq "null" "$(jq -r .version "$T/overrides/myapp.json")" "unpinned"
 run 0 dx restart myapp

@@ -1,0 +1,274 @@
+/*
+ * The daemon's jobs: hidden commands (names start with "__") that the
+ * daemon runs as children so that nothing blocks its loop.  Each prints its
+ * result on stdout and a one-line reason on stderr, and exits 0 on success.
+ *
+ *   __hook APP N FUNCTION [--version V] [--from V] [--event KIND]
+ *       call one hook for instance N; start prints {"argv","envp","cwd"},
+ *       upgrade_kind prints "hot" or "full"; exit 3 when the hook is not
+ *       defined (health is optional)
+ *   __poll APP
+ *       fetch current.json (conditionally) and keep the last good one in
+ *       state/APP/desired.json
+ *   __fetch APP VERSION
+ *       bring the tarball into the cache, verified against the sha256 of
+ *       the current.json that published VERSION (when it is the last good
+ *       one); prints the cached path
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../lua/hooks.h"
+#include "../state/desired.h"
+#include "../state/instance.h"
+#include "../state/json.h"
+#include "../state/paths.h"
+#include "../state/release_fetch.h"
+#include "../state/source.h"
+#include "../state/banned.h"
+
+#define EXIT_NOT_DEFINED 3
+
+static void print_strv(yajl_gen g, const char *key, char **v)
+{
+        json_gen_str(g, key);
+        yajl_gen_array_open(g);
+        for (size_t i = 0; v && v[i]; i++)
+                json_gen_str(g, v[i]);
+        yajl_gen_array_close(g);
+}
+
+static int call_hook(const struct config *c, const struct app_config *app, int n,
+                     const char *function, const char *version, const char *from,
+                     const char *event)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+        struct instance_record rec;
+        struct desired want;
+        struct hook_call call;
+        struct kv ev = { (char *)"kind", (char *)event };
+        char stage[32] = "";
+        int r, status = EXIT_FAIL;
+
+        /* Defaults: the release the instance has in current/ and the one before it. */
+        instance_record_init(&rec, n);
+        path_instance_record(c, app->name, n, &path);
+        {
+                struct buf text = BUF_INIT, ignored = BUF_INIT;
+                if (file_read_all(path.data, JSON_MAX_BYTES, &text) == 0)
+                        (void)instance_record_parse(text.data, text.len, path.data, &rec, &ignored);
+                buf_release(&text);
+                buf_release(&ignored);
+        }
+        desired_load(c, app, NULL, NULL, false, &want);
+        memset(&call, 0, sizeof(call));
+        call.config = c;
+        call.app = app;
+        call.instance = n;
+        call.version = version ? version : (rec.version[0] ? rec.version : NULL);
+        call.from_version = from ? from : (rec.previous_version[0] ? rec.previous_version : NULL);
+        if (call.version && strcmp(call.version, want.release.version) == 0) {
+                call.pre_commands = want.release.pre_commands;
+                call.npre_commands = want.release.npre_commands;
+        }
+        if (event) {
+                call.event = &ev;
+                call.nevent = 1;
+        }
+
+        if (strcmp(function, "start") == 0) {
+                struct hook_command cmd;
+                r = hooks_start(&call, &cmd, &err);
+                if (r == 0) {
+                        yajl_gen g = json_gen_new(&out);
+                        yajl_gen_map_open(g);
+                        json_gen_str(g, "result");
+                        yajl_gen_map_open(g);
+                        print_strv(g, "argv", cmd.argv);
+                        print_strv(g, "envp", cmd.envp);
+                        json_gen_kv_str(g, "cwd", cmd.cwd);
+                        yajl_gen_map_close(g);
+                        yajl_gen_map_close(g);
+                        yajl_gen_free(g);
+                        hook_command_release(&cmd);
+                }
+        } else if (strcmp(function, "upgrade_kind") == 0) {
+                bool hot = false;
+                r = hooks_upgrade_kind(&call, &hot, &err);
+                if (r == 0)
+                        buf_printf(&out, "{\"result\":\"%s\"}", hot ? "hot" : "full");
+        } else if (strcmp(function, "on_event") == 0) {
+                struct hook_result res;
+                r = hooks_call(&call, function, &res, &err);
+                if (r == 0)
+                        hook_result_release(&res);
+                if (r == -ENOENT)
+                        r = 0;
+        } else {
+                r = hooks_call_ok(&call, function, &err, stage, sizeof(stage));
+                if (r == 0)
+                        buf_puts(&out, "{\"result\":true}");
+        }
+        if (r == 0) {
+                printf("%s\n", out.data);
+                status = EXIT_OK;
+        } else if (r == -ENOENT) {
+                fprintf(stderr, "%s/%d: no %s hook defined\n", app->name, n, function);
+                status = EXIT_NOT_DEFINED;
+        } else {
+                /* The reason on the last line: the daemon shows it. */
+                for (size_t i = 0; i < err.len; i++)
+                        if (err.data[i] == '\n')
+                                err.data[i] = ' ';
+                fprintf(stderr, "%s%s%s\n", stage[0] ? stage : "", stage[0] ? ": " : "",
+                        err.len ? err.data : "hook failed");
+        }
+        desired_release(&want);
+        buf_release(&path);
+        buf_release(&err);
+        buf_release(&out);
+        return status;
+}
+
+static int run_hook(const struct cli *cli, int argc, char **argv)
+{
+        const char *version = NULL, *from = NULL, *event = NULL;
+        const struct app_config *app;
+        struct config c;
+        int n, r;
+
+        if (argc < 4)
+                return cli_usage_error(&cmd_x_hook, "expected APP N FUNCTION");
+        for (int i = 4; i < argc; i++) {
+                if (i + 1 >= argc)
+                        return cli_usage_error(&cmd_x_hook, "'%s' needs a value", argv[i]);
+                if (strcmp(argv[i], "--version") == 0)
+                        version = argv[++i];
+                else if (strcmp(argv[i], "--from") == 0)
+                        from = argv[++i];
+                else if (strcmp(argv[i], "--event") == 0)
+                        event = argv[++i];
+                else
+                        return cli_usage_error(&cmd_x_hook, "unknown option '%s'", argv[i]);
+        }
+        if (parse_int(argv[2], &n) < 0 || n < 1 || n > REPLICAS_MAX)
+                return cli_usage_error(&cmd_x_hook, "N must be an instance number");
+        if ((r = cli_load_config(cli, &c)) != EXIT_OK)
+                return r;
+        app = cli_find_app(&c, argv[1]);
+        r = app ? call_hook(&c, app, n, argv[3], version, from, event) : EXIT_FAIL;
+        config_release(&c);
+        return r;
+}
+
+static int run_poll(const struct cli *cli, int argc, char **argv)
+{
+        const struct app_config *app;
+        struct source *src = NULL;
+        struct buf err = BUF_INIT;
+        struct desired want;
+        struct config c;
+        int r;
+
+        if (argc != 2)
+                return cli_usage_error(&cmd_x_poll, "expected APP");
+        if ((r = cli_load_config(cli, &c)) != EXIT_OK)
+                return r;
+        r = EXIT_FAIL;
+        if (!(app = cli_find_app(&c, argv[1])))
+                goto out;
+        if (source_open(&c, &src, &err) < 0) {
+                fprintf(stderr, "%s\n", err.data);
+                goto out;
+        }
+        desired_load(&c, app, src, NULL, true, &want);
+        /* Errors about the override or ghosts are not the poll's business. */
+        if (want.error && strstr(want.error, "current.json")) {
+                fprintf(stderr, "%s\n", want.error);
+        } else {
+                printf("%s\n", want.release.version);
+                r = EXIT_OK;
+        }
+        desired_release(&want);
+out:
+        source_free(src);
+        config_release(&c);
+        buf_release(&err);
+        return r;
+}
+
+
+static int run_fetch(const struct cli *cli, int argc, char **argv)
+{
+        const struct app_config *app;
+        struct source *src = NULL;
+        struct buf err = BUF_INIT, path = BUF_INIT;
+        struct release_desc rel;
+        struct desired want;
+        struct config c;
+        int r;
+
+        if (argc != 3)
+                return cli_usage_error(&cmd_x_fetch, "expected APP VERSION");
+        if (!version_is_valid(argv[2])) {
+                fprintf(stderr, "'%s' is not a valid version\n", argv[2]);
+                return EXIT_FAIL;
+        }
+        if ((r = cli_load_config(cli, &c)) != EXIT_OK)
+                return r;
+        r = EXIT_FAIL;
+        memset(&rel, 0, sizeof(rel));
+        desired_init(&want);
+        if (!(app = cli_find_app(&c, argv[1])))
+                goto out;
+        if (source_open(&c, &src, &err) < 0) {
+                fprintf(stderr, "%s\n", err.data);
+                goto out;
+        }
+        /* The checksum comes from the current.json that published this version. */
+        desired_load(&c, app, NULL, NULL, false, &want);
+        if (strcmp(want.release.version, argv[2]) == 0)
+                release_desc_copy(&rel, &want.release);
+        else
+                str_copy(rel.version, sizeof(rel.version), argv[2]);
+        if (release_fetch(&c, src, app->name, &rel, &path, &err) < 0) {
+                fprintf(stderr, "%s\n", err.len ? err.data : "fetch failed");
+                goto out;
+        }
+        printf("%s\n", path.data);
+        r = EXIT_OK;
+out:
+        release_desc_release(&rel);
+        desired_release(&want);
+        source_free(src);
+        config_release(&c);
+        buf_release(&err);
+        buf_release(&path);
+        return r;
+}
+
+const struct cli_command cmd_x_hook = {
+        .name = "__hook",
+        .usage = "__hook APP N FUNCTION [--version V] [--from V] [--event KIND]",
+        .summary = "(internal) call one hook for the daemon",
+        .help = "",
+        .run = run_hook,
+};
+
+const struct cli_command cmd_x_poll = {
+        .name = "__poll",
+        .usage = "__poll APP",
+        .summary = "(internal) refresh the last good current.json from the source",
+        .help = "",
+        .run = run_poll,
+};
+
+const struct cli_command cmd_x_fetch = {
+        .name = "__fetch",
+        .usage = "__fetch APP VERSION",
+        .summary = "(internal) bring a release into the cache, verified",
+        .help = "",
+        .run = run_fetch,
+};

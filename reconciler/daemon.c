@@ -1,0 +1,732 @@
+/*
+ * daemon: `deployex run`.  One epoll over a signalfd, one timerfd for the
+ * earliest deadline, an inotify fd (overrides, the config file, file://
+ * buckets, the ghost lists), job pipes and pidfds of adopted instances.
+ * Every wake-up re-reads the desired state and re-plans from scratch: events
+ * only wake the loop, they never carry the decision.
+ *
+ * libinotifytools keeps its inotify descriptor to itself and reads it with a
+ * blocking call, so it cannot sit in this epoll; the kernel API is used as is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "daemon.h"
+#include "log.h"
+#include "notify.h"
+#include "proc.h"
+#include "../state/fsutil.h"
+#include "../state/json.h"
+#include "../state/paths.h"
+#include "../state/spawn.h"
+#include "../state/banned.h"
+
+#define RESYNC_MS 30000
+#define RETRY_WATCH_MS 1000
+
+static struct plan plan_buf; /* large: one, reused, off the stack */
+
+uint64_t daemon_now(struct daemon *d)
+{
+        return d->now_ms ? d->now_ms : time_now_ms();
+}
+
+int daemon_watch(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        struct epoll_event ev = { .events = events, .data.ptr = lfd };
+
+        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, lfd->fd, &ev) < 0)
+                return log_errno(-errno, "cannot watch fd %d", lfd->fd);
+        return 0;
+}
+
+void daemon_unwatch(struct daemon *d, struct loop_fd *lfd)
+{
+        if (lfd->fd >= 0)
+                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, lfd->fd, NULL);
+}
+
+struct app_rt *daemon_find_app(struct daemon *d, const char *name)
+{
+        for (size_t i = 0; i < d->napps; i++)
+                if (strcmp(d->apps[i]->name, name) == 0)
+                        return d->apps[i];
+        return NULL;
+}
+
+static bool source_is_local(struct daemon *d)
+{
+        return d->src && d->src->ops->watch_dir != NULL;
+}
+
+/* --- inotify --- */
+
+static int add_watch(struct daemon *d, const char *path)
+{
+        return inotify_add_watch(d->ino.fd, path,
+                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                                         IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
+}
+
+/* Add the watches that are missing (a directory may appear later). */
+static bool refresh_watches(struct daemon *d)
+{
+        struct buf path = BUF_INIT;
+        bool missing = false;
+
+        if (d->overrides_wd < 0) {
+                (void)mkdir_p(d->cfg.overrides_path, 0750);
+                d->overrides_wd = add_watch(d, d->cfg.overrides_path);
+                missing |= d->overrides_wd < 0;
+        }
+        if (d->config_wd < 0 && d->config_path) {
+                char dir[PATH_MAX];
+                str_copy(dir, sizeof(dir), d->config_path);
+                char *slash = strrchr(dir, '/');
+                if (slash == dir)
+                        slash[1] = '\0';
+                else if (slash)
+                        *slash = '\0';
+                else
+                        str_copy(dir, sizeof(dir), ".");
+                d->config_wd = add_watch(d, dir);
+        }
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                if (a->source_wd < 0 && source_is_local(d) &&
+                    source_watch_dir(d->src, a->name, &path) == 0) {
+                        a->source_wd = add_watch(d, path.data);
+                        missing |= a->source_wd < 0;
+                }
+                if (a->state_wd < 0) {
+                        path_state_dir(&d->cfg, a->name, &path);
+                        (void)mkdir_p(path.data, 0700);
+                        a->state_wd = add_watch(d, path.data);
+                }
+        }
+        buf_release(&path);
+        return missing;
+}
+
+static void on_inotify(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        char chunk[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+        const char *config_base = d->config_path ? strrchr(d->config_path, '/') : NULL;
+
+        (void)events;
+        config_base = config_base ? config_base + 1 : d->config_path;
+        for (;;) {
+                ssize_t n = read(lfd->fd, chunk, sizeof(chunk));
+                if (n <= 0)
+                        break;
+                for (char *p = chunk; p < chunk + n;) {
+                        const struct inotify_event *ev = (const struct inotify_event *)p;
+                        p += sizeof(*ev) + ev->len;
+                        if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+                                /* The watched directory went away: watch it again when it is back. */
+                                if (ev->wd == d->overrides_wd)
+                                        d->overrides_wd = -1;
+                                if (ev->wd == d->config_wd)
+                                        d->config_wd = -1;
+                                for (size_t i = 0; i < d->napps; i++) {
+                                        if (d->apps[i]->source_wd == ev->wd)
+                                                d->apps[i]->source_wd = -1;
+                                        if (d->apps[i]->state_wd == ev->wd)
+                                                d->apps[i]->state_wd = -1;
+                                }
+                                d->dirty = true;
+                                continue;
+                        }
+                        if (ev->wd == d->config_wd) {
+                                if (ev->len && config_base && strcmp(ev->name, config_base) == 0)
+                                        d->reload = true;
+                                continue;
+                        }
+                        bool is_state = false;
+                        for (size_t i = 0; i < d->napps; i++)
+                                if (d->apps[i]->state_wd == ev->wd)
+                                        is_state = true;
+                        /* The daemon writes its own records there: only the ghost list matters. */
+                        if (is_state && !(ev->len && strcmp(ev->name, "ghosts.json") == 0))
+                                continue;
+                        d->dirty = true;
+                }
+        }
+}
+
+/* --- apps --- */
+
+static struct app_rt *app_new(struct daemon *d, const struct app_config *cfg)
+{
+        struct app_rt *a = xcalloc(1, sizeof(*a));
+
+        a->d = d;
+        a->cfg = cfg;
+        str_copy(a->name, sizeof(a->name), cfg->name);
+        a->source_wd = -1;
+        a->state_wd = -1;
+        desired_init(&a->desired);
+        return a;
+}
+
+static void app_free(struct daemon *d, struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                instance_free(d, a->inst[n]);
+        jobs_cancel_owner(d, a);
+        desired_release(&a->desired);
+        ghosts_release(&a->ghosts);
+        free(a->source_error);
+        if (a->source_wd >= 0)
+                inotify_rm_watch(d->ino.fd, a->source_wd);
+        if (a->state_wd >= 0)
+                inotify_rm_watch(d->ino.fd, a->state_wd);
+        free(a);
+}
+
+/* Load the records a previous daemon left: adopt live processes, note the dead. */
+static void app_load_instances(struct daemon *d, struct app_rt *a)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        struct instance_record *recs = NULL;
+        size_t n = 0;
+
+        path_instances_dir(&d->cfg, a->name, &path);
+        if (instance_records_load_dir(path.data, &recs, &n, &err) < 0 || err.len)
+                log_warn("app=%s: %s", a->name, err.len ? err.data : "cannot read instance records");
+        for (size_t i = 0; i < n; i++) {
+                struct instance_rt *in = instance_get(a, recs[i].instance, true);
+                if (!in)
+                        continue;
+                in->rec = recs[i];
+                if (in->rec.pid > 0 && proc_is_same(in->rec.pid, in->rec.proc_start_time)) {
+                        sup_adopt(d, in);
+                        continue;
+                }
+                if (in->rec.pid > 0) {
+                        /* It died while no daemon watched: that was a crash. */
+                        log_warn("app=%s instance=%d: pid %d is gone since the last daemon",
+                                 a->name, in->rec.instance, in->rec.pid);
+                        in->rec.pid = 0;
+                        in->rec.ready = false;
+                        in->rec.consecutive_crashes++;
+                        in->rec.crash_restarts++;
+                        in->rec.last_exit_at_ms = daemon_now(d);
+                        instance_set_state(d, in, INSTANCE_BACKOFF, "found dead at start");
+                } else if (in->rec.state == INSTANCE_STARTING || in->rec.state == INSTANCE_RUNNING) {
+                        instance_set_state(d, in, INSTANCE_STOPPED, "no process at start");
+                }
+        }
+        free(recs);
+        buf_release(&path);
+        buf_release(&err);
+}
+
+/* --- remote sources: polled by a job that refreshes state/{app}/desired.json --- */
+
+static void poll_done(struct daemon *d, struct job *j)
+{
+        struct app_rt *a = j->owner;
+        struct buf why = BUF_INIT;
+        uint64_t interval = d->cfg.poll_interval_ms;
+        uint64_t delay;
+
+        a->source_job = false;
+        free(a->source_error);
+        a->source_error = NULL;
+        if (job_ok(j)) {
+                a->source_failures = 0;
+                delay = interval;
+        } else {
+                job_describe_failure(j, &why);
+                a->source_error = buf_detach(&why);
+                a->source_failures++;
+                /* Back off on errors, up to 10 intervals; an outage costs little. */
+                delay = interval << (a->source_failures < 4 ? a->source_failures : 4);
+                if (delay > 10 * interval)
+                        delay = 10 * interval;
+                log_warn("app=%s: polling the source failed: %s", a->name, a->source_error);
+        }
+        /* Jitter of up to 10 % keeps many hosts from polling in step. */
+        delay += (uint64_t)(rand() % (int)(delay / 10 + 1));
+        a->next_source_poll_ms = daemon_now(d) + delay;
+        d->dirty = true;
+        buf_release(&why);
+}
+
+static void poll_source(struct daemon *d, struct app_rt *a)
+{
+        const char *args[] = { "__poll", a->name, NULL };
+        char what[256];
+
+        if (a->source_job || daemon_now(d) < a->next_source_poll_ms)
+                return;
+        snprintf(what, sizeof(what), "poll %s", a->name);
+        if (job_start_self(d, what, args, d->cfg.poll_interval_ms + 30000, poll_done, a, 0))
+                a->source_job = true;
+}
+
+/* --- reconcile --- */
+
+static void refresh_desired(struct daemon *d, struct app_rt *a)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        struct ghost_list ghosts;
+
+        memset(&ghosts, 0, sizeof(ghosts));
+        desired_release(&a->desired);
+        desired_load(&d->cfg, a->cfg, source_is_local(d) ? d->src : NULL, a->source_error, true,
+                     &a->desired);
+        path_ghosts(&d->cfg, a->name, &path);
+        if (ghosts_load(path.data, &ghosts, &err) == 0) {
+                ghosts_release(&a->ghosts);
+                a->ghosts = ghosts;
+        } else {
+                log_warn("app=%s: %s; keeping the ghosts known", a->name, err.data);
+        }
+        buf_release(&path);
+        buf_release(&err);
+}
+
+static uint64_t min_deadline(uint64_t a, uint64_t b)
+{
+        if (!a)
+                return b;
+        if (!b)
+                return a;
+        return a < b ? a : b;
+}
+
+static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
+{
+        static struct instance_record recs[REPLICAS_MAX];
+        struct plan_input in;
+        size_t n = 0;
+
+        if (!source_is_local(d) && d->src)
+                poll_source(d, a);
+        refresh_desired(d, a);
+        for (int i = 1; i <= REPLICAS_MAX; i++)
+                if (a->inst[i])
+                        recs[n++] = a->inst[i]->rec;
+        memset(&in, 0, sizeof(in));
+        in.app = a->cfg;
+        in.desired = &a->desired;
+        in.instances = recs;
+        in.ninstances = n;
+        in.ghosts = &a->ghosts;
+        plan_compute(&in, daemon_now(d), &plan_buf);
+        for (size_t i = 0; i < plan_buf.n && !d->stopping; i++) {
+                const struct plan_step *s = &plan_buf.steps[i];
+                if (s->runnable && s->action != PLAN_WAIT)
+                        exec_begin(d, a, s);
+        }
+        sup_tick(d, a);
+        return min_deadline(plan_buf.next_wake_ms, a->source_job ? 0 : a->next_source_poll_ms);
+}
+
+static void arm_timer(struct daemon *d, uint64_t deadline)
+{
+        struct itimerspec its;
+        uint64_t now = time_now_ms();
+        uint64_t delta = deadline > now ? deadline - now : 1;
+
+        memset(&its, 0, sizeof(its));
+        its.it_value.tv_sec = (time_t)(delta / 1000);
+        its.it_value.tv_nsec = (long)(delta % 1000) * 1000000L;
+        if (timerfd_settime(d->timer.fd, 0, &its, NULL) < 0)
+                log_errno(-errno, "cannot arm the timer");
+}
+
+static void status_notify(struct daemon *d)
+{
+        char msg[128];
+        unsigned running = 0, total = 0;
+
+        for (size_t i = 0; i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++)
+                        if (d->apps[i]->inst[n]) {
+                                total++;
+                                running += d->apps[i]->inst[n]->rec.ready;
+                        }
+        snprintf(msg, sizeof(msg), "STATUS=%zu apps, %u/%u instances ready", d->napps, running, total);
+        (void)sd_notify_send(msg);
+}
+
+static void reconcile(struct daemon *d)
+{
+        uint64_t next = d->next_resync_ms;
+
+        d->dirty = false;
+        d->now_ms = time_now_ms();
+        if (refresh_watches(d))
+                next = min_deadline(next, d->now_ms + RETRY_WATCH_MS);
+        for (size_t i = 0; i < d->napps; i++)
+                next = min_deadline(next, reconcile_app(d, d->apps[i]));
+        jobs_tick(d);
+        next = min_deadline(next, sup_next_deadline(d));
+        next = min_deadline(next, jobs_next_deadline(d));
+        arm_timer(d, next);
+        status_notify(d);
+        d->now_ms = 0;
+}
+
+/* --- reload (SIGHUP, or the config file changed) --- */
+
+static void reload(struct daemon *d)
+{
+        struct config fresh;
+        struct buf err = BUF_INIT;
+        struct app_rt **apps;
+        size_t napps = 0;
+
+        d->reload = false;
+        if (config_load(d->config_path, &fresh, &err) < 0) {
+                /* A broken edit must not take down what runs. */
+                log_err("reload refused, keeping the running configuration: %s", err.data);
+                buf_release(&err);
+                return;
+        }
+        if (strcmp(fresh.var_path, d->cfg.var_path) != 0 || strcmp(fresh.source, d->cfg.source) != 0 ||
+            strcmp(fresh.env, d->cfg.env) != 0) {
+                log_warn("reload: var_path, source and env changes need a restart; keeping the old ones");
+                free(fresh.var_path);
+                fresh.var_path = xstrdup(d->cfg.var_path);
+                free(fresh.source);
+                fresh.source = xstrdup(d->cfg.source);
+                free(fresh.env);
+                fresh.env = xstrdup(d->cfg.env);
+        }
+        apps = xcalloc(fresh.napps + d->napps + 1, sizeof(*apps));
+        for (size_t i = 0; i < fresh.napps; i++) {
+                struct app_rt *a = daemon_find_app(d, fresh.apps[i].name);
+                if (a) {
+                        a->cfg = &fresh.apps[i];
+                } else {
+                        a = app_new(d, &fresh.apps[i]);
+                        app_load_instances(d, a);
+                        log_info("app=%s added", a->name);
+                }
+                apps[napps++] = a;
+        }
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                if (config_find_app(&fresh, a->name))
+                        continue;
+                /* Removed from the configuration: stop its instances, keep its files. */
+                log_info("app=%s removed from the configuration; stopping its instances", a->name);
+                for (int n = 1; n <= REPLICAS_MAX; n++)
+                        if (a->inst[n] && sup_is_running(a->inst[n]))
+                                spawn_kill_group(a->inst[n]->rec.pid, SIGTERM);
+                app_free(d, a);
+        }
+        free(d->apps);
+        d->apps = apps;
+        d->napps = napps;
+        config_release(&d->cfg);
+        d->cfg = fresh;
+        log_info("configuration reloaded: %zu apps", d->napps);
+        d->dirty = true;
+        buf_release(&err);
+}
+
+/* --- signals --- */
+
+static void reap_children(struct daemon *d)
+{
+        for (;;) {
+                int wstatus;
+                pid_t pid = waitpid(-1, &wstatus, WNOHANG);
+                if (pid <= 0)
+                        break;
+                if (!job_reap(d, pid, wstatus))
+                        (void)sup_reap(d, pid, wstatus); /* else a log writer: nothing to do */
+        }
+}
+
+static void begin_stop(struct daemon *d)
+{
+        if (d->stopping)
+                return;
+        d->stopping = true;
+        (void)sd_notify_send("STOPPING=1");
+        log_info("stopping every instance, then exiting");
+        jobs_kill_all(d);
+        for (size_t i = 0; i < d->napps; i++) {
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = d->apps[i]->inst[n];
+                        if (!in)
+                                continue;
+                        /* In-flight steps stay journaled; the next daemon finishes them. */
+                        free(in->op);
+                        in->op = NULL;
+                        in->starting_job = in->health_job = false;
+                        if (sup_is_running(in))
+                                sup_stop(d, in, NULL);
+                }
+        }
+}
+
+static void on_signal(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        struct signalfd_siginfo si;
+
+        (void)events;
+        while (read(lfd->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                switch (si.ssi_signo) {
+                case SIGCHLD:
+                        reap_children(d);
+                        break;
+                case SIGTERM:
+                case SIGINT:
+                        begin_stop(d);
+                        break;
+                case SIGQUIT:
+                        log_info("SIGQUIT: exiting, instances keep running");
+                        d->quitting = true;
+                        break;
+                case SIGHUP:
+                        d->reload = true;
+                        break;
+                default:
+                        break;
+                }
+        }
+        d->dirty = true;
+}
+
+static void on_timer(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        uint64_t expirations;
+
+        (void)events;
+        (void)!read(lfd->fd, &expirations, sizeof(expirations));
+        if (time_now_ms() >= d->next_resync_ms)
+                d->next_resync_ms = time_now_ms() + RESYNC_MS;
+        d->dirty = true;
+}
+
+static bool any_running(struct daemon *d)
+{
+        for (size_t i = 0; i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++)
+                        if (d->apps[i]->inst[n] && sup_is_running(d->apps[i]->inst[n]))
+                                return true;
+        return false;
+}
+
+/* --- start-up --- */
+
+static int take_lock(struct daemon *d)
+{
+        struct buf path = BUF_INIT, pid = BUF_INIT;
+        char text[32];
+        int r = 0;
+
+        buf_printf(&path, "%s/run", d->cfg.var_path);
+        if ((r = mkdir_p(path.data, 0700)) < 0) {
+                log_errno(r, "cannot create '%s'", path.data);
+                goto out;
+        }
+        buf_puts(&path, "/deployex.lock");
+        d->lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (d->lock_fd < 0) {
+                r = log_errno(-errno, "cannot open '%s'", path.data);
+                goto out;
+        }
+        if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                path_pid_file(&d->cfg, &pid);
+                struct buf other = BUF_INIT;
+                (void)file_read_all(pid.data, 64, &other);
+                other.data[strcspn(other.data, "\n")] = '\0';
+                log_err("another deployex (pid %s) already runs on var_path '%s'; stop it first",
+                        other.len ? other.data : "unknown", d->cfg.var_path);
+                buf_release(&other);
+                r = -EBUSY;
+                goto out;
+        }
+        path_pid_file(&d->cfg, &pid);
+        snprintf(text, sizeof(text), "%d\n", (int)getpid());
+        if ((r = atomic_write_file(pid.data, text, strlen(text))) < 0)
+                log_errno(r, "cannot write '%s'", pid.data);
+out:
+        buf_release(&path);
+        buf_release(&pid);
+        return r;
+}
+
+static int setup_loop(struct daemon *d)
+{
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGQUIT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_errno(-errno, "cannot block signals");
+        signal(SIGPIPE, SIG_IGN);
+        d->epfd = epoll_create1(EPOLL_CLOEXEC);
+        d->sig = (struct loop_fd){ signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), on_signal, d };
+        d->timer = (struct loop_fd){ timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
+                                     on_timer, d };
+        d->ino = (struct loop_fd){ inotify_init1(IN_CLOEXEC | IN_NONBLOCK), on_inotify, d };
+        if (d->epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->ino.fd < 0)
+                return log_errno(-errno, "cannot set up the event loop");
+        if (daemon_watch(d, &d->sig, EPOLLIN) < 0 || daemon_watch(d, &d->timer, EPOLLIN) < 0 ||
+            daemon_watch(d, &d->ino, EPOLLIN) < 0)
+                return -EIO;
+        d->overrides_wd = d->config_wd = -1;
+        return 0;
+}
+
+static void daemon_release(struct daemon *d)
+{
+        for (size_t i = 0; i < d->napps; i++)
+                app_free(d, d->apps[i]);
+        free(d->apps);
+        while (d->jobs) {
+                struct job *j = d->jobs;
+                d->jobs = j->next;
+                buf_release(&j->out_buf);
+                buf_release(&j->err_buf);
+                if (j->out.fd >= 0)
+                        close(j->out.fd);
+                if (j->err.fd >= 0)
+                        close(j->err.fd);
+                free(j);
+        }
+        source_free(d->src);
+        config_release(&d->cfg);
+        free(d->self_exe);
+        if (d->epfd >= 0)
+                close(d->epfd);
+}
+
+static int run(const struct cli *cli, int argc, char **argv)
+{
+        struct daemon d;
+        struct buf err = BUF_INIT;
+        char exe[PATH_MAX];
+        int status = EXIT_FAIL;
+        ssize_t n;
+
+        memset(&d, 0, sizeof(d));
+        d.epfd = -1;
+        d.lock_fd = -1;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--debug") == 0)
+                        log_set_level(LOG_DEBUG);
+                else
+                        return cli_usage_error(&cmd_run, "unexpected argument '%s'", argv[i]);
+        }
+        d.config_path = cli->config_path;
+        if (cli_load_config(cli, &d.cfg) != EXIT_OK)
+                return EXIT_FAIL;
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0) {
+                log_errno(-errno, "cannot find my own executable");
+                config_release(&d.cfg);
+                return EXIT_FAIL;
+        }
+        exe[n] = '\0';
+        d.self_exe = xstrdup(exe);
+        srand((unsigned)(getpid() ^ time_now_ms()));
+        if (take_lock(&d) < 0 || setup_loop(&d) < 0)
+                goto out;
+        if (source_open(&d.cfg, &d.src, &err) < 0)
+                log_err("%s; the last good desired state stays in force", err.data);
+
+        d.apps = xcalloc(d.cfg.napps + 1, sizeof(*d.apps));
+        for (size_t i = 0; i < d.cfg.napps; i++) {
+                struct app_rt *a = app_new(&d, &d.cfg.apps[i]);
+                d.apps[d.napps++] = a;
+                app_load_instances(&d, a);
+        }
+        for (size_t i = 0; i < d.napps; i++)
+                exec_recover(&d, d.apps[i]);
+        log_info("deployex %s running: %zu apps, var_path '%s', source '%s'", DEPLOYEX_VERSION,
+                 d.napps, d.cfg.var_path, d.cfg.source);
+        d.next_resync_ms = time_now_ms() + RESYNC_MS;
+        reconcile(&d);
+        (void)sd_notify_send("READY=1");
+
+        for (;;) {
+                struct epoll_event events[32];
+                int ready = epoll_wait(d.epfd, events, 32, -1);
+                if (ready < 0 && errno != EINTR) {
+                        log_errno(-errno, "epoll_wait");
+                        break;
+                }
+                for (int i = 0; i < ready; i++) {
+                        struct loop_fd *lfd = events[i].data.ptr;
+                        lfd->on_ready(&d, lfd, events[i].events);
+                }
+                if (d.quitting) {
+                        jobs_kill_all(&d);
+                        status = EXIT_OK;
+                        break;
+                }
+                if (d.stopping && !any_running(&d) && !d.jobs) {
+                        log_info("every instance stopped; bye");
+                        status = EXIT_OK;
+                        break;
+                }
+                if (d.reload && !d.stopping)
+                        reload(&d);
+                if (d.dirty) {
+                        if (d.stopping) {
+                                d.now_ms = time_now_ms();
+                                for (size_t a = 0; a < d.napps; a++)
+                                        sup_tick(&d, d.apps[a]);
+                                arm_timer(&d, min_deadline(sup_next_deadline(&d), d.now_ms + 1000));
+                                d.now_ms = 0;
+                                d.dirty = false;
+                        } else {
+                                reconcile(&d);
+                        }
+                }
+        }
+out:
+        {
+                struct buf pid = BUF_INIT;
+                if (status == EXIT_OK && d.lock_fd >= 0) {
+                        path_pid_file(&d.cfg, &pid);
+                        (void)unlink(pid.data);
+                }
+                buf_release(&pid);
+        }
+        daemon_release(&d);
+        buf_release(&err);
+        return status;
+}
+
+const struct cli_command cmd_run = {
+        .name = "run",
+        .usage = "run [--debug]",
+        .summary = "the reconciler, in the foreground (systemd Type=notify)",
+        .help = "Deploys and supervises every configured app until stopped.\n"
+                "  SIGTERM, SIGINT  stop every instance gracefully, then exit 0\n"
+                "  SIGQUIT          exit at once and leave the instances running; the next\n"
+                "                   'deployex run' adopts them\n"
+                "  SIGHUP           reload the configuration (also done when the file changes)\n"
+                "Only one daemon runs per var_path (run/deployex.lock).\n",
+        .run = run,
+};

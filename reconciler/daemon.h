@@ -1,0 +1,175 @@
+/*
+ * daemon: `deployex run`, the reconciler.  This header holds the runtime
+ * structs shared by the event loop (daemon.c), the jobs that run blocking
+ * work as children (jobs.c), the supervisor of instance processes
+ * (supervisor.c) and the executor of plan steps (executor.c).
+ *
+ * Ownership: struct daemon owns the config, the apps, their instances and
+ * the jobs.  An instance's record (struct instance_record) is the truth the
+ * daemon persists after every change (instance_save); everything else in
+ * struct instance_rt is runtime only and rebuilt on start (adoption).
+ *
+ * One thread.  Nothing in the loop blocks on the network, a hook, a
+ * download or an unpack: those are jobs, whose completions arrive as events.
+ */
+#ifndef DEPLOYEX_DAEMON_H
+#define DEPLOYEX_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "plan.h"
+#include "../state/config.h"
+#include "../state/desired.h"
+#include "../state/ghosts.h"
+#include "../state/instance.h"
+#include "../state/journal.h"
+#include "../state/release.h"
+#include "../state/source.h"
+
+struct daemon;
+
+/* An fd in the loop's epoll; data.ptr points at it. */
+struct loop_fd {
+        int fd;
+        void (*on_ready)(struct daemon *d, struct loop_fd *lfd, uint32_t events);
+        void *owner;
+};
+
+struct job;
+typedef void (*job_done_fn)(struct daemon *d, struct job *j);
+
+/* A child doing blocking work for the loop: a hook call, a fetch, an unpack. */
+struct job {
+        struct job *next;
+        pid_t pid;
+        char what[256];              /* "hook start myapp/2", for logs */
+        struct loop_fd out, err;     /* fd -1 once at EOF */
+        struct buf out_buf;          /* all of stdout (capped) */
+        struct buf err_buf;          /* the tail of stderr */
+        uint64_t deadline_ms;        /* wall clock; SIGKILL to the group after it */
+        bool timed_out;
+        bool exited;
+        int wstatus;
+        bool cancelled;              /* owner gone: no callback */
+        job_done_fn done;
+        void *owner;                 /* the instance or app it works for */
+        int arg;
+};
+
+enum op_phase {
+        PHASE_FETCH,
+        PHASE_UNPACK,
+        PHASE_STOP,
+        PHASE_ROTATE,
+        PHASE_PRE_COMMANDS,
+        PHASE_START,
+        PHASE_DONE,
+};
+
+/* A plan step being executed for one instance. */
+struct op {
+        struct plan_step step;
+        enum op_phase phase;
+        uint64_t started_at_ms;
+};
+
+struct app_rt;
+
+struct instance_rt {
+        struct app_rt *app;
+        struct instance_record rec;   /* persisted */
+        struct op *op;                /* in flight, or NULL */
+        struct loop_fd pidfd;         /* adopted process: readable on exit; fd -1 otherwise */
+        bool own_child;               /* started by this daemon: SIGCHLD reports its exit */
+        bool stop_requested;
+        uint64_t kill_at_ms;          /* a stop's SIGKILL deadline, 0 = none */
+        void (*stopped)(struct daemon *d, struct instance_rt *in); /* continuation after a stop */
+        bool starting_job;            /* a start hook job is in flight */
+        bool health_job;              /* a health hook job is in flight */
+        uint64_t health_retry_at_ms;
+};
+
+struct app_rt {
+        struct daemon *d;
+        const struct app_config *cfg;       /* into d->cfg.apps; updated on reload */
+        char name[APP_NAME_MAX + 1];
+        struct instance_rt *inst[REPLICAS_MAX + 1]; /* index = instance number */
+        struct release_desc source;          /* last good current.json */
+        bool have_source;
+        char etag[ETAG_MAX + 1];
+        char *source_error;
+        struct desired desired;
+        struct ghost_list ghosts;
+        bool removed;                        /* gone from the config: stop, then forget */
+        uint64_t next_source_poll_ms;
+        bool source_job;
+        int source_failures;
+        int source_wd, state_wd;             /* inotify watches, -1 = none */
+};
+
+struct daemon {
+        const char *config_path;             /* -c, or NULL */
+        char *self_exe;                      /* /proc/self/exe resolved: jobs run it */
+        struct config cfg;
+        struct source *src;
+        struct app_rt **apps;
+        size_t napps;
+        struct job *jobs;
+        int epfd;
+        struct loop_fd sig, timer, ino;
+        int overrides_wd, config_wd;
+        int lock_fd;
+        bool stopping;                       /* SIGTERM: stop everything, then exit 0 */
+        bool quitting;                       /* SIGQUIT: exit, leave instances running */
+        bool reload;                         /* SIGHUP or the config file changed */
+        bool dirty;                          /* something changed: reconcile */
+        uint64_t next_resync_ms;
+        uint64_t now_ms;                     /* wall clock at the top of this iteration */
+};
+
+/* daemon.c */
+int daemon_watch(struct daemon *d, struct loop_fd *lfd, uint32_t events);
+void daemon_unwatch(struct daemon *d, struct loop_fd *lfd);
+uint64_t daemon_now(struct daemon *d);
+struct app_rt *daemon_find_app(struct daemon *d, const char *name);
+
+/* jobs.c */
+/* Start `self_exe [-c CONFIG] args...` (NULL-terminated) as a job. */
+struct job *job_start_self(struct daemon *d, const char *what, const char *const *args,
+                           uint64_t timeout_ms, job_done_fn done, void *owner, int arg);
+bool job_reap(struct daemon *d, pid_t pid, int wstatus); /* true when pid was a job */
+void jobs_tick(struct daemon *d);                         /* deadlines */
+void jobs_cancel_owner(struct daemon *d, void *owner);
+void jobs_kill_all(struct daemon *d);
+uint64_t jobs_next_deadline(struct daemon *d);
+bool job_ok(const struct job *j);                         /* exited 0, not timed out */
+/* "exited with status 1: <last line of stderr>" */
+void job_describe_failure(const struct job *j, struct buf *out);
+
+/* supervisor.c */
+void instance_set_state(struct daemon *d, struct instance_rt *in, enum instance_state s,
+                        const char *why);
+int instance_save(struct daemon *d, struct instance_rt *in);
+struct instance_rt *instance_get(struct app_rt *a, int n, bool create);
+void instance_free(struct daemon *d, struct instance_rt *in);
+void sup_start(struct daemon *d, struct instance_rt *in);
+void sup_stop(struct daemon *d, struct instance_rt *in,
+              void (*stopped)(struct daemon *d, struct instance_rt *in));
+bool sup_reap(struct daemon *d, pid_t pid, int wstatus);  /* true when pid was an instance */
+void sup_adopt(struct daemon *d, struct instance_rt *in);
+void sup_tick(struct daemon *d, struct app_rt *a);        /* readiness, kill deadlines */
+uint64_t sup_next_deadline(struct daemon *d);
+bool sup_is_running(const struct instance_rt *in);
+void sup_record_history(struct daemon *d, struct instance_rt *in, enum history_kind kind,
+                        const char *from, const char *version, bool ok, const char *reason);
+void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event);
+
+/* executor.c */
+void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s);
+void exec_recover(struct daemon *d, struct app_rt *a);    /* finish or undo the journal */
+bool exec_app_busy(const struct app_rt *a);
+void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const char *reason);
+
+#endif

@@ -1,0 +1,579 @@
+/*
+ * executor: carries out the planner's runnable steps.  A deploy or a
+ * rollback is a sequence of phases; the step and its phase are journaled
+ * (state/{app}/journal.json) before each phase runs, so that a daemon that
+ * dies mid-step finishes it on its next start (exec_recover).  Blocking
+ * phases (fetch, unpack, hooks) are jobs; the loop stays free.
+ *
+ * deploy-full:  fetch -> unpack into new/ -> stop -> rotate -> pre_commands -> start
+ * rollback:     ghost the version -> stop -> rotate back to previous/ -> start
+ * restart:      stop -> start (forced restart, counted)
+ * remove:       stop -> delete the instance's directories and record
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "../state/fsutil.h"
+#include "../state/lock.h"
+#include "../state/paths.h"
+#include "../state/banned.h"
+
+#define FETCH_TIMEOUT_MS (30 * 60 * 1000)
+#define UNPACK_TIMEOUT_MS (10 * 60 * 1000)
+
+static void advance(struct daemon *d, struct instance_rt *in);
+
+bool exec_app_busy(const struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                if (a->inst[n] && a->inst[n]->op)
+                        return true;
+        return false;
+}
+
+static bool dir_exists(const char *path)
+{
+        struct stat st;
+
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void journal_write(struct daemon *d, struct instance_rt *in)
+{
+        struct buf path = BUF_INIT;
+        struct journal j;
+        int r;
+
+        memset(&j, 0, sizeof(j));
+        str_copy(j.app, sizeof(j.app), in->app->name);
+        j.instance = in->rec.instance;
+        str_copy(j.action, sizeof(j.action), plan_action_to_string(in->op->step.action));
+        str_copy(j.from, sizeof(j.from), in->op->step.from);
+        str_copy(j.to, sizeof(j.to), in->op->step.to);
+        switch (in->op->phase) {
+        case PHASE_FETCH: str_copy(j.phase, sizeof(j.phase), "fetch"); break;
+        case PHASE_UNPACK: str_copy(j.phase, sizeof(j.phase), "unpack"); break;
+        case PHASE_STOP: str_copy(j.phase, sizeof(j.phase), "stop"); break;
+        case PHASE_ROTATE: str_copy(j.phase, sizeof(j.phase), "rotate"); break;
+        case PHASE_PRE_COMMANDS: str_copy(j.phase, sizeof(j.phase), "pre_commands"); break;
+        case PHASE_START: str_copy(j.phase, sizeof(j.phase), "start"); break;
+        case PHASE_DONE: str_copy(j.phase, sizeof(j.phase), "done"); break;
+        }
+        j.started_at_ms = in->op->started_at_ms;
+        path_journal(&d->cfg, in->app->name, &path);
+        r = journal_save(path.data, &j);
+        if (r < 0)
+                log_errno(r, "app=%s: cannot write the journal '%s'", in->app->name, path.data);
+        buf_release(&path);
+}
+
+static void journal_remove(struct daemon *d, struct app_rt *a)
+{
+        struct buf path = BUF_INIT;
+
+        path_journal(&d->cfg, a->name, &path);
+        (void)journal_clear(path.data);
+        buf_release(&path);
+}
+
+static void op_finish(struct daemon *d, struct instance_rt *in)
+{
+        if (in->op && (in->op->step.action == PLAN_DEPLOY_FULL ||
+                       in->op->step.action == PLAN_DEPLOY_HOT ||
+                       in->op->step.action == PLAN_ROLLBACK))
+                journal_remove(d, in->app);
+        free(in->op);
+        in->op = NULL;
+        d->dirty = true;
+}
+
+static void set_phase(struct daemon *d, struct instance_rt *in, enum op_phase p)
+{
+        in->op->phase = p;
+        if (in->op->step.action == PLAN_DEPLOY_FULL || in->op->step.action == PLAN_DEPLOY_HOT ||
+            in->op->step.action == PLAN_ROLLBACK)
+                journal_write(d, in);
+}
+
+void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const char *reason)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        struct ghost_list l;
+        struct ghost g;
+        int lock, r;
+
+        memset(&l, 0, sizeof(l));
+        memset(&g, 0, sizeof(g));
+        path_ghosts(&d->cfg, a->name, &path);
+        lock = file_lock(path.data);
+        if (ghosts_load(path.data, &l, &err) < 0)
+                log_warn("app=%s: %s; starting a new ghost list", a->name, err.data);
+        str_copy(g.version, sizeof(g.version), version);
+        if (strcmp(version, a->desired.release.version) == 0)
+                str_copy(g.hash, sizeof(g.hash), a->desired.release.hash);
+        g.at_ms = daemon_now(d);
+        str_copy(g.reason, sizeof(g.reason), reason);
+        ghosts_add(&l, &g);
+        r = ghosts_save(path.data, &l);
+        if (r < 0)
+                log_errno(r, "app=%s: cannot save '%s'", a->name, path.data);
+        else
+                log_warn("app=%s version=%s ghosted: %s", a->name, version, reason);
+        file_unlock(lock);
+        /* The in-memory copy is what the next plan uses. */
+        ghosts_add(&a->ghosts, &g);
+        ghosts_release(&l);
+        buf_release(&path);
+        buf_release(&err);
+        d->dirty = true;
+}
+
+/* A deployment that cannot succeed: ghost the version; the planner then rolls back. */
+static void deploy_failed(struct daemon *d, struct instance_rt *in, const char *why)
+{
+        char reason[REASON_MAX + 1];
+        enum history_kind kind = in->op->step.action == PLAN_DEPLOY_HOT ? HISTORY_HOT : HISTORY_FULL;
+
+        snprintf(reason, sizeof(reason), "instance %d: %s", in->rec.instance, why);
+        log_err("app=%s instance=%d deploy of %s failed: %s", in->app->name, in->rec.instance,
+                in->op->step.to, why);
+        sup_record_history(d, in, kind, in->op->step.from, in->op->step.to, false, why);
+        exec_ghost(d, in->app, in->op->step.to, reason);
+        sup_hook_event(d, in, "ghosted");
+        in->rec.deploy_started_at_ms = 0;
+        if (in->rec.state != INSTANCE_STOPPED && !sup_is_running(in))
+                instance_set_state(d, in, INSTANCE_STOPPED, "deploy failed");
+        else
+                instance_save(d, in);
+        op_finish(d, in);
+}
+
+/* --- phases --- */
+
+static void fetch_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                /* A fetch may fail for passing reasons (network): no ghost, retry on the next plan. */
+                log_err("app=%s instance=%d cannot fetch %s: %s", in->app->name, in->rec.instance,
+                        in->op->step.to, why.data);
+                in->rec.deploy_started_at_ms = 0;
+                instance_set_state(d, in, sup_is_running(in) ? (in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING)
+                                                              : INSTANCE_STOPPED, "fetch failed");
+                op_finish(d, in);
+        } else {
+                set_phase(d, in, PHASE_UNPACK);
+                advance(d, in);
+        }
+        buf_release(&why);
+}
+
+static void unpack_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                /* A refused tarball: the running replica is untouched. */
+                if (sup_is_running(in))
+                        instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                                           "unpack refused");
+                deploy_failed(d, in, why.data);
+        } else {
+                set_phase(d, in, PHASE_STOP);
+                advance(d, in);
+        }
+        buf_release(&why);
+}
+
+static void pre_commands_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                deploy_failed(d, in, why.data);
+        } else {
+                set_phase(d, in, PHASE_START);
+                advance(d, in);
+        }
+        buf_release(&why);
+}
+
+static void after_stop(struct daemon *d, struct instance_rt *in)
+{
+        if (!in->op)
+                return;
+        if (in->op->step.action == PLAN_REMOVE || in->op->step.action == PLAN_STOP) {
+                advance(d, in);
+                return;
+        }
+        set_phase(d, in, in->op->step.action == PLAN_RESTART ? PHASE_START : PHASE_ROTATE);
+        advance(d, in);
+}
+
+/* new/ -> current/ -> previous/.  Idempotent: a rerun after a crash completes it. */
+static int rotate_forward(struct daemon *d, struct instance_rt *in)
+{
+        struct buf nw = BUF_INIT, cur = BUF_INIT, prev = BUF_INIT;
+        int r = 0;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &nw);
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &prev);
+        if (dir_exists(nw.data)) {
+                if (dir_exists(cur.data)) {
+                        if ((r = remove_tree(prev.data)) < 0)
+                                goto out;
+                        if (rename(cur.data, prev.data) < 0) {
+                                r = -errno;
+                                goto out;
+                        }
+                }
+                if (rename(nw.data, cur.data) < 0) {
+                        r = -errno;
+                        goto out;
+                }
+                (void)fsync_dir_of(cur.data);
+        } else if (!dir_exists(cur.data)) {
+                r = -ENOENT;
+        }
+out:
+        buf_release(&nw);
+        buf_release(&cur);
+        buf_release(&prev);
+        return r;
+}
+
+/* previous/ -> current/ (the failed release is deleted).  Idempotent. */
+static int rotate_back(struct daemon *d, struct instance_rt *in)
+{
+        struct buf cur = BUF_INIT, prev = BUF_INIT;
+        int r = 0;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &prev);
+        if (dir_exists(prev.data)) {
+                if ((r = remove_tree(cur.data)) < 0)
+                        goto out;
+                if (rename(prev.data, cur.data) < 0) {
+                        r = -errno;
+                        goto out;
+                }
+                (void)fsync_dir_of(cur.data);
+        } else if (!dir_exists(cur.data)) {
+                r = -ENOENT;
+        }
+out:
+        buf_release(&cur);
+        buf_release(&prev);
+        return r;
+}
+
+static void remove_instance(struct daemon *d, struct instance_rt *in)
+{
+        struct buf path = BUF_INIT;
+        int r;
+
+        path_service_dir(&d->cfg, in->app->name, in->rec.instance, &path);
+        r = remove_tree(path.data);
+        if (r < 0)
+                log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
+                          in->rec.instance, path.data);
+        path_instance_record(&d->cfg, in->app->name, in->rec.instance, &path);
+        (void)unlink(path.data);
+        log_info("app=%s instance=%d removed", in->app->name, in->rec.instance);
+        buf_release(&path);
+        free(in->op);
+        in->op = NULL;
+        instance_free(d, in);
+        d->dirty = true;
+}
+
+static void advance(struct daemon *d, struct instance_rt *in)
+{
+        struct op *op = in->op;
+        struct buf a = BUF_INIT, b = BUF_INIT;
+        char num[16], max[32];
+        int r;
+
+        snprintf(num, sizeof(num), "%d", in->rec.instance);
+        switch (op->step.action) {
+        case PLAN_REMOVE:
+                if (sup_is_running(in))
+                        sup_stop(d, in, after_stop);
+                else
+                        remove_instance(d, in);
+                goto out;
+        case PLAN_STOP:
+                if (sup_is_running(in)) {
+                        sup_stop(d, in, after_stop);
+                } else {
+                        in->rec.ready = false;
+                        instance_set_state(d, in, INSTANCE_STOPPED, op->step.reason);
+                        op_finish(d, in);
+                }
+                goto out;
+        default:
+                break;
+        }
+
+        switch (op->phase) {
+        case PHASE_FETCH: {
+                const char *args[] = { "__fetch", in->app->name, op->step.to, NULL };
+                buf_printf(&a, "fetch %s-%s", in->app->name, op->step.to);
+                if (!job_start_self(d, a.data, args, FETCH_TIMEOUT_MS, fetch_done, in, 0)) {
+                        in->rec.deploy_started_at_ms = 0;
+                        instance_set_state(d, in, INSTANCE_STOPPED, "cannot start the fetch");
+                        op_finish(d, in);
+                }
+                break;
+        }
+        case PHASE_UNPACK: {
+                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &b);
+                /* A leftover new/ from an interrupted deploy is not trusted. */
+                if ((r = remove_tree(b.data)) < 0) {
+                        log_errno(r, "cannot remove '%s'", b.data);
+                        deploy_failed(d, in, "cannot clear new/");
+                        break;
+                }
+                path_service_dir(&d->cfg, in->app->name, in->rec.instance, &a);
+                (void)mkdir_p(a.data, 0700);
+                path_cache_file(&d->cfg, in->app->name, op->step.to, &a);
+                snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
+                const char *args[] = { "__unpack", a.data, b.data, max, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "unpack %s-%s into %s/%d", in->app->name,
+                         op->step.to, in->app->name, in->rec.instance);
+                if (!job_start_self(d, what, args, UNPACK_TIMEOUT_MS, unpack_done, in, 0))
+                        deploy_failed(d, in, "cannot start the unpack");
+                break;
+        }
+        case PHASE_STOP:
+                sup_stop(d, in, after_stop);
+                break;
+        case PHASE_ROTATE:
+                if (op->step.action == PLAN_ROLLBACK)
+                        r = rotate_back(d, in);
+                else
+                        r = rotate_forward(d, in);
+                if (r < 0) {
+                        log_errno(r, "app=%s instance=%d: cannot rotate releases", in->app->name,
+                                  in->rec.instance);
+                        if (op->step.action == PLAN_ROLLBACK) {
+                                sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from,
+                                                   op->step.to, false, "cannot rotate releases");
+                                op_finish(d, in);
+                        } else {
+                                deploy_failed(d, in, "cannot rotate releases");
+                        }
+                        break;
+                }
+                if (op->step.action == PLAN_ROLLBACK) {
+                        str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+                        in->rec.previous_version[0] = '\0';
+                        in->rec.deploy_started_at_ms = 0;
+                        in->rec.consecutive_crashes = 0;
+                        instance_save(d, in);
+                        set_phase(d, in, PHASE_START);
+                } else {
+                        str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
+                                 in->rec.version);
+                        str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+                        in->rec.consecutive_crashes = 0;
+                        instance_save(d, in);
+                        set_phase(d, in, PHASE_PRE_COMMANDS);
+                }
+                advance(d, in);
+                break;
+        case PHASE_PRE_COMMANDS: {
+                const char *args[] = { "__hook", in->app->name, num, "pre_commands", NULL };
+                char what[256];
+                instance_set_state(d, in, INSTANCE_PRE_COMMANDS, NULL);
+                snprintf(what, sizeof(what), "hook pre_commands %s/%d", in->app->name,
+                         in->rec.instance);
+                /* Each pre-command has its own timeout in the hook; this bounds them all. */
+                if (!job_start_self(d, what, args, in->app->cfg->rollback_timeout_ms,
+                                    pre_commands_done, in, 0))
+                        deploy_failed(d, in, "cannot run the pre_commands hook");
+                break;
+        }
+        case PHASE_START:
+                if (op->step.action == PLAN_RESTART) {
+                        in->rec.forced_restarts++;
+                        if (op->step.instance_token)
+                                str_copy(in->rec.instance_restart_token,
+                                         sizeof(in->rec.instance_restart_token), op->step.token);
+                        else
+                                str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
+                                         op->step.token);
+                        sup_record_history(d, in, HISTORY_RESTART, in->rec.version,
+                                           in->rec.version, true, op->step.reason);
+                } else if (op->step.action == PLAN_ROLLBACK) {
+                        sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from, op->step.to,
+                                           true, op->step.reason);
+                        sup_hook_event(d, in, "rolled_back");
+                } else {
+                        /* A fresh deployment applies the restart requests in force. */
+                        str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
+                                 in->app->desired.override.restart);
+                        const char *tok = override_instance_token(&in->app->desired.override,
+                                                                  in->rec.instance);
+                        str_copy(in->rec.instance_restart_token,
+                                 sizeof(in->rec.instance_restart_token), tok ? tok : "");
+                }
+                instance_set_state(d, in, INSTANCE_STARTING, "starting");
+                op_finish(d, in);
+                sup_start(d, in);
+                break;
+        case PHASE_DONE:
+                op_finish(d, in);
+                break;
+        }
+out:
+        buf_release(&a);
+        buf_release(&b);
+}
+
+void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
+{
+        struct instance_rt *in = instance_get(a, s->instance, true);
+
+        if (!in || in->op || in->starting_job || in->stop_requested)
+                return;
+        log_info("app=%s instance=%d %s %s -> %s (%s)", a->name, s->instance,
+                 plan_action_to_string(s->action), s->from[0] ? s->from : "none",
+                 s->to[0] ? s->to : "none", s->reason);
+        switch (s->action) {
+        case PLAN_WAIT:
+                return;
+        case PLAN_START:
+                sup_start(d, in);
+                return;
+        default:
+                break;
+        }
+        in->op = xcalloc(1, sizeof(*in->op));
+        in->op->step = *s;
+        in->op->started_at_ms = daemon_now(d);
+        switch (s->action) {
+        case PLAN_DEPLOY_FULL:
+        case PLAN_DEPLOY_HOT:
+                in->rec.deploy_started_at_ms = daemon_now(d);
+                instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
+                set_phase(d, in, PHASE_FETCH);
+                break;
+        case PLAN_ROLLBACK:
+        case PLAN_STOP:
+                /*
+                 * A version that did not become ready is ghosted before anything
+                 * moves (a stop without a previous release to go back to, too).
+                 */
+                if (s->from[0] && !ghosts_find(&a->ghosts, s->from)) {
+                        sup_record_history(d, in, HISTORY_FULL, in->rec.previous_version,
+                                           s->from, false, s->reason);
+                        exec_ghost(d, a, s->from, s->reason);
+                        sup_hook_event(d, in, "ghosted");
+                }
+                in->rec.deploy_started_at_ms = 0;
+                if (s->action == PLAN_ROLLBACK)
+                        instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
+                set_phase(d, in, PHASE_STOP);
+                break;
+        case PLAN_RESTART:
+                set_phase(d, in, PHASE_STOP);
+                break;
+        default:
+                set_phase(d, in, PHASE_STOP);
+                break;
+        }
+        advance(d, in);
+}
+
+/*
+ * After a crash of the daemon: the journaled step either changed nothing on
+ * the instance yet (fetch, unpack, stop: drop it, the planner redoes it) or
+ * was past the point of rotation (finish it from that phase).
+ */
+void exec_recover(struct daemon *d, struct app_rt *a)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        struct journal j;
+        struct instance_rt *in;
+        struct plan_step s;
+        enum op_phase phase;
+
+        path_journal(&d->cfg, a->name, &path);
+        if (journal_load(path.data, &j, &err) < 0) {
+                if (err.len)
+                        log_warn("app=%s: %s; ignoring it", a->name, err.data);
+                goto out;
+        }
+        in = instance_get(a, j.instance, true);
+        if (!in)
+                goto clear;
+        memset(&s, 0, sizeof(s));
+        s.instance = j.instance;
+        str_copy(s.from, sizeof(s.from), j.from);
+        str_copy(s.to, sizeof(s.to), j.to);
+        snprintf(s.reason, sizeof(s.reason), "resumed after a daemon restart (phase %s)", j.phase);
+        if (strcmp(j.action, "rollback") == 0)
+                s.action = PLAN_ROLLBACK;
+        else if (strcmp(j.action, "deploy-full") == 0 || strcmp(j.action, "deploy-hot") == 0)
+                s.action = PLAN_DEPLOY_FULL;
+        else
+                goto clear;
+        if (strcmp(j.phase, "rotate") == 0)
+                phase = PHASE_ROTATE;
+        else if (strcmp(j.phase, "pre_commands") == 0)
+                phase = PHASE_PRE_COMMANDS;
+        else if (strcmp(j.phase, "start") == 0)
+                phase = PHASE_START;
+        else if (strcmp(j.phase, "stop") == 0 && s.action == PLAN_ROLLBACK)
+                phase = PHASE_STOP;
+        else
+                phase = PHASE_FETCH; /* nothing moved yet */
+
+        if (phase == PHASE_FETCH) {
+                log_info("app=%s instance=%d: interrupted %s %s -> %s had not touched the "
+                         "instance; the planner will redo it", a->name, j.instance, j.action,
+                         j.from, j.to);
+                if (in->rec.state == INSTANCE_DEPLOYING || in->rec.state == INSTANCE_PRE_COMMANDS ||
+                    in->rec.state == INSTANCE_UPGRADING) {
+                        in->rec.deploy_started_at_ms = 0;
+                        instance_set_state(d, in, sup_is_running(in) ? INSTANCE_STARTING
+                                                                      : INSTANCE_STOPPED,
+                                           "interrupted step dropped");
+                }
+                goto clear;
+        }
+        log_info("app=%s instance=%d: resuming %s %s -> %s at phase %s", a->name, j.instance,
+                 j.action, j.from, j.to, j.phase);
+        in->op = xcalloc(1, sizeof(*in->op));
+        in->op->step = s;
+        in->op->started_at_ms = j.started_at_ms;
+        in->op->phase = phase;
+        if (s.action == PLAN_DEPLOY_FULL && !in->rec.deploy_started_at_ms)
+                in->rec.deploy_started_at_ms = j.started_at_ms;
+        /* A process still running (adopted) must stop before the releases move. */
+        if ((phase == PHASE_ROTATE || phase == PHASE_STOP) && sup_is_running(in))
+                in->op->phase = PHASE_STOP;
+        advance(d, in);
+        goto out;
+clear:
+        (void)journal_clear(path.data);
+out:
+        buf_release(&path);
+        buf_release(&err);
+}

@@ -1,0 +1,524 @@
+/*
+ * supervisor: the life of instance processes.  Start (through the
+ * language's start hook, run as a job), stop (SIGTERM to the group, then
+ * SIGKILL after stop_timeout_ms), exits (requested, or a crash), readiness,
+ * and adoption of processes a previous daemon started.
+ *
+ * Every state change goes through instance_set_state(), which logs
+ * "app=... instance=... version=... starting -> running" and persists the
+ * record, so that `status` and a restarted daemon see what this one saw.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "proc.h"
+#include "../state/fsutil.h"
+#include "../state/history.h"
+#include "../state/json.h"
+#include "../state/paths.h"
+#include "../state/spawn.h"
+#include "../state/banned.h"
+
+#define HEALTH_RETRY_MS 1000
+#define HOOK_TIMEOUT_MS 60000
+
+struct instance_rt *instance_get(struct app_rt *a, int n, bool create)
+{
+        struct instance_rt *in;
+
+        if (n < 1 || n > REPLICAS_MAX)
+                return NULL;
+        if (a->inst[n] || !create)
+                return a->inst[n];
+        in = xcalloc(1, sizeof(*in));
+        in->app = a;
+        instance_record_init(&in->rec, n);
+        in->pidfd.fd = -1;
+        a->inst[n] = in;
+        return in;
+}
+
+void instance_free(struct daemon *d, struct instance_rt *in)
+{
+        if (!in)
+                return;
+        jobs_cancel_owner(d, in);
+        if (in->pidfd.fd >= 0) {
+                daemon_unwatch(d, &in->pidfd);
+                close(in->pidfd.fd);
+        }
+        free(in->op);
+        in->app->inst[in->rec.instance] = NULL;
+        free(in);
+}
+
+int instance_save(struct daemon *d, struct instance_rt *in)
+{
+        struct buf path = BUF_INIT;
+        int r;
+
+        path_instances_dir(&d->cfg, in->app->name, &path);
+        r = mkdir_p(path.data, 0700);
+        if (r >= 0) {
+                path_instance_record(&d->cfg, in->app->name, in->rec.instance, &path);
+                r = instance_record_save(path.data, &in->rec);
+        }
+        if (r < 0)
+                log_errno(r, "app=%s instance=%d: cannot save '%s'", in->app->name,
+                          in->rec.instance, path.data);
+        buf_release(&path);
+        return r;
+}
+
+void instance_set_state(struct daemon *d, struct instance_rt *in, enum instance_state s,
+                        const char *why)
+{
+        if (in->rec.state != s)
+                log_info("app=%s instance=%d version=%s %s -> %s%s%s", in->app->name,
+                         in->rec.instance, in->rec.version[0] ? in->rec.version : "none",
+                         instance_state_to_string(in->rec.state), instance_state_to_string(s),
+                         why ? ": " : "", why ? why : "");
+        in->rec.state = s;
+        instance_save(d, in);
+}
+
+bool sup_is_running(const struct instance_rt *in)
+{
+        return in->rec.pid > 0;
+}
+
+void sup_record_history(struct daemon *d, struct instance_rt *in, enum history_kind kind,
+                        const char *from, const char *version, bool ok, const char *reason)
+{
+        struct history_event e;
+        struct buf path = BUF_INIT;
+        int r;
+
+        memset(&e, 0, sizeof(e));
+        e.at_ms = daemon_now(d);
+        str_copy(e.app, sizeof(e.app), in->app->name);
+        e.instance = in->rec.instance;
+        e.kind = kind;
+        str_copy(e.from, sizeof(e.from), from ? from : "");
+        str_copy(e.version, sizeof(e.version), version ? version : "");
+        if (strcmp(e.version, in->app->desired.release.version) == 0)
+                str_copy(e.hash, sizeof(e.hash), in->app->desired.release.hash);
+        e.ok = ok;
+        str_copy(e.reason, sizeof(e.reason), reason ? reason : "");
+        path_history(&d->cfg, in->app->name, &path);
+        r = history_append(path.data, &e);
+        if (r < 0)
+                log_errno(r, "app=%s: cannot append to '%s'", in->app->name, path.data);
+        in->rec.has_last_deploy = true;
+        in->rec.last_deploy_kind = kind;
+        in->rec.last_deploy_ok = ok;
+        in->rec.last_deploy_at_ms = e.at_ms;
+        instance_save(d, in);
+        buf_release(&path);
+}
+
+static void hook_event_done(struct daemon *d, struct job *j)
+{
+        struct buf why = BUF_INIT;
+
+        (void)d;
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                log_warn("%s: %s", j->what, why.data);
+        }
+        buf_release(&why);
+}
+
+/* on_event(ctx, ev) is informational: fire and forget. */
+void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event)
+{
+        char n[16], what[96];
+        const char *args[] = { "__hook", in->app->name, n, "on_event", "--event", event, NULL };
+
+        snprintf(n, sizeof(n), "%d", in->rec.instance);
+        snprintf(what, sizeof(what), "hook on_event(%s) %s/%d", event, in->app->name,
+                 in->rec.instance);
+        job_start_self(d, what, args, HOOK_TIMEOUT_MS, hook_event_done, NULL, 0);
+}
+
+/* --- exits --- */
+
+static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, bool known)
+{
+        struct buf why = BUF_INIT;
+        void (*stopped)(struct daemon *, struct instance_rt *) = in->stopped;
+
+        if (known)
+                spawn_describe_status(wstatus, false, 0, &why);
+        else
+                buf_puts(&why, "exited (adopted process, status unknown)");
+        in->rec.pid = 0;
+        in->rec.proc_start_time = 0;
+        in->rec.started_at_ms = 0;
+        in->own_child = false;
+        in->kill_at_ms = 0;
+        if (in->pidfd.fd >= 0) {
+                daemon_unwatch(d, &in->pidfd);
+                close(in->pidfd.fd);
+                in->pidfd.fd = -1;
+        }
+        if (in->stop_requested) {
+                in->stop_requested = false;
+                in->stopped = NULL;
+                in->rec.ready = false;
+                instance_set_state(d, in, INSTANCE_STOPPED, why.data);
+                if (stopped)
+                        stopped(d, in);
+        } else {
+                /* Any exit the daemon did not ask for is a crash. */
+                in->rec.ready = false;
+                in->rec.consecutive_crashes++;
+                in->rec.crash_restarts++;
+                in->rec.last_exit_at_ms = daemon_now(d);
+                buf_printf(&why, "; crash %u in a row", in->rec.consecutive_crashes);
+                instance_set_state(d, in, INSTANCE_BACKOFF, why.data);
+                sup_hook_event(d, in, "crashed");
+        }
+        d->dirty = true;
+        buf_release(&why);
+}
+
+bool sup_reap(struct daemon *d, pid_t pid, int wstatus)
+{
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = a->inst[n];
+                        if (in && in->own_child && in->rec.pid == pid) {
+                                /* The group may hold the VM's helpers (epmd is not ours: own session). */
+                                spawn_kill_group(pid, SIGKILL);
+                                process_gone(d, in, wstatus, true);
+                                return true;
+                        }
+                }
+        }
+        return false;
+}
+
+static void on_pidfd(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        struct instance_rt *in = lfd->owner;
+
+        (void)events;
+        spawn_kill_group(in->rec.pid, SIGKILL);
+        process_gone(d, in, 0, false);
+}
+
+/* A process this daemon did not start (a previous daemon did): watch it through a pidfd. */
+void sup_adopt(struct daemon *d, struct instance_rt *in)
+{
+        int fd = (int)syscall(SYS_pidfd_open, in->rec.pid, 0);
+
+        if (fd < 0) {
+                log_warn("app=%s instance=%d: cannot watch adopted pid %d: %s", in->app->name,
+                         in->rec.instance, in->rec.pid, strerror(errno));
+                return;
+        }
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        in->pidfd = (struct loop_fd){ fd, on_pidfd, in };
+        daemon_watch(d, &in->pidfd, EPOLLIN);
+        log_info("app=%s instance=%d version=%s adopted pid %d (%s)", in->app->name,
+                 in->rec.instance, in->rec.version, in->rec.pid,
+                 instance_state_to_string(in->rec.state));
+}
+
+/* --- stop --- */
+
+void sup_stop(struct daemon *d, struct instance_rt *in,
+              void (*stopped)(struct daemon *d, struct instance_rt *in))
+{
+        if (!sup_is_running(in)) {
+                in->rec.ready = false;
+                if (in->rec.state != INSTANCE_STOPPED && in->rec.state != INSTANCE_DEPLOYING &&
+                    in->rec.state != INSTANCE_PRE_COMMANDS && in->rec.state != INSTANCE_UPGRADING)
+                        instance_set_state(d, in, INSTANCE_STOPPED, "not running");
+                if (stopped)
+                        stopped(d, in);
+                return;
+        }
+        in->stopped = stopped;
+        if (in->stop_requested)
+                return;
+        in->stop_requested = true;
+        in->kill_at_ms = daemon_now(d) + in->app->cfg->stop_timeout_ms;
+        log_info("app=%s instance=%d version=%s stopping pid %d (SIGTERM, SIGKILL after %llu ms)",
+                 in->app->name, in->rec.instance, in->rec.version, in->rec.pid,
+                 (unsigned long long)in->app->cfg->stop_timeout_ms);
+        spawn_kill_group(in->rec.pid, SIGTERM);
+}
+
+/* --- start --- */
+
+static char **strv_from_json(yajl_val arr)
+{
+        size_t n = YAJL_IS_ARRAY(arr) ? arr->u.array.len : 0;
+        char **v = xcalloc(n + 1, sizeof(char *));
+
+        for (size_t i = 0; i < n; i++) {
+                yajl_val s = arr->u.array.values[i];
+                if (!YAJL_IS_STRING(s)) {
+                        spawn_strv_free(v);
+                        return NULL;
+                }
+                v[i] = xstrdup(YAJL_GET_STRING(s));
+        }
+        return v;
+}
+
+static int open_log_writer(struct daemon *d, struct instance_rt *in, bool is_stderr, int *ret_fd)
+{
+        struct buf path = BUF_INIT, dir = BUF_INIT;
+        char max[32], keep[16];
+        int p[2];
+        pid_t pid;
+        int r;
+
+        path_log_file(&d->cfg, in->app->name, in->rec.instance, is_stderr, &path);
+        buf_printf(&dir, "%s/%s", d->cfg.log_path, in->app->name);
+        r = mkdir_p(dir.data, 0700);
+        if (r < 0)
+                goto out;
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto out;
+        }
+        snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.log_max_bytes);
+        snprintf(keep, sizeof(keep), "%d", d->cfg.log_keep);
+        {
+                const char *argv[] = { d->self_exe, "__log", path.data, max, keep, NULL };
+                struct spawn_opts o = { (char *const *)argv, NULL, NULL, p[0], -1, -1 };
+                r = spawn_start(&o, &pid);
+        }
+        close(p[0]);
+        if (r < 0) {
+                close(p[1]);
+                goto out;
+        }
+        *ret_fd = p[1];
+out:
+        buf_release(&path);
+        buf_release(&dir);
+        return r;
+}
+
+static void start_failed(struct daemon *d, struct instance_rt *in, const char *why)
+{
+        in->rec.pid = 0;
+        in->rec.ready = false;
+        in->rec.consecutive_crashes++;
+        in->rec.crash_restarts++;
+        in->rec.last_exit_at_ms = daemon_now(d);
+        log_err("app=%s instance=%d version=%s cannot start: %s", in->app->name,
+                in->rec.instance, in->rec.version, why);
+        instance_set_state(d, in, INSTANCE_BACKOFF, "start failed");
+        d->dirty = true;
+}
+
+/* What the daemon's own environment must not pass on to an instance. */
+static const char *const scrubbed_env[] = { "NOTIFY_SOCKET", "LISTEN_*", "WATCHDOG_*",
+                                             "DEPLOYEX_*" };
+
+static void start_hook_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf err = BUF_INIT, cwd = BUF_INIT;
+        yajl_val tree = NULL, result, cwd_v;
+        char **argv = NULL, **hook_env = NULL, **envp = NULL;
+        int out_fd = -1, err_fd = -1, r;
+        pid_t pid;
+
+        in->starting_job = false;
+        if (d->stopping || in->op || sup_is_running(in))
+                goto out;
+        if (!job_ok(j)) {
+                job_describe_failure(j, &err);
+                start_failed(d, in, err.data);
+                goto out;
+        }
+        if (json_parse(j->out_buf.data, j->out_buf.len, "start hook", &tree, &err) < 0)
+                goto bad;
+        result = json_get(tree, "result");
+        argv = strv_from_json(json_get(result, "argv"));
+        hook_env = strv_from_json(json_get(result, "envp"));
+        if (!argv || !argv[0] || !hook_env) {
+                buf_puts(&err, "start hook: the answer needs argv (non-empty) and envp");
+                goto bad;
+        }
+        envp = spawn_env_build(hook_env, (const char *const *)scrubbed_env,
+                               ARRAY_SIZE(scrubbed_env), NULL, 0);
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "tmp", &cwd);
+        (void)mkdir_p(cwd.data, 0700);
+        cwd_v = json_get(result, "cwd");
+        if (YAJL_IS_STRING(cwd_v)) {
+                buf_reset(&cwd);
+                buf_puts(&cwd, YAJL_GET_STRING(cwd_v));
+        } else {
+                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cwd);
+        }
+        if ((r = open_log_writer(d, in, false, &out_fd)) < 0 ||
+            (r = open_log_writer(d, in, true, &err_fd)) < 0) {
+                buf_printf(&err, "cannot start the log writer: %s", strerror(-r));
+                goto bad;
+        }
+        {
+                struct spawn_opts o = { argv, envp, cwd.data, -1, out_fd, err_fd };
+                r = spawn_start(&o, &pid);
+        }
+        if (r < 0) {
+                buf_printf(&err, "cannot execute '%s' in '%s': %s", argv[0], cwd.data,
+                           strerror(-r));
+                goto bad;
+        }
+        in->rec.pid = pid;
+        in->own_child = true;
+        if (proc_start_time(pid, &in->rec.proc_start_time) < 0)
+                in->rec.proc_start_time = 0;
+        in->rec.started_at_ms = daemon_now(d);
+        in->rec.ready = false;
+        in->health_retry_at_ms = 0;
+        {
+                char why[64];
+                snprintf(why, sizeof(why), "pid %d", (int)pid);
+                instance_set_state(d, in, INSTANCE_STARTING, why);
+        }
+        d->dirty = true;
+        goto out;
+bad:
+        start_failed(d, in, err.data);
+out:
+        if (out_fd >= 0)
+                close(out_fd);
+        if (err_fd >= 0)
+                close(err_fd);
+        if (tree)
+                yajl_tree_free(tree);
+        spawn_strv_free(argv);
+        spawn_strv_free(hook_env);
+        spawn_strv_free(envp);
+        buf_release(&err);
+        buf_release(&cwd);
+}
+
+void sup_start(struct daemon *d, struct instance_rt *in)
+{
+        char n[16], what[96];
+        const char *args[] = { "__hook", in->app->name, n, "start", NULL };
+
+        if (in->starting_job || sup_is_running(in))
+                return;
+        snprintf(n, sizeof(n), "%d", in->rec.instance);
+        snprintf(what, sizeof(what), "hook start %s/%d", in->app->name, in->rec.instance);
+        if (job_start_self(d, what, args, HOOK_TIMEOUT_MS, start_hook_done, in, 0))
+                in->starting_job = true;
+        else
+                start_failed(d, in, "cannot run the start hook");
+}
+
+/* --- readiness --- */
+
+static void mark_ready(struct daemon *d, struct instance_rt *in)
+{
+        bool was_deploy = in->rec.deploy_started_at_ms != 0;
+
+        in->rec.ready = true;
+        in->rec.consecutive_crashes = 0;
+        in->rec.deploy_started_at_ms = 0;
+        instance_set_state(d, in, INSTANCE_RUNNING, "ready");
+        if (was_deploy) {
+                sup_record_history(d, in, HISTORY_FULL, in->rec.previous_version,
+                                   in->rec.version, true, "ready");
+                sup_hook_event(d, in, "deployed");
+        }
+        d->dirty = true;
+}
+
+static void health_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        in->health_job = false;
+        if (!sup_is_running(in) || in->rec.state != INSTANCE_STARTING)
+                goto out;
+        /* Exit 3: the hooks define no health(); being up long enough is enough. */
+        if (job_ok(j) || (!j->timed_out && WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 3)) {
+                mark_ready(d, in);
+        } else {
+                job_describe_failure(j, &why);
+                log_info("app=%s instance=%d not ready yet: %s", in->app->name, in->rec.instance,
+                         why.data);
+                in->health_retry_at_ms = daemon_now(d) + HEALTH_RETRY_MS;
+        }
+out:
+        buf_release(&why);
+        d->dirty = true;
+}
+
+void sup_tick(struct daemon *d, struct app_rt *a)
+{
+        uint64_t now = daemon_now(d);
+
+        for (int n = 1; n <= REPLICAS_MAX; n++) {
+                struct instance_rt *in = a->inst[n];
+                if (!in)
+                        continue;
+                if (in->kill_at_ms && now >= in->kill_at_ms && sup_is_running(in)) {
+                        log_warn("app=%s instance=%d: still running %llu ms after SIGTERM; SIGKILL",
+                                 a->name, n, (unsigned long long)a->cfg->stop_timeout_ms);
+                        spawn_kill_group(in->rec.pid, SIGKILL);
+                        in->kill_at_ms = 0;
+                }
+                if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) && !in->health_job &&
+                    !in->stop_requested && now >= in->rec.started_at_ms + a->cfg->healthy_after_ms &&
+                    now >= in->health_retry_at_ms) {
+                        char num[16], what[96];
+                        const char *args[] = { "__hook", a->name, num, "health", NULL };
+                        snprintf(num, sizeof(num), "%d", n);
+                        snprintf(what, sizeof(what), "hook health %s/%d", a->name, n);
+                        if (job_start_self(d, what, args, HOOK_TIMEOUT_MS, health_done, in, 0))
+                                in->health_job = true;
+                }
+        }
+}
+
+uint64_t sup_next_deadline(struct daemon *d)
+{
+        uint64_t next = 0;
+
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = a->inst[n];
+                        uint64_t t = 0;
+                        if (!in)
+                                continue;
+                        if (in->kill_at_ms)
+                                t = in->kill_at_ms;
+                        if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) && !in->health_job) {
+                                uint64_t due = in->rec.started_at_ms + a->cfg->healthy_after_ms;
+                                if (in->health_retry_at_ms > due)
+                                        due = in->health_retry_at_ms;
+                                if (!t || due < t)
+                                        t = due;
+                        }
+                        if (t && (!next || t < next))
+                                next = t;
+                }
+        }
+        return next;
+}
