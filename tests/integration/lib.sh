@@ -9,7 +9,9 @@ CHECKS=0
 cleanup() {
         # Kill whatever this script started (each in its own process group).
         for pg in ${KILL_GROUPS:-}; do kill -KILL -- "-$pg" 2>/dev/null; done
-        rm -rf "$T"
+        command -v cleanup_daemon >/dev/null 2>&1 && cleanup_daemon
+        # A dying VM may still write for a moment.
+        for _ in 1 2 3 4 5; do rm -rf "$T" 2>/dev/null && break; sleep 0.2; done
 }
 trap cleanup EXIT
 
@@ -50,3 +52,89 @@ publish() {
         printf '{"version": "%s"%s}\n' "$1" "${2:-}" >"$T/bucket/versions/myapp/prod/current.json"
 }
 finish() { echo "ok: $CHECKS checks"; }
+
+# --- the daemon, real releases, real ports ---
+
+FIXTURES="$DEPLOYEX_TOP/build/fixtures"
+
+# demo_release VERSION [BOOT]: a cached Erlang demo release; prints its path.
+demo_release() {
+        v=$1; boot=${2:-ok}
+        tag=$(printf '%s' "$boot" | tr -c 'A-Za-z0-9' '_')
+        dir="$FIXTURES/erlang-demo/$tag"
+        if [ ! -f "$dir/demo-$v.tar.gz" ]; then
+                mkdir -p "$dir"
+                "$DEPLOYEX_TOP/examples/erlang/build" "$v" "$dir" "$boot" >/dev/null ||
+                        fail "cannot build the demo release $v ($boot)"
+        fi
+        echo "$dir/demo-$v.tar.gz"
+}
+
+# demo_config REPLICAS BASE_PORT [extra app members]: app "demo" on a file:// bucket.
+demo_config() {
+        mkdir -p "$T/bucket/dist/demo" "$T/bucket/versions/demo/prod" "$T/var" "$T/log" "$T/overrides"
+        cat >"$T/deployex.json" <<JSON
+{"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
+ "overrides_path": "$T/overrides", "cookie": "test-cookie-$$",
+ "apps": [{"name": "demo", "language": "erlang", "replicas": $1, "ports": {"PORT": $2},
+           "healthy_after_ms": ${HEALTHY_MS:-1000}, "rollback_timeout_ms": ${ROLLBACK_MS:-20000},
+           "stop_timeout_ms": 5000, "restart_backoff": {"initial_ms": 200, "max_ms": 2000}${3:-}}]}
+JSON
+}
+
+# publish_demo VERSION [BOOT] [SHA256]: copy the tarball into the bucket, then current.json.
+publish_demo() {
+        tarball=$(demo_release "$1" "${2:-ok}")
+        cp "$tarball" "$T/bucket/dist/demo/demo-$1.tar.gz"
+        sum=${3:-$(sha256sum "$tarball" | cut -d' ' -f1)}
+        printf '{"version": "%s", "hash": "h%s", "sha256": "%s"}\n' "$1" "$1" "$sum" \
+                >"$T/bucket/versions/demo/prod/current.json.tmp"
+        mv "$T/bucket/versions/demo/prod/current.json.tmp" "$T/bucket/versions/demo/prod/current.json"
+}
+
+# start_daemon: deployex run in its own process group, log in $T/daemon.log.
+start_daemon() {
+        setsid "$DEPLOYEX" -c "$T/deployex.json" run --debug >>"$T/daemon.log" 2>&1 &
+        DAEMON_PID=$!
+        KILL_GROUPS="${KILL_GROUPS:-} $DAEMON_PID"
+        wait_for 10 "[ -s '$T/var/run/deployex.pid' ]" "the daemon to start"
+}
+
+# wait_for SECONDS CONDITION WHAT: poll a shell condition every 100 ms.
+wait_for() {
+        end=$(( $(date +%s) + $1 ))
+        while ! eval "$2" >/dev/null 2>&1; do
+                if [ "$(date +%s)" -ge "$end" ]; then
+                        echo "--- daemon log (tail) ---" >&2
+                        tail -n 60 "$T/daemon.log" >&2 2>/dev/null
+                        fail "timed out after $1 s waiting for $3"
+                fi
+                sleep 0.1
+        done
+        ok
+}
+
+st() { "$DEPLOYEX" -c "$T/deployex.json" status --json; }
+# inst_field N FIELD: a field of instance N from status --json
+inst_field() { st | jq -r ".apps[0].instances[$(( $1 - 1 ))].$2"; }
+# answer PORT: what the demo on PORT says ("" when nothing listens)
+answer() { bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && cat <&3" 2>/dev/null | tr -d '\n'; }
+all_running() { # N VERSION
+        s=$(st)
+        [ "$(printf '%s' "$s" | jq -r "[.apps[0].instances[] | select(.state == \"running\" and .version == \"$2\")] | length")" = "$1" ]
+}
+# kill_instances: whatever demo nodes this test's instances left (their process groups).
+kill_instances() {
+        for f in "$T"/var/state/*/instances/*.json; do
+                [ -f "$f" ] || continue
+                pid=$(jq -r '.pid // 0' "$f")
+                [ "$pid" -gt 0 ] 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null
+        done
+        return 0
+}
+cleanup_daemon() {
+        [ -n "${DAEMON_PID:-}" ] && kill -KILL -- "-$DAEMON_PID" 2>/dev/null
+        kill_instances
+        pkill -KILL -f "$T/var" 2>/dev/null
+        return 0
+}
