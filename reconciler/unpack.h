@@ -1,0 +1,54 @@
+/*
+ * unpack: extract an untrusted release tarball (gzip'ed or plain tar) into a
+ * release root such as service/{app}/{n}/new (DESIGN §4.4, §8).
+ *
+ * The tarball comes from a bucket and is treated as hostile.  Every member is
+ * checked before anything is written for it, and the whole archive is
+ * refused -- with one line naming the member -- when it holds:
+ *   - an absolute path or a ".." component;
+ *   - a symlink whose target is absolute or leaves the tree (resolved from
+ *     the link's directory, and once more over the finished tree, following
+ *     the links inside it);
+ *   - a hard link whose target is absolute, leaves the tree, or is not a
+ *     regular file extracted earlier;
+ *   - a device node, fifo or socket;
+ *   - a setuid or setgid bit (refused, not stripped: a release never needs one);
+ *   - a member whose path goes through a symlink or a file;
+ *   - more than max_bytes of file data in total (counted as it is written; a
+ *     member whose declared size exceeds what is left is refused up front);
+ *   - more than UNPACK_MAX_ENTRIES members, no member at all, or a corrupt
+ *     or truncated stream.
+ *
+ * Nothing is ever written outside dest_dir: members are written under a fresh
+ * temporary directory beside dest_dir with openat(O_NOFOLLOW|O_EXCL) one path
+ * component at a time, and that directory is renamed onto dest_dir only when
+ * the whole archive was good.  A refused or failed unpack leaves nothing:
+ * dest_dir stays absent and the temporary directory is removed.
+ *
+ * Modes are kept minus the sticky bit, mtimes are kept, ownership is not (the
+ * files belong to the unpacking user).  File data is not fsync'ed: a crash
+ * mid-deployment makes the daemon unpack again.
+ *
+ * The daemon runs this in a child (`deployex __unpack`, cmd_internal.c) so a
+ * hostile archive cannot hang or crash the supervisor.
+ */
+#ifndef DEPLOYEX_UNPACK_H
+#define DEPLOYEX_UNPACK_H
+
+#include <stdint.h>
+
+#include "../state/util.h"
+
+#define UNPACK_MAX_ENTRIES 200000
+
+/*
+ * Unpack tarball into dest_dir, which must not exist or be an empty
+ * directory (its parent must exist).  0 on success.  On failure -errno
+ * (-EINVAL: refused content, -EFBIG: over max_bytes, -ENOTEMPTY: dest_dir is
+ * not empty, or the error of the failing system call) and one line, without a
+ * trailing newline, appended to err:
+ *     /cache/myapp-1.0.0.tar.gz: member 'a/../../x': '..' component in the path
+ */
+int unpack_release(const char *tarball, const char *dest_dir, uint64_t max_bytes, struct buf *err);
+
+#endif
