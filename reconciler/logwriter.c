@@ -1,0 +1,302 @@
+/*
+ * logwriter: size-rotated, line-preserving log files (see logwriter.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logwriter.h"
+#include "../state/banned.h"
+
+#define READ_CHUNK 65536
+
+static int reopen(struct logwriter *w)
+{
+        struct stat st;
+        int fd;
+
+        if (w->fd >= 0) {
+                close(w->fd);
+                w->fd = -1;
+        }
+        fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        w->fd = fd;
+        w->size = (uint64_t)st.st_size;
+        return 0;
+}
+
+int logwriter_open(struct logwriter *w, const char *path, uint64_t max_bytes, int keep)
+{
+        memset(w, 0, sizeof(*w));
+        w->path = xstrdup(path);
+        w->max_bytes = max_bytes ? max_bytes : 1;
+        w->keep = keep < 0 ? 0 : keep > LOGWRITER_KEEP_MAX ? LOGWRITER_KEEP_MAX : keep;
+        w->fd = -1;
+        buf_init(&w->partial);
+        return reopen(w);
+}
+
+void logwriter_close(struct logwriter *w)
+{
+        if (w->fd >= 0)
+                close(w->fd);
+        w->fd = -1;
+        free(w->path);
+        w->path = NULL;
+        buf_release(&w->partial);
+}
+
+int logwriter_rotate(struct logwriter *w)
+{
+        struct buf from = BUF_INIT, to = BUF_INIT;
+        int r = 0, shift = 0;
+
+        if (w->keep == 0) {
+                if (unlink(w->path) < 0 && errno != ENOENT)
+                        r = -errno;
+        } else {
+                /* Losing an old rotated file is a pity; losing the live stream is not an option. */
+                for (int k = w->keep - 1; k >= 1; k--) {
+                        buf_reset(&from);
+                        buf_reset(&to);
+                        buf_printf(&from, "%s.%d", w->path, k);
+                        buf_printf(&to, "%s.%d", w->path, k + 1);
+                        if (rename(from.data, to.data) < 0 && errno != ENOENT && shift == 0)
+                                shift = -errno;
+                }
+                buf_reset(&to);
+                buf_printf(&to, "%s.1", w->path);
+                if (rename(w->path, to.data) < 0 && errno != ENOENT)
+                        r = -errno;
+        }
+        buf_release(&from);
+        buf_release(&to);
+        if (r < 0) {
+                /*
+                 * Write on into the same file rather than lose lines, and do
+                 * not retry on every line: only after another max_bytes.
+                 */
+                w->rotate_after = w->size + w->max_bytes;
+                return r;
+        }
+        w->rotate_after = 0;
+        w->mid_line = false;
+        r = reopen(w);
+        return r < 0 ? r : shift;
+}
+
+/* Write n bytes; *ret_done says how many made it, also on failure. */
+static int write_all(int fd, const char *p, size_t n, size_t *ret_done)
+{
+        size_t done = 0;
+
+        while (done < n) {
+                ssize_t k = write(fd, p + done, n - done);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        *ret_done = done;
+                        return -errno;
+                }
+                done += (size_t)k;
+        }
+        *ret_done = done;
+        return 0;
+}
+
+/*
+ * Before each write: someone else may have appended (the daemon copies
+ * pre-command output here) or removed the file (an operator): follow both.
+ */
+static int sync_file(struct logwriter *w)
+{
+        struct stat st;
+
+        if (w->fd < 0 || fstat(w->fd, &st) < 0 || st.st_nlink == 0)
+                return reopen(w);
+        w->size = (uint64_t)st.st_size;
+        return 0;
+}
+
+/*
+ * Write bytes that the caller has placed with respect to rotation.  After a
+ * loss, the first write that works says so in the file, on a line of its own.
+ */
+static int put(struct logwriter *w, const char *p, size_t n)
+{
+        size_t done = 0;
+        int r = w->fd >= 0 ? 0 : reopen(w);
+
+        if (r == 0 && w->lost > 0 && !w->mid_line) {
+                char note[200];
+                int len = snprintf(note, sizeof(note), "%sdeployex: %llu bytes of output were lost here: %s\n",
+                                   w->broken_line ? "\n" : "", (unsigned long long)w->lost,
+                                   strerror(w->lost_errno));
+
+                r = write_all(w->fd, note, (size_t)len, &done);
+                w->size += done;
+                if (r == 0) {
+                        w->lost = 0;
+                        w->broken_line = false;
+                } else if (done > 0) {
+                        w->broken_line = true;
+                }
+                done = 0;
+        }
+        if (r == 0)
+                r = write_all(w->fd, p, n, &done);
+        w->size += done;
+        if (r < 0) {
+                w->lost += n - done;
+                w->lost_total += n - done;
+                w->lost_errno = -r;
+                if (done > 0 && p[done - 1] != '\n')
+                        w->broken_line = true;
+                /* The rest of this line is gone: nothing left to keep together. */
+                w->mid_line = false;
+                return r;
+        }
+        w->mid_line = p[n - 1] != '\n';
+        return 0;
+}
+
+/* The size the current file may reach: max_bytes, or more after a failed rotation. */
+static uint64_t size_limit(const struct logwriter *w)
+{
+        return w->rotate_after > w->max_bytes ? w->rotate_after : w->max_bytes;
+}
+
+/* Start a new file first when n more bytes would not fit and we are between lines. */
+static void make_room(struct logwriter *w, size_t n)
+{
+        if (!w->mid_line && w->size > 0 && w->size + n > size_limit(w))
+                (void)logwriter_rotate(w);
+}
+
+/* Write complete lines (data ends with '\n'), rotating between them. */
+static int put_lines(struct logwriter *w, const char *data, size_t len)
+{
+        int r = 0, q;
+
+        (void)sync_file(w);
+        while (len > 0) {
+                uint64_t limit = size_limit(w);
+                uint64_t room = w->size < limit ? limit - w->size : 0;
+                size_t fit = len < room ? len : (size_t)room;
+                const char *nl = fit ? memrchr(data, '\n', fit) : NULL;
+                size_t n;
+
+                if (nl) {
+                        n = (size_t)(nl - data) + 1;
+                } else {
+                        /*
+                         * Not even one line fits: a new file, unless this one is
+                         * empty (a line longer than max_bytes goes whole into a
+                         * file of its own) or ends inside this very line.
+                         */
+                        n = (size_t)((const char *)memchr(data, '\n', len) - data) + 1;
+                        make_room(w, n);
+                }
+                q = put(w, data, n);
+                if (q < 0 && r == 0)
+                        r = q;
+                data += n;
+                len -= n;
+        }
+        return r;
+}
+
+int logwriter_feed(struct logwriter *w, const char *data, size_t len)
+{
+        const char *nl;
+        size_t n;
+        int r = 0, q;
+
+        if (len == 0)
+                return 0;
+        nl = memrchr(data, '\n', len);
+        if (!nl) {
+                buf_append(&w->partial, data, len);
+                if (w->partial.len <= LOGWRITER_PARTIAL_MAX)
+                        return 0;
+                /* A runaway line: out it goes, and no rotation until it ends. */
+                (void)sync_file(w);
+                make_room(w, w->partial.len);
+                r = put(w, w->partial.data, w->partial.len);
+                buf_reset(&w->partial);
+                return r;
+        }
+        n = (size_t)(nl - data) + 1;
+        if (w->partial.len > 0) {
+                /* Complete the held line first, then the rest in place. */
+                const char *first = memchr(data, '\n', len);
+                size_t k = (size_t)(first - data) + 1;
+
+                buf_append(&w->partial, data, k);
+                r = put_lines(w, w->partial.data, w->partial.len);
+                buf_reset(&w->partial);
+                data += k;
+                len -= k;
+                n -= k;
+        }
+        if (n > 0) {
+                q = put_lines(w, data, n);
+                if (q < 0 && r == 0)
+                        r = q;
+        }
+        if (len > n)
+                buf_append(&w->partial, data + n, len - n);
+        return r;
+}
+
+int logwriter_finish(struct logwriter *w)
+{
+        int r = 0;
+
+        if (w->partial.len > 0) {
+                (void)sync_file(w);
+                make_room(w, w->partial.len);
+                r = put(w, w->partial.data, w->partial.len);
+                buf_reset(&w->partial);
+        }
+        return r;
+}
+
+int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep)
+{
+        struct logwriter w;
+        char *chunk = xmalloc(READ_CHUNK);
+        int r;
+
+        (void)logwriter_open(&w, path, max_bytes, keep);
+        for (;;) {
+                ssize_t n = read(fd, chunk, READ_CHUNK);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break; /* EIO and the like: nothing more will come */
+                }
+                if (n == 0)
+                        break;
+                (void)logwriter_feed(&w, chunk, (size_t)n);
+        }
+        (void)logwriter_finish(&w);
+        r = w.lost_total > 0 ? -(w.lost_errno ? w.lost_errno : EIO) : 0;
+        logwriter_close(&w);
+        free(chunk);
+        return r;
+}

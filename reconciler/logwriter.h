@@ -1,0 +1,80 @@
+/*
+ * logwriter: appends one output stream of an instance to its log file
+ * ({log_path}/{app}/{app}-{n}-stdout.log or -stderr.log, DESIGN §4.4) and
+ * rotates it by size without losing or splitting a line.
+ *
+ * The daemon runs one writer per stream per instance as a child
+ * (`deployex __log PATH MAX_BYTES KEEP`, cmd_internal.c) reading a pipe from
+ * the instance.  It ends at EOF only -- it outlives the instance to write its
+ * last lines -- so it ignores SIGTERM, SIGINT, SIGHUP and SIGPIPE.
+ *
+ * Rotation: when appending the next complete line would take PATH beyond
+ * max_bytes, PATH.(k) is renamed to PATH.(k+1) for k = keep-1 .. 1 (PATH.keep
+ * is dropped), PATH to PATH.1 (or removed when keep is 0) and a new PATH is
+ * opened (0600, O_APPEND).  Rotation happens only between lines, so a line
+ * is never split across two files; a line longer than max_bytes is written
+ * whole into a file of its own.  A partial line is held until its newline or
+ * EOF; one growing beyond LOGWRITER_PARTIAL_MAX is written out (without
+ * rotating until its newline) rather than held in memory without bound.
+ *
+ * A failed write (a full disk) drops that output, counts it, and the next
+ * successful write is preceded by a line saying how many bytes were lost:
+ * the writer never stops draining the pipe, so the instance never blocks
+ * on its own output.
+ *
+ * Calling sequence (the pieces are public for the unit tests):
+ *     logwriter_open(&w, path, max_bytes, keep)
+ *     logwriter_feed(&w, data, len) ...   any split of the stream
+ *     logwriter_finish(&w)                 EOF: writes a held partial line
+ *     logwriter_close(&w)
+ * or logwriter_run(fd, path, max_bytes, keep) which does all of it.
+ * Functions return 0 or -errno and never log.
+ */
+#ifndef DEPLOYEX_LOGWRITER_H
+#define DEPLOYEX_LOGWRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../state/util.h"
+
+#define LOGWRITER_PARTIAL_MAX (1024 * 1024)
+#define LOGWRITER_KEEP_MAX 1000
+
+struct logwriter {
+        char *path;
+        uint64_t max_bytes;
+        int keep;
+        int fd;              /* -1 while the file cannot be opened */
+        uint64_t size;       /* bytes in the current file */
+        bool mid_line;       /* the file ends inside a line: no rotation now */
+        uint64_t rotate_after; /* after a failed rotation: the size for the next try */
+        struct buf partial;  /* an incomplete line held back */
+        uint64_t lost;       /* bytes dropped since the last successful write */
+        bool broken_line;    /* a failed write left the file inside a line */
+        int lost_errno;
+        uint64_t lost_total; /* over the writer's life */
+};
+
+/*
+ * Open (creating, 0600) path for appending.  max_bytes >= 1, keep 0 ..
+ * LOGWRITER_KEEP_MAX.  When the file cannot be opened the writer is still
+ * initialised and retries on every write; the error is returned all the same.
+ */
+int logwriter_open(struct logwriter *w, const char *path, uint64_t max_bytes, int keep);
+/* Append a piece of the stream.  -errno when some of it could not be written (it is counted). */
+int logwriter_feed(struct logwriter *w, const char *data, size_t len);
+/* End of stream: write the partial line, if any, as it is. */
+int logwriter_finish(struct logwriter *w);
+void logwriter_close(struct logwriter *w);
+/* Rotate now (between lines); exposed for tests. */
+int logwriter_rotate(struct logwriter *w);
+
+/*
+ * Read fd until EOF into path.  Transient write errors do not stop it.  0,
+ * or the last write error when output was lost (-errno).
+ */
+int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep);
+
+#endif
