@@ -1,0 +1,111 @@
+/*
+ * The hidden commands the daemon runs as children (names start with "__";
+ * main.c leaves them out of the usage text):
+ *
+ *     deployex __unpack TARBALL DEST_DIR MAX_BYTES
+ *         unpack a release (unpack.h); exit 0, or 1 with one line on stderr.
+ *     deployex __log PATH MAX_BYTES KEEP
+ *         copy stdin to a size-rotated log file until EOF (logwriter.h).
+ *
+ * Running them in children keeps a hostile tarball or a full disk from
+ * hanging or crashing the supervisor, and lets a log writer outlive both the
+ * instance it serves and a daemon restart.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "logwriter.h"
+#include "unpack.h"
+#include "../state/fsutil.h"
+#include "../state/banned.h"
+
+extern const struct cli_command cmd_x_unpack, cmd_x_log;
+
+static int run_x_unpack(const struct cli *cli, int argc, char **argv)
+{
+        struct buf err = BUF_INIT;
+        uint64_t max_bytes;
+        int r;
+
+        (void)cli;
+        if (argc != 4)
+                return cli_usage_error(&cmd_x_unpack, "needs TARBALL DEST_DIR MAX_BYTES");
+        if (parse_u64(argv[3], &max_bytes) < 0 || max_bytes == 0)
+                return cli_usage_error(&cmd_x_unpack, "MAX_BYTES must be a positive integer, got '%s'", argv[3]);
+        r = unpack_release(argv[1], argv[2], max_bytes, &err);
+        if (r < 0)
+                fprintf(stderr, "%s\n", err.len ? err.data : strerror(-r));
+        buf_release(&err);
+        return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+/* The parent directory of a log file, made 0700 when missing. */
+static int make_parent(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        char *dir;
+        int r;
+
+        if (!slash || slash == path)
+                return 0;
+        dir = xstrndup(path, (size_t)(slash - path));
+        r = mkdir_p(dir, 0700);
+        free(dir);
+        return r;
+}
+
+static int run_x_log(const struct cli *cli, int argc, char **argv)
+{
+        static const int ignored[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
+        struct sigaction sa;
+        uint64_t max_bytes;
+        int keep, r;
+
+        (void)cli;
+        if (argc != 4)
+                return cli_usage_error(&cmd_x_log, "needs PATH MAX_BYTES KEEP");
+        if (parse_u64(argv[2], &max_bytes) < 0 || max_bytes == 0)
+                return cli_usage_error(&cmd_x_log, "MAX_BYTES must be a positive integer, got '%s'", argv[2]);
+        if (parse_int(argv[3], &keep) < 0 || keep < 0 || keep > LOGWRITER_KEEP_MAX)
+                return cli_usage_error(&cmd_x_log, "KEEP must be an integer from 0 to %d, got '%s'",
+                                       LOGWRITER_KEEP_MAX, argv[3]);
+        /* The instance's group gets the signals; the writer ends at EOF, after the last line. */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
+                sigaction(ignored[i], &sa, NULL);
+        r = make_parent(argv[1]);
+        if (r < 0)
+                fprintf(stderr, "deployex __log: cannot create the directory of '%s': %s\n", argv[1], strerror(-r));
+        r = logwriter_run(STDIN_FILENO, argv[1], max_bytes, keep);
+        if (r < 0) {
+                fprintf(stderr, "deployex __log: '%s': some output was lost: %s\n", argv[1], strerror(-r));
+                return EXIT_FAIL;
+        }
+        return EXIT_OK;
+}
+
+const struct cli_command cmd_x_unpack = {
+        .name = "__unpack",
+        .usage = "__unpack TARBALL DEST_DIR MAX_BYTES",
+        .summary = "internal: unpack a release tarball safely (run by the daemon)",
+        .help = "Extracts TARBALL into DEST_DIR (absent or empty), refusing absolute paths, '..',\n"
+                "escaping links, device nodes, setuid/setgid bits and more than MAX_BYTES.  A\n"
+                "refused tarball leaves nothing behind.  Exit 0, or 1 with the reason on stderr.\n",
+        .run = run_x_unpack,
+};
+
+const struct cli_command cmd_x_log = {
+        .name = "__log",
+        .usage = "__log PATH MAX_BYTES KEEP",
+        .summary = "internal: append stdin to a size-rotated log file (run by the daemon)",
+        .help = "Copies stdin to PATH until EOF, rotating to PATH.1 .. PATH.KEEP above MAX_BYTES\n"
+                "between lines.  Ignores SIGTERM, SIGINT, SIGHUP and SIGPIPE.\n",
+        .run = run_x_log,
+};
