@@ -93,9 +93,9 @@ async function applyHooks(req, res) {
   if (hooks.delayMs) await new Promise((r) => setTimeout(r, hooks.delayMs));
   if (hooks.failCount > 0) {
     hooks.failCount--;
+    log({ method: req.method, path: req.url, status: hooks.failStatus, injected: true });
     res.writeHead(hooks.failStatus, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ error: { code: hooks.failStatus, message: 'injected failure' } }));
-    log({ method: req.method, path: req.url, status: hooks.failStatus, injected: true });
     return true;
   }
   return false;
@@ -173,20 +173,24 @@ async function startS3() {
     const v = verifySigV4(req, body, keys, 's3');
     const entry = { method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
     if (!v.ok) {
+      log(Object.assign(entry, { status: v.status, error: v.code }));
       res.writeHead(v.status, { 'Content-Type': 'application/xml' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${v.code}</Code><Message>${v.message}</Message></Error>`);
-      return log(Object.assign(entry, { status: v.status, error: v.code }));
+      return res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${v.code}</Code><Message>${v.message}</Message></Error>`);
     }
     const headers = Object.assign({}, req.headers);
     delete headers.authorization;
     delete headers['x-amz-security-token'];
     headers.host = `127.0.0.1:${backendPort}`;
     const up = http.request({ host: '127.0.0.1', port: backendPort, method: req.method, path: req.url, headers }, (upRes) => {
-      res.writeHead(upRes.statusCode, upRes.headers);
-      let bytes = 0;
-      upRes.on('data', (c) => { bytes += c.length; });
-      upRes.pipe(res);
-      upRes.on('end', () => log(Object.assign(entry, { status: upRes.statusCode, bytes, key: v.id })));
+      // Buffered so that the log line is written before the client sees the answer.
+      const chunks = [];
+      upRes.on('data', (c) => chunks.push(c));
+      upRes.on('end', () => {
+        const data = Buffer.concat(chunks);
+        log(Object.assign(entry, { status: upRes.statusCode, bytes: data.length, key: v.id }));
+        res.writeHead(upRes.statusCode, upRes.headers);
+        res.end(data);
+      });
     });
     up.on('error', () => { res.writeHead(502); res.end(); });
     up.end(body);
@@ -245,7 +249,7 @@ function startGcp() {
     const body = await readBody(req);
     if (await applyHooks(req, res)) return;
     const entry = { method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
-    const done = (status, obj, extra) => { sendJson(res, status, obj, extra); log(Object.assign(entry, { status })); };
+    const done = (status, obj, extra) => { log(Object.assign(entry, { status })); sendJson(res, status, obj, extra); };
 
     if (req.method === 'POST' && url.pathname === '/token') {
       const form = new URLSearchParams(body.toString('utf8'));
@@ -277,9 +281,9 @@ function startGcp() {
       if (url.searchParams.get('ifGenerationNotMatch') === generation || req.headers['if-none-match'] === etag) {
         return done(304, null, meta);
       }
+      log(Object.assign(entry, { status: 200, bytes: data.length }));
       res.writeHead(200, Object.assign({ 'Content-Type': 'application/octet-stream', 'Content-Length': data.length }, meta));
-      res.end(data);
-      return log(Object.assign(entry, { status: 200, bytes: data.length }));
+      return res.end(data);
     }
     m = /^\/v1\/projects\/([^/]+)\/secrets\/([^/]+)\/versions\/([^/:]+):access$/.exec(url.pathname);
     if (req.method === 'GET' && m) {
@@ -308,9 +312,9 @@ function startAws() {
     if (await applyHooks(req, res)) return;
     const entry = { method: req.method, path: req.url, target: req.headers['x-amz-target'] || null };
     const done = (status, obj, type) => {
+      log(Object.assign(entry, { status }));
       res.writeHead(status, { 'Content-Type': type || 'application/x-amz-json-1.1' });
       res.end(typeof obj === 'string' ? obj : JSON.stringify(obj));
-      log(Object.assign(entry, { status }));
     };
 
     if (req.method === 'PUT' && url.pathname === '/latest/api/token') {
