@@ -32,7 +32,7 @@ struct loopback {
         int requests;
 };
 
-static int lb_read_request(int fd, char *dst, size_t n)
+static inline int lb_read_request(int fd, char *dst, size_t n)
 {
         size_t len = 0;
         const char *end = NULL;
@@ -55,7 +55,7 @@ static int lb_read_request(int fd, char *dst, size_t n)
         return 0;
 }
 
-static void *lb_main(void *arg)
+static inline void *lb_main(void *arg)
 {
         struct loopback *lb = arg;
 
@@ -87,7 +87,7 @@ static void *lb_main(void *arg)
         }
 }
 
-static void loopback_start(struct loopback *lb, const char *response, size_t len)
+static inline void loopback_start(struct loopback *lb, const char *response, size_t len)
 {
         struct sockaddr_in a;
         socklen_t alen = sizeof(a);
@@ -107,7 +107,7 @@ static void loopback_start(struct loopback *lb, const char *response, size_t len
         pthread_create(&lb->thread, NULL, lb_main, lb);
 }
 
-static void loopback_stop(struct loopback *lb)
+static inline void loopback_stop(struct loopback *lb)
 {
         (void)!write(lb->stop_pipe[1], "x", 1);
         pthread_join(lb->thread, NULL);

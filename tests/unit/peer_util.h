@@ -28,7 +28,7 @@ struct peer_config {
         struct buf var, overrides;
 };
 
-static void peer_config_init(struct peer_config *p, const char *root, const char *source)
+static inline void peer_config_init(struct peer_config *p, const char *root, const char *source)
 {
         memset(p, 0, sizeof(*p));
         buf_init(&p->var);
@@ -48,14 +48,14 @@ static void peer_config_init(struct peer_config *p, const char *root, const char
         p->app.replicas = 1;
 }
 
-static void peer_config_release(struct peer_config *p)
+static inline void peer_config_release(struct peer_config *p)
 {
         buf_release(&p->var);
         buf_release(&p->overrides);
 }
 
 /* How many request-log lines contain every one of the given fragments (NULL-terminated). */
-static int peer_log_count(const char *log, ...)
+static inline int peer_log_count(const char *log, ...)
 {
         struct buf text = BUF_INIT;
         const char *frags[8];
@@ -84,7 +84,7 @@ static int peer_log_count(const char *log, ...)
 }
 
 /* An HTTP request to a peer's control or publishing side; returns the status. */
-static long peer_http(const char *method, const char *url, const void *body, size_t len,
+static inline long peer_http(const char *method, const char *url, const void *body, size_t len,
                       const char *const *headers)
 {
         struct http_response resp;

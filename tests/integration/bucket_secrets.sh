@@ -1,0 +1,41 @@
+# The secrets adapters against local secret stores: AWS Secrets Manager
+# (SigV4 verified) with keys from the environment and from IMDSv2, and GCP
+# Secret Manager behind the OAuth2 JWT flow (test_secrets_peer).
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+. "$DEPLOYEX_TOP/tests/peers/peers.sh"
+
+AWS=48130 GCP=48131
+EMAIL=secrets@test-project.iam.gserviceaccount.com
+HASH='$2b$12$awsawsawsawsawsawsawsuABCDEFGHIJKLMNOPQRSTUVWXYZ01234'
+
+mkdir -p "$T/aws-secrets" "$T/gcp-secrets/test-project" "$T/objects"
+jq -n --arg h "$HASH" '{DEPLOYEX_ERLANG_COOKIE: "aws-cookie", DEPLOYEX_ADMIN_HASHED_PASSWORD: $h}' \
+        >"$T/aws-secrets/deployex%2Fprod"
+printf 'not json TOPSECRET' >"$T/aws-secrets/deployex%2Fgarbled"
+printf '{"DEPLOYEX_ERLANG_COOKIE": "gcp-cookie", "DEPLOYEX_SECRET_KEY_BASE": "kb"}' \
+        >"$T/gcp-secrets/test-project/deployex-prod"
+printf '["TOPSECRET"]' >"$T/gcp-secrets/test-project/garbled"
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/sa.pem" 2>/dev/null || fail "openssl genpkey"
+openssl pkey -in "$T/sa.pem" -pubout -out "$T/sa.pub" 2>/dev/null || fail "openssl pkey"
+jq -n --arg k "$(cat "$T/sa.pem")" --arg e "$EMAIL" --arg u "http://127.0.0.1:$GCP/token" \
+        '{type: "service_account", private_key: $k, client_email: $e, token_uri: $u}' >"$T/sa.json"
+
+start_peer aws aws --port $AWS --secrets-dir "$T/aws-secrets" \
+        --keys "AKIDSECRETS:sm-secret,ASIAIMDS:imdssecret:imdstoken" --imds-creds ASIAIMDS:imdssecret:imdstoken
+start_peer gcp gcp --port $GCP --dir "$T/objects" --secrets-dir "$T/gcp-secrets" \
+        --sa-pub "$T/sa.pub" --sa-email "$EMAIL"
+
+export AWS_ACCESS_KEY_ID=AKIDSECRETS AWS_SECRET_ACCESS_KEY=sm-secret AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true HOME="$T" GOOGLE_APPLICATION_CREDENTIALS="$T/sa.json"
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE GOOGLE_CLOUD_PROJECT 2>/dev/null
+
+DEPLOYEX_TEST_AWS_ENDPOINT=http://127.0.0.1:$AWS DEPLOYEX_TEST_GCP_ENDPOINT=http://127.0.0.1:$GCP \
+        run_peer_test test_secrets_peer
+
+# What the stores saw: signed GetSecretValue calls, one refused; a verified JWT.
+assert_contains "$(cat "$T/aws.log")" '"target":"secretsmanager.GetSecretValue","status":400' "a refused signature"
+assert_contains "$(cat "$T/aws.log")" '"target":"secretsmanager.GetSecretValue","status":200' "an accepted signature"
+assert_contains "$(cat "$T/gcp.log")" '"path":"/token","inm":null,"status":200' "the JWT was accepted"
+assert_contains "$(cat "$T/gcp.log")" '/versions/latest:access' "the latest version was asked for"
+finish
