@@ -1,0 +1,58 @@
+# A version that fails at boot is rolled back and ghosted, the other replicas
+# untouched, and never retried; unpin onto the ghost does nothing; pause holds
+# a rollout until resume.
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+epmd -daemon
+BASE=47320
+ROLLBACK_MS=8000
+# Long enough that a release failing at boot has died before it counts as ready.
+HEALTHY_MS=4000
+demo_config 3 $BASE
+publish_demo 1.0.0
+start_daemon
+wait_for 60 "all_running 3 1.0.0" "3 replicas running 1.0.0"
+pid2=$(inst_field 2 pid); pid3=$(inst_field 3 pid)
+
+# 1.0.1 cannot boot: instance 1 crashes until the rollback deadline, then goes back.
+publish_demo 1.0.1 crash
+wait_for 40 "dx ghosts --json demo | jq -e '.[] | select(.version == \"1.0.1\")'" "1.0.1 to be ghosted"
+wait_for 30 "[ \"\$(inst_field 1 version)\" = 1.0.0 ] && [ \"\$(inst_field 1 state)\" = running ]" "instance 1 back on 1.0.0"
+assert_contains "$(answer $BASE)" "demo 1.0.0" "instance 1 answers with 1.0.0 again"
+assert_eq "$pid2" "$(inst_field 2 pid)" "instance 2 untouched"
+assert_eq "$pid3" "$(inst_field 3 pid)" "instance 3 untouched"
+assert_contains "$(dx ghosts --json demo | jq -r '.[0].reason')" "not ready" "ghost reason"
+h=$(dx history --json demo)
+assert_eq "rollback" "$(jqr "$h" '[.[] | select(.kind == "rollback")][0].kind')" "a rollback event"
+assert_eq "failed" "$(jqr "$h" '[.[] | select(.version == "1.0.1" and .kind == "full")][0].result')" "the failed deploy is recorded"
+s=$(st)
+assert_contains "$(jqr "$s" .apps[0].desired.error)" "ghosted" "status says the desired version is ghosted"
+assert_eq "1.0.1" "$(jqr "$s" .apps[0].ghosts[0])" "status lists the ghost"
+# No retry: it stays put.
+sleep 3
+assert_eq "1.0.0" "$(inst_field 1 version)" "no retry of a ghosted version"
+assert_eq "1" "$(dx history --json demo | jq '[.[] | select(.kind == "rollback")] | length')" "one rollback only"
+run 0 dx plan --json
+assert_eq "0" "$(jqr "$OUT" '[.apps[0].steps[] | select(.runnable)] | length')" "nothing to do"
+
+# Pin to 1.0.0 (what runs), then unpin onto the ghosted 1.0.1: nothing happens.
+pid1=$(inst_field 1 pid)
+run 0 dx pin demo 1.0.0
+sleep 1.5
+run 0 dx unpin demo
+sleep 1.5
+assert_eq "$pid1 $pid2 $pid3" "$(st | jq -r '[.apps[0].instances[].pid] | map(tostring) | join(" ")')" "pin/unpin onto a ghost moves nothing"
+
+# Pause: a new version is planned but held; resume rolls it out.
+run 0 dx pause demo
+publish_demo 1.0.2
+sleep 2
+assert_eq "1.0.0" "$(inst_field 1 version)" "paused: nothing deployed"
+run 0 dx plan --json
+assert_contains "$(jqr "$OUT" '.apps[0].steps[0].reason')" "paused" "the plan says paused"
+assert_eq "true" "$(st | jq -r .apps[0].paused)" "status says paused"
+# Crash restarts continue while paused.
+kill -KILL "$(inst_field 3 pid)"
+wait_for 20 "[ \"\$(inst_field 3 crash_restarts)\" = 1 ] && [ \"\$(inst_field 3 state)\" = running ]" "a crash restart while paused"
+run 0 dx resume demo
+wait_for 60 "all_running 3 1.0.2" "1.0.2 after resume"
+finish
