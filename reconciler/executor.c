@@ -552,8 +552,9 @@ void exec_recover(struct daemon *d, struct app_rt *a)
                 if (in->rec.state == INSTANCE_DEPLOYING || in->rec.state == INSTANCE_PRE_COMMANDS ||
                     in->rec.state == INSTANCE_UPGRADING) {
                         in->rec.deploy_started_at_ms = 0;
-                        instance_set_state(d, in, sup_is_running(in) ? INSTANCE_STARTING
-                                                                      : INSTANCE_STOPPED,
+                        instance_set_state(d, in, !sup_is_running(in) ? INSTANCE_STOPPED
+                                                  : in->rec.ready ? INSTANCE_RUNNING
+                                                                  : INSTANCE_STARTING,
                                            "interrupted step dropped");
                 }
                 goto clear;

@@ -123,6 +123,8 @@ struct job *job_start_self(struct daemon *d, const char *what, const char *const
         o.stdin_fd = -1;
         o.stdout_fd = out[1];
         o.stderr_fd = err[1];
+        /* A job must not outlive the daemon and race the work its successor redoes. */
+        o.die_with_parent = true;
         r = spawn_start(&o, &pid);
         if (r < 0) {
                 log_errno(r, "job '%s': cannot start '%s'", what, d->self_exe);

@@ -301,7 +301,7 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in, bool is_std
         snprintf(keep, sizeof(keep), "%d", d->cfg.log_keep);
         {
                 const char *argv[] = { d->self_exe, "__log", path.data, max, keep, NULL };
-                struct spawn_opts o = { (char *const *)argv, NULL, NULL, p[0], -1, -1 };
+                struct spawn_opts o = { (char *const *)argv, NULL, NULL, p[0], -1, -1, false };
                 r = spawn_start(&o, &pid);
         }
         close(p[0]);
@@ -376,7 +376,7 @@ static void start_hook_done(struct daemon *d, struct job *j)
                 goto bad;
         }
         {
-                struct spawn_opts o = { argv, envp, cwd.data, -1, out_fd, err_fd };
+                struct spawn_opts o = { argv, envp, cwd.data, -1, out_fd, err_fd, false };
                 r = spawn_start(&o, &pid);
         }
         if (r < 0) {

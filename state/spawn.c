@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -168,7 +169,7 @@ void spawn_strv_free(char **v)
  */
 static void __attribute__((noreturn))
 child_exec(const char *path, char *const *argv, char *const *envp, const char *cwd,
-           const int fds[3], int errfd)
+           const int fds[3], int errfd, pid_t die_with)
 {
         struct sigaction sa;
         sigset_t empty;
@@ -185,6 +186,9 @@ child_exec(const char *path, char *const *argv, char *const *envp, const char *c
         sigprocmask(SIG_SETMASK, &empty, NULL);
 
         if (setsid() < 0)
+                goto fail;
+        /* The parent may have died between fork() and prctl(): check after arming. */
+        if (die_with > 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != die_with))
                 goto fail;
         /* Move the sources above 2 first, so that dup2 onto 0..2 cannot clobber one. */
         for (int i = 0; i < 3; i++) {
@@ -220,7 +224,7 @@ int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
         int errpipe[2] = { -1, -1 };
         int devnull = -1, fds[3];
         sigset_t all, old;
-        pid_t pid;
+        pid_t pid, parent;
         ssize_t n;
         int child_err = 0, r;
 
@@ -247,9 +251,11 @@ int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
         /* No handler of ours may run in the child before it has reset them. */
         sigfillset(&all);
         sigprocmask(SIG_SETMASK, &all, &old);
+        parent = getpid();
         pid = fork();
         if (pid == 0)
-                child_exec(path.data, o->argv, envp, o->cwd, fds, errpipe[1]);
+                child_exec(path.data, o->argv, envp, o->cwd, fds, errpipe[1],
+                           o->die_with_parent ? parent : 0);
         r = pid < 0 ? -errno : 0;
         sigprocmask(SIG_SETMASK, &old, NULL);
         if (r < 0)

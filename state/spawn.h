@@ -40,6 +40,12 @@ struct spawn_opts {
         int stdin_fd;       /* -1 = /dev/null */
         int stdout_fd;      /* -1 = /dev/null */
         int stderr_fd;      /* -1 = /dev/null */
+        /*
+         * SIGKILL the child when the spawning thread dies (PR_SET_PDEATHSIG):
+         * for the daemon's jobs, whose work a killed daemon's successor redoes
+         * and must not race.  Instances and log writers outlive the daemon.
+         */
+        bool die_with_parent;
 };
 
 /*

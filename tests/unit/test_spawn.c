@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static uint64_t now_ms(void)
 static void run(char *const *argv, char *const *envp, const char *cwd, uint64_t timeout_ms,
                 struct spawn_result *res)
 {
-        struct spawn_opts o = { argv, envp, cwd, -1, -1, -1 };
+        struct spawn_opts o = { argv, envp, cwd, -1, -1, -1, false };
         struct spawn_run r = { timeout_ms, 200, -1, -1, 4096 };
 
         assert_int_equal(spawn_run(&o, &r, res), 0);
@@ -50,7 +51,7 @@ static void test_exit_statuses(void **state)
 
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 char *argv[] = { "sh", "-c", (char *)cases[i].script, NULL };
-                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false };
                 pid_t pid = 0;
                 int st = -1;
 
@@ -78,7 +79,7 @@ static void test_exec_failures(void **state)
 
         {
                 char *argv[] = { "deployex-no-such-program", NULL };
-                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false };
                 pid_t pid = 0;
 
                 assert_int_equal(spawn_start(&o, &pid), -ENOENT);
@@ -86,21 +87,21 @@ static void test_exec_failures(void **state)
         }
         {
                 char *argv[] = { noexec, NULL };
-                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false };
                 pid_t pid = 0;
 
                 assert_int_equal(spawn_start(&o, &pid), -EACCES);
         }
         {
                 char *argv[] = { "./missing", NULL };
-                struct spawn_opts o = { argv, NULL, tmpl, -1, -1, -1 };
+                struct spawn_opts o = { argv, NULL, tmpl, -1, -1, -1, false };
                 pid_t pid = 0;
 
                 assert_int_equal(spawn_start(&o, &pid), -ENOENT);
         }
         {
                 char *argv[] = { "true", NULL };
-                struct spawn_opts o = { argv, NULL, "/nonexistent/dir", -1, -1, -1 };
+                struct spawn_opts o = { argv, NULL, "/nonexistent/dir", -1, -1, -1, false };
                 pid_t pid = 0;
 
                 assert_int_equal(spawn_start(&o, &pid), -ENOENT);
@@ -166,7 +167,7 @@ static void test_env_and_cwd_reach_child(void **state)
 static void test_session_and_group(void **state)
 {
         char *argv[] = { "sleep", "10", NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false };
         pid_t pid = 0;
         int st = 0;
         (void)state;
@@ -274,7 +275,7 @@ static void test_leftovers_killed_after_exit(void **state)
 static void test_term_ignored_then_kill(void **state)
 {
         char *argv[] = { "sh", "-c", "trap '' TERM; echo ready; sleep 100", NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false };
         struct spawn_run r = { 200, 300, -1, -1, 100 };
         struct spawn_result res;
         uint64_t t0 = now_ms(), took;
@@ -297,7 +298,7 @@ static void test_copy_fds_and_tail(void **state)
         char *argv[] = { "sh", "-c",
                          "echo to-out; echo to-err >&2; i=0; while [ $i -lt 500 ]; do "
                          "echo line$i; i=$((i+1)); done; echo END", NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false };
         struct spawn_run r = { 5000, 100, -1, -1, 9 };
         struct spawn_result res;
         FILE *f;
@@ -336,7 +337,7 @@ static void test_same_fd_for_stdout_and_stderr(void **state)
 {
         int p[2];
         char *argv[] = { "sh", "-c", "echo a; echo b >&2", NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1 };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false };
         char got[16] = "";
         ssize_t n, total = 0;
         pid_t pid;
@@ -378,6 +379,65 @@ static void test_describe_status(void **state)
         }
 }
 
+/*
+ * die_with_parent: a job's child is killed when the process that spawned it
+ * dies; a child spawned without it (an instance) lives on.
+ */
+static pid_t spawn_from_dying_parent(bool die_with_parent)
+{
+        int p[2];
+        pid_t middle, child = 0;
+
+        assert_int_equal(pipe(p), 0);
+        middle = fork();
+        assert_true(middle >= 0);
+        if (middle == 0) {
+                char *argv[] = { (char *)"sleep", (char *)"30", NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, die_with_parent };
+                pid_t pid = 0;
+                (void)!spawn_start(&o, &pid);
+                (void)!write(p[1], &pid, sizeof(pid));
+                _exit(0);
+        }
+        close(p[1]);
+        assert_int_equal(read(p[0], &child, sizeof(child)), (ssize_t)sizeof(child));
+        close(p[0]);
+        assert_true(child > 0);
+        waitpid(middle, NULL, 0);
+        return child;
+}
+
+static bool gone_within(pid_t pid, int ms)
+{
+        for (int i = 0; i < ms / 10; i++) {
+                char path[64], state = 0;
+                snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+                FILE *f = fopen(path, "r");
+                if (!f)
+                        return true;
+                /* A zombie waiting for init to reap it is gone too. */
+                if (fscanf(f, "%*d (%*[^)]) %c", &state) == 1 && state == 'Z') {
+                        fclose(f);
+                        return true;
+                }
+                fclose(f);
+                usleep(10000);
+        }
+        return false;
+}
+
+static void test_die_with_parent(void **state)
+{
+        pid_t job, instance;
+
+        (void)state;
+        job = spawn_from_dying_parent(true);
+        assert_true(gone_within(job, 2000));
+        instance = spawn_from_dying_parent(false);
+        assert_false(gone_within(instance, 300));
+        kill(instance, SIGKILL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -395,6 +455,7 @@ int main(void)
                 cmocka_unit_test(test_copy_fds_and_tail),
                 cmocka_unit_test(test_same_fd_for_stdout_and_stderr),
                 cmocka_unit_test(test_describe_status),
+                cmocka_unit_test(test_die_with_parent),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

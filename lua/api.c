@@ -1,0 +1,682 @@
+/*
+ * api: the deployex.* functions of the hook sandbox.  See api.h.
+ *
+ * Memory discipline: a Lua error (a bad argument, the memory cap) unwinds
+ * with longjmp past any C frame.  So each function reads and checks all of
+ * its Lua arguments first, keeps C-allocated text in boxes the collector
+ * owns (sandbox_push_buf) or in Lua userdata, and holds malloc'ed memory,
+ * descriptors or handles only across code that makes no Lua call.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "term.h"
+#include "../state/fsutil.h"
+#include "../state/http.h"
+#include "../state/json.h"
+#include "../state/spawn.h"
+#include "../state/banned.h"
+
+#define ARGV_MAX 1024
+#define GLOB_MAX 10000
+#define ENV_NAME_MAX 255
+
+static struct api_env *env_of(lua_State *L)
+{
+        struct api_env *env = sandbox_user(L);
+
+        if (!env)
+                luaL_error(L, "deployex: the API is not bound to an environment");
+        return env;
+}
+
+void api_mask(const char *secret, const char *in, size_t len, struct buf *out)
+{
+        size_t slen = secret ? strlen(secret) : 0;
+        const char *end = in + len;
+
+        if (slen == 0) {
+                buf_append(out, in, len);
+                return;
+        }
+        while (in < end) {
+                const char *hit = memmem(in, (size_t)(end - in), secret, slen);
+
+                if (!hit) {
+                        buf_append(out, in, (size_t)(end - in));
+                        return;
+                }
+                buf_append(out, in, (size_t)(hit - in));
+                buf_puts(out, API_MASK);
+                in = hit + slen;
+        }
+}
+
+static void emit_log(struct api_env *env, const char *level, const char *msg)
+{
+        if (env->log)
+                env->log(env->log_data, level, msg);
+        else
+                fprintf(stderr, "deployex: hook %s: %s\n", level, msg);
+}
+
+static const char *const levels[] = { "debug", "info", "warn", "error", NULL };
+
+static int l_log(lua_State *L)
+{
+        struct api_env *env = env_of(L);
+        const char *level = levels[luaL_checkoption(L, 1, NULL, levels)];
+        size_t len;
+        const char *msg = luaL_tolstring(L, 2, &len);
+        struct buf *b = sandbox_push_buf(L);
+
+        api_mask(env->cookie, msg, len, b);
+        emit_log(env, level, b->data);
+        return 0;
+}
+
+/* print(...) logs at "info": a hook's stdout is not a place anyone reads. */
+static int l_print(lua_State *L)
+{
+        struct api_env *env = env_of(L);
+        int n = lua_gettop(L);
+        struct buf *b = sandbox_push_buf(L);
+        struct buf *masked = sandbox_push_buf(L);
+
+        for (int i = 1; i <= n; i++) {
+                size_t len;
+                const char *s = luaL_tolstring(L, i, &len);
+
+                if (i > 1)
+                        buf_putc(b, '\t');
+                buf_append(b, s, len);
+                lua_pop(L, 1);
+        }
+        api_mask(env->cookie, b->data, b->len, masked);
+        emit_log(env, "info", masked->data);
+        return 0;
+}
+
+/* ---- exec ----------------------------------------------------------------- */
+
+static bool env_name_ok(const char *s, size_t len)
+{
+        if (len == 0 || len > ENV_NAME_MAX || (s[0] >= '0' && s[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                char c = s[i];
+
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_'))
+                        return false;
+        }
+        return true;
+}
+
+/* A string argument with no NUL inside (it would silently cut an argv entry). */
+static const char *check_cstring(lua_State *L, int idx, const char *what)
+{
+        size_t len;
+        const char *s;
+
+        if (lua_type(L, idx) != LUA_TSTRING)
+                luaL_error(L, "%s must be a string, got %s", what, luaL_typename(L, idx));
+        s = lua_tolstring(L, idx, &len);
+        if (strlen(s) != len)
+                luaL_error(L, "%s contains a NUL byte", what);
+        return s;
+}
+
+/* Shell-like quoting, for the log line only: the command never goes through a shell. */
+static void quote_arg(struct buf *out, const char *s)
+{
+        bool plain = *s != '\0';
+
+        for (const char *p = s; *p && plain; p++)
+                plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                               "_./:=@%+,-", *p) != NULL;
+        if (plain) {
+                buf_puts(out, s);
+                return;
+        }
+        buf_putc(out, '\'');
+        for (; *s; s++) {
+                if (*s == '\'')
+                        buf_puts(out, "'\\''");
+                else
+                        buf_putc(out, *s);
+        }
+        buf_putc(out, '\'');
+}
+
+static int open_log(const char *path)
+{
+        struct buf dir = BUF_INIT;
+        const char *slash;
+        int fd;
+
+        if (!path)
+                return -1;
+        slash = strrchr(path, '/');
+        if (slash && slash != path) {
+                buf_append(&dir, path, (size_t)(slash - path));
+                (void)mkdir_p(dir.data, 0700);
+        }
+        buf_release(&dir);
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        return fd < 0 ? -1 : fd;
+}
+
+static void write_str(int fd, const char *s)
+{
+        size_t n = strlen(s);
+
+        while (fd >= 0 && n > 0) {
+                ssize_t w = write(fd, s, n);
+
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return;
+                s += w;
+                n -= (size_t)w;
+        }
+}
+
+static void stamp(char *out, size_t n)
+{
+        time_format_iso(time_now_ms(), out, n);
+}
+
+static int l_exec(lua_State *L)
+{
+        struct api_env *env = env_of(L);
+        lua_Integer argc, timeout = 0;
+        size_t nset = 0, nunset = 0, i;
+        const char *cwd = NULL;
+        char **argv, **envp;
+        const char **unset;
+        struct kv *set;
+        struct buf *line, *tail, *what, *masked;
+        struct spawn_opts o;
+        struct spawn_run run;
+        struct spawn_result res;
+        uint64_t remaining, limit;
+        int out_fd, err_fd, r;
+        char when[32];
+
+        luaL_checktype(L, 1, LUA_TTABLE);
+        if (lua_isnoneornil(L, 2)) {
+                lua_settop(L, 1);
+                lua_newtable(L);
+        }
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_settop(L, 2);
+
+        argc = (lua_Integer)lua_rawlen(L, 1);
+        if (argc < 1 || argc > ARGV_MAX)
+                return luaL_error(L, "exec: argv must be a list of 1 to %d strings", ARGV_MAX);
+        /* Lua owns every array below: an error raised while filling them frees them. */
+        argv = lua_newuserdatauv(L, (size_t)(argc + 1) * sizeof(*argv), 0); /* 3 */
+        for (lua_Integer k = 1; k <= argc; k++) {
+                char what_arg[32];
+
+                snprintf(what_arg, sizeof(what_arg), "exec: argv[%lld]", (long long)k);
+                lua_rawgeti(L, 1, k);
+                /* The string stays reachable through argv's table, which the caller holds. */
+                argv[k - 1] = (char *)check_cstring(L, -1, what_arg);
+                lua_pop(L, 1);
+        }
+        argv[argc] = NULL;
+
+        lua_getfield(L, 2, "cwd"); /* 4 */
+        if (!lua_isnil(L, 4))
+                cwd = check_cstring(L, 4, "exec: cwd");
+        lua_getfield(L, 2, "timeout_ms"); /* 5 */
+        if (!lua_isnil(L, 5)) {
+                int isint = 0;
+
+                timeout = lua_tointegerx(L, 5, &isint);
+                if (!isint || timeout <= 0)
+                        return luaL_error(L, "exec: timeout_ms must be a positive integer");
+        }
+        lua_getfield(L, 2, "env");   /* 6 */
+        lua_getfield(L, 2, "unset"); /* 7 */
+        if (!lua_isnil(L, 6) && !lua_istable(L, 6))
+                return luaL_error(L, "exec: env must be a table of NAME = value");
+        if (!lua_isnil(L, 7) && !lua_istable(L, 7))
+                return luaL_error(L, "exec: unset must be a list of name patterns");
+
+        /* Count, then fill: env entries set a value, or unset a name when false. */
+        if (lua_istable(L, 6)) {
+                lua_pushnil(L);
+                while (lua_next(L, 6)) {
+                        size_t klen;
+                        const char *k;
+
+                        if (lua_type(L, -2) != LUA_TSTRING)
+                                return luaL_error(L, "exec: env keys must be strings");
+                        k = lua_tolstring(L, -2, &klen);
+                        if (!env_name_ok(k, klen))
+                                return luaL_error(L, "exec: env: bad variable name '%s'", k);
+                        if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
+                                nset++;
+                        else if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+                                nunset++;
+                        else
+                                return luaL_error(L, "exec: env.%s must be a string or false", k);
+                        lua_pop(L, 1);
+                }
+        }
+        if (lua_istable(L, 7))
+                nunset += lua_rawlen(L, 7);
+        set = lua_newuserdatauv(L, (nset + 1) * sizeof(*set), 0);         /* 8 */
+        unset = lua_newuserdatauv(L, (nunset + 1) * sizeof(*unset), 0);   /* 9 */
+        lua_newtable(L); /* 10: anchors numbers converted to strings */
+        nset = nunset = 0;
+        if (lua_istable(L, 6)) {
+                lua_pushnil(L);
+                while (lua_next(L, 6)) {
+                        if (lua_type(L, -1) == LUA_TBOOLEAN) {
+                                unset[nunset++] = lua_tostring(L, -2);
+                        } else {
+                                char what_env[ENV_NAME_MAX + 16];
+
+                                snprintf(what_env, sizeof(what_env), "exec: env.%s", lua_tostring(L, -2));
+                                lua_tostring(L, -1); /* a number becomes its text, on the stack */
+                                set[nset].value = (char *)check_cstring(L, -1, what_env);
+                                set[nset].key = (char *)lua_tostring(L, -2);
+                                /* lua_next's copy of the value goes away: anchor the text. */
+                                lua_pushvalue(L, -1);
+                                lua_rawseti(L, 10, (lua_Integer)lua_rawlen(L, 10) + 1);
+                                nset++;
+                        }
+                        lua_pop(L, 1);
+                }
+        }
+        if (lua_istable(L, 7)) {
+                size_t n = lua_rawlen(L, 7);
+
+                for (i = 1; i <= n; i++) {
+                        lua_rawgeti(L, 7, (lua_Integer)i);
+                        unset[nunset++] = check_cstring(L, -1, "exec: unset[]");
+                        lua_pop(L, 1);
+                }
+        }
+
+        remaining = sandbox_remaining_ms(L);
+        if (remaining == 0)
+                sandbox_time_error(L);
+        limit = timeout > 0 && (uint64_t)timeout < remaining ? (uint64_t)timeout : remaining;
+
+        line = sandbox_push_buf(L);
+        masked = sandbox_push_buf(L);
+        tail = sandbox_push_buf(L);
+        what = sandbox_push_buf(L);
+        for (lua_Integer k = 0; k < argc; k++) {
+                if (k)
+                        buf_putc(line, ' ');
+                quote_arg(line, argv[k]);
+        }
+        if (cwd)
+                buf_printf(line, " (in %s)", cwd);
+        api_mask(env->cookie, line->data, line->len, masked);
+
+        /* From here to the result table: no Lua calls, C owns fds and envp. */
+        envp = spawn_env_build(NULL, unset, nunset, set, nset);
+        out_fd = open_log(env->stdout_log);
+        err_fd = open_log(env->stderr_log);
+        stamp(when, sizeof(when));
+        buf_reset(line);
+        buf_printf(line, "[deployex %s] exec: %s\n", when, masked->data);
+        write_str(out_fd, line->data);
+
+        o = (struct spawn_opts){ argv, envp, cwd, -1, -1, -1, false };
+        run = (struct spawn_run){ limit, API_EXEC_GRACE_MS, out_fd, err_fd, API_OUTPUT_TAIL };
+        r = spawn_run(&o, &run, &res);
+        if (r < 0) {
+                buf_printf(what, "cannot execute '%s': %s", argv[0], strerror(-r));
+        } else {
+                buf_release(tail);
+                *tail = res.tail; /* the box owns it now */
+                buf_init(&res.tail);
+                if (res.timed_out || !WIFEXITED(res.wstatus) || WEXITSTATUS(res.wstatus) != 0)
+                        spawn_describe_status(res.wstatus, res.timed_out, limit, what);
+        }
+        stamp(when, sizeof(when));
+        buf_reset(line);
+        buf_printf(line, "[deployex %s] %s\n", when, what->len ? what->data : "exited with status 0");
+        write_str(out_fd, line->data);
+        if (out_fd >= 0)
+                close(out_fd);
+        if (err_fd >= 0)
+                close(err_fd);
+        spawn_strv_free(envp);
+
+        lua_createtable(L, 0, 6);
+        lua_pushboolean(L, r == 0 && what->len == 0);
+        lua_setfield(L, -2, "ok");
+        if (r == 0 && !res.timed_out && WIFEXITED(res.wstatus)) {
+                lua_pushinteger(L, WEXITSTATUS(res.wstatus));
+                lua_setfield(L, -2, "status");
+        }
+        if (r == 0 && WIFSIGNALED(res.wstatus)) {
+                lua_pushinteger(L, WTERMSIG(res.wstatus));
+                lua_setfield(L, -2, "signal");
+        }
+        lua_pushboolean(L, r == 0 && res.timed_out);
+        lua_setfield(L, -2, "timed_out");
+        buf_reset(masked);
+        api_mask(env->cookie, tail->data, tail->len, masked);
+        lua_pushlstring(L, masked->data, masked->len);
+        lua_setfield(L, -2, "output");
+        if (what->len) {
+                lua_pushlstring(L, what->data, what->len);
+                lua_setfield(L, -2, "error");
+        }
+        return 1;
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+static int l_glob(lua_State *L)
+{
+        const char *pattern = check_cstring(L, 1, "glob: pattern");
+        struct buf *found = sandbox_push_buf(L);
+        size_t count = 0;
+        glob_t g;
+        int r;
+
+        memset(&g, 0, sizeof(g));
+        r = glob(pattern, 0, NULL, &g);
+        if (r == 0) {
+                count = g.gl_pathc;
+                for (size_t i = 0; i < g.gl_pathc && i < GLOB_MAX; i++)
+                        buf_append(found, g.gl_pathv[i], strlen(g.gl_pathv[i]) + 1);
+        }
+        globfree(&g);
+        if (r != 0 && r != GLOB_NOMATCH)
+                return luaL_error(L, "glob: cannot read a directory for '%s'", pattern);
+        if (count > GLOB_MAX)
+                return luaL_error(L, "glob: more than %d matches for '%s'", GLOB_MAX, pattern);
+        lua_createtable(L, (int)count, 0);
+        for (size_t i = 0, off = 0; i < count; i++) {
+                const char *p = found->data + off;
+
+                lua_pushstring(L, p);
+                lua_rawseti(L, -2, (lua_Integer)i + 1);
+                off += strlen(p) + 1;
+        }
+        return 1;
+}
+
+static int l_read_file(lua_State *L)
+{
+        const char *path = check_cstring(L, 1, "read_file: path");
+        struct buf *text = sandbox_push_buf(L);
+        int r = file_read_all(path, API_READ_MAX, text);
+
+        if (r < 0) {
+                luaL_pushfail(L);
+                lua_pushfstring(L, "cannot read '%s': %s", path,
+                                r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
+                return 2;
+        }
+        lua_pushlstring(L, text->data, text->len);
+        return 1;
+}
+
+/* ---- time ----------------------------------------------------------------- */
+
+static void sleep_for(uint64_t ms)
+{
+        struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int l_sleep_ms(lua_State *L)
+{
+        lua_Integer ms = luaL_checkinteger(L, 1);
+        uint64_t remaining = sandbox_remaining_ms(L);
+
+        if (ms < 0)
+                return luaL_error(L, "sleep_ms: negative duration");
+        if ((uint64_t)ms > remaining) {
+                sleep_for(remaining);
+                sandbox_time_error(L);
+        }
+        sleep_for((uint64_t)ms);
+        return 0;
+}
+
+/* The timeout a blocking call may use: what it asks for (or dflt), within the hook's time. */
+static uint64_t clip_timeout(lua_State *L, lua_Integer asked, uint64_t dflt)
+{
+        uint64_t remaining = sandbox_remaining_ms(L);
+        uint64_t t = asked > 0 ? (uint64_t)asked : dflt;
+
+        if (remaining == 0)
+                sandbox_time_error(L);
+        return t < remaining ? t : remaining;
+}
+
+/* ---- network -------------------------------------------------------------- */
+
+static lua_Integer opt_int_field(lua_State *L, int t, const char *key, const char *fn)
+{
+        lua_Integer v = 0;
+        int isint = 0;
+
+        if (lua_isnoneornil(L, t))
+                return 0;
+        lua_getfield(L, t, key);
+        if (!lua_isnil(L, -1)) {
+                v = lua_tointegerx(L, -1, &isint);
+                if (!isint || v <= 0)
+                        luaL_error(L, "%s: %s must be a positive integer", fn, key);
+        }
+        lua_pop(L, 1);
+        return v;
+}
+
+static bool header_text_ok(const char *s)
+{
+        return strpbrk(s, "\r\n") == NULL;
+}
+
+static int l_http(lua_State *L)
+{
+        const char *method = check_cstring(L, 1, "http: method");
+        const char *url = check_cstring(L, 2, "http: url");
+        const char *body = NULL;
+        size_t body_len = 0, nheaders = 0;
+        const char **headers;
+        struct buf *hdr_text, *err;
+        struct http_request req;
+        struct http_response resp;
+        uint64_t timeout;
+        int r;
+
+        for (const char *p = method; *p; p++)
+                if (*p < 'A' || *p > 'Z')
+                        return luaL_error(L, "http: method must be upper case letters, got '%s'", method);
+        if (!lua_isnoneornil(L, 3))
+                luaL_checktype(L, 3, LUA_TTABLE);
+        timeout = clip_timeout(L, opt_int_field(L, 3, "timeout_ms", "http"), API_HTTP_TIMEOUT_MS);
+        lua_settop(L, 3);
+        hdr_text = sandbox_push_buf(L); /* 4: "Name: value\0" ... */
+        err = sandbox_push_buf(L);      /* 5 */
+        if (lua_istable(L, 3)) {
+                lua_getfield(L, 3, "body"); /* 6 */
+                if (!lua_isnil(L, 6)) {
+                        if (lua_type(L, 6) != LUA_TSTRING)
+                                return luaL_error(L, "http: body must be a string");
+                        body = lua_tolstring(L, 6, &body_len);
+                }
+                lua_getfield(L, 3, "headers"); /* 7 */
+                if (lua_istable(L, 7)) {
+                        lua_pushnil(L);
+                        while (lua_next(L, 7)) {
+                                const char *k, *v;
+
+                                if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+                                        return luaL_error(L, "http: headers must be name = value strings");
+                                k = lua_tostring(L, -2);
+                                v = lua_tostring(L, -1);
+                                if (!header_text_ok(k) || !header_text_ok(v) || strchr(k, ':'))
+                                        return luaL_error(L, "http: bad header '%s'", k);
+                                buf_printf(hdr_text, "%s: %s", k, v);
+                                buf_putc(hdr_text, '\0');
+                                nheaders++;
+                                lua_pop(L, 1);
+                        }
+                } else if (!lua_isnil(L, 7)) {
+                        return luaL_error(L, "http: headers must be a table");
+                }
+        }
+        headers = lua_newuserdatauv(L, (nheaders + 1) * sizeof(*headers), 0);
+        for (size_t i = 0, off = 0; i < nheaders; i++) {
+                headers[i] = hdr_text->data + off;
+                off += strlen(headers[i]) + 1;
+        }
+        headers[nheaders] = NULL;
+
+        /* No Lua calls until resp is released. */
+        req = (struct http_request){ .method = method, .url = url, .headers = headers,
+                                     .body = body, .body_len = body_len,
+                                     .connect_timeout_ms = timeout, .timeout_ms = timeout,
+                                     .max_bytes = API_HTTP_BODY_MAX };
+        http_response_init(&resp);
+        r = http_perform(&req, &resp, err);
+        if (r == 0) {
+                long status = resp.status;
+
+                buf_release(hdr_text);
+                *hdr_text = resp.body; /* reuse the box for the body */
+                buf_init(&resp.body);
+                http_response_release(&resp);
+                lua_pushinteger(L, status);
+                lua_pushlstring(L, hdr_text->data, hdr_text->len);
+                return 2;
+        }
+        http_response_release(&resp);
+        luaL_pushfail(L);
+        lua_pushlstring(L, err->data, err->len);
+        return 2;
+}
+
+static int l_tcp_check(lua_State *L)
+{
+        const char *host = check_cstring(L, 1, "tcp_check: host");
+        lua_Integer port = luaL_checkinteger(L, 2);
+        lua_Integer asked = luaL_optinteger(L, 3, 0);
+        struct addrinfo hints, *res = NULL;
+        char portstr[16], why[160] = "";
+        uint64_t timeout, start;
+        struct timespec ts;
+        bool ok = false;
+        int r;
+
+        if (port < 1 || port > 65535)
+                return luaL_error(L, "tcp_check: port must be 1..65535");
+        timeout = clip_timeout(L, asked, API_TCP_TIMEOUT_MS);
+        snprintf(portstr, sizeof(portstr), "%lld", (long long)port);
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV;
+
+        /* No Lua calls until res is freed. */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        start = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        r = getaddrinfo(host, portstr, &hints, &res);
+        if (r != 0)
+                snprintf(why, sizeof(why), "%s", gai_strerror(r));
+        for (struct addrinfo *ai = r == 0 ? res : NULL; ai && !ok; ai = ai->ai_next) {
+                int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                ai->ai_protocol);
+                int soerr = 0;
+                socklen_t len = sizeof(soerr);
+
+                if (fd < 0) {
+                        snprintf(why, sizeof(why), "%s", strerror(errno));
+                        continue;
+                }
+                if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+                        ok = true;
+                } else if (errno == EINPROGRESS) {
+                        struct pollfd pfd = { fd, POLLOUT, 0 };
+                        uint64_t now, left;
+
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+                        left = now - start < timeout ? timeout - (now - start) : 0;
+                        r = poll(&pfd, 1, (int)left);
+                        if (r == 0)
+                                snprintf(why, sizeof(why), "timed out after %llu ms",
+                                         (unsigned long long)timeout);
+                        else if (r > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 &&
+                                 soerr == 0)
+                                ok = true;
+                        else
+                                snprintf(why, sizeof(why), "%s", strerror(soerr ? soerr : errno));
+                } else {
+                        snprintf(why, sizeof(why), "%s", strerror(errno));
+                }
+                close(fd);
+        }
+        if (res)
+                freeaddrinfo(res);
+        if (ok) {
+                lua_pushboolean(L, 1);
+                return 1;
+        }
+        luaL_pushfail(L);
+        lua_pushfstring(L, "tcp %s:%d: %s", host, (int)port, why);
+        return 2;
+}
+
+static int open_all(lua_State *L)
+{
+        static const luaL_Reg funcs[] = {
+                { "exec", l_exec },           { "log", l_log },
+                { "glob", l_glob },           { "read_file", l_read_file },
+                { "sleep_ms", l_sleep_ms },   { "http", l_http },
+                { "tcp_check", l_tcp_check }, { NULL, NULL },
+        };
+
+        lua_newtable(L);
+        luaL_setfuncs(L, funcs, 0);
+        term_open(L);
+        lua_setglobal(L, "deployex");
+        lua_pushcfunction(L, l_print);
+        lua_setglobal(L, "print");
+        return 0;
+}
+
+void api_bind(struct sandbox *sb, struct api_env *env)
+{
+        sandbox_set_user(sb, env);
+}
+
+int api_open(lua_State *L)
+{
+        lua_pushcfunction(L, open_all);
+        return lua_pcall(L, 0, 0, 0) == LUA_OK ? 0 : (lua_pop(L, 1), -ENOMEM);
+}
