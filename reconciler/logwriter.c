@@ -119,13 +119,15 @@ static int write_all(int fd, const char *p, size_t n, size_t *ret_done)
 
 /*
  * Before each write: someone else may have appended (the daemon copies
- * pre-command output here) or removed the file (an operator): follow both.
+ * pre-command output here), or renamed, removed or truncated the file (an
+ * operator, logrotate): follow all of it.
  */
 static int sync_file(struct logwriter *w)
 {
-        struct stat st;
+        struct stat st, at_path;
 
-        if (w->fd < 0 || fstat(w->fd, &st) < 0 || st.st_nlink == 0)
+        if (w->fd < 0 || fstat(w->fd, &st) < 0 || stat(w->path, &at_path) < 0 ||
+            st.st_ino != at_path.st_ino || st.st_dev != at_path.st_dev)
                 return reopen(w);
         w->size = (uint64_t)st.st_size;
         return 0;

@@ -139,6 +139,20 @@ static void test_keep_zero_and_reopen(void **state)
         assert_int_equal(unlink(log_path), 0);
         feed(&w, "d\n");
         assert_file(0, "d\n");
+        /* Renamed away (logrotate): a new file at the path. */
+        {
+                char moved[160];
+
+                snprintf(moved, sizeof(moved), "%s.moved", log_path);
+                assert_int_equal(rename(log_path, moved), 0);
+                feed(&w, "e\n");
+                assert_file(0, "e\n");
+                unlink(moved);
+        }
+        /* Truncated in place: written from the start, size counted again. */
+        assert_int_equal(truncate(log_path, 0), 0);
+        feed(&w, "0123456789\n");
+        assert_file(0, "0123456789\n");
         logwriter_close(&w);
 }
 
