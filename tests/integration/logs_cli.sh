@@ -1,0 +1,106 @@
+# deployex logs against files written by the real log writer (deployex __log):
+# argument errors, tails, --stderr, -f across rotations (bursts included),
+# the end of -f on SIGTERM and on a closed stdout; the writer itself ignores
+# SIGTERM and flushes a partial last line at EOF.
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+
+if ! "$DEPLOYEX" logs --help >/dev/null 2>&1; then
+        echo "skip: 'logs' is not in main.c's command table yet"
+        exit 0
+fi
+
+write_config 2
+LOG="$T/log/myapp/myapp-1-stdout.log"
+
+# Errors: usage (2), unknown app / instance / no log yet (1).
+run 2 dx logs myapp
+assert_contains "$ERR" "usage: deployex" "usage printed"
+run 2 dx logs myapp 1 --bogus
+run 2 dx logs myapp one
+run 2 dx logs myapp 1 -n
+run 2 dx logs myapp 1 -n many
+run 2 dx logs myapp 1 2
+run 1 dx logs nosuch 1
+assert_contains "$ERR" "unknown app 'nosuch'" "unknown app named"
+run 1 dx logs myapp 3
+assert_contains "$ERR" "myapp has no instance 3" "instance out of range"
+run 1 dx logs myapp 0
+run 1 dx logs myapp 1
+assert_eq "deployex logs: no log yet at $LOG" "$ERR" "missing log file"
+
+# The writer: its own directory, 0600 files, rotation above 300 bytes, 20 kept.
+mkfifo "$T/feed"
+"$DEPLOYEX" __log "$LOG" 300 20 <"$T/feed" 2>"$T/writer.err" &
+WPID=$!
+exec 4>"$T/feed"
+i=1
+while [ $i -le 20 ]; do echo "line $i" >&4; i=$((i + 1)); done
+wait_for 5 "grep -qx 'line 20' '$LOG'" "the writer to write"
+assert_eq "600" "$(stat -c %a "$LOG")" "log file mode"
+assert_eq "700" "$(stat -c %a "$T/log/myapp")" "log directory mode"
+
+run 0 dx logs myapp 1 -n 3
+assert_eq "line 18
+line 19
+line 20" "$OUT" "the last 3 lines"
+run 0 dx logs myapp 1
+assert_eq "20" "$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" "default: all 20 (fewer than 50)"
+run 0 dx logs myapp 1 -n 0
+assert_eq "" "$OUT" "-n 0 prints nothing"
+printf 'err one\nerr two\nerr three' >"$T/log/myapp/myapp-1-stderr.log"
+run 0 dx logs myapp 1 --stderr -n 2
+assert_eq "err two
+err three" "$OUT" "--stderr, a last line without newline"
+
+# -f from the current end: a burst of 200 lines means several rotations between
+# two looks of the follower; it still prints every line once, in order.
+"$DEPLOYEX" -c "$T/deployex.json" logs myapp 1 -f -n 0 >"$T/follow.out" 2>"$T/follow.err" &
+FPID=$!
+sleep 0.5
+i=21
+while [ $i -le 220 ]; do echo "line $i" >&4; i=$((i + 1)); done
+wait_for 10 "grep -qx 'line 220' '$T/follow.out'" "the follower to see the last line"
+seq 21 220 | sed 's/^/line /' >"$T/want"
+cmp -s "$T/want" "$T/follow.out" || { diff "$T/want" "$T/follow.out" | head >&2; fail "follow output differs"; }
+ok
+[ -f "$LOG.1" ] && [ -f "$LOG.3" ] || fail "the burst rotated the log several times"
+for f in "$LOG" "$LOG".*; do
+        [ "$(stat -c %s "$f")" -le 300 ] || fail "$f is over 300 bytes"
+        [ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" = '\n' ] || fail "$f ends inside a line"
+done
+ok
+# Every line exactly once across the files, oldest file first.
+for f in $(ls "$LOG".* | sort -t. -k3 -rn) "$LOG"; do cat "$f"; done >"$T/all"
+seq 1 220 | sed 's/^/line /' >"$T/want_all"
+cmp -s "$T/want_all" "$T/all" || fail "the rotated files do not hold lines 1..220 once each in order"
+ok
+
+kill -TERM $FPID
+wait $FPID; rc=$?
+assert_eq 0 "$rc" "the follower exits 0 on SIGTERM"
+
+# -f ends when its reader goes away.
+( "$DEPLOYEX" -c "$T/deployex.json" logs myapp 1 -f -n 5 | head -n 2 >"$T/head.out" ) &
+HPID=$!
+sleep 0.5
+echo "line 221" >&4
+wait_for 5 "! kill -0 $HPID" "logs -f to end after its reader closed"
+assert_eq "line 216
+line 217" "$(cat "$T/head.out")" "head saw the start of the tail"
+
+# The writer ignores SIGTERM (the instance's group gets it) and flushes at EOF.
+kill -TERM $WPID
+sleep 0.2
+kill -0 $WPID 2>/dev/null || fail "the log writer died of SIGTERM"
+ok
+printf 'the very last words' >&4
+exec 4>&-
+wait $WPID; rc=$?
+assert_eq 0 "$rc" "the writer exits 0 at EOF"
+assert_eq "the very last words" "$(tail -n 1 "$LOG")" "the partial last line is written at EOF"
+assert_eq "" "$(cat "$T/writer.err")" "the writer had nothing to complain about"
+
+# Bad writer arguments are usage errors.
+run 2 "$DEPLOYEX" __log "$LOG" 0 3
+run 2 "$DEPLOYEX" __log "$LOG" 100 -1
+finish
