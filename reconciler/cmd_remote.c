@@ -1,0 +1,311 @@
+/*
+ * deployex remote APP N [--dry-run]: an interactive shell on instance N
+ * (DESIGN §3).  The CLI process becomes the shell with execve(): no daemon
+ * involved, the terminal is the operator's.
+ *
+ *     elixir  {current}/bin/APP remote
+ *     erlang  {current}/bin/APP remote_console       (+ RELX_REPLACE_OS_VARS=true)
+ *     gleam   erl -remsh APP-N@HOST -sname remsh-PID -hidden -setcookie COOKIE
+ *
+ * with the instance's RELEASE_NODE, RELEASE_DISTRIBUTION=sname, RELEASE_COOKIE
+ * and RELEASE_TMP, inherited RELEASE_*, BINDIR, ROOTDIR and
+ * ELIXIR_ERL_OPTIONS removed (DESIGN §5).  With `tls` configured, the
+ * distribution options file {var_path}/tls/ssl_dist.conf is passed as
+ * "-proto_dist inet_tls -ssl_dist_optfile FILE": on the command line for
+ * Gleam, through ERL_AFLAGS (which every erl reads) for the release scripts.
+ *
+ * --dry-run prints what would be executed as JSON, the cookie masked:
+ *     {"argv": [...], "env": {"RELEASE_NODE": "myapp-2", ...}, "unset": [...], "cwd": "..."}
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "../state/json.h"
+#include "../state/node.h"
+#include "../state/paths.h"
+#include "../state/spawn.h"
+#include "../state/banned.h"
+
+extern const struct cli_command cmd_remote;
+
+#define COOKIE_MASK "********"
+#define MAX_ARGS 16
+#define MAX_ENV 8
+
+static const char *const unset_patterns[] = {
+        "RELEASE_*", "BINDIR", "ROOTDIR", "ELIXIR_ERL_OPTIONS", "NOTIFY_SOCKET",
+};
+
+struct remote_cmd {
+        char *argv[MAX_ARGS + 1];   /* owned strings, NULL-terminated */
+        size_t argc;
+        struct kv env[MAX_ENV];     /* owned */
+        size_t nenv;
+        char *cwd;
+        int cookie_arg;             /* index of the cookie in argv, or -1 */
+};
+
+static void add_arg(struct remote_cmd *rc, const char *s)
+{
+        if (rc->argc < MAX_ARGS)
+                rc->argv[rc->argc++] = xstrdup(s);
+}
+
+static void add_env(struct remote_cmd *rc, const char *key, const char *value)
+{
+        if (rc->nenv < MAX_ENV) {
+                rc->env[rc->nenv].key = xstrdup(key);
+                rc->env[rc->nenv].value = xstrdup(value);
+                rc->nenv++;
+        }
+}
+
+static void remote_cmd_release(struct remote_cmd *rc)
+{
+        for (size_t i = 0; i < rc->argc; i++)
+                free(rc->argv[i]);
+        for (size_t i = 0; i < rc->nenv; i++) {
+                if (strcmp(rc->env[i].key, "RELEASE_COOKIE") == 0)
+                        explicit_bzero(rc->env[i].value, strlen(rc->env[i].value));
+                free(rc->env[i].key);
+                free(rc->env[i].value);
+        }
+        free(rc->cwd);
+}
+
+/* The TLS distribution options, when configured and generated; NULL otherwise. */
+static char *tls_dist_args(const struct config *c)
+{
+        struct buf file = BUF_INIT, args = BUF_INIT;
+
+        if (!c->has_tls)
+                return NULL;
+        buf_printf(&file, "%s/tls/ssl_dist.conf", c->var_path);
+        if (access(file.data, R_OK) < 0) {
+                fprintf(stderr, "deployex remote: warning: tls is configured but %s is missing; "
+                                "connecting without TLS distribution\n", file.data);
+                buf_release(&file);
+                return NULL;
+        }
+        buf_printf(&args, "-proto_dist inet_tls -ssl_dist_optfile %s", file.data);
+        buf_release(&file);
+        return buf_detach(&args);
+}
+
+static void build_command(const struct config *c, const struct app_config *app, int n, const char *current,
+                          const char *cookie, struct remote_cmd *rc)
+{
+        struct buf s = BUF_INIT, host = BUF_INIT;
+        char *tls = tls_dist_args(c);
+
+        memset(rc, 0, sizeof(*rc));
+        rc->cookie_arg = -1;
+        rc->cwd = xstrdup(current);
+        node_short_host(&host);
+        buf_printf(&s, "%s-%d", app->name, n);
+        add_env(rc, "RELEASE_NODE", s.data);
+        add_env(rc, "RELEASE_DISTRIBUTION", "sname");
+        add_env(rc, "RELEASE_COOKIE", cookie);
+        buf_reset(&s);
+        path_release_dir(c, app->name, n, "tmp", &s);
+        add_env(rc, "RELEASE_TMP", s.data);
+
+        switch (app->language) {
+        case LANG_ELIXIR:
+        case LANG_ERLANG:
+                buf_reset(&s);
+                buf_printf(&s, "%s/bin/%s", current, app->name);
+                add_arg(rc, s.data);
+                add_arg(rc, app->language == LANG_ELIXIR ? "remote" : "remote_console");
+                if (app->language == LANG_ERLANG)
+                        add_env(rc, "RELX_REPLACE_OS_VARS", "true");
+                if (tls) {
+                        const char *inherited = getenv("ERL_AFLAGS");
+
+                        buf_reset(&s);
+                        buf_printf(&s, "%s%s%s", tls, inherited ? " " : "", inherited ? inherited : "");
+                        add_env(rc, "ERL_AFLAGS", s.data);
+                }
+                break;
+        case LANG_GLEAM:
+                add_arg(rc, "erl");
+                add_arg(rc, "-remsh");
+                buf_reset(&s);
+                buf_printf(&s, "%s-%d@%s", app->name, n, host.data);
+                add_arg(rc, s.data);
+                add_arg(rc, "-sname");
+                buf_reset(&s);
+                buf_printf(&s, "remsh-%d", (int)getpid());
+                add_arg(rc, s.data);
+                add_arg(rc, "-hidden");
+                add_arg(rc, "-setcookie");
+                rc->cookie_arg = (int)rc->argc;
+                add_arg(rc, cookie);
+                if (tls) {
+                        add_arg(rc, "-proto_dist");
+                        add_arg(rc, "inet_tls");
+                        add_arg(rc, "-ssl_dist_optfile");
+                        buf_reset(&s);
+                        buf_printf(&s, "%s/tls/ssl_dist.conf", c->var_path);
+                        add_arg(rc, s.data);
+                }
+                break;
+        }
+        free(tls);
+        buf_release(&s);
+        buf_release(&host);
+}
+
+static void print_dry_run(const struct remote_cmd *rc)
+{
+        struct buf out = BUF_INIT;
+        yajl_gen g = json_gen_new(&out);
+
+        yajl_gen_map_open(g);
+        json_gen_str(g, "argv");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < rc->argc; i++)
+                json_gen_str(g, (int)i == rc->cookie_arg ? COOKIE_MASK : rc->argv[i]);
+        yajl_gen_array_close(g);
+        json_gen_str(g, "env");
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < rc->nenv; i++)
+                json_gen_kv_str(g, rc->env[i].key,
+                                strcmp(rc->env[i].key, "RELEASE_COOKIE") == 0 ? COOKIE_MASK : rc->env[i].value);
+        yajl_gen_map_close(g);
+        json_gen_str(g, "unset");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < ARRAY_SIZE(unset_patterns); i++)
+                json_gen_str(g, unset_patterns[i]);
+        yajl_gen_array_close(g);
+        json_gen_kv_str(g, "cwd", rc->cwd);
+        yajl_gen_map_close(g);
+        yajl_gen_free(g);
+        printf("%s\n", out.data);
+        buf_release(&out);
+}
+
+static int exec_command(const struct app_config *app, int n, const struct remote_cmd *rc)
+{
+        struct buf program = BUF_INIT;
+        char **envp;
+        int r;
+
+        envp = spawn_env_build(NULL, unset_patterns, ARRAY_SIZE(unset_patterns), rc->env, rc->nenv);
+        r = spawn_resolve(rc->argv[0], envp, &program);
+        if (r < 0) {
+                fprintf(stderr, "deployex remote: %s/%d: cannot find '%s' to run\n", app->name, n, rc->argv[0]);
+                goto out;
+        }
+        if (access(program.data, X_OK) < 0) {
+                r = -errno;
+                fprintf(stderr, "deployex remote: %s/%d: cannot run %s: %s\n", app->name, n, program.data,
+                        strerror(errno));
+                goto out;
+        }
+        if (chdir(rc->cwd) < 0) {
+                r = -errno;
+                fprintf(stderr, "deployex remote: %s/%d: cannot enter %s: %s\n", app->name, n, rc->cwd,
+                        strerror(errno));
+                goto out;
+        }
+        /* The shell should die of ^C's and broken pipes as it would when started by hand. */
+        signal(SIGPIPE, SIG_DFL);
+        fflush(NULL);
+        execve(program.data, rc->argv, envp);
+        r = -errno;
+        fprintf(stderr, "deployex remote: %s/%d: cannot run %s: %s\n", app->name, n, program.data, strerror(errno));
+out:
+        spawn_strv_free(envp);
+        buf_release(&program);
+        return r;
+}
+
+static int run_remote(const struct cli *cli, int argc, char **argv)
+{
+        const char *app_name = NULL, *instance = NULL;
+        const struct app_config *app;
+        struct buf current = BUF_INIT, cookie = BUF_INIT;
+        struct remote_cmd rc;
+        bool dry_run = false, built = false;
+        struct config c;
+        struct stat st;
+        int n, r, ret = EXIT_FAIL;
+
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--dry-run") == 0)
+                        dry_run = true;
+                else if (argv[i][0] == '-' && argv[i][1] != '\0')
+                        return cli_usage_error(&cmd_remote, "unknown option '%s'", argv[i]);
+                else if (!app_name)
+                        app_name = argv[i];
+                else if (!instance)
+                        instance = argv[i];
+                else
+                        return cli_usage_error(&cmd_remote, "unexpected argument '%s'", argv[i]);
+        }
+        if (!instance)
+                return cli_usage_error(&cmd_remote, "needs APP and an instance number N");
+        if (parse_int(instance, &n) < 0)
+                return cli_usage_error(&cmd_remote, "N must be an instance number, got '%s'", instance);
+
+        if (cli_load_config(cli, &c) != EXIT_OK)
+                return EXIT_FAIL;
+        app = cli_find_app(&c, app_name);
+        if (!app)
+                goto out;
+        if (n < 1 || n > app->replicas) {
+                fprintf(stderr, "deployex remote: %s has no instance %d (it has %d replicas in %s)\n",
+                        app->name, n, app->replicas, c.origin);
+                goto out;
+        }
+        path_release_dir(&c, app->name, n, "current", &current);
+        if (stat(current.data, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "deployex remote: %s/%d has no current release (nothing at %s)\n", app->name, n,
+                        current.data);
+                goto out;
+        }
+        r = config_read_cookie(&c, &cookie);
+        if (r < 0) {
+                fprintf(stderr, "deployex remote: cannot read the cookie%s%s: %s\n", c.cookie_file ? " from " : "",
+                        c.cookie_file ? c.cookie_file : "", strerror(-r));
+                goto out;
+        }
+        build_command(&c, app, n, current.data, cookie.data, &rc);
+        built = true;
+        if (dry_run) {
+                print_dry_run(&rc);
+                ret = EXIT_OK;
+                goto out;
+        }
+        (void)exec_command(app, n, &rc); /* returns only on failure */
+out:
+        if (built)
+                remote_cmd_release(&rc);
+        if (cookie.cap)
+                explicit_bzero(cookie.data, cookie.cap);
+        buf_release(&cookie);
+        buf_release(&current);
+        config_release(&c);
+        return ret;
+}
+
+const struct cli_command cmd_remote = {
+        .name = "remote",
+        .usage = "remote APP N [--dry-run]",
+        .summary = "an interactive shell on instance N (IEx / erl remsh)",
+        .help = "Replaces itself with the release's remote shell on instance N, run from\n"
+                "{var_path}/service/APP/N/current: Elixir 'bin/APP remote', Erlang 'bin/APP\n"
+                "remote_console', Gleam 'erl -remsh APP-N@HOST'.  The instance's node name and\n"
+                "cookie are set; with tls configured the distribution options file\n"
+                "{var_path}/tls/ssl_dist.conf is passed on.  Leave the shell with ^G q or\n"
+                "^C ^C: that ends the shell, not the instance.\n"
+                "  --dry-run  print the command and environment as JSON (cookie masked)\n",
+        .run = run_remote,
+};

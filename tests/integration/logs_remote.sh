@@ -1,0 +1,127 @@
+# Looking into an instance: `deployex __unpack` puts a real Erlang release in
+# place (and refuses hostile tarballs), `deployex remote` builds the right
+# command for each language (--dry-run, cookie masked) and really opens a
+# remote shell on a running release node, which outlives the shell.
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+
+if ! "$DEPLOYEX" remote --help >/dev/null 2>&1 || ! "$DEPLOYEX" __unpack --help >/dev/null 2>&1; then
+        echo "skip: 'remote' or '__unpack' is not in main.c's command table yet"
+        exit 0
+fi
+
+# Instance 9 of "demo": a node name no other test uses (demo-1..3 are common).
+N=9
+PORT=47399
+COOKIE="remote-cookie-$$"
+mkdir -p "$T/var" "$T/log" "$T/overrides"
+cat >"$T/deployex.json" <<JSON
+{"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
+ "overrides_path": "$T/overrides", "cookie": "$COOKIE",
+ "apps": [{"name": "demo", "language": "erlang", "replicas": $N, "ports": {"PORT": 47391}},
+          {"name": "ex", "language": "elixir", "replicas": 1},
+          {"name": "gl", "language": "gleam", "replicas": 1}]}
+JSON
+SVC="$T/var/service/demo/$N"
+mkdir -p "$SVC/tmp"
+
+# Errors before anything is deployed.
+run 2 dx remote demo
+run 2 dx remote demo x
+run 2 dx remote demo 1 --bogus
+run 1 dx remote nosuch 1
+run 1 dx remote demo 10
+assert_contains "$ERR" "demo has no instance 10" "instance out of range"
+run 1 dx remote demo $N
+assert_eq "deployex remote: demo/$N has no current release (nothing at $SVC/current)" "$ERR" "not deployed"
+
+# __unpack: hostile tarballs are refused with one line naming the member, leaving nothing.
+mkdir -p "$T/evil/d"
+ln -s /etc "$T/evil/d/etc"
+tar czf "$T/evil-link.tar.gz" -C "$T/evil" d
+(cd "$T/evil/d" && tar czPf "$T/evil-dotdot.tar.gz" ../d 2>/dev/null)
+for t in "evil-link:symlink to an absolute path" "evil-dotdot:'..' component"; do
+        reason=${t#*:}; t=${t%%:*}
+        run 1 "$DEPLOYEX" __unpack "$T/$t.tar.gz" "$SVC/current" 100000000
+        assert_eq 1 "$(printf '%s\n' "$ERR" | wc -l | tr -d ' ')" "$t: one line"
+        assert_contains "$ERR" "$T/$t.tar.gz: member '" "$t: names the tarball and member"
+        assert_contains "$ERR" "$reason" "$t: the reason"
+        [ ! -e "$SVC/current" ] || fail "$t: left $SVC/current behind"
+        [ -z "$(ls -A "$SVC" | grep -v '^tmp$')" ] || fail "$t: left $(ls -A "$SVC") behind"
+        ok
+done
+run 2 "$DEPLOYEX" __unpack "$T/x.tar.gz" "$SVC/current" lots
+
+# A real release, unpacked the way the daemon does it.
+tarball=$(demo_release 1.0.0)
+run 0 "$DEPLOYEX" __unpack "$tarball" "$SVC/current" 1000000000
+[ -x "$SVC/current/bin/demo" ] || fail "the release script is in place and executable"
+ok
+member=$(tar tzf "$tarball" | grep -E '^(\./)?bin/demo$')
+sha_tar=$(tar xzOf "$tarball" "$member" | sha256sum)
+assert_eq "$sha_tar" "$(sha256sum <"$SVC/current/bin/demo")" "bin/demo unpacked byte for byte"
+
+# --dry-run: the command for each language, the cookie never shown.
+run 0 dx remote demo $N --dry-run
+assert_eq "$SVC/current/bin/demo" "$(jqr "$OUT" '.argv[0]')" "erlang: the release script"
+assert_eq "remote_console" "$(jqr "$OUT" '.argv[1]')" "erlang: remote_console"
+assert_eq "demo-$N" "$(jqr "$OUT" '.env.RELEASE_NODE')" "RELEASE_NODE"
+assert_eq "sname" "$(jqr "$OUT" '.env.RELEASE_DISTRIBUTION')" "RELEASE_DISTRIBUTION"
+assert_eq "$SVC/tmp" "$(jqr "$OUT" '.env.RELEASE_TMP')" "RELEASE_TMP"
+assert_eq "true" "$(jqr "$OUT" '.env.RELX_REPLACE_OS_VARS')" "RELX_REPLACE_OS_VARS"
+assert_eq "********" "$(jqr "$OUT" '.env.RELEASE_COOKIE')" "cookie masked"
+assert_eq "$SVC/current" "$(jqr "$OUT" '.cwd')" "cwd"
+assert_contains "$(jqr "$OUT" '.unset | join(" ")')" "RELEASE_* BINDIR ROOTDIR ELIXIR_ERL_OPTIONS" "unset"
+assert_not_contains "$OUT" "$COOKIE" "the cookie is not printed"
+mkdir -p "$T/var/service/ex/1/current" "$T/var/service/gl/1/current"
+run 0 dx remote ex 1 --dry-run
+assert_eq "$T/var/service/ex/1/current/bin/ex remote" "$(jqr "$OUT" '.argv | join(" ")')" "elixir: bin/APP remote"
+assert_eq "null" "$(jqr "$OUT" '.env.RELX_REPLACE_OS_VARS')" "elixir: no relx variable"
+run 0 dx remote gl 1 --dry-run
+host=$(hostname | cut -d. -f1)
+assert_eq "erl -remsh gl-1@$host" "$(jqr "$OUT" '.argv[0:3] | join(" ")')" "gleam: erl -remsh NODE"
+assert_eq "-setcookie ********" "$(jqr "$OUT" '.argv[-2:] | join(" ")')" "gleam: cookie masked in argv"
+assert_not_contains "$OUT" "$COOKIE" "the cookie is not printed (gleam)"
+# TLS: the distribution options file is passed on when it exists.
+mkdir -p "$T/var/tls" && : >"$T/var/tls/ssl_dist.conf"
+jq --arg d "$T/var/tls" '. + {tls: {cert: ($d + "/c.pem"), key: ($d + "/k.pem"), ca: ($d + "/ca.pem")}}' \
+        "$T/deployex.json" >"$T/tls.json"
+touch "$T/var/tls/c.pem" "$T/var/tls/k.pem" "$T/var/tls/ca.pem"
+run 0 "$DEPLOYEX" -c "$T/tls.json" remote gl 1 --dry-run
+assert_contains "$(jqr "$OUT" '.argv | join(" ")')" "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/ssl_dist.conf" "gleam: tls options"
+run 0 "$DEPLOYEX" -c "$T/tls.json" remote demo $N --dry-run
+assert_eq "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/ssl_dist.conf" "$(jqr "$OUT" '.env.ERL_AFLAGS')" "erlang: tls through ERL_AFLAGS"
+
+# The real thing: start the release as the daemon would, then a remote shell on a pty.
+if ! command -v script >/dev/null 2>&1; then
+        echo "skip: no script(1) for a pty; the real remote shell is not tested"
+        finish
+        exit 0
+fi
+epmd -daemon
+(cd "$SVC/current" && exec env -u BINDIR -u ROOTDIR RELEASE_NODE=demo-$N RELEASE_DISTRIBUTION=sname \
+        RELEASE_COOKIE="$COOKIE" RELEASE_TMP="$SVC/tmp" RELX_REPLACE_OS_VARS=true PORT=$PORT \
+        setsid bin/demo foreground >"$T/node.log" 2>&1) &
+NODE_PID=$!
+KILL_GROUPS="${KILL_GROUPS:-} $NODE_PID"
+wait_for 30 "epmd -names | grep -q 'name demo-$N '" "the release node to register"
+wait_for 10 "[ -n \"\$(answer $PORT)\" ]" "the release to answer on its port"
+
+mkfifo "$T/in"
+# A wrong inherited cookie and BINDIR must not leak into the shell's environment.
+RELEASE_COOKIE=wrong BINDIR=/nonexistent script -q -c "$DEPLOYEX -c $T/deployex.json remote demo $N" /dev/null \
+        <"$T/in" >"$T/remote.out" 2>&1 &
+SHELL_PID=$!
+exec 5>"$T/in"
+wait_for 20 "grep -q '(demo-$N@' '$T/remote.out'" "the remote shell prompt"
+printf 'io:format("remote-node=~p~n",[node()]).\n' >&5
+wait_for 10 "grep -q \"remote-node='demo-$N@\" '$T/remote.out'" "the command to run on the instance"
+# Leave the way an operator would: ^G then q ends the shell, not the node.
+printf '\007' >&5
+sleep 0.3
+printf 'q\n' >&5
+wait_for 10 "! kill -0 $SHELL_PID" "the remote shell to end"
+exec 5>&-
+kill -0 $NODE_PID 2>/dev/null || fail "the instance died with the remote shell"
+ok
+assert_contains "$(answer $PORT)" "demo 1.0.0" "the instance still answers"
+finish
