@@ -3,7 +3,8 @@
  * main.c leaves them out of the usage text):
  *
  *     deployex __unpack TARBALL DEST_DIR MAX_BYTES
- *         unpack a release (unpack.h); exit 0, or 1 with one line on stderr.
+ *         unpack a release (unpack.h); exit 0, 1 when the archive is refused,
+ *         UNPACK_EXIT_LOCAL (75) when this host failed; one line on stderr.
  *     deployex __log PATH MAX_BYTES KEEP
  *         copy stdin to a size-rotated log file until EOF (logwriter.h).
  *
@@ -41,7 +42,9 @@ static int run_x_unpack(const struct cli *cli, int argc, char **argv)
         if (r < 0)
                 fprintf(stderr, "%s\n", err.len ? err.data : strerror(-r));
         buf_release(&err);
-        return r < 0 ? EXIT_FAIL : EXIT_OK;
+        if (r < 0 && unpack_refused(r))
+                return EXIT_FAIL; /* the release is bad: no retry will help */
+        return r < 0 ? UNPACK_EXIT_LOCAL : EXIT_OK;
 }
 
 /* The parent directory of a log file, made 0700 when missing. */
@@ -97,7 +100,8 @@ const struct cli_command cmd_x_unpack = {
         .summary = "internal: unpack a release tarball safely (run by the daemon)",
         .help = "Extracts TARBALL into DEST_DIR (absent or empty), refusing absolute paths, '..',\n"
                 "escaping links, device nodes, setuid/setgid bits and more than MAX_BYTES.  A\n"
-                "refused tarball leaves nothing behind.  Exit 0, or 1 with the reason on stderr.\n",
+                "refused tarball leaves nothing behind.  Exit 0; 1 when the archive is refused;\n"
+                "75 when this host failed (disk full, DEST_DIR in the way); the reason on stderr.\n",
         .run = run_x_unpack,
 };
 

@@ -949,6 +949,11 @@ static int unpack_all(struct unpacker *u)
         return check_links(u);
 }
 
+bool unpack_refused(int r)
+{
+        return r == -EINVAL || r == -EFBIG;
+}
+
 int unpack_release(const char *tarball, const char *dest_dir, uint64_t max_bytes, struct buf *err)
 {
         struct unpacker u = {

@@ -35,20 +35,33 @@
 #ifndef DEPLOYEX_UNPACK_H
 #define DEPLOYEX_UNPACK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../state/util.h"
 
 #define UNPACK_MAX_ENTRIES 200000
+/*
+ * `deployex __unpack` exits 1 when the archive is refused (its content: the
+ * release is bad, the daemon ghosts it) and UNPACK_EXIT_LOCAL when this host
+ * failed (disk full, permissions: the daemon retries later).
+ */
+#define UNPACK_EXIT_LOCAL 75
 
 /*
  * Unpack tarball into dest_dir, which must not exist or be an empty
- * directory (its parent must exist).  0 on success.  On failure -errno
- * (-EINVAL: refused content, -EFBIG: over max_bytes, -ENOTEMPTY: dest_dir is
- * not empty, or the error of the failing system call) and one line, without a
- * trailing newline, appended to err:
+ * directory (its parent must exist).  0 on success.  On failure one line,
+ * without a trailing newline, appended to err:
  *     /cache/myapp-1.0.0.tar.gz: member 'a/../../x': '..' component in the path
+ * and -errno, in two kinds (unpack_refused() tells them apart):
+ *   - the archive is refused for its content: -EINVAL (a hostile or corrupt
+ *     member), -EFBIG (over max_bytes).  Retrying cannot help.
+ *   - this host failed: -ENOTEMPTY/-ENOTDIR (dest_dir in the way), -ENOENT
+ *     (no tarball, no parent directory), -ENOSPC, -EACCES, ... -- the error
+ *     of the failing system call.  A retry may succeed.
  */
 int unpack_release(const char *tarball, const char *dest_dir, uint64_t max_bytes, struct buf *err);
+/* true when r, a result of unpack_release(), means the archive itself was refused. */
+bool unpack_refused(int r);
 
 #endif

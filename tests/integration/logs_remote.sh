@@ -50,6 +50,10 @@ for t in "evil-link:symlink to an absolute path" "evil-dotdot:'..' component"; d
         ok
 done
 run 2 "$DEPLOYEX" __unpack "$T/x.tar.gz" "$SVC/current" lots
+# A failure of this host, not of the archive, has its own exit status (the daemon retries).
+run 75 "$DEPLOYEX" __unpack "$T/evil-link.tar.gz" "$T/no/such/dir/current" 100000000
+assert_contains "$ERR" "$T/no/such/dir/current" "names the destination"
+run 75 "$DEPLOYEX" __unpack "$T/missing.tar.gz" "$SVC/current" 100000000
 
 # A real release, unpacked the way the daemon does it.
 tarball=$(demo_release 1.0.0)

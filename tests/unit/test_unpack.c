@@ -481,6 +481,13 @@ static void test_dest_rules(void **state)
         assert_non_null(strstr(err.data, "missing.tar.gz"));
         assert_int_equal(access(dest, F_OK), -1);
 
+        /* Content refusals and host failures are told apart. */
+        assert_true(unpack_refused(-EINVAL));
+        assert_true(unpack_refused(-EFBIG));
+        assert_false(unpack_refused(-ENOENT));
+        assert_false(unpack_refused(-ENOTEMPTY));
+        assert_false(unpack_refused(-ENOSPC));
+
         /* The cap is inclusive. */
         buf_reset(&err);
         assert_int_equal(unpack_release(tar, dest, 1, &err), 0);
