@@ -337,7 +337,9 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
                         exec_begin(d, a, s);
         }
         sup_tick(d, a);
-        return min_deadline(plan_buf.next_wake_ms, a->source_job ? 0 : a->next_source_poll_ms);
+        return min_deadline(min_deadline(plan_buf.next_wake_ms,
+                                         a->source_job ? 0 : a->next_source_poll_ms),
+                            a->retry_version[0] && a->retry_at_ms > daemon_now(d) ? a->retry_at_ms : 0);
 }
 
 static void arm_timer(struct daemon *d, uint64_t deadline)

@@ -107,6 +107,10 @@ struct app_rt {
         bool source_job;
         int source_failures;
         int source_wd, state_wd;             /* inotify watches, -1 = none */
+        /* A deploy that failed for a passing reason (fetch, disk) waits before a retry. */
+        char retry_version[VERSION_MAX + 1];
+        unsigned retry_failures;
+        uint64_t retry_at_ms;
 };
 
 struct daemon {

@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
+#include "unpack.h"
 #include "../state/fsutil.h"
 #include "../state/lock.h"
 #include "../state/paths.h"
@@ -154,6 +156,40 @@ static void deploy_failed(struct daemon *d, struct instance_rt *in, const char *
         op_finish(d, in);
 }
 
+/*
+ * A deploy that failed for a reason that may pass (a download, a checksum
+ * that does not match yet, a full disk): the version is not ghosted, the
+ * instance keeps what it ran, and the next attempt waits 5 s, doubling up to
+ * 5 min, so that a broken bucket does not make the daemon spin.
+ */
+#define RETRY_INITIAL_MS 5000
+#define RETRY_MAX_MS (5 * 60 * 1000)
+
+static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char *what,
+                            const char *why)
+{
+        struct app_rt *a = in->app;
+        uint64_t delay = RETRY_INITIAL_MS;
+
+        if (strcmp(a->retry_version, in->op->step.to) != 0) {
+                str_copy(a->retry_version, sizeof(a->retry_version), in->op->step.to);
+                a->retry_failures = 0;
+        }
+        for (unsigned i = 0; i < a->retry_failures && delay < RETRY_MAX_MS; i++)
+                delay *= 2;
+        if (delay > RETRY_MAX_MS)
+                delay = RETRY_MAX_MS;
+        a->retry_failures++;
+        a->retry_at_ms = daemon_now(d) + delay;
+        log_err("app=%s instance=%d cannot %s %s: %s; retry in %llu ms", a->name,
+                in->rec.instance, what, in->op->step.to, why, (unsigned long long)delay);
+        in->rec.deploy_started_at_ms = 0;
+        instance_set_state(d, in, !sup_is_running(in) ? INSTANCE_STOPPED
+                                  : in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                           "deploy deferred");
+        op_finish(d, in);
+}
+
 /* --- phases --- */
 
 static void fetch_done(struct daemon *d, struct job *j)
@@ -163,13 +199,7 @@ static void fetch_done(struct daemon *d, struct job *j)
 
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
-                /* A fetch may fail for passing reasons (network): no ghost, retry on the next plan. */
-                log_err("app=%s instance=%d cannot fetch %s: %s", in->app->name, in->rec.instance,
-                        in->op->step.to, why.data);
-                in->rec.deploy_started_at_ms = 0;
-                instance_set_state(d, in, sup_is_running(in) ? (in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING)
-                                                              : INSTANCE_STOPPED, "fetch failed");
-                op_finish(d, in);
+                deploy_deferred(d, in, "fetch", why.data);
         } else {
                 set_phase(d, in, PHASE_UNPACK);
                 advance(d, in);
@@ -182,12 +212,16 @@ static void unpack_done(struct daemon *d, struct job *j)
         struct instance_rt *in = j->owner;
         struct buf why = BUF_INIT;
 
-        if (!job_ok(j)) {
+        if (!job_ok(j) && !j->timed_out && WIFEXITED(j->wstatus) &&
+            WEXITSTATUS(j->wstatus) == UNPACK_EXIT_LOCAL) {
                 job_describe_failure(j, &why);
-                /* A refused tarball: the running replica is untouched. */
+                deploy_deferred(d, in, "unpack", why.data);
+        } else if (!job_ok(j)) {
+                /* A refused tarball fails the deployment; the running replica is untouched. */
+                job_describe_failure(j, &why);
                 if (sup_is_running(in))
                         instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
-                                           "unpack refused");
+                                           "release refused");
                 deploy_failed(d, in, why.data);
         } else {
                 set_phase(d, in, PHASE_STOP);
@@ -380,6 +414,8 @@ static void advance(struct daemon *d, struct instance_rt *in)
                         }
                         break;
                 }
+                if (strcmp(in->app->retry_version, op->step.to) == 0)
+                        in->app->retry_version[0] = '\0';
                 if (op->step.action == PLAN_ROLLBACK) {
                         str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
                         in->rec.previous_version[0] = '\0';
@@ -451,6 +487,9 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
         struct instance_rt *in = instance_get(a, s->instance, true);
 
         if (!in || in->op || in->starting_job || in->stop_requested)
+                return;
+        if ((s->action == PLAN_DEPLOY_FULL || s->action == PLAN_DEPLOY_HOT) &&
+            strcmp(s->to, a->retry_version) == 0 && daemon_now(d) < a->retry_at_ms)
                 return;
         log_info("app=%s instance=%d %s %s -> %s (%s)", a->name, s->instance,
                  plan_action_to_string(s->action), s->from[0] ? s->from : "none",
