@@ -110,22 +110,65 @@ KILL_GROUPS="${KILL_GROUPS:-} $NODE_PID"
 wait_for 30 "epmd -names | grep -q 'name demo-$N '" "the release node to register"
 wait_for 10 "[ -n \"\$(answer $PORT)\" ]" "the release to answer on its port"
 
-mkfifo "$T/in"
-# A wrong inherited cookie and BINDIR must not leak into the shell's environment.
-RELEASE_COOKIE=wrong BINDIR=/nonexistent script -q -c "$DEPLOYEX -c $T/deployex.json remote demo $N" /dev/null \
-        <"$T/in" >"$T/remote.out" 2>&1 &
-SHELL_PID=$!
-exec 5>"$T/in"
-wait_for 20 "grep -q '(demo-$N@' '$T/remote.out'" "the remote shell prompt"
-printf 'io:format("remote-node=~p~n",[node()]).\n' >&5
-wait_for 10 "grep -q \"remote-node='demo-$N@\" '$T/remote.out'" "the command to run on the instance"
-# Leave the way an operator would: ^G then q ends the shell, not the node.
-printf '\007' >&5
-sleep 0.3
-printf 'q\n' >&5
-wait_for 10 "! kill -0 $SHELL_PID" "the remote shell to end"
-exec 5>&-
+# remote_shell APP N EXPR WANT: a remote shell on a pty; EXPR runs on the
+# instance and WANT must show up; then ^G q, which ends the shell only.
+remote_shell() {
+        rm -f "$T/in"
+        mkfifo "$T/in"
+        # A wrong inherited cookie and BINDIR must not leak into the shell's environment.
+        RELEASE_COOKIE=wrong BINDIR=/nonexistent script -q -c "$DEPLOYEX -c $T/deployex.json remote $1 $2" \
+                /dev/null <"$T/in" >"$T/remote-$1.out" 2>&1 &
+        shell_pid=$!
+        exec 5>"$T/in"
+        wait_for 30 "grep -q '($1-$2@' '$T/remote-$1.out'" "the $1 remote shell prompt"
+        printf '%s\n' "$3" >&5
+        wait_for 10 "grep -q \"$4\" '$T/remote-$1.out'" "the command to run on $1-$2"
+        printf '\007' >&5
+        sleep 0.3
+        printf 'q\n' >&5
+        wait_for 10 "! kill -0 $shell_pid" "the $1 remote shell to end"
+        exec 5>&-
+}
+remote_shell demo $N 'io:format("remote-node=~p~n",[node()]).' "remote-node='demo-$N@"
 kill -0 $NODE_PID 2>/dev/null || fail "the instance died with the remote shell"
 ok
 assert_contains "$(answer $PORT)" "demo 1.0.0" "the instance still answers"
+
+# Elixir: a minimal mix release (built once, offline, cached with the other fixtures).
+if ! command -v mix >/dev/null 2>&1; then
+        echo "skip: no mix; the Elixir remote shell is not tested"
+        finish
+        exit 0
+fi
+EXREL="$FIXTURES/elixir-remote/ex"
+if [ ! -x "$EXREL/bin/ex" ]; then
+        src="$T/ex-src"
+        mkdir -p "$src/lib"
+        cat >"$src/mix.exs" <<'EXS'
+defmodule Ex.MixProject do
+  use Mix.Project
+  def project, do: [app: :ex, version: "0.1.0", deps: [], releases: [ex: [steps: [:assemble]]]]
+  def application, do: [extra_applications: [:logger]]
+end
+EXS
+        printf 'defmodule Ex do\n  def hello, do: :world\nend\n' >"$src/lib/ex.ex"
+        (cd "$src" && HOME="$src" MIX_HOME="$src/.mix" MIX_ENV=prod mix release --quiet >"$T/mix.log" 2>&1) ||
+                { cat "$T/mix.log" >&2; fail "cannot build the Elixir release"; }
+        mkdir -p "$FIXTURES/elixir-remote"
+        rm -rf "$EXREL"
+        cp -r "$src/_build/prod/rel/ex" "$EXREL"
+fi
+rmdir "$T/var/service/ex/1/current"
+cp -r "$EXREL" "$T/var/service/ex/1/current"
+mkdir -p "$T/var/service/ex/1/tmp"
+sed -i 's/"name": "ex", "language": "elixir", "replicas": 1/"name": "ex", "language": "elixir", "replicas": 8/' "$T/deployex.json"
+mv "$T/var/service/ex/1" "$T/var/service/ex/8"
+(cd "$T/var/service/ex/8/current" && exec env RELEASE_NODE=ex-8 RELEASE_DISTRIBUTION=sname \
+        RELEASE_COOKIE="$COOKIE" RELEASE_TMP="$T/var/service/ex/8/tmp" setsid bin/ex start >"$T/ex.log" 2>&1) &
+EX_PID=$!
+KILL_GROUPS="${KILL_GROUPS:-} $EX_PID"
+wait_for 30 "epmd -names | grep -q 'name ex-8 '" "the Elixir node to register"
+remote_shell ex 8 'IO.puts("remote-node=#{node()}")' "remote-node=ex-8@"
+kill -0 $EX_PID 2>/dev/null || fail "the Elixir instance died with the remote shell"
+ok
 finish
