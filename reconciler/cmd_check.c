@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../lua/hooks.h"
 #include "../state/override.h"
 #include "../state/paths.h"
 #include "../state/release.h"
@@ -48,6 +49,10 @@ static void check_app(const struct config *c, const struct app_config *app, stru
         if (app->hooks && access(app->hooks, R_OK) < 0) {
                 buf_printf(&err, "%s: apps.%s.hooks: cannot read '%s': %s", c->origin, app->name,
                            app->hooks, strerror(errno));
+                report(&err, problems);
+        } else {
+                /* The language default and the app's file, loaded as a call would. */
+                (void)hooks_check_app(c, app, &err);
                 report(&err, problems);
         }
         if (src) {
