@@ -107,13 +107,15 @@ static char *trim(char *s)
 
 int aws_creds_parse_file(const char *text, const char *profile, struct aws_creds *ret)
 {
-        char *copy = xstrdup(text), *line, *next;
+        size_t len = strlen(text);
+        char *copy = xmalloc(len + 1), *line, *next;
         bool in_section = false, found = false, too_long = false;
         struct aws_creds c;
         int r;
 
+        memcpy(copy, text, len + 1);
         memset(&c, 0, sizeof(c));
-        for (line = copy; line; line = next) {
+        for (line = copy, next = NULL; line; line = next) {
                 char *s, *eq;
 
                 next = strchr(line, '\n');
@@ -160,7 +162,7 @@ int aws_creds_parse_file(const char *text, const char *profile, struct aws_creds
         } else {
                 aws_creds_release(&c);
         }
-        explicit_bzero(copy, strlen(text));
+        explicit_bzero(copy, len);
         free(copy);
         return r;
 }

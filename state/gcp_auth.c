@@ -148,7 +148,7 @@ int gcp_jwt_build(const char *client_email, const char *key_id, const char *priv
         json_gen_kv_str(g, "scope", scope);
         json_gen_kv_str(g, "aud", audience);
         json_gen_kv_int(g, "iat", (long long)now_s);
-        json_gen_kv_int(g, "exp", (long long)(now_s + JWT_LIFETIME_S));
+        json_gen_kv_int(g, "exp", (long long)now_s + JWT_LIFETIME_S);
         yajl_gen_map_close(g);
         yajl_gen_free(g);
 

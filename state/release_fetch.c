@@ -187,7 +187,6 @@ static int download(const struct config *c, struct source *src, const char *app,
         pthread_t thread;
         int pipefd[2] = { -1, -1 };
         int out = -1, r;
-        bool started = false;
         char sha[65];
         uint64_t bytes = 0;
 
@@ -216,14 +215,12 @@ static int download(const struct config *c, struct source *src, const char *app,
                 goto out;
         }
         pipefd[1] = -1; /* the thread owns it now */
-        started = true;
 
         r = pump(pipefd[0], out, c->max_release_bytes, sha, &bytes);
         /* Unblock a writer still pushing (we stopped early): it gets EPIPE. */
         close(pipefd[0]);
         pipefd[0] = -1;
         pthread_join(thread, NULL);
-        started = false;
 
         /* Our side first: when we stopped reading, the writer's EPIPE says nothing. */
         if (r == -EFBIG || w.r == -EFBIG) {
@@ -264,11 +261,6 @@ static int download(const struct config *c, struct source *src, const char *app,
         buf_reset(&tmp); /* renamed: nothing to clean */
         r = 0;
 out:
-        if (started) {
-                close(pipefd[0]);
-                pipefd[0] = -1;
-                pthread_join(thread, NULL);
-        }
         if (pipefd[0] >= 0)
                 close(pipefd[0]);
         if (pipefd[1] >= 0)

@@ -108,6 +108,9 @@ static int gcs_get(struct source *s, const char *rel, const char *tag, struct ht
                 buf_release(&summary);
         }
 out:
+        /* Both point into this frame. */
+        req->url = NULL;
+        req->headers = NULL;
         if (auth.cap)
                 explicit_bzero(auth.data, auth.cap);
         buf_release(&object);

@@ -74,6 +74,7 @@ static int s3_get(struct source *s, const char *rel, struct http_request *req,
                 buf_release(&summary);
         }
 out:
+        req->url = NULL; /* it pointed into url, freed here */
         aws_creds_release(&creds);
         buf_release(&key);
         buf_release(&url);
