@@ -1,0 +1,109 @@
+-- deployex default hooks for Gleam applications shipped as an
+-- erlang-shipment (`gleam export erlang-shipment`): the tarball holds
+-- erlang-shipment/<package>/ebin/*.beam for every package, and the app's
+-- entry point is <app>@@main:run(<app>).  There is no release script, so
+-- deployex names the node and sets the cookie on the erl command line.
+--
+-- An app's own hooks file (the "hooks" field of its config) is loaded after
+-- this one: any function it defines replaces the one here, and the original
+-- stays callable as deployex.default.NAME(ctx).  See docs/hooks.md.
+
+release_unset = { "RELEASE_*", "BINDIR", "ROOTDIR", "ELIXIR_ERL_OPTIONS" }
+
+pre_command_timeout_ms = 600000
+
+function release_env(ctx)
+        local env = {}
+        for k, v in pairs(ctx.env) do env[k] = v end
+        for name, port in pairs(ctx.ports) do env[name] = tostring(port) end
+        env.RELEASE_NODE = ctx.sname
+        env.RELEASE_COOKIE = ctx.cookie
+        env.RELEASE_TMP = ctx.dirs.tmp
+        return env
+end
+
+-- The ebin directories of every package, relative to root (the shipment
+-- may sit in erlang-shipment/ or be the tarball's top level).
+function ebin_dirs(root)
+        local dirs = {}
+        for _, prefix in ipairs({ "erlang-shipment/", "" }) do
+                for _, path in ipairs(deployex.glob(root .. "/" .. prefix .. "*/ebin")) do
+                        dirs[#dirs + 1] = path:sub(#root + 2)
+                end
+                if #dirs > 0 then return dirs end
+        end
+        return dirs
+end
+
+-- erl -pa <ebins> <flags> -sname app-N -setcookie C [-eval EXPR]
+function erl_argv(ctx, root, eval)
+        local argv = { "erl", "-pa" }
+        for _, dir in ipairs(ebin_dirs(root)) do argv[#argv + 1] = dir end
+        for _, x in ipairs(eval) do argv[#argv + 1] = x end
+        return argv
+end
+
+function start(ctx)
+        local root = ctx.dirs.current
+        local main = ("%s@@main:run(%s)"):format(ctx.app, ctx.app)
+        return {
+                argv = erl_argv(ctx, root, { "-eval", main, "-noshell",
+                        "-sname", ctx.sname, "-setcookie", ctx.cookie }),
+                env = release_env(ctx),
+                unset = release_unset,
+                cwd = root,
+        }
+end
+
+function output_tail(output, max)
+        max = max or 1000
+        output = output or ""
+        if #output > max then
+                output = output:sub(-max)
+                output = output:match("\n(.*)$") or output
+        end
+        return (output:gsub("%s+$", ""))
+end
+
+function run_commands(ctx, commands, cwd, env)
+        for i, c in ipairs(commands) do
+                deployex.log("info", ("pre-command %d/%d: %s"):format(i, #commands, c.label))
+                local r = deployex.exec(c.argv, {
+                        env = env,
+                        unset = release_unset,
+                        cwd = cwd,
+                        timeout_ms = pre_command_timeout_ms,
+                })
+                if not r.ok then
+                        local tail = output_tail(r.output)
+                        return nil, ("pre-command %d '%s' %s%s"):format(i, c.label, r.error,
+                                tail ~= "" and (": " .. tail) or "")
+                end
+        end
+        return true
+end
+
+-- Only "eval EXPR": a fresh VM with every package on the path evaluates the
+-- Erlang expression and halts (an exception makes the exit status 1).
+function pre_commands(ctx)
+        local root = ctx.dirs.current
+        local commands = {}
+        for _, command in ipairs(ctx.pre_commands or {}) do
+                local expr = command:match("^%s*eval%s+(.-)%s*$")
+                if not expr or expr == "" then
+                        return nil, ("pre-command '%s': a Gleam app only runs 'eval EXPR'"):format(command)
+                end
+                commands[#commands + 1] = {
+                        label = command,
+                        argv = erl_argv(ctx, root, { "-noshell", "-eval", expr, "-s", "erlang", "halt" }),
+                }
+        end
+        local env = release_env(ctx)
+        env.ERL_CRASH_DUMP_SECONDS = "0"
+        return run_commands(ctx, commands, root, env)
+end
+
+-- A shipment has no release_handler metadata: always a full deployment.
+function upgrade_kind(ctx)
+        return "full"
+end
