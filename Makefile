@@ -75,7 +75,7 @@ core-check: $(filter $(CORE_TESTS),$(UNIT_BINS))
 	echo "core-check: planner links libc and cmocka only"
 
 deps:
-	@scripts/install-deps
+	@scripts/install-deps && scripts/install-test-peers
 
 test: deps
 	$(MAKE) MODE=asan unit-tests core-check

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../state/secrets.h"
 #include "../state/banned.h"
 
 bool cli_wants_help(int argc, char **argv)
@@ -57,6 +58,17 @@ int cli_load_config(const struct cli *cli, struct config *ret)
         }
         buf_release(&err);
         return EXIT_OK;
+}
+
+int cli_load_secrets(struct config *c)
+{
+        struct buf err = BUF_INIT;
+        int r = secrets_load(c, &err);
+
+        if (r < 0)
+                fprintf(stderr, "deployex: %s\n", err.len ? err.data : strerror(-r));
+        buf_release(&err);
+        return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 const struct app_config *cli_find_app(const struct config *c, const char *name)

@@ -37,6 +37,12 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 void cli_print_help(const struct cli_command *cmd);
 /* Load the configuration; on failure prints the problems and returns EXIT_FAIL. */
 int cli_load_config(const struct cli *cli, struct config *ret);
+/*
+ * For the commands that need the cookie (run, remote, hook jobs): fill what
+ * the configuration leaves unset from DEPLOYEX_SECRETS_ADAPTER's store
+ * (secrets.h).  EXIT_OK, or EXIT_FAIL after printing why.
+ */
+int cli_load_secrets(struct config *c);
 /* Find an app or print "deployex: unknown app 'x' (configured: a, b)" and return NULL. */
 const struct app_config *cli_find_app(const struct config *c, const char *name);
 const struct cli_command *cli_find_command(const char *name);

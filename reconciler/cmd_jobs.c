@@ -157,6 +157,10 @@ static int run_hook(const struct cli *cli, int argc, char **argv)
                 return cli_usage_error(&cmd_x_hook, "N must be an instance number");
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
+        if (cli_load_secrets(&c) != EXIT_OK) {
+                config_release(&c);
+                return EXIT_FAIL;
+        }
         app = cli_find_app(&c, argv[1]);
         r = app ? call_hook(&c, app, n, argv[3], version, from, event) : EXIT_FAIL;
         config_release(&c);

@@ -257,6 +257,8 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
 
         if (cli_load_config(cli, &c) != EXIT_OK)
                 return EXIT_FAIL;
+        if (cli_load_secrets(&c) != EXIT_OK)
+                goto out;
         app = cli_find_app(&c, app_name);
         if (!app)
                 goto out;

@@ -33,6 +33,8 @@
 #include "../state/fsutil.h"
 #include "../state/json.h"
 #include "../state/paths.h"
+#include "../state/poll.h"
+#include "../state/secrets.h"
 #include "../state/spawn.h"
 #include "../state/banned.h"
 
@@ -251,19 +253,14 @@ static void poll_done(struct daemon *d, struct job *j)
         a->source_error = NULL;
         if (job_ok(j)) {
                 a->source_failures = 0;
-                delay = interval;
         } else {
                 job_describe_failure(j, &why);
                 a->source_error = buf_detach(&why);
                 a->source_failures++;
-                /* Back off on errors, up to 10 intervals; an outage costs little. */
-                delay = interval << (a->source_failures < 4 ? a->source_failures : 4);
-                if (delay > 10 * interval)
-                        delay = 10 * interval;
                 log_warn("app=%s: polling the source failed: %s", a->name, a->source_error);
         }
-        /* Jitter of up to 10 % keeps many hosts from polling in step. */
-        delay += (uint64_t)(rand() % (int)(delay / 10 + 1));
+        /* Jitter keeps hosts from polling in step; failures back off (poll.h). */
+        delay = poll_next_delay_ms(interval, (unsigned)a->source_failures, (uint32_t)rand());
         a->next_source_poll_ms = daemon_now(d) + delay;
         d->dirty = true;
         buf_release(&why);
@@ -388,6 +385,8 @@ static void reconcile(struct daemon *d)
         d->now_ms = 0;
 }
 
+static void share_secrets(struct daemon *d);
+
 /* --- reload (SIGHUP, or the config file changed) --- */
 
 static void reload(struct daemon *d)
@@ -401,6 +400,12 @@ static void reload(struct daemon *d)
         if (config_load(d->config_path, &fresh, &err) < 0) {
                 /* A broken edit must not take down what runs. */
                 log_err("reload refused, keeping the running configuration: %s", err.data);
+                buf_release(&err);
+                return;
+        }
+        if (secrets_load(&fresh, &err) < 0) {
+                log_err("reload refused, keeping the running configuration: %s", err.data);
+                config_release(&fresh);
                 buf_release(&err);
                 return;
         }
@@ -442,6 +447,7 @@ static void reload(struct daemon *d)
         d->napps = napps;
         config_release(&d->cfg);
         d->cfg = fresh;
+        share_secrets(d);
         log_info("configuration reloaded: %zu apps", d->napps);
         d->dirty = true;
         buf_release(&err);
@@ -533,6 +539,24 @@ static bool any_running(struct daemon *d)
 }
 
 /* --- start-up --- */
+
+/*
+ * Secrets fetched from a store reach the jobs (hook calls need the cookie)
+ * through the environment adapter, so that a job does not query the store
+ * again; the supervisor removes DEPLOYEX_* before an instance starts.
+ */
+static void share_secrets(struct daemon *d)
+{
+        const char *adapter = getenv("DEPLOYEX_SECRETS_ADAPTER");
+
+        if (str_empty(adapter) || strcmp(adapter, "env") == 0)
+                return;
+        if (d->cfg.cookie)
+                setenv("DEPLOYEX_ERLANG_COOKIE", d->cfg.cookie, 1);
+        if (d->cfg.admin_password_hash)
+                setenv("DEPLOYEX_ADMIN_HASHED_PASSWORD", d->cfg.admin_password_hash, 1);
+        setenv("DEPLOYEX_SECRETS_ADAPTER", "env", 1);
+}
 
 static int take_lock(struct daemon *d)
 {
@@ -642,6 +666,11 @@ static int run(const struct cli *cli, int argc, char **argv)
         d.config_path = cli->config_path;
         if (cli_load_config(cli, &d.cfg) != EXIT_OK)
                 return EXIT_FAIL;
+        if (cli_load_secrets(&d.cfg) != EXIT_OK) {
+                config_release(&d.cfg);
+                return EXIT_FAIL;
+        }
+        share_secrets(&d);
         n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         if (n <= 0) {
                 log_errno(-errno, "cannot find my own executable");

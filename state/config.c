@@ -915,8 +915,9 @@ static void check_cookie_choice(struct checker *ck, bool has_cookie, bool has_co
 {
         if (has_cookie && has_cookie_file)
                 problem(ck, "cookie", "set \"cookie\" or \"cookie_file\", not both");
-        else if (!has_cookie && !has_cookie_file)
-                problem(ck, "cookie", "set \"cookie\" or \"cookie_file\"");
+        else if (!has_cookie && !has_cookie_file && str_empty(getenv("DEPLOYEX_SECRETS_ADAPTER")))
+                /* With a secrets adapter the cookie comes from the secret store (secrets.h). */
+                problem(ck, "cookie", "set \"cookie\" or \"cookie_file\" (or DEPLOYEX_SECRETS_ADAPTER)");
 }
 
 static void parse_root(struct checker *ck, yajl_val root, struct config *c)

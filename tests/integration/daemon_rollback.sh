@@ -4,7 +4,7 @@
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 epmd -daemon
 BASE=47320
-ROLLBACK_MS=8000
+ROLLBACK_MS=15000
 # Long enough that a release failing at boot has died before it counts as ready.
 HEALTHY_MS=4000
 demo_config 3 $BASE

@@ -8,7 +8,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/deployex-test.XXXXXX")
 CHECKS=0
 cleanup() {
         # Kill whatever this script started (each in its own process group).
-        for pg in ${KILL_GROUPS:-}; do kill -KILL -- "-$pg" 2>/dev/null; done
+        for pg in ${KILL_GROUPS:-}; do kill -KILL "-$pg" 2>/dev/null; done
         command -v cleanup_daemon >/dev/null 2>&1 && cleanup_daemon
         # A dying VM may still write for a moment.
         for _ in 1 2 3 4 5; do rm -rf "$T" 2>/dev/null && break; sleep 0.2; done
@@ -128,12 +128,12 @@ kill_instances() {
         for f in "$T"/var/state/*/instances/*.json; do
                 [ -f "$f" ] || continue
                 pid=$(jq -r '.pid // 0' "$f")
-                [ "$pid" -gt 0 ] 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null
+                [ "$pid" -gt 0 ] 2>/dev/null && kill -KILL "-$pid" 2>/dev/null
         done
         return 0
 }
 cleanup_daemon() {
-        [ -n "${DAEMON_PID:-}" ] && kill -KILL -- "-$DAEMON_PID" 2>/dev/null
+        [ -n "${DAEMON_PID:-}" ] && kill -KILL "-$DAEMON_PID" 2>/dev/null
         kill_instances
         pkill -KILL -f "$T/var" 2>/dev/null
         return 0
