@@ -1,0 +1,73 @@
+# The daemon on an s3:// bucket (s3rver behind a SigV4-verifying front):
+# publish -> rollout; unchanged polls are 304s and cost no parse; one download
+# per version for every replica; an outage and refused credentials are
+# reported while the last good version keeps running, also across a daemon
+# restart.
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+. "$DEPLOYEX_TOP/tests/peers/peers.sh"
+epmd -daemon
+S3=48140 S3_BACKEND=48141 BASE=47360
+start_peer s3 s3 --port $S3 --backend-port $S3_BACKEND --dir "$T/s3data" --buckets releases \
+        --keys "AKIDTEST:s3cretTEST"
+export AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY=s3cretTEST AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE 2>/dev/null
+
+demo_config 2 $BASE
+jq --arg ep "http://127.0.0.1:$S3" '.source = "s3://releases" | .s3_endpoint = $ep |
+    .aws_region = "us-east-1" | .poll_interval_ms = 300' "$T/deployex.json" >"$T/c.json"
+mv "$T/c.json" "$T/deployex.json"
+
+put() { # KEY FILE
+        curl -sf -X PUT -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --data-binary "@$2" \
+                "http://127.0.0.1:$S3_BACKEND/releases/$1" >/dev/null || fail "cannot PUT $1"
+}
+s3_publish() { # VERSION
+        tarball=$(demo_release "$1")
+        put "dist/demo/demo-$1.tar.gz" "$tarball"
+        printf '{"version": "%s", "sha256": "%s"}\n' "$1" "$(sha256sum "$tarball" | cut -d' ' -f1)" >"$T/cur.json"
+        put "versions/demo/prod/current.json" "$T/cur.json"
+}
+
+s3_publish 1.0.0
+start_daemon
+wait_for 60 "all_running 2 1.0.0" "a rollout from s3://"
+assert_contains "$(answer $BASE)" "demo 1.0.0" "instance 1 answers"
+tarball_gets() { grep -c '"method":"GET","path":"/releases/dist/demo/demo-'"$1"'.tar.gz"' "$T/s3.log"; }
+assert_eq "1" "$(tarball_gets 1.0.0)" "one download of 1.0.0 for 2 replicas"
+
+# Unchanged current.json: conditional GETs answered 304.
+sleep 2
+assert_contains "$(cat "$T/s3.log")" '"status":304' "unchanged polls are 304s"
+n304=$(grep -c '"status":304' "$T/s3.log")
+[ "$n304" -ge 3 ] || fail "expected several 304s, got $n304"
+ok
+
+# A new version rolls out.
+s3_publish 1.0.1
+wait_for 60 "all_running 2 1.0.1" "1.0.1 from s3://"
+assert_eq "1" "$(tarball_gets 1.0.1)" "one download of 1.0.1"
+pids=$(st | jq -r '[.apps[0].instances[].pid] | map(tostring) | join(" ")')
+
+# Outage: reported in status; what runs keeps running.
+stop_peer s3
+wait_for 10 "grep -q 'polling the source failed' '$T/daemon.log'" "the outage to be noticed"
+run 0 dx status --json
+assert_contains "$(jqr "$OUT" .apps[0].desired.error)" "current.json" "status reports the outage"
+assert_eq "1.0.1" "$(jqr "$OUT" .apps[0].desired.version)" "last good desired version in force"
+assert_eq "$pids" "$(st | jq -r '[.apps[0].instances[].pid] | map(tostring) | join(" ")')" "an outage touches nothing"
+
+# Refused credentials across a daemon restart: still 1.0.1, still running.
+port_free() { ! bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+wait_for 10 "port_free $S3 && port_free $S3_BACKEND" "the old peer's ports to be free"
+start_peer s3 s3 --port $S3 --backend-port $S3_BACKEND --dir "$T/s3data" --buckets releases \
+        --keys "AKIDTEST:s3cretTEST"
+kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID"
+AWS_SECRET_ACCESS_KEY=wrong-secret start_daemon
+wait_for 10 "grep -q 'SignatureDoesNotMatch' '$T/daemon.log'" "the refused credentials in the log"
+sleep 1
+assert_eq "$pids" "$(st | jq -r '[.apps[0].instances[].pid] | map(tostring) | join(" ")')" "refused credentials touch nothing"
+assert_eq "1.0.1" "$(AWS_SECRET_ACCESS_KEY=wrong-secret dx status --json | jq -r .apps[0].desired.version)" "last good kept across a restart"
+grep -q "wrong-secret" "$T/daemon.log" && fail "the secret leaked into the log"
+ok
+finish
