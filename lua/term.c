@@ -583,10 +583,11 @@ int term_encode(lua_State *L, int idx, ei_x_buff *x, struct buf *err)
 /* A term Lua has no form for: keep its bytes (to send back) and its printed text. */
 static int decode_raw(lua_State *L, const char *buf, int *index)
 {
-        int start = *index, pidx = *index;
+        int start = *index, pidx;
         struct buf *text;
         char *s = NULL;
 
+        pidx = start; /* ei_s_print_term moves its own index */
         if (ei_skip_term(buf, index) < 0)
                 return -EINVAL;
         text = sandbox_push_buf(L);
@@ -712,8 +713,11 @@ static int decode_value(lua_State *L, const char *buf, int *index, int depth)
                         return -EINVAL;
                 lua_createtable(L, 0, arity);
                 for (int i = 0; i < arity; i++) {
-                        if ((r = decode_value(L, buf, index, depth + 1)) < 0 ||
-                            (r = decode_value(L, buf, index, depth + 1)) < 0)
+                        r = decode_value(L, buf, index, depth + 1); /* the key */
+                        if (r < 0)
+                                return r;
+                        r = decode_value(L, buf, index, depth + 1); /* the value */
+                        if (r < 0)
                                 return r;
                         lua_rawset(L, -3);
                 }
@@ -744,16 +748,16 @@ struct parser {
         size_t errlen;
 };
 
-static int perr(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int perr(struct parser *ps, const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3))) perr(struct parser *ps, const char *fmt, ...)
 {
-        char what[160];
         va_list ap;
+        int n = snprintf(ps->err, ps->errlen, "%s:%d: ", ps->name, ps->line);
 
+        if (n < 0 || (size_t)n >= ps->errlen)
+                return -EINVAL;
         va_start(ap, fmt);
-        vsnprintf(what, sizeof(what), fmt, ap);
+        vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
         va_end(ap);
-        snprintf(ps->err, ps->errlen, "%s:%d: %s", ps->name, ps->line, what);
         return -EINVAL;
 }
 
@@ -869,7 +873,7 @@ static int parse_quoted(struct parser *ps, luaL_Buffer *b, char quote)
         do {
                 ps->p++; /* the opening quote */
                 while (ps->p < ps->end && *ps->p != quote) {
-                        unsigned long cp;
+                        unsigned long cp = 0;
 
                         if (*ps->p == '\\') {
                                 ps->p++;
@@ -1103,7 +1107,7 @@ static int parse_value(struct parser *ps, int depth)
         if (c == '<' && ps->p + 1 < ps->end && ps->p[1] == '<')
                 return parse_binary(ps);
         if (c == '$') {
-                unsigned long cp;
+                unsigned long cp = 0;
 
                 ps->p++;
                 if (ps->p >= ps->end)

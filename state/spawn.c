@@ -488,7 +488,7 @@ int spawn_run(const struct spawn_opts *o, const struct spawn_run *run, struct sp
         int out[2] = { -1, -1 }, err[2] = { -1, -1 };
         int st = 0, r;
         bool timed_out = false;
-        pid_t pid;
+        pid_t pid = 0;
 
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
                 r = -errno;
