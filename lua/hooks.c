@@ -716,7 +716,7 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         struct buf cookie = BUF_INIT, node = BUF_INIT, sname = BUF_INIT, host = BUF_INIT;
         struct buf cur = BUF_INIT, new_ = BUF_INIT, prev = BUF_INIT, tmp = BUF_INIT;
         struct buf svc = BUF_INIT, out_log = BUF_INIT, err_log = BUF_INIT, where = BUF_INIT;
-        struct buf tarball = BUF_INIT;
+        struct buf tarball = BUF_INIT, msg = BUF_INIT;
         struct hook_result res = { NULL, 0, NULL, NULL };
         struct sandbox_limits limits;
         struct sandbox *sb = NULL;
@@ -749,15 +749,16 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         env = (struct api_env){ cookie.data, out_log.data, err_log.data,
                                 call->log ? call->log : stderr_log,
                                 call->log ? call->log_data : (void *)call };
-        r = hooks_open(c, app, call->hooks_dir, &limits, &env, &sb, err);
+        /* Errors go through msg: a hook may have put the cookie into its error message. */
+        r = hooks_open(c, app, call->hooks_dir, &limits, &env, &sb, &msg);
         if (r < 0) {
-                if (err->len && err->data[err->len - 1] == '\n')
-                        err->data[--err->len] = '\0';
+                if (msg.len && msg.data[msg.len - 1] == '\n')
+                        msg.data[--msg.len] = '\0';
                 goto out;
         }
         L = sandbox_state(sb);
         if (lua_getglobal(L, function) != LUA_TFUNCTION) {
-                buf_printf(err, "%s: hook '%s' is not defined (in %s.lua%s%s)", app->name, function,
+                buf_printf(&msg, "%s: hook '%s' is not defined (in %s.lua%s%s)", app->name, function,
                            language_to_string(app->language), app->hooks ? " or " : "",
                            app->hooks ? app->hooks : "");
                 r = -ENOENT;
@@ -771,7 +772,7 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
                                 out_log.data, err_log.data, tarball.data, limits.time_ms };
         lua_pushcfunction(L, build_ctx);
         lua_pushlightuserdata(L, &cd);
-        r = sandbox_pcall(sb, 1, 2, err);
+        r = sandbox_pcall(sb, 1, 2, &msg);
         if (r < 0)
                 goto out;
         nargs = 2;
@@ -779,7 +780,7 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
                 lua_pop(L, 1);
                 nargs = 1;
         }
-        r = sandbox_pcall(sb, nargs, LUA_MULTRET, err);
+        r = sandbox_pcall(sb, nargs, LUA_MULTRET, &msg);
         if (r < 0)
                 goto out;
         top = lua_gettop(L);
@@ -792,6 +793,9 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         *ret = res;
 out:
         sandbox_free(sb);
+        if (msg.len)
+                api_mask(cookie.data, msg.data, msg.len, err);
+        buf_release(&msg);
         if (cookie.cap)
                 explicit_bzero(cookie.data, cookie.cap);
         buf_release(&cookie);

@@ -116,7 +116,8 @@ static void test_override_and_default(void **state)
             "function health(ctx) return nil, 'not ready: cookie ' .. ctx.cookie, 'probe' end\n"
             "function describe(ctx) return 'app, ' .. deployex.default.describe(ctx) end\n"
             "function dump(ctx) return ctx end\n"
-            "function many(ctx) return 1, 'two', {3}, nil end\n");
+            "function many(ctx) return 1, 'two', {3}, nil end\n"
+            "function leak(ctx) error('cookie is ' .. ctx.cookie) end\n");
         load_config(&c, "erlang", "app.lua");
         init_call(&call, &c, 2, test_hooks_dir);
         call.version = "1.0.1";
@@ -141,6 +142,11 @@ static void test_override_and_default(void **state)
         hook_result_to_json(&res, &json);
         assert_string_equal(json.data, "[1,\"two\",[3],null]");
         hook_result_release(&res);
+        /* An error message that carries the cookie is masked too. */
+        assert_int_equal(hooks_call(&call, "leak", &res, &err), -EINVAL);
+        assert_true(strstr(err.data, "app.lua:9: cookie is ********") != NULL);
+        assert_null(strstr(err.data, "m0nster"));
+        buf_reset(&err);
         assert_int_equal(hooks_call(&call, "on_event", &res, &err), -ENOENT);
         assert_non_null(strstr(err.data, "hook 'on_event' is not defined"));
         buf_reset(&err);
