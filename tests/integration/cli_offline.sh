@@ -146,7 +146,7 @@ ok
 run 1 sh -c "printf '' | '$DEPLOYEX' hash-password"
 
 # --help on every command; version.
-for c in run check plan status history ghosts pin unpin pause resume restart unghost logs remote hash-password version; do
+for c in run check plan status history ghosts pin unpin pause resume restart unghost logs remote hook hash-password version; do
         run 0 "$DEPLOYEX" "$c" --help
         assert_contains "$OUT" "usage: deployex" "$c --help"
 done
