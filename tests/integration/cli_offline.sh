@@ -154,4 +154,15 @@ run 0 "$DEPLOYEX" --help
 run 2 "$DEPLOYEX"
 run 0 "$DEPLOYEX" version
 assert_contains "$OUT" "deployex " "version"
+
+# make install: the installed binary finds its default hooks beside it.
+mode=$(basename "$(dirname "$DEPLOYEX")")
+run 0 make -s -C "$DEPLOYEX_TOP" MODE="$mode" install PREFIX=/usr DESTDIR="$T/root"
+for f in bin/deployex share/deployex/hooks/elixir.lua share/deployex/hooks/erlang.lua \
+         share/deployex/hooks/gleam.lua share/doc/deployex/README.md; do
+        [ -f "$T/root/usr/$f" ] || fail "make install did not install $f"
+done
+ok
+run 0 env -u DEPLOYEX_HOOKS_PATH "$T/root/usr/bin/deployex" -c "$T/deployex.json" check
+assert_contains "$OUT" "ok" "the installed binary checks the hooks it installed"
 finish
