@@ -182,6 +182,15 @@ child_exec(const char *path, char *const *argv, char *const *envp, const char *c
         /* Ignored signals (SIGPIPE in the daemon) would stay ignored across exec. */
         for (int sig = 1; sig < NSIG; sig++)
                 sigaction(sig, &sa, NULL);
+        /*
+         * glibc's sigaction() refuses its own two real-time signals (32, 33);
+         * an ignore inherited from our parent would reach the program.  The
+         * kernel's call resets them: an all-zero kernel sigaction is SIG_DFL.
+         */
+        for (int sig = 32; sig <= 33; sig++) {
+                unsigned long kernel_sa[4] = { 0, 0, 0, 0 };
+                (void)syscall(SYS_rt_sigaction, sig, kernel_sa, NULL, sizeof(unsigned long));
+        }
         sigemptyset(&empty);
         sigprocmask(SIG_SETMASK, &empty, NULL);
 
