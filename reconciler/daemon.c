@@ -699,9 +699,15 @@ static int run(const struct cli *cli, int argc, char **argv)
         reconcile(&d);
         (void)sd_notify_send("READY=1");
 
-        for (;;) {
+        for (unsigned spins = 0;; ) {
                 struct epoll_event events[32];
-                int ready = epoll_wait(d.epfd, events, 32, -1);
+                /*
+                 * A step that ended inside the last plan (a stop of a stopped
+                 * instance) asks for another plan at once; a few in a row at
+                 * most, so that a step failing on the spot cannot spin the loop.
+                 */
+                spins = d.dirty ? spins + 1 : 0;
+                int ready = epoll_wait(d.epfd, events, 32, d.dirty && spins <= 8 ? 0 : -1);
                 if (ready < 0 && errno != EINTR) {
                         log_errno(-errno, "epoll_wait");
                         break;
