@@ -15,7 +15,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() {
+        echo "FAIL: $*" >&2
+        if [ -s "$T/daemon.log" ]; then
+                echo "--- daemon log (tail) ---" >&2
+                grep -v "debug: job" "$T/daemon.log" | tail -n 80 >&2
+        fi
+        exit 1
+}
 ok() { CHECKS=$((CHECKS + 1)); }
 assert_eq() { # expected actual what
         [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"; ok
@@ -104,11 +111,7 @@ start_daemon() {
 wait_for() {
         end=$(( $(date +%s) + $1 ))
         while ! eval "$2" >/dev/null 2>&1; do
-                if [ "$(date +%s)" -ge "$end" ]; then
-                        echo "--- daemon log (tail) ---" >&2
-                        tail -n 60 "$T/daemon.log" >&2 2>/dev/null
-                        fail "timed out after $1 s waiting for $3"
-                fi
+                [ "$(date +%s)" -lt "$end" ] || fail "timed out after $1 s waiting for $3"
                 sleep 0.1
         done
         ok
