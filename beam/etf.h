@@ -1,0 +1,40 @@
+/*
+ * etf: Erlang's external term format as Erlang text, for what deployex shows
+ * an operator (`deployex rpc` replies, badrpc reasons) -- and UTF-8 text as a
+ * charlist for the node's parser.
+ *
+ * etf_format() prints on one line, as the Erlang shell prints with ~tp:
+ * atoms bare or quoted ('Foo', 'a b'), integers of any size, floats in
+ * Erlang's shortest form (0.1, 100.0, 1.0e-5), lists of printable characters
+ * as "strings", binaries as <<"text">>, <<"tëxt"/utf8>> or <<1,2,3>>,
+ * bitstrings as <<1,2:3>>, maps as #{k => v}, improper lists as [a|b].
+ * Values Erlang prints without a readable syntax come out the way the shell
+ * shows them: pids <0.N.S>, refs #Ref<0.A.B.C>, ports #Port<0.N>, funs
+ * fun m:f/1 or #Fun<m.I.U>; "0" when the pid/ref/port lives on home_node,
+ * else the node's name.
+ *
+ * This works on encoded terms; lua/term.c prints Lua values (which no longer
+ * know a charlist from a binary) and stays the printer inside hooks.
+ */
+#ifndef DEPLOYEX_ETF_H
+#define DEPLOYEX_ETF_H
+
+#include <stddef.h>
+
+#include <ei.h>
+
+#include "../state/util.h"
+
+/* Deeper nesting prints as "..." (the rest of the term is skipped). */
+#define ETF_DEPTH_MAX 200
+
+/*
+ * Append the term at buf[*index] to out and move *index past it.  home_node
+ * may be NULL.  -EINVAL on a malformed term (out then holds a prefix).
+ */
+int etf_format(const char *buf, int *index, const char *home_node, struct buf *out);
+
+/* Encode UTF-8 text as a list of code points ("é" -> [233]).  -EINVAL on bad UTF-8. */
+int etf_encode_charlist(ei_x_buff *x, const char *s, size_t len);
+
+#endif
