@@ -43,7 +43,7 @@ static void check_app(const struct config *c, const struct app_config *app, stru
         memset(&o, 0, sizeof(o));
         memset(&rel, 0, sizeof(rel));
         path_override(c, app->name, &path);
-        r = override_load(path.data, &o, &err);
+        (void)override_load(path.data, &o, &err); /* a problem is in err */
         report(&err, problems);
 
         if (app->hooks && access(app->hooks, R_OK) < 0) {

@@ -45,8 +45,8 @@ static int run_history(const struct cli *cli, int argc, char **argv)
         struct history_list h;
         struct buf path = BUF_INIT, err = BUF_INIT, line = BUF_INIT;
         const struct app_config *app;
-        const char *name;
-        bool json;
+        const char *name = NULL;
+        bool json = false;
         int r, status = EXIT_FAIL;
 
         memset(&h, 0, sizeof(h));
@@ -101,8 +101,8 @@ static int run_ghosts(const struct cli *cli, int argc, char **argv)
         struct ghost_list l;
         struct buf path = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
         const struct app_config *app;
-        const char *name;
-        bool json;
+        const char *name = NULL;
+        bool json = false;
         int r, status = EXIT_FAIL;
 
         memset(&l, 0, sizeof(l));

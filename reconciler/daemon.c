@@ -419,7 +419,7 @@ static void reload(struct daemon *d)
                 free(fresh.env);
                 fresh.env = xstrdup(d->cfg.env);
         }
-        apps = xcalloc(fresh.napps + d->napps + 1, sizeof(*apps));
+        apps = xcalloc(fresh.napps + d->napps + 1, sizeof(struct app_rt *));
         for (size_t i = 0; i < fresh.napps; i++) {
                 struct app_rt *a = daemon_find_app(d, fresh.apps[i].name);
                 if (a) {
@@ -549,7 +549,7 @@ static void share_secrets(struct daemon *d)
 {
         const char *adapter = getenv("DEPLOYEX_SECRETS_ADAPTER");
 
-        if (str_empty(adapter) || strcmp(adapter, "env") == 0)
+        if (!adapter || !adapter[0] || strcmp(adapter, "env") == 0)
                 return;
         if (d->cfg.cookie)
                 setenv("DEPLOYEX_ERLANG_COOKIE", d->cfg.cookie, 1);
@@ -685,7 +685,7 @@ static int run(const struct cli *cli, int argc, char **argv)
         if (source_open(&d.cfg, &d.src, &err) < 0)
                 log_err("%s; the last good desired state stays in force", err.data);
 
-        d.apps = xcalloc(d.cfg.napps + 1, sizeof(*d.apps));
+        d.apps = xcalloc(d.cfg.napps + 1, sizeof(struct app_rt *));
         for (size_t i = 0; i < d.cfg.napps; i++) {
                 struct app_rt *a = app_new(&d, &d.cfg.apps[i]);
                 d.apps[d.napps++] = a;
