@@ -71,6 +71,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 die() { echo "bench: $*" >&2; exit 1; }
+
+# run_bg CMD...: run CMD (a command or a function) in the background and wait
+# for it.  A shell runs its traps only once its foreground command has ended;
+# `wait` returns as soon as a signal comes, and cleanup then stops the rest.
+run_bg() { "$@" & wait $!; }
 say() { printf '%s\n' "$*"; }
 
 # --- the stopwatch (bench/dxwatch.c), built with the project's warnings ---
