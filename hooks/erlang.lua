@@ -140,73 +140,217 @@ function pre_commands(ctx)
         return run_commands(ctx, commands, root, env)
 end
 
+-- ---- hot upgrades: release_handler over distribution ----------------------
+--
+-- DESIGN §5 "Hot", docs/hooks.md.  The new release is unpacked in
+-- ctx.dirs.new (deployex's own copy, for inspection); release_handler
+-- installs it inside the running node's root, ctx.dirs.current.
+
+-- How long one release_handler step may take; a question to the node.
+hot_step_timeout_ms = 120000
+hot_query_timeout_ms = 10000
+
+local function atom(s) return deployex.atom(s) end
+
+local function is_tuple(v) return type(v) == "userdata" and v.type == "tuple" end
+
+local function is_ok(reply)
+        return reply == atom("ok") or (is_tuple(reply) and reply[1] == atom("ok"))
+end
+
+-- One call on the node: its reply, or nil, "mod:fun: why".
+function node_call(ctx, mod, fun, args, timeout_ms)
+        local reply, err = deployex.rpc(ctx.node, atom(mod), atom(fun), args or {},
+                timeout_ms or hot_query_timeout_ms)
+        if reply == nil then return nil, ("%s:%s: %s"):format(mod, fun, err) end
+        return reply
+end
+
+-- Does releases/VERSION/relup in root carry an upgrade from `from`?
 function relup_upgrades_from(root, version, from)
         local terms = deployex.consult(root .. "/releases/" .. version .. "/relup")
         local rel = terms and terms[1]
-        if type(rel) ~= "userdata" or rel.type ~= "tuple" or type(rel[2]) ~= "table" then
-                return false
-        end
+        if not is_tuple(rel) or type(rel[2]) ~= "table" then return false end
         for _, up in ipairs(rel[2]) do
-                if type(up) == "userdata" and up.type == "tuple" and up[1] == from then
-                        return true
-                end
+                if is_tuple(up) and up[1] == from then return true end
         end
         return false
 end
 
--- "hot" only when the new release carries a relup with an upgrade from the
--- running version and a sys.config, and runs on the same ERTS.
-function upgrade_kind(ctx)
+-- The release name: releases/VERSION/NAME.rel (relx and mix name it after the app).
+function release_name(ctx, root, version)
+        local rels = deployex.glob(root .. "/releases/" .. version .. "/*.rel")
+        if #rels == 1 then return rels[1]:match("([^/]+)%.rel$") end
+        return ctx.app
+end
+
+-- The ERTS a release needs: {erts, Vsn} in its .rel, else releases/start_erl.data.
+function release_erts(root, version, rel)
+        local terms = deployex.consult(root .. "/releases/" .. version .. "/" .. rel .. ".rel")
+        local r = terms and terms[1]
+        if is_tuple(r) and is_tuple(r[3]) and r[3][1] == atom("erts") and type(r[3][2]) == "string" then
+                return r[3][2]
+        end
+        return erts_version(root)
+end
+
+-- The release the node runs: the one release_handler calls "current"
+-- (installed, not yet permanent), else the "permanent" one.
+function node_release(ctx)
+        local rels, err = node_call(ctx, "release_handler", "which_releases")
+        if rels == nil then return nil, err end
+        local permanent
+        for _, r in ipairs(type(rels) == "table" and rels or {}) do
+                if is_tuple(r) and r[4] == atom("current") then return r[2] end
+                if is_tuple(r) and r[4] == atom("permanent") then permanent = r[2] end
+        end
+        if permanent then return permanent end
+        return nil, "release_handler:which_releases: no current or permanent release"
+end
+
+-- Can ctx.version be installed into the running node?  true, NAME (the
+-- release name) or nil and the reason.  Only the last two checks ask the node.
+function hot_preflight(ctx)
         local new, v, from = ctx.dirs.new, ctx.version, ctx.from_version
-        if not v or not from or v == from then return "full" end
-        if type(hot_upgrade) ~= "function" or not deployex.rpc then return "full" end
-        if not relup_upgrades_from(new, v, from) then return "full" end
-        if not file_exists(new .. "/releases/" .. v .. "/sys.config") then return "full" end
-        local erts_new, erts_running = erts_version(new), erts_version(ctx.dirs.current)
-        if not erts_new or erts_new ~= erts_running then return "full" end
+        if not v or not from then return nil, "no running version to upgrade from" end
+        if v == from then return nil, ("%s is the running version"):format(v) end
+        if not deployex.rpc then return nil, "this deployex cannot call the node (no deployex.rpc)" end
+        if not file_exists(new .. "/releases/" .. v .. "/relup") then
+                return nil, ("the release has no releases/%s/relup"):format(v)
+        end
+        if not relup_upgrades_from(new, v, from) then
+                return nil, ("releases/%s/relup has no upgrade from %s"):format(v, from)
+        end
+        if not file_exists(new .. "/releases/" .. v .. "/sys.config") then
+                return nil, ("releases/%s/sys.config is missing: the next cold start would fail"):format(v)
+        end
+        local rel = release_name(ctx, new, v)
+        local erts = release_erts(new, v, rel)
+        if not erts then return nil, "cannot tell which ERTS the new release needs" end
+        local running, err = node_call(ctx, "erlang", "system_info", { atom("version") })
+        if running == nil then return nil, err end
+        if running ~= erts then
+                return nil, ("the release needs ERTS %s and the node runs ERTS %s: a new VM must start it")
+                        :format(erts, tostring(running))
+        end
+        local on
+        on, err = node_release(ctx)
+        if on == nil then return nil, err end
+        if on ~= from then return nil, ("the node runs release %s, not %s"):format(tostring(on), from) end
+        return true, rel
+end
+
+-- "hot" only when hot_preflight passes; else "full", with the reason logged.
+function upgrade_kind(ctx)
+        if type(hot_upgrade) ~= "function" then return "full" end
+        local ok, why = hot_preflight(ctx)
+        if not ok then
+                deployex.log("info", ("full deployment of %s: %s"):format(tostring(ctx.version), why))
+                return "full"
+        end
         return "hot"
 end
 
-rpc_timeout_ms = 60000
-
-function release_call(ctx, fun, ...)
-        local reply, err = deployex.rpc(ctx.node, deployex.atom("release_handler"),
-                deployex.atom(fun), { ... }, rpc_timeout_ms)
-        if reply == nil then return nil, ("release_handler:%s: %s"):format(fun, err) end
-        return reply
-end
-
-local function is_ok(reply)
-        return reply == deployex.atom("ok") or
-                (type(reply) == "userdata" and reply.type == "tuple" and reply[1] == deployex.atom("ok"))
-end
-
--- The release_handler sequence over distribution (needs deployex.rpc);
--- stage "not_installed" before install_release, "installed" after.
-function hot_upgrade(ctx)
-        if not deployex.rpc then
-                return nil, "hot upgrades need deployex.rpc", "not_installed"
+-- One release_handler step, timed on the node (timer:tc): the reply, or nil, err.
+function release_step(ctx, fun, arg)
+        local t, err = deployex.rpc(ctx.node, atom("timer"), atom("tc"),
+                { atom("release_handler"), atom(fun), { arg } }, hot_step_timeout_ms)
+        if t == nil then return nil, ("release_handler:%s: %s"):format(fun, err) end
+        if not is_tuple(t) or #t ~= 2 then
+                return nil, ("release_handler:%s: unexpected answer %s"):format(fun, tostring(t))
         end
-        local v, rel, root = ctx.version, ctx.app, ctx.dirs.current
+        deployex.log("info", ("hot upgrade %s -> %s: release_handler:%s took %.1f ms")
+                :format(ctx.from_version, ctx.version, fun, t[1] / 1000))
+        if not is_ok(t[2]) then return nil, ("release_handler:%s: %s"):format(fun, tostring(t[2])) end
+        return t[2]
+end
+
+-- Nothing was installed: forget the unpacked release and leave the node as
+-- it was.  set_removed only marks it in RELEASES; remove_release would also
+-- delete library directories, which another release may still use.
+function hot_abort(ctx, err)
+        local reply, err2 = node_call(ctx, "release_handler", "set_removed", { deployex.charlist(ctx.version) })
+        if reply == nil then deployex.log("warn", "cannot forget the unpacked release: " .. err2) end
+        return nil, err, "not_installed"
+end
+
+-- The modules that still have old code on the node (erlang:check_old_code/1
+-- over code:all_loaded(), filtered on the node in one call).
+function old_code_modules(ctx)
+        local check, err = node_call(ctx, "erlang", "make_fun", { atom("erlang"), atom("check_old_code"), 1 })
+        if check == nil then return nil, err end
+        local loaded
+        loaded, err = node_call(ctx, "code", "all_loaded")
+        if loaded == nil then return nil, err end
+        local mods = {}
+        for _, m in ipairs(loaded) do mods[#mods + 1] = m[1] end
+        local old
+        old, err = node_call(ctx, "lists", "filter", { check, mods })
+        if old == nil then return nil, err end
+        local names = {}
+        for _, m in ipairs(old) do names[#names + 1] = tostring(m) end
+        return names
+end
+
+-- After make_permanent: the same OS process, the new release permanent, no old code left.
+function hot_verify(ctx, pid)
+        local now, err = node_call(ctx, "os", "getpid")
+        if now == nil then return nil, "after the upgrade: " .. err end
+        if now ~= pid then return nil, ("the node restarted (OS pid %s, now %s)"):format(pid, now) end
+        local rels
+        rels, err = node_call(ctx, "release_handler", "which_releases")
+        if rels == nil then return nil, err end
+        local permanent = false
+        for _, r in ipairs(rels) do
+                if is_tuple(r) and r[2] == ctx.version and r[4] == atom("permanent") then permanent = true end
+        end
+        if not permanent then return nil, ("%s is not the permanent release after make_permanent"):format(ctx.version) end
+        local old
+        old, err = old_code_modules(ctx)
+        if old == nil then return nil, err end
+        if #old > 0 then return nil, "modules still running old code: " .. table.concat(old, ", ") end
+        return true
+end
+
+-- The release_handler sequence.  Stage "not_installed": the node runs what it
+-- ran (the unpacked release is forgotten); "installed": it went past
+-- install_release, or the node restarted or died, and only a full deployment
+-- of the version gives a known state.
+function hot_upgrade(ctx)
+        local ok, rel = hot_preflight(ctx)
+        if not ok then return nil, rel, "not_installed" end
+        local v, root = ctx.version, ctx.dirs.current
+        local pid, err = node_call(ctx, "os", "getpid")
+        if pid == nil then return nil, err, "not_installed" end
+
         local dir = root .. "/releases/" .. v
         local r = deployex.exec({ "mkdir", "-p", dir })
         if r.ok then r = deployex.exec({ "cp", ctx.tarball, dir .. "/" .. rel .. ".tar.gz" }) end
         if not r.ok then return nil, "cannot place the release tarball: " .. r.error, "not_installed" end
-        local steps = {
-                { "unpack_release", deployex.charlist(v .. "/" .. rel), "not_installed" },
-                { "check_install_release", deployex.charlist(v), "not_installed" },
-                { "install_release", deployex.charlist(v), "installed" },
-                { "make_permanent", deployex.charlist(v), "installed" },
-        }
-        for _, s in ipairs(steps) do
-                local reply, err = release_call(ctx, s[1], s[2])
-                if not reply then return nil, err, s[3] end
-                if not is_ok(reply) then
-                        return nil, ("release_handler:%s: %s"):format(s[1], tostring(reply)), s[3]
-                end
+
+        local reply
+        reply, err = release_step(ctx, "unpack_release", deployex.charlist(v .. "/" .. rel))
+        if reply == nil and err:find("existing_release", 1, true) then
+                -- Left by an attempt that did not finish: forget it and unpack again.
+                node_call(ctx, "release_handler", "set_removed", { deployex.charlist(v) })
+                reply, err = release_step(ctx, "unpack_release", deployex.charlist(v .. "/" .. rel))
         end
-        -- A restart must boot the new version: relx's bin/APP names the old one.
-        r = deployex.exec({ "cp", root .. "/bin/" .. rel .. "-" .. v, root .. "/bin/" .. rel })
-        if not r.ok then return nil, "cannot install bin/" .. rel .. ": " .. r.error, "installed" end
+        if reply == nil then return hot_abort(ctx, err) end
+        reply, err = release_step(ctx, "check_install_release", deployex.charlist(v))
+        if reply == nil then return hot_abort(ctx, err) end
+
+        -- The point of no return.
+        for _, fun in ipairs({ "install_release", "make_permanent" }) do
+                reply, err = release_step(ctx, fun, deployex.charlist(v))
+                if reply == nil then return nil, err, "installed" end
+        end
+        -- relx's bin/REL hard-codes the version it was built with: a restart must boot v.
+        local script = root .. "/bin/" .. rel .. "-" .. v
+        if file_exists(script) then
+                r = deployex.exec({ "cp", script, root .. "/bin/" .. rel })
+                if not r.ok then return nil, ("cannot install bin/%s: %s"):format(rel, r.error), "installed" end
+        end
+        ok, err = hot_verify(ctx, pid)
+        if not ok then return nil, err, "installed" end
         return true
 end

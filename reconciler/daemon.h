@@ -66,6 +66,12 @@ enum op_phase {
         PHASE_PRE_COMMANDS,
         PHASE_START,
         PHASE_DONE,
+        /* Hot upgrades (executor.c): the hook decides, then the node upgrades in place. */
+        PHASE_UPGRADE_KIND,     /* upgrade_kind hook: "hot" or "full" */
+        PHASE_HOT_PRE_COMMANDS, /* pre_commands from new/, the node still on the old release */
+        PHASE_HOT_UPGRADE,      /* hot_upgrade hook: release_handler on the node */
+        PHASE_HOT_PREVIOUS,     /* previous/ rebuilt from the old release's tarball */
+        PHASE_REPLACE,          /* fallback to full: current/ removed, new/ -> current/ */
 };
 
 /* A plan step being executed for one instance. */

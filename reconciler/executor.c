@@ -5,10 +5,24 @@
  * dies mid-step finishes it on its next start (exec_recover).  Blocking
  * phases (fetch, unpack, hooks) are jobs; the loop stays free.
  *
- * deploy-full:  fetch -> unpack into new/ -> stop -> rotate -> pre_commands -> start
+ * deploy:       fetch -> unpack into new/ -> upgrade_kind (hook, when the
+ *               instance runs, is ready and has a version to upgrade from)
+ *   full:       stop -> rotate -> pre_commands -> start
+ *   hot:        pre_commands (from new/) -> hot_upgrade (hook) -> rebuild
+ *               previous/ from the old release's tarball (new/ removed)
+ *   hot failed, stage "not_installed": the version is ghosted, the node
+ *               keeps running what it ran
+ *   hot failed otherwise (installed, the node died or restarted, unknown):
+ *               rebuild previous/ -> replace (stop; current/ removed, new/ ->
+ *               current/) -> start: a full deployment of the same version
  * rollback:     ghost the version -> stop -> rotate back to previous/ -> start
  * restart:      stop -> start (forced restart, counted)
  * remove:       stop -> delete the instance's directories and record
+ *
+ * After a hot upgrade current/ holds both releases (release_handler
+ * installed the new one inside it; a cold start boots the permanent one),
+ * and previous/ holds a fresh unpack of the old release: a rollback rotates
+ * it back exactly as after a full deployment.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +42,9 @@
 
 #define FETCH_TIMEOUT_MS (30 * 60 * 1000)
 #define UNPACK_TIMEOUT_MS (10 * 60 * 1000)
+/* Bounds over the hooks' own time limits (upgrade_kind 30 s, hot_upgrade 10 min). */
+#define UPGRADE_KIND_TIMEOUT_MS (60 * 1000)
+#define HOT_UPGRADE_TIMEOUT_MS (15 * 60 * 1000)
 
 static void advance(struct daemon *d, struct instance_rt *in);
 
@@ -66,6 +83,11 @@ static void journal_write(struct daemon *d, struct instance_rt *in)
         case PHASE_PRE_COMMANDS: str_copy(j.phase, sizeof(j.phase), "pre_commands"); break;
         case PHASE_START: str_copy(j.phase, sizeof(j.phase), "start"); break;
         case PHASE_DONE: str_copy(j.phase, sizeof(j.phase), "done"); break;
+        case PHASE_UPGRADE_KIND: str_copy(j.phase, sizeof(j.phase), "upgrade_kind"); break;
+        case PHASE_HOT_PRE_COMMANDS: str_copy(j.phase, sizeof(j.phase), "hot_pre_commands"); break;
+        case PHASE_HOT_UPGRADE: str_copy(j.phase, sizeof(j.phase), "hot_upgrade"); break;
+        case PHASE_HOT_PREVIOUS: str_copy(j.phase, sizeof(j.phase), "hot_previous"); break;
+        case PHASE_REPLACE: str_copy(j.phase, sizeof(j.phase), "replace"); break;
         }
         j.started_at_ms = in->op->started_at_ms;
         path_journal(&d->cfg, in->app->name, &path);
@@ -224,7 +246,7 @@ static void unpack_done(struct daemon *d, struct job *j)
                                            "release refused");
                 deploy_failed(d, in, why.data);
         } else {
-                set_phase(d, in, PHASE_STOP);
+                set_phase(d, in, PHASE_UPGRADE_KIND);
                 advance(d, in);
         }
         buf_release(&why);
@@ -313,6 +335,240 @@ out:
         buf_release(&cur);
         buf_release(&prev);
         return r;
+}
+
+/* --- hot upgrades --- */
+
+/* The lines a hook logged (deployex.log goes to the job's stderr) into the daemon's log. */
+static void log_hook_lines(const struct job *j)
+{
+        const char *p = j->err_buf.data, *end = p + j->err_buf.len;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                if (len && strncmp(p, "deployex: hook ", 15) == 0)
+                        log_info("%.*s", (int)len, p + 10);
+                p += len + 1;
+        }
+}
+
+/*
+ * Worth asking the hook: the instance runs a version (not the one being
+ * deployed), is ready, and is not being stopped.  Anything else can only be
+ * deployed in full.
+ */
+static bool hot_candidate(const struct instance_rt *in)
+{
+        return sup_is_running(in) && in->rec.ready && !in->stop_requested &&
+               in->rec.version[0] != '\0' && strcmp(in->rec.version, in->op->step.to) != 0;
+}
+
+/* The node answered upgrade_kind: "hot" goes on in place, anything else is a full deployment. */
+static void upgrade_kind_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        log_hook_lines(j);
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+        } else if (!strstr(j->out_buf.data, "\"hot\"")) {
+                buf_puts(&why, "upgrade_kind answered \"full\"");
+        } else if (!sup_is_running(in) || in->rec.pid != (pid_t)j->arg) {
+                buf_puts(&why, "the instance stopped while upgrade_kind ran");
+        } else {
+                log_info("app=%s instance=%d hot upgrade %s -> %s", in->app->name,
+                         in->rec.instance, in->rec.version, in->op->step.to);
+                in->op->step.action = PLAN_DEPLOY_HOT;
+                instance_set_state(d, in, INSTANCE_UPGRADING, "hot upgrade");
+                set_phase(d, in, PHASE_HOT_PRE_COMMANDS);
+                advance(d, in);
+                goto out;
+        }
+        log_info("app=%s instance=%d full deployment of %s: %s", in->app->name, in->rec.instance,
+                 in->op->step.to, why.data);
+        set_phase(d, in, PHASE_STOP);
+        advance(d, in);
+out:
+        buf_release(&why);
+}
+
+static void remove_new(struct daemon *d, struct instance_rt *in)
+{
+        struct buf nw = BUF_INIT;
+        int r;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &nw);
+        if ((r = remove_tree(nw.data)) < 0)
+                log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
+                          in->rec.instance, nw.data);
+        buf_release(&nw);
+}
+
+/*
+ * Failed before anything was installed: the node runs what it ran, the
+ * version is ghosted.  An instance that did not survive is not "untouched":
+ * that is a fallback instead (hot_failed decides).
+ */
+static void hot_not_installed(struct daemon *d, struct instance_rt *in, const char *why)
+{
+        remove_new(d, in);
+        instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                           "hot upgrade not installed");
+        deploy_failed(d, in, why);
+}
+
+/*
+ * Installed, or the node died or restarted itself, or nobody knows: deploy
+ * the same version in full.  The pre-commands ran already.
+ */
+static void hot_fallback(struct daemon *d, struct instance_rt *in, const char *why)
+{
+        struct buf reason = BUF_INIT;
+
+        log_warn("app=%s instance=%d hot upgrade %s -> %s failed: %s; deploying it in full",
+                 in->app->name, in->rec.instance, in->op->step.from, in->op->step.to, why);
+        buf_printf(&reason, "%s; deploying it in full", why);
+        sup_record_history(d, in, HISTORY_HOT, in->op->step.from, in->op->step.to, false,
+                           reason.data);
+        in->op->step.action = PLAN_DEPLOY_FULL;
+        instance_set_state(d, in, INSTANCE_DEPLOYING, "hot upgrade failed");
+        set_phase(d, in, PHASE_HOT_PREVIOUS);
+        advance(d, in);
+        buf_release(&reason);
+}
+
+static void hot_pre_commands_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                if (sup_is_running(in))
+                        hot_not_installed(d, in, why.data);
+                else
+                        hot_fallback(d, in, why.data);
+        } else {
+                set_phase(d, in, PHASE_HOT_UPGRADE);
+                advance(d, in);
+        }
+        buf_release(&why);
+}
+
+/* The hook's last stderr line is "STAGE: why" when it answered nil, err, stage. */
+static bool stage_is(const struct job *j, const char *stage)
+{
+        const char *text = j->err_buf.data;
+        size_t len = j->err_buf.len, start, n = strlen(stage);
+
+        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+                len--;
+        start = len;
+        while (start && text[start - 1] != '\n')
+                start--;
+        return len - start > n + 1 && strncmp(text + start, stage, n) == 0 &&
+               text[start + n] == ':';
+}
+
+static void hot_upgrade_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct op *op = in->op;
+        bool same_process = sup_is_running(in) && in->rec.pid == (pid_t)j->arg;
+        struct buf why = BUF_INIT;
+
+        log_hook_lines(j);
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                if (same_process && stage_is(j, "not_installed"))
+                        hot_not_installed(d, in, why.data);
+                else
+                        hot_fallback(d, in, why.data);
+                goto out;
+        }
+        if (!same_process) {
+                hot_fallback(d, in, "the instance's process exited during the hot upgrade");
+                goto out;
+        }
+        /* Same process, new release: nothing restarted, so it is ready now. */
+        if (strcmp(in->app->retry_version, op->step.to) == 0)
+                in->app->retry_version[0] = '\0';
+        str_copy(in->rec.previous_version, sizeof(in->rec.previous_version), op->step.from);
+        str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+        in->rec.consecutive_crashes = 0;
+        in->rec.deploy_started_at_ms = 0;
+        in->rec.ready = true;
+        sup_record_history(d, in, HISTORY_HOT, op->step.from, op->step.to, true,
+                           "hot upgrade, same process");
+        instance_set_state(d, in, INSTANCE_RUNNING, "hot upgrade done");
+        sup_hook_event(d, in, "deployed");
+        set_phase(d, in, PHASE_HOT_PREVIOUS);
+        advance(d, in);
+out:
+        buf_release(&why);
+}
+
+/* previous/ holds the old release (have_previous) or nothing; then the step goes on. */
+static void hot_previous_finish(struct daemon *d, struct instance_rt *in, bool have_previous)
+{
+        if (!have_previous && in->op->step.action == PLAN_DEPLOY_HOT && in->rec.previous_version[0]) {
+                in->rec.previous_version[0] = '\0';
+                instance_save(d, in);
+        }
+        if (in->op->step.action == PLAN_DEPLOY_HOT) {
+                op_finish(d, in);
+                return;
+        }
+        set_phase(d, in, PHASE_REPLACE);
+        advance(d, in);
+}
+
+static void hot_previous_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                log_warn("app=%s instance=%d: cannot unpack %s into previous/: %s; no release "
+                         "to roll back to", in->app->name, in->rec.instance, in->op->step.from,
+                         why.data);
+        }
+        hot_previous_finish(d, in, job_ok(j));
+        buf_release(&why);
+}
+
+/* current/ replaced by new/, previous/ kept.  Idempotent: a rerun after a crash completes it. */
+static int rotate_replace(struct daemon *d, struct instance_rt *in)
+{
+        struct buf nw = BUF_INIT, cur = BUF_INIT;
+        int r = 0;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &nw);
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
+        if (dir_exists(nw.data)) {
+                if ((r = remove_tree(cur.data)) < 0)
+                        goto out;
+                if (rename(nw.data, cur.data) < 0) {
+                        r = -errno;
+                        goto out;
+                }
+                (void)fsync_dir_of(cur.data);
+        } else if (!dir_exists(cur.data)) {
+                r = -ENOENT;
+        }
+out:
+        buf_release(&nw);
+        buf_release(&cur);
+        return r;
+}
+
+static void replace_stopped(struct daemon *d, struct instance_rt *in)
+{
+        if (in->op)
+                advance(d, in);
 }
 
 static void remove_instance(struct daemon *d, struct instance_rt *in)
@@ -473,6 +729,103 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 op_finish(d, in);
                 sup_start(d, in);
                 break;
+        case PHASE_UPGRADE_KIND: {
+                if (!hot_candidate(in)) {
+                        set_phase(d, in, PHASE_STOP);
+                        advance(d, in);
+                        break;
+                }
+                const char *args[] = { "__hook", in->app->name, num, "upgrade_kind", "--version",
+                                       op->step.to, "--from", in->rec.version, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "hook upgrade_kind %s/%d", in->app->name,
+                         in->rec.instance);
+                if (!job_start_self(d, what, args, UPGRADE_KIND_TIMEOUT_MS, upgrade_kind_done, in,
+                                    in->rec.pid)) {
+                        set_phase(d, in, PHASE_STOP);
+                        advance(d, in);
+                }
+                break;
+        }
+        case PHASE_HOT_PRE_COMMANDS: {
+                /* ctx.version is the new release: its pre_commands run from new/. */
+                const char *args[] = { "__hook", in->app->name, num, "pre_commands", "--version",
+                                       op->step.to, "--from", op->step.from, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "hook pre_commands %s/%d (hot)", in->app->name,
+                         in->rec.instance);
+                if (!job_start_self(d, what, args, in->app->cfg->rollback_timeout_ms,
+                                    hot_pre_commands_done, in, 0))
+                        hot_not_installed(d, in, "cannot run the pre_commands hook");
+                break;
+        }
+        case PHASE_HOT_UPGRADE: {
+                if (!sup_is_running(in)) {
+                        hot_fallback(d, in, "the instance stopped before its hot upgrade");
+                        break;
+                }
+                const char *args[] = { "__hook", in->app->name, num, "hot_upgrade", "--version",
+                                       op->step.to, "--from", op->step.from, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "hook hot_upgrade %s/%d %s -> %s", in->app->name,
+                         in->rec.instance, op->step.from, op->step.to);
+                /* arg: the pid upgraded; the same one must be there after. */
+                if (!job_start_self(d, what, args, HOT_UPGRADE_TIMEOUT_MS, hot_upgrade_done, in,
+                                    in->rec.pid))
+                        hot_not_installed(d, in, "cannot run the hot_upgrade hook");
+                break;
+        }
+        case PHASE_HOT_PREVIOUS: {
+                /* The new release lives in current/ now (hot) or goes there (fallback). */
+                if (op->step.action == PLAN_DEPLOY_HOT)
+                        remove_new(d, in);
+                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &b);
+                if ((r = remove_tree(b.data)) < 0) {
+                        log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
+                                  in->rec.instance, b.data);
+                        hot_previous_finish(d, in, false);
+                        break;
+                }
+                path_cache_file(&d->cfg, in->app->name, op->step.from, &a);
+                if (!op->step.from[0] || access(a.data, R_OK) != 0) {
+                        log_warn("app=%s instance=%d: %s is not in the cache; no release to roll "
+                                 "back to", in->app->name, in->rec.instance,
+                                 op->step.from[0] ? op->step.from : "the old release");
+                        hot_previous_finish(d, in, false);
+                        break;
+                }
+                snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
+                const char *args[] = { "__unpack", a.data, b.data, max, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "unpack %s-%s into %s/%d/previous", in->app->name,
+                         op->step.from, in->app->name, in->rec.instance);
+                if (!job_start_self(d, what, args, UNPACK_TIMEOUT_MS, hot_previous_done, in, 0))
+                        hot_previous_finish(d, in, false);
+                break;
+        }
+        case PHASE_REPLACE:
+                if (sup_is_running(in)) {
+                        sup_stop(d, in, replace_stopped);
+                        break;
+                }
+                if ((r = rotate_replace(d, in)) < 0) {
+                        log_errno(r, "app=%s instance=%d: cannot replace the release",
+                                  in->app->name, in->rec.instance);
+                        deploy_failed(d, in, "cannot replace the release");
+                        break;
+                }
+                if (strcmp(in->app->retry_version, op->step.to) == 0)
+                        in->app->retry_version[0] = '\0';
+                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &b);
+                str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
+                         dir_exists(b.data) ? op->step.from : "");
+                str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+                in->rec.consecutive_crashes = 0;
+                instance_save(d, in);
+                /* The pre-commands ran before the hot attempt. */
+                set_phase(d, in, PHASE_START);
+                advance(d, in);
+                break;
         case PHASE_DONE:
                 op_finish(d, in);
                 break;
@@ -542,8 +895,13 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
 
 /*
  * After a crash of the daemon: the journaled step either changed nothing on
- * the instance yet (fetch, unpack, stop: drop it, the planner redoes it) or
- * was past the point of rotation (finish it from that phase).
+ * the instance yet (fetch, unpack, stop, upgrade_kind, the pre-commands of a
+ * hot upgrade: drop it, the planner redoes it) or was past the point of
+ * rotation (finish it from that phase).  A hot upgrade caught in
+ * release_handler left the node in a state nobody knows: deploy the version
+ * in full (the job died with the daemon; whatever it got to, a fresh start
+ * of new/ is right).  After a hot upgrade succeeded, only previous/ was left
+ * to rebuild: do that.
  */
 void exec_recover(struct daemon *d, struct app_rt *a)
 {
@@ -569,20 +927,34 @@ void exec_recover(struct daemon *d, struct app_rt *a)
         snprintf(s.reason, sizeof(s.reason), "resumed after a daemon restart (phase %s)", j.phase);
         if (strcmp(j.action, "rollback") == 0)
                 s.action = PLAN_ROLLBACK;
-        else if (strcmp(j.action, "deploy-full") == 0 || strcmp(j.action, "deploy-hot") == 0)
+        else if (strcmp(j.action, "deploy-full") == 0)
                 s.action = PLAN_DEPLOY_FULL;
+        else if (strcmp(j.action, "deploy-hot") == 0)
+                s.action = PLAN_DEPLOY_HOT;
         else
                 goto clear;
-        if (strcmp(j.phase, "rotate") == 0)
+        if (strcmp(j.phase, "hot_upgrade") == 0) {
+                sup_record_history(d, in, HISTORY_HOT, j.from, j.to, false,
+                                   "interrupted by a daemon restart; deploying it in full");
+                s.action = PLAN_DEPLOY_FULL;
+                phase = PHASE_HOT_PREVIOUS;
+        } else if (strcmp(j.phase, "hot_previous") == 0) {
+                phase = PHASE_HOT_PREVIOUS;
+        } else if (strcmp(j.phase, "replace") == 0) {
+                phase = PHASE_REPLACE;
+        } else if (s.action == PLAN_DEPLOY_HOT) {
+                phase = PHASE_FETCH; /* the node was not touched yet */
+        } else if (strcmp(j.phase, "rotate") == 0) {
                 phase = PHASE_ROTATE;
-        else if (strcmp(j.phase, "pre_commands") == 0)
+        } else if (strcmp(j.phase, "pre_commands") == 0) {
                 phase = PHASE_PRE_COMMANDS;
-        else if (strcmp(j.phase, "start") == 0)
+        } else if (strcmp(j.phase, "start") == 0) {
                 phase = PHASE_START;
-        else if (strcmp(j.phase, "stop") == 0 && s.action == PLAN_ROLLBACK)
+        } else if (strcmp(j.phase, "stop") == 0 && s.action == PLAN_ROLLBACK) {
                 phase = PHASE_STOP;
-        else
+        } else {
                 phase = PHASE_FETCH; /* nothing moved yet */
+        }
 
         if (phase == PHASE_FETCH) {
                 log_info("app=%s instance=%d: interrupted %s %s -> %s had not touched the "
@@ -606,6 +978,8 @@ void exec_recover(struct daemon *d, struct app_rt *a)
         in->op->phase = phase;
         if (s.action == PLAN_DEPLOY_FULL && !in->rec.deploy_started_at_ms)
                 in->rec.deploy_started_at_ms = j.started_at_ms;
+        if (s.action == PLAN_DEPLOY_FULL && phase == PHASE_HOT_PREVIOUS)
+                instance_set_state(d, in, INSTANCE_DEPLOYING, "hot upgrade interrupted");
         /* A process still running (adopted) must stop before the releases move. */
         if ((phase == PHASE_ROTATE || phase == PHASE_STOP) && sup_is_running(in))
                 in->op->phase = PHASE_STOP;

@@ -549,16 +549,21 @@ static void test_shipped_upgrade_kind(void **state)
                 bool sys_config;
                 const char *erts_new;
                 bool rpc;              /* deployex.rpc present */
+                const char *node_erts; /* what the node says it runs */
+                const char *node_rel;
                 const char *kind;
         } cases[] = {
-                { "erlang", relup, true, "13.1.5", true, "hot" },
-                { "elixir", relup, true, "13.1.5", true, "hot" },
-                { "erlang", relup, true, "13.1.5", false, "full" },  /* no rpc in this build */
-                { "erlang", relup_other, true, "13.1.5", true, "full" },
-                { "erlang", NULL, true, "13.1.5", true, "full" },
-                { "erlang", relup, false, "13.1.5", true, "full" },
-                { "erlang", relup, true, "13.2", true, "full" },
-                { "gleam", relup, true, "13.1.5", true, "full" },
+                { "erlang", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "hot" },
+                { "elixir", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "hot" },
+                { "erlang", relup, true, "13.1.5", false, "13.1.5", "1.0.0", "full" }, /* no rpc */
+                { "erlang", relup_other, true, "13.1.5", true, "13.1.5", "1.0.0", "full" },
+                { "erlang", NULL, true, "13.1.5", true, "13.1.5", "1.0.0", "full" },
+                { "erlang", relup, false, "13.1.5", true, "13.1.5", "1.0.0", "full" },
+                { "erlang", relup, true, "13.2", true, "13.1.5", "1.0.0", "full" },
+                { "elixir", relup, true, "13.1.5", true, "13.2", "1.0.0", "full" },  /* node's ERTS */
+                { "erlang", relup, true, "13.1.5", true, "13.1.5", "0.9.0", "full" },  /* node's release */
+                { "erlang", relup, true, "13.1.5", true, NULL, "1.0.0", "full" },      /* node unreachable */
+                { "gleam", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "full" },
         };
         (void)state;
 
@@ -578,8 +583,25 @@ static void test_shipped_upgrade_kind(void **state)
                         put("var/service/myapp/1/new/releases/1.0.1/relup", cases[i].relup);
                 if (cases[i].sys_config)
                         put("var/service/myapp/1/new/releases/1.0.1/sys.config", "[].\n");
-                /* The rpc stub stands in for the BEAM link; the hooks only test for it. */
-                put("app.lua", cases[i].rpc ? "deployex.rpc = function() end\n" : "\n");
+                /*
+                 * The rpc stub stands in for the node: its ERTS version and the release
+                 * which_releases calls permanent; nil, err when it is unreachable.
+                 */
+                buf_reset(&path);
+                if (cases[i].rpc && cases[i].node_erts)
+                        buf_printf(&path,
+                                   "deployex.rpc = function(node, mod, fun, args, timeout)\n"
+                                   "  if fun == deployex.atom('system_info') then return '%s' end\n"
+                                   "  if fun == deployex.atom('which_releases') then\n"
+                                   "    return {deployex.tuple('myapp', '%s', {}, deployex.atom('permanent'))}\n"
+                                   "  end\n"
+                                   "  return nil, 'badrpc: unexpected call'\n"
+                                   "end\n", cases[i].node_erts, cases[i].node_rel);
+                else if (cases[i].rpc)
+                        buf_puts(&path, "deployex.rpc = function() return nil, 'node down' end\n");
+                else
+                        buf_puts(&path, "deployex.rpc = nil\n");
+                put("app.lua", path.data);
                 load_config(&c, cases[i].lang, "app.lua");
                 init_call(&call, &c, 1, shipped_dir());
                 call.version = "1.0.1";
