@@ -12,8 +12,9 @@
  *   dxwatch crash -s INSTANCES_DIR -i N -x START_FILE -d DEPLOYEX [-n COUNT] [-t TIMEOUT_MS]
  *       crash-to-exec latency: SIGKILL the instance's pid and time until
  *       N.json names a new live pid in state "starting"; on the way, note when
- *       the daemon recorded the crash, when it executed DEPLOYEX (its jobs
- *       and log writers) and when START_FILE (the start command) was executed.
+ *       the killed process had exited (pidfd), when the daemon recorded the
+ *       crash, when it executed DEPLOYEX (its jobs and log writers) and when
+ *       the start command under START_FILE (a file or folder) was executed.
  *   dxwatch time [-n COUNT] [-l LABEL] [-b SETUP] [-q] -- CMD [ARG..] [--and CMD [ARG..]]..
  *       run SETUP (sh -c, not timed), then the commands in sequence (timed
  *       together), COUNT times; every command must exit 0.  -q: their
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -194,6 +196,8 @@ struct watcher {
         int wd_dir;          /* the instances folder */
         int wd_self;         /* the deployex binary (opened at each exec of a job) */
         int wd_start;        /* the start command */
+        int pidfd;           /* the killed process, until it has exited; else -1 */
+        double t_exit;       /* when it had */
         char record_name[32];
 };
 
@@ -203,14 +207,22 @@ typedef void (*event_fn)(void *ctx, const struct inotify_event *ev, double at);
 static int watcher_wait(struct watcher *w, int timeout_ms, event_fn fn, void *ctx)
 {
         char chunk[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-        struct pollfd pfd = { w->fd, POLLIN, 0 };
+        struct pollfd pfd[2] = { { w->fd, POLLIN, 0 }, { w->pidfd, POLLIN, 0 } };
         double at;
         ssize_t n;
         int r;
 
-        r = poll(&pfd, 1, timeout_ms);
+        r = poll(pfd, w->pidfd >= 0 ? 2 : 1, timeout_ms);
         if (r <= 0)
                 return r < 0 && errno != EINTR ? -errno : 0;
+        at = now_ms();
+        if (w->pidfd >= 0 && (pfd[1].revents & POLLIN)) {
+                w->t_exit = at;
+                close(w->pidfd);
+                w->pidfd = -1;
+        }
+        if (!(pfd[0].revents & POLLIN))
+                return 1;
         n = read(w->fd, chunk, sizeof(chunk));
         at = now_ms();
         if (n < 0)
@@ -299,7 +311,7 @@ static bool runs_version(const struct record *r, const void *arg)
 static void watcher_open(struct watcher *w, const char *dir, int instance)
 {
         memset(w, 0, sizeof(*w));
-        w->wd_self = w->wd_start = -1;
+        w->wd_self = w->wd_start = w->pidfd = -1;
         snprintf(w->record_name, sizeof(w->record_name), "%d.json", instance);
         w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         if (w->fd < 0)
@@ -494,7 +506,8 @@ static int cmd_crash(int argc, char **argv)
 {
         const char *dir = NULL, *start_file = NULL, *self = NULL;
         long instance = 1, count = 20, timeout = 60000;
-        double total[SAMPLES_MAX], notice[SAMPLES_MAX], to_hook[SAMPLES_MAX];
+        double total[SAMPLES_MAX], exit_ms[SAMPLES_MAX], notice[SAMPLES_MAX], to_hook[SAMPLES_MAX];
+        double daemon_ms[SAMPLES_MAX];
         double hook[SAMPLES_MAX], spawn[SAMPLES_MAX], rec_ms[SAMPLES_MAX];
         size_t nsplit = 0;
         char path[PATH_MAX], comm[64];
@@ -543,6 +556,9 @@ static int cmd_crash(int argc, char **argv)
                 c.path = path;
                 c.old_pid = r.pid;
                 watcher_drain(&w);
+                /* A pidfd turns readable once the process has exited (the kernel's part). */
+                w.pidfd = (int)syscall(SYS_pidfd_open, (pid_t)r.pid, 0);
+                w.t_exit = 0;
                 t0 = now_ms();
                 if (kill((pid_t)r.pid, SIGKILL) < 0)
                         die("cannot kill pid %ld: %s", r.pid, strerror(errno));
@@ -561,6 +577,10 @@ static int cmd_crash(int argc, char **argv)
                         if (stat(proc, &st) < 0)
                                 die("sample %ld: the recorded pid %ld does not exist", i + 1, c.new_pid);
                 }
+                if (w.pidfd >= 0) {
+                        close(w.pidfd);
+                        w.pidfd = -1;
+                }
                 total[i] = c.t_starting - t0;
                 printf("sample %ld: killed pid %ld (%s), new pid %ld after %.2f ms", i + 1, r.pid,
                        comm, c.new_pid, total[i]);
@@ -575,26 +595,30 @@ static int cmd_crash(int argc, char **argv)
                 for (size_t k = 0; c.nself >= 4 && k < c.nbin && !t_exec; k++)
                         if (c.t_bin[k] >= c.t_self[2])
                                 t_exec = c.t_bin[k];
-                if (c.t_backoff && t_exec) {
-                        notice[nsplit] = c.t_backoff - t0;
+                if (c.t_backoff && t_exec && w.t_exit) {
+                        exit_ms[nsplit] = w.t_exit - t0;
+                        notice[nsplit] = c.t_backoff - w.t_exit;
+                        daemon_ms[nsplit] = c.t_starting - w.t_exit;
                         to_hook[nsplit] = c.t_self[1] - c.t_backoff;
                         hook[nsplit] = c.t_self[2] - c.t_self[1];
                         spawn[nsplit] = t_exec - c.t_self[2];
                         rec_ms[nsplit] = c.t_starting - t_exec;
-                        printf(" = crash recorded %.2f + to hook exec %.2f + hook %.2f"
+                        printf(" = exit %.2f + crash recorded %.2f + to hook exec %.2f + hook %.2f"
                                " + log writers and exec %.2f + record %.2f",
-                               notice[nsplit], to_hook[nsplit], hook[nsplit], spawn[nsplit],
-                               rec_ms[nsplit]);
+                               exit_ms[nsplit], notice[nsplit], to_hook[nsplit], hook[nsplit],
+                               spawn[nsplit], rec_ms[nsplit]);
                         nsplit++;
                 } else {
-                        printf(" (no breakdown: %zu deployex executions, %zu opens in bin/)",
-                               c.nself, c.nbin);
+                        printf(" (no breakdown: %zu deployex executions, %zu opens in bin/%s)",
+                               c.nself, c.nbin, w.t_exit ? "" : ", exit not seen");
                 }
                 printf("\n");
                 fflush(stdout);
         }
         summary("kill -9 -> new process recorded", total, (size_t)count);
-        summary("  kill -> crash recorded (backoff)", notice, nsplit);
+        summary("  kill -> the process has exited (the kernel)", exit_ms, nsplit);
+        summary("  exit -> new process recorded (the daemon)", daemon_ms, nsplit);
+        summary("  exit -> crash recorded (backoff)", notice, nsplit);
         summary("  crash recorded -> start hook job executing", to_hook, nsplit);
         summary("  start hook job (exec -> first log writer exec)", hook, nsplit);
         summary("  log writers -> start command executed", spawn, nsplit);
