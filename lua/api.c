@@ -26,6 +26,7 @@
 #include <lauxlib.h>
 
 #include "term.h"
+#include "../beam/beam.h"
 #include "../state/fsutil.h"
 #include "../state/http.h"
 #include "../state/json.h"
@@ -652,13 +653,169 @@ static int l_tcp_check(lua_State *L)
         return 2;
 }
 
+/* ---- distribution ------------------------------------------------------------ */
+
+#define EIX_MT "deployex.ei_x_buff"
+
+static int eix_gc(lua_State *L)
+{
+        ei_x_buff *x = luaL_checkudata(L, 1, EIX_MT);
+
+        if (x->buff)
+                ei_x_free(x);
+        x->buff = NULL;
+        return 0;
+}
+
+/* An ei_x_buff the collector frees: term_encode/decode may raise past this frame. */
+static ei_x_buff *push_eix(lua_State *L)
+{
+        ei_x_buff *x = lua_newuserdatauv(L, sizeof(*x), 0);
+
+        memset(x, 0, sizeof(*x));
+        if (luaL_newmetatable(L, EIX_MT)) {
+                lua_pushcfunction(L, eix_gc);
+                lua_setfield(L, -2, "__gc");
+        }
+        lua_setmetatable(L, -2);
+        if (ei_x_new(x) < 0)
+                luaL_error(L, "rpc: out of memory");
+        return x;
+}
+
+/* A module or function name: a string or deployex.atom(); the text replaces the argument. */
+static const char *rpc_name(lua_State *L, int idx, const char *what)
+{
+        const char *kind = term_kind(L, idx);
+        size_t len;
+
+        if (kind && strcmp(kind, "atom") == 0) {
+                lua_getfield(L, idx, "value");
+                lua_replace(L, idx);
+        }
+        if (lua_type(L, idx) != LUA_TSTRING)
+                luaL_error(L, "rpc: %s must be a string or an atom, got %s", what, luaL_typename(L, idx));
+        lua_tolstring(L, idx, &len);
+        if (len == 0 || len >= MAXATOMLEN)
+                luaL_error(L, "rpc: %s must be 1 to %d bytes", what, MAXATOMLEN - 1);
+        return check_cstring(L, idx, what);
+}
+
+static uint64_t mono_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * deployex.rpc(node, mod, fun, args, timeout_ms) -> reply | nil, err
+ * One connection per call (beam.h).  args is a list of Lua values (term.h
+ * says how they become terms); nil means [].  A {badrpc, R} reply is an
+ * error: nil, "badrpc: R" with R in Erlang syntax.  Each call leaves one
+ * line in the instance's stdout log (never the arguments).
+ */
+static int l_rpc(lua_State *L)
+{
+        struct api_env *env = env_of(L);
+        const char *node = check_cstring(L, 1, "rpc: node");
+        const char *mod = rpc_name(L, 2, "rpc: mod");
+        const char *fun = rpc_name(L, 3, "rpc: fun");
+        lua_Integer asked = 0, nargs = 0;
+        struct buf *err, *line;
+        ei_x_buff *args, *reply;
+        struct beam_opts o;
+        struct beam_conn c;
+        uint64_t timeout, start, spent;
+        int r, index = 0, out_fd;
+        char when[32];
+
+        if (!lua_isnoneornil(L, 5)) {
+                int isint = 0;
+
+                asked = lua_tointegerx(L, 5, &isint);
+                if (!isint || asked <= 0)
+                        return luaL_error(L, "rpc: timeout_ms must be a positive integer");
+        }
+        if (!lua_isnoneornil(L, 4)) {
+                lua_Integer count = 0;
+
+                luaL_checktype(L, 4, LUA_TTABLE);
+                nargs = (lua_Integer)lua_rawlen(L, 4);
+                lua_pushnil(L);
+                while (lua_next(L, 4)) {
+                        count++;
+                        lua_pop(L, 1);
+                }
+                if (count != nargs)
+                        return luaL_error(L, "rpc: args must be a list {a, b, ...}");
+        }
+        lua_settop(L, 4);
+        args = push_eix(L);  /* 5 */
+        reply = push_eix(L); /* 6 */
+        err = sandbox_push_buf(L);
+        line = sandbox_push_buf(L);
+        if (lua_isnil(L, 4) || nargs == 0) {
+                if (ei_x_encode_empty_list(args) < 0)
+                        return luaL_error(L, "rpc: out of memory");
+        } else if (term_encode(L, 4, args, err) < 0) {
+                return luaL_error(L, "rpc: args%s", err->data);
+        }
+        if (str_empty(env->cookie)) {
+                luaL_pushfail(L);
+                lua_pushfstring(L, "rpc %s: no cookie to connect with", node);
+                return 2;
+        }
+        timeout = clip_timeout(L, asked, API_RPC_TIMEOUT_MS);
+
+        /* From here to the result: no Lua calls, C owns the connection.  The TLS
+         * distribution plugs its struct beam_transport in here (plain TCP: NULL). */
+        start = mono_now_ms();
+        o = (struct beam_opts){ env->cookie,
+                                (unsigned)(timeout < API_RPC_CONNECT_MS ? timeout : API_RPC_CONNECT_MS),
+                                NULL };
+        r = beam_connect(&c, node, &o, err);
+        if (r == 0) {
+                /* The call gets its whole timeout, within what the hook has left. */
+                uint64_t left = sandbox_remaining_ms(L);
+
+                r = beam_rpc(&c, mod, fun, args->buff, args->index,
+                             (unsigned)(timeout < left ? timeout : left ? left : 1), reply, err);
+                beam_close(&c);
+        }
+        spent = mono_now_ms() - start;
+        out_fd = open_log(env->stdout_log);
+        stamp(when, sizeof(when));
+        buf_printf(line, "[deployex %s] rpc %s %s:%s/%lld: %s (%llu ms)\n", when, node, mod, fun,
+                   (long long)nargs, r == 0 ? "ok" : err->data, (unsigned long long)spent);
+        write_str(out_fd, line->data);
+        if (out_fd >= 0)
+                close(out_fd);
+
+        if (r < 0) {
+                buf_reset(line);
+                api_mask(env->cookie, err->data, err->len, line);
+                luaL_pushfail(L);
+                lua_pushlstring(L, line->data, line->len);
+                return 2;
+        }
+        if (term_decode(L, reply->buff, &index) < 0) {
+                luaL_pushfail(L);
+                lua_pushfstring(L, "rpc %s %s:%s: cannot decode the reply", node, mod, fun);
+                return 2;
+        }
+        return 1;
+}
+
 static int open_all(lua_State *L)
 {
         static const luaL_Reg funcs[] = {
                 { "exec", l_exec },           { "log", l_log },
                 { "glob", l_glob },           { "read_file", l_read_file },
                 { "sleep_ms", l_sleep_ms },   { "http", l_http },
-                { "tcp_check", l_tcp_check }, { NULL, NULL },
+                { "tcp_check", l_tcp_check }, { "rpc", l_rpc },
+                { NULL, NULL },
         };
 
         lua_newtable(L);

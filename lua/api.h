@@ -15,6 +15,14 @@
  *   deployex.sleep_ms(n)
  *   deployex.http(method, url, {headers, body, timeout_ms}) -> status, body | nil, err
  *   deployex.tcp_check(host, port, timeout_ms)             -> true | nil, err
+ *   deployex.rpc(node, mod, fun, args, timeout_ms)          -> reply | nil, err
+ *       one call over distribution (beam/beam.h); mod and fun are strings or
+ *       atoms, args a list of Lua values (nil = []), timeout_ms default
+ *       API_RPC_TIMEOUT_MS; the reply decoded as term.h says (false and nil
+ *       differ: test `reply == nil`).  Errors, one line each: "badrpc: R" (R in
+ *       Erlang syntax: the call raised, exited or the function is undefined),
+ *       "node N is not running (not registered with epmd)", "node N refused
+ *       the handshake (bad cookie?)", "... timed out after T ms".
  *   deployex.atom/tuple/charlist/binary/consult             (lua/term.h)
  *
  * Every blocking call is clipped to the time the hook has left.  The API
@@ -34,6 +42,8 @@
 #define API_HTTP_TIMEOUT_MS 10000     /* when the hook gives none */
 #define API_TCP_TIMEOUT_MS 5000
 #define API_EXEC_GRACE_MS 5000        /* SIGTERM -> SIGKILL for a timed-out command */
+#define API_RPC_TIMEOUT_MS 5000       /* deployex.rpc when the hook gives none */
+#define API_RPC_CONNECT_MS 5000       /* the connection's share of it, at most */
 #define API_MASK "********"
 
 struct api_env {

@@ -5,14 +5,37 @@
  * and says "daemon": {"running": false}.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app_view.h"
 #include "cli.h"
 #include "proc.h"
+#include "../beam/otp.h"
 #include "../state/json.h"
 #include "../state/node.h"
+#include "../state/paths.h"
 #include "../state/banned.h"
+
+/* What the app's nodes said last (state/APP/otp.json, refreshed by the daemon's __otp job). */
+struct otp_view {
+        struct otp_probe *probes;
+        size_t n;
+};
+
+static void otp_view_load(const struct config *c, const char *app, struct otp_view *v)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+
+        v->probes = NULL;
+        v->n = 0;
+        path_state_dir(c, app, &path);
+        buf_puts(&path, "/otp.json");
+        /* Missing or unreadable: every instance says "unknown", which is the truth. */
+        (void)otp_status_load(path.data, &v->probes, &v->n, &err);
+        buf_release(&path);
+        buf_release(&err);
+}
 
 /* What an instance looks like right now: a record whose process died is "stopped". */
 struct live {
@@ -40,13 +63,17 @@ static void live_of(const struct instance_record *r, bool daemon_up, uint64_t no
 }
 
 static void gen_instance(yajl_gen g, const struct config *c, const struct app_config *app, int n,
-                         const struct instance_record *r, bool daemon_up, uint64_t now)
+                         const struct instance_record *r, const struct otp_view *ov,
+                         bool daemon_up, uint64_t now)
 {
+        const struct otp_probe *probe = otp_status_find(ov->probes, ov->n, n);
         struct buf node = BUF_INIT;
+        const char *otp;
         struct live l;
         char at[32];
 
         live_of(r, daemon_up, now, &l);
+        otp = otp_status_of(probe, daemon_up, l.pid, now);
         node_name(app->name, n, &node);
         yajl_gen_map_open(g);
         json_gen_kv_int(g, "instance", n);
@@ -66,7 +93,10 @@ static void gen_instance(yajl_gen g, const struct config *c, const struct app_co
         json_gen_kv_int(g, "uptime_ms", (long long)l.uptime_ms);
         json_gen_kv_int(g, "crash_restarts", r ? (long long)r->crash_restarts : 0);
         json_gen_kv_int(g, "forced_restarts", r ? (long long)r->forced_restarts : 0);
-        json_gen_kv_str(g, "otp", "unknown");
+        json_gen_kv_str(g, "otp", otp);
+        /* The release the node itself says it runs (release_handler), when it said so lately. */
+        json_gen_kv_str(g, "otp_release",
+                        strcmp(otp, "connected") == 0 && probe->release[0] ? probe->release : NULL);
         json_gen_str(g, "last_deploy");
         if (r && r->has_last_deploy) {
                 time_format_iso(r->last_deploy_at_ms, at, sizeof(at));
@@ -99,7 +129,9 @@ static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v
 {
         const struct desired *d = &v->desired;
         struct buf errors = BUF_INIT;
+        struct otp_view ov;
 
+        otp_view_load(c, v->app->name, &ov);
         yajl_gen_map_open(g);
         json_gen_kv_str(g, "name", v->app->name);
         json_gen_kv_str(g, "language", language_to_string(v->app->language));
@@ -125,15 +157,17 @@ static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v
         json_gen_str(g, "instances");
         yajl_gen_array_open(g);
         for (int n = 1; n <= instance_count(v); n++)
-                gen_instance(g, c, v->app, n, app_view_record(v, n), daemon_up, now);
+                gen_instance(g, c, v->app, n, app_view_record(v, n), &ov, daemon_up, now);
         yajl_gen_array_close(g);
         yajl_gen_map_close(g);
         buf_release(&errors);
+        free(ov.probes);
 }
 
-static void print_app(const struct app_view *v, bool daemon_up, uint64_t now)
+static void print_app(const struct config *c, const struct app_view *v, bool daemon_up, uint64_t now)
 {
         const struct desired *d = &v->desired;
+        struct otp_view ov;
 
         printf("%s (%s)  desired %s", v->app->name, language_to_string(v->app->language),
                d->release.version[0] ? d->release.version : "none");
@@ -151,14 +185,22 @@ static void print_app(const struct app_view *v, bool daemon_up, uint64_t now)
                         printf(" %s", v->ghosts.items[i].version);
                 printf("\n");
         }
+        otp_view_load(c, v->app->name, &ov);
         for (int n = 1; n <= instance_count(v); n++) {
                 const struct instance_record *r = app_view_record(v, n);
+                const struct otp_probe *probe = otp_status_find(ov.probes, ov.n, n);
+                const char *otp;
                 struct live l;
 
                 live_of(r, daemon_up, now, &l);
+                otp = otp_status_of(probe, daemon_up, l.pid, now);
                 printf("  %d  %-12s %-12s", n, l.state, l.version ? l.version : "-");
                 if (l.pid)
                         printf("  pid %d  up %llus", l.pid, (unsigned long long)(l.uptime_ms / 1000));
+                if (l.pid && strcmp(otp, "connected") == 0)
+                        printf("  otp %s", probe->release[0] ? probe->release : "connected");
+                else if (l.pid)
+                        printf("  otp %s", otp);
                 if (r)
                         printf("  crashes %llu  forced %llu", (unsigned long long)r->crash_restarts,
                                (unsigned long long)r->forced_restarts);
@@ -170,6 +212,7 @@ static void print_app(const struct app_view *v, bool daemon_up, uint64_t now)
                 }
                 printf("\n");
         }
+        free(ov.probes);
 }
 
 static int run(const struct cli *cli, int argc, char **argv)
@@ -230,7 +273,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                 if (json)
                         gen_app(g, &c, &v, pid > 0, now);
                 else
-                        print_app(&v, pid > 0, now);
+                        print_app(&c, &v, pid > 0, now);
                 app_view_release(&v);
         }
         if (json) {

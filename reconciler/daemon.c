@@ -30,6 +30,7 @@
 #include "log.h"
 #include "notify.h"
 #include "proc.h"
+#include "../beam/otp.h"
 #include "../state/fsutil.h"
 #include "../state/json.h"
 #include "../state/paths.h"
@@ -278,6 +279,49 @@ static void poll_source(struct daemon *d, struct app_rt *a)
                 a->source_job = true;
 }
 
+/* --- what the nodes run: a job probes them, `status` reads state/{app}/otp.json --- */
+
+#define OTP_JOB_TIMEOUT_MS 15000
+
+static bool app_has_running(const struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                if (a->inst[n] && sup_is_running(a->inst[n]))
+                        return true;
+        return false;
+}
+
+static void otp_done(struct daemon *d, struct job *j)
+{
+        struct app_rt *a = j->owner;
+        struct buf why = BUF_INIT;
+
+        a->otp_job = false;
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                log_debug("app=%s: probing the nodes failed: %s", a->name, why.data);
+        }
+        a->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
+        d->dirty = true; /* re-arm the timer for the next probe */
+        buf_release(&why);
+}
+
+/* Each probe is bounded (connect + rpc timeouts per node, nodes in parallel): a
+ * hung node costs the job a few seconds, never the loop. */
+static void otp_refresh(struct daemon *d, struct app_rt *a)
+{
+        const char *args[] = { "__otp", a->name, NULL };
+        char what[256];
+
+        if (a->otp_job || daemon_now(d) < a->next_otp_ms || !app_has_running(a))
+                return;
+        snprintf(what, sizeof(what), "otp %s", a->name);
+        if (job_start_self(d, what, args, OTP_JOB_TIMEOUT_MS, otp_done, a, 0))
+                a->otp_job = true;
+        else
+                a->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
+}
+
 /* --- reconcile --- */
 
 static void refresh_desired(struct daemon *d, struct app_rt *a)
@@ -334,9 +378,11 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
                         exec_begin(d, a, s);
         }
         sup_tick(d, a);
-        return min_deadline(min_deadline(plan_buf.next_wake_ms,
-                                         a->source_job ? 0 : a->next_source_poll_ms),
-                            a->retry_version[0] && a->retry_at_ms > daemon_now(d) ? a->retry_at_ms : 0);
+        otp_refresh(d, a);
+        return min_deadline(min_deadline(min_deadline(plan_buf.next_wake_ms,
+                                                      a->source_job ? 0 : a->next_source_poll_ms),
+                                         a->retry_version[0] && a->retry_at_ms > daemon_now(d) ? a->retry_at_ms : 0),
+                            !a->otp_job && app_has_running(a) ? a->next_otp_ms : 0);
 }
 
 static void arm_timer(struct daemon *d, uint64_t deadline)

@@ -117,6 +117,9 @@ struct app_rt {
         char retry_version[VERSION_MAX + 1];
         unsigned retry_failures;
         uint64_t retry_at_ms;
+        /* What the nodes run: a `__otp` job refreshes state/{app}/otp.json (beam/otp.h). */
+        bool otp_job;
+        uint64_t next_otp_ms;
 };
 
 struct daemon {

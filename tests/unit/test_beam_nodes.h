@@ -49,15 +49,18 @@ static inline int test_epmd_start(void)
 }
 
 /*
- * Start a node and wait until it answers a connection (up to 20 s).  0, or
- * -errno with the reason printed.
+ * Start a node (with one extra erl argument such as "start_sasl" for
+ * "-boot start_sasl", or NULL) and wait until it answers a connection (up to
+ * 20 s).  0, or -errno with the reason printed.
  */
-static inline int test_node_start(struct test_node *n, const char *tag, const char *cookie)
+static inline int test_node_start_boot(struct test_node *n, const char *tag, const char *cookie,
+                                       const char *boot)
 {
         char sname[64];
         struct buf host = BUF_INIT, err = BUF_INIT;
         char *argv[] = { (char *)"erl", (char *)"-sname", sname, (char *)"-setcookie",
-                         n->cookie, (char *)"-noshell", NULL };
+                         n->cookie, (char *)"-noshell", boot ? (char *)"-boot" : NULL,
+                         (char *)boot, NULL };
         struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, true };
         struct beam_opts bo;
         uint64_t end;
@@ -93,6 +96,11 @@ static inline int test_node_start(struct test_node *n, const char *tag, const ch
         }
         buf_release(&err);
         return r;
+}
+
+static inline int test_node_start(struct test_node *n, const char *tag, const char *cookie)
+{
+        return test_node_start_boot(n, tag, cookie, NULL);
 }
 
 static inline void test_node_stop(struct test_node *n)

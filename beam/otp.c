@@ -1,0 +1,255 @@
+/*
+ * otp: probe the nodes of an app for what they run; otp.json.  See otp.h.
+ */
+#include "otp.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "etf.h"
+#include "../state/fsutil.h"
+#include "../state/json.h"
+#include "../state/banned.h"
+
+int otp_running_release(const char *buf, int index, char *ret, size_t n)
+{
+        char current[VERSION_MAX + 1] = "", permanent[VERSION_MAX + 1] = "";
+        int count, arity, type, size;
+
+        if (ei_decode_list_header(buf, &index, &count) < 0)
+                return -EPROTO;
+        for (int i = 0; i < count; i++) {
+                char vsn[VERSION_MAX + 1], status[MAXATOMLEN];
+
+                if (ei_decode_tuple_header(buf, &index, &arity) < 0 || arity != 4 ||
+                    ei_skip_term(buf, &index) < 0 ||                        /* Name */
+                    ei_get_type(buf, &index, &type, &size) < 0)
+                        return -EPROTO;
+                /* Vsn: a charlist; one too long for a deployex version is none of ours. */
+                if (type != ERL_STRING_EXT || size > VERSION_MAX) {
+                        vsn[0] = '\0';
+                        if (ei_skip_term(buf, &index) < 0)
+                                return -EPROTO;
+                } else if (ei_decode_string(buf, &index, vsn) < 0) {
+                        return -EPROTO;
+                }
+                if (ei_skip_term(buf, &index) < 0 ||                        /* Apps */
+                    ei_decode_atom(buf, &index, status) < 0)
+                        return -EPROTO;
+                if (strcmp(status, "current") == 0 && vsn[0])
+                        str_copy(current, sizeof(current), vsn);
+                else if (strcmp(status, "permanent") == 0 && vsn[0])
+                        str_copy(permanent, sizeof(permanent), vsn);
+        }
+        if (!current[0] && !permanent[0])
+                return -ENOENT;
+        str_copy(ret, n, current[0] ? current : permanent);
+        return 0;
+}
+
+/* init:script_id() -> {Name, Vsn}: the boot script's release, unless it is plain OTP's. */
+static int script_release(const ei_x_buff *x, char *ret, size_t n)
+{
+        char name[128], vsn[VERSION_MAX + 1];
+        int index = 0, arity, type, size;
+
+        if (ei_decode_tuple_header(x->buff, &index, &arity) < 0 || arity != 2 ||
+            ei_get_type(x->buff, &index, &type, &size) < 0 || type != ERL_STRING_EXT ||
+            size >= (int)sizeof(name) || ei_decode_string(x->buff, &index, name) < 0 ||
+            ei_get_type(x->buff, &index, &type, &size) < 0 || type != ERL_STRING_EXT ||
+            size > VERSION_MAX || ei_decode_string(x->buff, &index, vsn) < 0)
+                return -EPROTO;
+        if (strcmp(name, "Erlang/OTP") == 0)
+                return -ENOENT;
+        str_copy(ret, n, vsn);
+        return 0;
+}
+
+void otp_probe_one(struct otp_probe *p, const struct beam_opts *o, unsigned rpc_timeout_ms)
+{
+        struct beam_conn c;
+        struct buf err = BUF_INIT;
+        ei_x_buff reply;
+        int r;
+
+        p->connected = false;
+        p->release[0] = '\0';
+        p->error[0] = '\0';
+        ei_x_new(&reply);
+        r = beam_connect(&c, p->node, o, &err);
+        if (r == 0) {
+                p->connected = true;
+                r = beam_rpc(&c, "release_handler", "which_releases", NULL, 0, rpc_timeout_ms,
+                             &reply, &err);
+                if (r == 0) {
+                        r = otp_running_release(reply.buff, 0, p->release, sizeof(p->release));
+                        if (r < 0)
+                                buf_puts(&err, r == -ENOENT ? "release_handler names no running release"
+                                                            : "release_handler:which_releases/0: an unexpected reply");
+                } else if (r == -EREMOTEIO) {
+                        /* No release_handler (no sasl): the boot script still names the release. */
+                        buf_reset(&err);
+                        reply.index = 0;
+                        r = beam_rpc(&c, "init", "script_id", NULL, 0, rpc_timeout_ms, &reply, &err);
+                        if (r == 0 && script_release(&reply, p->release, sizeof(p->release)) < 0)
+                                buf_puts(&err, "the node runs no release (no release_handler, a plain boot script)");
+                }
+                /* A node that stops answering after the handshake is not connected in any useful sense. */
+                if (r == -ETIMEDOUT || r == -ECONNRESET)
+                        p->connected = false;
+                beam_close(&c);
+        }
+        str_copy(p->error, sizeof(p->error), err.data);
+        p->at_ms = time_now_ms();
+        ei_x_free(&reply);
+        buf_release(&err);
+}
+
+struct probe_arg {
+        struct otp_probe *p;
+        const struct beam_opts *o;
+        unsigned rpc_timeout_ms;
+};
+
+static void *probe_thread(void *data)
+{
+        struct probe_arg *a = data;
+
+        otp_probe_one(a->p, a->o, a->rpc_timeout_ms);
+        return NULL;
+}
+
+void otp_probe_all(struct otp_probe *p, size_t n, const struct beam_opts *o,
+                   unsigned rpc_timeout_ms)
+{
+        struct probe_arg *args = xcalloc(n + 1, sizeof(*args));
+        pthread_t *threads = xcalloc(n + 1, sizeof(*threads));
+        bool *started = xcalloc(n + 1, sizeof(*started));
+
+        (void)beam_init(); /* once, before the threads race for it */
+        for (size_t i = 0; i < n; i++) {
+                if (p[i].pid <= 0 || !p[i].node[0]) {
+                        p[i].connected = false;
+                        p[i].release[0] = '\0';
+                        str_copy(p[i].error, sizeof(p[i].error), "not running");
+                        p[i].at_ms = time_now_ms();
+                        continue;
+                }
+                args[i] = (struct probe_arg){ &p[i], o, rpc_timeout_ms };
+                started[i] = pthread_create(&threads[i], NULL, probe_thread, &args[i]) == 0;
+                if (!started[i])
+                        otp_probe_one(&p[i], o, rpc_timeout_ms); /* no thread: do it here */
+        }
+        for (size_t i = 0; i < n; i++)
+                if (started[i])
+                        pthread_join(threads[i], NULL);
+        free(args);
+        free(threads);
+        free(started);
+}
+
+/* ---- otp.json ---------------------------------------------------------------- */
+
+int otp_status_write(const char *path, const struct otp_probe *p, size_t n, uint64_t now_ms)
+{
+        struct buf out = BUF_INIT;
+        yajl_gen g = json_gen_new(&out);
+        int r;
+
+        yajl_gen_map_open(g);
+        json_gen_kv_int(g, "at", (long long)now_ms);
+        json_gen_str(g, "instances");
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < n; i++) {
+                char key[16];
+
+                snprintf(key, sizeof(key), "%d", p[i].instance);
+                json_gen_str(g, key);
+                yajl_gen_map_open(g);
+                json_gen_kv_str(g, "otp", p[i].connected ? "connected" : "disconnected");
+                json_gen_kv_str(g, "release", p[i].release[0] ? p[i].release : NULL);
+                json_gen_kv_int(g, "pid", p[i].pid);
+                json_gen_kv_int(g, "at", (long long)p[i].at_ms);
+                json_gen_kv_str(g, "error", p[i].error[0] ? p[i].error : NULL);
+                yajl_gen_map_close(g);
+        }
+        yajl_gen_map_close(g);
+        yajl_gen_map_close(g);
+        yajl_gen_free(g);
+        buf_putc(&out, '\n');
+        r = atomic_write_file(path, out.data, out.len);
+        buf_release(&out);
+        return r;
+}
+
+static long long int_member(yajl_val obj, const char *key)
+{
+        yajl_val v = json_get(obj, key);
+
+        return v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0 ? YAJL_GET_INTEGER(v) : 0;
+}
+
+int otp_status_load(const char *path, struct otp_probe **ret, size_t *ret_n, struct buf *err)
+{
+        yajl_val root = NULL, inst;
+        struct otp_probe *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = json_parse_file(path, JSON_MAX_BYTES, &root, err);
+        if (r < 0)
+                return r;
+        inst = json_get(root, "instances");
+        if (!inst || !YAJL_IS_OBJECT(inst)) {
+                buf_printf(err, "%s: instances: must be an object", path);
+                yajl_tree_free(root);
+                return -EINVAL;
+        }
+        list = xcalloc(inst->u.object.len + 1, sizeof(*list));
+        for (size_t i = 0; i < inst->u.object.len; i++) {
+                yajl_val e = inst->u.object.values[i], otp, rel, why;
+                struct otp_probe *p = &list[n];
+                int num;
+
+                if (parse_int(inst->u.object.keys[i], &num) < 0 || num < 1 || !YAJL_IS_OBJECT(e))
+                        continue; /* written by us; anything else is not an entry */
+                otp = json_get(e, "otp");
+                rel = json_get(e, "release");
+                why = json_get(e, "error");
+                p->instance = num;
+                p->connected = otp && YAJL_IS_STRING(otp) && strcmp(otp->u.string, "connected") == 0;
+                if (rel && YAJL_IS_STRING(rel))
+                        str_copy(p->release, sizeof(p->release), rel->u.string);
+                if (why && YAJL_IS_STRING(why))
+                        str_copy(p->error, sizeof(p->error), why->u.string);
+                p->pid = (int)int_member(e, "pid");
+                p->at_ms = (uint64_t)int_member(e, "at");
+                n++;
+        }
+        yajl_tree_free(root);
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+const struct otp_probe *otp_status_find(const struct otp_probe *p, size_t n, int instance)
+{
+        for (size_t i = 0; i < n; i++)
+                if (p[i].instance == instance)
+                        return &p[i];
+        return NULL;
+}
+
+const char *otp_status_of(const struct otp_probe *e, bool daemon_up, int live_pid, uint64_t now_ms)
+{
+        if (!daemon_up)
+                return "unknown";
+        if (live_pid <= 0)
+                return "disconnected"; /* no process, no node */
+        if (!e || e->at_ms == 0 || e->at_ms + OTP_FRESH_MS < now_ms || e->pid != live_pid)
+                return "unknown";
+        return e->connected ? "connected" : "disconnected";
+}

@@ -1,0 +1,84 @@
+/*
+ * otp: what each instance's node says it runs, for `deployex status` (its
+ * "otp" and "otp_release" fields).
+ *
+ * The daemon never talks to a node from its loop.  Every OTP_REFRESH_MS it
+ * runs `deployex __otp APP` as a job; the job fills one struct otp_probe per
+ * instance (node name, the pid the daemon recorded), calls otp_probe_all() --
+ * one thread per running instance: connect, release_handler:which_releases/0
+ * -- and writes state/{app}/otp.json with otp_status_write().  A node that
+ * hangs (SIGSTOP) costs its own thread one connect or rpc timeout; the job as
+ * a whole takes at most connect + rpc timeout (+ one more rpc when a node has
+ * no release_handler).  `deployex status` reads the file back
+ * (otp_status_load) and trusts an entry only while it is fresh, the daemon
+ * runs and the instance still has the pid the probe was made for
+ * (otp_status_of).
+ *
+ * otp.json:
+ *     {"at": MS, "instances": {"1": {"otp": "connected" | "disconnected",
+ *       "release": "1.0.1" | null, "pid": 4242, "at": MS, "error": null | "why"}}}
+ */
+#ifndef DEPLOYEX_OTP_H
+#define DEPLOYEX_OTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "beam.h"
+#include "../state/config.h"
+
+#define OTP_REFRESH_MS 5000          /* how often the daemon refreshes otp.json */
+#define OTP_FRESH_MS 30000           /* older entries say "unknown" */
+#define OTP_CONNECT_TIMEOUT_MS 2000  /* per instance */
+#define OTP_RPC_TIMEOUT_MS 2000      /* per call */
+#define OTP_ERROR_MAX 256
+
+struct otp_probe {
+        int instance;
+        int pid;                         /* the instance's OS pid; 0 = not running, not probed */
+        char node[BEAM_NODE_MAX + 1];
+        bool connected;
+        char release[VERSION_MAX + 1];   /* the release the node runs; "" = it names none */
+        char error[OTP_ERROR_MAX];       /* why not connected, or why no release */
+        uint64_t at_ms;                  /* wall clock of the probe */
+};
+
+/*
+ * Probe every entry with pid > 0 and a node name, in parallel; entries with
+ * pid 0 are set disconnected ("not running").  Each entry gets at_ms.
+ */
+void otp_probe_all(struct otp_probe *p, size_t n, const struct beam_opts *o,
+                   unsigned rpc_timeout_ms);
+
+/* One probe on the calling thread (what otp_probe_all runs per instance). */
+void otp_probe_one(struct otp_probe *p, const struct beam_opts *o, unsigned rpc_timeout_ms);
+
+/*
+ * The version in a which_releases/0 reply ([{Name, Vsn, Apps, Status}]) that
+ * the node runs: the "current" one (installed, not yet permanent), else the
+ * "permanent" one.  -ENOENT when there is neither, -EPROTO on another shape.
+ */
+int otp_running_release(const char *buf, int index, char *ret, size_t n);
+
+/* Write otp.json atomically (tmp + fsync + rename). */
+int otp_status_write(const char *path, const struct otp_probe *p, size_t n, uint64_t now_ms);
+
+/*
+ * Read otp.json: *ret (caller frees) gets one entry per instance found.
+ * -ENOENT when there is no file (nothing in err), -EINVAL/-EFBIG with err.
+ */
+int otp_status_load(const char *path, struct otp_probe **ret, size_t *ret_n, struct buf *err);
+
+/* The entry for instance n in a loaded list, or NULL. */
+const struct otp_probe *otp_status_find(const struct otp_probe *p, size_t n, int instance);
+
+/*
+ * What status shows, while the daemon runs: "disconnected" for an instance
+ * with no process (live_pid 0); for a running one, "connected" or
+ * "disconnected" from a probe younger than OTP_FRESH_MS made for the pid it
+ * has now.  Otherwise (no daemon, no fresh probe of this process) "unknown".
+ */
+const char *otp_status_of(const struct otp_probe *e, bool daemon_up, int live_pid, uint64_t now_ms);
+
+#endif

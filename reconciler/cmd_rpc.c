@@ -1,0 +1,287 @@
+/*
+ * The commands that speak Erlang distribution (beam/):
+ *
+ *   deployex rpc [--timeout MS] APP N MOD FUN [ARG...]
+ *       one call on instance N's node; ARGs are Erlang terms, parsed by the
+ *       node's own erl_scan/erl_parse so they mean exactly what they mean in
+ *       an Erlang shell ("x" a charlist, <<"x">> a binary, #{} a map); the
+ *       reply is printed in Erlang syntax.  {badrpc, ...}, a timeout or an
+ *       unreachable node: one line on stderr, exit 1.
+ *
+ *   __otp APP       (a daemon job, every OTP_REFRESH_MS)
+ *       probe the app's running instances in parallel for the release their
+ *       node runs and write state/APP/otp.json (beam/otp.h), which `status`
+ *       reads.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "proc.h"
+#include "../beam/beam.h"
+#include "../beam/etf.h"
+#include "../beam/otp.h"
+#include "../state/fsutil.h"
+#include "../state/instance.h"
+#include "../state/json.h"
+#include "../state/node.h"
+#include "../state/paths.h"
+#include "../state/banned.h"
+
+#define RPC_TIMEOUT_MS 15000
+#define RPC_TIMEOUT_MAX_MS (24u * 3600 * 1000)
+
+/*
+ * The cookie and the transport for a connection from this configuration.
+ * The TLS distribution will choose its struct beam_transport here.
+ */
+static int dist_opts(const struct config *c, struct buf *cookie, struct beam_opts *ret,
+                     struct buf *err)
+{
+        int r = config_read_cookie(c, cookie);
+
+        if (r < 0) {
+                buf_printf(err, "%s: cannot read the cookie%s%s: %s", c->origin ? c->origin : "config",
+                           c->cookie_file ? " from " : "", c->cookie_file ? c->cookie_file : "",
+                           r == -ENOENT ? "none configured" : strerror(-r));
+                return r;
+        }
+        *ret = (struct beam_opts){ cookie->data, BEAM_CONNECT_TIMEOUT_MS, NULL };
+        return 0;
+}
+
+static void cookie_release(struct buf *cookie)
+{
+        if (cookie->cap)
+                explicit_bzero(cookie->data, cookie->cap);
+        buf_release(cookie);
+}
+
+/* ---- deployex rpc ---------------------------------------------------------- */
+
+static int call(const struct config *c, const char *app, int n, unsigned timeout_ms,
+                char **words, int nwords)
+{
+        struct buf cookie = BUF_INIT, node = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+        const char *mod = words[0], *fun = words[1];
+        struct beam_opts o;
+        struct beam_conn conn;
+        ei_x_buff args, reply;
+        int r, status = EXIT_FAIL, index = 0, nargs = nwords - 2;
+
+        conn.fd = -1;
+        ei_x_new(&args);
+        ei_x_new(&reply);
+        node_name(app, n, &node);
+        if (dist_opts(c, &cookie, &o, &err) < 0)
+                goto out;
+        if (timeout_ms < o.connect_timeout_ms)
+                o.connect_timeout_ms = timeout_ms;
+        if (beam_connect(&conn, node.data, &o, &err) < 0)
+                goto out;
+        if (nargs > 0)
+                ei_x_encode_list_header(&args, nargs);
+        for (int i = 0; i < nargs; i++) {
+                r = beam_parse_term(&conn, words[2 + i], timeout_ms, &args, &err);
+                if (r == -EINVAL) {
+                        /* The operator's text is not a term: a usage error, said as such. */
+                        fprintf(stderr, "deployex rpc: argument %d: %s\n", i + 1, err.data);
+                        status = EXIT_USAGE;
+                        buf_reset(&err);
+                        goto out;
+                }
+                if (r < 0)
+                        goto out;
+        }
+        ei_x_encode_empty_list(&args);
+        if (beam_rpc(&conn, mod, fun, args.buff, args.index, timeout_ms, &reply, &err) < 0)
+                goto out;
+        if (etf_format(reply.buff, &index, node.data, &out) < 0) {
+                buf_printf(&err, "rpc %s %s:%s/%d: cannot read the reply", node.data, mod, fun, nargs);
+                goto out;
+        }
+        printf("%s\n", out.data);
+        status = EXIT_OK;
+out:
+        if (err.len)
+                fprintf(stderr, "deployex: %s/%d: %s\n", app, n, err.data);
+        beam_close(&conn);
+        ei_x_free(&args);
+        ei_x_free(&reply);
+        cookie_release(&cookie);
+        buf_release(&node);
+        buf_release(&err);
+        buf_release(&out);
+        return status;
+}
+
+/* An Erlang module or function name as the CLI takes it: an unquoted atom. */
+static bool name_ok(const char *s)
+{
+        size_t len = strlen(s);
+
+        if (len == 0 || len >= MAXATOMLEN)
+                return false;
+        for (const char *p = s; *p; p++)
+                if ((unsigned char)*p < 0x20)
+                        return false;
+        return true;
+}
+
+static int run_rpc(const struct cli *cli, int argc, char **argv)
+{
+        const struct app_config *app;
+        unsigned timeout = RPC_TIMEOUT_MS;
+        struct config c;
+        int i = 1, n, r;
+
+        for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+                const char *value = NULL;
+                uint64_t ms;
+
+                if (strcmp(argv[i], "--") == 0) {
+                        i++;
+                        break;
+                }
+                if (strcmp(argv[i], "--timeout") == 0) {
+                        if (i + 1 >= argc)
+                                return cli_usage_error(&cmd_rpc, "--timeout needs a value in ms");
+                        value = argv[++i];
+                } else if (strncmp(argv[i], "--timeout=", 10) == 0) {
+                        value = argv[i] + 10;
+                } else {
+                        return cli_usage_error(&cmd_rpc, "unknown option '%s'", argv[i]);
+                }
+                if (parse_u64(value, &ms) < 0 || ms == 0 || ms > RPC_TIMEOUT_MAX_MS)
+                        return cli_usage_error(&cmd_rpc, "--timeout: '%s' is not a number of ms "
+                                               "(1 to %u)", value, RPC_TIMEOUT_MAX_MS);
+                timeout = (unsigned)ms;
+        }
+        if (argc - i < 4)
+                return cli_usage_error(&cmd_rpc, "expected APP N MOD FUN [ARG...]");
+        if (parse_int(argv[i + 1], &n) < 0 || n < 1 || n > REPLICAS_MAX)
+                return cli_usage_error(&cmd_rpc, "N must be an instance number (1 to %d), got '%s'",
+                                       REPLICAS_MAX, argv[i + 1]);
+        if (!name_ok(argv[i + 2]) || !name_ok(argv[i + 3]))
+                return cli_usage_error(&cmd_rpc, "MOD and FUN must be atom names");
+        if ((r = cli_load_config(cli, &c)) != EXIT_OK)
+                return r;
+        if (cli_load_secrets(&c) != EXIT_OK) {
+                config_release(&c);
+                return EXIT_FAIL;
+        }
+        app = cli_find_app(&c, argv[i]);
+        r = app ? call(&c, app->name, n, timeout, argv + i + 2, argc - i - 2) : EXIT_FAIL;
+        config_release(&c);
+        return r;
+}
+
+const struct cli_command cmd_rpc = {
+        .name = "rpc",
+        .usage = "rpc [--timeout MS] APP N MOD FUN [ARG...]",
+        .summary = "one call over distribution on instance N; prints the reply term",
+        .help = "Calls MOD:FUN(ARG...) on instance N's node as a hidden C node and prints the\n"
+                "reply in Erlang syntax. Each ARG is one Erlang term, written as in an Erlang\n"
+                "shell and parsed by the node itself: \"x\" is a charlist, <<\"x\">> a binary,\n"
+                "#{k => v} a map, 'Elixir.Mod' an Elixir module. Quote ARGs for your shell.\n\n"
+                "  --timeout MS   how long the call may take (default 15000); the connection\n"
+                "                 itself gets at most 2000 ms\n\n"
+                "Examples:\n"
+                "  deployex rpc myapp 1 erlang node\n"
+                "  deployex rpc myapp 2 release_handler which_releases\n"
+                "  deployex rpc myapp 1 lists reverse '[1,2,3]'\n"
+                "  deployex rpc myapp 1 Elixir.MyApp.Cache get '<<\"user:1\">>'\n\n"
+                "A {badrpc, Reason} reply (the function raised, the module is missing), a\n"
+                "timeout, a bad cookie or a node that is not running print one line and exit 1;\n"
+                "an ARG that is not a term exits 2.\n",
+        .run = run_rpc,
+};
+
+/* ---- __otp APP --------------------------------------------------------------- */
+
+static int probe_app(const struct config *c, const struct app_config *app)
+{
+        struct buf cookie = BUF_INIT, err = BUF_INIT, path = BUF_INIT, node = BUF_INIT;
+        struct instance_record *recs = NULL;
+        struct otp_probe *probes = NULL;
+        struct beam_opts o;
+        size_t nrecs = 0, n = 0;
+        int max = app->replicas, r;
+
+        if ((r = dist_opts(c, &cookie, &o, &err)) < 0) {
+                fprintf(stderr, "%s\n", err.data);
+                goto out;
+        }
+        o.connect_timeout_ms = OTP_CONNECT_TIMEOUT_MS;
+        path_instances_dir(c, app->name, &path);
+        buf_reset(&err);
+        (void)instance_records_load_dir(path.data, &recs, &nrecs, &err);
+        for (size_t i = 0; i < nrecs; i++)
+                if (recs[i].instance > max)
+                        max = recs[i].instance;
+        probes = xcalloc((size_t)max + 1, sizeof(*probes));
+        for (int k = 1; k <= max; k++) {
+                struct otp_probe *p = &probes[n++];
+
+                p->instance = k;
+                node_name(app->name, k, &node);
+                str_copy(p->node, sizeof(p->node), node.data);
+                for (size_t i = 0; i < nrecs; i++)
+                        if (recs[i].instance == k && recs[i].pid > 0 &&
+                            proc_is_same(recs[i].pid, recs[i].proc_start_time))
+                                p->pid = recs[i].pid;
+        }
+        otp_probe_all(probes, n, &o, OTP_RPC_TIMEOUT_MS);
+
+        path_state_dir(c, app->name, &path);
+        (void)mkdir_p(path.data, 0700);
+        buf_puts(&path, "/otp.json");
+        if ((r = otp_status_write(path.data, probes, n, time_now_ms())) < 0) {
+                fprintf(stderr, "cannot write '%s': %s\n", path.data, strerror(-r));
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (probes[i].pid > 0)
+                        printf("%s/%d %s %s%s%s\n", app->name, probes[i].instance,
+                               probes[i].connected ? "connected" : "disconnected",
+                               probes[i].release[0] ? probes[i].release : "-",
+                               probes[i].error[0] ? " " : "", probes[i].error);
+out:
+        cookie_release(&cookie);
+        buf_release(&err);
+        buf_release(&path);
+        buf_release(&node);
+        free(recs);
+        free(probes);
+        return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int run_x_otp(const struct cli *cli, int argc, char **argv)
+{
+        const struct app_config *app;
+        struct config c;
+        int r;
+
+        if (argc != 2)
+                return cli_usage_error(&cmd_x_otp, "expected APP");
+        if ((r = cli_load_config(cli, &c)) != EXIT_OK)
+                return r;
+        if (cli_load_secrets(&c) != EXIT_OK) {
+                config_release(&c);
+                return EXIT_FAIL;
+        }
+        app = cli_find_app(&c, argv[1]);
+        r = app ? probe_app(&c, app) : EXIT_FAIL;
+        config_release(&c);
+        return r;
+}
+
+const struct cli_command cmd_x_otp = {
+        .name = "__otp",
+        .usage = "__otp APP",
+        .summary = "(internal) probe the app's nodes for the release they run (state/APP/otp.json)",
+        .help = "",
+        .run = run_x_otp,
+};
