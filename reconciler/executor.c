@@ -347,8 +347,8 @@ static void log_hook_lines(const struct job *j)
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t)(end - p));
                 size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-                if (len && strncmp(p, "deployex: hook ", 15) == 0)
-                        log_info("%.*s", (int)len, p + 10);
+                if (len > 10 && strncmp(p, "deployex: hook ", 15) == 0)
+                        log_info("%.*s", (int)(len - 10), p + 10);
                 p += len + 1;
         }
 }
@@ -492,7 +492,11 @@ static void hot_upgrade_done(struct daemon *d, struct job *j)
                 hot_fallback(d, in, "the instance's process exited during the hot upgrade");
                 goto out;
         }
-        /* Same process, new release: nothing restarted, so it is ready now. */
+        /*
+         * Same process, new release: nothing restarted, so it is ready now.  It
+         * stays "upgrading" (a step in flight for the planner) until previous/
+         * is rebuilt.
+         */
         if (strcmp(in->app->retry_version, op->step.to) == 0)
                 in->app->retry_version[0] = '\0';
         str_copy(in->rec.previous_version, sizeof(in->rec.previous_version), op->step.from);
@@ -502,7 +506,8 @@ static void hot_upgrade_done(struct daemon *d, struct job *j)
         in->rec.ready = true;
         sup_record_history(d, in, HISTORY_HOT, op->step.from, op->step.to, true,
                            "hot upgrade, same process");
-        instance_set_state(d, in, INSTANCE_RUNNING, "hot upgrade done");
+        log_info("app=%s instance=%d version=%s hot upgrade done, pid %d", in->app->name,
+                 in->rec.instance, in->rec.version, (int)in->rec.pid);
         sup_hook_event(d, in, "deployed");
         set_phase(d, in, PHASE_HOT_PREVIOUS);
         advance(d, in);
@@ -518,6 +523,7 @@ static void hot_previous_finish(struct daemon *d, struct instance_rt *in, bool h
                 instance_save(d, in);
         }
         if (in->op->step.action == PLAN_DEPLOY_HOT) {
+                instance_set_state(d, in, INSTANCE_RUNNING, "hot upgrade done");
                 op_finish(d, in);
                 return;
         }
