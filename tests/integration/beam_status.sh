@@ -1,0 +1,68 @@
+# status over distribution with the real daemon and the demo release: every
+# running instance shows otp "connected" and the release its node says it
+# runs; a SIGSTOPped instance turns "disconnected" without stalling status or
+# the daemon's loop, and comes back after SIGCONT; with no daemon, "unknown".
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+epmd -daemon
+BASE=47560
+HOST=$(hostname | cut -d. -f1)
+
+HEALTHY_MS=500 demo_config 2 $BASE
+publish_demo 1.0.0
+start_daemon
+wait_for 90 "all_running 2 1.0.0" "2 replicas running 1.0.0"
+
+otp_of() { inst_field "$1" otp; }
+wait_for 20 '[ "$(otp_of 1)" = connected ] && [ "$(otp_of 2)" = connected ]' "both nodes connected"
+s=$(st)
+assert_eq "1.0.0" "$(jqr "$s" '.apps[0].instances[0].otp_release')" "instance 1's node runs 1.0.0"
+assert_eq "1.0.0" "$(jqr "$s" '.apps[0].instances[1].otp_release')" "instance 2's node runs 1.0.0"
+assert_eq "demo-1@$HOST" "$(jqr "$s" '.apps[0].instances[0].node')" "node name"
+f="$T/var/state/demo/otp.json"
+[ -f "$f" ] || fail "the daemon writes state/demo/otp.json"
+assert_eq "600" "$(stat -c %a "$f")" "otp.json is 0600"
+assert_eq "$(inst_field 1 pid)" "$(jq -r '.instances["1"].pid' "$f")" "the probe names the pid it was made for"
+run 0 dx status demo
+assert_contains "$OUT" "otp 1.0.0" "the text form shows the node's release"
+# The same node answers deployex rpc: release_handler agrees.
+run 0 dx rpc demo 1 release_handler which_releases
+assert_contains "$OUT" '"demo","1.0.0"' "which_releases over rpc"
+
+# SIGSTOP instance 2's VM (its whole process group).
+pid2=$(inst_field 2 pid)
+kill -STOP "-$pid2"
+at0=$(jq -r .at "$f")
+# status keeps answering at once, every time, while the node is stopped.
+for i in 1 2 3 4 5 6 7 8; do
+        start=$(date +%s%N)
+        st >/dev/null || fail "status failed with a stopped node"
+        ms=$(( ($(date +%s%N) - start) / 1000000 ))
+        [ "$ms" -lt 1000 ] || fail "status took $ms ms with a stopped node"
+        ok
+        sleep 0.5
+done
+wait_for 20 '[ "$(otp_of 2)" = disconnected ]' "the stopped node to show disconnected"
+assert_eq "connected" "$(otp_of 1)" "instance 1 stays connected"
+assert_contains "$(jq -r '.instances["2"].error' "$f")" "timed out" "why instance 2 is disconnected"
+# The loop keeps refreshing: two more probes land while the node stays stopped.
+at1=$(jq -r .at "$f")
+[ "$at1" -gt "$at0" ] || fail "otp.json was refreshed"
+ok
+wait_for 20 "[ \$(jq -r .at '$f') -gt $at1 ]" "another refresh"
+gap=$(( $(jq -r .at "$f") - at1 ))
+[ "$gap" -lt 12000 ] || fail "a refresh with a stopped node took $gap ms"
+ok
+assert_not_contains "$(cat "$T/daemon.log")" "job 'otp demo' timed out" "the probe job stays within its bounds"
+
+kill -CONT "-$pid2"
+wait_for 20 '[ "$(otp_of 2)" = connected ]' "instance 2 to reconnect after SIGCONT"
+assert_eq "1.0.0" "$(inst_field 2 otp_release)" "and say what it runs"
+
+# No daemon: nobody refreshes, so status says unknown.
+kill -QUIT "$DAEMON_PID"
+wait_for 10 "! kill -0 $DAEMON_PID" "the daemon to exit on SIGQUIT"
+s=$(st)
+assert_eq "false" "$(jqr "$s" .daemon.running)" "no daemon"
+assert_eq "unknown" "$(jqr "$s" '.apps[0].instances[0].otp')" "otp unknown without a daemon"
+assert_eq "null" "$(jqr "$s" '.apps[0].instances[0].otp_release')" "no otp_release without a daemon"
+finish
