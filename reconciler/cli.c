@@ -83,3 +83,26 @@ const struct app_config *cli_find_app(const struct config *c, const char *name)
         }
         return app;
 }
+
+int cli_parse_json_app(const struct cli_command *cmd, int argc, char **argv, bool app_required,
+                       bool *ret_json, const char **ret_app)
+{
+        const char *app = NULL;
+        bool json = false;
+
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else if (argv[i][0] == '-')
+                        return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+                else if (!app)
+                        app = argv[i];
+                else
+                        return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        }
+        if (app_required && !app)
+                return cli_usage_error(cmd, "expected APP");
+        *ret_json = json;
+        *ret_app = app;
+        return EXIT_OK;
+}

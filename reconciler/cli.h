@@ -46,6 +46,12 @@ int cli_load_secrets(struct config *c);
 /* Find an app or print "deployex: unknown app 'x' (configured: a, b)" and return NULL. */
 const struct app_config *cli_find_app(const struct config *c, const char *name);
 const struct cli_command *cli_find_command(const char *name);
+/*
+ * Parse "[--json] [APP]" (APP required when app_required).  EXIT_OK with
+ * *ret_json and *ret_app (NULL when absent) set, or the usage exit status.
+ */
+int cli_parse_json_app(const struct cli_command *cmd, int argc, char **argv, bool app_required,
+                       bool *ret_json, const char **ret_app);
 
 /* The commands, one reconciler/cmd_*.c each. */
 extern const struct cli_command cmd_check, cmd_plan, cmd_status, cmd_history, cmd_ghosts,

@@ -60,16 +60,8 @@ static int run(const struct cli *cli, int argc, char **argv)
         yajl_gen g = NULL;
         int r;
 
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--json") == 0)
-                        json = true;
-                else if (argv[i][0] == '-')
-                        return cli_usage_error(&cmd_plan, "unknown option '%s'", argv[i]);
-                else if (!only)
-                        only = argv[i];
-                else
-                        return cli_usage_error(&cmd_plan, "unexpected argument '%s'", argv[i]);
-        }
+        if ((r = cli_parse_json_app(&cmd_plan, argc, argv, false, &json, &only)) != EXIT_OK)
+                return r;
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
         if (only && !cli_find_app(&c, only)) {

@@ -15,30 +15,6 @@
 #include "../state/paths.h"
 #include "../state/banned.h"
 
-/* Parses "[--json] APP"; returns EXIT_OK with *ret_app set, or a usage exit. */
-static int parse_json_app(const struct cli_command *cmd, int argc, char **argv, bool *ret_json,
-                          const char **ret_app)
-{
-        const char *app = NULL;
-        bool json = false;
-
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--json") == 0)
-                        json = true;
-                else if (argv[i][0] == '-')
-                        return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-                else if (!app)
-                        app = argv[i];
-                else
-                        return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
-        }
-        if (!app)
-                return cli_usage_error(cmd, "expected APP");
-        *ret_json = json;
-        *ret_app = app;
-        return EXIT_OK;
-}
-
 static int run_history(const struct cli *cli, int argc, char **argv)
 {
         struct config c;
@@ -50,7 +26,7 @@ static int run_history(const struct cli *cli, int argc, char **argv)
         int r, status = EXIT_FAIL;
 
         memset(&h, 0, sizeof(h));
-        if ((r = parse_json_app(&cmd_history, argc, argv, &json, &name)) != EXIT_OK)
+        if ((r = cli_parse_json_app(&cmd_history, argc, argv, true, &json, &name)) != EXIT_OK)
                 return r;
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
@@ -106,7 +82,7 @@ static int run_ghosts(const struct cli *cli, int argc, char **argv)
         int r, status = EXIT_FAIL;
 
         memset(&l, 0, sizeof(l));
-        if ((r = parse_json_app(&cmd_ghosts, argc, argv, &json, &name)) != EXIT_OK)
+        if ((r = cli_parse_json_app(&cmd_ghosts, argc, argv, true, &json, &name)) != EXIT_OK)
                 return r;
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
