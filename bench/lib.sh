@@ -148,7 +148,7 @@ publish() {
 
 start_daemon() {
         epmd -daemon # shared by every BEAM node on the host; left running, as the tests do
-        setsid "$DX" -c "$T/deployex.json" run >>"$T/daemon.log" 2>&1 &
+        setsid "$DX" -c "$T/deployex.json" run ${BENCH_DEBUG:+--debug} >>"$T/daemon.log" 2>&1 &
         DAEMON_PID=$!
         wait_for 10 "[ -s '$T/var/run/deployex.pid' ]" "the daemon to start"
 }
