@@ -439,13 +439,52 @@ static void hot_fallback(struct daemon *d, struct instance_rt *in, const char *w
         buf_release(&reason);
 }
 
+/* The last line of a job's stderr: [*ret_start, *ret_end). */
+static void last_line(const struct job *j, size_t *ret_start, size_t *ret_end)
+{
+        const char *text = j->err_buf.data;
+        size_t len = j->err_buf.len, start;
+
+        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+                len--;
+        start = len;
+        while (start && text[start - 1] != '\n')
+                start--;
+        *ret_start = start;
+        *ret_end = len;
+}
+
+/* The hook's last stderr line is "STAGE: why" when it answered nil, err, stage. */
+static bool stage_is(const struct job *j, const char *stage)
+{
+        size_t start, end, n = strlen(stage);
+
+        last_line(j, &start, &end);
+        return end - start > n + 1 && strncmp(j->err_buf.data + start, stage, n) == 0 &&
+               j->err_buf.data[start + n] == ':';
+}
+
+/* Why a hook job failed: its answer alone when it answered (exit 1), else how the job ended. */
+static void hook_failure(const struct job *j, struct buf *out)
+{
+        size_t start, end;
+
+        last_line(j, &start, &end);
+        if (!j->timed_out && WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 1 && end > start) {
+                buf_reset(out);
+                buf_printf(out, "%.*s", (int)(end - start), j->err_buf.data + start);
+        } else {
+                job_describe_failure(j, out);
+        }
+}
+
 static void hot_pre_commands_done(struct daemon *d, struct job *j)
 {
         struct instance_rt *in = j->owner;
         struct buf why = BUF_INIT;
 
         if (!job_ok(j)) {
-                job_describe_failure(j, &why);
+                hook_failure(j, &why);
                 if (sup_is_running(in))
                         hot_not_installed(d, in, why.data);
                 else
@@ -457,21 +496,6 @@ static void hot_pre_commands_done(struct daemon *d, struct job *j)
         buf_release(&why);
 }
 
-/* The hook's last stderr line is "STAGE: why" when it answered nil, err, stage. */
-static bool stage_is(const struct job *j, const char *stage)
-{
-        const char *text = j->err_buf.data;
-        size_t len = j->err_buf.len, start, n = strlen(stage);
-
-        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-                len--;
-        start = len;
-        while (start && text[start - 1] != '\n')
-                start--;
-        return len - start > n + 1 && strncmp(text + start, stage, n) == 0 &&
-               text[start + n] == ':';
-}
-
 static void hot_upgrade_done(struct daemon *d, struct job *j)
 {
         struct instance_rt *in = j->owner;
@@ -481,7 +505,7 @@ static void hot_upgrade_done(struct daemon *d, struct job *j)
 
         log_hook_lines(j);
         if (!job_ok(j)) {
-                job_describe_failure(j, &why);
+                hook_failure(j, &why);
                 if (same_process && stage_is(j, "not_installed"))
                         hot_not_installed(d, in, why.data);
                 else

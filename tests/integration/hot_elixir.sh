@@ -3,7 +3,7 @@
 # GenServer state kept, new code answering; a crash restart boots the new
 # version (Elixir's start script reads releases/start_erl.data).
 . "$DEPLOYEX_TOP/tests/fixtures/hot-test-lib.sh"
-BASE=47540
+BASE=47830
 HOST=$(hostname -s)
 
 hot_pair elixir hotex 1.0.0 1.0.1

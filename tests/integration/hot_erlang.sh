@@ -3,7 +3,7 @@
 # while new code answers; the pre-commands ran from new/; previous/ can boot
 # 1.0.0; then a kill -9 restarts the instance on 1.0.1.
 . "$DEPLOYEX_TOP/tests/fixtures/hot-test-lib.sh"
-BASE=47520
+BASE=47820
 
 hot_pair erlang hotapp 1.0.0 1.0.1
 hot_config hotapp erlang 2 $BASE
