@@ -3,16 +3,16 @@
  * "otp" and "otp_release" fields).
  *
  * The daemon never talks to a node from its loop.  Every OTP_REFRESH_MS it
- * runs `deployex __otp APP` as a job; the job fills one struct otp_probe per
- * instance (node name, the pid the daemon recorded), calls otp_probe_all() --
- * one thread per running instance: connect, release_handler:which_releases/0
- * -- and writes state/{app}/otp.json with otp_status_write().  A node that
- * hangs (SIGSTOP) costs its own thread one connect or rpc timeout; the job as
- * a whole takes at most connect + rpc timeout (+ one more rpc when a node has
- * no release_handler).  `deployex status` reads the file back
- * (otp_status_load) and trusts an entry only while it is fresh, the daemon
- * runs and the instance still has the pid the probe was made for
- * (otp_status_of).
+ * runs `deployex __otp` as a job; the job fills one struct otp_probe per
+ * instance of every app (node name, the pid the daemon recorded), calls
+ * otp_probe_all() -- one thread per running instance: connect,
+ * release_handler:which_releases/0 -- and writes each state/{app}/otp.json
+ * with otp_status_write().  A node that hangs (SIGSTOP) costs its own thread
+ * one connect or rpc timeout; the job as a whole takes at most connect + rpc
+ * timeout (+ one more rpc when a node has no release_handler).  `deployex
+ * status` reads the file back (otp_status_load) and trusts an entry only
+ * while it is fresh, the daemon runs and the instance still has the pid the
+ * probe was made for (otp_status_of).
  *
  * otp.json:
  *     {"at": MS, "instances": {"1": {"otp": "connected" | "disconnected",

@@ -8,10 +8,9 @@
  *       reply is printed in Erlang syntax.  {badrpc, ...}, a timeout or an
  *       unreachable node: one line on stderr, exit 1.
  *
- *   __otp APP       (a daemon job, every OTP_REFRESH_MS)
- *       probe the app's running instances in parallel for the release their
- *       node runs and write state/APP/otp.json (beam/otp.h), which `status`
- *       reads.
+ *   __otp [APP...]  (a daemon job, every OTP_REFRESH_MS; no APP = every app)
+ *       probe the running instances in parallel for the release their node
+ *       runs and write state/APP/otp.json (beam/otp.h), which `status` reads.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -199,32 +198,35 @@ const struct cli_command cmd_rpc = {
         .run = run_rpc,
 };
 
-/* ---- __otp APP --------------------------------------------------------------- */
+/* ---- __otp [APP...] --------------------------------------------------------- */
 
-static int probe_app(const struct config *c, const struct app_config *app)
+struct app_probes {
+        const struct app_config *app;
+        size_t first, n;        /* its entries in the shared probe array */
+};
+
+/* One entry per instance 1..max(replicas, recorded), with the pid if its process lives. */
+static void add_app(const struct config *c, const struct app_config *app, struct otp_probe **probes,
+                    size_t *n, size_t *cap, struct app_probes *ret)
 {
-        struct buf cookie = BUF_INIT, err = BUF_INIT, path = BUF_INIT, node = BUF_INIT;
+        struct buf path = BUF_INIT, err = BUF_INIT, node = BUF_INIT;
         struct instance_record *recs = NULL;
-        struct otp_probe *probes = NULL;
-        struct beam_opts o;
-        size_t nrecs = 0, n = 0;
-        int max = app->replicas, r;
+        size_t nrecs = 0;
+        int max = app->replicas;
 
-        if ((r = dist_opts(c, &cookie, &o, &err)) < 0) {
-                fprintf(stderr, "%s\n", err.data);
-                goto out;
-        }
-        o.connect_timeout_ms = OTP_CONNECT_TIMEOUT_MS;
         path_instances_dir(c, app->name, &path);
-        buf_reset(&err);
         (void)instance_records_load_dir(path.data, &recs, &nrecs, &err);
         for (size_t i = 0; i < nrecs; i++)
                 if (recs[i].instance > max)
                         max = recs[i].instance;
-        probes = xcalloc((size_t)max + 1, sizeof(*probes));
+        xgrow((void **)probes, cap, *n + (size_t)max, sizeof(**probes));
+        ret->app = app;
+        ret->first = *n;
+        ret->n = (size_t)max;
         for (int k = 1; k <= max; k++) {
-                struct otp_probe *p = &probes[n++];
+                struct otp_probe *p = &(*probes)[(*n)++];
 
+                memset(p, 0, sizeof(*p));
                 p->instance = k;
                 node_name(app->name, k, &node);
                 str_copy(p->node, sizeof(p->node), node.data);
@@ -233,55 +235,90 @@ static int probe_app(const struct config *c, const struct app_config *app)
                             proc_is_same(recs[i].pid, recs[i].proc_start_time))
                                 p->pid = recs[i].pid;
         }
-        otp_probe_all(probes, n, &o, OTP_RPC_TIMEOUT_MS);
+        free(recs);
+        buf_release(&path);
+        buf_release(&err);
+        buf_release(&node);
+}
 
-        path_state_dir(c, app->name, &path);
-        (void)mkdir_p(path.data, 0700);
-        buf_puts(&path, "/otp.json");
-        if ((r = otp_status_write(path.data, probes, n, time_now_ms())) < 0) {
-                fprintf(stderr, "cannot write '%s': %s\n", path.data, strerror(-r));
+/* Probe every instance of the apps at once (one thread each), then write each app's otp.json. */
+static int probe_apps(const struct config *c, const struct app_config *const *apps, size_t napps)
+{
+        struct buf cookie = BUF_INIT, err = BUF_INIT, path = BUF_INIT;
+        struct app_probes *per = xcalloc(napps + 1, sizeof(*per));
+        struct otp_probe *probes = NULL;
+        size_t n = 0, cap = 0;
+        struct beam_opts o;
+        int r;
+
+        if ((r = dist_opts(c, &cookie, &o, &err)) < 0) {
+                fprintf(stderr, "%s\n", err.data);
                 goto out;
         }
-        for (size_t i = 0; i < n; i++)
-                if (probes[i].pid > 0)
-                        printf("%s/%d %s %s%s%s\n", app->name, probes[i].instance,
-                               probes[i].connected ? "connected" : "disconnected",
-                               probes[i].release[0] ? probes[i].release : "-",
-                               probes[i].error[0] ? " " : "", probes[i].error);
+        o.connect_timeout_ms = OTP_CONNECT_TIMEOUT_MS;
+        for (size_t a = 0; a < napps; a++)
+                add_app(c, apps[a], &probes, &n, &cap, &per[a]);
+        otp_probe_all(probes, n, &o, OTP_RPC_TIMEOUT_MS);
+
+        for (size_t a = 0; a < napps; a++) {
+                const struct otp_probe *p = probes + per[a].first;
+                int w;
+
+                path_state_dir(c, per[a].app->name, &path);
+                (void)mkdir_p(path.data, 0700);
+                buf_puts(&path, "/otp.json");
+                if ((w = otp_status_write(path.data, p, per[a].n, time_now_ms())) < 0) {
+                        fprintf(stderr, "cannot write '%s': %s\n", path.data, strerror(-w));
+                        r = w;
+                }
+                for (size_t i = 0; i < per[a].n; i++)
+                        if (p[i].pid > 0)
+                                printf("%s/%d %s %s%s%s\n", per[a].app->name, p[i].instance,
+                                       p[i].connected ? "connected" : "disconnected",
+                                       p[i].release[0] ? p[i].release : "-",
+                                       p[i].error[0] ? " " : "", p[i].error);
+        }
 out:
         cookie_release(&cookie);
         buf_release(&err);
         buf_release(&path);
-        buf_release(&node);
-        free(recs);
         free(probes);
+        free(per);
         return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 static int run_x_otp(const struct cli *cli, int argc, char **argv)
 {
-        const struct app_config *app;
+        const struct app_config **apps;
         struct config c;
+        size_t napps = 0;
         int r;
 
-        if (argc != 2)
-                return cli_usage_error(&cmd_x_otp, "expected APP");
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
         if (cli_load_secrets(&c) != EXIT_OK) {
                 config_release(&c);
                 return EXIT_FAIL;
         }
-        app = cli_find_app(&c, argv[1]);
-        r = app ? probe_app(&c, app) : EXIT_FAIL;
+        apps = xcalloc(c.napps + (size_t)argc + 1, sizeof(const struct app_config *));
+        r = EXIT_OK;
+        for (int i = 1; i < argc && r == EXIT_OK; i++)
+                if (!(apps[napps++] = cli_find_app(&c, argv[i])))
+                        r = EXIT_FAIL;
+        if (argc < 2)
+                for (size_t i = 0; i < c.napps; i++)
+                        apps[napps++] = &c.apps[i];
+        if (r == EXIT_OK)
+                r = probe_apps(&c, apps, napps);
+        free(apps);
         config_release(&c);
         return r;
 }
 
 const struct cli_command cmd_x_otp = {
         .name = "__otp",
-        .usage = "__otp APP",
-        .summary = "(internal) probe the app's nodes for the release they run (state/APP/otp.json)",
+        .usage = "__otp [APP...]",
+        .summary = "(internal) probe the nodes for the release they run (state/APP/otp.json)",
         .help = "",
         .run = run_x_otp,
 };

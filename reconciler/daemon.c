@@ -283,43 +283,44 @@ static void poll_source(struct daemon *d, struct app_rt *a)
 
 #define OTP_JOB_TIMEOUT_MS 15000
 
-static bool app_has_running(const struct app_rt *a)
+static bool any_app_running(struct daemon *d)
 {
-        for (int n = 1; n <= REPLICAS_MAX; n++)
-                if (a->inst[n] && sup_is_running(a->inst[n]))
-                        return true;
+        for (size_t i = 0; i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++)
+                        if (d->apps[i]->inst[n] && sup_is_running(d->apps[i]->inst[n]))
+                                return true;
         return false;
 }
 
 static void otp_done(struct daemon *d, struct job *j)
 {
-        struct app_rt *a = j->owner;
         struct buf why = BUF_INIT;
 
-        a->otp_job = false;
+        d->otp_job = false;
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
-                log_debug("app=%s: probing the nodes failed: %s", a->name, why.data);
+                log_debug("probing the nodes failed: %s", why.data);
         }
-        a->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
+        d->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
         d->dirty = true; /* re-arm the timer for the next probe */
         buf_release(&why);
 }
 
-/* Each probe is bounded (connect + rpc timeouts per node, nodes in parallel): a
- * hung node costs the job a few seconds, never the loop. */
-static void otp_refresh(struct daemon *d, struct app_rt *a)
+/*
+ * One job for every app (a process start costs more than the probes): each
+ * node is probed in a thread of its own with connect and rpc timeouts, so a
+ * hung node costs the job a few seconds, never the loop.
+ */
+static void otp_refresh(struct daemon *d)
 {
-        const char *args[] = { "__otp", a->name, NULL };
-        char what[256];
+        const char *args[] = { "__otp", NULL };
 
-        if (a->otp_job || daemon_now(d) < a->next_otp_ms || !app_has_running(a))
+        if (d->otp_job || daemon_now(d) < d->next_otp_ms || !any_app_running(d))
                 return;
-        snprintf(what, sizeof(what), "otp %s", a->name);
-        if (job_start_self(d, what, args, OTP_JOB_TIMEOUT_MS, otp_done, a, 0))
-                a->otp_job = true;
+        if (job_start_self(d, "otp", args, OTP_JOB_TIMEOUT_MS, otp_done, d, 0))
+                d->otp_job = true;
         else
-                a->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
+                d->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
 }
 
 /* --- reconcile --- */
@@ -378,11 +379,9 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
                         exec_begin(d, a, s);
         }
         sup_tick(d, a);
-        otp_refresh(d, a);
-        return min_deadline(min_deadline(min_deadline(plan_buf.next_wake_ms,
-                                                      a->source_job ? 0 : a->next_source_poll_ms),
-                                         a->retry_version[0] && a->retry_at_ms > daemon_now(d) ? a->retry_at_ms : 0),
-                            !a->otp_job && app_has_running(a) ? a->next_otp_ms : 0);
+        return min_deadline(min_deadline(plan_buf.next_wake_ms,
+                                         a->source_job ? 0 : a->next_source_poll_ms),
+                            a->retry_version[0] && a->retry_at_ms > daemon_now(d) ? a->retry_at_ms : 0);
 }
 
 static void arm_timer(struct daemon *d, uint64_t deadline)
@@ -423,6 +422,9 @@ static void reconcile(struct daemon *d)
                 next = min_deadline(next, d->now_ms + RETRY_WATCH_MS);
         for (size_t i = 0; i < d->napps; i++)
                 next = min_deadline(next, reconcile_app(d, d->apps[i]));
+        otp_refresh(d);
+        if (!d->otp_job && any_app_running(d))
+                next = min_deadline(next, d->next_otp_ms);
         jobs_tick(d);
         next = min_deadline(next, sup_next_deadline(d));
         next = min_deadline(next, jobs_next_deadline(d));

@@ -117,9 +117,6 @@ struct app_rt {
         char retry_version[VERSION_MAX + 1];
         unsigned retry_failures;
         uint64_t retry_at_ms;
-        /* What the nodes run: a `__otp` job refreshes state/{app}/otp.json (beam/otp.h). */
-        bool otp_job;
-        uint64_t next_otp_ms;
 };
 
 struct daemon {
@@ -140,6 +137,9 @@ struct daemon {
         bool dirty;                          /* something changed: reconcile */
         uint64_t next_resync_ms;
         uint64_t now_ms;                     /* wall clock at the top of this iteration */
+        /* What the nodes run: one `__otp` job for every app refreshes state/{app}/otp.json. */
+        bool otp_job;
+        uint64_t next_otp_ms;
 };
 
 /* daemon.c */

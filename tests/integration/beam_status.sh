@@ -52,7 +52,7 @@ wait_for 20 "[ \$(jq -r .at '$f') -gt $at1 ]" "another refresh"
 gap=$(( $(jq -r .at "$f") - at1 ))
 [ "$gap" -lt 12000 ] || fail "a refresh with a stopped node took $gap ms"
 ok
-assert_not_contains "$(cat "$T/daemon.log")" "job 'otp demo' timed out" "the probe job stays within its bounds"
+assert_not_contains "$(cat "$T/daemon.log")" "job 'otp' timed out" "the probe job stays within its bounds"
 
 kill -CONT "-$pid2"
 wait_for 20 '[ "$(otp_of 2)" = connected ]' "instance 2 to reconnect after SIGCONT"
