@@ -429,7 +429,8 @@ static void hot_fallback(struct daemon *d, struct instance_rt *in, const char *w
 
         log_warn("app=%s instance=%d hot upgrade %s -> %s failed: %s; deploying it in full",
                  in->app->name, in->rec.instance, in->op->step.from, in->op->step.to, why);
-        buf_printf(&reason, "%s; deploying it in full", why);
+        /* The reason may be cut at REASON_MAX: what happens next goes first. */
+        buf_printf(&reason, "deploying it in full after: %s", why);
         sup_record_history(d, in, HISTORY_HOT, in->op->step.from, in->op->step.to, false,
                            reason.data);
         in->op->step.action = PLAN_DEPLOY_FULL;
@@ -965,7 +966,7 @@ void exec_recover(struct daemon *d, struct app_rt *a)
                 goto clear;
         if (strcmp(j.phase, "hot_upgrade") == 0) {
                 sup_record_history(d, in, HISTORY_HOT, j.from, j.to, false,
-                                   "interrupted by a daemon restart; deploying it in full");
+                                   "deploying it in full after: interrupted by a daemon restart");
                 s.action = PLAN_DEPLOY_FULL;
                 phase = PHASE_HOT_PREVIOUS;
         } else if (strcmp(j.phase, "hot_previous") == 0) {
