@@ -209,7 +209,7 @@ function node_release(ctx)
 end
 
 -- Can ctx.version be installed into the running node?  true, NAME (the
--- release name) or nil and the reason.  Only the last two checks ask the node.
+-- release name) or nil and the reason.  The last checks ask the node.
 function hot_preflight(ctx)
         local new, v, from = ctx.dirs.new, ctx.version, ctx.from_version
         if not v or not from then return nil, "no running version to upgrade from" end
@@ -232,6 +232,13 @@ function hot_preflight(ctx)
         if running ~= erts then
                 return nil, ("the release needs ERTS %s and the node runs ERTS %s: a new VM must start it")
                         :format(erts, tostring(running))
+        end
+        -- Upgrading a node whose applications are still starting would purge code they run.
+        local status
+        status, err = node_call(ctx, "init", "get_status")
+        if status == nil then return nil, err end
+        if not is_tuple(status) or status[1] ~= atom("started") then
+                return nil, ("the node has not finished booting (init:get_status() is %s)"):format(tostring(status))
         end
         local on
         on, err = node_release(ctx)

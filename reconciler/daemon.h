@@ -79,6 +79,7 @@ struct op {
         struct plan_step step;
         enum op_phase phase;
         uint64_t started_at_ms;
+        uint64_t phase_at_ms;         /* when the current phase began (logged at its end) */
 };
 
 struct app_rt;

@@ -63,6 +63,25 @@ static bool dir_exists(const char *path)
         return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static const char *phase_name(enum op_phase p)
+{
+        switch (p) {
+        case PHASE_FETCH: return "fetch";
+        case PHASE_UNPACK: return "unpack";
+        case PHASE_STOP: return "stop";
+        case PHASE_ROTATE: return "rotate";
+        case PHASE_PRE_COMMANDS: return "pre_commands";
+        case PHASE_START: return "start";
+        case PHASE_DONE: return "done";
+        case PHASE_UPGRADE_KIND: return "upgrade_kind";
+        case PHASE_HOT_PRE_COMMANDS: return "hot_pre_commands";
+        case PHASE_HOT_UPGRADE: return "hot_upgrade";
+        case PHASE_HOT_PREVIOUS: return "hot_previous";
+        case PHASE_REPLACE: return "replace";
+        }
+        return "unknown";
+}
+
 static void journal_write(struct daemon *d, struct instance_rt *in)
 {
         struct buf path = BUF_INIT;
@@ -75,20 +94,7 @@ static void journal_write(struct daemon *d, struct instance_rt *in)
         str_copy(j.action, sizeof(j.action), plan_action_to_string(in->op->step.action));
         str_copy(j.from, sizeof(j.from), in->op->step.from);
         str_copy(j.to, sizeof(j.to), in->op->step.to);
-        switch (in->op->phase) {
-        case PHASE_FETCH: str_copy(j.phase, sizeof(j.phase), "fetch"); break;
-        case PHASE_UNPACK: str_copy(j.phase, sizeof(j.phase), "unpack"); break;
-        case PHASE_STOP: str_copy(j.phase, sizeof(j.phase), "stop"); break;
-        case PHASE_ROTATE: str_copy(j.phase, sizeof(j.phase), "rotate"); break;
-        case PHASE_PRE_COMMANDS: str_copy(j.phase, sizeof(j.phase), "pre_commands"); break;
-        case PHASE_START: str_copy(j.phase, sizeof(j.phase), "start"); break;
-        case PHASE_DONE: str_copy(j.phase, sizeof(j.phase), "done"); break;
-        case PHASE_UPGRADE_KIND: str_copy(j.phase, sizeof(j.phase), "upgrade_kind"); break;
-        case PHASE_HOT_PRE_COMMANDS: str_copy(j.phase, sizeof(j.phase), "hot_pre_commands"); break;
-        case PHASE_HOT_UPGRADE: str_copy(j.phase, sizeof(j.phase), "hot_upgrade"); break;
-        case PHASE_HOT_PREVIOUS: str_copy(j.phase, sizeof(j.phase), "hot_previous"); break;
-        case PHASE_REPLACE: str_copy(j.phase, sizeof(j.phase), "replace"); break;
-        }
+        str_copy(j.phase, sizeof(j.phase), phase_name(in->op->phase));
         j.started_at_ms = in->op->started_at_ms;
         path_journal(&d->cfg, in->app->name, &path);
         r = journal_save(path.data, &j);
@@ -119,6 +125,16 @@ static void op_finish(struct daemon *d, struct instance_rt *in)
 
 static void set_phase(struct daemon *d, struct instance_rt *in, enum op_phase p)
 {
+        uint64_t now = daemon_now(d);
+
+        /* Each phase's duration, for operators and bench/hot_upgrade (--debug). */
+        if (in->op->phase_at_ms)
+                log_debug("app=%s instance=%d %s %s -> %s: phase %s took %llu ms", in->app->name,
+                          in->rec.instance, plan_action_to_string(in->op->step.action),
+                          in->op->step.from[0] ? in->op->step.from : "none", in->op->step.to,
+                          phase_name(in->op->phase),
+                          (unsigned long long)(now - in->op->phase_at_ms));
+        in->op->phase_at_ms = now;
         in->op->phase = p;
         if (in->op->step.action == PLAN_DEPLOY_FULL || in->op->step.action == PLAN_DEPLOY_HOT ||
             in->op->step.action == PLAN_ROLLBACK)
@@ -531,8 +547,12 @@ static void hot_upgrade_done(struct daemon *d, struct job *j)
         in->rec.ready = true;
         sup_record_history(d, in, HISTORY_HOT, op->step.from, op->step.to, true,
                            "hot upgrade, same process");
-        log_info("app=%s instance=%d version=%s hot upgrade done, pid %d", in->app->name,
-                 in->rec.instance, in->rec.version, (int)in->rec.pid);
+        /* Figures for operators and bench/hot_upgrade: the hook's wall time, the step's so far. */
+        log_info("app=%s instance=%d version=%s hot upgrade done: pid %d kept, hook %llu ms, "
+                 "step %llu ms", in->app->name, in->rec.instance, in->rec.version,
+                 (int)in->rec.pid,
+                 (unsigned long long)(daemon_now(d) - (j->deadline_ms - HOT_UPGRADE_TIMEOUT_MS)),
+                 (unsigned long long)(daemon_now(d) - op->started_at_ms));
         sup_hook_event(d, in, "deployed");
         set_phase(d, in, PHASE_HOT_PREVIOUS);
         advance(d, in);
@@ -548,6 +568,13 @@ static void hot_previous_finish(struct daemon *d, struct instance_rt *in, bool h
                 instance_save(d, in);
         }
         if (in->op->step.action == PLAN_DEPLOY_HOT) {
+                log_debug("app=%s instance=%d deploy-hot %s -> %s: phase hot_previous took %llu ms",
+                          in->app->name, in->rec.instance, in->op->step.from, in->op->step.to,
+                          (unsigned long long)(daemon_now(d) - in->op->phase_at_ms));
+                log_info("app=%s instance=%d version=%s hot deploy step done in %llu ms%s",
+                         in->app->name, in->rec.instance, in->rec.version,
+                         (unsigned long long)(daemon_now(d) - in->op->started_at_ms),
+                         have_previous ? "" : " (no previous release kept)");
                 instance_set_state(d, in, INSTANCE_RUNNING, "hot upgrade done");
                 op_finish(d, in);
                 return;

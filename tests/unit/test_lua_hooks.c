@@ -551,19 +551,21 @@ static void test_shipped_upgrade_kind(void **state)
                 bool rpc;              /* deployex.rpc present */
                 const char *node_erts; /* what the node says it runs */
                 const char *node_rel;
+                const char *node_init; /* init:get_status()'s first element */
                 const char *kind;
         } cases[] = {
-                { "erlang", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "hot" },
-                { "elixir", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "hot" },
-                { "erlang", relup, true, "13.1.5", false, "13.1.5", "1.0.0", "full" }, /* no rpc */
-                { "erlang", relup_other, true, "13.1.5", true, "13.1.5", "1.0.0", "full" },
-                { "erlang", NULL, true, "13.1.5", true, "13.1.5", "1.0.0", "full" },
-                { "erlang", relup, false, "13.1.5", true, "13.1.5", "1.0.0", "full" },
-                { "erlang", relup, true, "13.2", true, "13.1.5", "1.0.0", "full" },
-                { "elixir", relup, true, "13.1.5", true, "13.2", "1.0.0", "full" },  /* node's ERTS */
-                { "erlang", relup, true, "13.1.5", true, "13.1.5", "0.9.0", "full" },  /* node's release */
-                { "erlang", relup, true, "13.1.5", true, NULL, "1.0.0", "full" },      /* node unreachable */
-                { "gleam", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "full" },
+                { "erlang", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "started", "hot" },
+                { "elixir", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "started", "hot" },
+                { "erlang", relup, true, "13.1.5", false, "13.1.5", "1.0.0", "started", "full" }, /* no rpc */
+                { "erlang", relup_other, true, "13.1.5", true, "13.1.5", "1.0.0", "started", "full" },
+                { "erlang", NULL, true, "13.1.5", true, "13.1.5", "1.0.0", "started", "full" },
+                { "erlang", relup, false, "13.1.5", true, "13.1.5", "1.0.0", "started", "full" },
+                { "erlang", relup, true, "13.2", true, "13.1.5", "1.0.0", "started", "full" },
+                { "elixir", relup, true, "13.1.5", true, "13.2", "1.0.0", "started", "full" }, /* node's ERTS */
+                { "erlang", relup, true, "13.1.5", true, "13.1.5", "0.9.0", "started", "full" }, /* node's release */
+                { "erlang", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "starting", "full" }, /* booting */
+                { "erlang", relup, true, "13.1.5", true, NULL, "1.0.0", "started", "full" }, /* unreachable */
+                { "gleam", relup, true, "13.1.5", true, "13.1.5", "1.0.0", "started", "full" },
         };
         (void)state;
 
@@ -595,8 +597,11 @@ static void test_shipped_upgrade_kind(void **state)
                                    "  if fun == deployex.atom('which_releases') then\n"
                                    "    return {deployex.tuple('myapp', '%s', {}, deployex.atom('permanent'))}\n"
                                    "  end\n"
+                                   "  if fun == deployex.atom('get_status') then\n"
+                                   "    return deployex.tuple(deployex.atom('%s'), deployex.atom('started'))\n"
+                                   "  end\n"
                                    "  return nil, 'badrpc: unexpected call'\n"
-                                   "end\n", cases[i].node_erts, cases[i].node_rel);
+                                   "end\n", cases[i].node_erts, cases[i].node_rel, cases[i].node_init);
                 else if (cases[i].rpc)
                         buf_puts(&path, "deployex.rpc = function() return nil, 'node down' end\n");
                 else
