@@ -47,14 +47,6 @@ static void next_alive(char *out, size_t n)
         snprintf(out, n, "deployex_%ld_%lu", (long)getpid(), k);
 }
 
-void beam_next_name(struct buf *out)
-{
-        unsigned long k = __atomic_load_n(&conn_counter, __ATOMIC_RELAXED) + 1;
-
-        buf_printf(out, "deployex_%ld_%lu@", (long)getpid(), k);
-        node_short_host(out);
-}
-
 /* alive@host with both parts non-empty, and short enough for libei. */
 static bool node_name_ok(const char *node)
 {
@@ -128,6 +120,11 @@ int beam_connect(struct beam_conn *c, const char *node, const struct beam_opts *
                  * (the node logs "Invalid challenge reply"), or the node is shutting down. */
                 buf_printf(err, "node %s refused the handshake (bad cookie?)", node);
                 return -EACCES;
+        }
+        if (e == EHOSTUNREACH) {
+                /* libei says so for a host name that does not resolve, too. */
+                buf_printf(err, "cannot reach the host of node %s (unknown host or no route)", node);
+                return -EHOSTUNREACH;
         }
         if (e == ECONNREFUSED) {
                 buf_printf(err, "cannot connect to node %s: epmd or the node refused the connection",

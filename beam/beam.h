@@ -34,7 +34,8 @@
  *                 REASON in Erlang syntax (e.g. {'EXIT',{boom,[...]}})
  *     -ECONNRESET the connection was lost during a call
  *     -EPROTO     a reply that is not {rex, Reply}
- *     -EHOSTUNREACH, -ECONNREFUSED, -EINVAL (a bad node name) as they come.
+ *     -EHOSTUNREACH "cannot reach the host of node N (unknown host or no route)"
+ *     -ECONNREFUSED, -EINVAL (a bad node name or no cookie), others as they come.
  * Thread safe: connections are independent (libei keeps erl_errno per thread).
  */
 #ifndef DEPLOYEX_BEAM_H
@@ -76,9 +77,6 @@ struct beam_conn {
 
 /* Initialise libei once per process; beam_connect() calls it.  0 or -EIO. */
 int beam_init(void);
-
-/* The name the next connection of this process will use ("deployex_PID_N@HOST"). */
-void beam_next_name(struct buf *out);
 
 /*
  * Connect to node ("alive@host").  On success c is open (beam_close() it);

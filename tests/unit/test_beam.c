@@ -164,6 +164,20 @@ static void test_not_registered(void **state)
         buf_release(&name);
 }
 
+static void test_unknown_host(void **state)
+{
+        struct beam_conn c;
+        struct buf err = BUF_INIT;
+        struct beam_opts o = opts();
+
+        (void)state;
+        assert_int_equal(beam_connect(&c, "x@no-such-host.invalid", &o, &err), -EHOSTUNREACH);
+        assert_string_equal(err.data, "cannot reach the host of node x@no-such-host.invalid "
+                                      "(unknown host or no route)");
+        assert_int_equal(c.fd, -1);
+        buf_release(&err);
+}
+
 static void test_bad_arguments(void **state)
 {
         static const char *const names[] = { "nohost", "@host", "alive@", "a@b@c", "" };
@@ -484,6 +498,7 @@ int main(void)
                 cmocka_unit_test(test_unique_names),
                 cmocka_unit_test(test_bad_cookie),
                 cmocka_unit_test(test_not_registered),
+                cmocka_unit_test(test_unknown_host),
                 cmocka_unit_test(test_bad_arguments),
                 cmocka_unit_test(test_round_trip_every_type),
                 cmocka_unit_test(test_round_trip_pid_ref),
