@@ -4,7 +4,7 @@
 
 The shape of a big OTP release: releases/, bin/, an erts-like directory with
 a few large binaries, and lib/APP-VSN/ebin/*.beam for many applications, with
-priv/ files here and there.  About 50 MB in about 3 300 files; the contents
+priv/ files here and there.  About 51 MB in about 3 400 files; the contents
 mix incompressible bytes with text-like runs, so that gzip shrinks the whole
 roughly as much as it shrinks real .beam files (2-3x).
 """
