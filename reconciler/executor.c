@@ -941,10 +941,7 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
                         instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
                 set_phase(d, in, PHASE_STOP);
                 break;
-        case PLAN_RESTART:
-                set_phase(d, in, PHASE_STOP);
-                break;
-        default:
+        default: /* restart, remove */
                 set_phase(d, in, PHASE_STOP);
                 break;
         }
@@ -1000,8 +997,6 @@ void exec_recover(struct daemon *d, struct app_rt *a)
                 phase = PHASE_HOT_PREVIOUS;
         } else if (strcmp(j.phase, "replace") == 0) {
                 phase = PHASE_REPLACE;
-        } else if (s.action == PLAN_DEPLOY_HOT) {
-                phase = PHASE_FETCH; /* the node was not touched yet */
         } else if (strcmp(j.phase, "rotate") == 0) {
                 phase = PHASE_ROTATE;
         } else if (strcmp(j.phase, "pre_commands") == 0) {
@@ -1011,7 +1006,8 @@ void exec_recover(struct daemon *d, struct app_rt *a)
         } else if (strcmp(j.phase, "stop") == 0 && s.action == PLAN_ROLLBACK) {
                 phase = PHASE_STOP;
         } else {
-                phase = PHASE_FETCH; /* nothing moved yet */
+                /* Nothing moved yet: fetch, unpack, upgrade_kind, hot_pre_commands, a full stop. */
+                phase = PHASE_FETCH;
         }
 
         if (phase == PHASE_FETCH) {
