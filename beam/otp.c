@@ -235,6 +235,26 @@ int otp_status_load(const char *path, struct otp_probe **ret, size_t *ret_n, str
         return 0;
 }
 
+bool otp_status_unchanged(const char *path, const struct otp_probe *p, size_t n, uint64_t now_ms)
+{
+        struct otp_probe *old = NULL;
+        struct buf err = BUF_INIT;
+        size_t nold = 0;
+        bool same;
+
+        same = otp_status_load(path, &old, &nold, &err) == 0 && nold == n;
+        for (size_t i = 0; same && i < n; i++) {
+                const struct otp_probe *o = otp_status_find(old, nold, p[i].instance);
+
+                same = o && o->connected == p[i].connected && o->pid == p[i].pid &&
+                       strcmp(o->release, p[i].release) == 0 && strcmp(o->error, p[i].error) == 0 &&
+                       o->at_ms <= now_ms && now_ms - o->at_ms < OTP_REWRITE_MS;
+        }
+        free(old);
+        buf_release(&err);
+        return same;
+}
+
 const struct otp_probe *otp_status_find(const struct otp_probe *p, size_t n, int instance)
 {
         for (size_t i = 0; i < n; i++)

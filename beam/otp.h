@@ -33,6 +33,7 @@
 #define OTP_CONNECT_TIMEOUT_MS 2000  /* per instance */
 #define OTP_RPC_TIMEOUT_MS 2000      /* per call */
 #define OTP_ERROR_MAX 256
+#define OTP_REWRITE_MS 15000         /* an unchanged otp.json is rewritten this often */
 
 struct otp_probe {
         int instance;
@@ -63,6 +64,13 @@ int otp_running_release(const char *buf, int index, char *ret, size_t n);
 
 /* Write otp.json atomically (tmp + fsync + rename). */
 int otp_status_write(const char *path, const struct otp_probe *p, size_t n, uint64_t now_ms);
+
+/*
+ * Whether path already says what p says (the same instances, links, releases,
+ * pids and errors) and was written less than OTP_REWRITE_MS ago: then the job
+ * need not write it (each write is two fsyncs, every 5 s, for nothing new).
+ */
+bool otp_status_unchanged(const char *path, const struct otp_probe *p, size_t n, uint64_t now_ms);
 
 /*
  * Read otp.json: *ret (caller frees) gets one entry per instance found.

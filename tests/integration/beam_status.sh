@@ -32,6 +32,8 @@ assert_contains "$OUT" '"demo","1.0.0"' "which_releases over rpc"
 pid2=$(inst_field 2 pid)
 kill -STOP "-$pid2"
 at0=$(jq -r .at "$f")
+probes() { grep -c "job 'otp' started" "$T/daemon.log"; }
+n0=$(probes)
 # status keeps answering at once, every time, while the node is stopped.
 for i in 1 2 3 4 5 6 7 8; do
         start=$(date +%s%N)
@@ -44,14 +46,11 @@ done
 wait_for 20 '[ "$(otp_of 2)" = disconnected ]' "the stopped node to show disconnected"
 assert_eq "connected" "$(otp_of 1)" "instance 1 stays connected"
 assert_contains "$(jq -r '.instances["2"].error' "$f")" "timed out" "why instance 2 is disconnected"
-# The loop keeps refreshing: two more probes land while the node stays stopped.
 at1=$(jq -r .at "$f")
-[ "$at1" -gt "$at0" ] || fail "otp.json was refreshed"
+[ "$at1" -gt "$at0" ] || fail "otp.json was rewritten when instance 2 changed"
 ok
-wait_for 20 "[ \$(jq -r .at '$f') -gt $at1 ]" "another refresh"
-gap=$(( $(jq -r .at "$f") - at1 ))
-[ "$gap" -lt 12000 ] || fail "a refresh with a stopped node took $gap ms"
-ok
+# The loop goes on: a probe every 5 s, each bounded, while the node stays stopped.
+wait_for 25 "[ \$(probes) -ge $((n0 + 4)) ]" "the daemon to keep probing"
 assert_not_contains "$(cat "$T/daemon.log")" "job 'otp' timed out" "the probe job stays within its bounds"
 
 kill -CONT "-$pid2"

@@ -192,6 +192,26 @@ static void test_status_file(void **state)
         assert_string_equal(otp_status_find(loaded, n, 3)->error, p[1].error);
         free(loaded);
 
+        /* Unchanged and younger than OTP_REWRITE_MS: no need to write it again. */
+        {
+                struct otp_probe q[2];
+
+                memcpy(q, p, sizeof(q));
+                assert_true(otp_status_unchanged(path, q, 2, 900 + OTP_REWRITE_MS - 1));
+                assert_false(otp_status_unchanged(path, q, 2, 900 + OTP_REWRITE_MS)); /* the oldest entry */
+                q[0].pid = 4243;
+                assert_false(otp_status_unchanged(path, q, 2, 1001)); /* a new process */
+                q[0].pid = 4242;
+                str_copy(q[0].release, sizeof(q[0].release), "1.0.2");
+                assert_false(otp_status_unchanged(path, q, 2, 1001)); /* upgraded */
+                str_copy(q[0].release, sizeof(q[0].release), "1.0.1");
+                q[1].connected = true;
+                assert_false(otp_status_unchanged(path, q, 2, 1001));
+                q[1].connected = false;
+                assert_false(otp_status_unchanged(path, q, 1, 1001)); /* an instance fewer */
+                assert_true(otp_status_unchanged(path, q, 2, 1001));
+        }
+
         /* Garbage is an error naming the file. */
         assert_int_equal(atomic_write_file(path, "{\"instances\": 3}", 16), 0);
         buf_reset(&err);
