@@ -3,7 +3,7 @@
  * daemon runs as children so that nothing blocks its loop.  Each prints its
  * result on stdout and a one-line reason on stderr, and exits 0 on success.
  *
- *   __hook APP N FUNCTION [--version V] [--from V] [--event KIND]
+ *   __hook APP N FUNCTION [--version V] [--from V] [--event KIND] [--hot]
  *       call one hook for instance N; start prints {"argv","envp","cwd"},
  *       upgrade_kind prints "hot" or "full"; exit 3 when the hook is not
  *       defined (health is optional)
@@ -42,7 +42,7 @@ static void print_strv(yajl_gen g, const char *key, char **v)
 
 static int call_hook(const struct config *c, const struct app_config *app, int n,
                      const char *function, const char *version, const char *from,
-                     const char *event)
+                     const char *event, bool hot)
 {
         struct buf path = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
         struct instance_record rec;
@@ -77,6 +77,7 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                 call.event = &ev;
                 call.nevent = 1;
         }
+        call.hot = hot; /* ctx.hot: a hot upgrade (pre-commands run from new/) */
 
         if (strcmp(function, "start") == 0) {
                 struct hook_command cmd;
@@ -95,10 +96,10 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                         hook_command_release(&cmd);
                 }
         } else if (strcmp(function, "upgrade_kind") == 0) {
-                bool hot = false;
-                r = hooks_upgrade_kind(&call, &hot, &err);
+                bool is_hot = false;
+                r = hooks_upgrade_kind(&call, &is_hot, &err);
                 if (r == 0)
-                        buf_printf(&out, "{\"result\":\"%s\"}", hot ? "hot" : "full");
+                        buf_printf(&out, "{\"result\":\"%s\"}", is_hot ? "hot" : "full");
         } else if (strcmp(function, "on_event") == 0) {
                 struct hook_result res;
                 r = hooks_call(&call, function, &res, &err);
@@ -135,6 +136,7 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
 static int run_hook(const struct cli *cli, int argc, char **argv)
 {
         const char *version = NULL, *from = NULL, *event = NULL;
+        bool hot = false;
         const struct app_config *app;
         struct config c;
         int n, r;
@@ -142,6 +144,10 @@ static int run_hook(const struct cli *cli, int argc, char **argv)
         if (argc < 4)
                 return cli_usage_error(&cmd_x_hook, "expected APP N FUNCTION");
         for (int i = 4; i < argc; i++) {
+                if (strcmp(argv[i], "--hot") == 0) {
+                        hot = true;
+                        continue;
+                }
                 if (i + 1 >= argc)
                         return cli_usage_error(&cmd_x_hook, "'%s' needs a value", argv[i]);
                 if (strcmp(argv[i], "--version") == 0)
@@ -162,7 +168,7 @@ static int run_hook(const struct cli *cli, int argc, char **argv)
                 return EXIT_FAIL;
         }
         app = cli_find_app(&c, argv[1]);
-        r = app ? call_hook(&c, app, n, argv[3], version, from, event) : EXIT_FAIL;
+        r = app ? call_hook(&c, app, n, argv[3], version, from, event, hot) : EXIT_FAIL;
         config_release(&c);
         return r;
 }
@@ -255,7 +261,7 @@ out:
 
 const struct cli_command cmd_x_hook = {
         .name = "__hook",
-        .usage = "__hook APP N FUNCTION [--version V] [--from V] [--event KIND]",
+        .usage = "__hook APP N FUNCTION [--version V] [--from V] [--event KIND] [--hot]",
         .summary = "(internal) call one hook for the daemon",
         .help = "",
         .run = run_hook,

@@ -84,6 +84,15 @@ struct op {
 
 struct app_rt;
 
+/* How to run an instance, as its start hook answered. */
+struct start_cmd {
+        char **argv;
+        char **envp;
+        char *cwd;
+        char version[VERSION_MAX + 1]; /* the release it was asked for */
+};
+void start_cmd_release(struct start_cmd *cmd);
+
 struct instance_rt {
         struct app_rt *app;
         struct instance_record rec;   /* persisted */
@@ -95,6 +104,8 @@ struct instance_rt {
         void (*stopped)(struct daemon *d, struct instance_rt *in); /* continuation after a stop */
         bool starting_job;            /* a start hook job is in flight */
         bool health_job;              /* a health hook job is in flight */
+        struct start_cmd last_start;  /* the start hook's last answer, for crash restarts */
+        bool crash_event_pending;     /* on_event(crashed) not told yet */
         uint64_t health_retry_at_ms;
 };
 

@@ -808,7 +808,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
         case PHASE_HOT_PRE_COMMANDS: {
                 /* ctx.version is the new release: its pre_commands run from new/. */
                 const char *args[] = { "__hook", in->app->name, num, "pre_commands", "--version",
-                                       op->step.to, "--from", op->step.from, NULL };
+                                       op->step.to, "--from", op->step.from, "--hot", NULL };
                 char what[256];
                 snprintf(what, sizeof(what), "hook pre_commands %s/%d (hot)", in->app->name,
                          in->rec.instance);
@@ -823,7 +823,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                         break;
                 }
                 const char *args[] = { "__hook", in->app->name, num, "hot_upgrade", "--version",
-                                       op->step.to, "--from", op->step.from, NULL };
+                                       op->step.to, "--from", op->step.from, "--hot", NULL };
                 char what[256];
                 snprintf(what, sizeof(what), "hook hot_upgrade %s/%d %s -> %s", in->app->name,
                          in->rec.instance, op->step.from, op->step.to);

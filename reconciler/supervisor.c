@@ -58,6 +58,7 @@ void instance_free(struct daemon *d, struct instance_rt *in)
                 close(in->pidfd.fd);
         }
         free(in->op);
+        start_cmd_release(&in->last_start);
         in->app->inst[in->rec.instance] = NULL;
         free(in);
 }
@@ -187,7 +188,8 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
                 in->rec.last_exit_at_ms = daemon_now(d);
                 buf_printf(&why, "; crash %u in a row", in->rec.consecutive_crashes);
                 instance_set_state(d, in, INSTANCE_BACKOFF, why.data);
-                sup_hook_event(d, in, "crashed");
+                /* Told to the hooks once the restart is scheduled, off the crash-to-exec path. */
+                in->crash_event_pending = true;
         }
         d->dirty = true;
         buf_release(&why);
@@ -333,56 +335,30 @@ static void start_failed(struct daemon *d, struct instance_rt *in, const char *w
 static const char *const scrubbed_env[] = { "NOTIFY_SOCKET", "LISTEN_*", "WATCHDOG_*",
                                              "DEPLOYEX_*" };
 
-static void start_hook_done(struct daemon *d, struct job *j)
+/* Spawn the instance with its log writers; 0, or -errno with the reason in err. */
+static int launch(struct daemon *d, struct instance_rt *in, const struct start_cmd *cmd,
+                  struct buf *err)
 {
-        struct instance_rt *in = j->owner;
-        struct buf err = BUF_INIT, cwd = BUF_INIT;
-        yajl_val tree = NULL, result, cwd_v;
-        char **argv = NULL, **hook_env = NULL, **envp = NULL;
         int out_fd = -1, err_fd = -1, r;
+        struct buf tmp = BUF_INIT;
         pid_t pid;
 
-        in->starting_job = false;
-        if (d->stopping || in->op || sup_is_running(in))
-                goto out;
-        if (!job_ok(j)) {
-                job_describe_failure(j, &err);
-                start_failed(d, in, err.data);
-                goto out;
-        }
-        if (json_parse(j->out_buf.data, j->out_buf.len, "start hook", &tree, &err) < 0)
-                goto bad;
-        result = json_get(tree, "result");
-        argv = strv_from_json(json_get(result, "argv"));
-        hook_env = strv_from_json(json_get(result, "envp"));
-        if (!argv || !argv[0] || !hook_env) {
-                buf_puts(&err, "start hook: the answer needs argv (non-empty) and envp");
-                goto bad;
-        }
-        envp = spawn_env_build(hook_env, (const char *const *)scrubbed_env,
-                               ARRAY_SIZE(scrubbed_env), NULL, 0);
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "tmp", &cwd);
-        (void)mkdir_p(cwd.data, 0700);
-        cwd_v = json_get(result, "cwd");
-        if (YAJL_IS_STRING(cwd_v)) {
-                buf_reset(&cwd);
-                buf_puts(&cwd, YAJL_GET_STRING(cwd_v));
-        } else {
-                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cwd);
-        }
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "tmp", &tmp);
+        (void)mkdir_p(tmp.data, 0700);
+        buf_release(&tmp);
         if ((r = open_log_writer(d, in, false, &out_fd)) < 0 ||
             (r = open_log_writer(d, in, true, &err_fd)) < 0) {
-                buf_printf(&err, "cannot start the log writer: %s", strerror(-r));
-                goto bad;
+                buf_printf(err, "cannot start the log writer: %s", strerror(-r));
+                goto out;
         }
         {
-                struct spawn_opts o = { argv, envp, cwd.data, -1, out_fd, err_fd, false };
+                struct spawn_opts o = { cmd->argv, cmd->envp, cmd->cwd, -1, out_fd, err_fd, false };
                 r = spawn_start(&o, &pid);
         }
         if (r < 0) {
-                buf_printf(&err, "cannot execute '%s' in '%s': %s", argv[0], cwd.data,
+                buf_printf(err, "cannot execute '%s' in '%s': %s", cmd->argv[0], cmd->cwd,
                            strerror(-r));
-                goto bad;
+                goto out;
         }
         in->rec.pid = pid;
         in->own_child = true;
@@ -397,30 +373,96 @@ static void start_hook_done(struct daemon *d, struct job *j)
                 instance_set_state(d, in, INSTANCE_STARTING, why);
         }
         d->dirty = true;
-        goto out;
-bad:
-        start_failed(d, in, err.data);
 out:
         if (out_fd >= 0)
                 close(out_fd);
         if (err_fd >= 0)
                 close(err_fd);
-        if (tree)
-                yajl_tree_free(tree);
-        spawn_strv_free(argv);
-        spawn_strv_free(hook_env);
-        spawn_strv_free(envp);
-        buf_release(&err);
-        buf_release(&cwd);
+        return r;
 }
 
+void start_cmd_release(struct start_cmd *cmd)
+{
+        spawn_strv_free(cmd->argv);
+        spawn_strv_free(cmd->envp);
+        free(cmd->cwd);
+        memset(cmd, 0, sizeof(*cmd));
+}
+
+static void start_hook_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf err = BUF_INIT;
+        struct start_cmd cmd;
+        yajl_val tree = NULL, result, cwd_v;
+        char **hook_env = NULL;
+
+        memset(&cmd, 0, sizeof(cmd));
+        in->starting_job = false;
+        if (d->stopping || in->op || sup_is_running(in))
+                goto out;
+        if (!job_ok(j)) {
+                job_describe_failure(j, &err);
+                goto bad;
+        }
+        if (json_parse(j->out_buf.data, j->out_buf.len, "start hook", &tree, &err) < 0)
+                goto bad;
+        result = json_get(tree, "result");
+        cmd.argv = strv_from_json(json_get(result, "argv"));
+        hook_env = strv_from_json(json_get(result, "envp"));
+        if (!cmd.argv || !cmd.argv[0] || !hook_env) {
+                buf_puts(&err, "start hook: the answer needs argv (non-empty) and envp");
+                goto bad;
+        }
+        cmd.envp = spawn_env_build(hook_env, (const char *const *)scrubbed_env,
+                                   ARRAY_SIZE(scrubbed_env), NULL, 0);
+        cwd_v = json_get(result, "cwd");
+        if (YAJL_IS_STRING(cwd_v)) {
+                cmd.cwd = xstrdup(YAJL_GET_STRING(cwd_v));
+        } else {
+                struct buf cur = BUF_INIT;
+                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
+                cmd.cwd = buf_detach(&cur);
+        }
+        str_copy(cmd.version, sizeof(cmd.version), in->rec.version);
+        if (launch(d, in, &cmd, &err) < 0)
+                goto bad;
+        /* Kept for crash restarts of the same release (sup_start). */
+        start_cmd_release(&in->last_start);
+        in->last_start = cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        goto out;
+bad:
+        start_failed(d, in, err.data);
+out:
+        if (tree)
+                yajl_tree_free(tree);
+        spawn_strv_free(hook_env);
+        start_cmd_release(&cmd);
+        buf_release(&err);
+}
+
+/*
+ * Start the instance.  A crash restart of the release it ran reuses the
+ * start hook's last answer: the hook is the language's "how to run it", which
+ * a crash does not change, and skipping a child keeps crash-to-exec short.
+ * Deploys, rollbacks and operator restarts ask the hook again.
+ */
 void sup_start(struct daemon *d, struct instance_rt *in)
 {
-        char n[16], what[96];
+        char n[16], what[256];
         const char *args[] = { "__hook", in->app->name, n, "start", NULL };
 
         if (in->starting_job || sup_is_running(in))
                 return;
+        if (in->rec.state == INSTANCE_BACKOFF && in->last_start.argv &&
+            strcmp(in->last_start.version, in->rec.version) == 0) {
+                struct buf err = BUF_INIT;
+                if (launch(d, in, &in->last_start, &err) < 0)
+                        start_failed(d, in, err.data);
+                buf_release(&err);
+                return;
+        }
         snprintf(n, sizeof(n), "%d", in->rec.instance);
         snprintf(what, sizeof(what), "hook start %s/%d", in->app->name, in->rec.instance);
         if (job_start_self(d, what, args, HOOK_TIMEOUT_MS, start_hook_done, in, 0))
@@ -477,6 +519,10 @@ void sup_tick(struct daemon *d, struct app_rt *a)
                 struct instance_rt *in = a->inst[n];
                 if (!in)
                         continue;
+                if (in->crash_event_pending && in->rec.state != INSTANCE_BACKOFF) {
+                        in->crash_event_pending = false;
+                        sup_hook_event(d, in, "crashed");
+                }
                 if (in->kill_at_ms && now >= in->kill_at_ms && sup_is_running(in)) {
                         log_warn("app=%s instance=%d: still running %llu ms after SIGTERM; SIGKILL",
                                  a->name, n, (unsigned long long)a->cfg->stop_timeout_ms);

@@ -217,11 +217,16 @@ static void load_override(const struct config *c, const struct app_config *app, 
                         memset(ret, 0, sizeof(*ret));
                 }
         } else if (persist) {
-                struct buf text = BUF_INIT;
-                ensure_state_dir(c, app->name);
+                struct buf text = BUF_INIT, old = BUF_INIT;
                 override_to_json(ret, &text);
-                (void)atomic_write_file(last.data, text.data, text.len);
+                /* Every plan reads the override: write (and fsync) only what changed. */
+                if (file_read_all(last.data, JSON_MAX_BYTES, &old) < 0 || old.len != text.len ||
+                    memcmp(old.data, text.data, text.len) != 0) {
+                        ensure_state_dir(c, app->name);
+                        (void)atomic_write_file(last.data, text.data, text.len);
+                }
                 buf_release(&text);
+                buf_release(&old);
         }
         buf_release(&path);
         buf_release(&last);
