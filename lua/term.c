@@ -655,7 +655,25 @@ static int decode_value(lua_State *L, const char *buf, int *index, int depth)
 
                 if (ei_decode_string(buf, index, s) < 0)
                         return -EINVAL;
-                lua_pushlstring(L, s, (size_t)size);
+                /*
+                 * Erlang sends every list of small integers this way, [1,2,3] too:
+                 * only a printable one is text; the others stay lists of integers.
+                 */
+                bool printable = true;
+                for (int i = 0; i < size && printable; i++) {
+                        unsigned char ch = (unsigned char)s[i];
+                        printable = (ch >= 0x20 && ch < 0x7f) || ch == '\t' || ch == '\n' ||
+                                    ch == '\r';
+                }
+                if (printable) {
+                        lua_pushlstring(L, s, (size_t)size);
+                } else {
+                        lua_createtable(L, size, 0);
+                        for (int i = 0; i < size; i++) {
+                                lua_pushinteger(L, (unsigned char)s[i]);
+                                lua_rawseti(L, -2, (lua_Integer)i + 1);
+                        }
+                }
                 lua_remove(L, -2);
                 return 0;
         }

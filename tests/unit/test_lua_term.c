@@ -239,6 +239,30 @@ static void test_decode_raw(void **state)
         sandbox_free(sb);
 }
 
+/* Erlang sends [1,2,3] in its string encoding: only printable ones become Lua strings. */
+static void test_decode_small_int_lists(void **state)
+{
+        struct sandbox *sb = new_sandbox();
+        lua_State *L = sandbox_state(sb);
+        ei_x_buff x;
+        int idx = 0;
+        (void)state;
+
+        ei_x_new_with_version(&x);
+        ei_x_encode_tuple_header(&x, 2);
+        ei_x_encode_string_len(&x, "\x01\x02\x03", 3);
+        ei_x_encode_string(&x, "release 1.0.0\n");
+        assert_int_equal(ei_decode_version(x.buff, &idx, NULL), 0);
+        assert_int_equal(term_decode(L, x.buff, &idx), 0);
+        lua_setglobal(L, "reply");
+        eval(sb, "local l = reply[1]; return type(l) == 'table' and #l == 3 and l[1] == 1 "
+                 "and l[3] == 3 and reply[2] == 'release 1.0.0\\n'");
+        assert_true(lua_toboolean(L, -1));
+        lua_pop(L, 1);
+        ei_x_free(&x);
+        sandbox_free(sb);
+}
+
 static void test_consult(void **state)
 {
         static const char relup[] =
@@ -329,6 +353,7 @@ int main(void)
                 cmocka_unit_test(test_encode_decode),
                 cmocka_unit_test(test_encode_refusals),
                 cmocka_unit_test(test_decode_raw),
+                cmocka_unit_test(test_decode_small_int_lists),
                 cmocka_unit_test(test_consult),
                 cmocka_unit_test(test_parse_errors),
         };
