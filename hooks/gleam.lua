@@ -4,13 +4,13 @@
 -- entry point is <app>@@main:run(<app>).  There is no release script, so
 -- deployex names the node and sets the cookie on the erl command line.
 --
--- An app's own hooks file (the "hooks" field of its config) is loaded after
--- this one: any function it defines replaces the one here, and the original
--- stays callable as deployex.default.NAME(ctx).  See docs/hooks.md.
-
-release_unset = { "RELEASE_*", "BINDIR", "ROOTDIR", "ELIXIR_ERL_OPTIONS" }
-
-pre_command_timeout_ms = 600000
+-- common.lua (the same directory) is loaded before this file; its
+-- release_unset, run_commands and pre_command_timeout_ms serve here too.
+-- Its hot-upgrade functions do not: upgrade_kind and hot_upgrade below
+-- replace them.  An app's own hooks file (the "hooks" field of its config)
+-- is loaded after both: any function it defines replaces the one here, and
+-- the original stays callable as deployex.default.NAME(ctx).  See
+-- docs/hooks.md.
 
 function release_env(ctx)
         local env = {}
@@ -55,34 +55,6 @@ function start(ctx)
         }
 end
 
-function output_tail(output, max)
-        max = max or 1000
-        output = output or ""
-        if #output > max then
-                output = output:sub(-max)
-                output = output:match("\n(.*)$") or output
-        end
-        return (output:gsub("%s+$", ""))
-end
-
-function run_commands(ctx, commands, cwd, env)
-        for i, c in ipairs(commands) do
-                deployex.log("info", ("pre-command %d/%d: %s"):format(i, #commands, c.label))
-                local r = deployex.exec(c.argv, {
-                        env = env,
-                        unset = release_unset,
-                        cwd = cwd,
-                        timeout_ms = pre_command_timeout_ms,
-                })
-                if not r.ok then
-                        local tail = output_tail(r.output)
-                        return nil, ("pre-command %d '%s' %s%s"):format(i, c.label, r.error,
-                                tail ~= "" and (": " .. tail) or "")
-                end
-        end
-        return true
-end
-
 -- Only "eval EXPR": a fresh VM with every package on the path evaluates the
 -- Erlang expression and halts (an exception makes the exit status 1).
 function pre_commands(ctx)
@@ -103,7 +75,16 @@ function pre_commands(ctx)
         return run_commands(ctx, commands, root, env)
 end
 
--- A shipment has no release_handler metadata: always a full deployment.
+-- A shipment has no release_handler metadata (no .rel, no relup): always a
+-- full deployment.
 function upgrade_kind(ctx)
         return "full"
+end
+
+-- common.lua's release_handler sequence must not run against a shipment,
+-- even when called by hand (`deployex hook APP N hot_upgrade`) or after an
+-- app's file made upgrade_kind answer "hot": refuse, the node untouched.
+function hot_upgrade(ctx)
+        return nil, "a Gleam erlang-shipment cannot be hot-upgraded (no release_handler metadata)",
+                "not_installed"
 end

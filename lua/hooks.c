@@ -1,6 +1,7 @@
 /*
- * hooks: load an app's hooks (language default + per-app file) into a
- * sandbox, check them, call one with its ctx.  See hooks.h.
+ * hooks: load an app's hooks (the default layer -- common.lua, then the
+ * language file -- and the per-app file) into a sandbox, check them, call
+ * one with its ctx.  See hooks.h.
  */
 #include "hooks.h"
 
@@ -127,7 +128,8 @@ static int env_newindex(lua_State *L)
 
 struct load_ctx {
         struct sandbox *sb;
-        const char *default_path;
+        const char *common_path;  /* {hooks dir}/common.lua; NULL when there is none */
+        const char *default_path; /* {hooks dir}/{language}.lua */
         const char *app_path; /* or NULL */
         struct buf *err;
         int nerrors;
@@ -238,41 +240,70 @@ static void check_types(lua_State *L, struct load_ctx *lc, struct buf *msg)
         lua_pop(L, 1);
 }
 
-static int load_all(lua_State *L)
+/*
+ * deployex.default (at index defaults): for every name the file just loaded
+ * assigned, the function the global now holds, or nothing.  Called after
+ * each file of the default layer, so that a name the language file
+ * redefines is its own, not common.lua's.
+ */
+static void note_defaults(lua_State *L, int defaults)
 {
-        struct load_ctx *lc = lua_touserdata(L, 1);
-        struct buf *msg = sandbox_push_buf(L);
-
-        if (!load_one(L, lc, lc->default_path, msg)) {
-                /* Without the defaults the app file cannot run; still report its syntax. */
-                if (lc->app_path) {
-                        if (sandbox_load_file(lc->sb, lc->app_path, msg) < 0)
-                                load_error(lc, msg);
-                        else
-                                lua_pop(L, 1);
-                }
-                return 0;
-        }
-        check_types(L, lc, msg);
-
-        /* deployex.default: every function the default file defined. */
-        lua_getglobal(L, "deployex");
-        lua_newtable(L);
         lua_getfield(L, LUA_REGISTRYINDEX, REG_ASSIGNED);
         lua_pushnil(L);
         while (lua_next(L, -2)) {
                 lua_pop(L, 1);
                 if (lua_type(L, -1) != LUA_TSTRING)
                         continue;
+                lua_pushvalue(L, -1);
                 if (lua_getglobal(L, lua_tostring(L, -1)) != LUA_TFUNCTION) {
                         lua_pop(L, 1);
-                        continue;
+                        lua_pushnil(L);
                 }
-                lua_pushvalue(L, -2); /* deployex, defaults, assigned, name, fn, name */
-                lua_insert(L, -2);
-                lua_rawset(L, -5);
+                lua_rawset(L, defaults); /* assigned, name */
         }
         lua_pop(L, 1);
+}
+
+/* Compile a file without running it: its syntax errors are reported all the same. */
+static void check_syntax(lua_State *L, struct load_ctx *lc, const char *path, struct buf *msg)
+{
+        if (sandbox_load_file(lc->sb, path, msg) < 0)
+                load_error(lc, msg);
+        else
+                lua_pop(L, 1);
+}
+
+static int load_all(lua_State *L)
+{
+        struct load_ctx *lc = lua_touserdata(L, 1);
+        struct buf *msg = sandbox_push_buf(L);
+        int defaults;
+        bool ok = true;
+
+        lua_newtable(L);
+        defaults = lua_gettop(L);
+        /* The default layer: common.lua first, so that the language file can redefine its functions. */
+        if (lc->common_path) {
+                ok = load_one(L, lc, lc->common_path, msg);
+                if (ok) {
+                        check_types(L, lc, msg);
+                        note_defaults(L, defaults);
+                } else {
+                        check_syntax(L, lc, lc->default_path, msg);
+                }
+        }
+        if (ok)
+                ok = load_one(L, lc, lc->default_path, msg);
+        if (!ok) {
+                /* Without the defaults the app file cannot run; still report its syntax. */
+                if (lc->app_path)
+                        check_syntax(L, lc, lc->app_path, msg);
+                return 0;
+        }
+        check_types(L, lc, msg);
+        note_defaults(L, defaults);
+        lua_getglobal(L, "deployex");
+        lua_pushvalue(L, defaults);
         lua_setfield(L, -2, "default");
         lua_pop(L, 1);
 
@@ -301,6 +332,23 @@ static void stderr_log(void *data, const char *level, const char *msg)
 }
 
 /*
+ * {the language default's directory}/common.lua, and whether to load it:
+ * when it exists (installs older than common.lua have none) or cannot be
+ * looked at (then loading it reports why).
+ */
+static bool common_file(const char *default_path, struct buf *ret)
+{
+        const char *slash = strrchr(default_path, '/');
+        struct stat st;
+
+        buf_reset(ret);
+        if (slash)
+                buf_append(ret, default_path, (size_t)(slash - default_path) + 1);
+        buf_puts(ret, "common.lua");
+        return stat(ret->data, &st) == 0 || errno != ENOENT;
+}
+
+/*
  * A sandbox with the API bound to env and the app's hooks loaded.  Load
  * problems are appended to err (one line each) and give -EINVAL.
  */
@@ -308,8 +356,8 @@ static int hooks_open(const struct config *c, const struct app_config *app, cons
                       const struct sandbox_limits *limits, struct api_env *env,
                       struct sandbox **ret, struct buf *err)
 {
-        struct buf default_path = BUF_INIT, msg = BUF_INIT;
-        struct load_ctx lc = { NULL, NULL, app->hooks, &msg, 0 };
+        struct buf default_path = BUF_INIT, common_path = BUF_INIT, msg = BUF_INIT;
+        struct load_ctx lc = { NULL, NULL, NULL, app->hooks, &msg, 0 };
         struct sandbox *sb = NULL;
         int r;
 
@@ -329,6 +377,8 @@ static int hooks_open(const struct config *c, const struct app_config *app, cons
         api_bind(sb, env);
         lc.sb = sb;
         lc.default_path = default_path.data;
+        if (common_file(default_path.data, &common_path))
+                lc.common_path = common_path.data;
         lua_pushcfunction(sandbox_state(sb), load_all);
         lua_pushlightuserdata(sandbox_state(sb), &lc);
         if (sandbox_pcall(sb, 1, 0, &msg) < 0) {
@@ -345,6 +395,7 @@ static int hooks_open(const struct config *c, const struct app_config *app, cons
 out:
         sandbox_free(sb);
         buf_release(&default_path);
+        buf_release(&common_path);
         buf_release(&msg);
         return r;
 }

@@ -1,8 +1,9 @@
 /*
- * Hook loading and calling: the language default under a per-app file,
- * deployex.default, ctx, JSON output with the cookie masked, the typed
- * answers the daemon uses, `check` errors at file:line -- and the shipped
- * default hooks (hooks/{elixir,erlang,gleam}.lua) against release directories laid out like
+ * Hook loading and calling: the default layer (common.lua, then the
+ * language file) under a per-app file, deployex.default, ctx, JSON output
+ * with the cookie masked, the typed answers the daemon uses, `check` errors
+ * at file:line -- and the shipped default hooks
+ * (hooks/{common,elixir,erlang,gleam}.lua) against release directories laid out like
  * real ones, with stand-in release scripts (the integration tests run real
  * releases).
  */
@@ -44,6 +45,16 @@ static void put(const char *rel, const char *text)
         assert_int_equal(atomic_write_file(path.data, text, strlen(text)), 0);
         buf_release(&path);
         buf_release(&dir);
+}
+
+static void drop(const char *rel)
+{
+        struct buf path = BUF_INIT;
+
+        buf_printf(&path, "%s/%s", root, rel);
+        if (unlink(path.data) < 0)
+                assert_int_equal(errno, ENOENT);
+        buf_release(&path);
 }
 
 static void put_exec(const char *rel, const char *text)
@@ -307,23 +318,41 @@ static void test_check(void **state)
                 const char *app_file;      /* NULL: no per-app file */
                 const char *default_file;  /* NULL: the good default */
                 const char *errors;        /* "" = no error; @ = root */
+                const char *common_file;   /* NULL: no hooks/common.lua */
         } cases[] = {
-                { "function health(ctx) return true end\n", NULL, "" },
-                { "return {health = function(ctx) return true end}\n", NULL, "" },
+                { "function health(ctx) return true end\n", NULL, "", NULL },
+                { "return {health = function(ctx) return true end}\n", NULL, "", NULL },
                 { "local x = 1\nfunction health(ctx)\n  return x +\nend\n", NULL,
-                  "@/app.lua:4: unexpected symbol near 'end'" },
+                  "@/app.lua:4: unexpected symbol near 'end'", NULL },
                 { "health = 42\n\nstart = 'bin/app'\n", NULL,
                   "@/app.lua:3: hook 'start' must be a function, got string\n"
-                  "@/app.lua:1: hook 'health' must be a function, got number" },
+                  "@/app.lua:1: hook 'health' must be a function, got number", NULL },
                 { "return {on_event = true}", NULL,
-                  "@/app.lua: hook 'on_event' must be a function, got boolean" },
-                { "local t = nil\nt.x = 1\n", NULL, "@/app.lua:2: attempt to index a nil value (local 't')" },
-                { "error('refusing to load')", NULL, "@/app.lua:1: refusing to load" },
+                  "@/app.lua: hook 'on_event' must be a function, got boolean", NULL },
+                { "local t = nil\nt.x = 1\n", NULL, "@/app.lua:2: attempt to index a nil value (local 't')", NULL },
+                { "error('refusing to load')", NULL, "@/app.lua:1: refusing to load", NULL },
                 { NULL, "function start(ctx) end\n", "@/hooks/erlang.lua: required hook 'pre_commands' is not defined\n"
-                                                    "@/hooks/erlang.lua: required hook 'upgrade_kind' is not defined" },
+                                                    "@/hooks/erlang.lua: required hook 'upgrade_kind' is not defined", NULL },
                 { "x = (\n", "function start(ctx\n", "@/hooks/erlang.lua:2: ')' expected near <eof>\n"
-                                                      "@/app.lua:2: unexpected symbol near <eof>" },
-                { "", "while true do end", "@/hooks/erlang.lua:1: instruction limit exceeded" },
+                                                      "@/app.lua:2: unexpected symbol near <eof>", NULL },
+                { "", "while true do end", "@/hooks/erlang.lua:1: instruction limit exceeded", NULL },
+                /* common.lua is part of the default layer: its errors at its own file:line. */
+                { NULL, NULL, "", "function health(ctx) return true end\n" },
+                { "x = (\n", NULL, "@/hooks/common.lua:3: unexpected symbol near <eof>\n"
+                                   "@/app.lua:2: unexpected symbol near <eof>",
+                  "-- shared\ny = (\n" },
+                { NULL, "function start(ctx\n", "@/hooks/common.lua:3: ')' expected near <eof>\n"
+                                                "@/hooks/erlang.lua:2: ')' expected near <eof>",
+                  "\nfunction f(a\n" },
+                { "function health(ctx) return true end\n", NULL, "@/hooks/common.lua:2: common broke",
+                  "local x = 1\nerror('common broke')\n" },
+                { NULL, NULL, "@/hooks/common.lua:1: hook 'on_event' must be a function, got number",
+                  "on_event = 1\n" },
+                /* A required hook common.lua defines is not missing from the language file. */
+                { NULL, "function start(ctx) end\nfunction pre_commands(ctx) return true end\n", "",
+                  "function upgrade_kind(ctx) return 'full' end\n" },
+                { NULL, "function start(ctx) end\n", "@/hooks/erlang.lua: required hook 'pre_commands' is not defined",
+                  "function upgrade_kind(ctx) return 'full' end\n" },
         };
         (void)state;
 
@@ -333,6 +362,10 @@ static void test_check(void **state)
                 int r;
 
                 put("hooks/erlang.lua", cases[i].default_file ? cases[i].default_file : default_hooks);
+                if (cases[i].common_file)
+                        put("hooks/common.lua", cases[i].common_file);
+                else
+                        drop("hooks/common.lua");
                 if (cases[i].app_file)
                         put("app.lua", cases[i].app_file);
                 load_config(&c, "erlang", cases[i].app_file ? "app.lua" : NULL);
@@ -343,7 +376,7 @@ static void test_check(void **state)
                         else
                                 buf_putc(&want, *p);
                 }
-                if (strncmp(err.data, want.data, want.len) != 0)
+                if (strncmp(err.data, want.data, want.len) != 0 || (want.len == 0 && err.len != 0))
                         fail_msg("case %zu\nexpected: %s\ngot: %s", i, want.data, err.data);
                 assert_int_equal(r, want.len ? -EINVAL : 0);
                 config_release(&c);
@@ -363,6 +396,89 @@ static void test_check(void **state)
                 buf_release(&err);
                 buf_release(&want);
         }
+}
+
+/*
+ * hooks/common.lua loads before the language file, as part of the default
+ * layer: its functions are globals and deployex.default.NAME; the language
+ * file's definition of the same name wins in both; an older install without
+ * common.lua still loads.
+ */
+static void test_common_layer(void **state)
+{
+        static const struct {
+                const char *function;
+                const char *json;  /* what it answers */
+                const char *where; /* where it is defined, after root */
+        } with_common[] = {
+                /* A language file calls what common.lua defines. */
+                { "via_language", "\"language, only in common\"", "/hooks/erlang.lua:5" },
+                /* The app file reaches both layers through deployex.default: the language file's wins. */
+                { "via_default", "\"common myapp|language|nil\"", "/app.lua:1" },
+                { "upgrade_kind", "\"full\"", "/hooks/erlang.lua:4" },
+                { "shared", "\"app\"", "/app.lua:4" },
+                { "only_common", "\"only in common\"", "/hooks/common.lua:3" },
+        }, without_common[] = {
+                { "via_default", "\"nil|language|nil\"", "/app.lua:1" },
+                { "upgrade_kind", "\"full\"", "/hooks/erlang.lua:4" },
+        };
+        static const char language[] =
+                "function start(ctx) return {argv = {'bin/x'}} end\n"
+                "function pre_commands(ctx) return true end\n"
+                "retired = nil\n"
+                "function upgrade_kind(ctx) return 'full' end\n"
+                "function via_language(ctx) return 'language, ' .. only_common(ctx) end\n"
+                "function kind_name(ctx) return 'language' end\n";
+        struct buf err = BUF_INIT, json = BUF_INIT, want = BUF_INIT;
+        (void)state;
+
+        put("hooks/common.lua",
+            "function shared(ctx) return 'common ' .. ctx.app end\n"
+            "function upgrade_kind(ctx) return 'hot' end\n"
+            "function only_common(ctx) return 'only in common' end\n"
+            "function kind_name(ctx) return 'common' end\n"
+            "function retired(ctx) return 'common' end\n");
+        put("hooks/erlang.lua", language);
+        put("app.lua",
+            "function via_default(ctx) local d = deployex.default\n"
+            "  return (d.shared and d.shared(ctx) or 'nil') .. '|' .. d.kind_name(ctx) .. '|' .. tostring(d.retired)\n"
+            "end\n"
+            "function shared(ctx) return 'app' end\n");
+        for (int pass = 0; pass < 2; pass++) {
+                struct config c;
+                struct hook_call call;
+                size_t n = pass == 0 ? ARRAY_SIZE(with_common) : ARRAY_SIZE(without_common);
+
+                if (pass == 1)
+                        drop("hooks/common.lua"); /* an install older than common.lua */
+                load_config(&c, "erlang", "app.lua");
+                init_call(&call, &c, 1, test_hooks_dir);
+                for (size_t i = 0; i < n; i++) {
+                        const char *function = pass == 0 ? with_common[i].function : without_common[i].function;
+                        const char *answer = pass == 0 ? with_common[i].json : without_common[i].json;
+                        const char *where = pass == 0 ? with_common[i].where : without_common[i].where;
+                        struct hook_result res;
+
+                        buf_reset(&err);
+                        if (hooks_call(&call, function, &res, &err) != 0)
+                                fail_msg("pass %d %s: %s", pass, function, err.data);
+                        buf_reset(&json);
+                        hook_result_to_json(&res, &json);
+                        buf_reset(&want);
+                        buf_printf(&want, "%s%s", root, where);
+                        if (strcmp(json.data, answer) != 0 || strcmp(res.where, want.data) != 0)
+                                fail_msg("pass %d %s: expected %s at %s, got %s at %s", pass, function, answer,
+                                         want.data, json.data, res.where);
+                        hook_result_release(&res);
+                }
+                /* Both layers and the app file check clean, with common.lua or without. */
+                buf_reset(&err);
+                assert_int_equal(hooks_check_app_dir(&c, &c.apps[0], test_hooks_dir, &err), 0);
+                config_release(&c);
+        }
+        buf_release(&err);
+        buf_release(&json);
+        buf_release(&want);
 }
 
 static void test_default_dir(void **state)
@@ -621,6 +737,59 @@ static void test_shipped_upgrade_kind(void **state)
         }
 }
 
+/* Which file of the shipped layers defines what; Gleam never runs common.lua's hot upgrade. */
+static void test_shipped_layers(void **state)
+{
+        static const struct {
+                const char *lang;
+                const char *function;
+                const char *file; /* the basename that defines it */
+        } cases[] = {
+                { "erlang", "upgrade_kind", "common.lua" }, { "elixir", "upgrade_kind", "common.lua" },
+                { "gleam", "upgrade_kind", "gleam.lua" },   { "erlang", "hot_upgrade", "common.lua" },
+                { "elixir", "hot_upgrade", "common.lua" },  { "gleam", "hot_upgrade", "gleam.lua" },
+                { "erlang", "release_root", "common.lua" }, { "gleam", "release_root", "common.lua" },
+                { "erlang", "start", "erlang.lua" },        { "elixir", "pre_commands", "elixir.lua" },
+        };
+        struct config c;
+        struct hook_call call;
+        struct buf err = BUF_INIT, want = BUF_INIT;
+        char stage[32];
+        (void)state;
+
+        /* Any question to the node fails the call: nothing here may reach one. */
+        put("app.lua", "deployex.rpc = function() error('the node was asked') end\n");
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                struct hook_result res;
+
+                load_config(&c, cases[i].lang, "app.lua");
+                init_call(&call, &c, 1, shipped_dir());
+                buf_reset(&err);
+                if (hooks_call(&call, cases[i].function, &res, &err) != 0)
+                        fail_msg("%s %s: %s", cases[i].lang, cases[i].function, err.data);
+                buf_reset(&want);
+                buf_printf(&want, "/%s:", cases[i].file);
+                if (!strstr(res.where, want.data))
+                        fail_msg("%s %s: defined at %s, expected in %s", cases[i].lang, cases[i].function,
+                                 res.where, cases[i].file);
+                hook_result_release(&res);
+                config_release(&c);
+        }
+
+        /* Even asked directly with versions to go between, Gleam refuses before touching the node. */
+        load_config(&c, "gleam", "app.lua");
+        init_call(&call, &c, 1, shipped_dir());
+        call.version = "1.0.1";
+        call.from_version = "1.0.0";
+        buf_reset(&err);
+        assert_int_equal(hooks_call_ok(&call, "hot_upgrade", &err, stage, sizeof(stage)), -EIO);
+        assert_non_null(strstr(err.data, "cannot be hot-upgraded"));
+        assert_string_equal(stage, "not_installed");
+        config_release(&c);
+        buf_release(&err);
+        buf_release(&want);
+}
+
 static int setup(void **state)
 {
         (void)state;
@@ -646,11 +815,13 @@ int main(void)
                 cmocka_unit_test(test_ctx),
                 cmocka_unit_test(test_start_command),
                 cmocka_unit_test(test_check),
+                cmocka_unit_test(test_common_layer),
                 cmocka_unit_test(test_default_dir),
                 cmocka_unit_test(test_shipped_hooks_check),
                 cmocka_unit_test(test_shipped_start),
                 cmocka_unit_test(test_shipped_pre_commands),
                 cmocka_unit_test(test_shipped_upgrade_kind),
+                cmocka_unit_test(test_shipped_layers),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
