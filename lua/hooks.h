@@ -4,8 +4,10 @@
  * checking them, and calling one hook for one instance.
  *
  * Loading, for every call, into a fresh sandbox (lua/sandbox.h):
- *   1. {hooks dir}/{language}.lua, the default; every function it defines
- *      becomes deployex.default.NAME as well as the global NAME;
+ *   1. the default layer: {hooks dir}/common.lua (when present), then
+ *      {hooks dir}/{language}.lua; every function either defines becomes
+ *      deployex.default.NAME as well as the global NAME, the language
+ *      file's winning;
  *   2. the app's `hooks` file, if configured: its global functions replace
  *      the defaults (which it can still call through deployex.default).
  * A file may also `return {start = function ...}`: the fields count as

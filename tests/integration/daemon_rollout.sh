@@ -94,6 +94,7 @@ grep -q '^STATUS=1 apps, 3/3 instances ready' "$T/notify.log" || fail "no STATUS
 ok
 for p in $pids; do kill -0 "$p" 2>/dev/null && fail "pid $p still runs after SIGTERM"; done
 ok
-XX
+s=$(st)
+assert_eq "false" "$(jqr "$s" .daemon.running)" "daemon gone"
 assert_eq "stopped stopped stopped" "$(jqr "$s" '[.apps[0].instances[].state] | join(" ")')" "all stopped"
 finish
