@@ -510,8 +510,8 @@ static void reap_children(struct daemon *d)
                 pid_t pid = waitpid(-1, &wstatus, WNOHANG);
                 if (pid <= 0)
                         break;
-                if (!job_reap(d, pid, wstatus))
-                        (void)sup_reap(d, pid, wstatus); /* else a log writer: nothing to do */
+                if (!job_reap(d, pid, wstatus) && !sup_reap(d, pid, wstatus))
+                        (void)sup_reap_log_writer(d, pid);
         }
 }
 

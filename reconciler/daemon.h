@@ -106,6 +106,8 @@ struct instance_rt {
         bool health_job;              /* a health hook job is in flight */
         struct start_cmd last_start;  /* the start hook's last answer, for crash restarts */
         bool crash_event_pending;     /* on_event(crashed) not told yet */
+        int log_fd[2];                /* write ends of the stdout/stderr writers' pipes, -1 = none */
+        pid_t log_pid[2];
         uint64_t health_retry_at_ms;
 };
 
@@ -183,6 +185,8 @@ void sup_start(struct daemon *d, struct instance_rt *in);
 void sup_stop(struct daemon *d, struct instance_rt *in,
               void (*stopped)(struct daemon *d, struct instance_rt *in));
 bool sup_reap(struct daemon *d, pid_t pid, int wstatus);  /* true when pid was an instance */
+bool sup_reap_log_writer(struct daemon *d, pid_t pid);
+void sup_close_logs(struct instance_rt *in);              /* the writers end at EOF */
 void sup_adopt(struct daemon *d, struct instance_rt *in);
 void sup_tick(struct daemon *d, struct app_rt *a);        /* readiness, kill deadlines */
 uint64_t sup_next_deadline(struct daemon *d);

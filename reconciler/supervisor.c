@@ -44,6 +44,7 @@ struct instance_rt *instance_get(struct app_rt *a, int n, bool create)
         in->app = a;
         instance_record_init(&in->rec, n);
         in->pidfd.fd = -1;
+        in->log_fd[0] = in->log_fd[1] = -1;
         a->inst[n] = in;
         return in;
 }
@@ -59,6 +60,7 @@ void instance_free(struct daemon *d, struct instance_rt *in)
         }
         free(in->op);
         start_cmd_release(&in->last_start);
+        sup_close_logs(in);
         in->app->inst[in->rec.instance] = NULL;
         free(in);
 }
@@ -282,6 +284,13 @@ static char **strv_from_json(yajl_val arr)
         return v;
 }
 
+/*
+ * The writer of one stream of an instance: `deployex __log` reading a pipe.
+ * The daemon keeps the pipe's write end (in->log_fd) so that the writers
+ * live across the instance's restarts: a crash restart spawns the instance
+ * alone.  A writer ends at EOF: when the instance is removed, or when the
+ * daemon is gone and the instance exits too.
+ */
 static int open_log_writer(struct daemon *d, struct instance_rt *in, bool is_stderr, int *ret_fd)
 {
         struct buf path = BUF_INIT, dir = BUF_INIT;
@@ -311,11 +320,42 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in, bool is_std
                 close(p[1]);
                 goto out;
         }
+        in->log_pid[is_stderr] = pid;
         *ret_fd = p[1];
 out:
         buf_release(&path);
         buf_release(&dir);
         return r;
+}
+
+void sup_close_logs(struct instance_rt *in)
+{
+        for (int i = 0; i < 2; i++) {
+                if (in->log_fd[i] >= 0)
+                        close(in->log_fd[i]);
+                in->log_fd[i] = -1;
+                in->log_pid[i] = 0;
+        }
+}
+
+/* A log writer died (it should not): the next start gives the stream a new one. */
+bool sup_reap_log_writer(struct daemon *d, pid_t pid)
+{
+        for (size_t i = 0; i < d->napps; i++) {
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = d->apps[i]->inst[n];
+                        for (int k = 0; in && k < 2; k++) {
+                                if (in->log_pid[k] != pid)
+                                        continue;
+                                if (in->log_fd[k] >= 0)
+                                        close(in->log_fd[k]);
+                                in->log_fd[k] = -1;
+                                in->log_pid[k] = 0;
+                                return true;
+                        }
+                }
+        }
+        return false;
 }
 
 static void start_failed(struct daemon *d, struct instance_rt *in, const char *why)
@@ -346,11 +386,14 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
         path_release_dir(&d->cfg, in->app->name, in->rec.instance, "tmp", &tmp);
         (void)mkdir_p(tmp.data, 0700);
         buf_release(&tmp);
-        if ((r = open_log_writer(d, in, false, &out_fd)) < 0 ||
-            (r = open_log_writer(d, in, true, &err_fd)) < 0) {
-                buf_printf(err, "cannot start the log writer: %s", strerror(-r));
-                goto out;
+        for (int k = 0; k < 2; k++) {
+                if (in->log_fd[k] < 0 && (r = open_log_writer(d, in, k == 1, &in->log_fd[k])) < 0) {
+                        buf_printf(err, "cannot start the log writer: %s", strerror(-r));
+                        goto out;
+                }
         }
+        out_fd = in->log_fd[0];
+        err_fd = in->log_fd[1];
         {
                 struct spawn_opts o = { cmd->argv, cmd->envp, cmd->cwd, -1, out_fd, err_fd, false };
                 r = spawn_start(&o, &pid);
@@ -374,10 +417,6 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
         }
         d->dirty = true;
 out:
-        if (out_fd >= 0)
-                close(out_fd);
-        if (err_fd >= 0)
-                close(err_fd);
         return r;
 }
 
