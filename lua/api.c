@@ -347,7 +347,8 @@ static int l_exec(lua_State *L)
         buf_printf(line, "[deployex %s] exec: %s\n", when, masked->data);
         write_str(out_fd, line->data);
 
-        o = (struct spawn_opts){ argv, envp, cwd, -1, -1, -1, false };
+        /* A command dies with the hook that runs it (and so with the daemon's job). */
+        o = (struct spawn_opts){ argv, envp, cwd, -1, -1, -1, true };
         run = (struct spawn_run){ limit, API_EXEC_GRACE_MS, out_fd, err_fd, API_OUTPUT_TAIL };
         r = spawn_run(&o, &run, &res);
         if (r < 0) {

@@ -46,7 +46,7 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
 {
         struct buf path = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
         struct instance_record rec;
-        struct desired want;
+        struct release_desc want;
         struct hook_call call;
         struct kv ev = { (char *)"kind", (char *)event };
         char stage[32] = "";
@@ -62,16 +62,17 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                 buf_release(&text);
                 buf_release(&ignored);
         }
-        desired_load(c, app, NULL, NULL, false, &want);
         memset(&call, 0, sizeof(call));
         call.config = c;
         call.app = app;
         call.instance = n;
         call.version = version ? version : (rec.version[0] ? rec.version : NULL);
         call.from_version = from ? from : (rec.previous_version[0] ? rec.previous_version : NULL);
-        if (call.version && strcmp(call.version, want.release.version) == 0) {
-                call.pre_commands = want.release.pre_commands;
-                call.npre_commands = want.release.npre_commands;
+        /* The pre-commands of the current.json that published this version. */
+        memset(&want, 0, sizeof(want));
+        if (call.version && desired_release_for(c, app, call.version, &want) == 0) {
+                call.pre_commands = want.pre_commands;
+                call.npre_commands = want.npre_commands;
         }
         if (event) {
                 call.event = &ev;
@@ -126,7 +127,7 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                 fprintf(stderr, "%s%s%s\n", stage[0] ? stage : "", stage[0] ? ": " : "",
                         err.len ? err.data : "hook failed");
         }
-        desired_release(&want);
+        release_desc_release(&want);
         buf_release(&path);
         buf_release(&err);
         buf_release(&out);
@@ -216,7 +217,6 @@ static int run_fetch(const struct cli *cli, int argc, char **argv)
         struct source *src = NULL;
         struct buf err = BUF_INIT, path = BUF_INIT;
         struct release_desc rel;
-        struct desired want;
         struct config c;
         int r;
 
@@ -230,7 +230,6 @@ static int run_fetch(const struct cli *cli, int argc, char **argv)
                 return r;
         r = EXIT_FAIL;
         memset(&rel, 0, sizeof(rel));
-        desired_init(&want);
         if (!(app = cli_find_app(&c, argv[1])))
                 goto out;
         if (source_open(&c, &src, &err) < 0) {
@@ -238,11 +237,7 @@ static int run_fetch(const struct cli *cli, int argc, char **argv)
                 goto out;
         }
         /* The checksum comes from the current.json that published this version. */
-        desired_load(&c, app, NULL, NULL, false, &want);
-        if (strcmp(want.release.version, argv[2]) == 0)
-                release_desc_copy(&rel, &want.release);
-        else
-                str_copy(rel.version, sizeof(rel.version), argv[2]);
+        (void)desired_release_for(&c, app, argv[2], &rel);
         if (release_fetch(&c, src, app->name, &rel, &path, &err) < 0) {
                 fprintf(stderr, "%s\n", err.len ? err.data : "fetch failed");
                 goto out;
@@ -251,7 +246,6 @@ static int run_fetch(const struct cli *cli, int argc, char **argv)
         r = EXIT_OK;
 out:
         release_desc_release(&rel);
-        desired_release(&want);
         source_free(src);
         config_release(&c);
         buf_release(&err);

@@ -97,9 +97,9 @@ static bool refresh_watches(struct daemon *d)
                 d->overrides_wd = add_watch(d, d->cfg.overrides_path);
                 missing |= d->overrides_wd < 0;
         }
-        if (d->config_wd < 0 && d->config_path) {
+        if (d->config_wd < 0 && d->watch_path) {
                 char dir[PATH_MAX];
-                str_copy(dir, sizeof(dir), d->config_path);
+                str_copy(dir, sizeof(dir), d->watch_path);
                 char *slash = strrchr(dir, '/');
                 if (slash == dir)
                         slash[1] = '\0';
@@ -129,10 +129,10 @@ static bool refresh_watches(struct daemon *d)
 static void on_inotify(struct daemon *d, struct loop_fd *lfd, uint32_t events)
 {
         char chunk[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-        const char *config_base = d->config_path ? strrchr(d->config_path, '/') : NULL;
+        const char *config_base = d->watch_path ? strrchr(d->watch_path, '/') : NULL;
 
         (void)events;
-        config_base = config_base ? config_base + 1 : d->config_path;
+        config_base = config_base ? config_base + 1 : d->watch_path;
         for (;;) {
                 ssize_t n = read(lfd->fd, chunk, sizeof(chunk));
                 if (n <= 0)
@@ -277,6 +277,9 @@ static void poll_source(struct daemon *d, struct app_rt *a)
         snprintf(what, sizeof(what), "poll %s", a->name);
         if (job_start_self(d, what, args, d->cfg.poll_interval_ms + 30000, poll_done, a, 0))
                 a->source_job = true;
+        else /* no process to be had (EMFILE, EAGAIN): try again later, not on every wake */
+                a->next_source_poll_ms = daemon_now(d) +
+                        poll_next_delay_ms(d->cfg.poll_interval_ms, 1, (uint32_t)rand());
 }
 
 /* --- what the nodes run: a job probes them, `status` reads state/{app}/otp.json --- */
@@ -435,6 +438,73 @@ static void reconcile(struct daemon *d)
 
 static void share_secrets(struct daemon *d);
 
+/*
+ * Load the configuration the way the CLI does, from text read once, and keep
+ * that text as {var_path}/run/config.json for the jobs: a job must run with
+ * the configuration the daemon accepted, not with an edit it refused (or one
+ * it has not read yet).  Environment mode has no file: jobs read the same
+ * environment.
+ */
+static int load_config(struct daemon *d, struct config *ret, struct buf *err)
+{
+        struct buf text = BUF_INIT, path = BUF_INIT;
+        int r;
+
+        if (!d->watch_path) {
+                r = config_load(d->config_path, ret, err);
+                goto out;
+        }
+        r = file_read_all(d->watch_path, JSON_MAX_BYTES, &text);
+        if (r < 0) {
+                buf_printf(err, "%s: %s", d->watch_path, strerror(-r));
+                goto out;
+        }
+        r = config_parse(text.data, text.len, d->watch_path, ret, err);
+        if (r < 0)
+                goto out;
+        /* Written by the daemon that holds the lock only (write_job_config). */
+        free(d->config_text);
+        d->config_text = buf_detach(&text);
+out:
+        buf_release(&text);
+        buf_release(&path);
+        return r;
+}
+
+static void write_job_config(struct daemon *d)
+{
+        struct buf path = BUF_INIT;
+        int r;
+
+        if (!d->config_text)
+                return;
+        buf_printf(&path, "%s/run/config.json", d->cfg.var_path);
+        r = atomic_write_file(path.data, d->config_text, strlen(d->config_text));
+        if (r == 0) {
+                free(d->job_config);
+                d->job_config = buf_detach(&path);
+        } else {
+                log_errno(r, "cannot write '%s'; jobs read the configuration file itself", path.data);
+        }
+        free(d->config_text);
+        d->config_text = NULL;
+        buf_release(&path);
+}
+
+/* The file `deployex run` reads: -c, $DEPLOYEX_CONFIG, or the default when it exists. */
+static char *config_file_of(const char *cli_path)
+{
+        const char *env = getenv("DEPLOYEX_CONFIG");
+
+        if (cli_path)
+                return xstrdup(cli_path);
+        if (!str_empty(env))
+                return xstrdup(env);
+        if (access(DEFAULT_CONFIG_PATH, F_OK) == 0)
+                return xstrdup(DEFAULT_CONFIG_PATH);
+        return NULL;
+}
+
 /* --- reload (SIGHUP, or the config file changed) --- */
 
 static void reload(struct daemon *d)
@@ -445,7 +515,7 @@ static void reload(struct daemon *d)
         size_t napps = 0;
 
         d->reload = false;
-        if (config_load(d->config_path, &fresh, &err) < 0) {
+        if (load_config(d, &fresh, &err) < 0) {
                 /* A broken edit must not take down what runs. */
                 log_err("reload refused, keeping the running configuration: %s", err.data);
                 buf_release(&err);
@@ -475,6 +545,7 @@ static void reload(struct daemon *d)
                 } else {
                         a = app_new(d, &fresh.apps[i]);
                         app_load_instances(d, a);
+                        exec_recover(d, a);
                         log_info("app=%s added", a->name);
                 }
                 apps[napps++] = a;
@@ -493,8 +564,13 @@ static void reload(struct daemon *d)
         free(d->apps);
         d->apps = apps;
         d->napps = napps;
+        if (strcmp(fresh.overrides_path, d->cfg.overrides_path) != 0 && d->overrides_wd >= 0) {
+                inotify_rm_watch(d->ino.fd, d->overrides_wd);
+                d->overrides_wd = -1; /* refresh_watches() watches the new one */
+        }
         config_release(&d->cfg);
         d->cfg = fresh;
+        write_job_config(d);
         share_secrets(d);
         log_info("configuration reloaded: %zu apps", d->napps);
         d->dirty = true;
@@ -690,6 +766,9 @@ static void daemon_release(struct daemon *d)
         source_free(d->src);
         config_release(&d->cfg);
         free(d->self_exe);
+        free(d->watch_path);
+        free(d->job_config);
+        free(d->config_text);
         if (d->epfd >= 0)
                 close(d->epfd);
 }
@@ -712,24 +791,28 @@ static int run(const struct cli *cli, int argc, char **argv)
                         return cli_usage_error(&cmd_run, "unexpected argument '%s'", argv[i]);
         }
         d.config_path = cli->config_path;
-        if (cli_load_config(cli, &d.cfg) != EXIT_OK)
-                return EXIT_FAIL;
-        if (cli_load_secrets(&d.cfg) != EXIT_OK) {
-                config_release(&d.cfg);
+        d.watch_path = config_file_of(cli->config_path);
+        if (load_config(&d, &d.cfg, &err) < 0) {
+                fprintf(stderr, "%s%s", err.data, err.len && err.data[err.len - 1] == '\n' ? "" : "\n");
+                free(d.watch_path);
+                free(d.config_text);
+                buf_release(&err);
                 return EXIT_FAIL;
         }
+        if (cli_load_secrets(&d.cfg) != EXIT_OK)
+                goto out;
         share_secrets(&d);
         n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         if (n <= 0) {
                 log_errno(-errno, "cannot find my own executable");
-                config_release(&d.cfg);
-                return EXIT_FAIL;
+                goto out;
         }
         exe[n] = '\0';
         d.self_exe = xstrdup(exe);
         srand((unsigned)(getpid() ^ time_now_ms()));
         if (take_lock(&d) < 0 || setup_loop(&d) < 0)
                 goto out;
+        write_job_config(&d);
         if (source_open(&d.cfg, &d.src, &err) < 0)
                 log_err("%s; the last good desired state stays in force", err.data);
 
@@ -739,8 +822,11 @@ static int run(const struct cli *cli, int argc, char **argv)
                 d.apps[d.napps++] = a;
                 app_load_instances(&d, a);
         }
-        for (size_t i = 0; i < d.napps; i++)
+        for (size_t i = 0; i < d.napps; i++) {
+                /* Recovery records tokens and hashes: it needs the desired state. */
+                refresh_desired(&d, d.apps[i]);
                 exec_recover(&d, d.apps[i]);
+        }
         log_info("deployex %s running: %zu apps, var_path '%s', source '%s'", DEPLOYEX_VERSION,
                  d.napps, d.cfg.var_path, d.cfg.source);
         d.next_resync_ms = time_now_ms() + RESYNC_MS;

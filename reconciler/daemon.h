@@ -135,6 +135,9 @@ struct app_rt {
 
 struct daemon {
         const char *config_path;             /* -c, or NULL */
+        char *watch_path;                    /* the file an operator edits; NULL in environment mode */
+        char *job_config;                    /* run/config.json: what the jobs load (-c), or NULL */
+        char *config_text;                   /* the text accepted last, until written there */
         char *self_exe;                      /* /proc/self/exe resolved: jobs run it */
         struct config cfg;
         struct source *src;

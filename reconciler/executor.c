@@ -152,8 +152,14 @@ void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const c
         memset(&g, 0, sizeof(g));
         path_ghosts(&d->cfg, a->name, &path);
         lock = file_lock(path.data);
-        if (ghosts_load(path.data, &l, &err) < 0)
-                log_warn("app=%s: %s; starting a new ghost list", a->name, err.data);
+        if (ghosts_load(path.data, &l, &err) < 0) {
+                /* Keep the ghosts known in memory rather than forget them. */
+                log_warn("app=%s: %s; rewriting it from the ghosts known", a->name, err.data);
+                ghosts_release(&l);
+                memset(&l, 0, sizeof(l));
+                for (size_t i = 0; i < a->ghosts.n; i++)
+                        ghosts_add(&l, &a->ghosts.items[i]);
+        }
         str_copy(g.version, sizeof(g.version), version);
         if (strcmp(version, a->desired.release.version) == 0)
                 str_copy(g.hash, sizeof(g.hash), a->desired.release.hash);
@@ -187,10 +193,12 @@ static void deploy_failed(struct daemon *d, struct instance_rt *in, const char *
         exec_ghost(d, in->app, in->op->step.to, reason);
         sup_hook_event(d, in, "ghosted");
         in->rec.deploy_started_at_ms = 0;
-        if (in->rec.state != INSTANCE_STOPPED && !sup_is_running(in))
+        /* Never leave an in-flight state behind: the planner would wait on it forever. */
+        if (!sup_is_running(in))
                 instance_set_state(d, in, INSTANCE_STOPPED, "deploy failed");
         else
-                instance_save(d, in);
+                instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                                   "deploy failed");
         op_finish(d, in);
 }
 
@@ -575,7 +583,11 @@ static void hot_previous_finish(struct daemon *d, struct instance_rt *in, bool h
                          in->app->name, in->rec.instance, in->rec.version,
                          (unsigned long long)(daemon_now(d) - in->op->started_at_ms),
                          have_previous ? "" : " (no previous release kept)");
-                instance_set_state(d, in, INSTANCE_RUNNING, "hot upgrade done");
+                /* The node may have crashed while previous/ was rebuilt: keep its backoff. */
+                if (sup_is_running(in))
+                        instance_set_state(d, in, INSTANCE_RUNNING, "hot upgrade done");
+                else
+                        instance_save(d, in);
                 op_finish(d, in);
                 return;
         }
@@ -681,11 +693,8 @@ static void advance(struct daemon *d, struct instance_rt *in)
         case PHASE_FETCH: {
                 const char *args[] = { "__fetch", in->app->name, op->step.to, NULL };
                 buf_printf(&a, "fetch %s-%s", in->app->name, op->step.to);
-                if (!job_start_self(d, a.data, args, FETCH_TIMEOUT_MS, fetch_done, in, 0)) {
-                        in->rec.deploy_started_at_ms = 0;
-                        instance_set_state(d, in, INSTANCE_STOPPED, "cannot start the fetch");
-                        op_finish(d, in);
-                }
+                if (!job_start_self(d, a.data, args, FETCH_TIMEOUT_MS, fetch_done, in, 0))
+                        deploy_deferred(d, in, "fetch", "cannot start the fetch job");
                 break;
         }
         case PHASE_UNPACK: {
@@ -693,7 +702,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 /* A leftover new/ from an interrupted deploy is not trusted. */
                 if ((r = remove_tree(b.data)) < 0) {
                         log_errno(r, "cannot remove '%s'", b.data);
-                        deploy_failed(d, in, "cannot clear new/");
+                        deploy_deferred(d, in, "unpack", "cannot clear new/");
                         break;
                 }
                 path_service_dir(&d->cfg, in->app->name, in->rec.instance, &a);
@@ -705,7 +714,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 snprintf(what, sizeof(what), "unpack %s-%s into %s/%d", in->app->name,
                          op->step.to, in->app->name, in->rec.instance);
                 if (!job_start_self(d, what, args, UNPACK_TIMEOUT_MS, unpack_done, in, 0))
-                        deploy_failed(d, in, "cannot start the unpack");
+                        deploy_deferred(d, in, "unpack", "cannot start the unpack job");
                 break;
         }
         case PHASE_STOP:
@@ -722,6 +731,9 @@ static void advance(struct daemon *d, struct instance_rt *in)
                         if (op->step.action == PLAN_ROLLBACK) {
                                 sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from,
                                                    op->step.to, false, "cannot rotate releases");
+                                /* Nothing to go back to: stopped, not stuck in deploying. */
+                                in->rec.previous_version[0] = '\0';
+                                instance_set_state(d, in, INSTANCE_STOPPED, "rollback failed");
                                 op_finish(d, in);
                         } else {
                                 deploy_failed(d, in, "cannot rotate releases");
@@ -900,8 +912,13 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
         if (!in || in->op || in->starting_job || in->stop_requested)
                 return;
         if ((s->action == PLAN_DEPLOY_FULL || s->action == PLAN_DEPLOY_HOT) &&
-            strcmp(s->to, a->retry_version) == 0 && daemon_now(d) < a->retry_at_ms)
+            strcmp(s->to, a->retry_version) == 0 && daemon_now(d) < a->retry_at_ms) {
+                /* Waiting for the release must not keep a crashed instance down. */
+                if (!sup_is_running(in) && in->rec.version[0] &&
+                    !ghosts_find(&a->ghosts, in->rec.version))
+                        sup_start(d, in);
                 return;
+        }
         log_info("app=%s instance=%d %s %s -> %s (%s)", a->name, s->instance,
                  plan_action_to_string(s->action), s->from[0] ? s->from : "none",
                  s->to[0] ? s->to : "none", s->reason);
@@ -920,6 +937,11 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
         switch (s->action) {
         case PLAN_DEPLOY_FULL:
         case PLAN_DEPLOY_HOT:
+                /* Pre-commands and checksum as published with this version, whatever comes next. */
+                if (strcmp(a->desired.release.version, s->to) == 0 &&
+                    desired_remember_release(&d->cfg, a->name, &a->desired.release) < 0)
+                        log_warn("app=%s: cannot remember release %s; its jobs read current.json",
+                                 a->name, s->to);
                 in->rec.deploy_started_at_ms = daemon_now(d);
                 instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
                 set_phase(d, in, PHASE_FETCH);
@@ -958,6 +980,18 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
  * of new/ is right).  After a hot upgrade succeeded, only previous/ was left
  * to rebuild: do that.
  */
+/* An instance left in an in-flight state with no step to finish: settle it on what runs. */
+static void drop_in_flight(struct daemon *d, struct instance_rt *in)
+{
+        if (in->rec.state != INSTANCE_DEPLOYING && in->rec.state != INSTANCE_PRE_COMMANDS &&
+            in->rec.state != INSTANCE_UPGRADING)
+                return;
+        in->rec.deploy_started_at_ms = 0;
+        instance_set_state(d, in, !sup_is_running(in) ? INSTANCE_STOPPED
+                                  : in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                           "interrupted step dropped");
+}
+
 void exec_recover(struct daemon *d, struct app_rt *a)
 {
         struct buf path = BUF_INIT, err = BUF_INIT;
@@ -970,8 +1004,17 @@ void exec_recover(struct daemon *d, struct app_rt *a)
         if (journal_load(path.data, &j, &err) < 0) {
                 if (err.len)
                         log_warn("app=%s: %s; ignoring it", a->name, err.data);
-                goto out;
+                j.instance = 0;
         }
+        /*
+         * Only the journaled instance has a step to finish; any other in an
+         * in-flight state (the record was written, the journal not) is settled.
+         */
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                if (a->inst[n] && n != j.instance && !a->inst[n]->op)
+                        drop_in_flight(d, a->inst[n]);
+        if (j.instance == 0)
+                goto out;
         in = instance_get(a, j.instance, true);
         if (!in)
                 goto clear;
@@ -1014,14 +1057,7 @@ void exec_recover(struct daemon *d, struct app_rt *a)
                 log_info("app=%s instance=%d: interrupted %s %s -> %s had not touched the "
                          "instance; the planner will redo it", a->name, j.instance, j.action,
                          j.from, j.to);
-                if (in->rec.state == INSTANCE_DEPLOYING || in->rec.state == INSTANCE_PRE_COMMANDS ||
-                    in->rec.state == INSTANCE_UPGRADING) {
-                        in->rec.deploy_started_at_ms = 0;
-                        instance_set_state(d, in, !sup_is_running(in) ? INSTANCE_STOPPED
-                                                  : in->rec.ready ? INSTANCE_RUNNING
-                                                                  : INSTANCE_STARTING,
-                                           "interrupted step dropped");
-                }
+                drop_in_flight(d, in);
                 goto clear;
         }
         log_info("app=%s instance=%d: resuming %s %s -> %s at phase %s", a->name, j.instance,

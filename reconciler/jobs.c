@@ -106,9 +106,10 @@ struct job *job_start_self(struct daemon *d, const char *what, const char *const
         int r;
 
         argv[n++] = d->self_exe;
-        if (d->config_path) {
+        /* The configuration the daemon runs, not whatever the file holds now. */
+        if (d->job_config || d->config_path) {
                 argv[n++] = "-c";
-                argv[n++] = d->config_path;
+                argv[n++] = d->job_config ? d->job_config : d->config_path;
         }
         for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
                 argv[n++] = args[i];

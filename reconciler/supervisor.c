@@ -228,9 +228,14 @@ void sup_adopt(struct daemon *d, struct instance_rt *in)
 {
         int fd = (int)syscall(SYS_pidfd_open, in->rec.pid, 0);
 
+        if (fd < 0 && errno == ESRCH) {
+                process_gone(d, in, 0, false); /* it exited since we looked */
+                return;
+        }
         if (fd < 0) {
-                log_warn("app=%s instance=%d: cannot watch adopted pid %d: %s", in->app->name,
-                         in->rec.instance, in->rec.pid, strerror(errno));
+                /* sup_tick() checks it through /proc instead. */
+                log_warn("app=%s instance=%d: cannot watch adopted pid %d: %s; polling it",
+                         in->app->name, in->rec.instance, in->rec.pid, strerror(errno));
                 return;
         }
         fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -534,7 +539,9 @@ static void health_done(struct daemon *d, struct job *j)
         struct buf why = BUF_INIT;
 
         in->health_job = false;
-        if (!sup_is_running(in) || in->rec.state != INSTANCE_STARTING)
+        /* The answer is about the process it checked, and only while nobody stops it. */
+        if (!sup_is_running(in) || in->rec.state != INSTANCE_STARTING ||
+            in->rec.pid != j->arg || in->stop_requested)
                 goto out;
         /* Exit 3: the hooks define no health(); being up long enough is enough. */
         if (job_ok(j) || (!j->timed_out && WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 3)) {
@@ -562,6 +569,12 @@ void sup_tick(struct daemon *d, struct app_rt *a)
                         in->crash_event_pending = false;
                         sup_hook_event(d, in, "crashed");
                 }
+                /* An adopted process without a pidfd: is it still there? */
+                if (sup_is_running(in) && !in->own_child && in->pidfd.fd < 0 &&
+                    !proc_is_same(in->rec.pid, in->rec.proc_start_time)) {
+                        process_gone(d, in, 0, false);
+                        continue;
+                }
                 if (in->kill_at_ms && now >= in->kill_at_ms && sup_is_running(in)) {
                         log_warn("app=%s instance=%d: still running %llu ms after SIGTERM; SIGKILL",
                                  a->name, n, (unsigned long long)a->cfg->stop_timeout_ms);
@@ -575,7 +588,8 @@ void sup_tick(struct daemon *d, struct app_rt *a)
                         const char *args[] = { "__hook", a->name, num, "health", NULL };
                         snprintf(num, sizeof(num), "%d", n);
                         snprintf(what, sizeof(what), "hook health %s/%d", a->name, n);
-                        if (job_start_self(d, what, args, HOOK_TIMEOUT_MS, health_done, in, 0))
+                        if (job_start_self(d, what, args, HOOK_TIMEOUT_MS, health_done, in,
+                                           in->rec.pid))
                                 in->health_job = true;
                 }
         }
@@ -594,7 +608,8 @@ uint64_t sup_next_deadline(struct daemon *d)
                                 continue;
                         if (in->kill_at_ms)
                                 t = in->kill_at_ms;
-                        if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) && !in->health_job) {
+                        if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) &&
+                            !in->health_job && !in->stop_requested) {
                                 uint64_t due = in->rec.started_at_ms + a->cfg->healthy_after_ms;
                                 if (in->health_retry_at_ms > due)
                                         due = in->health_retry_at_ms;

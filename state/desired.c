@@ -266,3 +266,61 @@ int desired_load(const struct config *c, const struct app_config *app, struct so
         buf_release(&path);
         return 0;
 }
+
+static void release_path(const struct config *c, const char *app, const char *version,
+                         struct buf *out)
+{
+        path_state_dir(c, app, out);
+        buf_printf(out, "/releases/%s.json", version);
+}
+
+int desired_remember_release(const struct config *c, const char *app,
+                             const struct release_desc *r)
+{
+        struct buf path = BUF_INIT, text = BUF_INIT;
+        int ret;
+
+        path_state_dir(c, app, &path);
+        buf_puts(&path, "/releases");
+        ret = mkdir_p(path.data, 0700);
+        if (ret >= 0) {
+                release_path(c, app, r->version, &path);
+                release_desc_to_json(r, &text);
+                ret = atomic_write_file(path.data, text.data, text.len);
+        }
+        buf_release(&path);
+        buf_release(&text);
+        return ret;
+}
+
+int desired_release_for(const struct config *c, const struct app_config *app,
+                        const char *version, struct release_desc *ret)
+{
+        struct buf path = BUF_INIT, text = BUF_INIT, ignored = BUF_INIT;
+        struct desired want;
+        int r = -ENOENT;
+
+        memset(ret, 0, sizeof(*ret));
+        release_path(c, app->name, version, &path);
+        if (file_read_all(path.data, JSON_MAX_BYTES, &text) == 0 &&
+            release_desc_parse(text.data, text.len, path.data, ret, &ignored) == 0 &&
+            strcmp(ret->version, version) == 0) {
+                r = 0;
+                goto out;
+        }
+        release_desc_release(ret);
+        memset(ret, 0, sizeof(*ret));
+        desired_load(c, app, NULL, NULL, false, &want);
+        if (strcmp(want.release.version, version) == 0) {
+                release_desc_copy(ret, &want.release);
+                r = 0;
+        } else {
+                str_copy(ret->version, sizeof(ret->version), version);
+        }
+        desired_release(&want);
+out:
+        buf_release(&path);
+        buf_release(&text);
+        buf_release(&ignored);
+        return r;
+}

@@ -52,4 +52,19 @@ struct source;
 int desired_load(const struct config *c, const struct app_config *app, struct source *src,
                  const char *source_error, bool persist, struct desired *ret);
 
+/*
+ * The release a deployment started with, kept in state/{app}/releases/{version}.json
+ * when the deployment begins: its pre-commands and checksum stay those of the
+ * current.json that published it, even if current.json moves on meanwhile.
+ */
+int desired_remember_release(const struct config *c, const char *app,
+                             const struct release_desc *r);
+/*
+ * The release of `version`: the remembered one, else the last good
+ * current.json when it publishes that version.  -ENOENT when neither
+ * (then *ret holds just the version).
+ */
+int desired_release_for(const struct config *c, const struct app_config *app,
+                        const char *version, struct release_desc *ret);
+
 #endif

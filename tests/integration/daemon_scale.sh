@@ -41,6 +41,15 @@ kill -0 "$DAEMON_PID" || fail "a broken config must not stop the daemon"
 assert_eq "$pid1" "$(jq -r .pid "$T/var/state/demo/instances/1.json")" "instance 1 untouched by a broken config"
 grep -q "reload refused" "$T/daemon.log" || fail "the refused reload is logged"
 ok
+# Its jobs keep the configuration the daemon accepted: a rollout still goes through.
+publish_demo 1.0.1
+# (status would read the broken file: look at the instance record itself)
+wait_for 60 "[ \"\$(jq -r '.state + \" \" + .version' '$T/var/state/demo/instances/1.json')\" = 'running 1.0.1' ]" \
+        "a rollout while the config file is broken"
+[ -f "$T/var/state/demo/ghosts.json" ] && [ "$(jq length "$T/var/state/demo/ghosts.json")" != 0 ] &&
+        fail "a broken config file ghosted a good release"
+ok
+pid1=$(jq -r .pid "$T/var/state/demo/instances/1.json")
 cp "$T/good.json" "$T/deployex.json"
 
 # Remove the app: its instance stops.
