@@ -415,6 +415,31 @@ static void status_notify(struct daemon *d)
         (void)sd_notify_send(msg);
 }
 
+static bool app_running(const struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                if (a->inst[n] && sup_is_running(a->inst[n]))
+                        return true;
+        return false;
+}
+
+/* Apps removed by a reload are freed once none of their instances runs. */
+static void forget_stopped_removed_apps(struct daemon *d)
+{
+        size_t kept = 0;
+
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                if (a->removed && !app_running(a)) {
+                        log_info("app=%s forgotten: its instances are stopped", a->name);
+                        app_free(d, a);
+                        continue;
+                }
+                d->apps[kept++] = a;
+        }
+        d->napps = kept;
+}
+
 static void reconcile(struct daemon *d)
 {
         uint64_t next = d->next_resync_ms;
@@ -423,8 +448,14 @@ static void reconcile(struct daemon *d)
         d->now_ms = time_now_ms();
         if (refresh_watches(d))
                 next = min_deadline(next, d->now_ms + RETRY_WATCH_MS);
-        for (size_t i = 0; i < d->napps; i++)
-                next = min_deadline(next, reconcile_app(d, d->apps[i]));
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                if (a->removed)
+                        sup_tick(d, a); /* only its stops: SIGKILL deadlines */
+                else
+                        next = min_deadline(next, reconcile_app(d, a));
+        }
+        forget_stopped_removed_apps(d);
         otp_refresh(d);
         if (!d->otp_job && any_app_running(d))
                 next = min_deadline(next, d->next_otp_ms);
@@ -542,6 +573,7 @@ static void reload(struct daemon *d)
                 struct app_rt *a = daemon_find_app(d, fresh.apps[i].name);
                 if (a) {
                         a->cfg = &fresh.apps[i];
+                        a->removed = false; /* back before its instances had stopped */
                 } else {
                         a = app_new(d, &fresh.apps[i]);
                         app_load_instances(d, a);
@@ -554,12 +586,36 @@ static void reload(struct daemon *d)
                 struct app_rt *a = d->apps[i];
                 if (config_find_app(&fresh, a->name))
                         continue;
-                /* Removed from the configuration: stop its instances, keep its files. */
+                apps[napps++] = a;
+                if (a->removed)
+                        continue;
+                /*
+                 * Removed from the configuration: its instances stop like any
+                 * other (SIGTERM, SIGKILL after stop_timeout_ms), its files stay;
+                 * reconcile() forgets the app once nothing of it runs.
+                 */
                 log_info("app=%s removed from the configuration; stopping its instances", a->name);
-                for (int n = 1; n <= REPLICAS_MAX; n++)
-                        if (a->inst[n] && sup_is_running(a->inst[n]))
-                                spawn_kill_group(a->inst[n]->rec.pid, SIGTERM);
-                app_free(d, a);
+                a->removed = true;
+                a->removed_cfg = *a->cfg;
+                a->removed_cfg.name = a->name;
+                a->removed_cfg.ports = NULL;
+                a->removed_cfg.nports = 0;
+                a->removed_cfg.env = NULL;
+                a->removed_cfg.nenv = 0;
+                a->removed_cfg.hooks = NULL;
+                a->cfg = &a->removed_cfg;
+                jobs_cancel_owner(d, a);
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = a->inst[n];
+                        if (!in)
+                                continue;
+                        jobs_cancel_owner(d, in);
+                        free(in->op); /* an in-flight step stays journaled */
+                        in->op = NULL;
+                        in->starting_job = in->health_job = false;
+                        if (sup_is_running(in))
+                                sup_stop(d, in, NULL);
+                }
         }
         free(d->apps);
         d->apps = apps;

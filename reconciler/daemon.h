@@ -123,6 +123,7 @@ struct app_rt {
         struct desired desired;
         struct ghost_list ghosts;
         bool removed;                        /* gone from the config: stop, then forget */
+        struct app_config removed_cfg;       /* its timeouts, while its instances stop */
         uint64_t next_source_poll_ms;
         bool source_job;
         int source_failures;

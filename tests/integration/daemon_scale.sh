@@ -56,6 +56,8 @@ cp "$T/good.json" "$T/deployex.json"
 jq '.apps = []' "$T/good.json" >"$T/deployex.json.new" && mv "$T/deployex.json.new" "$T/deployex.json"
 kill -HUP "$DAEMON_PID"
 wait_for 20 "! kill -0 $pid1" "the removed app's instance to stop"
+wait_for 5 "grep -q 'app=demo forgotten' '$T/daemon.log'" "the removed app to be forgotten once stopped"
+assert_eq "stopped" "$(jq -r .state "$T/var/state/demo/instances/1.json")" "its record says stopped"
 kill -0 "$DAEMON_PID" || fail "the daemon lives on without apps"
 ok
 finish
