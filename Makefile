@@ -29,13 +29,15 @@ STATE_SRC := $(wildcard state/*.c)
 LUA_SRC   := $(wildcard lua/*.c)
 BEAM_SRC  := $(wildcard beam/*.c)
 WEB_SRC   := $(wildcard web/*.c)
-SHELL_SRC := $(filter-out $(CORE_SRC) reconciler/main.c,$(wildcard reconciler/*.c))
+SHELL_SRC := $(filter-out $(CORE_SRC) reconciler/main.c reconciler/logwriter_main.c,$(wildcard reconciler/*.c))
 LIB_SRC   := $(CORE_SRC) $(STATE_SRC) $(LUA_SRC) $(BEAM_SRC) $(WEB_SRC) $(SHELL_SRC)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_OBJ := $(call obj,$(CORE_SRC))
 LIB_OBJ  := $(call obj,$(LIB_SRC))
 MAIN_OBJ := $(call obj,reconciler/main.c)
+# The log writer the daemon runs per instance stream: libc only, small.
+LOG_OBJ  := $(call obj,reconciler/logwriter_main.c reconciler/logwriter.c state/util.c state/fsutil.c)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -43,7 +45,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 CORE_TESTS := $(BUILD)/tests/test_plan $(BUILD)/tests/test_backoff
 
 .PHONY: all deps test unit-tests core-check analyze run install clean check-clang
-all: $(BUILD)/deployex
+all: $(BUILD)/deployex $(BUILD)/deployex-log
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,6 +58,9 @@ $(BUILD)/libdeployex.a: $(LIB_OBJ)
 $(BUILD)/deployex: $(MAIN_OBJ) $(BUILD)/libdeployex.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/deployex-log: $(LOG_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^
+
 $(filter $(CORE_TESTS),$(UNIT_BINS)): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
@@ -64,7 +69,7 @@ $(filter-out $(CORE_TESTS),$(UNIT_BINS)): $(BUILD)/tests/%: $(BUILD)/obj/tests/u
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
-unit-tests: $(UNIT_BINS) $(BUILD)/deployex
+unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployex-log
 
 # The planner must stay pure: its test binary may not reference any library
 # but libc and cmocka.  A call into yajl, curl, archive, lua or ei fails here.
@@ -95,8 +100,9 @@ check-clang:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/deployex/hooks \
-	  $(DESTDIR)$(PREFIX)/share/doc/deployex
+	  $(DESTDIR)$(PREFIX)/share/doc/deployex $(DESTDIR)$(PREFIX)/lib/deployex
 	install -m 0755 $(BUILD)/deployex $(DESTDIR)$(PREFIX)/bin/deployex
+	install -m 0755 $(BUILD)/deployex-log $(DESTDIR)$(PREFIX)/lib/deployex/deployex-log
 	for f in hooks/*.lua; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/deployex/hooks/; done; true
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/deployex/
 

@@ -47,51 +47,10 @@ static int run_x_unpack(const struct cli *cli, int argc, char **argv)
         return r < 0 ? UNPACK_EXIT_LOCAL : EXIT_OK;
 }
 
-/* The parent directory of a log file, made 0700 when missing. */
-static int make_parent(const char *path)
-{
-        const char *slash = strrchr(path, '/');
-        char *dir;
-        int r;
-
-        if (!slash || slash == path)
-                return 0;
-        dir = xstrndup(path, (size_t)(slash - path));
-        r = mkdir_p(dir, 0700);
-        free(dir);
-        return r;
-}
-
 static int run_x_log(const struct cli *cli, int argc, char **argv)
 {
-        static const int ignored[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
-        struct sigaction sa;
-        uint64_t max_bytes;
-        int keep, r;
-
         (void)cli;
-        if (argc != 4)
-                return cli_usage_error(&cmd_x_log, "needs PATH MAX_BYTES KEEP");
-        if (parse_u64(argv[2], &max_bytes) < 0 || max_bytes == 0)
-                return cli_usage_error(&cmd_x_log, "MAX_BYTES must be a positive integer, got '%s'", argv[2]);
-        if (parse_int(argv[3], &keep) < 0 || keep < 0 || keep > LOGWRITER_KEEP_MAX)
-                return cli_usage_error(&cmd_x_log, "KEEP must be an integer from 0 to %d, got '%s'",
-                                       LOGWRITER_KEEP_MAX, argv[3]);
-        /* The instance's group gets the signals; the writer ends at EOF, after the last line. */
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = SIG_IGN;
-        sigemptyset(&sa.sa_mask);
-        for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
-                sigaction(ignored[i], &sa, NULL);
-        r = make_parent(argv[1]);
-        if (r < 0)
-                fprintf(stderr, "deployex __log: cannot create the directory of '%s': %s\n", argv[1], strerror(-r));
-        r = logwriter_run(STDIN_FILENO, argv[1], max_bytes, keep);
-        if (r < 0) {
-                fprintf(stderr, "deployex __log: '%s': some output was lost: %s\n", argv[1], strerror(-r));
-                return EXIT_FAIL;
-        }
-        return EXIT_OK;
+        return logwriter_main(argc, argv);
 }
 
 const struct cli_command cmd_x_unpack = {

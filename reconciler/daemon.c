@@ -522,6 +522,23 @@ static void write_job_config(struct daemon *d)
         buf_release(&path);
 }
 
+/* deployex-log beside the binary (a build tree) or in ../lib/deployex (an install). */
+static char *find_log_exe(const char *self)
+{
+        static const char *const places[] = { "deployex-log", "../lib/deployex/deployex-log" };
+        const char *slash = strrchr(self, '/');
+        struct buf path = BUF_INIT;
+
+        for (size_t i = 0; slash && i < ARRAY_SIZE(places); i++) {
+                buf_reset(&path);
+                buf_printf(&path, "%.*s/%s", (int)(slash - self), self, places[i]);
+                if (access(path.data, X_OK) == 0)
+                        return buf_detach(&path);
+        }
+        buf_release(&path);
+        return NULL;
+}
+
 /* The file `deployex run` reads: -c, $DEPLOYEX_CONFIG, or the default when it exists. */
 static char *config_file_of(const char *cli_path)
 {
@@ -822,6 +839,7 @@ static void daemon_release(struct daemon *d)
         source_free(d->src);
         config_release(&d->cfg);
         free(d->self_exe);
+        free(d->log_exe);
         free(d->watch_path);
         free(d->job_config);
         free(d->config_text);
@@ -865,6 +883,7 @@ static int run(const struct cli *cli, int argc, char **argv)
         }
         exe[n] = '\0';
         d.self_exe = xstrdup(exe);
+        d.log_exe = find_log_exe(exe);
         srand((unsigned)(getpid() ^ time_now_ms()));
         if (take_lock(&d) < 0 || setup_loop(&d) < 0)
                 goto out;

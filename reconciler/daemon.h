@@ -140,6 +140,7 @@ struct daemon {
         char *job_config;                    /* run/config.json: what the jobs load (-c), or NULL */
         char *config_text;                   /* the text accepted last, until written there */
         char *self_exe;                      /* /proc/self/exe resolved: jobs run it */
+        char *log_exe;                       /* the lean deployex-log beside it, or NULL (__log) */
         struct config cfg;
         struct source *src;
         struct app_rt **apps;

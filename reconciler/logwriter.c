@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "logwriter.h"
+#include "../state/fsutil.h"
 #include "../state/banned.h"
 
 #define READ_CHUNK 65536
@@ -301,4 +303,51 @@ int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep)
         logwriter_close(&w);
         free(chunk);
         return r;
+}
+
+/* The parent directory of a log file, made 0700 when missing. */
+static int make_parent(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        char *dir;
+        int r;
+
+        if (!slash || slash == path)
+                return 0;
+        dir = xstrndup(path, (size_t)(slash - path));
+        r = mkdir_p(dir, 0700);
+        free(dir);
+        return r;
+}
+
+int logwriter_main(int argc, char **argv)
+{
+        static const int ignored[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
+        struct sigaction sa;
+        uint64_t max_bytes;
+        int keep, r;
+
+        if (argc != 4 || parse_u64(argv[2], &max_bytes) < 0 || max_bytes == 0 ||
+            parse_int(argv[3], &keep) < 0 || keep < 0 || keep > LOGWRITER_KEEP_MAX) {
+                fprintf(stderr, "usage: %s PATH MAX_BYTES KEEP  (MAX_BYTES > 0, KEEP 0..%d)\n",
+                        argc > 0 ? argv[0] : "deployex-log", LOGWRITER_KEEP_MAX);
+                return 2;
+        }
+        /* The instance's group gets the signals; the writer ends at EOF, after the last line. */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+                sigaction(ignored[i], &sa, NULL);
+        r = make_parent(argv[1]);
+        if (r < 0)
+                fprintf(stderr, "deployex-log: cannot create the directory of '%s': %s\n", argv[1],
+                        strerror(-r));
+        r = logwriter_run(STDIN_FILENO, argv[1], max_bytes, keep);
+        if (r < 0) {
+                fprintf(stderr, "deployex-log: '%s': some output was lost: %s\n", argv[1],
+                        strerror(-r));
+                return 1;
+        }
+        return 0;
 }

@@ -77,4 +77,13 @@ int logwriter_rotate(struct logwriter *w);
  */
 int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep);
 
+/*
+ * The whole log writer process, from its arguments PATH MAX_BYTES KEEP
+ * (argv[0] is the program's name): ignores TERM/INT/HUP/PIPE, creates PATH's
+ * directory, copies stdin until EOF.  Exit status 0, 1 (lost output) or 2
+ * (usage); the message is on stderr.  `deployex __log` and the lean
+ * `deployex-log` binary the daemon runs (2 per instance) both call it.
+ */
+int logwriter_main(int argc, char **argv);
+
 #endif

@@ -316,7 +316,10 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in, bool is_std
         snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.log_max_bytes);
         snprintf(keep, sizeof(keep), "%d", d->cfg.log_keep);
         {
-                const char *argv[] = { d->self_exe, "__log", path.data, max, keep, NULL };
+                /* The lean writer when it is installed, else this binary's own __log. */
+                const char *lean[] = { d->log_exe, path.data, max, keep, NULL };
+                const char *self[] = { d->self_exe, "__log", path.data, max, keep, NULL };
+                const char **argv = d->log_exe ? lean : self;
                 struct spawn_opts o = { (char *const *)argv, NULL, NULL, p[0], -1, -1, false };
                 r = spawn_start(&o, &pid);
         }
