@@ -336,18 +336,22 @@ out:
         return r;
 }
 
-/* previous/ -> current/ (the failed release is deleted).  Idempotent. */
-static int rotate_back(struct daemon *d, struct instance_rt *in)
+/*
+ * current/ replaced by `which` (previous/ for a rollback: the failed release
+ * is deleted; new/ for a fallback after a hot upgrade: previous/ is kept).
+ * Idempotent: a rerun after a crash completes it.
+ */
+static int replace_current(struct daemon *d, struct instance_rt *in, const char *which)
 {
-        struct buf cur = BUF_INIT, prev = BUF_INIT;
+        struct buf src = BUF_INIT, cur = BUF_INIT;
         int r = 0;
 
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, which, &src);
         path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &prev);
-        if (dir_exists(prev.data)) {
+        if (dir_exists(src.data)) {
                 if ((r = remove_tree(cur.data)) < 0)
                         goto out;
-                if (rename(prev.data, cur.data) < 0) {
+                if (rename(src.data, cur.data) < 0) {
                         r = -errno;
                         goto out;
                 }
@@ -356,8 +360,8 @@ static int rotate_back(struct daemon *d, struct instance_rt *in)
                 r = -ENOENT;
         }
 out:
+        buf_release(&src);
         buf_release(&cur);
-        buf_release(&prev);
         return r;
 }
 
@@ -610,31 +614,6 @@ static void hot_previous_done(struct daemon *d, struct job *j)
         buf_release(&why);
 }
 
-/* current/ replaced by new/, previous/ kept.  Idempotent: a rerun after a crash completes it. */
-static int rotate_replace(struct daemon *d, struct instance_rt *in)
-{
-        struct buf nw = BUF_INIT, cur = BUF_INIT;
-        int r = 0;
-
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &nw);
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
-        if (dir_exists(nw.data)) {
-                if ((r = remove_tree(cur.data)) < 0)
-                        goto out;
-                if (rename(nw.data, cur.data) < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                (void)fsync_dir_of(cur.data);
-        } else if (!dir_exists(cur.data)) {
-                r = -ENOENT;
-        }
-out:
-        buf_release(&nw);
-        buf_release(&cur);
-        return r;
-}
-
 static void replace_stopped(struct daemon *d, struct instance_rt *in)
 {
         if (in->op)
@@ -722,7 +701,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 break;
         case PHASE_ROTATE:
                 if (op->step.action == PLAN_ROLLBACK)
-                        r = rotate_back(d, in);
+                        r = replace_current(d, in, "previous");
                 else
                         r = rotate_forward(d, in);
                 if (r < 0) {
@@ -878,7 +857,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                         sup_stop(d, in, replace_stopped);
                         break;
                 }
-                if ((r = rotate_replace(d, in)) < 0) {
+                if ((r = replace_current(d, in, "new")) < 0) {
                         log_errno(r, "app=%s instance=%d: cannot replace the release",
                                   in->app->name, in->rec.instance);
                         deploy_failed(d, in, "cannot replace the release");
