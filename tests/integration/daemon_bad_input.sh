@@ -42,6 +42,13 @@ sleep 1
 ok
 untouched "sha256 mismatch"
 assert_eq "0" "$(dx ghosts --json demo | jq length)" "a checksum mismatch does not ghost"
+# A crash while the next version cannot be fetched: back on what it ran, not left down.
+kill -KILL "$pid"
+wait_for 30 "[ \"\$(inst_field 1 state)\" = running ] && [ \"\$(inst_field 1 pid)\" != $pid ]" \
+        "instance 1 restarted while 1.0.1 cannot be fetched"
+assert_eq "1.0.0" "$(inst_field 1 version)" "restarted on the release it ran"
+pid=$(inst_field 1 pid)
+untouched "crash during a deferred deploy"
 # The real checksum arrives: the deploy goes through after the retry delay.
 publish_demo 1.0.1
 wait_for 30 "all_running 1 1.0.1" "1.0.1 once its checksum matches"
