@@ -63,24 +63,8 @@ static int utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *re
 static void put_utf8(struct buf *out, uint32_t cp)
 {
         char u[4];
-        size_t n = 0;
 
-        if (cp < 0x80) {
-                u[n++] = (char)cp;
-        } else if (cp < 0x800) {
-                u[n++] = (char)(0xc0 | (cp >> 6));
-                u[n++] = (char)(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-                u[n++] = (char)(0xe0 | (cp >> 12));
-                u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                u[n++] = (char)(0x80 | (cp & 0x3f));
-        } else {
-                u[n++] = (char)(0xf0 | (cp >> 18));
-                u[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-                u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                u[n++] = (char)(0x80 | (cp & 0x3f));
-        }
-        buf_append(out, u, n);
+        buf_append(out, u, utf8_encode(cp, u));
 }
 
 int etf_encode_charlist(ei_x_buff *x, const char *s, size_t len)

@@ -811,25 +811,9 @@ static bool is_name_char(char c)
 
 static void put_utf8(luaL_Buffer *b, unsigned long cp)
 {
-        char u[8];
-        int n = 0;
+        char u[4];
 
-        if (cp < 0x80) {
-                u[n++] = (char)cp;
-        } else if (cp < 0x800) {
-                u[n++] = (char)(0xc0 | (cp >> 6));
-                u[n++] = (char)(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-                u[n++] = (char)(0xe0 | (cp >> 12));
-                u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                u[n++] = (char)(0x80 | (cp & 0x3f));
-        } else {
-                u[n++] = (char)(0xf0 | ((cp >> 18) & 0x07));
-                u[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-                u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                u[n++] = (char)(0x80 | (cp & 0x3f));
-        }
-        luaL_addlstring(b, u, (size_t)n);
+        luaL_addlstring(b, u, utf8_encode((uint32_t)cp, u));
 }
 
 /* One escape after '\' (Erlang's set); the code point into *ret. */

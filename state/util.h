@@ -31,6 +31,9 @@ bool str_copy(char *dst, size_t n, const char *src);
 bool str_eq(const char *a, const char *b); /* NULL-safe: two NULLs are equal */
 bool str_empty(const char *s);             /* NULL or "" */
 
+/* The UTF-8 bytes of code point cp (at most 0x10FFFF) into out; returns how many (1..4). */
+size_t utf8_encode(uint32_t cp, char out[4]);
+
 /* Strict decimal parsing: the whole string, no sign for unsigned, range checked. */
 int parse_u64(const char *s, uint64_t *ret);
 int parse_int(const char *s, int *ret);
