@@ -303,37 +303,50 @@ static void after_stop(struct daemon *d, struct instance_rt *in)
         advance(d, in);
 }
 
+static bool release_dir_exists(struct daemon *d, struct instance_rt *in, const char *which)
+{
+        struct buf path = BUF_INIT;
+        bool r;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, which, &path);
+        r = dir_exists(path.data);
+        buf_release(&path);
+        return r;
+}
+
+/* Release tree `from` takes the place of `to` (which is deleted); nothing when `from` is absent. */
+static int move_release(struct daemon *d, struct instance_rt *in, const char *from, const char *to)
+{
+        struct buf src = BUF_INIT, dst = BUF_INIT;
+        int r = 0;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, from, &src);
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, to, &dst);
+        if (!dir_exists(src.data))
+                goto out;
+        if ((r = remove_tree(dst.data)) < 0)
+                goto out;
+        if (rename(src.data, dst.data) < 0) {
+                r = -errno;
+                goto out;
+        }
+        (void)fsync_dir_of(dst.data);
+out:
+        buf_release(&src);
+        buf_release(&dst);
+        return r;
+}
+
 /* new/ -> current/ -> previous/.  Idempotent: a rerun after a crash completes it. */
 static int rotate_forward(struct daemon *d, struct instance_rt *in)
 {
-        struct buf nw = BUF_INIT, cur = BUF_INIT, prev = BUF_INIT;
-        int r = 0;
+        int r;
 
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &nw);
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &prev);
-        if (dir_exists(nw.data)) {
-                if (dir_exists(cur.data)) {
-                        if ((r = remove_tree(prev.data)) < 0)
-                                goto out;
-                        if (rename(cur.data, prev.data) < 0) {
-                                r = -errno;
-                                goto out;
-                        }
-                }
-                if (rename(nw.data, cur.data) < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                (void)fsync_dir_of(cur.data);
-        } else if (!dir_exists(cur.data)) {
-                r = -ENOENT;
-        }
-out:
-        buf_release(&nw);
-        buf_release(&cur);
-        buf_release(&prev);
-        return r;
+        if (!release_dir_exists(d, in, "new"))
+                return release_dir_exists(d, in, "current") ? 0 : -ENOENT;
+        if ((r = move_release(d, in, "current", "previous")) < 0)
+                return r;
+        return move_release(d, in, "new", "current");
 }
 
 /*
@@ -343,26 +356,9 @@ out:
  */
 static int replace_current(struct daemon *d, struct instance_rt *in, const char *which)
 {
-        struct buf src = BUF_INIT, cur = BUF_INIT;
-        int r = 0;
-
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, which, &src);
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
-        if (dir_exists(src.data)) {
-                if ((r = remove_tree(cur.data)) < 0)
-                        goto out;
-                if (rename(src.data, cur.data) < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                (void)fsync_dir_of(cur.data);
-        } else if (!dir_exists(cur.data)) {
-                r = -ENOENT;
-        }
-out:
-        buf_release(&src);
-        buf_release(&cur);
-        return r;
+        if (!release_dir_exists(d, in, which))
+                return release_dir_exists(d, in, "current") ? 0 : -ENOENT;
+        return move_release(d, in, which, "current");
 }
 
 /* --- hot upgrades --- */
