@@ -13,14 +13,20 @@ WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Werror -Wshadow \
 ifeq ($(MODE),asan)
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 else
-OPT := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+OPT := -O2 -g -fstack-protector-strong
+# dpkg-buildflags (and other packagers) may pass their own _FORTIFY_SOURCE level.
+ifeq ($(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),)
+OPT += -D_FORTIFY_SOURCE=2
+endif
 endif
 
 PKGS       := yajl libarchive libcurl lua5.4 openssl libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS     += $(WARN) $(OPT) -pthread -DDEPLOYEX_VERSION='"$(VERSION)"' -MMD -MP
-LDFLAGS    += $(OPT) -pthread
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line (a
+# packager's hardening flags) come last, so that they win over the defaults.
+ALL_CFLAGS  := $(WARN) $(OPT) -pthread -DDEPLOYEX_VERSION='"$(VERSION)"' -MMD -MP $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(OPT) -pthread $(LDFLAGS)
 LIBS       := $(PKG_LIBS) -linotifytools -lei
 
 # The functional core: links against libc alone (checked by `core-check`).
@@ -44,30 +50,45 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Unit tests named here link the core only: no yajl, curl, archive, lua, ei.
 CORE_TESTS := $(BUILD)/tests/test_plan $(BUILD)/tests/test_backoff
 
-.PHONY: all deps test unit-tests core-check analyze run install clean check-clang
+# Man pages: each is a docs/ page (written as a man page) through md2scdoc and
+# scdoc, so the docs and the man pages are one text.
+MAN_DIR := build/man
+MANS    := $(MAN_DIR)/deployex.1 $(MAN_DIR)/deployex.json.5 $(MAN_DIR)/deployex-state.5 \
+           $(MAN_DIR)/deployex-hooks.7
+
+.PHONY: all deps test unit-tests core-check analyze run install clean check-clang man
 all: $(BUILD)/deployex $(BUILD)/deployex-log
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/libdeployex.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/deployex: $(MAIN_OBJ) $(BUILD)/libdeployex.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/deployex-log: $(LOG_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(filter $(CORE_TESTS),$(UNIT_BINS)): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 
 $(filter-out $(CORE_TESTS),$(UNIT_BINS)): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libdeployex.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+man: $(MANS)
+$(MAN_DIR)/deployex.1: docs/cli.md
+$(MAN_DIR)/deployex.json.5: docs/configuration.md
+$(MAN_DIR)/deployex-state.5: docs/state-files.md
+$(MAN_DIR)/deployex-hooks.7: docs/hooks.md
+$(MANS): docs/man/md2scdoc
+	@mkdir -p $(dir $@)
+	docs/man/md2scdoc $(filter docs/%.md,$^) | scdoc >$@.tmp && mv $@.tmp $@
 
 unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployex-log
 
@@ -98,9 +119,14 @@ analyze:
 check-clang:
 	$(MAKE) CC=clang MODE=clang all unit-tests
 
-install: all
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/deployex/hooks \
-	  $(DESTDIR)$(PREFIX)/share/doc/deployex $(DESTDIR)$(PREFIX)/lib/deployex
+	  $(DESTDIR)$(PREFIX)/share/doc/deployex $(DESTDIR)$(PREFIX)/lib/deployex \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	for m in $(MANS); do s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s && \
+	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit 1; done
+	install -m 0644 share/bash-completion/completions/deployex \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/deployex
 	install -m 0755 $(BUILD)/deployex $(DESTDIR)$(PREFIX)/bin/deployex
 	install -m 0755 $(BUILD)/deployex-log $(DESTDIR)$(PREFIX)/lib/deployex/deployex-log
 	for f in hooks/*.lua; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/deployex/hooks/; done; true
