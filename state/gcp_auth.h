@@ -25,6 +25,7 @@
 #include "util.h"
 
 #define GCP_SCOPE_STORAGE_READ "https://www.googleapis.com/auth/devstorage.read_only"
+#define GCP_SCOPE_STORAGE_WRITE "https://www.googleapis.com/auth/devstorage.read_write"
 #define GCP_SCOPE_CLOUD_PLATFORM "https://www.googleapis.com/auth/cloud-platform"
 /* A cached token is renewed this long before it expires. */
 #define GCP_TOKEN_MARGIN_MS 60000

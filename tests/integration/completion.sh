@@ -36,7 +36,7 @@ for cmd in status pin pause restart logs rpc version help; do
         assert_contains " $out " " $cmd " "the commands offered"
 done
 assert_not_contains "$out" "__" "hidden commands offered"
-assert_eq "pause pin plan" "$(complete_words deployex p)" "commands starting with p"
+assert_eq "pause pin plan publish" "$(complete_words deployex p)" "commands starting with p"
 # shellcheck disable=SC2086
 {
         assert_eq "api shop" "$(complete_words deployex $c restart '')" "apps of the -c config"

@@ -15,7 +15,9 @@
 //       service account's public key and its iss/scope/aud/iat/exp claims),
 //       the GCE metadata token endpoint, the GCS JSON API media download
 //       (/storage/v1/b/B/o/OBJ?alt=media: bearer checked, generation + ETag,
-//       304 on ifGenerationNotMatch / If-None-Match) and Secret Manager
+//       304 on ifGenerationNotMatch / If-None-Match), the media upload
+//       (POST /upload/storage/v1/b/B/o?uploadType=media&name=OBJ: a read_write
+//       scope required, written whole) and Secret Manager
 //       (/v1/projects/P/secrets/S/versions/V:access).
 //   node peers.js aws --port P --keys ... [--secrets-dir S]
 //                     [--imds-creds AKID:SECRET:TOKEN] [--region R]
@@ -284,6 +286,26 @@ function startGcp() {
       log(Object.assign(entry, { status: 200, bytes: data.length }));
       res.writeHead(200, Object.assign({ 'Content-Type': 'application/octet-stream', 'Content-Length': data.length }, meta));
       return res.end(data);
+    }
+    m = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
+    if (req.method === 'POST' && m) {
+      // Media upload: one request, the object appears whole (tmp + rename) or not at all.
+      if (!bearerOk(req, ['https://www.googleapis.com/auth/devstorage.read_write', 'https://www.googleapis.com/auth/devstorage.full_control', 'https://www.googleapis.com/auth/cloud-platform'])) {
+        const known = /^Bearer (.+)$/.exec(req.headers.authorization || '');
+        if (known && tokens.has(known[1])) return done(403, { error: { code: 403, message: 'Provided scope(s) are not authorized' } });
+        return done(401, { error: { code: 401, message: 'Invalid Credentials' } });
+      }
+      if (url.searchParams.get('uploadType') !== 'media') return done(400, { error: { code: 400, message: 'only uploadType=media here' } });
+      const bucket = decodeURIComponent(m[1]);
+      const object = url.searchParams.get('name') || '';
+      if (!object || object.split('/').includes('..')) return done(400, { error: { code: 400, message: 'bad object name' } });
+      const file = path.join(args.dir, bucket, object);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file + '.upload', body);
+      fs.renameSync(file + '.upload', file);
+      entry.bytes = body.length;
+      entry.object = object;
+      return done(200, { kind: 'storage#object', bucket, name: object, size: String(body.length) });
     }
     m = /^\/v1\/projects\/([^/]+)\/secrets\/([^/]+)\/versions\/([^/:]+):access$/.exec(url.pathname);
     if (req.method === 'GET' && m) {
