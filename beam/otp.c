@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,52 @@ static int script_release(const ei_x_buff *x, char *ret, size_t n)
         return 0;
 }
 
+/* mod:fun(Atom) answering an integer. */
+static int rpc_int(struct beam_conn *c, const char *mod, const char *fun, const char *atom,
+                   unsigned timeout_ms, long long *ret)
+{
+        ei_x_buff args, reply;
+        struct buf err = BUF_INIT;
+        int r, index = 0;
+
+        ei_x_new(&args);
+        ei_x_new(&reply);
+        ei_x_encode_list_header(&args, 1);
+        ei_x_encode_atom(&args, atom);
+        ei_x_encode_empty_list(&args);
+        r = beam_rpc(c, mod, fun, args.buff, args.index, timeout_ms, &reply, &err);
+        if (r == 0 && ei_decode_longlong(reply.buff, &index, ret) < 0)
+                r = -EPROTO;
+        ei_x_free(&args);
+        ei_x_free(&reply);
+        buf_release(&err);
+        return r;
+}
+
+/* The figures of struct otp_vm; has_vm only when every one came back. */
+static void probe_vm(struct beam_conn *c, struct otp_probe *p, unsigned timeout_ms)
+{
+        static const struct {
+                const char *fun, *arg;
+                size_t off;
+        } calls[] = {
+                { "memory", "total", offsetof(struct otp_vm, memory_bytes) },
+                { "system_info", "process_count", offsetof(struct otp_vm, processes) },
+                { "system_info", "process_limit", offsetof(struct otp_vm, process_limit) },
+                { "system_info", "atom_count", offsetof(struct otp_vm, atoms) },
+                { "system_info", "atom_limit", offsetof(struct otp_vm, atom_limit) },
+                { "system_info", "port_count", offsetof(struct otp_vm, ports) },
+                { "system_info", "port_limit", offsetof(struct otp_vm, port_limit) },
+        };
+
+        p->has_vm = false;
+        for (size_t i = 0; i < ARRAY_SIZE(calls); i++)
+                if (rpc_int(c, "erlang", calls[i].fun, calls[i].arg, timeout_ms,
+                            (long long *)((char *)&p->vm + calls[i].off)) < 0)
+                        return;
+        p->has_vm = true;
+}
+
 void otp_probe_one(struct otp_probe *p, const struct beam_opts *o, unsigned rpc_timeout_ms)
 {
         struct beam_conn c;
@@ -76,6 +123,7 @@ void otp_probe_one(struct otp_probe *p, const struct beam_opts *o, unsigned rpc_
         int r;
 
         p->connected = false;
+        p->has_vm = false;
         p->release[0] = '\0';
         p->error[0] = '\0';
         ei_x_new(&reply);
@@ -100,6 +148,8 @@ void otp_probe_one(struct otp_probe *p, const struct beam_opts *o, unsigned rpc_
                 /* A node that stops answering after the handshake is not connected in any useful sense. */
                 if (r == -ETIMEDOUT || r == -ECONNRESET)
                         p->connected = false;
+                else if (c.fd >= 0)
+                        probe_vm(&c, p, rpc_timeout_ms);
                 beam_close(&c);
         }
         str_copy(p->error, sizeof(p->error), err.data);
@@ -174,6 +224,20 @@ int otp_status_write(const char *path, const struct otp_probe *p, size_t n, uint
                 json_gen_kv_int(g, "pid", p[i].pid);
                 json_gen_kv_int(g, "at", (long long)p[i].at_ms);
                 json_gen_kv_str(g, "error", p[i].error[0] ? p[i].error : NULL);
+                json_gen_str(g, "vm");
+                if (p[i].has_vm) {
+                        yajl_gen_map_open(g);
+                        json_gen_kv_int(g, "memory_bytes", p[i].vm.memory_bytes);
+                        json_gen_kv_int(g, "processes", p[i].vm.processes);
+                        json_gen_kv_int(g, "process_limit", p[i].vm.process_limit);
+                        json_gen_kv_int(g, "atoms", p[i].vm.atoms);
+                        json_gen_kv_int(g, "atom_limit", p[i].vm.atom_limit);
+                        json_gen_kv_int(g, "ports", p[i].vm.ports);
+                        json_gen_kv_int(g, "port_limit", p[i].vm.port_limit);
+                        yajl_gen_map_close(g);
+                } else {
+                        yajl_gen_null(g);
+                }
                 yajl_gen_map_close(g);
         }
         yajl_gen_map_close(g);
@@ -210,7 +274,7 @@ int otp_status_load(const char *path, struct otp_probe **ret, size_t *ret_n, str
         }
         list = xcalloc(inst->u.object.len + 1, sizeof(*list));
         for (size_t i = 0; i < inst->u.object.len; i++) {
-                yajl_val e = inst->u.object.values[i], otp, rel, why;
+                yajl_val e = inst->u.object.values[i], otp, rel, why, vm;
                 struct otp_probe *p = &list[n];
                 int num;
 
@@ -227,6 +291,17 @@ int otp_status_load(const char *path, struct otp_probe **ret, size_t *ret_n, str
                         str_copy(p->error, sizeof(p->error), why->u.string);
                 p->pid = (int)int_member(e, "pid");
                 p->at_ms = (uint64_t)int_member(e, "at");
+                vm = json_get(e, "vm");
+                if (vm && YAJL_IS_OBJECT(vm)) {
+                        p->has_vm = true;
+                        p->vm.memory_bytes = int_member(vm, "memory_bytes");
+                        p->vm.processes = int_member(vm, "processes");
+                        p->vm.process_limit = int_member(vm, "process_limit");
+                        p->vm.atoms = int_member(vm, "atoms");
+                        p->vm.atom_limit = int_member(vm, "atom_limit");
+                        p->vm.ports = int_member(vm, "ports");
+                        p->vm.port_limit = int_member(vm, "port_limit");
+                }
                 n++;
         }
         yajl_tree_free(root);
@@ -247,6 +322,7 @@ bool otp_status_unchanged(const char *path, const struct otp_probe *p, size_t n,
                 const struct otp_probe *o = otp_status_find(old, nold, p[i].instance);
 
                 same = o && o->connected == p[i].connected && o->pid == p[i].pid &&
+                       o->has_vm == p[i].has_vm &&
                        strcmp(o->release, p[i].release) == 0 && strcmp(o->error, p[i].error) == 0 &&
                        o->at_ms <= now_ms && now_ms - o->at_ms < OTP_REWRITE_MS;
         }

@@ -16,7 +16,11 @@
  *
  * otp.json:
  *     {"at": MS, "instances": {"1": {"otp": "connected" | "disconnected",
- *       "release": "1.0.1" | null, "pid": 4242, "at": MS, "error": null | "why"}}}
+ *       "release": "1.0.1" | null, "pid": 4242, "at": MS, "error": null | "why",
+ *       "vm": null | {"memory_bytes": N, "processes": N, "process_limit": N,
+ *                     "atoms": N, "atom_limit": N, "ports": N, "port_limit": N}}}}
+ * The vm figures move on every probe; they alone do not make the file be
+ * rewritten (otp_status_unchanged), so they are at most OTP_REWRITE_MS old.
  */
 #ifndef DEPLOYEX_OTP_H
 #define DEPLOYEX_OTP_H
@@ -35,6 +39,17 @@
 #define OTP_ERROR_MAX 256
 #define OTP_REWRITE_MS 15000         /* an unchanged otp.json is rewritten this often */
 
+/*
+ * The VM's own figures (erlang:memory(total), erlang:system_info/1), for the
+ * metrics and the watchdog.  -1: not known.
+ */
+struct otp_vm {
+        long long memory_bytes;
+        long long processes, process_limit;
+        long long atoms, atom_limit;
+        long long ports, port_limit;
+};
+
 struct otp_probe {
         int instance;
         int pid;                         /* the instance's OS pid; 0 = not running, not probed */
@@ -43,6 +58,8 @@ struct otp_probe {
         char release[VERSION_MAX + 1];   /* the release the node runs; "" = it names none */
         char error[OTP_ERROR_MAX];       /* why not connected, or why no release */
         uint64_t at_ms;                  /* wall clock of the probe */
+        bool has_vm;                     /* vm holds this probe's figures */
+        struct otp_vm vm;
 };
 
 /*

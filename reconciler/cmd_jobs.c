@@ -9,7 +9,7 @@
  *       defined (health is optional)
  *   __poll APP
  *       fetch current.json (conditionally) and keep the last good one in
- *       state/APP/desired.json
+ *       state/APP/desired.json; count the poll in state/APP/source.json
  *   __fetch APP VERSION
  *       bring the tarball into the cache, verified against the sha256 of
  *       the current.json that published VERSION (when it is the last good
@@ -27,6 +27,7 @@
 #include "../state/paths.h"
 #include "../state/release_fetch.h"
 #include "../state/source.h"
+#include "../state/source_stats.h"
 #include "../state/banned.h"
 
 #define EXIT_NOT_DEFINED 3
@@ -202,6 +203,8 @@ static int run_poll(const struct cli *cli, int argc, char **argv)
                 printf("%s\n", want.release.version);
                 r = EXIT_OK;
         }
+        /* For the metrics; losing a count is better than failing the poll. */
+        (void)source_stats_record(&c, app->name, r == EXIT_OK, time_now_ms());
         desired_release(&want);
 out:
         source_free(src);

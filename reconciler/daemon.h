@@ -159,6 +159,9 @@ struct daemon {
         /* What the nodes run: one `__otp` job for every app refreshes state/{app}/otp.json. */
         bool otp_job;
         uint64_t next_otp_ms;
+        /* metrics_textfile, rewritten by a `metrics -o` job (metrics_textfile.c). */
+        bool metrics_job;
+        uint64_t next_metrics_ms;
 };
 
 /* daemon.c */
@@ -166,6 +169,9 @@ int daemon_watch(struct daemon *d, struct loop_fd *lfd, uint32_t events);
 void daemon_unwatch(struct daemon *d, struct loop_fd *lfd);
 uint64_t daemon_now(struct daemon *d);
 struct app_rt *daemon_find_app(struct daemon *d, const char *name);
+
+/* metrics_textfile.c: start the job when due; the next deadline (0: none). */
+uint64_t metrics_textfile_tick(struct daemon *d);
 
 /* jobs.c */
 /* Start `self_exe [-c CONFIG] args...` (NULL-terminated) as a job. */

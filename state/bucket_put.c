@@ -3,12 +3,9 @@
  * See bucket_put.h.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "aws_sigv4.h"
 #include "bucket_put.h"
@@ -61,66 +58,24 @@ void bucket_put_name(const struct bucket_put *b, const char *rel, struct buf *ou
         buf_release(&key);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
-/*
- * Not atomic_write_file(): a bucket object is read by other users (the
- * daemon, a web server in front of the folder), so it is 0644, and its
- * parent directories are created.
- */
+/* A bucket object is read by other users (the daemon, a web server in front of the folder). */
 static int put_file(struct bucket_put *b, const char *rel, const void *data, size_t len,
                     struct buf *err)
 {
-        struct buf path = BUF_INIT, tmp = BUF_INIT;
+        struct buf path = BUF_INIT;
         char *slash;
-        int fd = -1, r;
+        int r;
 
         buf_printf(&path, "%s/%s", b->root, rel);
         slash = strrchr(path.data, '/');
         *slash = '\0';
         r = mkdir_p(path.data, 0755);
         *slash = '/';
-        if (r < 0) {
+        if (r < 0)
                 buf_printf(err, "%s: cannot create its directory: %s", path.data, strerror(-r));
-                goto out;
-        }
-        buf_printf(&tmp, "%s.tmp.%ld", path.data, (long)getpid());
-        fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-                r = -errno;
-                buf_printf(err, "%s: %s", tmp.data, strerror(-r));
-                goto out;
-        }
-        r = write_all(fd, data, len);
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        fd = -1;
-        if (r == 0 && rename(tmp.data, path.data) < 0)
-                r = -errno;
-        if (r == 0)
-                r = fsync_dir_of(path.data);
-        if (r < 0) {
-                unlink(tmp.data);
+        else if ((r = atomic_write_file_mode(path.data, data, len, 0644)) < 0)
                 buf_printf(err, "%s: %s", path.data, strerror(-r));
-        }
-out:
         buf_release(&path);
-        buf_release(&tmp);
         return r;
 }
 

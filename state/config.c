@@ -66,7 +66,7 @@ static const char *const top_keys[] = {
         "env", "source", "aws_region", "s3_endpoint", "gcs_endpoint", "gcp_credentials",
         "poll_interval_ms", "var_path", "log_path", "overrides_path", "cookie", "cookie_file",
         "tls", "http", "apps", "log_max_bytes", "log_keep", "max_release_bytes",
-        "max_unpacked_bytes", NULL,
+        "max_unpacked_bytes", "metrics_textfile", NULL,
 };
 
 static const char *const app_keys[] = {
@@ -263,6 +263,20 @@ static bool check_abs_path(struct checker *ck, const char *field, const char *s)
         problem(ck, field, "must be an absolute path, got %s", q.data);
         buf_release(&q);
         return false;
+}
+
+/* node_exporter's textfile collector reads *.prom only. */
+static bool check_textfile(struct checker *ck, const char *field, const char *s)
+{
+        size_t n = strlen(s);
+
+        if (!check_abs_path(ck, field, s))
+                return false;
+        if (n < 6 || strcmp(s + n - 5, ".prom") != 0) {
+                problem(ck, field, "must end in .prom (node_exporter's textfile collector reads only *.prom files)");
+                return false;
+        }
+        return true;
 }
 
 /* Bucket names: S3's and GCS's rules differ in detail; both fit [A-Za-z0-9._-]. */
@@ -627,6 +641,7 @@ void config_release(struct config *c)
         free(c->s3_endpoint);
         free(c->gcs_endpoint);
         free(c->gcp_credentials);
+        free(c->metrics_textfile);
         free(c->var_path);
         free(c->log_path);
         free(c->overrides_path);
@@ -955,6 +970,9 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
         c->log_keep = (int)u;
         opt_uint(ck, root, "", "max_release_bytes", 1, SIZE_CAP_MAX, &c->max_release_bytes);
         opt_uint(ck, root, "", "max_unpacked_bytes", 1, SIZE_CAP_MAX, &c->max_unpacked_bytes);
+        x = member(root, "metrics_textfile");
+        if (x && !YAJL_IS_NULL(x))
+                opt_string(ck, root, "", "metrics_textfile", check_textfile, &c->metrics_textfile);
 
         x = member(root, "tls");
         if (x)

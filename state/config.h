@@ -77,6 +77,7 @@ struct config {
         int log_keep;               /* rotated files kept; default 5 */
         uint64_t max_release_bytes; /* cap on a downloaded tarball; default 1 GiB */
         uint64_t max_unpacked_bytes;/* cap on an unpacked release; default 4 GiB */
+        char *metrics_textfile;     /* the daemon keeps the metrics there (*.prom), or NULL */
         struct app_config *apps;
         size_t napps;
 };

@@ -59,20 +59,25 @@ int fsync_dir_of(const char *path)
 }
 
 /* O_EXCL so a reader can never be handed somebody else's half-written tmp file. */
-static int open_tmp(const char *tmp)
+static int open_tmp(const char *tmp, mode_t mode)
 {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 
         /* A leftover of an earlier process that had our pid (a crash, a reboot). */
         if (fd < 0 && errno == EEXIST) {
                 if (unlink(tmp) < 0 && errno != ENOENT)
                         return -errno;
-                fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         }
         return fd < 0 ? -errno : fd;
 }
 
 int atomic_write_file(const char *path, const void *data, size_t len)
+{
+        return atomic_write_file_mode(path, data, len, 0600);
+}
+
+int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode)
 {
         struct buf tmp = BUF_INIT;
         int fd, r;
@@ -80,7 +85,7 @@ int atomic_write_file(const char *path, const void *data, size_t len)
         if (str_empty(path))
                 return -EINVAL;
         buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-        fd = open_tmp(tmp.data);
+        fd = open_tmp(tmp.data, mode);
         if (fd < 0) {
                 r = fd;
                 goto out;

@@ -13,6 +13,8 @@
 #include <sys/types.h>
 
 int atomic_write_file(const char *path, const void *data, size_t len);
+/* The same for a file others read (a bucket object, a metrics textfile): mode before umask. */
+int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode);
 /* mkdir -p with the given mode for every created component. */
 int mkdir_p(const char *path, mode_t mode);
 /* Append one line (data + '\n' when missing) with O_APPEND, then fsync. */

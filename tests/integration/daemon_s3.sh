@@ -56,6 +56,13 @@ run 0 dx status --json
 assert_contains "$(jqr "$OUT" .apps[0].desired.error)" "current.json" "status reports the outage"
 assert_eq "1.0.1" "$(jqr "$OUT" .apps[0].desired.version)" "last good desired version in force"
 assert_eq "$pids" "$(st | jq -r '[.apps[0].instances[].pid] | map(tostring) | join(" ")')" "an outage touches nothing"
+# The polls and the failed ones are counted for the metrics.
+m=$(dx metrics)
+polls=$(printf '%s\n' "$m" | awk '$1 == "deployex_source_polls_total{app=\"demo\"}" { print $2 }')
+errors=$(printf '%s\n' "$m" | awk '$1 == "deployex_source_errors_total{app=\"demo\"}" { print $2 }')
+last=$(printf '%s\n' "$m" | awk '$1 == "deployex_source_last_success_timestamp_seconds{app=\"demo\"}" { print $2 }')
+[ "${errors:-0}" -ge 1 ] && [ "${polls:-0}" -gt "$errors" ] || fail "polls '$polls', errors '$errors'"; ok
+[ "${last:-0}" -gt $(( $(date +%s) - 120 )) ] || fail "last success '$last'"; ok
 
 # Refused credentials across a daemon restart: still 1.0.1, still running.
 port_free() { ! bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
