@@ -340,8 +340,9 @@ static void describe_error(struct beam_conn *c, const ei_x_buff *reply, unsigned
         buf_release(&ignored);
 }
 
-int beam_parse_term(struct beam_conn *c, const char *text, unsigned timeout_ms, ei_x_buff *out,
-                    struct buf *err)
+/* erl_scan:string, then erl_parse:PARSE_FUN (parse_term or parse_exprs) on the tokens. */
+static int scan_parse(struct beam_conn *c, const char *text, const char *parse_fun,
+                      unsigned timeout_ms, ei_x_buff *out, struct buf *err)
 {
         ei_x_buff args, tokens, term;
         struct buf source = BUF_INIT;
@@ -384,10 +385,10 @@ int beam_parse_term(struct beam_conn *c, const char *text, unsigned timeout_ms, 
         ei_x_encode_list_header(&args, 1);
         ei_x_append_buf(&args, tokens.buff + start, index - start);
         ei_x_encode_empty_list(&args);
-        if ((r = beam_rpc(c, "erl_parse", "parse_term", args.buff, args.index, timeout_ms, &term, err)) < 0)
+        if ((r = beam_rpc(c, "erl_parse", parse_fun, args.buff, args.index, timeout_ms, &term, err)) < 0)
                 goto out;
         if ((r = take_tag(&term, &index, tag)) < 0) {
-                buf_puts(err, "erl_parse:parse_term/1: an unexpected reply");
+                buf_printf(err, "erl_parse:%s/1: an unexpected reply", parse_fun);
                 goto out;
         }
         if (strcmp(tag, "ok") != 0) {
@@ -399,7 +400,7 @@ int beam_parse_term(struct beam_conn *c, const char *text, unsigned timeout_ms, 
         start = index;
         if (ei_skip_term(term.buff, &index) < 0 ||
             ei_x_append_buf(out, term.buff + start, index - start) < 0) {
-                buf_puts(err, "erl_parse:parse_term/1: an unexpected reply");
+                buf_printf(err, "erl_parse:%s/1: an unexpected reply", parse_fun);
                 r = -EPROTO;
         }
 out:
@@ -408,4 +409,16 @@ out:
         ei_x_free(&term);
         buf_release(&source);
         return r;
+}
+
+int beam_parse_term(struct beam_conn *c, const char *text, unsigned timeout_ms, ei_x_buff *out,
+                    struct buf *err)
+{
+        return scan_parse(c, text, "parse_term", timeout_ms, out, err);
+}
+
+int beam_parse_exprs(struct beam_conn *c, const char *text, unsigned timeout_ms, ei_x_buff *out,
+                     struct buf *err)
+{
+        return scan_parse(c, text, "parse_exprs", timeout_ms, out, err);
 }

@@ -107,5 +107,8 @@ void beam_close(struct beam_conn *c);
  */
 int beam_parse_term(struct beam_conn *c, const char *text, unsigned timeout_ms, ei_x_buff *out,
                     struct buf *err);
+/* The same for a sequence of expressions ("X = 1, X + 1"): the list erl_parse:parse_exprs/1 gives. */
+int beam_parse_exprs(struct beam_conn *c, const char *text, unsigned timeout_ms, ei_x_buff *out,
+                     struct buf *err);
 
 #endif

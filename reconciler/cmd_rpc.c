@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "proc.h"
 #include "../beam/beam.h"
 #include "../beam/etf.h"
@@ -31,32 +32,6 @@
 
 #define RPC_TIMEOUT_MS 15000
 #define RPC_TIMEOUT_MAX_MS (24u * 3600 * 1000)
-
-/*
- * The cookie and the transport for a connection from this configuration.
- * The TLS distribution will choose its struct beam_transport here.
- */
-static int dist_opts(const struct config *c, struct buf *cookie, struct beam_opts *ret,
-                     struct buf *err)
-{
-        int r = config_read_cookie(c, cookie);
-
-        if (r < 0) {
-                buf_printf(err, "%s: cannot read the cookie%s%s: %s", c->origin ? c->origin : "config",
-                           c->cookie_file ? " from " : "", c->cookie_file ? c->cookie_file : "",
-                           r == -ENOENT ? "none configured" : strerror(-r));
-                return r;
-        }
-        *ret = (struct beam_opts){ cookie->data, BEAM_CONNECT_TIMEOUT_MS, NULL };
-        return 0;
-}
-
-static void cookie_release(struct buf *cookie)
-{
-        if (cookie->cap)
-                explicit_bzero(cookie->data, cookie->cap);
-        buf_release(cookie);
-}
 
 /* ---- deployex rpc ---------------------------------------------------------- */
 
@@ -95,7 +70,12 @@ static int call(const struct config *c, const char *app, int n, unsigned timeout
                         goto out;
         }
         ei_x_encode_empty_list(&args);
-        if (beam_rpc(&conn, mod, fun, args.buff, args.index, timeout_ms, &reply, &err) < 0)
+        r = beam_rpc(&conn, mod, fun, args.buff, args.index, timeout_ms, &reply, &err);
+        /* "MyApp.Repo" is an Elixir alias; the module's atom is 'Elixir.MyApp.Repo'. */
+        if (r == -EREMOTEIO && mod[0] >= 'A' && mod[0] <= 'Z' && strstr(err.data, "undef"))
+                buf_printf(&err, " (hint: in Erlang terms the Elixir module %s is 'Elixir.%s': "
+                                 "deployex rpc %s %d Elixir.%s %s ...)", mod, mod, app, n, mod, fun);
+        if (r < 0)
                 goto out;
         if (etf_format(reply.buff, &index, node.data, &out) < 0) {
                 buf_printf(&err, "rpc %s %s:%s/%d: cannot read the reply", node.data, mod, fun, nargs);
@@ -109,7 +89,7 @@ out:
         beam_close(&conn);
         ei_x_free(&args);
         ei_x_free(&reply);
-        cookie_release(&cookie);
+        dist_cookie_release(&cookie);
         buf_release(&node);
         buf_release(&err);
         buf_release(&out);
@@ -280,7 +260,7 @@ static int probe_apps(const struct config *c, const struct app_config *const *ap
                                        p[i].error[0] ? " " : "", p[i].error);
         }
 out:
-        cookie_release(&cookie);
+        dist_cookie_release(&cookie);
         buf_release(&err);
         buf_release(&path);
         free(probes);
