@@ -23,7 +23,7 @@ OPT += -D_FORTIFY_SOURCE=2
 endif
 endif
 
-PKGS       := yajl libarchive libcurl lua5.4 openssl libcrypt
+PKGS       := yajl libarchive libcurl lua5.4 openssl libcrypt libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line (a
@@ -133,6 +133,8 @@ install: all man
 	install -m 0755 $(BUILD)/deployex $(DESTDIR)$(PREFIX)/bin/deployex
 	install -m 0755 $(BUILD)/deployex-log $(DESTDIR)$(PREFIX)/lib/deployex/deployex-log
 	for f in hooks/*.lua; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/deployex/hooks/; done; true
+	install -d $(DESTDIR)$(PREFIX)/share/deployex/web
+	install -m 0644 web/assets/*.html web/assets/*.css web/assets/*.js $(DESTDIR)$(PREFIX)/share/deployex/web/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/deployex/
 
 # The Debian package, built from this tree into build/deb/ (dpkg-buildpackage

@@ -37,6 +37,16 @@ void app_view_plan_input(const struct app_view *v, struct plan_input *ret)
         ret->ghosts = &v->ghosts;
 }
 
+int app_view_instance_count(const struct app_view *v)
+{
+        int max = v->app->replicas;
+
+        for (size_t i = 0; i < v->nrecords; i++)
+                if (v->records[i].instance > max)
+                        max = v->records[i].instance;
+        return max;
+}
+
 const struct instance_record *app_view_record(const struct app_view *v, int n)
 {
         for (size_t i = 0; i < v->nrecords; i++)

@@ -29,6 +29,8 @@ struct app_view {
 void app_view_load(const struct config *c, const struct app_config *app, struct source *src,
                    bool persist, struct app_view *ret);
 void app_view_plan_input(const struct app_view *v, struct plan_input *ret);
+/* Instances 1..replicas, then any recorded beyond (scaled down, not yet removed). */
+int app_view_instance_count(const struct app_view *v);
 /* The record of instance n, or NULL. */
 const struct instance_record *app_view_record(const struct app_view *v, int n);
 void app_view_release(struct app_view *v);

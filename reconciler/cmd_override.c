@@ -1,8 +1,6 @@
 /*
- * The override writers: pin, unpin, pause, resume, restart.  Each is a
- * read-modify-write of {overrides_path}/{app}.json under a lock, written
- * atomically; the daemon notices through inotify.  Keys the command does
- * not own are kept as they are.
+ * The writers: pin, unpin, pause, resume, restart, unghost.  The work is in
+ * actions.c, shared with the web UI; here only the arguments and the output.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,114 +8,51 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "cli.h"
-#include "../state/fsutil.h"
-#include "../state/ghosts.h"
-#include "../state/lock.h"
-#include "../state/override.h"
-#include "../state/paths.h"
 #include "../state/banned.h"
 
-typedef int (*override_edit_fn)(const struct app_config *app, struct override *o, void *arg);
+/*
+ * Load the configuration, find the app, run the action, print its one-line
+ * result (stdout) or error (stderr).
+ */
+typedef int (*app_action_fn)(const struct config *c, const struct app_config *app,
+                             const void *arg, const struct action_origin *o, struct buf *msg,
+                             struct buf *err);
 
-static int edit_override(const struct cli_command *cmd, const struct cli *cli, const char *app_name,
-                         override_edit_fn edit, void *arg)
+static int with_app(const struct cli_command *cmd, const struct cli *cli, const char *app_name,
+                    app_action_fn fn, const void *arg)
 {
-        struct config c;
-        struct override o;
-        struct buf path = BUF_INIT, err = BUF_INIT, text = BUF_INIT;
+        struct action_origin o = action_origin_cli();
+        struct buf msg = BUF_INIT, err = BUF_INIT;
         const struct app_config *app;
-        int r, lock = -1, status = EXIT_FAIL;
+        struct config c;
+        int r, status = EXIT_FAIL;
 
-        memset(&o, 0, sizeof(o));
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
-        if (!(app = cli_find_app(&c, app_name)))
-                goto out;
-        if ((r = mkdir_p(c.overrides_path, 0750)) < 0) {
-                fprintf(stderr, "deployex %s: cannot create '%s': %s\n", cmd->name,
-                        c.overrides_path, strerror(-r));
-                goto out;
+        if ((app = cli_find_app(&c, app_name))) {
+                r = fn(&c, app, arg, &o, &msg, &err);
+                if (msg.len)
+                        printf("%s\n", msg.data);
+                if (err.len)
+                        fprintf(stderr, "deployex %s: %s\n", cmd->name, err.data);
+                status = r < 0 ? EXIT_FAIL : EXIT_OK;
         }
-        path_override(&c, app->name, &path);
-        if ((lock = file_lock(path.data)) < 0) {
-                fprintf(stderr, "deployex %s: cannot lock '%s': %s\n", cmd->name, path.data,
-                        strerror(-lock));
-                goto out;
-        }
-        r = override_load(path.data, &o, &err);
-        if (r < 0 && r != -ENOENT) {
-                fprintf(stderr, "deployex %s: %s; fix or remove the file first\n", cmd->name,
-                        err.data);
-                goto out;
-        }
-        if ((r = edit(app, &o, arg)) != EXIT_OK) {
-                status = r;
-                goto out;
-        }
-        if ((r = override_save(path.data, &o)) < 0) {
-                fprintf(stderr, "deployex %s: cannot write '%s': %s\n", cmd->name, path.data,
-                        strerror(-r));
-                goto out;
-        }
-        override_to_json(&o, &text);
-        printf("%s: %s\n", path.data, text.data);
-        status = EXIT_OK;
-out:
-        file_unlock(lock);
-        override_release(&o);
         config_release(&c);
-        buf_release(&path);
+        buf_release(&msg);
         buf_release(&err);
-        buf_release(&text);
         return status;
 }
 
-/* --- pin / unpin --- */
-
-struct pin_arg {
-        const struct cli *cli;
-        const char *version;
-};
-
-static int edit_pin(const struct app_config *app, struct override *o, void *arg)
+static int do_pin(const struct config *c, const struct app_config *app, const void *arg,
+                  const struct action_origin *o, struct buf *msg, struct buf *err)
 {
-        struct pin_arg *a = arg;
-
-        (void)app;
-        str_copy(o->version, sizeof(o->version), a->version);
-        return EXIT_OK;
-}
-
-/* A pin to a ghosted version is written (the operator asked) but will be refused: say so. */
-static void warn_if_ghosted(const struct cli *cli, const char *app_name, const char *version)
-{
-        struct config c;
-        struct ghost_list ghosts;
-        struct buf path = BUF_INIT, err = BUF_INIT;
-        const struct ghost *g;
-
-        memset(&ghosts, 0, sizeof(ghosts));
-        if (config_load(cli->config_path, &c, &err) < 0)
-                goto out_buf;
-        path_ghosts(&c, app_name, &path);
-        if (ghosts_load(path.data, &ghosts, &err) == 0 && (g = ghosts_find(&ghosts, version)))
-                fprintf(stderr,
-                        "deployex pin: warning: %s %s is ghosted (%s); the pin is refused until "
-                        "'deployex unghost %s %s'\n",
-                        app_name, version, g->reason, app_name, version);
-        ghosts_release(&ghosts);
-        config_release(&c);
-out_buf:
-        buf_release(&path);
-        buf_release(&err);
+        return action_pin(c, app, arg, o, msg, err);
 }
 
 static int run_pin(const struct cli *cli, int argc, char **argv)
 {
-        struct pin_arg a = { cli, NULL };
-        int r;
-
         if (argc != 3)
                 return cli_usage_error(&cmd_pin, "expected APP and VERSION");
         if (!version_is_valid(argv[2])) {
@@ -125,93 +60,81 @@ static int run_pin(const struct cli *cli, int argc, char **argv)
                         argv[2]);
                 return EXIT_FAIL;
         }
-        a.version = argv[2];
-        r = edit_override(&cmd_pin, cli, argv[1], edit_pin, &a);
-        if (r == EXIT_OK)
-                warn_if_ghosted(cli, argv[1], argv[2]);
-        return r;
+        return with_app(&cmd_pin, cli, argv[1], do_pin, argv[2]);
 }
 
-static int edit_unpin(const struct app_config *app, struct override *o, void *arg)
+static int do_unpin(const struct config *c, const struct app_config *app, const void *arg,
+                    const struct action_origin *o, struct buf *msg, struct buf *err)
 {
-        (void)app;
         (void)arg;
-        o->version[0] = '\0';
-        return EXIT_OK;
+        return action_unpin(c, app, o, msg, err);
 }
 
 static int run_unpin(const struct cli *cli, int argc, char **argv)
 {
         if (argc != 2)
                 return cli_usage_error(&cmd_unpin, "expected APP");
-        return edit_override(&cmd_unpin, cli, argv[1], edit_unpin, NULL);
+        return with_app(&cmd_unpin, cli, argv[1], do_unpin, NULL);
 }
 
-/* --- pause / resume --- */
-
-static int edit_paused(const struct app_config *app, struct override *o, void *arg)
+static int do_pause(const struct config *c, const struct app_config *app, const void *arg,
+                    const struct action_origin *o, struct buf *msg, struct buf *err)
 {
-        (void)app;
-        o->paused = *(bool *)arg;
-        return EXIT_OK;
+        return action_pause(c, app, *(const bool *)arg, o, msg, err);
 }
 
 static int run_pause(const struct cli *cli, int argc, char **argv)
 {
-        bool paused = true;
+        static const bool paused = true;
 
         if (argc != 2)
                 return cli_usage_error(&cmd_pause, "expected APP");
-        return edit_override(&cmd_pause, cli, argv[1], edit_paused, &paused);
+        return with_app(&cmd_pause, cli, argv[1], do_pause, &paused);
 }
 
 static int run_resume(const struct cli *cli, int argc, char **argv)
 {
-        bool paused = false;
+        static const bool paused = false;
 
         if (argc != 2)
                 return cli_usage_error(&cmd_resume, "expected APP");
-        return edit_override(&cmd_resume, cli, argv[1], edit_paused, &paused);
+        return with_app(&cmd_resume, cli, argv[1], do_pause, &paused);
 }
 
-/* --- restart --- */
-
-struct restart_arg {
-        int instance; /* 0 = all, rolling */
-        char token[TOKEN_MAX + 1];
-};
-
-static int edit_restart(const struct app_config *app, struct override *o, void *arg)
+static int do_restart(const struct config *c, const struct app_config *app, const void *arg,
+                      const struct action_origin *o, struct buf *msg, struct buf *err)
 {
-        struct restart_arg *a = arg;
-
-        if (a->instance == 0) {
-                str_copy(o->restart, sizeof(o->restart), a->token);
-                return EXIT_OK;
-        }
-        if (a->instance > app->replicas) {
-                fprintf(stderr, "deployex restart: %s has %d replica%s; no instance %d\n",
-                        app->name, app->replicas, app->replicas == 1 ? "" : "s", a->instance);
-                return EXIT_FAIL;
-        }
-        override_set_instance_token(o, a->instance, a->token);
-        return EXIT_OK;
+        return action_restart(c, app, *(const int *)arg, o, msg, err);
 }
 
 static int run_restart(const struct cli *cli, int argc, char **argv)
 {
-        struct restart_arg a = { 0, "" };
-        char at[32];
+        int instance = 0;
 
         if (argc != 2 && argc != 3)
                 return cli_usage_error(&cmd_restart, "expected APP [N]");
-        if (argc == 3 && (parse_int(argv[2], &a.instance) < 0 || a.instance < 1))
+        if (argc == 3 && (parse_int(argv[2], &instance) < 0 || instance < 1))
                 return cli_usage_error(&cmd_restart, "N must be an instance number, got '%s'",
                                        argv[2]);
-        /* A token that is new every time: the time, then the pid to split the same second. */
-        time_format_iso(time_now_ms(), at, sizeof(at));
-        snprintf(a.token, sizeof(a.token), "%s-%d", at, (int)getpid());
-        return edit_override(&cmd_restart, cli, argv[1], edit_restart, &a);
+        return with_app(&cmd_restart, cli, argv[1], do_restart, &instance);
+}
+
+static int do_unghost(const struct config *c, const struct app_config *app, const void *arg,
+                      const struct action_origin *o, struct buf *msg, struct buf *err)
+{
+        return action_unghost(c, app, arg, o, msg, err);
+}
+
+static int run_unghost(const struct cli *cli, int argc, char **argv)
+{
+        bool all;
+
+        if (argc != 3)
+                return cli_usage_error(&cmd_unghost, "expected APP and VERSION or --all");
+        all = strcmp(argv[2], "--all") == 0;
+        if (!all && argv[2][0] == '-')
+                return cli_usage_error(&cmd_unghost, "unknown option '%s'", argv[2]);
+        return with_app(&cmd_unghost, cli, argv[1], do_unghost, all ? NULL : argv[2]);
 }
 
 const struct cli_command cmd_pin = {
@@ -257,4 +180,12 @@ const struct cli_command cmd_restart = {
                 "\"restart_instances\": {\"N\": token}). The reconciler restarts the instances\n"
                 "one at a time, each after the previous one is ready again.\n",
         .run = run_restart,
+};
+
+const struct cli_command cmd_unghost = {
+        .name = "unghost",
+        .usage = "unghost APP VERSION|--all",
+        .summary = "allow a ghosted version (or all) to be deployed again",
+        .help = "",
+        .run = run_unghost,
 };

@@ -8,31 +8,8 @@
 
 #include "app_view.h"
 #include "cli.h"
-#include "../state/json.h"
+#include "report.h"
 #include "../state/banned.h"
-
-static void plan_json(yajl_gen g, const char *name, const struct plan *p, const struct desired *d)
-{
-        yajl_gen_map_open(g);
-        json_gen_kv_str(g, "name", name);
-        json_gen_kv_bool(g, "paused", d->override.paused);
-        json_gen_kv_str(g, "error", d->error);
-        json_gen_str(g, "steps");
-        yajl_gen_array_open(g);
-        for (size_t i = 0; i < p->n; i++) {
-                const struct plan_step *s = &p->steps[i];
-                yajl_gen_map_open(g);
-                json_gen_kv_int(g, "instance", s->instance);
-                json_gen_kv_str(g, "action", plan_action_to_string(s->action));
-                json_gen_kv_str(g, "from", s->from[0] ? s->from : NULL);
-                json_gen_kv_str(g, "to", s->to[0] ? s->to : NULL);
-                json_gen_kv_str(g, "reason", s->reason);
-                json_gen_kv_bool(g, "runnable", s->runnable);
-                yajl_gen_map_close(g);
-        }
-        yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-}
 
 static void plan_text(const char *name, const struct plan *p, const struct desired *d)
 {
@@ -57,7 +34,6 @@ static int run(const struct cli *cli, int argc, char **argv)
         struct source *src = NULL;
         const char *only = NULL;
         bool json = false;
-        yajl_gen g = NULL;
         int r;
 
         if ((r = cli_parse_json_app(&cmd_plan, argc, argv, false, &json, &only)) != EXIT_OK)
@@ -72,10 +48,9 @@ static int run(const struct cli *cli, int argc, char **argv)
                 fprintf(stderr, "deployex: %s\n", err.data);
 
         if (json) {
-                g = json_gen_new(&out);
-                yajl_gen_map_open(g);
-                json_gen_str(g, "apps");
-                yajl_gen_array_open(g);
+                report_plan_json(&c, src, only, &out);
+                printf("%s\n", out.data);
+                goto out;
         }
         uint64_t now = time_now_ms();
         for (size_t i = 0; i < c.napps; i++) {
@@ -89,18 +64,10 @@ static int run(const struct cli *cli, int argc, char **argv)
                 app_view_load(&c, app, src, false, &v);
                 app_view_plan_input(&v, &in);
                 plan_compute(&in, now, &p);
-                if (json)
-                        plan_json(g, app->name, &p, &v.desired);
-                else
-                        plan_text(app->name, &p, &v.desired);
+                plan_text(app->name, &p, &v.desired);
                 app_view_release(&v);
         }
-        if (json) {
-                yajl_gen_array_close(g);
-                yajl_gen_map_close(g);
-                yajl_gen_free(g);
-                printf("%s\n", out.data);
-        }
+out:
         source_free(src);
         config_release(&c);
         buf_release(&err);

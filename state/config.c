@@ -75,7 +75,7 @@ static const char *const app_keys[] = {
 };
 
 static const char *const tls_keys[] = { "cert", "key", "ca", NULL };
-static const char *const http_keys[] = { "listen", "admin_password_hash", NULL };
+static const char *const http_keys[] = { "listen", "admin_password_hash", "tls_cert", "tls_key", NULL };
 static const char *const backoff_keys[] = { "initial_ms", "max_ms", NULL };
 
 /* Collects problems; nerr > 0 means the config is refused. */
@@ -655,6 +655,8 @@ void config_release(struct config *c)
         free(c->tls_key);
         free(c->tls_ca);
         free(c->http_listen);
+        free(c->http_tls_cert);
+        free(c->http_tls_key);
         free(c->admin_password_hash);
         for (size_t i = 0; i < c->napps; i++)
                 app_release(&c->apps[i]);
@@ -905,6 +907,13 @@ static void parse_tls(struct checker *ck, yajl_val v, struct config *c)
         buf_release(&field);
 }
 
+/* 127.0.0.0/8, [::1] or localhost: the admin UI may listen there without TLS. */
+static bool listen_is_loopback(const char *listen)
+{
+        return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]:", 6) == 0 ||
+               strncmp(listen, "localhost:", 10) == 0;
+}
+
 static int parse_http(struct checker *ck, yajl_val v, struct config *c)
 {
         const char *s;
@@ -923,6 +932,14 @@ static int parse_http(struct checker *ck, yajl_val v, struct config *c)
         if (x && j_string(ck, x, "http.admin_password_hash", &s) &&
             check_password_hash(ck, "http.admin_password_hash", s))
                 c->admin_password_hash = xstrdup(s);
+        opt_string(ck, v, "http", "tls_cert", check_abs_path, &c->http_tls_cert);
+        opt_string(ck, v, "http", "tls_key", check_abs_path, &c->http_tls_key);
+        if (!c->http_tls_cert != !c->http_tls_key)
+                problem(ck, "http.tls_cert", "http.tls_cert and http.tls_key go together");
+        /* Anything but loopback is reachable by others: only over HTTPS. */
+        if (c->http_listen && !listen_is_loopback(c->http_listen) && !c->http_tls_cert)
+                problem(ck, "http.listen", "%s is not a loopback address: set http.tls_cert and "
+                        "http.tls_key (HTTPS), or listen on 127.0.0.1", c->http_listen);
         return c->http_listen ? port : 0;
 }
 

@@ -73,6 +73,8 @@ struct config {
         char *tls_cert, *tls_key, *tls_ca;
         char *http_listen;          /* or NULL: no admin UI */
         char *admin_password_hash;  /* bcrypt "$2b$..." or NULL */
+        char *http_tls_cert;        /* PEM files for HTTPS, or NULL (loopback only) */
+        char *http_tls_key;
         uint64_t log_max_bytes;     /* rotate an instance log above this; default 10 MiB */
         int log_keep;               /* rotated files kept; default 5 */
         uint64_t max_release_bytes; /* cap on a downloaded tarball; default 1 GiB */

@@ -141,3 +141,41 @@ cleanup_daemon() {
         pkill -KILL -f "$T/var" 2>/dev/null
         return 0
 }
+
+# --- the web UI ---
+
+# The bcrypt hash of "test-password" (cost 4: tests check many logins).
+WEB_PASSWORD=test-password
+WEB_HASH='$2b$04$Fk.003kzhNa9ycyVTvmqqOSJEaBxgLwDBWhoWG7415Y0PlCXym7H6'
+# web_http_json PORT: the "http" member for a config.
+web_http_json() {
+        printf ', "http": {"listen": "127.0.0.1:%s", "admin_password_hash": "%s"}' "$1" "$WEB_HASH"
+}
+# add_http PORT: add "http" to $T/deployex.json.
+add_http() {
+        jq --arg l "127.0.0.1:$1" --arg h "$WEB_HASH" '.http = {listen: $l, admin_password_hash: $h}' \
+                "$T/deployex.json" >"$T/deployex.json.tmp" && mv "$T/deployex.json.tmp" "$T/deployex.json"
+}
+# start_web PORT: deployex web in its own process group; waits for /health.
+start_web() {
+        setsid "$DEPLOYEX" -c "$T/deployex.json" web >>"$T/web.log" 2>&1 &
+        WEB_PID=$!
+        KILL_GROUPS="${KILL_GROUPS:-} $WEB_PID"
+        WEB="http://127.0.0.1:$1"
+        wait_for 10 "curl -sf '$WEB/health'" "the web UI to answer /health"
+}
+# web_login: a session in $T/jar, its CSRF token in $CSRF.
+web_login() {
+        curl -s -c "$T/jar" -o /dev/null -H "Origin: $WEB" --data-urlencode "password=$WEB_PASSWORD" "$WEB/login"
+        CSRF=$(curl -s -b "$T/jar" "$WEB/api/session" | jq -r .csrf)
+        [ ${#CSRF} -eq 64 ] || fail "no session after logging in (csrf '$CSRF')"
+}
+# web_post PATH [BODY]: an authenticated POST; status in $CODE, body in $BODY
+web_post() {
+        BODY=$(curl -s -b "$T/jar" -o - -w '\n%{http_code}' -H "Origin: $WEB" -H "X-CSRF-Token: $CSRF" \
+                -H 'Content-Type: application/json' --data "${2:-{\}}" "$WEB$1")
+        CODE=$(printf '%s' "$BODY" | tail -n 1)
+        BODY=$(printf '%s' "$BODY" | sed '$d')
+}
+# http_code ARGS...: curl's status code only
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }

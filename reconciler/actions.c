@@ -1,0 +1,260 @@
+/*
+ * actions: the override and ghost writers shared by the CLI and the web UI
+ * (actions.h).  Keys an action does not own are kept as they are.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actions.h"
+#include "../state/audit.h"
+#include "../state/fsutil.h"
+#include "../state/ghosts.h"
+#include "../state/lock.h"
+#include "../state/override.h"
+#include "../state/paths.h"
+#include "../state/banned.h"
+
+struct action_origin action_origin_cli(void)
+{
+        static char from[AUDIT_FIELD_MAX];
+        struct passwd *pw = getpwuid(getuid());
+
+        snprintf(from, sizeof(from), "uid %u (%s)", (unsigned)getuid(), pw ? pw->pw_name : "?");
+        return (struct action_origin){ .via = "cli", .from = from };
+}
+
+static int audit(const struct config *c, const struct action_origin *o, const char *action,
+                 const char *app, const char *detail, int r, const struct buf *err)
+{
+        struct audit_entry e;
+
+        memset(&e, 0, sizeof(e));
+        str_copy(e.via, sizeof(e.via), o->via);
+        str_copy(e.from, sizeof(e.from), o->from);
+        str_copy(e.action, sizeof(e.action), action);
+        str_copy(e.app, sizeof(e.app), app);
+        str_copy(e.detail, sizeof(e.detail), detail ? detail : "");
+        e.ok = r >= 0;
+        if (r < 0)
+                str_copy(e.error, sizeof(e.error), err->data);
+        /* The action is done (or refused) either way; a lost audit line is reported, not fatal. */
+        if (audit_append(c, &e) < 0)
+                fprintf(stderr, "deployex: warning: cannot append to the audit log under '%s/state'\n",
+                        c->var_path);
+        return r;
+}
+
+typedef int (*override_edit_fn)(const struct app_config *app, struct override *o, const void *arg,
+                                struct buf *err);
+
+static int edit_override(const struct config *c, const struct app_config *app,
+                         override_edit_fn edit, const void *arg, struct buf *msg, struct buf *err)
+{
+        struct override o;
+        struct buf path = BUF_INIT, lerr = BUF_INIT, text = BUF_INIT;
+        int r, lock = -1;
+
+        memset(&o, 0, sizeof(o));
+        if ((r = mkdir_p(c->overrides_path, 0750)) < 0) {
+                buf_printf(err, "cannot create '%s': %s", c->overrides_path, strerror(-r));
+                goto out;
+        }
+        path_override(c, app->name, &path);
+        if ((lock = file_lock(path.data)) < 0) {
+                r = lock;
+                buf_printf(err, "cannot lock '%s': %s", path.data, strerror(-r));
+                goto out;
+        }
+        r = override_load(path.data, &o, &lerr);
+        if (r < 0 && r != -ENOENT) {
+                buf_printf(err, "%s; fix or remove the file first", lerr.data);
+                goto out;
+        }
+        if ((r = edit(app, &o, arg, err)) < 0)
+                goto out;
+        if ((r = override_save(path.data, &o)) < 0) {
+                buf_printf(err, "cannot write '%s': %s", path.data, strerror(-r));
+                goto out;
+        }
+        override_to_json(&o, &text);
+        buf_printf(msg, "%s: %s", path.data, text.data);
+        r = 0;
+out:
+        file_unlock(lock);
+        override_release(&o);
+        buf_release(&path);
+        buf_release(&lerr);
+        buf_release(&text);
+        return r;
+}
+
+/* --- pin / unpin --- */
+
+static int edit_pin(const struct app_config *app, struct override *o, const void *arg,
+                    struct buf *err)
+{
+        (void)app;
+        (void)err;
+        str_copy(o->version, sizeof(o->version), arg);
+        return 0;
+}
+
+/* A pin to a ghosted version is written (the operator asked) but will be refused: say so. */
+static void warn_if_ghosted(const struct config *c, const struct app_config *app,
+                            const char *version, struct buf *err)
+{
+        struct ghost_list ghosts;
+        struct buf path = BUF_INIT, lerr = BUF_INIT;
+        const struct ghost *g;
+
+        memset(&ghosts, 0, sizeof(ghosts));
+        path_ghosts(c, app->name, &path);
+        if (ghosts_load(path.data, &ghosts, &lerr) == 0 && (g = ghosts_find(&ghosts, version)))
+                buf_printf(err,
+                           "warning: %s %s is ghosted (%s); the pin is refused until "
+                           "'deployex unghost %s %s'",
+                           app->name, version, g->reason, app->name, version);
+        ghosts_release(&ghosts);
+        buf_release(&path);
+        buf_release(&lerr);
+}
+
+int action_pin(const struct config *c, const struct app_config *app, const char *version,
+               const struct action_origin *o, struct buf *msg, struct buf *err)
+{
+        int r;
+
+        if (!version || !version_is_valid(version)) {
+                buf_printf(err, "'%s' is not a version ([A-Za-z0-9._+-]{1,64})",
+                           version ? version : "");
+                return audit(c, o, "pin", app->name, version, -EINVAL, err);
+        }
+        r = edit_override(c, app, edit_pin, version, msg, err);
+        if (r == 0)
+                warn_if_ghosted(c, app, version, err);
+        return audit(c, o, "pin", app->name, version, r, err);
+}
+
+static int edit_unpin(const struct app_config *app, struct override *o, const void *arg,
+                      struct buf *err)
+{
+        (void)app;
+        (void)arg;
+        (void)err;
+        o->version[0] = '\0';
+        return 0;
+}
+
+int action_unpin(const struct config *c, const struct app_config *app,
+                 const struct action_origin *o, struct buf *msg, struct buf *err)
+{
+        return audit(c, o, "unpin", app->name, NULL,
+                     edit_override(c, app, edit_unpin, NULL, msg, err), err);
+}
+
+/* --- pause / resume --- */
+
+static int edit_paused(const struct app_config *app, struct override *o, const void *arg,
+                       struct buf *err)
+{
+        (void)app;
+        (void)err;
+        o->paused = *(const bool *)arg;
+        return 0;
+}
+
+int action_pause(const struct config *c, const struct app_config *app, bool paused,
+                 const struct action_origin *o, struct buf *msg, struct buf *err)
+{
+        return audit(c, o, paused ? "pause" : "resume", app->name, NULL,
+                     edit_override(c, app, edit_paused, &paused, msg, err), err);
+}
+
+/* --- restart --- */
+
+struct restart_arg {
+        int instance; /* 0 = all, rolling */
+        char token[TOKEN_MAX + 1];
+};
+
+static int edit_restart(const struct app_config *app, struct override *o, const void *arg,
+                        struct buf *err)
+{
+        const struct restart_arg *a = arg;
+
+        if (a->instance == 0) {
+                str_copy(o->restart, sizeof(o->restart), a->token);
+                return 0;
+        }
+        if (a->instance < 1 || a->instance > app->replicas) {
+                buf_printf(err, "%s has %d replica%s; no instance %d", app->name, app->replicas,
+                           app->replicas == 1 ? "" : "s", a->instance);
+                return -EINVAL;
+        }
+        override_set_instance_token(o, a->instance, a->token);
+        return 0;
+}
+
+int action_restart(const struct config *c, const struct app_config *app, int instance,
+                   const struct action_origin *o, struct buf *msg, struct buf *err)
+{
+        static unsigned seq;
+        struct restart_arg a = { instance, "" };
+        char at[32], detail[16] = "";
+
+        /* A token that is new every time: the time, the pid, a counter for the same second. */
+        time_format_iso(time_now_ms(), at, sizeof(at));
+        snprintf(a.token, sizeof(a.token), "%s-%d-%u", at, (int)getpid(), ++seq);
+        if (instance)
+                snprintf(detail, sizeof(detail), "%d", instance);
+        return audit(c, o, "restart", app->name, detail,
+                     edit_override(c, app, edit_restart, &a, msg, err), err);
+}
+
+/* --- unghost --- */
+
+int action_unghost(const struct config *c, const struct app_config *app, const char *version,
+                   const struct action_origin *o, struct buf *msg, struct buf *err)
+{
+        struct ghost_list l;
+        struct buf path = BUF_INIT, dir = BUF_INIT, lerr = BUF_INIT;
+        const char *detail = version ? version : "all";
+        int r, lock = -1;
+
+        memset(&l, 0, sizeof(l));
+        path_state_dir(c, app->name, &dir);
+        path_ghosts(c, app->name, &path);
+        if ((r = mkdir_p(dir.data, 0700)) < 0 || (r = lock = file_lock(path.data)) < 0) {
+                buf_printf(err, "cannot lock '%s': %s", path.data, strerror(-r));
+                goto out;
+        }
+        if ((r = ghosts_load(path.data, &l, &lerr)) < 0) {
+                buf_puts(err, lerr.data);
+                goto out;
+        }
+        if (!version) {
+                l.n = 0;
+        } else if (!ghosts_remove(&l, version)) {
+                buf_printf(err, "%s %s is not ghosted (see 'deployex ghosts %s')", app->name,
+                           version, app->name);
+                r = -EINVAL;
+                goto out;
+        }
+        if ((r = ghosts_save(path.data, &l)) < 0) {
+                buf_printf(err, "cannot write '%s': %s", path.data, strerror(-r));
+                goto out;
+        }
+        buf_printf(msg, "%s: unghosted %s", app->name, version ? version : "every version");
+        r = 0;
+out:
+        file_unlock(lock);
+        ghosts_release(&l);
+        buf_release(&path);
+        buf_release(&dir);
+        buf_release(&lerr);
+        return audit(c, o, "unghost", app->name, detail, r, err);
+}

@@ -1,0 +1,213 @@
+/*
+ * api: the JSON routes of DESIGN §9.  Readers answer with the documents of
+ * reconciler/report.h (byte for byte what the CLI's --json prints); writers
+ * call reconciler/actions.h (the CLI writers' code), audited with the
+ * client's address.  Errors are one-line {"error": "..."}: 404 for an
+ * unknown app, instance or route, 400 for a bad body.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "../reconciler/actions.h"
+#include "../reconciler/report.h"
+#include "../state/json.h"
+#include "../state/banned.h"
+
+/* "/api/apps/APP/REST": the app (NULL when unknown) and REST. */
+static const struct app_config *app_of(const char *url, const char **ret_rest, char *name,
+                                       size_t n)
+{
+        const char *p = url + strlen("/api/apps/");
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+        *ret_rest = slash ? slash + 1 : "";
+        if (len == 0 || len >= n)
+                return NULL;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        return app_name_is_valid(name) ? config_find_app(web_g.o->cfg, name) : NULL;
+}
+
+static enum MHD_Result send_doc(struct MHD_Connection *c, int r, struct buf *doc, struct buf *err)
+{
+        enum MHD_Result ret = r < 0 ? http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err->data)
+                                    : http_json(c, MHD_HTTP_OK, doc->data);
+
+        buf_release(doc);
+        buf_release(err);
+        return ret;
+}
+
+enum MHD_Result api_get(struct MHD_Connection *c, const char *url)
+{
+        const struct config *cfg = web_g.o->cfg;
+        struct buf doc = BUF_INIT, err = BUF_INIT;
+        const struct app_config *app;
+        char name[APP_NAME_MAX + 2];
+        const char *rest;
+        int n;
+
+        if (strcmp(url, "/api/status") == 0) {
+                web_status_json(&doc);
+                return send_doc(c, 0, &doc, &err);
+        }
+        if (strcmp(url, "/api/host") == 0) {
+                host_json(&doc);
+                return send_doc(c, 0, &doc, &err);
+        }
+        if (strcmp(url, "/api/events") == 0)
+                return events_serve(c);
+        if (strncmp(url, "/api/apps/", 10) != 0)
+                return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
+        if (!(app = app_of(url, &rest, name, sizeof(name))))
+                return http_error(c, MHD_HTTP_NOT_FOUND, "no such app");
+        if (strcmp(rest, "history") == 0)
+                return send_doc(c, report_history_json(cfg, app, &doc, NULL, &err), &doc, &err);
+        if (strcmp(rest, "ghosts") == 0)
+                return send_doc(c, report_ghosts_json(cfg, app, &doc, &err), &doc, &err);
+        if (strcmp(rest, "plan") == 0) {
+                web_plan_json(app->name, &doc);
+                return send_doc(c, 0, &doc, &err);
+        }
+        if (strncmp(rest, "instances/", 10) == 0) {
+                char num[8];
+                const char *p = rest + 10, *slash = strchr(p, '/');
+                size_t len = slash ? (size_t)(slash - p) : 0;
+
+                if (!slash || len == 0 || len >= sizeof(num))
+                        return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
+                memcpy(num, p, len);
+                num[len] = '\0';
+                if (parse_int(num, &n) < 0 || n < 1 || n > app->replicas)
+                        return http_error(c, MHD_HTTP_NOT_FOUND, "%s has no instance %s",
+                                          app->name, num);
+                if (strcmp(slash, "/logs") == 0)
+                        return logstream_serve(c, app, n);
+                return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
+        }
+        return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
+}
+
+/* A string member, NULL when absent; false (and err) when present but not a string. */
+static bool opt_string(yajl_val body, const char *key, const char **ret, struct buf *err)
+{
+        yajl_val v = json_get(body, key);
+
+        *ret = NULL;
+        if (!v || YAJL_IS_NULL(v))
+                return true;
+        if (!YAJL_IS_STRING(v)) {
+                buf_printf(err, "\"%s\" must be a string", key);
+                return false;
+        }
+        *ret = YAJL_GET_STRING(v);
+        return true;
+}
+
+static int do_action(const struct config *cfg, const struct app_config *app, const char *what,
+                     yajl_val body, const struct action_origin *o, struct buf *msg,
+                     struct buf *err)
+{
+        const char *version;
+        yajl_val v;
+
+        if (strcmp(what, "pin") == 0) {
+                if (!opt_string(body, "version", &version, err))
+                        return -EINVAL;
+                if (!version) {
+                        buf_puts(err, "pin needs {\"version\": \"...\"}");
+                        return -EINVAL;
+                }
+                return action_pin(cfg, app, version, o, msg, err);
+        }
+        if (strcmp(what, "unpin") == 0)
+                return action_unpin(cfg, app, o, msg, err);
+        if (strcmp(what, "pause") == 0 || strcmp(what, "resume") == 0)
+                return action_pause(cfg, app, strcmp(what, "pause") == 0, o, msg, err);
+        if (strcmp(what, "restart") == 0) {
+                long long n = 0;
+
+                v = json_get(body, "instance");
+                if (v && !YAJL_IS_NULL(v)) {
+                        if (!YAJL_IS_INTEGER(v) || (n = YAJL_GET_INTEGER(v)) < 1 ||
+                            n > app->replicas) {
+                                buf_printf(err, "\"instance\" must be an integer from 1 to %d",
+                                           app->replicas);
+                                return -EINVAL;
+                        }
+                }
+                return action_restart(cfg, app, (int)n, o, msg, err);
+        }
+        if (strcmp(what, "unghost") == 0) {
+                v = json_get(body, "all");
+                if (!opt_string(body, "version", &version, err))
+                        return -EINVAL;
+                if (v && YAJL_IS_TRUE(v) && !version)
+                        return action_unghost(cfg, app, NULL, o, msg, err);
+                if (!version) {
+                        buf_puts(err, "unghost needs {\"version\": \"...\"} or {\"all\": true}");
+                        return -EINVAL;
+                }
+                return action_unghost(cfg, app, version, o, msg, err);
+        }
+        return -ENOENT;
+}
+
+enum MHD_Result api_post(struct MHD_Connection *c, struct request *req, const char *url)
+{
+        const struct config *cfg = web_g.o->cfg;
+        struct action_origin o = { .via = "web", .from = req->ip };
+        struct buf msg = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+        const struct app_config *app;
+        char name[APP_NAME_MAX + 2];
+        const char *rest;
+        yajl_val body = NULL;
+        enum MHD_Result ret;
+        yajl_gen g;
+        int r;
+
+        if (strncmp(url, "/api/apps/", 10) != 0)
+                return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
+        if (!(app = app_of(url, &rest, name, sizeof(name))))
+                return http_error(c, MHD_HTTP_NOT_FOUND, "no such app");
+        if (req->body.len == 0)
+                buf_puts(&req->body, "{}");
+        if (json_parse(req->body.data, req->body.len, "body", &body, &err) < 0) {
+                ret = http_error(c, MHD_HTTP_BAD_REQUEST, "%s", err.data);
+                goto out;
+        }
+        if (!YAJL_IS_OBJECT(body)) {
+                ret = http_error(c, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
+                goto out;
+        }
+        r = do_action(cfg, app, rest, body, &o, &msg, &err);
+        if (r == -ENOENT && !msg.len && !err.len) {
+                ret = http_error(c, MHD_HTTP_NOT_FOUND, "no such action: %s", rest);
+                goto out;
+        }
+        if (r < 0) {
+                ret = http_error(c, r == -EINVAL ? MHD_HTTP_BAD_REQUEST
+                                                 : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                 "%s", err.data);
+                goto out;
+        }
+        g = json_gen_new(&out);
+        yajl_gen_map_open(g);
+        json_gen_kv_bool(g, "ok", true);
+        json_gen_kv_str(g, "message", msg.data);
+        json_gen_kv_str(g, "warning", err.len ? err.data : NULL);
+        yajl_gen_map_close(g);
+        yajl_gen_free(g);
+        ret = http_json(c, MHD_HTTP_OK, out.data);
+out:
+        if (body)
+                yajl_tree_free(body);
+        buf_release(&msg);
+        buf_release(&err);
+        buf_release(&out);
+        return ret;
+}
