@@ -179,7 +179,7 @@ static int open_log(const char *path)
                 (void)mkdir_p(dir.data, 0700);
         }
         buf_release(&dir);
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0600);
         return fd < 0 ? -1 : fd;
 }
 
@@ -431,12 +431,12 @@ static int l_read_file(lua_State *L)
 {
         const char *path = check_cstring(L, 1, "read_file: path");
         struct buf *text = sandbox_push_buf(L);
-        int r = file_read_all(path, API_READ_MAX, text);
+        int r = file_read_all_flags(path, FILE_FOLLOW, API_READ_MAX, text);
 
         if (r < 0) {
                 luaL_pushfail(L);
                 lua_pushfstring(L, "cannot read '%s': %s", path,
-                                r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
+                                r == -EFBIG ? "larger than 16 MiB" : file_strerror(r));
                 return 2;
         }
         lua_pushlstring(L, text->data, text->len);

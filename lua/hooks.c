@@ -16,6 +16,7 @@
 #include <lauxlib.h>
 
 #include "api.h"
+#include "../state/fsutil.h"
 #include "term.h"
 #include "../state/json.h"
 #include "../state/node.h"
@@ -780,7 +781,7 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         if (r < 0) {
                 buf_printf(err, "%s: cannot read the cookie%s%s: %s", c->origin ? c->origin : "config",
                            c->cookie_file ? " from " : "", c->cookie_file ? c->cookie_file : "",
-                           strerror(-r));
+                           file_strerror(r));
                 goto out;
         }
         node_name(app->name, call->instance, &node);

@@ -411,10 +411,10 @@ int sandbox_load_file(struct sandbox *sb, const char *path, struct buf *err)
         struct buf text = BUF_INIT, name = BUF_INIT;
         int r;
 
-        r = file_read_all(path, SANDBOX_FILE_MAX, &text);
+        r = file_read_all_flags(path, FILE_FOLLOW, SANDBOX_FILE_MAX, &text);
         if (r < 0) {
                 buf_printf(err, "%s: cannot read: %s", path,
-                           r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                           r == -EFBIG ? "larger than 1 MiB" : file_strerror(r));
                 return r;
         }
         buf_printf(&name, "@%s", path);

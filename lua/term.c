@@ -1179,11 +1179,11 @@ static int l_consult(lua_State *L)
         char err[512];
         int r;
 
-        r = file_read_all(path, CONSULT_MAX, text);
+        r = file_read_all_flags(path, FILE_FOLLOW, CONSULT_MAX, text);
         if (r < 0) {
                 luaL_pushfail(L);
                 lua_pushfstring(L, "cannot read '%s': %s", path,
-                                r == -EFBIG ? "larger than 4 MiB" : strerror(-r));
+                                r == -EFBIG ? "larger than 4 MiB" : file_strerror(r));
                 return 2;
         }
         if (term_parse_text(L, text->data, text->len, path, err, sizeof(err)) < 0) {

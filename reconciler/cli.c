@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../state/fsutil.h"
 #include "../state/secrets.h"
 #include "../state/banned.h"
 
@@ -50,7 +51,7 @@ int cli_load_config(const struct cli *cli, struct config *ret)
 
         if (r < 0) {
                 if (err.len == 0)
-                        buf_printf(&err, "cannot load the configuration: %s", strerror(-r));
+                        buf_printf(&err, "cannot load the configuration: %s", file_strerror(r));
                 /* One line per problem, each already naming file and field. */
                 fprintf(stderr, "%s%s", err.data, err.data[err.len - 1] == '\n' ? "" : "\n");
                 buf_release(&err);
@@ -66,7 +67,7 @@ int cli_load_secrets(struct config *c)
         int r = secrets_load(c, &err);
 
         if (r < 0)
-                fprintf(stderr, "deployex: %s\n", err.len ? err.data : strerror(-r));
+                fprintf(stderr, "deployex: %s\n", err.len ? err.data : file_strerror(r));
         buf_release(&err);
         return r < 0 ? EXIT_FAIL : EXIT_OK;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../state/fsutil.h"
 #include "../lua/hooks.h"
 #include "../state/override.h"
 #include "../state/paths.h"
@@ -97,7 +98,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                 buf_release(&cookie);
                 if (r < 0)
                         buf_printf(&err, "%s: cookie_file: cannot read '%s': %s", c.origin,
-                                   c.cookie_file ? c.cookie_file : "", strerror(-r));
+                                   c.cookie_file ? c.cookie_file : "", file_strerror(r));
         }
         report(&err, &problems);
         if (source_open(&c, &src, &err) < 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../state/fsutil.h"
 #include "../state/paths.h"
 #include "../state/banned.h"
 
@@ -138,7 +139,7 @@ static int catch_up(const char *path, const struct stat *old)
 
                 buf_reset(&p);
                 buf_printf(&p, "%s.%d", path, j);
-                fd = open(p.data, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                fd = file_open_read(p.data, 0, NULL);
                 if (fd < 0)
                         continue;
                 r = copy_to_end(fd);
@@ -182,7 +183,7 @@ static int follow(const char *path, int fd)
                                 r = catch_up(path, &cur);
                         if (r < 0)
                                 break;
-                        nfd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                        nfd = file_open_read(path, 0, NULL);
                         if (nfd < 0)
                                 continue; /* gone again; look next time */
                         close(fd);
@@ -256,12 +257,13 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
                 goto out;
         }
         path_log_file(&c, app->name, n, is_stderr, &path);
-        fd = open(path.data, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = file_open_read(path.data, 0, NULL);
         if (fd < 0) {
-                if (errno == ENOENT)
+                if (fd == -ENOENT)
                         fprintf(stderr, "deployex logs: no log yet at %s\n", path.data);
                 else
-                        fprintf(stderr, "deployex logs: cannot open %s: %s\n", path.data, strerror(errno));
+                        fprintf(stderr, "deployex logs: cannot open %s: %s\n", path.data,
+                                file_strerror(fd));
                 goto out;
         }
         /* A rotation between fstat and pread shows up as a short read: measure again. */
@@ -279,7 +281,7 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
         if (r == -EPIPE)
                 r = 0; /* `deployex logs ... | head` */
         if (r < 0) {
-                fprintf(stderr, "deployex logs: %s: %s\n", path.data, strerror(-r));
+                fprintf(stderr, "deployex logs: %s: %s\n", path.data, file_strerror(r));
                 goto out;
         }
         ret = EXIT_OK;

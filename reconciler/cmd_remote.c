@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../state/fsutil.h"
 #include "../state/json.h"
 #include "../state/node.h"
 #include "../state/paths.h"
@@ -276,7 +277,7 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
         r = config_read_cookie(&c, &cookie);
         if (r < 0) {
                 fprintf(stderr, "deployex remote: cannot read the cookie%s%s: %s\n", c.cookie_file ? " from " : "",
-                        c.cookie_file ? c.cookie_file : "", strerror(-r));
+                        c.cookie_file ? c.cookie_file : "", file_strerror(r));
                 goto out;
         }
         build_command(&c, app, n, current.data, cookie.data, &rc);

@@ -486,9 +486,9 @@ static int load_config(struct daemon *d, struct config *ret, struct buf *err)
                 r = config_load(d->config_path, ret, err);
                 goto out;
         }
-        r = file_read_all(d->watch_path, JSON_MAX_BYTES, &text);
+        r = file_read_all_flags(d->watch_path, FILE_FOLLOW, JSON_MAX_BYTES, &text);
         if (r < 0) {
-                buf_printf(err, "%s: %s", d->watch_path, strerror(-r));
+                buf_printf(err, "%s: %s", d->watch_path, file_strerror(r));
                 goto out;
         }
         r = config_parse(text.data, text.len, d->watch_path, ret, err);

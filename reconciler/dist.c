@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dist.h"
+#include "../state/fsutil.h"
 #include "../state/banned.h"
 
 int dist_opts(const struct config *c, struct buf *cookie, struct beam_opts *ret, struct buf *err)
@@ -12,7 +13,7 @@ int dist_opts(const struct config *c, struct buf *cookie, struct beam_opts *ret,
         if (r < 0) {
                 buf_printf(err, "%s: cannot read the cookie%s%s: %s", c->origin ? c->origin : "config",
                            c->cookie_file ? " from " : "", c->cookie_file ? c->cookie_file : "",
-                           r == -ENOENT ? "none configured" : strerror(-r));
+                           r == -ENOENT ? "none configured" : file_strerror(r));
                 return r;
         }
         *ret = (struct beam_opts){ cookie->data, BEAM_CONNECT_TIMEOUT_MS, NULL };

@@ -970,11 +970,10 @@ int unpack_release(const char *tarball, const char *dest_dir, uint64_t max_bytes
         r = check_dest(dest_dir, err);
         if (r < 0)
                 return r;
-        fd = open(tarball, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = file_open_read(tarball, 0, NULL);
         if (fd < 0) {
-                r = -errno;
-                buf_printf(err, "%s: %s", tarball, strerror(errno));
-                return r;
+                buf_printf(err, "%s: %s", tarball, file_strerror(fd));
+                return fd;
         }
         r = make_temp_root(dest_dir, &tmp, err);
         if (r < 0)

@@ -182,7 +182,7 @@ static int from_file(struct aws_creds *ret, struct buf *err)
                 buf_printf(&path, "%s/.aws/credentials", home);
         else
                 return explicit_profile ? -EINVAL : -ENOKEY;
-        r = file_read_all(path.data, CREDENTIALS_FILE_MAX, &text);
+        r = file_read_all_flags(path.data, FILE_FOLLOW, CREDENTIALS_FILE_MAX, &text);
         if (r == -ENOENT) {
                 r = -ENOKEY;
                 /* A profile asked for by name must exist: no silent fallback to another identity. */
@@ -194,7 +194,7 @@ static int from_file(struct aws_creds *ret, struct buf *err)
                 goto out;
         }
         if (r < 0) {
-                buf_printf(err, "aws credentials: cannot read '%s': %s", path.data, strerror(-r));
+                buf_printf(err, "aws credentials: cannot read '%s': %s", path.data, file_strerror(r));
                 goto out;
         }
         r = aws_creds_parse_file(text.data, profile, ret);

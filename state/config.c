@@ -1078,14 +1078,14 @@ int config_load_file(const char *path, struct config *ret, struct buf *err)
         struct buf text = BUF_INIT;
         int r;
 
-        r = file_read_all(path, JSON_MAX_BYTES, &text);
+        r = file_read_all_flags(path, FILE_FOLLOW, JSON_MAX_BYTES, &text);
         if (r < 0) {
                 if (err->len && err->data[err->len - 1] != '\n')
                         buf_putc(err, '\n');
                 if (r == -EFBIG)
                         buf_printf(err, "%s: larger than %d bytes", path, JSON_MAX_BYTES);
                 else
-                        buf_printf(err, "%s: cannot read: %s", path, strerror(-r));
+                        buf_printf(err, "%s: cannot read: %s", path, file_strerror(r));
                 goto out;
         }
         r = config_parse(text.data, text.len, path, ret, err);
@@ -1359,7 +1359,7 @@ int config_read_cookie(const struct config *c, struct buf *ret)
         }
         if (!c->cookie_file)
                 return -ENOENT;
-        r = file_read_all(c->cookie_file, COOKIE_FILE_MAX, &text);
+        r = file_read_all_flags(c->cookie_file, FILE_FOLLOW, COOKIE_FILE_MAX, &text);
         if (r < 0)
                 goto out;
         n = strcspn(text.data, "\r\n");

@@ -248,3 +248,89 @@ int remove_tree(const char *path)
                 return errno == ENOENT ? 0 : -errno;
         return remove_at(AT_FDCWD, path, S_ISDIR(st.st_mode));
 }
+
+int file_open_read(const char *path, int flags, size_t *ret_size)
+{
+        int oflags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+        struct stat st;
+        int fd;
+
+        if (!(flags & FILE_FOLLOW))
+                oflags |= O_NOFOLLOW;
+        fd = open(path, oflags);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                close(fd);
+                return S_ISDIR(st.st_mode) ? -EISDIR : -FILE_ENOTREG;
+        }
+        if (ret_size)
+                *ret_size = st.st_size > 0 ? (size_t)st.st_size : 0;
+        return fd;
+}
+
+/* Reads at most max_bytes + 1 so that "too large" is detected without trusting st_size. */
+static int read_fd(int fd, size_t max_bytes, struct buf *out)
+{
+        char chunk[16384];
+
+        for (;;) {
+                ssize_t n = read(fd, chunk, sizeof(chunk));
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+                buf_append(out, chunk, (size_t)n);
+                if (out->len > max_bytes)
+                        return -EFBIG;
+        }
+}
+
+int file_read_all_flags(const char *path, int flags, size_t max_bytes, struct buf *out)
+{
+        struct buf tmp = BUF_INIT;
+        size_t size;
+        int fd, r;
+
+        fd = file_open_read(path, flags, &size);
+        if (fd < 0)
+                return fd;
+        if (size > max_bytes) {
+                r = -EFBIG;
+                goto out;
+        }
+        r = read_fd(fd, max_bytes, &tmp);
+        if (r < 0)
+                goto out;
+        buf_release(out);
+        *out = tmp;
+        buf_init(&tmp);
+out:
+        buf_release(&tmp);
+        close(fd);
+        return r;
+}
+
+int file_read_all(const char *path, size_t max_bytes, struct buf *out)
+{
+        return file_read_all_flags(path, 0, max_bytes, out);
+}
+
+const char *file_strerror(int r)
+{
+        if (r == -FILE_ENOTREG)
+                return "not a regular file (a FIFO, device or socket is refused)";
+        if (r == -ELOOP)
+                return "is a symlink (refused: not followed here)";
+        return strerror(r < 0 ? -r : r);
+}

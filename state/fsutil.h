@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct buf;
+
 int atomic_write_file(const char *path, const void *data, size_t len);
 /* The same for a file others read (a bucket object, a metrics textfile): mode before umask. */
 int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode);
@@ -22,5 +24,28 @@ int append_line(const char *path, const char *data, size_t len);
 /* rm -rf; no error when path does not exist.  Refuses "/" and "". */
 int remove_tree(const char *path);
 int fsync_dir_of(const char *path);
+
+/*
+ * Reading files that someone else may have planted (overrides, the bucket's
+ * current.json, state files, logs): every read goes through file_open_read().
+ * It opens with O_NONBLOCK (a FIFO never blocks the open), O_NOCTTY,
+ * O_CLOEXEC and, unless FILE_FOLLOW is given, O_NOFOLLOW (a final symlink is
+ * refused with -ELOOP), then fstat's the fd and refuses anything that is not
+ * a regular file with -FILE_ENOTREG.  FILE_FOLLOW is for the few paths where
+ * an operator legitimately points a symlink (the -c config, key and cookie
+ * files, files a hook names).  file_strerror() turns either refusal into a
+ * short reason for a one-line error.
+ */
+#define FILE_FOLLOW 1
+/* Not an errno value (those end at 4095): "not a regular file". */
+#define FILE_ENOTREG 4096
+
+/* Returns the fd (ret_size, when not NULL, gets st_size) or -errno / -FILE_ENOTREG. */
+int file_open_read(const char *path, int flags, size_t *ret_size);
+/* Read a whole regular file, refusing more than max_bytes (-EFBIG); out is replaced. */
+int file_read_all(const char *path, size_t max_bytes, struct buf *out);
+int file_read_all_flags(const char *path, int flags, size_t max_bytes, struct buf *out);
+/* strerror() that also names FILE_ENOTREG and a refused symlink; r is -errno. */
+const char *file_strerror(int r);
 
 #endif

@@ -239,9 +239,9 @@ static int fetch_with_key(struct gcp_auth *a, const char *path, uint64_t now_ms,
         int r;
 
         http_response_init(&resp);
-        r = file_read_all(path, KEY_FILE_MAX, &text);
+        r = file_read_all_flags(path, FILE_FOLLOW, KEY_FILE_MAX, &text);
         if (r < 0) {
-                buf_printf(err, "gcp credentials: cannot read '%s': %s", path, strerror(-r));
+                buf_printf(err, "gcp credentials: cannot read '%s': %s", path, file_strerror(r));
                 goto out;
         }
         /* Parse errors could quote the key: report the file only. */

@@ -81,7 +81,7 @@ int ghosts_load(const char *path, struct ghost_list *ret, struct buf *err)
         } else if (r == -EFBIG) {
                 record_fail(&c, "", "larger than %d bytes", JSON_MAX_BYTES);
         } else if (r < 0) {
-                record_fail(&c, "", "cannot read: %s", strerror(-r));
+                record_fail(&c, "", "cannot read: %s", file_strerror(r));
         } else {
                 r = ghosts_parse(text.data, text.len, path, ret, err);
         }

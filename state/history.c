@@ -71,9 +71,9 @@ static int ends_with_newline(const char *path)
         ssize_t n;
         int fd, r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = file_open_read(path, 0, NULL);
         if (fd < 0)
-                return errno == ENOENT ? 1 : -errno;
+                return fd == -ENOENT ? 1 : fd;
         if (fstat(fd, &st) < 0) {
                 r = -errno;
                 goto out;
@@ -163,9 +163,9 @@ static int read_tail(const char *path, size_t max, struct buf *out, bool *ret_cu
         off_t start = 0;
         int fd, r = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = file_open_read(path, 0, NULL);
         if (fd < 0)
-                return -errno;
+                return fd;
         if (fstat(fd, &st) < 0) {
                 r = -errno;
                 goto out;
@@ -217,7 +217,7 @@ int history_load(const char *path, struct history_list *ret, struct buf *err)
                 goto out;
         }
         if (r < 0) {
-                record_fail(&c, "", "cannot read: %s", strerror(-r));
+                record_fail(&c, "", "cannot read: %s", file_strerror(r));
                 goto out;
         }
         p = text.data;

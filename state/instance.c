@@ -251,7 +251,7 @@ int instance_records_load_dir(const char *dir, struct instance_record **ret, siz
                         continue;
                 }
                 if (r < 0) {
-                        record_fail(&c, "", "cannot read: %s; record skipped", strerror(-r));
+                        record_fail(&c, "", "cannot read: %s; record skipped", file_strerror(r));
                         continue;
                 }
                 if (instance_record_parse(text.data, text.len, path.data, &rec, err) < 0)

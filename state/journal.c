@@ -55,7 +55,7 @@ int journal_load(const char *path, struct journal *ret, struct buf *err)
         if (r == -EFBIG)
                 record_fail(&c, "", "larger than %d bytes", JSON_MAX_BYTES);
         else if (r < 0)
-                record_fail(&c, "", "cannot read: %s", strerror(-r));
+                record_fail(&c, "", "cannot read: %s", file_strerror(r));
         else
                 r = journal_parse(text.data, text.len, path, ret, err);
 out:

@@ -174,60 +174,6 @@ out:
         return r;
 }
 
-/* Reads at most max_bytes + 1 so that "too large" is detected without trusting st_size. */
-static int read_fd(int fd, size_t max_bytes, struct buf *out)
-{
-        char chunk[16384];
-
-        for (;;) {
-                ssize_t n = read(fd, chunk, sizeof(chunk));
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return 0;
-                buf_append(out, chunk, (size_t)n);
-                if (out->len > max_bytes)
-                        return -EFBIG;
-        }
-}
-
-int file_read_all(const char *path, size_t max_bytes, struct buf *out)
-{
-        struct buf tmp = BUF_INIT;
-        struct stat st;
-        int fd, r;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                goto out;
-        }
-        if (S_ISDIR(st.st_mode)) {
-                r = -EISDIR;
-                goto out;
-        }
-        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_bytes) {
-                r = -EFBIG;
-                goto out;
-        }
-        r = read_fd(fd, max_bytes, &tmp);
-        if (r < 0)
-                goto out;
-        buf_release(out);
-        *out = tmp;
-        buf_init(&tmp);
-out:
-        buf_release(&tmp);
-        close(fd);
-        return r;
-}
-
 int json_parse_file(const char *path, size_t max_bytes, yajl_val *ret, struct buf *err)
 {
         struct buf text = BUF_INIT;
@@ -243,7 +189,7 @@ int json_parse_file(const char *path, size_t max_bytes, yajl_val *ret, struct bu
         }
         if (r < 0) {
                 start_line(err);
-                buf_printf(err, "%s: cannot read: %s", path, strerror(-r));
+                buf_printf(err, "%s: cannot read: %s", path, file_strerror(r));
                 goto out;
         }
         r = json_parse(text.data, text.len, path, ret, err);

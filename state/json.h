@@ -15,6 +15,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "fsutil.h"
 #include "util.h"
 
 #define JSON_MAX_BYTES (1024 * 1024)
@@ -33,8 +34,6 @@ int json_parse(const char *text, size_t len, const char *origin, yajl_val *ret, 
  */
 int json_parse_file(const char *path, size_t max_bytes, yajl_val *ret, struct buf *err);
 
-/* Read a whole file (refusing more than max_bytes: -EFBIG) into out. */
-int file_read_all(const char *path, size_t max_bytes, struct buf *out);
 
 /* Object member lookup; NULL when absent or when obj is not an object. */
 yajl_val json_get(yajl_val obj, const char *key);

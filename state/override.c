@@ -137,7 +137,7 @@ int override_load(const char *path, struct override *ret, struct buf *err)
         if (r == -EFBIG)
                 record_fail(&c, "", "larger than %d bytes", JSON_MAX_BYTES);
         else if (r < 0)
-                record_fail(&c, "", "cannot read: %s", strerror(-r));
+                record_fail(&c, "", "cannot read: %s", file_strerror(r));
         else
                 r = override_parse(text.data, text.len, path, ret, err);
 out:

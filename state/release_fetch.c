@@ -50,9 +50,9 @@ int release_file_sha256(const char *path, char ret[65])
         char *chunk = xmalloc(CHUNK);
         int fd, r = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = file_open_read(path, 0, NULL);
         if (fd < 0) {
-                r = -errno;
+                r = fd;
                 goto out;
         }
         (void)EVP_DigestInit_ex(md, EVP_sha256(), NULL);

@@ -63,7 +63,7 @@ static int file_get_current(struct source *s, const char *app, const char *etag,
         if (r == -EFBIG)
                 buf_printf(err, "%s: larger than %d bytes", path.data, CURRENT_MAX_BYTES);
         else if (r < 0 && r != -ENOENT)
-                buf_printf(err, "%s: %s", path.data, strerror(-r));
+                buf_printf(err, "%s: %s", path.data, file_strerror(r));
         if (r >= 0) {
                 str_copy(ret_etag, ETAG_MAX + 1, tag);
                 r = 0;
@@ -107,10 +107,10 @@ static int file_get_release(struct source *s, const char *app, const char *versi
         int in, r;
 
         buf_printf(&path, "%s/dist/%s/%s-%s.tar.gz", root_of(s), app, app, version);
-        in = open(path.data, O_RDONLY | O_CLOEXEC);
+        in = file_open_read(path.data, 0, NULL);
         if (in < 0) {
-                r = -errno;
-                buf_printf(err, "%s: %s", path.data, strerror(-r));
+                r = in;
+                buf_printf(err, "%s: %s", path.data, file_strerror(r));
                 goto out;
         }
         r = copy_fd(in, fd, max_bytes);

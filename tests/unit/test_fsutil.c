@@ -291,6 +291,38 @@ static void test_fsync_dir_of(void **state)
         buf_release(&p);
 }
 
+/* A FIFO, a device, a symlink or a directory where a regular file is expected: refused at once. */
+static void test_file_read_refuses_non_regular(void **state)
+{
+        struct buf p = BUF_INIT, target = BUF_INIT, text = BUF_INIT;
+
+        (void)state;
+        at(&target, "regular.json");
+        assert_int_equal(atomic_write_file(target.data, "{}", 2), 0);
+        assert_int_equal(file_read_all(target.data, 16, &text), 0);
+        assert_string_equal(text.data, "{}");
+        assert_int_equal(file_read_all(target.data, 1, &text), -EFBIG);
+
+        at(&p, "fifo.json");
+        assert_int_equal(mkfifo(p.data, 0600), 0);
+        assert_int_equal(file_read_all(p.data, 16, &text), -FILE_ENOTREG);
+        assert_int_equal(file_read_all_flags(p.data, FILE_FOLLOW, 16, &text), -FILE_ENOTREG);
+        assert_non_null(strstr(file_strerror(-FILE_ENOTREG), "not a regular file"));
+        assert_int_equal(file_read_all("/dev/null", 16, &text), -FILE_ENOTREG);
+        assert_int_equal(file_read_all(tmpdir, 16, &text), -EISDIR);
+
+        at(&p, "link.json");
+        assert_int_equal(symlink(target.data, p.data), 0);
+        assert_int_equal(file_read_all(p.data, 16, &text), -ELOOP);
+        assert_non_null(strstr(file_strerror(-ELOOP), "symlink"));
+        assert_int_equal(file_read_all_flags(p.data, FILE_FOLLOW, 16, &text), 0);
+        assert_string_equal(text.data, "{}");
+        assert_int_equal(file_open_read(p.data, 0, NULL), -ELOOP);
+        buf_release(&p);
+        buf_release(&target);
+        buf_release(&text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -303,6 +335,7 @@ int main(void)
                 cmocka_unit_test(test_append_line),
                 cmocka_unit_test(test_remove_tree),
                 cmocka_unit_test(test_fsync_dir_of),
+                cmocka_unit_test(test_file_read_refuses_non_regular),
         };
 
         return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
