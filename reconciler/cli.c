@@ -107,3 +107,29 @@ int cli_parse_json_app(const struct cli_command *cmd, int argc, char **argv, boo
         *ret_app = app;
         return EXIT_OK;
 }
+
+int cli_parse_since(const char *s, uint64_t now_ms, uint64_t *ret_ms)
+{
+        static const struct {
+                char unit;
+                uint64_t ms;
+        } units[] = { { 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 } };
+        size_t len = strlen(s);
+        uint64_t n;
+
+        if (time_parse_iso(s, ret_ms) == 0)
+                return 0;
+        for (size_t i = 0; len >= 2 && i < ARRAY_SIZE(units); i++) {
+                char digits[24];
+
+                if (s[len - 1] != units[i].unit || len - 1 >= sizeof(digits))
+                        continue;
+                memcpy(digits, s, len - 1);
+                digits[len - 1] = '\0';
+                if (parse_u64(digits, &n) < 0 || n > UINT64_MAX / units[i].ms)
+                        return -EINVAL;
+                *ret_ms = n * units[i].ms > now_ms ? 0 : now_ms - n * units[i].ms;
+                return 0;
+        }
+        return -EINVAL;
+}

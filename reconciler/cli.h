@@ -11,6 +11,7 @@
 #define DEPLOYEX_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "../state/config.h"
 
@@ -52,6 +53,12 @@ const struct cli_command *cli_find_command(const char *name);
  */
 int cli_parse_json_app(const struct cli_command *cmd, int argc, char **argv, bool app_required,
                        bool *ret_json, const char **ret_app);
+
+/*
+ * --since T: an RFC 3339 time ("2026-11-26T05:00:00Z") or a duration before
+ * now_ms ("90s", "15m", "2h", "3d").  0 and *ret_ms, or -EINVAL.
+ */
+int cli_parse_since(const char *s, uint64_t now_ms, uint64_t *ret_ms);
 
 /* The commands, one reconciler/cmd_*.c each. */
 extern const struct cli_command cmd_check, cmd_plan, cmd_status, cmd_history, cmd_ghosts,

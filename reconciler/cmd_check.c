@@ -6,34 +6,89 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "../state/fsutil.h"
 #include "../lua/hooks.h"
+#include "../state/json.h"
 #include "../state/override.h"
 #include "../state/paths.h"
 #include "../state/release.h"
 #include "../state/source.h"
 #include "../state/banned.h"
 
-static void report(struct buf *err, unsigned *problems)
+/* What check found: problems make it fail, warnings and notes do not. */
+struct findings {
+        bool json;
+        struct buf problems; /* one a line */
+        struct buf warnings; /* one a line */
+        unsigned nproblems, nwarnings;
+        yajl_gen apps;       /* --json: the "apps" array being built */
+};
+
+static void add_lines(struct buf *to, unsigned *count, struct buf *lines)
 {
-        if (!err->len)
-                return;
-        /* err may hold several lines: one problem each. */
-        for (const char *p = err->data; *p;) {
+        for (const char *p = lines->data; *p;) {
                 size_t n = strcspn(p, "\n");
-                fprintf(stderr, "%.*s\n", (int)n, p);
-                (*problems)++;
+
+                if (n > 0) {
+                        buf_printf(to, "%.*s\n", (int)n, p);
+                        (*count)++;
+                }
                 p += n + (p[n] == '\n');
         }
-        buf_reset(err);
+        buf_reset(lines);
+}
+
+/* err may hold several lines: one problem each. */
+static void report(struct findings *f, struct buf *err)
+{
+        add_lines(&f->problems, &f->nproblems, err);
+}
+
+static void warn(struct findings *f, struct buf *w)
+{
+        add_lines(&f->warnings, &f->nwarnings, w);
+}
+
+/* A file:// bucket that does not exist is almost always a typo in the path. */
+static void check_file_source(const struct config *c, struct findings *f)
+{
+        struct buf w = BUF_INIT;
+        struct stat st;
+        const char *path;
+
+        if (!c->source || strncmp(c->source, "file://", 7) != 0)
+                return;
+        path = c->source + 7;
+        if (stat(path, &st) < 0)
+                buf_printf(&w, "%s: source: '%s' does not exist (a typo? nothing can be published "
+                               "there until it is created)", c->origin, path);
+        else if (!S_ISDIR(st.st_mode))
+                buf_printf(&w, "%s: source: '%s' is not a directory", c->origin, path);
+        warn(f, &w);
+        buf_release(&w);
+}
+
+static void json_lines(yajl_gen g, const char *key, const struct buf *lines)
+{
+        json_gen_str(g, key);
+        yajl_gen_array_open(g);
+        for (const char *p = lines->data; *p;) {
+                size_t n = strcspn(p, "\n");
+                yajl_gen_string(g, (const unsigned char *)p, n);
+                p += n + (p[n] == '\n');
+        }
+        yajl_gen_array_close(g);
 }
 
 static void check_app(const struct config *c, const struct app_config *app, struct source *src,
-                      unsigned *problems)
+                      struct findings *f)
 {
+        const char *published = NULL;
+        bool none_published = false;
         struct buf path = BUF_INIT, err = BUF_INIT, body = BUF_INIT;
         struct override o;
         struct release_desc rel;
@@ -45,30 +100,42 @@ static void check_app(const struct config *c, const struct app_config *app, stru
         memset(&rel, 0, sizeof(rel));
         path_override(c, app->name, &path);
         (void)override_load(path.data, &o, &err); /* a problem is in err */
-        report(&err, problems);
+        report(f, &err);
 
         if (app->hooks && access(app->hooks, R_OK) < 0) {
                 buf_printf(&err, "%s: apps.%s.hooks: cannot read '%s': %s", c->origin, app->name,
                            app->hooks, strerror(errno));
-                report(&err, problems);
+                report(f, &err);
         } else {
                 /* The language default and the app's file, loaded as a call would. */
                 (void)hooks_check_app(c, app, &err);
-                report(&err, problems);
+                report(f, &err);
         }
         if (src) {
                 r = source_get_current(src, app->name, "", &body, etag, &not_modified, &err);
                 if (r == -ENOENT) {
-                        printf("%s: nothing published yet at %s/versions/%s/%s/current.json\n",
-                               app->name, src->url, app->name, src->env);
+                        none_published = true;
+                        if (!f->json)
+                                printf("%s: nothing published yet at %s/versions/%s/%s/current.json\n",
+                                       app->name, src->url, app->name, src->env);
                 } else if (r == 0) {
                         buf_reset(&path);
                         buf_printf(&path, "%s/versions/%s/%s/current.json", src->url, app->name,
                                    src->env);
-                        if (release_desc_parse(body.data, body.len, path.data, &rel, &err) == 0)
-                                printf("%s: current.json publishes %s\n", app->name, rel.version);
+                        if (release_desc_parse(body.data, body.len, path.data, &rel, &err) == 0) {
+                                published = rel.version;
+                                if (!f->json)
+                                        printf("%s: current.json publishes %s\n", app->name, rel.version);
+                        }
                 }
-                report(&err, problems);
+                report(f, &err);
+        }
+        if (f->json) {
+                yajl_gen_map_open(f->apps);
+                json_gen_kv_str(f->apps, "name", app->name);
+                json_gen_kv_str(f->apps, "published", published);
+                json_gen_kv_bool(f->apps, "nothing_published", none_published);
+                yajl_gen_map_close(f->apps);
         }
         override_release(&o);
         release_desc_release(&rel);
@@ -79,17 +146,36 @@ static void check_app(const struct config *c, const struct app_config *app, stru
 
 static int run(const struct cli *cli, int argc, char **argv)
 {
-        struct config c;
-        struct buf err = BUF_INIT;
+        struct findings f = { .problems = BUF_INIT, .warnings = BUF_INIT };
+        struct buf err = BUF_INIT, out = BUF_INIT;
         struct source *src = NULL;
-        unsigned problems = 0;
+        bool offline = false, loaded = false;
+        struct config c;
+        yajl_gen g;
         int r;
 
-        (void)argv;
-        if (argc != 1)
-                return cli_usage_error(&cmd_check, "takes no arguments");
-        if ((r = cli_load_config(cli, &c)) != EXIT_OK)
-                return r;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        f.json = true;
+                else if (strcmp(argv[i], "--offline") == 0)
+                        offline = true;
+                else
+                        return cli_usage_error(&cmd_check, "unexpected argument '%s'", argv[i]);
+        }
+        /* --json: {"apps": [...] first, as check_app() goes, then the verdict. */
+        g = f.apps = json_gen_new(&out);
+        yajl_gen_map_open(g);
+        json_gen_str(g, "apps");
+        yajl_gen_array_open(g);
+        /* Not cli_load_config: with --json its problems belong in the JSON too. */
+        r = config_load(cli->config_path, &c, &err);
+        if (r < 0) {
+                if (err.len == 0)
+                        buf_printf(&err, "cannot load the configuration: %s", strerror(-r));
+                report(&f, &err);
+                goto done;
+        }
+        loaded = true;
         /* Environment mode may have no cookie yet: a secrets adapter supplies it. */
         if (c.cookie || c.cookie_file) {
                 struct buf cookie = BUF_INIT;
@@ -100,29 +186,61 @@ static int run(const struct cli *cli, int argc, char **argv)
                         buf_printf(&err, "%s: cookie_file: cannot read '%s': %s", c.origin,
                                    c.cookie_file ? c.cookie_file : "", file_strerror(r));
         }
-        report(&err, &problems);
-        if (source_open(&c, &src, &err) < 0)
-                report(&err, &problems);
+        report(&f, &err);
+        check_file_source(&c, &f);
+        if (!offline && source_open(&c, &src, &err) < 0)
+                report(&f, &err);
         for (size_t i = 0; i < c.napps; i++)
-                check_app(&c, &c.apps[i], src, &problems);
+                check_app(&c, &c.apps[i], src, &f);
         source_free(src);
-        if (problems == 0)
-                printf("%s: ok (%zu app%s)\n", c.origin, c.napps, c.napps == 1 ? "" : "s");
-        else
-                fprintf(stderr, "%s: %u problem%s\n", c.origin, problems, problems == 1 ? "" : "s");
-        config_release(&c);
+done:
+        yajl_gen_array_close(g);
+        if (f.json) {
+                json_gen_kv_str(g, "config", loaded ? c.origin : cli->config_path);
+                json_gen_kv_bool(g, "ok", f.nproblems == 0);
+                json_lines(g, "problems", &f.problems);
+                json_lines(g, "warnings", &f.warnings);
+                yajl_gen_map_close(g);
+                printf("%s\n", out.data);
+        } else {
+                fputs(f.problems.data, stderr);
+                for (const char *p = f.warnings.data; *p;) {
+                        size_t n = strcspn(p, "\n");
+                        fprintf(stderr, "warning: %.*s\n", (int)n, p);
+                        p += n + (p[n] == '\n');
+                }
+                if (!loaded)
+                        ;
+                else if (f.nproblems == 0)
+                        printf("%s: ok (%zu app%s%s)\n", c.origin, c.napps, c.napps == 1 ? "" : "s",
+                               f.nwarnings ? (f.nwarnings == 1 ? ", 1 warning" : ", warnings") : "");
+                else
+                        fprintf(stderr, "%s: %u problem%s\n", c.origin, f.nproblems,
+                                f.nproblems == 1 ? "" : "s");
+        }
+        r = f.nproblems ? EXIT_FAIL : EXIT_OK;
+        yajl_gen_free(g);
+        if (loaded)
+                config_release(&c);
+        buf_release(&f.problems);
+        buf_release(&f.warnings);
         buf_release(&err);
-        return problems ? EXIT_FAIL : EXIT_OK;
+        buf_release(&out);
+        return r;
 }
 
 const struct cli_command cmd_check = {
         .name = "check",
-        .usage = "check",
+        .usage = "check [--json] [--offline]",
         .summary = "validate config, overrides and hooks; exit 1 on any error",
         .help = "Validates the configuration file (or the DeployEx 0.3 environment variables),\n"
                 "every app's override file, the current.json the bucket publishes, the cookie\n"
                 "and the hook files. Each problem is printed on its own line naming the file and\n"
                 "the field, e.g.\n"
-                "  /etc/deployex/deployex.json: apps[0].replicas: must be an integer from 0 to 100, got -1\n",
+                "  /etc/deployex/deployex.json: apps[0].replicas: must be an integer from 0 to 100, got -1\n"
+                "Warnings (a file:// source directory that does not exist) do not fail the check.\n\n"
+                "  --json     {\"config\", \"ok\", \"problems\": [..], \"warnings\": [..],\n"
+                "              \"apps\": [{\"name\", \"published\", \"nothing_published\"}]}\n"
+                "  --offline  do not read the bucket\n",
         .run = run,
 };

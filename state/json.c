@@ -125,6 +125,38 @@ static void append_first_line(struct buf *err, const char *msg)
                 buf_append(err, msg, n);
 }
 
+/*
+ * What yajl words vaguely, said plainly: a comma before a closing '}' or ']'
+ * (yajl: "invalid object key (must be a string)"), a string in single quotes.
+ * NULL when the generic message is the best there is.
+ */
+static const char *plain_reason(const char *text, size_t len, size_t off)
+{
+        size_t i = off, j = off;
+
+        while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+                i++;
+        while (j > 0 && (text[j - 1] == ' ' || text[j - 1] == '\t' || text[j - 1] == '\r' ||
+                         text[j - 1] == '\n'))
+                j--;
+        if (i < len && (text[i] == '}' || text[i] == ']') && j > 0 && text[j - 1] == ',')
+                return text[i] == '}' ? "trailing comma before '}' (JSON allows none: remove it)"
+                                      : "trailing comma before ']' (JSON allows none: remove it)";
+        if (off < len && text[off] == ',' && i < len) {
+                size_t k = off + 1;
+                while (k < len && (text[k] == ' ' || text[k] == '\t' || text[k] == '\r' || text[k] == '\n'))
+                        k++;
+                if (k < len && (text[k] == '}' || text[k] == ']'))
+                        return "trailing comma (JSON allows none: remove it)";
+        }
+        if (off < len && text[off] == '\'')
+                return "strings take double quotes, not single quotes";
+        if (off < len && ((text[off] >= 'a' && text[off] <= 'z') || (text[off] >= 'A' && text[off] <= 'Z') ||
+                          text[off] == '_') && j > 0 && (text[j - 1] == '{' || text[j - 1] == ','))
+                return "object keys take double quotes";
+        return NULL;
+}
+
 int json_parse(const char *text, size_t len, const char *origin, yajl_val *ret, struct buf *err)
 {
         char ebuf[512];
@@ -158,10 +190,18 @@ int json_parse(const char *text, size_t len, const char *origin, yajl_val *ret, 
         ebuf[0] = '\0';
         v = yajl_tree_parse(copy, ebuf, sizeof(ebuf));
         if (!v) {
+                const char *plain = NULL;
+                bool located = json_error_offset(copy, len, &off);
+
                 start_line(err);
                 buf_printf(err, "%s: ", origin);
-                append_first_line(err, ebuf);
-                if (json_error_offset(copy, len, &off)) {
+                if (located)
+                        plain = plain_reason(copy, len, off);
+                if (plain)
+                        buf_puts(err, plain);
+                else
+                        append_first_line(err, ebuf);
+                if (located) {
                         json_position(copy, off, &line, &col);
                         buf_printf(err, " at line %zu, column %zu", line, col);
                 }

@@ -217,8 +217,11 @@ int record_version(struct record_ctx *c, yajl_val v, const char *field, unsigned
                 return r;
         if (YAJL_IS_STRING(v) && v->u.string[0] == '\0' && !(flags & REC_REQUIRED))
                 return 0;
-        if (!YAJL_IS_STRING(v) || !version_is_valid(v->u.string) ||
-            strlen(v->u.string) >= dst_size)
+        /* "version": 1 is a missing pair of quotes, not a bad version. */
+        if (!YAJL_IS_STRING(v))
+                return record_fail_got(c, field, YAJL_IS_NUMBER(v)
+                                       ? "must be a string (quote it: \"1.0.0\")" : "must be a string", v);
+        if (!version_is_valid(v->u.string) || strlen(v->u.string) >= dst_size)
                 return record_fail_got(c, field, "must match [A-Za-z0-9._+-]{1,64}", v);
         str_copy(dst, dst_size, v->u.string);
         return 1;

@@ -136,7 +136,8 @@ assert_eq "rollback" "$(jqr "$OUT" '.[1].kind')" "oldest first"
 assert_contains "$ERR" "skipped 1 malformed line" "the torn line is reported"
 run 0 dx history myapp
 assert_contains "$OUT" "rollback 1.0.1 -> 1.0.0" "history text"
-run 2 dx history
+run 0 dx history
+assert_contains "$OUT" "myapp/1" "history without APP lists every app"
 
 # hash-password: bcrypt $2b$ that libcrypt verifies.
 hash=$(printf 'hunter2\n' | dx hash-password) || fail "hash-password failed"

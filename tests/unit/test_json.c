@@ -151,7 +151,11 @@ struct syntax_case {
 static void test_syntax_errors_are_one_line(void **state)
 {
         static const struct syntax_case cases[] = {
-                { "{\"a\": 1,}", "in.json: parse error" },
+                { "{\"a\": 1,}", "in.json: trailing comma before '}' (JSON allows none: remove it) at line 1, column 9" },
+                { "[1,\n 2,\n]", "in.json: trailing comma before ']'" },
+                { "{\"apps\": [{\"a\": 1},\n  ]}", "trailing comma before ']'" },
+                { "{'a': 1}", "in.json: strings take double quotes" },
+                { "{a: 1}", "in.json: object keys take double quotes at line 1, column 2" },
                 { "{\n  \"a\": 1,\n  b: 2\n}", "at line 3, column 3" },
                 { "[1, 2", "premature EOF" },
                 { "", "in.json: " },

@@ -41,7 +41,7 @@ static const struct bad_case bad_cases[] = {
         { "{\"pasued\": true}",
           ORIGIN ": pasued: unknown key (expected version, paused, restart, restart_instances)", 1 },
         { "{\"version\": \"1 0\"}", ORIGIN ": version: must match [A-Za-z0-9._+-]{1,64}, got \"1 0\"", 1 },
-        { "{\"version\": 1}", ORIGIN ": version: must match [A-Za-z0-9._+-]{1,64}, got 1", 1 },
+        { "{\"version\": 1}", ORIGIN ": version: must be a string (quote it: \"1.0.0\"), got 1", 1 },
         { "{\"paused\": \"yes\"}", ORIGIN ": paused: must be true or false, got \"yes\"", 1 },
         { "{\"paused\": 1}", ORIGIN ": paused: must be true or false, got 1", 1 },
         { "{\"restart\": 5}", ORIGIN ": restart: must be a token of 1 to 64 printable ASCII characters, got 5", 1 },
