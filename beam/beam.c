@@ -99,6 +99,8 @@ int beam_connect(struct beam_conn *c, const char *node, const struct beam_opts *
                 return -EINVAL;
         }
 
+        if (o->transport && o->transport->last_error)
+                (void)o->transport->last_error(true);
         fd = ei_connect_tmo(&c->ec, peer, tmo);
         e = erl_errno;
         /* The cookie served the handshake; it does not stay in memory longer. */
@@ -106,6 +108,11 @@ int beam_connect(struct beam_conn *c, const char *node, const struct beam_opts *
         if (fd >= 0) {
                 c->fd = fd;
                 return 0;
+        }
+        if (o->transport && o->transport->last_error && !str_empty(o->transport->last_error(false))) {
+                /* Before the errno cases: a refused certificate looks like EIO or a reset. */
+                buf_printf(err, "node %s: %s", node, o->transport->last_error(false));
+                return -EPROTO;
         }
         if (fd == ERL_NO_PORT) {
                 buf_printf(err, "node %s is not running (not registered with epmd)", node);

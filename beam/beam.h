@@ -21,7 +21,7 @@
  *
  * Transport: plain TCP unless opts.transport supplies ei's user-supplied
  * socket callbacks (ei_connect_xinit_ussi).  The TLS distribution plugs in
- * there: a struct beam_transport whose callbacks wrap OpenSSL
+ * there: beam_tls_transport() (tls.h), callbacks that wrap OpenSSL
  * (handshake_packet_header_size = 4, EI_SCLBK_FLG_FULL_IMPL).  epmd lookups
  * stay plain TCP either way; nothing else here changes.
  *
@@ -33,7 +33,8 @@
  *     -EREMOTEIO  the call raised or failed on the node: "badrpc: REASON" with
  *                 REASON in Erlang syntax (e.g. {'EXIT',{boom,[...]}})
  *     -ECONNRESET the connection was lost during a call
- *     -EPROTO     a reply that is not {rex, Reply}
+ *     -EPROTO     a reply that is not {rex, Reply}; a failed TLS handshake
+ *                 ("node N: TLS handshake: the node's certificate: ...")
  *     -EHOSTUNREACH "cannot reach the host of node N (unknown host or no route)"
  *     -ECONNREFUSED, -EINVAL (a bad node name or no cookie), others as they come.
  * Thread safe: connections are independent (libei keeps erl_errno per thread).
@@ -61,6 +62,10 @@ struct beam_transport {
         ei_socket_callbacks *cbs;
         int cbs_size;
         void *setup_context;
+        /* Why the calling thread's last connect failed in the transport ("" = it did
+         * not): beam_connect() clears it (reset) before connecting and reports it
+         * as -EPROTO.  NULL = the transport has no errors of its own.  See tls.h. */
+        const char *(*last_error)(bool reset);
 };
 
 struct beam_opts {

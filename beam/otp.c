@@ -124,12 +124,14 @@ void otp_probe_one(struct otp_probe *p, const struct beam_opts *o, unsigned rpc_
 
         p->connected = false;
         p->has_vm = false;
+        p->tls = false;
         p->release[0] = '\0';
         p->error[0] = '\0';
         ei_x_new(&reply);
         r = beam_connect(&c, p->node, o, &err);
         if (r == 0) {
                 p->connected = true;
+                p->tls = o->transport != NULL;
                 r = beam_rpc(&c, "release_handler", "which_releases", NULL, 0, rpc_timeout_ms,
                              &reply, &err);
                 if (r == 0) {
@@ -238,6 +240,7 @@ int otp_status_write(const char *path, const struct otp_probe *p, size_t n, uint
                 } else {
                         yajl_gen_null(g);
                 }
+                json_gen_kv_bool(g, "tls", p[i].connected && p[i].tls);
                 yajl_gen_map_close(g);
         }
         yajl_gen_map_close(g);
@@ -283,6 +286,8 @@ int otp_status_load(const char *path, struct otp_probe **ret, size_t *ret_n, str
                 otp = json_get(e, "otp");
                 rel = json_get(e, "release");
                 why = json_get(e, "error");
+                yajl_val tls = json_get(e, "tls");
+                p->tls = tls && YAJL_IS_TRUE(tls);
                 p->instance = num;
                 p->connected = otp && YAJL_IS_STRING(otp) && strcmp(otp->u.string, "connected") == 0;
                 if (rel && YAJL_IS_STRING(rel))
@@ -321,7 +326,7 @@ bool otp_status_unchanged(const char *path, const struct otp_probe *p, size_t n,
         for (size_t i = 0; same && i < n; i++) {
                 const struct otp_probe *o = otp_status_find(old, nold, p[i].instance);
 
-                same = o && o->connected == p[i].connected && o->pid == p[i].pid &&
+                same = o && o->connected == p[i].connected && o->tls == p[i].tls && o->pid == p[i].pid &&
                        o->has_vm == p[i].has_vm &&
                        strcmp(o->release, p[i].release) == 0 && strcmp(o->error, p[i].error) == 0 &&
                        o->at_ms <= now_ms && now_ms - o->at_ms < OTP_REWRITE_MS;

@@ -18,7 +18,8 @@
  *     {"at": MS, "instances": {"1": {"otp": "connected" | "disconnected",
  *       "release": "1.0.1" | null, "pid": 4242, "at": MS, "error": null | "why",
  *       "vm": null | {"memory_bytes": N, "processes": N, "process_limit": N,
- *                     "atoms": N, "atom_limit": N, "ports": N, "port_limit": N}}}}
+ *                     "atoms": N, "atom_limit": N, "ports": N, "port_limit": N},
+ *       "tls": true | false}}}
  * The vm figures move on every probe; they alone do not make the file be
  * rewritten (otp_status_unchanged), so they are at most OTP_REWRITE_MS old.
  */
@@ -55,6 +56,7 @@ struct otp_probe {
         int pid;                         /* the instance's OS pid; 0 = not running, not probed */
         char node[BEAM_NODE_MAX + 1];
         bool connected;
+        bool tls;                        /* connected over TLS distribution */
         char release[VERSION_MAX + 1];   /* the release the node runs; "" = it names none */
         char error[OTP_ERROR_MAX];       /* why not connected, or why no release */
         uint64_t at_ms;                  /* wall clock of the probe */

@@ -14,6 +14,20 @@ release_unset = { "RELEASE_*", "BINDIR", "ROOTDIR", "ELIXIR_ERL_OPTIONS" }
 -- How long one pre-command may run; an app file can set its own value.
 pre_command_timeout_ms = 600000
 
+-- With `tls` configured, ctx.tls_dist_file is the app's TLS distribution
+-- options file: every VM of the instance (the node, a pre-command's eval, a
+-- remote shell) gets "-proto_dist inet_tls -ssl_dist_optfile FILE" through
+-- ERL_AFLAGS, which erl reads whatever script starts it (relx, mix, plain
+-- erl), ahead of the app's own ERL_AFLAGS.  The release must include the
+-- ssl application.  Returns env.
+function with_tls_dist(ctx, env)
+        if ctx.tls_dist_file then
+                local flags = "-proto_dist inet_tls -ssl_dist_optfile " .. ctx.tls_dist_file
+                env.ERL_AFLAGS = env.ERL_AFLAGS and (flags .. " " .. env.ERL_AFLAGS) or flags
+        end
+        return env
+end
+
 function file_exists(path)
         return deployex.read_file(path) ~= nil
 end

@@ -18,7 +18,7 @@ function release_env(ctx)
         env.RELEASE_DISTRIBUTION = "sname"
         env.RELEASE_COOKIE = ctx.cookie
         env.RELEASE_TMP = ctx.dirs.tmp
-        return env
+        return with_tls_dist(ctx, env)
 end
 
 -- `bin/myapp start` is the foreground form: the process deployex starts

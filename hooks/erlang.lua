@@ -24,7 +24,7 @@ function release_env(ctx)
         env.RELEASE_TMP = ctx.dirs.tmp
         -- relx renders vm.args.src/sys.config.src from the environment.
         env.RELX_REPLACE_OS_VARS = "true"
-        return env
+        return with_tls_dist(ctx, env)
 end
 
 -- releases/start_erl.data holds "ERTS_VSN REL_VSN".

@@ -19,7 +19,7 @@ function release_env(ctx)
         env.RELEASE_NODE = ctx.sname
         env.RELEASE_COOKIE = ctx.cookie
         env.RELEASE_TMP = ctx.dirs.tmp
-        return env
+        return with_tls_dist(ctx, env)
 end
 
 -- The ebin directories of every package, relative to root (the shipment

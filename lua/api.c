@@ -770,12 +770,11 @@ static int l_rpc(lua_State *L)
         }
         timeout = clip_timeout(L, asked, API_RPC_TIMEOUT_MS);
 
-        /* From here to the result: no Lua calls, C owns the connection.  The TLS
-         * distribution plugs its struct beam_transport in here (plain TCP: NULL). */
+        /* From here to the result: no Lua calls, C owns the connection. */
         start = mono_now_ms();
         o = (struct beam_opts){ env->cookie,
                                 (unsigned)(timeout < API_RPC_CONNECT_MS ? timeout : API_RPC_CONNECT_MS),
-                                NULL };
+                                env->transport };
         r = beam_connect(&c, node, &o, err);
         if (r == 0) {
                 /* The call gets its whole timeout, within what the hook has left. */

@@ -36,6 +36,8 @@
 #include "sandbox.h"
 #include "../state/util.h"
 
+struct beam_transport;
+
 #define API_OUTPUT_TAIL 4096          /* bytes of exec output kept for the result */
 #define API_READ_MAX (16u << 20)      /* deployex.read_file refuses larger files */
 #define API_HTTP_BODY_MAX (4u << 20)  /* deployex.http refuses larger responses */
@@ -53,6 +55,8 @@ struct api_env {
         /* Where deployex.log and print go; NULL = stderr.  msg is already masked. */
         void (*log)(void *data, const char *level, const char *msg);
         void *log_data;
+        /* How deployex.rpc reaches the nodes: NULL = plain TCP, else TLS (beam/tls.h). */
+        const struct beam_transport *transport;
 };
 
 /* Install `deployex` and print() into the sandbox; run inside a protected call. */

@@ -22,6 +22,8 @@
 #include "../state/node.h"
 #include "../state/paths.h"
 #include "../state/spawn.h"
+#include "../state/tls.h"
+#include "../beam/tls.h"
 #include "../state/banned.h"
 
 const char *const hooks_names[] = {
@@ -404,7 +406,7 @@ out:
 int hooks_check_app_dir(const struct config *c, const struct app_config *app, const char *dir,
                         struct buf *err)
 {
-        struct api_env env = { NULL, NULL, NULL, NULL, NULL };
+        struct api_env env = { NULL, NULL, NULL, NULL, NULL, NULL };
         struct sandbox_limits limits;
         struct sandbox *sb = NULL;
         size_t mark = err->len;
@@ -433,6 +435,7 @@ struct ctx_data {
         const char *dir_current, *dir_new, *dir_previous, *dir_tmp, *dir_service;
         const char *log_stdout, *log_stderr;
         const char *tarball;
+        const char *tls_dist_file; /* NULL without tls */
         uint64_t time_ms;
 };
 
@@ -464,6 +467,7 @@ static int build_ctx(lua_State *L)
         set_str(L, "cookie", cd->cookie);
         set_str(L, "hooks_file", app->hooks);
         set_str(L, "tarball", cd->tarball);
+        set_str(L, "tls_dist_file", cd->tls_dist_file);
         lua_pushboolean(L, call->hot);
         lua_setfield(L, -2, "hot");
         lua_pushinteger(L, (lua_Integer)cd->time_ms);
@@ -768,8 +772,9 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         struct buf cookie = BUF_INIT, node = BUF_INIT, sname = BUF_INIT, host = BUF_INIT;
         struct buf cur = BUF_INIT, new_ = BUF_INIT, prev = BUF_INIT, tmp = BUF_INIT;
         struct buf svc = BUF_INIT, out_log = BUF_INIT, err_log = BUF_INIT, where = BUF_INIT;
-        struct buf tarball = BUF_INIT, msg = BUF_INIT;
+        struct buf tarball = BUF_INIT, msg = BUF_INIT, tls_file = BUF_INIT;
         struct hook_result res = { NULL, 0, NULL, NULL };
+        struct beam_tls *tls = NULL;
         struct sandbox_limits limits;
         struct sandbox *sb = NULL;
         struct api_env env;
@@ -784,6 +789,10 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
                            file_strerror(r));
                 goto out;
         }
+        /* With tls every VM of the app starts with the options file, and rpc speaks TLS. */
+        if (c->has_tls && ((r = tls_dist_write(c, app->name, &tls_file, err)) < 0 ||
+                           (r = beam_tls_new(c->tls_cert, c->tls_key, c->tls_ca, &tls, err)) < 0))
+                goto out;
         node_name(app->name, call->instance, &node);
         buf_printf(&sname, "%s-%d", app->name, call->instance);
         node_short_host(&host);
@@ -800,7 +809,8 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
 
         env = (struct api_env){ cookie.data, out_log.data, err_log.data,
                                 call->log ? call->log : stderr_log,
-                                call->log ? call->log_data : (void *)call };
+                                call->log ? call->log_data : (void *)call,
+                                tls ? beam_tls_transport(tls) : NULL };
         /* Errors go through msg: a hook may have put the cookie into its error message. */
         r = hooks_open(c, app, call->hooks_dir, &limits, &env, &sb, &msg);
         if (r < 0) {
@@ -821,7 +831,8 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
 
         cd = (struct ctx_data){ call, cookie.data, node.data, sname.data, host.data,
                                 cur.data, new_.data, prev.data, tmp.data, svc.data,
-                                out_log.data, err_log.data, tarball.data, limits.time_ms };
+                                out_log.data, err_log.data, tarball.data,
+                                tls ? tls_file.data : NULL, limits.time_ms };
         lua_pushcfunction(L, build_ctx);
         lua_pushlightuserdata(L, &cd);
         r = sandbox_pcall(sb, 1, 2, &msg);
@@ -863,6 +874,8 @@ out:
         buf_release(&err_log);
         buf_release(&where);
         buf_release(&tarball);
+        buf_release(&tls_file);
+        beam_tls_free(tls);
         return r;
 }
 

@@ -1,7 +1,9 @@
 /*
  * deployex check: validate the configuration, each app's override file, the
  * published current.json and the cookie; every problem is one line naming
- * the file and field.  Exit 1 when anything is wrong.
+ * the file and field.  Exit 1 when anything is wrong.  With tls, the
+ * certificate, key and CA files (state/tls.h): a certificate that expires
+ * within 30 days is a warning, not a problem.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "../state/paths.h"
 #include "../state/release.h"
 #include "../state/source.h"
+#include "../state/tls.h"
 #include "../state/banned.h"
 
 /* What check found: problems make it fail, warnings and notes do not. */
@@ -187,6 +190,15 @@ static int run(const struct cli *cli, int argc, char **argv)
                                    c.cookie_file ? c.cookie_file : "", file_strerror(r));
         }
         report(&f, &err);
+        if (c.has_tls) {
+                struct buf warnings = BUF_INIT;
+
+                /* Expiring soon is not wrong yet: a warning, not a problem. */
+                (void)tls_check(&c, &err, &warnings);
+                report(&f, &err);
+                warn(&f, &warnings);
+                buf_release(&warnings);
+        }
         check_file_source(&c, &f);
         if (!offline && source_open(&c, &src, &err) < 0)
                 report(&f, &err);
@@ -235,7 +247,10 @@ const struct cli_command cmd_check = {
         .summary = "validate config, overrides and hooks; exit 1 on any error",
         .help = "Validates the configuration file (or the DeployEx 0.3 environment variables),\n"
                 "every app's override file, the current.json the bucket publishes, the cookie\n"
-                "and the hook files. Each problem is printed on its own line naming the file and\n"
+                "the hook files and, with tls, the certificate, key and CA (readable, the key\n"
+                "private and matching the certificate, which chains to the CA and serves as TLS\n"
+                "server and client; expired is a problem, expiring within 30 days a warning).\n"
+                "Each problem is printed on its own line naming the file and\n"
                 "the field, e.g.\n"
                 "  /etc/deployex/deployex.json: apps[0].replicas: must be an integer from 0 to 100, got -1\n"
                 "Warnings (a file:// source directory that does not exist) do not fail the check.\n\n"

@@ -126,7 +126,8 @@ static int binary_text(const ei_x_buff *x, int index, struct buf *out)
 static int eval_on(const struct config *c, const struct app_config *app, int n,
                    unsigned timeout_ms, const char *expr)
 {
-        struct buf cookie = BUF_INIT, node = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+        struct buf node = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+        struct dist dist = DIST_INIT;
         bool elixir = app->language == LANG_ELIXIR, ok = false;
         struct beam_opts o;
         struct beam_conn conn;
@@ -137,7 +138,7 @@ static int eval_on(const struct config *c, const struct app_config *app, int n,
         ei_x_new(&src);
         ei_x_new(&reply);
         node_name(app->name, n, &node);
-        if (dist_opts(c, &cookie, &o, &err) < 0)
+        if (dist_opts(c, &dist, &o, &err) < 0)
                 goto out;
         if (timeout_ms < o.connect_timeout_ms)
                 o.connect_timeout_ms = timeout_ms;
@@ -184,7 +185,7 @@ out:
         beam_close(&conn);
         ei_x_free(&src);
         ei_x_free(&reply);
-        dist_cookie_release(&cookie);
+        dist_release(&dist);
         buf_release(&node);
         buf_release(&err);
         buf_release(&out);

@@ -10,7 +10,8 @@
  * with the instance's RELEASE_NODE, RELEASE_DISTRIBUTION=sname, RELEASE_COOKIE
  * and RELEASE_TMP, inherited RELEASE_*, BINDIR, ROOTDIR and
  * ELIXIR_ERL_OPTIONS removed (DESIGN §5).  With `tls` configured, the
- * distribution options file {var_path}/tls/ssl_dist.conf is passed as
+ * app's distribution options file {var_path}/tls/APP.ssl_dist.conf (the
+ * one its instances start with, state/tls.h) is passed as
  * "-proto_dist inet_tls -ssl_dist_optfile FILE": on the command line for
  * Gleam, through ERL_AFLAGS (which every erl reads) for the release scripts.
  *
@@ -31,6 +32,7 @@
 #include "../state/node.h"
 #include "../state/paths.h"
 #include "../state/spawn.h"
+#include "../state/tls.h"
 #include "../state/banned.h"
 
 extern const struct cli_command cmd_remote;
@@ -80,30 +82,29 @@ static void remote_cmd_release(struct remote_cmd *rc)
         free(rc->cwd);
 }
 
-/* The TLS distribution options, when configured and generated; NULL otherwise. */
-static char *tls_dist_args(const struct config *c)
+/*
+ * With tls: the app's distribution options file, written if it is missing or
+ * stale (as the daemon does before starting an instance), into ret_file.
+ * 0, or -errno after printing why: a shell without TLS would be refused.
+ */
+static int tls_dist_file(const struct config *c, const struct app_config *app, struct buf *ret_file)
 {
-        struct buf file = BUF_INIT, args = BUF_INIT;
+        struct buf err = BUF_INIT;
+        int r;
 
         if (!c->has_tls)
-                return NULL;
-        buf_printf(&file, "%s/tls/ssl_dist.conf", c->var_path);
-        if (access(file.data, R_OK) < 0) {
-                fprintf(stderr, "deployex remote: warning: tls is configured but %s is missing; "
-                                "connecting without TLS distribution\n", file.data);
-                buf_release(&file);
-                return NULL;
-        }
-        buf_printf(&args, "-proto_dist inet_tls -ssl_dist_optfile %s", file.data);
-        buf_release(&file);
-        return buf_detach(&args);
+                return 0;
+        r = tls_dist_write(c, app->name, ret_file, &err);
+        if (r < 0)
+                fprintf(stderr, "deployex remote: tls: %s\n", err.data);
+        buf_release(&err);
+        return r;
 }
 
 static void build_command(const struct config *c, const struct app_config *app, int n, const char *current,
-                          const char *cookie, struct remote_cmd *rc)
+                          const char *cookie, const char *tls_file, struct remote_cmd *rc)
 {
         struct buf s = BUF_INIT, host = BUF_INIT;
-        char *tls = tls_dist_args(c);
 
         memset(rc, 0, sizeof(*rc));
         rc->cookie_arg = -1;
@@ -126,11 +127,12 @@ static void build_command(const struct config *c, const struct app_config *app, 
                 add_arg(rc, app->language == LANG_ELIXIR ? "remote" : "remote_console");
                 if (app->language == LANG_ERLANG)
                         add_env(rc, "RELX_REPLACE_OS_VARS", "true");
-                if (tls) {
+                if (tls_file) {
                         const char *inherited = getenv("ERL_AFLAGS");
 
                         buf_reset(&s);
-                        buf_printf(&s, "%s%s%s", tls, inherited ? " " : "", inherited ? inherited : "");
+                        buf_printf(&s, "-proto_dist inet_tls -ssl_dist_optfile %s%s%s", tls_file,
+                                   inherited ? " " : "", inherited ? inherited : "");
                         add_env(rc, "ERL_AFLAGS", s.data);
                 }
                 break;
@@ -148,17 +150,14 @@ static void build_command(const struct config *c, const struct app_config *app, 
                 add_arg(rc, "-setcookie");
                 rc->cookie_arg = (int)rc->argc;
                 add_arg(rc, cookie);
-                if (tls) {
+                if (tls_file) {
                         add_arg(rc, "-proto_dist");
                         add_arg(rc, "inet_tls");
                         add_arg(rc, "-ssl_dist_optfile");
-                        buf_reset(&s);
-                        buf_printf(&s, "%s/tls/ssl_dist.conf", c->var_path);
-                        add_arg(rc, s.data);
+                        add_arg(rc, tls_file);
                 }
                 break;
         }
-        free(tls);
         buf_release(&s);
         buf_release(&host);
 }
@@ -232,7 +231,7 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
 {
         const char *app_name = NULL, *instance = NULL;
         const struct app_config *app;
-        struct buf current = BUF_INIT, cookie = BUF_INIT;
+        struct buf current = BUF_INIT, cookie = BUF_INIT, tls_file = BUF_INIT;
         struct remote_cmd rc;
         bool dry_run = false, built = false;
         struct config c;
@@ -280,7 +279,9 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
                         c.cookie_file ? c.cookie_file : "", file_strerror(r));
                 goto out;
         }
-        build_command(&c, app, n, current.data, cookie.data, &rc);
+        if (tls_dist_file(&c, app, &tls_file) < 0)
+                goto out;
+        build_command(&c, app, n, current.data, cookie.data, c.has_tls ? tls_file.data : NULL, &rc);
         built = true;
         if (dry_run) {
                 print_dry_run(&rc);
@@ -295,6 +296,7 @@ out:
                 explicit_bzero(cookie.data, cookie.cap);
         buf_release(&cookie);
         buf_release(&current);
+        buf_release(&tls_file);
         config_release(&c);
         return ret;
 }
@@ -306,8 +308,8 @@ const struct cli_command cmd_remote = {
         .help = "Replaces itself with the release's remote shell on instance N, run from\n"
                 "{var_path}/service/APP/N/current: Elixir 'bin/APP remote', Erlang 'bin/APP\n"
                 "remote_console', Gleam 'erl -remsh APP-N@HOST'.  The instance's node name and\n"
-                "cookie are set; with tls configured the distribution options file\n"
-                "{var_path}/tls/ssl_dist.conf is passed on.  Leave the shell with ^G q or\n"
+                "cookie are set; with tls configured the app's distribution options file\n"
+                "{var_path}/tls/APP.ssl_dist.conf is passed on.  Leave the shell with ^G q or\n"
                 "^C ^C: that ends the shell, not the instance.\n"
                 "  --dry-run  print the command and environment as JSON (cookie masked)\n",
         .run = run_remote,

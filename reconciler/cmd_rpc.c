@@ -38,7 +38,8 @@
 static int call(const struct config *c, const char *app, int n, unsigned timeout_ms,
                 char **words, int nwords)
 {
-        struct buf cookie = BUF_INIT, node = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+        struct buf node = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+        struct dist dist = DIST_INIT;
         const char *mod = words[0], *fun = words[1];
         struct beam_opts o;
         struct beam_conn conn;
@@ -49,7 +50,7 @@ static int call(const struct config *c, const char *app, int n, unsigned timeout
         ei_x_new(&args);
         ei_x_new(&reply);
         node_name(app, n, &node);
-        if (dist_opts(c, &cookie, &o, &err) < 0)
+        if (dist_opts(c, &dist, &o, &err) < 0)
                 goto out;
         if (timeout_ms < o.connect_timeout_ms)
                 o.connect_timeout_ms = timeout_ms;
@@ -89,7 +90,7 @@ out:
         beam_close(&conn);
         ei_x_free(&args);
         ei_x_free(&reply);
-        dist_cookie_release(&cookie);
+        dist_release(&dist);
         buf_release(&node);
         buf_release(&err);
         buf_release(&out);
@@ -224,14 +225,15 @@ static void add_app(const struct config *c, const struct app_config *app, struct
 /* Probe every instance of the apps at once (one thread each), then write each app's otp.json. */
 static int probe_apps(const struct config *c, const struct app_config *const *apps, size_t napps)
 {
-        struct buf cookie = BUF_INIT, err = BUF_INIT, path = BUF_INIT;
+        struct buf err = BUF_INIT, path = BUF_INIT;
+        struct dist dist = DIST_INIT;
         struct app_probes *per = xcalloc(napps + 1, sizeof(*per));
         struct otp_probe *probes = NULL;
         size_t n = 0, cap = 0;
         struct beam_opts o;
         int r;
 
-        if ((r = dist_opts(c, &cookie, &o, &err)) < 0) {
+        if ((r = dist_opts(c, &dist, &o, &err)) < 0) {
                 fprintf(stderr, "%s\n", err.data);
                 goto out;
         }
@@ -260,7 +262,7 @@ static int probe_apps(const struct config *c, const struct app_config *const *ap
                                        p[i].error[0] ? " " : "", p[i].error);
         }
 out:
-        dist_cookie_release(&cookie);
+        dist_release(&dist);
         buf_release(&err);
         buf_release(&path);
         free(probes);

@@ -6,9 +6,9 @@
 #include "../state/fsutil.h"
 #include "../state/banned.h"
 
-int dist_opts(const struct config *c, struct buf *cookie, struct beam_opts *ret, struct buf *err)
+int dist_opts(const struct config *c, struct dist *d, struct beam_opts *ret, struct buf *err)
 {
-        int r = config_read_cookie(c, cookie);
+        int r = config_read_cookie(c, &d->cookie);
 
         if (r < 0) {
                 buf_printf(err, "%s: cannot read the cookie%s%s: %s", c->origin ? c->origin : "config",
@@ -16,13 +16,18 @@ int dist_opts(const struct config *c, struct buf *cookie, struct beam_opts *ret,
                            r == -ENOENT ? "none configured" : file_strerror(r));
                 return r;
         }
-        *ret = (struct beam_opts){ cookie->data, BEAM_CONNECT_TIMEOUT_MS, NULL };
+        if (c->has_tls && (r = beam_tls_new(c->tls_cert, c->tls_key, c->tls_ca, &d->tls, err)) < 0)
+                return r;
+        *ret = (struct beam_opts){ d->cookie.data, BEAM_CONNECT_TIMEOUT_MS,
+                                   d->tls ? beam_tls_transport(d->tls) : NULL };
         return 0;
 }
 
-void dist_cookie_release(struct buf *cookie)
+void dist_release(struct dist *d)
 {
-        if (cookie->cap)
-                explicit_bzero(cookie->data, cookie->cap);
-        buf_release(cookie);
+        if (d->cookie.cap)
+                explicit_bzero(d->cookie.data, d->cookie.cap);
+        buf_release(&d->cookie);
+        beam_tls_free(d->tls);
+        d->tls = NULL;
 }

@@ -89,6 +89,8 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
         /* The release the node itself says it runs (release_handler), when it said so lately. */
         json_gen_kv_str(g, "otp_release",
                         strcmp(otp, "connected") == 0 && probe->release[0] ? probe->release : NULL);
+        /* Whether the node answered deployex over TLS distribution, when it answered lately. */
+        json_gen_kv_bool(g, "tls", strcmp(otp, "connected") == 0 && probe->tls);
         json_gen_str(g, "last_deploy");
         if (r && r->has_last_deploy) {
                 time_format_iso(r->last_deploy_at_ms, at, sizeof(at));

@@ -103,3 +103,9 @@ void path_pid_file(const struct config *c, struct buf *out)
         put_base(out, c->var_path);
         buf_puts(out, "/run/deployex.pid");
 }
+
+void path_tls_dist_file(const struct config *c, const char *app, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_printf(out, "/tls/%s.ssl_dist.conf", app);
+}

@@ -22,6 +22,8 @@ void path_service_dir(const struct config *c, const char *app, int n, struct buf
 void path_release_dir(const struct config *c, const char *app, int n, const char *which, struct buf *out);
 void path_cache_file(const struct config *c, const char *app, const char *version, struct buf *out);
 void path_log_file(const struct config *c, const char *app, int n, bool is_stderr, struct buf *out);
+/* {var_path}/tls/{app}.ssl_dist.conf: the app's TLS distribution options (tls.h) */
+void path_tls_dist_file(const struct config *c, const char *app, struct buf *out);
 void path_pid_file(const struct config *c, struct buf *out); /* run/deployex.pid */
 
 #endif

@@ -22,7 +22,7 @@
 #include "../../state/fsutil.h"
 #include "../../state/banned.h"
 
-static struct api_env env = { NULL, NULL, NULL, NULL, NULL };
+static struct api_env env = { NULL, NULL, NULL, NULL, NULL, NULL };
 
 static struct sandbox *new_sandbox(void)
 {
