@@ -85,15 +85,17 @@ host=$(hostname | cut -d. -f1)
 assert_eq "erl -remsh gl-1@$host" "$(jqr "$OUT" '.argv[0:3] | join(" ")')" "gleam: erl -remsh NODE"
 assert_eq "-setcookie ********" "$(jqr "$OUT" '.argv[-2:] | join(" ")')" "gleam: cookie masked in argv"
 assert_not_contains "$OUT" "$COOKIE" "the cookie is not printed (gleam)"
-# TLS: the distribution options file is passed on when it exists.
-mkdir -p "$T/var/tls" && : >"$T/var/tls/ssl_dist.conf"
+# TLS: the app's distribution options file is written (0600) and passed on.
+mkdir -p "$T/var/tls"
 jq --arg d "$T/var/tls" '. + {tls: {cert: ($d + "/c.pem"), key: ($d + "/k.pem"), ca: ($d + "/ca.pem")}}' \
         "$T/deployex.json" >"$T/tls.json"
 touch "$T/var/tls/c.pem" "$T/var/tls/k.pem" "$T/var/tls/ca.pem"
 run 0 "$DEPLOYEX" -c "$T/tls.json" remote gl 1 --dry-run
-assert_contains "$(jqr "$OUT" '.argv | join(" ")')" "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/ssl_dist.conf" "gleam: tls options"
+assert_contains "$(jqr "$OUT" '.argv | join(" ")')" "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/gl.ssl_dist.conf" "gleam: tls options"
+assert_eq "600" "$(stat -c %a "$T/var/tls/gl.ssl_dist.conf")" "the options file is 0600"
+assert_contains "$(cat "$T/var/tls/gl.ssl_dist.conf")" "{certfile, \"$T/var/tls/c.pem\"}" "the options file names the certificate"
 run 0 "$DEPLOYEX" -c "$T/tls.json" remote demo $N --dry-run
-assert_eq "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/ssl_dist.conf" "$(jqr "$OUT" '.env.ERL_AFLAGS')" "erlang: tls through ERL_AFLAGS"
+assert_eq "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/demo.ssl_dist.conf" "$(jqr "$OUT" '.env.ERL_AFLAGS')" "erlang: tls through ERL_AFLAGS"
 
 # The real thing: start the release as the daemon would, then a remote shell on a pty.
 if ! command -v script >/dev/null 2>&1; then
