@@ -145,7 +145,9 @@ static void check_time(struct checker *ck, const char *field, const char *path, 
         } else if (X509_cmp_current_time(after) < 0) {
                 problem(ck, field, "'%s' expired on %s: renew it (deployex tls-init makes new ones)",
                         path, when);
-        } else if (ASN1_TIME_diff(&days, &secs, NULL, after) == 1 && days < TLS_EXPIRY_WARN_DAYS) {
+        } else if (ASN1_TIME_diff(&days, &secs, NULL, after) == 1 &&
+                   (days += secs > 0) <= TLS_EXPIRY_WARN_DAYS) {
+                /* Days started count: a certificate made for 10 days says 10 until it has less than 9. */
                 buf_printf(ck->warnings, "%s: tls.%s: '%s' expires on %s (in %d day%s): renew it soon\n",
                            ck->c->origin, field, path, when, days, days == 1 ? "" : "s");
         }
