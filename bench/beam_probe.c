@@ -13,6 +13,9 @@
  *       on CLOCK_MONOTONIC and the CPU time of CMD and every process it waited
  *       for (wait4's rusage).
  *
+ * With BEAM_PROBE_TLS=CERT:KEY:CA in the environment, libei connects with TLS
+ * distribution (beam/tls.h) using those files.
+ *
  * Each figure prints as "LABEL: min=.. median=.. p95=.. ms (n=..)".
  */
 #include <errno.h>
@@ -28,6 +31,7 @@
 
 #include "../beam/beam.h"
 #include "../beam/otp.h"
+#include "../beam/tls.h"
 
 #define SAMPLES_MAX 100000
 
@@ -71,11 +75,22 @@ static int cmd_libei(int argc, char **argv)
         int nnodes = argc - 2;
         struct beam_opts o = { cookie, 2000, NULL };
         struct buf err = BUF_INIT;
+        const char *files = getenv("BEAM_PROBE_TLS");
+        struct beam_tls *tls = NULL;
         double *t;
         size_t n = 0;
 
         if (rounds < 1 || nnodes < 1 || rounds * nnodes > SAMPLES_MAX)
                 return die("libei COOKIE ROUNDS NODE...");
+        if (files && *files) {
+                char cert[4096], key[4096], ca[4096];
+
+                if (sscanf(files, "%4095[^:]:%4095[^:]:%4095s", cert, key, ca) != 3)
+                        return die("BEAM_PROBE_TLS must be CERT:KEY:CA");
+                if (beam_tls_new(cert, key, ca, &tls, &err) < 0)
+                        return die(err.data);
+                o.transport = beam_tls_transport(tls);
+        }
         t = calloc((size_t)(rounds * nnodes), sizeof(*t));
         /* one probe = connect + which_releases + close, per node */
         for (long r = 0; r < rounds; r++) {
@@ -149,6 +164,7 @@ static int cmd_libei(int argc, char **argv)
         }
         free(t);
         buf_release(&err);
+        beam_tls_free(tls);
         return 0;
 }
 

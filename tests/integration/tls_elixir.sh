@@ -22,7 +22,7 @@ assert_eq '{ok,[["inet_tls"]]}' "$OUT" "the instance runs inet_tls distribution"
 run 0 dx rpc tlsex 1 application which_applications
 assert_contains "$OUT" "{ssl," "rpc over TLS: the release runs ssl"
 plain=$(erl -noshell -sname "probe$$" -setcookie "$HOT_COOKIE" -eval "
-        io:format(\"~s\", [net_adm:ping('tlsex-1@$HOST')]), halt()." 2>/dev/null)
+        io:format(\"~nping=~s~n\", [net_adm:ping('tlsex-1@$HOST')]), halt()." 2>/dev/null | sed -n 's/^ping=//p')
 assert_eq "pang" "$plain" "a plain node with the right cookie is refused"
 
 for i in 1 2; do hit $BASE >/dev/null; done

@@ -44,8 +44,10 @@ assert_eq '{ok,[["inet_tls"]]}' "$OUT" "the instance runs inet_tls distribution"
 
 # A plain node with the right cookie is refused.
 ping() { # OPTS...: net_adm:ping of the instance from a fresh node, pong or pang
+        # (on a line of its own: the node's logger may report the refused handshake on stdout)
         erl -noshell -sname "probe$$" -setcookie "$HOT_COOKIE" "$@" -eval "
-                io:format(\"~s\", [net_adm:ping('tlsapp-1@$HOST')]), halt()." 2>/dev/null
+                io:format(\"~nping=~s~n\", [net_adm:ping('tlsapp-1@$HOST')]), halt()." 2>/dev/null |
+                sed -n 's/^ping=//p'
 }
 assert_eq "pang" "$(ping)" "a plain node with the right cookie is refused"
 assert_eq "pong" "$(ping -proto_dist inet_tls -ssl_dist_optfile "$conf")" "a TLS node of the CA is accepted"
