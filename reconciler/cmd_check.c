@@ -246,7 +246,7 @@ const struct cli_command cmd_check = {
         .usage = "check [--json] [--offline]",
         .summary = "validate config, overrides and hooks; exit 1 on any error",
         .help = "Validates the configuration file (or the DeployEx 0.3 environment variables),\n"
-                "every app's override file, the current.json the bucket publishes, the cookie\n"
+                "every app's override file, the current.json the bucket publishes, the cookie,\n"
                 "the hook files and, with tls, the certificate, key and CA (readable, the key\n"
                 "private and matching the certificate, which chains to the CA and serves as TLS\n"
                 "server and client; expired is a problem, expiring within 30 days a warning).\n"

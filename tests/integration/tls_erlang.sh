@@ -114,5 +114,6 @@ run 0 "$DEPLOYEX" tls-init "$T/soon" --host "$HOST" --days 10
 jq --arg d "$T/soon" '.tls = {cert: ($d + "/node-cert.pem"), key: ($d + "/node-key.pem"), ca: ($d + "/ca-cert.pem")}' \
         "$T/deployex.json" >"$T/soon.json"
 run 0 "$DEPLOYEX" -c "$T/soon.json" check
-assert_contains "$OUT" "(in 10 days): renew it soon" "check: expiring within 30 days is a warning"
+assert_contains "$ERR" "warning: $T/soon.json: tls.cert: " "check: expiring within 30 days is a warning"
+assert_contains "$ERR" "(in 10 days): renew it soon" "check: the days left"
 finish
