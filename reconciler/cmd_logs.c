@@ -1,18 +1,22 @@
 /*
- * deployex logs APP N [--stderr] [-f] [-n LINES]: the end of an instance's
- * log file, and with -f what is appended to it from then on, across
- * rotations (DESIGN §3, §4.4).  Reads the files only; no daemon involved.
+ * deployex logs APP [N] [--stderr] [-f] [-n LINES] [--since T]: the end of
+ * an instance's log file, or of every instance's merged by the time stamps
+ * the log writer puts on each line (logwriter.h), and with -f what is
+ * appended from then on, across rotations (DESIGN §3, §4.4).  Reads the
+ * files only; no daemon involved.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "logwriter.h"
 #include "../state/fsutil.h"
 #include "../state/paths.h"
 #include "../state/banned.h"
@@ -205,17 +209,305 @@ out:
         return r;
 }
 
+/* ---- every instance, interleaved (logs APP) --------------------------------- */
+
+static bool show_instance = true;
+
+/* One instance's file while reading it line by line. */
+struct tail {
+        int instance;
+        char *path;
+        int fd;              /* -1: not open (no file yet) */
+        struct stat cur;
+        struct buf pending;  /* the start of a line whose end has not come yet */
+        uint64_t last_ms;    /* the time of its last stamped line */
+};
+
+/* A backlog line: its time, instance and text (owned). */
+struct entry {
+        uint64_t ms;
+        int instance;
+        size_t seq;
+        char *text;
+};
+
+struct entries {
+        struct entry *items;
+        size_t n, cap;
+};
+
+static int by_time_then_order(const void *a, const void *b)
+{
+        const struct entry *x = a, *y = b;
+
+        if (x->ms != y->ms)
+                return x->ms < y->ms ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * "TIME [N] text": the writer's stamp, else (output the daemon copied in
+ * itself) the time of the line before it.
+ */
+static int print_line(int instance, uint64_t ms, const char *text, size_t len)
+{
+        char stamp[LOGWRITER_STAMP_LEN + 1], head[64];
+        int n;
+
+        if (ms)
+                logwriter_format_stamp(ms, stamp);
+        else
+                snprintf(stamp, sizeof(stamp), "%-*s", LOGWRITER_STAMP_LEN, "-");
+        /* One instance asked for (logs APP N --since): its lines as they are stored. */
+        n = show_instance ? snprintf(head, sizeof(head), "%s[%d] ", stamp, instance)
+                          : snprintf(head, sizeof(head), "%s", ms ? stamp : "");
+        if (write_out(head, (size_t)n) < 0)
+                return -EPIPE;
+        if (write_out(text, len) < 0 || write_out("\n", 1) < 0)
+                return -EPIPE;
+        return 0;
+}
+
+/* The time and text of one line (without its newline), per the tail's stamps. */
+static const char *split_line(struct tail *t, const char *line, size_t len, uint64_t *ret_ms,
+                              size_t *ret_len)
+{
+        uint64_t ms;
+
+        if (logwriter_parse_stamp(line, len, &ms)) {
+                t->last_ms = ms;
+                line += LOGWRITER_STAMP_LEN;
+                len -= LOGWRITER_STAMP_LEN;
+        }
+        *ret_ms = t->last_ms;
+        *ret_len = len;
+        return line;
+}
+
+/*
+ * Feed bytes read from t's file: complete lines go to the entries (backlog,
+ * when e is set) or straight out (following), from since_ms on.
+ */
+static int take_lines(struct tail *t, const char *data, size_t len, struct entries *e,
+                      uint64_t since_ms, size_t *seq)
+{
+        int r = 0;
+
+        buf_append(&t->pending, data, len);
+        for (;;) {
+                char *nl = memchr(t->pending.data, '\n', t->pending.len);
+                size_t n, text_len;
+                const char *text;
+                uint64_t ms;
+
+                if (!nl)
+                        break;
+                n = (size_t)(nl - t->pending.data);
+                text = split_line(t, t->pending.data, n, &ms, &text_len);
+                if (ms >= since_ms || !since_ms) {
+                        if (e) {
+                                xgrow((void **)&e->items, &e->cap, e->n + 1, sizeof(*e->items));
+                                e->items[e->n++] = (struct entry){ ms, t->instance, (*seq)++,
+                                                                   xstrndup(text, text_len) };
+                        } else if (r == 0) {
+                                r = print_line(t->instance, ms, text, text_len);
+                        }
+                }
+                memmove(t->pending.data, nl + 1, t->pending.len - n - 1);
+                t->pending.len -= n + 1;
+                t->pending.data[t->pending.len] = '\0';
+        }
+        return r;
+}
+
+/* Read fd from its offset to its end through take_lines. */
+static int drain(struct tail *t, int fd, struct entries *e, uint64_t since_ms, size_t *seq)
+{
+        char buf[CHUNK];
+
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                int r;
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                r = take_lines(t, buf, (size_t)n, e, since_ms, seq);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* Rotated files written unseen between two looks (see catch_up), through take_lines. */
+static int catch_up_lines(struct tail *t, const struct stat *old, uint64_t since_ms, size_t *seq)
+{
+        struct buf p = BUF_INIT;
+        struct stat st;
+        int j, r = 0;
+
+        for (j = 1; j <= ROTATED_MAX; j++) {
+                buf_reset(&p);
+                buf_printf(&p, "%s.%d", t->path, j);
+                if (stat(p.data, &st) < 0)
+                        goto out;
+                if (st.st_ino == old->st_ino && st.st_dev == old->st_dev)
+                        break;
+        }
+        for (j--; j >= 1 && r == 0; j--) {
+                int fd;
+
+                buf_reset(&p);
+                buf_printf(&p, "%s.%d", t->path, j);
+                fd = file_open_read(p.data, 0, NULL);
+                if (fd < 0)
+                        continue;
+                r = drain(t, fd, NULL, since_ms, seq);
+                close(fd);
+        }
+out:
+        buf_release(&p);
+        return r;
+}
+
+/* One look at a followed file: new lines, a rotation, a truncation, a file that appeared. */
+static int follow_step(struct tail *t, uint64_t since_ms, size_t *seq)
+{
+        struct stat now;
+        int r;
+
+        if (t->fd < 0) {
+                t->fd = file_open_read(t->path, 0, NULL);
+                if (t->fd < 0) {
+                        t->fd = -1;
+                        return 0; /* not there yet: look again next time */
+                }
+                if (fstat(t->fd, &t->cur) < 0)
+                        return -errno;
+        }
+        r = drain(t, t->fd, NULL, since_ms, seq);
+        if (r < 0)
+                return r;
+        if (stat(t->path, &now) == 0 && (now.st_ino != t->cur.st_ino || now.st_dev != t->cur.st_dev)) {
+                int nfd;
+
+                r = drain(t, t->fd, NULL, since_ms, seq); /* the last lines before the rotation */
+                if (r == 0)
+                        r = catch_up_lines(t, &t->cur, since_ms, seq);
+                if (r < 0)
+                        return r;
+                nfd = file_open_read(t->path, 0, NULL);
+                if (nfd < 0)
+                        return 0;
+                close(t->fd);
+                t->fd = nfd;
+                if (fstat(t->fd, &t->cur) < 0)
+                        return -errno;
+                return drain(t, t->fd, NULL, since_ms, seq);
+        }
+        if (fstat(t->fd, &now) == 0 && now.st_size < lseek(t->fd, 0, SEEK_CUR) &&
+            lseek(t->fd, 0, SEEK_SET) < 0)
+                return -errno;
+        return 0;
+}
+
+/*
+ * logs APP: the last `lines` lines of every instance's log, merged by time,
+ * then (follow) what each appends, as it comes.
+ */
+static int logs_all(const struct config *c, const struct app_config *app, int only, bool is_stderr,
+                    uint64_t lines, uint64_t since_ms, bool follow_on)
+{
+        int count = only ? 1 : app->replicas;
+        struct tail *tails = xcalloc((size_t)count + 1, sizeof(*tails));
+        struct entries e = { NULL, 0, 0 };
+        struct buf path = BUF_INIT;
+        size_t seq = 0, first;
+        int found = 0, r = 0;
+
+        for (int i = 0; i <= count; i++)
+                tails[i].fd = -1;
+        for (int i = 0; i < count; i++) {
+                struct tail *t = &tails[i];
+                off_t start = 0;
+
+                t->instance = only ? only : i + 1;
+                buf_init(&t->pending);
+                path_log_file(c, app->name, t->instance, is_stderr, &path);
+                t->path = xstrdup(path.data);
+                t->fd = file_open_read(t->path, 0, NULL);
+                if (t->fd < 0) {
+                        t->fd = -1;
+                        continue;
+                }
+                found++;
+                /* Each instance's last `lines` lines are enough for the merged last `lines`. */
+                if (fstat(t->fd, &t->cur) < 0 ||
+                    tail_offset(t->fd, t->cur.st_size, lines, &start) < 0 ||
+                    lseek(t->fd, start, SEEK_SET) < 0)
+                        continue;
+                if ((r = drain(t, t->fd, &e, since_ms, &seq)) < 0)
+                        goto out;
+        }
+        if (!found && !follow_on) {
+                if (only)
+                        fprintf(stderr, "deployex logs: no log yet at %s\n", path.data);
+                else
+                        fprintf(stderr, "deployex logs: no log yet for any instance of %s (like %s)\n",
+                                app->name, path.data);
+                r = -ENOENT;
+                goto out;
+        }
+        if (e.n > 1)
+                qsort(e.items, e.n, sizeof(*e.items), by_time_then_order);
+        first = e.n > lines ? e.n - (size_t)lines : 0;
+        for (size_t i = first; i < e.n && r == 0; i++)
+                r = print_line(e.items[i].instance, e.items[i].ms, e.items[i].text, strlen(e.items[i].text));
+        if (r < 0 || !follow_on)
+                goto out;
+        {
+                struct sigaction sa;
+
+                memset(&sa, 0, sizeof(sa));
+                sa.sa_handler = on_stop_signal;
+                sigemptyset(&sa.sa_mask);
+                sigaction(SIGINT, &sa, NULL);
+                sigaction(SIGTERM, &sa, NULL);
+        }
+        while (!stop_requested && r == 0) {
+                for (int i = 0; i < count && r == 0; i++)
+                        r = follow_step(&tails[i], since_ms, &seq);
+                if (r < 0 || stdout_closed(FOLLOW_POLL_MS))
+                        break;
+        }
+out:
+        for (size_t i = 0; i < e.n; i++)
+                free(e.items[i].text);
+        free(e.items);
+        for (int i = 0; i < count; i++) {
+                if (tails[i].fd >= 0)
+                        close(tails[i].fd);
+                free(tails[i].path);
+                buf_release(&tails[i].pending);
+        }
+        free(tails);
+        buf_release(&path);
+        return r == -EPIPE ? 0 : r;
+}
+
 static int run_logs(const struct cli *cli, int argc, char **argv)
 {
         const char *app_name = NULL, *instance = NULL;
         bool is_stderr = false, follow_on = false, options_done = false;
-        uint64_t lines = DEFAULT_LINES;
+        uint64_t lines = DEFAULT_LINES, since_ms = 0;
         const struct app_config *app;
         struct buf path = BUF_INIT;
         struct config c;
         struct stat st;
         off_t start = 0;
-        int n, fd = -1, r, ret = EXIT_FAIL;
+        int n = 0, fd = -1, r, ret = EXIT_FAIL;
 
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
@@ -231,6 +523,13 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
                                 return cli_usage_error(&cmd_logs, "%s needs a number of LINES", a);
                         if (parse_u64(argv[++i], &lines) < 0)
                                 return cli_usage_error(&cmd_logs, "LINES must be a number, got '%s'", argv[i]);
+                } else if (!options_done && strcmp(a, "--since") == 0) {
+                        if (i + 1 >= argc)
+                                return cli_usage_error(&cmd_logs, "--since needs a time or a duration");
+                        if (cli_parse_since(argv[++i], time_now_ms(), &since_ms) < 0)
+                                return cli_usage_error(&cmd_logs, "--since: '%s' is neither a time "
+                                                       "(2026-11-26T05:00:00Z) nor a duration (90s, 15m, 2h, 3d)",
+                                                       argv[i]);
                 } else if (!options_done && a[0] == '-' && a[1] != '\0') {
                         return cli_usage_error(&cmd_logs, "unknown option '%s'", a);
                 } else if (!app_name) {
@@ -241,9 +540,9 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
                         return cli_usage_error(&cmd_logs, "unexpected argument '%s'", a);
                 }
         }
-        if (!instance)
-                return cli_usage_error(&cmd_logs, "needs APP and an instance number N");
-        if (parse_int(instance, &n) < 0)
+        if (!app_name)
+                return cli_usage_error(&cmd_logs, "needs APP (and an instance number N for one instance)");
+        if (instance && parse_int(instance, &n) < 0)
                 return cli_usage_error(&cmd_logs, "N must be an instance number, got '%s'", instance);
 
         if (cli_load_config(cli, &c) != EXIT_OK)
@@ -251,9 +550,19 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
         app = cli_find_app(&c, app_name);
         if (!app)
                 goto out;
-        if (n < 1 || n > app->replicas) {
+        if (instance && (n < 1 || n > app->replicas)) {
                 fprintf(stderr, "deployex logs: %s has no instance %d (it has %d replicas in %s)\n",
                         app->name, n, app->replicas, c.origin);
+                goto out;
+        }
+        if (!instance || since_ms) {
+                /* Line by line: every instance interleaved, or one from a time on. */
+                show_instance = !instance;
+                r = logs_all(&c, app, n, is_stderr,
+                             since_ms && lines == DEFAULT_LINES ? UINT64_MAX : lines, since_ms, follow_on);
+                if (r < 0 && r != -ENOENT)
+                        fprintf(stderr, "deployex logs: %s: %s\n", app->name, strerror(-r));
+                ret = r < 0 ? EXIT_FAIL : EXIT_OK;
                 goto out;
         }
         path_log_file(&c, app->name, n, is_stderr, &path);
@@ -295,14 +604,20 @@ out:
 
 const struct cli_command cmd_logs = {
         .name = "logs",
-        .usage = "logs APP N [--stderr] [-f] [-n LINES]",
-        .summary = "print the end of an instance's log; -f follows it",
-        .help = "Prints the last LINES (default 50) lines of {log_path}/APP/APP-N-stdout.log, or of\n"
-                "-stderr.log with --stderr.\n"
+        .usage = "logs APP [N] [--stderr] [-f] [-n LINES] [--since T]",
+        .summary = "the end of an app's logs, every instance interleaved (or one); -f follows",
+        .help = "Without N: the last LINES lines of every instance of APP, merged by time, each\n"
+                "prefixed with its time and [instance]:\n"
+                "  2026-11-26T05:00:00.123Z [2] GET /health 200\n"
+                "With N: the last LINES (default 50) lines of {log_path}/APP/APP-N-stdout.log as\n"
+                "stored (each line starts with the time it was written).\n"
                 "  -f, --follow       keep printing what is appended, across rotations, until\n"
                 "                     interrupted (SIGINT/SIGTERM) or stdout is closed\n"
-                "  -n, --lines LINES  how many lines to start with (0: only new ones)\n"
-                "  --stderr           the instance's stderr log\n"
+                "  -n, --lines LINES  how many lines to start with (0: only new ones; with\n"
+                "                     --since, every line since T unless given)\n"
+                "  --since T          lines written at or after T: a time (2026-11-26T05:00:00Z)\n"
+                "                     or a duration before now (90s, 15m, 2h, 3d)\n"
+                "  --stderr           the instances' stderr logs\n"
                 "Exit status 1 for an unknown app, an instance outside 1..replicas or no log yet.\n",
         .run = run_logs,
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "logwriter.h"
@@ -223,7 +224,66 @@ static int put_lines(struct logwriter *w, const char *data, size_t len)
         return r;
 }
 
+void logwriter_format_stamp(uint64_t ms, char out[LOGWRITER_STAMP_LEN + 1])
+{
+        time_t secs = (time_t)(ms / 1000);
+        struct tm tm;
+
+        gmtime_r(&secs, &tm);
+        snprintf(out, LOGWRITER_STAMP_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ms % 1000));
+}
+
+bool logwriter_parse_stamp(const char *line, size_t len, uint64_t *ret_ms)
+{
+        static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ ";
+        char iso[21];
+        uint64_t ms;
+
+        if (len < LOGWRITER_STAMP_LEN)
+                return false;
+        for (size_t i = 0; i < LOGWRITER_STAMP_LEN; i++)
+                if (shape[i] == 'd' ? (line[i] < '0' || line[i] > '9') : line[i] != shape[i])
+                        return false;
+        memcpy(iso, line, 19);
+        iso[19] = 'Z';
+        iso[20] = '\0';
+        if (time_parse_iso(iso, &ms) < 0)
+                return false;
+        *ret_ms = ms + (uint64_t)((line[20] - '0') * 100 + (line[21] - '0') * 10 + (line[22] - '0'));
+        return true;
+}
+
+static int feed_raw(struct logwriter *w, const char *data, size_t len);
+
 int logwriter_feed(struct logwriter *w, const char *data, size_t len)
+{
+        struct buf stamped = BUF_INIT;
+        char stamp[LOGWRITER_STAMP_LEN + 1];
+        struct timespec ts;
+        int r;
+
+        if (!w->stamp)
+                return feed_raw(w, data, len);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        logwriter_format_stamp((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, stamp);
+        for (size_t i = 0; i < len;) {
+                const char *nl = memchr(data + i, '\n', len - i);
+                size_t end = nl ? (size_t)(nl - data) + 1 : len;
+
+                if (!w->in_line)
+                        buf_append(&stamped, stamp, LOGWRITER_STAMP_LEN);
+                buf_append(&stamped, data + i, end - i);
+                w->in_line = !nl;
+                i = end;
+        }
+        r = feed_raw(w, stamped.data, stamped.len);
+        buf_release(&stamped);
+        return r;
+}
+
+static int feed_raw(struct logwriter *w, const char *data, size_t len)
 {
         const char *nl;
         size_t n;
@@ -279,13 +339,14 @@ int logwriter_finish(struct logwriter *w)
         return r;
 }
 
-int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep)
+static int run_fd(int fd, const char *path, uint64_t max_bytes, int keep, bool stamp)
 {
         struct logwriter w;
         char *chunk = xmalloc(READ_CHUNK);
         int r;
 
         (void)logwriter_open(&w, path, max_bytes, keep);
+        w.stamp = stamp;
         for (;;) {
                 ssize_t n = read(fd, chunk, READ_CHUNK);
 
@@ -303,6 +364,11 @@ int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep)
         logwriter_close(&w);
         free(chunk);
         return r;
+}
+
+int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep)
+{
+        return run_fd(fd, path, max_bytes, keep, false);
 }
 
 /* The parent directory of a log file, made 0700 when missing. */
@@ -343,7 +409,7 @@ int logwriter_main(int argc, char **argv)
         if (r < 0)
                 fprintf(stderr, "deployex-log: cannot create the directory of '%s': %s\n", argv[1],
                         strerror(-r));
-        r = logwriter_run(STDIN_FILENO, argv[1], max_bytes, keep);
+        r = run_fd(STDIN_FILENO, argv[1], max_bytes, keep, true);
         if (r < 0) {
                 fprintf(stderr, "deployex-log: '%s': some output was lost: %s\n", argv[1],
                         strerror(-r));

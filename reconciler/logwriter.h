@@ -22,12 +22,18 @@
  * the writer never stops draining the pipe, so the instance never blocks
  * on its own output.
  *
+ * Lines are stamped: `deployex __log` (logwriter_main) prefixes each line
+ * with the time its first byte arrived, so that `deployex logs APP` can
+ * interleave the instances; output the daemon copies into the file itself
+ * (pre-commands) is not stamped and takes the time of the line before it.
+ *
  * Calling sequence (the pieces are public for the unit tests):
  *     logwriter_open(&w, path, max_bytes, keep)
  *     logwriter_feed(&w, data, len) ...   any split of the stream
  *     logwriter_finish(&w)                 EOF: writes a held partial line
  *     logwriter_close(&w)
- * or logwriter_run(fd, path, max_bytes, keep) which does all of it.
+ * or logwriter_run(fd, path, max_bytes, keep) which does all of it (unstamped;
+ * logwriter_main, the program the daemon runs, stamps).
  * Functions return 0 or -errno and never log.
  */
 #ifndef DEPLOYEX_LOGWRITER_H
@@ -55,7 +61,19 @@ struct logwriter {
         bool broken_line;    /* a failed write left the file inside a line */
         int lost_errno;
         uint64_t lost_total; /* over the writer's life */
+        bool stamp;          /* prefix each line with the time it arrived (logwriter_main) */
+        bool in_line;        /* the stream (not the file) is inside a line */
 };
+
+/*
+ * The time prefix of a stamped line: "2026-11-26T05:00:00.123Z " (UTC,
+ * milliseconds, one space), LOGWRITER_STAMP_LEN bytes.  `deployex logs`
+ * reads it back to interleave instances.
+ */
+#define LOGWRITER_STAMP_LEN 25
+void logwriter_format_stamp(uint64_t ms, char out[LOGWRITER_STAMP_LEN + 1]);
+/* The time of a line that starts with a stamp, or false. */
+bool logwriter_parse_stamp(const char *line, size_t len, uint64_t *ret_ms);
 
 /*
  * Open (creating, 0600) path for appending.  max_bytes >= 1, keep 0 ..

@@ -69,7 +69,7 @@ assert_contains "$(answer $((BASE + 1)))" "demo 1.0.1" "instance 2 answers after
 # The log writers outlive a crash: still one per stream, and both VMs' output is in the log.
 assert_eq "6" "$(pgrep -f -- "deployex-log $T/log/" | wc -l)" "two lean log writers per instance after a crash"
 # Three VMs wrote to instance 2's log: 1.0.0, 1.0.1, and 1.0.1 again after the crash.
-assert_eq "3" "$(grep -c '^Exec: ' "$T/log/demo/demo-2-stdout.log")" "every VM of instance 2 in its one log"
+assert_eq "3" "$(grep -cE '^[0-9]{4}-[0-9:.TZ-]+ Exec: ' "$T/log/demo/demo-2-stdout.log")" "every VM of instance 2 in its one log"
 
 # Single-instance restart: only instance 3 gets a new pid.
 pid1=$(inst_field 1 pid); pid3=$(inst_field 3 pid)

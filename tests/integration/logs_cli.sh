@@ -12,9 +12,14 @@ fi
 write_config 2
 LOG="$T/log/myapp/myapp-1-stdout.log"
 
+# The writer stamps each line with the time it came: strip it to compare text.
+unstamp() { sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z //'; }
+
 # Errors: usage (2), unknown app / instance / no log yet (1).
-run 2 dx logs myapp
+run 2 dx logs
 assert_contains "$ERR" "usage: deployex" "usage printed"
+run 1 dx logs myapp
+assert_contains "$ERR" "no log yet for any instance of myapp" "no instance has a log yet"
 run 2 dx logs myapp 1 --bogus
 run 2 dx logs myapp one
 run 2 dx logs myapp 1 -n
@@ -28,21 +33,23 @@ run 1 dx logs myapp 0
 run 1 dx logs myapp 1
 assert_eq "deployex logs: no log yet at $LOG" "$ERR" "missing log file"
 
-# The writer: its own directory, 0600 files, rotation above 300 bytes, 20 kept.
+# The writer: its own directory, 0600 files, rotation above 700 bytes, 20 kept.
 mkfifo "$T/feed"
-"$DEPLOYEX" __log "$LOG" 300 20 <"$T/feed" 2>"$T/writer.err" &
+"$DEPLOYEX" __log "$LOG" 700 20 <"$T/feed" 2>"$T/writer.err" &
 WPID=$!
 exec 4>"$T/feed"
 i=1
 while [ $i -le 20 ]; do echo "line $i" >&4; i=$((i + 1)); done
-wait_for 5 "grep -qx 'line 20' '$LOG'" "the writer to write"
+wait_for 5 "grep -q ' line 20\$' '$LOG'" "the writer to write"
+grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z line 20$' "$LOG" || fail "lines are stamped: $(head -1 "$LOG")"
+ok
 assert_eq "600" "$(stat -c %a "$LOG")" "log file mode"
 assert_eq "700" "$(stat -c %a "$T/log/myapp")" "log directory mode"
 
 run 0 dx logs myapp 1 -n 3
 assert_eq "line 18
 line 19
-line 20" "$OUT" "the last 3 lines"
+line 20" "$(printf '%s\n' "$OUT" | unstamp)" "the last 3 lines"
 run 0 dx logs myapp 1
 assert_eq "20" "$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" "default: all 20 (fewer than 50)"
 run 0 dx logs myapp 1 -n 0
@@ -59,18 +66,19 @@ FPID=$!
 sleep 0.5
 i=21
 while [ $i -le 220 ]; do echo "line $i" >&4; i=$((i + 1)); done
-wait_for 10 "grep -qx 'line 220' '$T/follow.out'" "the follower to see the last line"
+wait_for 10 "grep -q ' line 220\$' '$T/follow.out'" "the follower to see the last line"
 seq 21 220 | sed 's/^/line /' >"$T/want"
-cmp -s "$T/want" "$T/follow.out" || { diff "$T/want" "$T/follow.out" | head >&2; fail "follow output differs"; }
+unstamp <"$T/follow.out" >"$T/follow.txt"
+cmp -s "$T/want" "$T/follow.txt" || { diff "$T/want" "$T/follow.txt" | head >&2; fail "follow output differs"; }
 ok
 [ -f "$LOG.1" ] && [ -f "$LOG.3" ] || fail "the burst rotated the log several times"
 for f in "$LOG" "$LOG".*; do
-        [ "$(stat -c %s "$f")" -le 300 ] || fail "$f is over 300 bytes"
+        [ "$(stat -c %s "$f")" -le 700 ] || fail "$f is over 700 bytes"
         [ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" = '\n' ] || fail "$f ends inside a line"
 done
 ok
 # Every line exactly once across the files, oldest file first.
-for f in $(ls "$LOG".* | sort -t. -k3 -rn) "$LOG"; do cat "$f"; done >"$T/all"
+for f in $(ls "$LOG".* | awk -F. '{ print $NF, $0 }' | sort -rn | cut -d' ' -f2-) "$LOG"; do unstamp <"$f"; done >"$T/all"
 seq 1 220 | sed 's/^/line /' >"$T/want_all"
 cmp -s "$T/want_all" "$T/all" || fail "the rotated files do not hold lines 1..220 once each in order"
 ok
@@ -86,7 +94,7 @@ sleep 0.5
 echo "line 221" >&4
 wait_for 5 "! kill -0 $HPID" "logs -f to end after its reader closed"
 assert_eq "line 216
-line 217" "$(cat "$T/head.out")" "head saw the start of the tail"
+line 217" "$(unstamp <"$T/head.out")" "head saw the start of the tail"
 
 # The writer ignores SIGTERM (the instance's group gets it) and flushes at EOF.
 kill -TERM $WPID
@@ -97,8 +105,47 @@ printf 'the very last words' >&4
 exec 4>&-
 wait $WPID; rc=$?
 assert_eq 0 "$rc" "the writer exits 0 at EOF"
-assert_eq "the very last words" "$(tail -n 1 "$LOG")" "the partial last line is written at EOF"
+assert_eq "the very last words" "$(tail -n 1 "$LOG" | unstamp)" "the partial last line is written at EOF"
 assert_eq "" "$(cat "$T/writer.err")" "the writer had nothing to complain about"
+
+# logs APP: every instance merged by the stamps, each line with its time and
+# instance; an unstamped line (output the daemon copied in) takes the time of
+# the line before it; --since; -f across instances and a rotation.
+L1="$T/log/myapp/myapp-1-stdout.log" L2="$T/log/myapp/myapp-2-stdout.log"
+rm -f "$L1".*
+printf '%s\n' "2026-01-01T00:00:01.000Z a1" "2026-01-01T00:00:03.000Z a3" "copied after a3" \
+        "2026-01-01T00:00:05.500Z a5" >"$L1"
+printf '%s\n' "2026-01-01T00:00:02.000Z b2" "2026-01-01T00:00:04.000Z b4" >"$L2"
+run 0 dx logs myapp
+assert_eq "2026-01-01T00:00:01.000Z [1] a1
+2026-01-01T00:00:02.000Z [2] b2
+2026-01-01T00:00:03.000Z [1] a3
+2026-01-01T00:00:03.000Z [1] copied after a3
+2026-01-01T00:00:04.000Z [2] b4
+2026-01-01T00:00:05.500Z [1] a5" "$OUT" "instances interleaved by time"
+run 0 dx logs myapp -n 2
+assert_eq "2026-01-01T00:00:04.000Z [2] b4
+2026-01-01T00:00:05.500Z [1] a5" "$OUT" "-n: the last lines overall"
+run 0 dx logs myapp --since 2026-01-01T00:00:03Z
+assert_eq "a3 copied after a3 b4 a5" "$(printf '%s\n' "$OUT" | cut -d' ' -f3- | tr '\n' ' ' | sed 's/ $//')" "--since a time"
+run 0 dx logs myapp 2 --since 2026-01-01T00:00:03Z
+assert_eq "2026-01-01T00:00:04.000Z b4" "$OUT" "--since on one instance: lines as stored"
+run 0 dx logs myapp --since 10m
+assert_eq "" "$OUT" "--since a duration: nothing that recent"
+run 2 dx logs myapp --since soon
+
+"$DEPLOYEX" -c "$T/deployex.json" logs myapp -f -n 0 >"$T/all.out" 2>"$T/all.err" &
+APID=$!
+sleep 0.5
+printf '%s\n' "2026-01-01T00:00:06.000Z b6" >>"$L2"
+wait_for 5 "grep -q 'b6' '$T/all.out'" "the follower to see instance 2"
+mv "$L1" "$L1.1"
+printf '%s\n' "2026-01-01T00:00:07.000Z a7" >"$L1"
+wait_for 5 "grep -q 'a7' '$T/all.out'" "the follower to see instance 1 after its rotation"
+kill -TERM $APID
+wait $APID
+assert_eq "2026-01-01T00:00:06.000Z [2] b6
+2026-01-01T00:00:07.000Z [1] a7" "$(cat "$T/all.out")" "-f over every instance, across a rotation"
 
 # Bad writer arguments are usage errors.
 run 2 "$DEPLOYEX" __log "$LOG" 0 3

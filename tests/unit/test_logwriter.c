@@ -319,6 +319,38 @@ static void test_write_failure_is_reported(void **state)
         logwriter_close(&w);
 }
 
+/* A stamped writer puts the time each line began to arrive in front of it, once per line. */
+static void test_stamped_lines(void **state)
+{
+        struct logwriter w;
+        char stamp[LOGWRITER_STAMP_LEN + 1];
+        uint64_t ms, before = time_now_ms() / 1000 * 1000;
+        char *s;
+
+        (void)state;
+        logwriter_open(&w, log_path, 1 << 20, 3);
+        w.stamp = true;
+        assert_int_equal(logwriter_feed(&w, "one\ntw", 6), 0);
+        assert_int_equal(logwriter_feed(&w, "o\nthree\n", 8), 0);
+        logwriter_close(&w);
+        s = slurp(0);
+        assert_non_null(s);
+        assert_int_equal(strlen(s), 3 * LOGWRITER_STAMP_LEN + strlen("one\ntwo\nthree\n"));
+        assert_true(logwriter_parse_stamp(s, strlen(s), &ms));
+        assert_true(ms >= before && ms <= time_now_ms());
+        assert_string_equal(s + LOGWRITER_STAMP_LEN, strstr(s, "one\n"));
+        assert_non_null(strstr(s, "Z two\n"));
+        assert_non_null(strstr(s, "Z three\n"));
+        free(s);
+
+        logwriter_format_stamp(1764651600123ULL, stamp);
+        assert_string_equal(stamp, "2025-12-02T05:00:00.123Z ");
+        assert_true(logwriter_parse_stamp(stamp, strlen(stamp), &ms));
+        assert_int_equal(ms, 1764651600123ULL);
+        assert_false(logwriter_parse_stamp("2025-12-02 05:00:00.123Z x", 26, &ms));
+        assert_false(logwriter_parse_stamp("short", 5, &ms));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -329,6 +361,7 @@ int main(void)
                 cmocka_unit_test_setup(test_runaway_line, reset),
                 cmocka_unit_test_setup(test_ten_thousand_lines_through_a_pipe, reset),
                 cmocka_unit_test_setup(test_write_failure_is_reported, reset),
+                cmocka_unit_test_setup(test_stamped_lines, reset),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
