@@ -30,6 +30,7 @@
 #include "log.h"
 #include "notify.h"
 #include "proc.h"
+#include "webchild.h"
 #include "../beam/otp.h"
 #include "../state/fsutil.h"
 #include "../state/json.h"
@@ -889,6 +890,8 @@ static int run(const struct cli *cli, int argc, char **argv)
         if (take_lock(&d) < 0 || setup_loop(&d) < 0)
                 goto out;
         write_job_config(&d);
+        /* The admin web UI, when http is set: a process tree of its own (webchild.h). */
+        webchild_start(&d.cfg, d.self_exe, d.config_path);
         if (source_open(&d.cfg, &d.src, &err) < 0)
                 log_err("%s; the last good desired state stays in force", err.data);
 

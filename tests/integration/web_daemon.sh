@@ -1,0 +1,73 @@
+# `deployex run` with http set: the web UI is a supervised child -- restarted
+# with backoff when it dies, its death never touching an instance -- that
+# serves the real instances of a real release, pushes their changes to 100
+# open dashboards at once, and dies with the daemon.  Then the supervisor
+# alone runs the UI as the unprivileged user `deployex` when it exists.
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+epmd -daemon
+BASE=47960 PORT=47970
+
+demo_config 2 $BASE
+add_http $PORT
+publish_demo 1.0.0
+# This test's var_path is root's alone (mktemp): keep the UI as root here; the
+# switch to the deployex user is checked at the end.
+DEPLOYEX_WEB_USER=- start_daemon
+WEB="http://127.0.0.1:$PORT"
+wait_for 60 "all_running 2 1.0.0" "2 replicas running 1.0.0"
+wait_for 20 "curl -sf '$WEB/health' | grep -q '\"running\":true'" "the web UI, seeing the daemon"
+web_pid() { pgrep -f -- "-c $T/deployex.json web\$" | head -n 1; }
+WEB1=$(web_pid)
+[ -n "$WEB1" ] || fail "no 'deployex web' process"
+ok
+P1=$(inst_field 1 pid) P2=$(inst_field 2 pid)
+
+# The UI dies: it is back after a backoff, the instances never noticed.
+kill -KILL "$WEB1"
+wait_for 20 "[ -n \"\$(web_pid)\" ] && [ \"\$(web_pid)\" != $WEB1 ] && curl -sf '$WEB/health'" "a new web UI"
+assert_contains "$(cat "$T/daemon.log")" "web UI (pid $WEB1) killed by signal 9" "the supervisor saw it die"
+assert_eq "$P1 $P2" "$(inst_field 1 pid) $(inst_field 2 pid)" "the instances were not touched"
+kill -KILL "$(web_pid)"
+wait_for 20 "curl -sf '$WEB/health'" "the web UI back again"
+
+# The dashboard's data is the daemon's: real pids, running, ready.
+web_login
+run 0 curl -s -b "$T/jar" "$WEB/api/status"
+assert_eq "$P1" "$(jqr "$OUT" '.apps[0].instances[0].pid')" "instance 1's pid in the API"
+assert_eq "running true" "$(jqr "$OUT" '.apps[0].instances[1] | "\(.state) \(.ready)"')" "instance 2 running and ready"
+
+# 100 open dashboards: each gets the snapshot at once, then every change.
+mkdir -p "$T/sse"
+setsid sh -c 'i=1; while [ $i -le 100 ]; do
+        curl -sN -b "$1/jar" "$2/api/events" >"$1/sse/$i" 2>/dev/null &
+        i=$((i + 1)); done; wait' sh "$T" "$WEB" &
+KILL_GROUPS="${KILL_GROUPS:-} $!"
+all_streams() { [ "$(grep -l "$1" "$T"/sse/* 2>/dev/null | wc -l)" -eq 100 ]; }
+wait_for 30 "all_streams 'event: status'" "100 streams with a first snapshot"
+web_post /api/apps/demo/restart '{"instance": 2}'
+assert_eq 200 "$CODE" "restart demo/2 from the UI"
+wait_for 60 "[ \"\$(inst_field 2 pid)\" != $P2 ] && [ \"\$(inst_field 2 state)\" = running ]" "instance 2 restarted"
+NEW2=$(inst_field 2 pid)
+wait_for 20 "all_streams '\"pid\":$NEW2'" "every stream to show instance 2's new pid"
+assert_eq "$P1" "$(inst_field 1 pid)" "instance 1 untouched by 100 dashboards"
+assert_eq "1" "$(inst_field 2 forced_restarts)" "one forced restart"
+assert_eq "web" "$(dx audit --json | jq -r '[.[] | select(.action == "restart")][0].via')" "audited"
+
+# SIGTERM: the daemon stops its instances and exits; the UI goes with it.
+kill -TERM "$DAEMON_PID"
+wait_for 30 "! kill -0 $DAEMON_PID" "the daemon to exit"
+wait_for 10 "[ -z \"\$(web_pid)\" ]" "the web UI to go with the daemon"
+assert_eq "000" "$(http_code "$WEB/health")" "nothing listens any more"
+
+# The supervisor alone, as root, with the deployex user present: the UI runs as it.
+if id deployex >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        chmod 0755 "$T" && chmod 0644 "$T/deployex.json"
+        setsid "$DEPLOYEX" -c "$T/deployex.json" __websup >>"$T/websup.log" 2>&1 &
+        KILL_GROUPS="${KILL_GROUPS:-} $!"
+        wait_for 20 "curl -sf '$WEB/health'" "the web UI under its supervisor"
+        assert_eq "$(id -u deployex)" "$(awk '/^Uid:/ {print $2}' "/proc/$(web_pid)/status")" "it runs as deployex"
+        assert_contains "$(cat "$T/websup.log")" "running 'deployex web' as deployex" "and says so"
+else
+        echo "skip: no 'deployex' user or not root: the user switch is not checked"
+fi
+finish
