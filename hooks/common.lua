@@ -28,6 +28,16 @@ function with_tls_dist(ctx, env)
         return env
 end
 
+-- A release boots only the applications it lists: without ssl, a VM started
+-- with -proto_dist inet_tls dies at boot.  nil, or why the release in root
+-- cannot run TLS distribution (said before starting it, not after a crash).
+function tls_release_problem(ctx, root)
+        if ctx.tls_dist_file and #deployex.glob(root .. "/lib/ssl-*") == 0 then
+                return ("tls is configured but the release has no ssl application (no %s/lib/ssl-*): "
+                        .. "add ssl to the release's applications"):format(root)
+        end
+end
+
 function file_exists(path)
         return deployex.read_file(path) ~= nil
 end

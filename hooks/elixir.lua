@@ -24,6 +24,8 @@ end
 -- `bin/myapp start` is the foreground form: the process deployex starts
 -- becomes the VM, and SIGTERM stops it cleanly.
 function start(ctx)
+        local tls_problem = tls_release_problem(ctx, ctx.dirs.current)
+        if tls_problem then return nil, tls_problem end
         return {
                 argv = { "bin/" .. ctx.app, "start" },
                 env = release_env(ctx),

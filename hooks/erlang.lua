@@ -55,6 +55,8 @@ end
 
 function start(ctx)
         local root = ctx.dirs.current
+        local tls_problem = tls_release_problem(ctx, root)
+        if tls_problem then return nil, tls_problem end
         return {
                 argv = { start_script(ctx, root), "foreground" },
                 env = release_env(ctx),

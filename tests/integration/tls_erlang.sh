@@ -78,6 +78,18 @@ assert_eq "$vm" "$(pgrep -s "$pid" beam.smp | head -n 1)" "the upgrade kept the 
 assert_eq "tlsapp 1.0.1 tlsapp-1@$HOST count=3 upgraded_from=1.0.0" "$(hit $BASE)" "new code, old state"
 assert_contains "$(cat "$T/daemon.log")" "release_handler:install_release took" "release_handler ran over TLS"
 
+# A release without ssl cannot boot with inet_tls: start says so instead of a boot crash.
+cp -a "$(root_of tlsapp 1 current)" "$T/nossl"
+rm -rf "$T/nossl"/lib/ssl-*
+jq --arg r "$T/nossl" '.var_path = ($r + "-var")' "$T/deployex.json" >"$T/nossl.json"
+mkdir -p "$T/nossl-var/service/tlsapp/1"
+mv "$T/nossl" "$T/nossl-var/service/tlsapp/1/current"
+run 1 "$DEPLOYEX" -c "$T/nossl.json" hook tlsapp 1 start
+assert_contains "$ERR" "tls is configured but the release has no ssl application" "start refuses a release without ssl"
+run 0 dx hook tlsapp 1 start
+assert_eq "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/tlsapp.ssl_dist.conf" "$(jqr "$OUT" '.env.ERL_AFLAGS')" \
+        "start: the instance gets the TLS flags through ERL_AFLAGS"
+
 # The remote shell gets the same options file.
 run 0 dx remote tlsapp 1 --dry-run
 assert_contains "$(jqr "$OUT" '.env.ERL_AFLAGS')" "-proto_dist inet_tls -ssl_dist_optfile $conf" \
