@@ -49,7 +49,8 @@ static void print_app(const struct config *c, const struct app_view *v, bool dae
                 if (l.pid)
                         printf("  pid %d  up %llus", l.pid, (unsigned long long)(l.uptime_ms / 1000));
                 if (l.pid && strcmp(otp, "connected") == 0)
-                        printf("  otp %s", probe->release[0] ? probe->release : "connected");
+                        printf("  otp %s%s", probe->release[0] ? probe->release : "connected",
+                               probe->tls ? " (tls)" : "");
                 else if (l.pid)
                         printf("  otp %s", otp);
                 if (r)

@@ -994,6 +994,10 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
         x = member(root, "tls");
         if (x)
                 parse_tls(ck, x, c);
+        /* The TLS options file ({var_path}/tls/...) reaches erl through ERL_AFLAGS, split on blanks. */
+        if (c->has_tls && c->var_path && c->var_path[strcspn(c->var_path, " \t\n")])
+                problem(ck, "var_path", "must not contain blanks when \"tls\" is set (the TLS "
+                                        "distribution options file under it is passed in ERL_AFLAGS)");
         x = member(root, "http");
         if (x)
                 listen_port = parse_http(ck, x, c);

@@ -97,6 +97,8 @@ static void test_invalid_configs(void **state)
                 { TOP(", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\", \"ca\": \"ca.pem\"}"), "tls.ca: must be an absolute path" },
                 { TOP(", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\", \"ca\": \"/a\", \"crl\": \"/x\"}"), "tls: unknown key 'crl'" },
                 { TOP(", \"tls\": true"), "tls: must be an object, got true" },
+                { TOP(", \"var_path\": \"/var/lib/my apps\", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\", \"ca\": \"/a\"}"),
+                  "var_path: must not contain blanks when \"tls\" is set" },
                 { TOP(", \"http\": {\"listen\": \"5001\"}"), "http.listen: must be \"host:port\"" },
                 { TOP(", \"http\": {\"listen\": \"127.0.0.1:0\"}"), "http.listen: must be \"host:port\"" },
                 { TOP(", \"http\": {\"listen\": \"::1:80\"}"), "http.listen: must be \"host:port\"" },
