@@ -228,11 +228,13 @@ void logwriter_format_stamp(uint64_t ms, char out[LOGWRITER_STAMP_LEN + 1])
 {
         time_t secs = (time_t)(ms / 1000);
         struct tm tm;
+        char date[32];
 
         gmtime_r(&secs, &tm);
-        snprintf(out, LOGWRITER_STAMP_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (int)(ms % 1000));
+        /* strftime + the milliseconds: gcc -O2 cannot bound %d of tm's ints (-Wformat-truncation). */
+        if (strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+                date[0] = '\0';
+        snprintf(out, LOGWRITER_STAMP_LEN + 1, "%.19s.%03uZ ", date, (unsigned)(ms % 1000));
 }
 
 bool logwriter_parse_stamp(const char *line, size_t len, uint64_t *ret_ms)
