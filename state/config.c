@@ -75,7 +75,8 @@ static const char *const app_keys[] = {
 };
 
 static const char *const tls_keys[] = { "cert", "key", "ca", NULL };
-static const char *const http_keys[] = { "listen", "admin_password_hash", "tls_cert", "tls_key", NULL };
+static const char *const http_keys[] = { "listen", "admin_password_hash", "tls_cert", "tls_key",
+                                         "metrics", NULL };
 static const char *const backoff_keys[] = { "initial_ms", "max_ms", NULL };
 
 /* Collects problems; nerr > 0 means the config is refused. */
@@ -934,6 +935,17 @@ static int parse_http(struct checker *ck, yajl_val v, struct config *c)
                 c->admin_password_hash = xstrdup(s);
         opt_string(ck, v, "http", "tls_cert", check_abs_path, &c->http_tls_cert);
         opt_string(ck, v, "http", "tls_key", check_abs_path, &c->http_tls_key);
+        x = member(v, "metrics");
+        if (x && j_string(ck, x, "http.metrics", &s)) {
+                if (strcmp(s, "login") == 0)
+                        c->http_metrics = HTTP_METRICS_LOGIN;
+                else if (strcmp(s, "public") == 0)
+                        c->http_metrics = HTTP_METRICS_PUBLIC;
+                else if (strcmp(s, "off") == 0)
+                        c->http_metrics = HTTP_METRICS_OFF;
+                else
+                        problem(ck, "http.metrics", "must be \"login\", \"public\" or \"off\"");
+        }
         if (!c->http_tls_cert != !c->http_tls_key)
                 problem(ck, "http.tls_cert", "http.tls_cert and http.tls_key go together");
         /* Anything but loopback is reachable by others: only over HTTPS. */

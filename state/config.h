@@ -73,6 +73,8 @@ struct config {
         char *tls_cert, *tls_key, *tls_ca;
         char *http_listen;          /* or NULL: no admin UI */
         char *admin_password_hash;  /* bcrypt "$2b$..." or NULL */
+        /* GET /metrics: a session or HTTP Basic with the admin password (default), anyone, 404. */
+        enum { HTTP_METRICS_LOGIN, HTTP_METRICS_PUBLIC, HTTP_METRICS_OFF } http_metrics;
         char *http_tls_cert;        /* PEM files for HTTPS, or NULL (loopback only) */
         char *http_tls_key;
         uint64_t log_max_bytes;     /* rotate an instance log above this; default 10 MiB */

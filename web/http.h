@@ -73,6 +73,10 @@ enum MHD_Result events_serve(struct MHD_Connection *c);
 /* true once the server is stopping: long streams end. */
 bool events_stopping(void);
 
+/* --- metrics.c --- */
+/* GET /metrics per http.metrics; ip for the rate limit of failed Basic logins. */
+enum MHD_Result metrics_serve(struct MHD_Connection *c, const char *ip);
+
 /* --- logstream.c --- */
 enum MHD_Result logstream_serve(struct MHD_Connection *c, const struct app_config *app, int n);
 

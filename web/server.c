@@ -360,6 +360,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 }
                 return route_post(c, req, url);
         }
+        if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && strcmp(url, "/metrics") == 0)
+                return metrics_serve(c, req->ip);
         if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
                 return route_get(c, url);
         return http_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s is not allowed", method);
