@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "logwriter.h"
+#include "../state/json.h"
 #include "../state/fsutil.h"
 #include "../state/paths.h"
 #include "../state/banned.h"
@@ -212,6 +213,63 @@ out:
 /* ---- every instance, interleaved (logs APP) --------------------------------- */
 
 static bool show_instance = true;
+/* --json: one object a line, {"at", "instance", "stream", "line"}. */
+static bool json_out;
+static const char *stream_name = "stdout";
+
+/* Log text is bytes: invalid UTF-8 becomes U+FFFD so that the JSON stays valid. */
+static void utf8_clean(const char *p, size_t len, struct buf *out)
+{
+        const unsigned char *u = (const unsigned char *)p;
+
+        for (size_t i = 0; i < len;) {
+                size_t n = u[i] < 0x80 ? 1 : (u[i] & 0xE0) == 0xC0 ? 2 : (u[i] & 0xF0) == 0xE0 ? 3
+                         : (u[i] & 0xF8) == 0xF0 ? 4 : 0;
+                bool ok = n > 0 && i + n <= len && !(n == 2 && u[i] < 0xC2);
+
+                for (size_t k = 1; ok && k < n; k++)
+                        ok = (u[i + k] & 0xC0) == 0x80;
+                if (ok && n == 3)
+                        ok = !(u[i] == 0xE0 && u[i + 1] < 0xA0) && !(u[i] == 0xED && u[i + 1] >= 0xA0);
+                if (ok && n == 4)
+                        ok = !(u[i] == 0xF0 && u[i + 1] < 0x90) && !(u[i] == 0xF4 && u[i + 1] >= 0x90) &&
+                             u[i] <= 0xF4;
+                if (ok) {
+                        buf_append(out, p + i, n);
+                        i += n;
+                } else {
+                        buf_puts(out, "\xEF\xBF\xBD");
+                        i++;
+                }
+        }
+}
+
+static int print_json(int instance, uint64_t ms, const char *text, size_t len)
+{
+        struct buf out = BUF_INIT, clean = BUF_INIT;
+        char at[32];
+        yajl_gen g = json_gen_new(&out);
+        int r;
+
+        utf8_clean(text, len, &clean);
+        yajl_gen_map_open(g);
+        if (ms) {
+                logwriter_format_stamp(ms, at);
+                at[LOGWRITER_STAMP_LEN - 1] = '\0'; /* no trailing space */
+        }
+        json_gen_kv_str(g, "at", ms ? at : NULL);
+        json_gen_kv_int(g, "instance", instance);
+        json_gen_kv_str(g, "stream", stream_name);
+        json_gen_str(g, "line");
+        yajl_gen_string(g, (const unsigned char *)clean.data, clean.len);
+        yajl_gen_map_close(g);
+        yajl_gen_free(g);
+        buf_putc(&out, '\n');
+        r = write_out(out.data, out.len) < 0 ? -EPIPE : 0;
+        buf_release(&out);
+        buf_release(&clean);
+        return r;
+}
 
 /* One instance's file while reading it line by line. */
 struct tail {
@@ -254,6 +312,8 @@ static int print_line(int instance, uint64_t ms, const char *text, size_t len)
         char stamp[LOGWRITER_STAMP_LEN + 1], head[64];
         int n;
 
+        if (json_out)
+                return print_json(instance, ms, text, len);
         if (ms)
                 logwriter_format_stamp(ms, stamp);
         else
@@ -516,6 +576,8 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
                         options_done = true;
                 } else if (!options_done && strcmp(a, "--stderr") == 0) {
                         is_stderr = true;
+                } else if (!options_done && strcmp(a, "--json") == 0) {
+                        json_out = true;
                 } else if (!options_done && (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0)) {
                         follow_on = true;
                 } else if (!options_done && (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0)) {
@@ -555,7 +617,8 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
                         app->name, n, app->replicas, c.origin);
                 goto out;
         }
-        if (!instance || since_ms) {
+        stream_name = is_stderr ? "stderr" : "stdout";
+        if (!instance || since_ms || json_out) {
                 /* Line by line: every instance interleaved, or one from a time on. */
                 show_instance = !instance;
                 r = logs_all(&c, app, n, is_stderr,
@@ -604,7 +667,7 @@ out:
 
 const struct cli_command cmd_logs = {
         .name = "logs",
-        .usage = "logs APP [N] [--stderr] [-f] [-n LINES] [--since T]",
+        .usage = "logs APP [N] [--stderr] [-f] [-n LINES] [--since T] [--json]",
         .summary = "the end of an app's logs, every instance interleaved (or one); -f follows",
         .help = "Without N: the last LINES lines of every instance of APP, merged by time, each\n"
                 "prefixed with its time and [instance]:\n"
@@ -618,6 +681,9 @@ const struct cli_command cmd_logs = {
                 "  --since T          lines written at or after T: a time (2026-11-26T05:00:00Z)\n"
                 "                     or a duration before now (90s, 15m, 2h, 3d)\n"
                 "  --stderr           the instances' stderr logs\n"
+                "  --json             one object a line: {\"at\", \"instance\", \"stream\", \"line\"}\n"
+                "                     (a line without a stamp has the time of the one before;\n"
+                "                     null before any; bad UTF-8 as U+FFFD)\n"
                 "Exit status 1 for an unknown app, an instance outside 1..replicas or no log yet.\n",
         .run = run_logs,
 };

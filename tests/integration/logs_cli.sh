@@ -133,6 +133,13 @@ assert_eq "2026-01-01T00:00:04.000Z b4" "$OUT" "--since on one instance: lines a
 run 0 dx logs myapp --since 10m
 assert_eq "" "$OUT" "--since a duration: nothing that recent"
 run 2 dx logs myapp --since soon
+printf 'bad \377 byte\n' >>"$L2"
+run 0 dx logs myapp --json -n 3
+assert_eq '{"at":"2026-01-01T00:00:04.000Z","instance":2,"stream":"stdout","line":"b4"}
+{"at":"2026-01-01T00:00:04.000Z","instance":2,"stream":"stdout","line":"bad � byte"}
+{"at":"2026-01-01T00:00:05.500Z","instance":1,"stream":"stdout","line":"a5"}' "$(printf '%s\n' "$OUT" | jq -c .)" "--json, one object a line"
+run 0 dx logs myapp 1 --json -n 1
+assert_eq "a5 1" "$(jqr "$OUT" '"\(.line) \(.instance)"')" "--json for one instance"
 
 "$DEPLOYEX" -c "$T/deployex.json" logs myapp -f -n 0 >"$T/all.out" 2>"$T/all.err" &
 APID=$!
