@@ -247,7 +247,7 @@ int otp_status_write(const char *path, const struct otp_probe *p, size_t n, uint
         yajl_gen_map_close(g);
         yajl_gen_free(g);
         buf_putc(&out, '\n');
-        r = atomic_write_file(path, out.data, out.len);
+        r = atomic_write_shared(path, out.data, out.len, (gid_t)-1);
         buf_release(&out);
         return r;
 }

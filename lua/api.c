@@ -176,10 +176,10 @@ static int open_log(const char *path)
         slash = strrchr(path, '/');
         if (slash && slash != path) {
                 buf_append(&dir, path, (size_t)(slash - path));
-                (void)mkdir_p(dir.data, 0700);
+                (void)mkdir_p(dir.data, 0750);
         }
         buf_release(&dir);
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0600);
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0640);
         return fd < 0 ? -1 : fd;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "actions.h"
@@ -48,6 +49,37 @@ static int audit(const struct config *c, const struct action_origin *o, const ch
         return r;
 }
 
+/* What to do about a permission error, after its strerror(). */
+static const char *override_hint(int r)
+{
+        if (r != -EACCES && r != -EPERM)
+                return "";
+        return override_group() == (gid_t)-1
+                       ? "; overrides are written by root (create group " OVERRIDE_GROUP
+                         " for operators)"
+                       : "; overrides are written by root and members of group " OVERRIDE_GROUP;
+}
+
+/*
+ * The overrides directory, made as DESIGN §8 has it when missing: 2770
+ * root:deployex (when the group exists), so that every operator's file is the
+ * group's and the daemon accepts it.
+ */
+static int ensure_overrides_dir(const char *path)
+{
+        gid_t group = override_group();
+        struct stat st;
+        int r;
+
+        if (stat(path, &st) == 0)
+                return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+        if ((r = mkdir_p(path, 0750)) < 0)
+                return r;
+        if (group != (gid_t)-1 && (chown(path, (uid_t)-1, group) < 0 || chmod(path, 02770) < 0))
+                return -errno;
+        return 0;
+}
+
 typedef int (*override_edit_fn)(const struct app_config *app, struct override *o, const void *arg,
                                 struct buf *err);
 
@@ -59,14 +91,16 @@ static int edit_override(const struct config *c, const struct app_config *app,
         int r, lock = -1;
 
         memset(&o, 0, sizeof(o));
-        if ((r = mkdir_p(c->overrides_path, 0750)) < 0) {
-                buf_printf(err, "cannot create '%s': %s", c->overrides_path, strerror(-r));
+        if ((r = ensure_overrides_dir(c->overrides_path)) < 0) {
+                buf_printf(err, "cannot create '%s': %s%s", c->overrides_path, strerror(-r),
+                           override_hint(r));
                 goto out;
         }
         path_override(c, app->name, &path);
         if ((lock = file_lock(path.data)) < 0) {
                 r = lock;
-                buf_printf(err, "cannot lock '%s': %s", path.data, strerror(-r));
+                buf_printf(err, "cannot lock '%s.lock': %s%s", path.data, strerror(-r),
+                           override_hint(r));
                 goto out;
         }
         r = override_load(path.data, &o, &lerr);
@@ -77,7 +111,8 @@ static int edit_override(const struct config *c, const struct app_config *app,
         if ((r = edit(app, &o, arg, err)) < 0)
                 goto out;
         if ((r = override_save(path.data, &o)) < 0) {
-                buf_printf(err, "cannot write '%s': %s", path.data, strerror(-r));
+                buf_printf(err, "cannot write '%s': %s%s", path.data, strerror(-r),
+                           override_hint(r));
                 goto out;
         }
         override_to_json(&o, &text);
@@ -217,6 +252,13 @@ int action_restart(const struct config *c, const struct app_config *app, int ins
 
 /* --- unghost --- */
 
+/* Ghosts are the daemon's state (var_path is 2750 root:deployex): group members only read it. */
+static const char *unghost_hint(int r)
+{
+        return r == -EACCES || r == -EPERM ? "; unghost changes the daemon's state: run it as root"
+                                           : "";
+}
+
 int action_unghost(const struct config *c, const struct app_config *app, const char *version,
                    const struct action_origin *o, struct buf *msg, struct buf *err)
 {
@@ -228,8 +270,8 @@ int action_unghost(const struct config *c, const struct app_config *app, const c
         memset(&l, 0, sizeof(l));
         path_state_dir(c, app->name, &dir);
         path_ghosts(c, app->name, &path);
-        if ((r = mkdir_p(dir.data, 0700)) < 0 || (r = lock = file_lock(path.data)) < 0) {
-                buf_printf(err, "cannot lock '%s': %s", path.data, strerror(-r));
+        if ((r = mkdir_p(dir.data, 0750)) < 0 || (r = lock = file_lock(path.data)) < 0) {
+                buf_printf(err, "cannot lock '%s': %s%s", path.data, strerror(-r), unghost_hint(r));
                 goto out;
         }
         if ((r = ghosts_load(path.data, &l, &lerr)) < 0) {
@@ -245,7 +287,7 @@ int action_unghost(const struct config *c, const struct app_config *app, const c
                 goto out;
         }
         if ((r = ghosts_save(path.data, &l)) < 0) {
-                buf_printf(err, "cannot write '%s': %s", path.data, strerror(-r));
+                buf_printf(err, "cannot write '%s': %s%s", path.data, strerror(-r), unghost_hint(r));
                 goto out;
         }
         buf_printf(msg, "%s: unghosted %s", app->name, version ? version : "every version");

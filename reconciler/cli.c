@@ -6,11 +6,38 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "../state/fsutil.h"
 #include "../state/secrets.h"
 #include "../state/banned.h"
+
+int cli_check_state_readable(const struct cli_command *cmd, const struct config *c)
+{
+        /* The directories readers need, and the pid file that tells whether the daemon runs. */
+        static const char *const parts[] = { "state", "run", "run/deployex.pid" };
+        struct buf path = BUF_INIT;
+        int status = EXIT_OK;
+
+        for (size_t i = 0; i < ARRAY_SIZE(parts) && status == EXIT_OK; i++) {
+                bool dir = i < 2;
+
+                buf_reset(&path);
+                buf_printf(&path, "%s/%s", c->var_path, parts[i]);
+                if (access(path.data, dir ? R_OK | X_OK : R_OK) == 0 || errno == ENOENT)
+                        continue;
+                if (errno == EACCES || errno == EPERM)
+                        fprintf(stderr, "deployex %s: cannot read %s: permission denied; are you in "
+                                        "group deployex?\n", cmd->name, path.data);
+                else
+                        fprintf(stderr, "deployex %s: cannot read %s: %s\n", cmd->name, path.data,
+                                strerror(errno));
+                status = EXIT_FAIL;
+        }
+        buf_release(&path);
+        return status;
+}
 
 bool cli_wants_help(int argc, char **argv)
 {

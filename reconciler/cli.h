@@ -44,6 +44,13 @@ int cli_load_config(const struct cli *cli, struct config *ret);
  * (secrets.h).  EXIT_OK, or EXIT_FAIL after printing why.
  */
 int cli_load_secrets(struct config *c);
+/*
+ * Readers (status, plan, history, ghosts) first: EXIT_OK when var_path's state
+ * and run directories are readable or absent; else EXIT_FAIL after printing
+ * "cannot read PATH: permission denied; are you in group deployex?", so that
+ * an unreadable state is never shown as "daemon: not running".
+ */
+int cli_check_state_readable(const struct cli_command *cmd, const struct config *c);
 /* Find an app or print "deployex: unknown app 'x' (configured: a, b)" and return NULL. */
 const struct app_config *cli_find_app(const struct config *c, const char *name);
 const struct cli_command *cli_find_command(const char *name);

@@ -40,7 +40,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                 return r;
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
-        if (only && !cli_find_app(&c, only)) {
+        if (cli_check_state_readable(&cmd_plan, &c) != EXIT_OK || (only && !cli_find_app(&c, only))) {
                 config_release(&c);
                 return EXIT_FAIL;
         }

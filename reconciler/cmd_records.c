@@ -114,7 +114,8 @@ static int run_history(const struct cli *cli, int argc, char **argv)
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
         loaded = true;
-        if (name && !(app = cli_find_app(&c, name)))
+        if (cli_check_state_readable(&cmd_history, &c) != EXIT_OK ||
+            (name && !(app = cli_find_app(&c, name))))
                 goto out;
         for (size_t i = 0; i < c.napps; i++)
                 if ((!app || app == &c.apps[i]) && load_history(&c, &c.apps[i], since_ms, &all) < 0)
@@ -172,7 +173,7 @@ static int run_ghosts(const struct cli *cli, int argc, char **argv)
                 return r;
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
-        if (!(app = cli_find_app(&c, name)))
+        if (cli_check_state_readable(&cmd_ghosts, &c) != EXIT_OK || !(app = cli_find_app(&c, name)))
                 goto out;
         if (json) {
                 if (report_ghosts_json(&c, app, &out, &err) < 0) {

@@ -247,7 +247,7 @@ static int probe_apps(const struct config *c, const struct app_config *const *ap
                 int w;
 
                 path_state_dir(c, per[a].app->name, &path);
-                (void)mkdir_p(path.data, 0700);
+                (void)mkdir_p(path.data, 0750);
                 buf_puts(&path, "/otp.json");
                 if (!otp_status_unchanged(path.data, p, per[a].n, time_now_ms()) &&
                     (w = otp_status_write(path.data, p, per[a].n, time_now_ms())) < 0) {

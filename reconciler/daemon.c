@@ -119,7 +119,7 @@ static bool refresh_watches(struct daemon *d)
                 }
                 if (a->state_wd < 0) {
                         path_state_dir(&d->cfg, a->name, &path);
-                        (void)mkdir_p(path.data, 0700);
+                        (void)mkdir_p(path.data, 0750);
                         a->state_wd = add_watch(d, path.data);
                 }
         }
@@ -335,9 +335,14 @@ static void refresh_desired(struct daemon *d, struct app_rt *a)
         struct ghost_list ghosts;
 
         memset(&ghosts, 0, sizeof(ghosts));
+        char *before = a->desired.error ? xstrdup(a->desired.error) : NULL;
         desired_release(&a->desired);
         desired_load(&d->cfg, a->cfg, source_is_local(d) ? d->src : NULL, a->source_error, true,
                      &a->desired);
+        /* A refused override (owner, mode, malformed) is never silent: logged when it appears. */
+        if (a->desired.error && (!before || strcmp(before, a->desired.error) != 0))
+                log_warn("app=%s: %s", a->name, a->desired.error);
+        free(before);
         path_ghosts(&d->cfg, a->name, &path);
         if (ghosts_load(path.data, &ghosts, &err) == 0) {
                 ghosts_release(&a->ghosts);
@@ -764,7 +769,7 @@ static int take_lock(struct daemon *d)
         int r = 0;
 
         buf_printf(&path, "%s/run", d->cfg.var_path);
-        if ((r = mkdir_p(path.data, 0700)) < 0) {
+        if ((r = mkdir_p(path.data, 0750)) < 0) {
                 log_errno(r, "cannot create '%s'", path.data);
                 goto out;
         }
@@ -787,7 +792,7 @@ static int take_lock(struct daemon *d)
         }
         path_pid_file(&d->cfg, &pid);
         snprintf(text, sizeof(text), "%d\n", (int)getpid());
-        if ((r = atomic_write_file(pid.data, text, strlen(text))) < 0)
+        if ((r = atomic_write_shared(pid.data, text, strlen(text), (gid_t)-1)) < 0)
                 log_errno(r, "cannot write '%s'", pid.data);
 out:
         buf_release(&path);

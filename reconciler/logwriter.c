@@ -26,7 +26,7 @@ static int reopen(struct logwriter *w)
                 close(w->fd);
                 w->fd = -1;
         }
-        fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+        fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0) {
@@ -383,7 +383,7 @@ static int make_parent(const char *path)
         if (!slash || slash == path)
                 return 0;
         dir = xstrndup(path, (size_t)(slash - path));
-        r = mkdir_p(dir, 0700);
+        r = mkdir_p(dir, 0750);
         free(dir);
         return r;
 }

@@ -71,7 +71,7 @@ int instance_save(struct daemon *d, struct instance_rt *in)
         int r;
 
         path_instances_dir(&d->cfg, in->app->name, &path);
-        r = mkdir_p(path.data, 0700);
+        r = mkdir_p(path.data, 0750);
         if (r >= 0) {
                 path_instance_record(&d->cfg, in->app->name, in->rec.instance, &path);
                 r = instance_record_save(path.data, &in->rec);
@@ -306,7 +306,7 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in, bool is_std
 
         path_log_file(&d->cfg, in->app->name, in->rec.instance, is_stderr, &path);
         buf_printf(&dir, "%s/%s", d->cfg.log_path, in->app->name);
-        r = mkdir_p(dir.data, 0700);
+        r = mkdir_p(dir.data, 0750);
         if (r < 0)
                 goto out;
         if (pipe2(p, O_CLOEXEC) < 0) {

@@ -134,7 +134,7 @@ static int save_last_source(const char *path, const struct release_desc *r, cons
                 out.data[out.len] = '\0';
                 buf_printf(&out, "%s\"etag\":%s}\n", out.len > 1 ? "," : "", tag.data);
         }
-        ret = atomic_write_file(path, out.data, out.len);
+        ret = atomic_write_shared(path, out.data, out.len, (gid_t)-1);
         buf_release(&out);
         buf_release(&tag);
         return ret;
@@ -145,7 +145,7 @@ static void ensure_state_dir(const struct config *c, const char *app)
         struct buf dir = BUF_INIT;
 
         path_state_dir(c, app, &dir);
-        (void)mkdir_p(dir.data, 0700);
+        (void)mkdir_p(dir.data, 0750);
         buf_release(&dir);
 }
 
@@ -223,7 +223,7 @@ static void load_override(const struct config *c, const struct app_config *app, 
                 if (file_read_all(last.data, JSON_MAX_BYTES, &old) < 0 || old.len != text.len ||
                     memcmp(old.data, text.data, text.len) != 0) {
                         ensure_state_dir(c, app->name);
-                        (void)atomic_write_file(last.data, text.data, text.len);
+                        (void)atomic_write_shared(last.data, text.data, text.len, (gid_t)-1);
                 }
                 buf_release(&text);
                 buf_release(&old);
@@ -282,11 +282,11 @@ int desired_remember_release(const struct config *c, const char *app,
 
         path_state_dir(c, app, &path);
         buf_puts(&path, "/releases");
-        ret = mkdir_p(path.data, 0700);
+        ret = mkdir_p(path.data, 0750);
         if (ret >= 0) {
                 release_path(c, app, r->version, &path);
                 release_desc_to_json(r, &text);
-                ret = atomic_write_file(path.data, text.data, text.len);
+                ret = atomic_write_shared(path.data, text.data, text.len, (gid_t)-1);
         }
         buf_release(&path);
         buf_release(&text);

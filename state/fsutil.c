@@ -72,15 +72,12 @@ static int open_tmp(const char *tmp, mode_t mode)
         return fd < 0 ? -errno : fd;
 }
 
-int atomic_write_file(const char *path, const void *data, size_t len)
-{
-        return atomic_write_file_mode(path, data, len, 0600);
-}
-
-int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode)
+/* exact: mode whatever the umask (files group deployex must read); gid (gid_t)-1: keep. */
+static int write_file(const char *path, const void *data, size_t len, mode_t mode, gid_t gid,
+                      bool exact)
 {
         struct buf tmp = BUF_INIT;
-        int fd, r;
+        int fd, r = 0;
 
         if (str_empty(path))
                 return -EINVAL;
@@ -90,7 +87,17 @@ int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_
                 r = fd;
                 goto out;
         }
-        r = write_all(fd, data, len);
+        /* The exact mode whatever the umask; the group before anyone can read it. */
+        if (gid != (gid_t)-1) {
+                struct stat st;
+
+                if (fstat(fd, &st) < 0 || (st.st_gid != gid && fchown(fd, (uid_t)-1, gid) < 0))
+                        r = -errno;
+        }
+        if (r == 0 && exact && fchmod(fd, mode) < 0)
+                r = -errno;
+        if (r == 0)
+                r = write_all(fd, data, len);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         /* close() can report a deferred write error (NFS, quota). */
@@ -106,6 +113,21 @@ int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_
 out:
         buf_release(&tmp);
         return r;
+}
+
+int atomic_write_file(const char *path, const void *data, size_t len)
+{
+        return write_file(path, data, len, 0600, (gid_t)-1, false);
+}
+
+int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode)
+{
+        return write_file(path, data, len, mode, (gid_t)-1, false);
+}
+
+int atomic_write_shared(const char *path, const void *data, size_t len, gid_t gid)
+{
+        return write_file(path, data, len, 0640, gid, true);
 }
 
 int mkdir_p(const char *path, mode_t mode)
@@ -159,7 +181,7 @@ int append_line(const char *path, const char *data, size_t len)
         buf_append(&line, data, len);
         if (len == 0 || data[len - 1] != '\n')
                 buf_putc(&line, '\n');
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (fd < 0) {
                 r = -errno;
                 goto out;
@@ -294,6 +316,20 @@ static int read_fd(int fd, size_t max_bytes, struct buf *out)
                 if (out->len > max_bytes)
                         return -EFBIG;
         }
+}
+
+int fd_read_all(int fd, size_t max_bytes, struct buf *out)
+{
+        struct buf tmp = BUF_INIT;
+        int r = read_fd(fd, max_bytes, &tmp);
+
+        if (r == 0) {
+                buf_release(out);
+                *out = tmp;
+                return 0;
+        }
+        buf_release(&tmp);
+        return r;
 }
 
 int file_read_all_flags(const char *path, int flags, size_t max_bytes, struct buf *out)

@@ -5,6 +5,12 @@
  * goes to "PATH.tmp.PID" (mode 0600), is fsync'ed, renamed over PATH and the
  * directory is fsync'ed, so a reader sees the old or the new file, never a
  * torn one, even across a power loss.  Returns 0 or -errno; never logs.
+ *
+ * Modes (DESIGN §8): a private file (the cookie, run/config.json, anything
+ * secret) is 0600; what group deployex reads (state, history, overrides) is
+ * written with atomic_write_shared(): 0640 whatever the umask, and given to
+ * `gid` unless that is (gid_t)-1 (then it keeps the directory's group, which
+ * a setgid directory passes on).
  */
 #ifndef DEPLOYEX_FSUTIL_H
 #define DEPLOYEX_FSUTIL_H
@@ -17,9 +23,10 @@ struct buf;
 int atomic_write_file(const char *path, const void *data, size_t len);
 /* The same for a file others read (a bucket object, a metrics textfile): mode before umask. */
 int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode);
+int atomic_write_shared(const char *path, const void *data, size_t len, gid_t gid);
 /* mkdir -p with the given mode for every created component. */
 int mkdir_p(const char *path, mode_t mode);
-/* Append one line (data + '\n' when missing) with O_APPEND, then fsync. */
+/* Append one line (data + '\n' when missing) with O_APPEND, then fsync; a new file is 0640. */
 int append_line(const char *path, const char *data, size_t len);
 /* rm -rf; no error when path does not exist.  Refuses "/" and "". */
 int remove_tree(const char *path);
@@ -45,6 +52,8 @@ int file_open_read(const char *path, int flags, size_t *ret_size);
 /* Read a whole regular file, refusing more than max_bytes (-EFBIG); out is replaced. */
 int file_read_all(const char *path, size_t max_bytes, struct buf *out);
 int file_read_all_flags(const char *path, int flags, size_t max_bytes, struct buf *out);
+/* The rest of an fd opened by file_open_read() (-EFBIG beyond max_bytes); out is replaced. */
+int fd_read_all(int fd, size_t max_bytes, struct buf *out);
 /* strerror() that also names FILE_ENOTREG and a refused symlink; r is -errno. */
 const char *file_strerror(int r);
 

@@ -115,7 +115,7 @@ int ghosts_save(const char *path, const struct ghost_list *l)
 
         ghosts_to_json(l, &text);
         buf_putc(&text, '\n');
-        r = atomic_write_file(path, text.data, text.len);
+        r = atomic_write_shared(path, text.data, text.len, (gid_t)-1);
         buf_release(&text);
         return r;
 }

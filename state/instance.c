@@ -182,7 +182,7 @@ int instance_record_save(const char *path, const struct instance_record *r)
 
         instance_record_to_json(r, &text);
         buf_putc(&text, '\n');
-        e = atomic_write_file(path, text.data, text.len);
+        e = atomic_write_shared(path, text.data, text.len, (gid_t)-1);
         buf_release(&text);
         return e;
 }

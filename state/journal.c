@@ -86,7 +86,7 @@ int journal_save(const char *path, const struct journal *j)
 
         journal_to_json(j, &text);
         buf_putc(&text, '\n');
-        r = atomic_write_file(path, text.data, text.len);
+        r = atomic_write_shared(path, text.data, text.len, (gid_t)-1);
         buf_release(&text);
         return r;
 }

@@ -13,7 +13,11 @@ int file_lock(const char *path)
         int fd;
 
         buf_printf(&lock_path, "%s.lock", path);
-        fd = open(lock_path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        /*
+         * Read-only is enough for flock: a lock file another user created (root,
+         * or an operator of group deployex, 0640) locks for everyone who can read it.
+         */
+        fd = open(lock_path.data, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
         buf_release(&lock_path);
         if (fd < 0)
                 return -errno;

@@ -1,9 +1,13 @@
 /* override: the operator's per-app override file (DESIGN §4.3). */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "json.h"
@@ -123,25 +127,83 @@ int override_parse(const char *text, size_t len, const char *origin, struct over
         return 0;
 }
 
+gid_t override_group(void)
+{
+        struct group gr, *found = NULL;
+        char scratch[4096];
+
+        if (getgrnam_r(OVERRIDE_GROUP, &gr, scratch, sizeof(scratch), &found) != 0 || !found)
+                return (gid_t)-1;
+        return found->gr_gid;
+}
+
+int override_check_file(const struct stat *st, struct buf *why)
+{
+        gid_t group = override_group();
+        bool trusted_group = group != (gid_t)-1 && st->st_gid == group;
+
+        if (!S_ISREG(st->st_mode)) {
+                buf_printf(why, "not a regular file");
+                return -EPERM;
+        }
+        if (st->st_mode & S_IWOTH) {
+                buf_printf(why, "writable by every user (mode %04o); 'chmod o-w' it",
+                           (unsigned)(st->st_mode & 07777));
+                return -EPERM;
+        }
+        if ((st->st_mode & S_IWGRP) && st->st_gid != 0 && !trusted_group) {
+                buf_printf(why, "writable by group %u, which is not group " OVERRIDE_GROUP
+                           " (mode %04o); 'chmod g-w' it",
+                           (unsigned)st->st_gid, (unsigned)(st->st_mode & 07777));
+                return -EPERM;
+        }
+        if (st->st_uid != 0 && st->st_uid != geteuid() && !trusted_group) {
+                buf_printf(why, "belongs to uid %u and gid %u, neither root nor group "
+                           OVERRIDE_GROUP "; 'chgrp " OVERRIDE_GROUP "' it",
+                           (unsigned)st->st_uid, (unsigned)st->st_gid);
+                return -EPERM;
+        }
+        return 0;
+}
+
 int override_load(const char *path, struct override *ret, struct buf *err)
 {
         struct record_ctx c = RECORD_CTX(path, err);
-        struct buf text = BUF_INIT;
-        int r;
+        struct buf text = BUF_INIT, why = BUF_INIT;
+        struct stat st;
+        size_t size;
+        int fd, r;
 
-        r = file_read_all(path, JSON_MAX_BYTES, &text);
-        if (r == -ENOENT) {
+        /* A symlink or a FIFO planted there is refused, never followed or waited on. */
+        fd = file_open_read(path, 0, &size);
+        if (fd == -ENOENT) {
                 memset(ret, 0, sizeof(*ret));
+                r = -ENOENT;
                 goto out;
         }
-        if (r == -EFBIG)
+        if (fd < 0) {
+                r = fd;
+                record_fail(&c, "", "refused: %s", file_strerror(r));
+                goto out;
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                record_fail(&c, "", "cannot read: %s", strerror(-r));
+        } else if ((r = override_check_file(&st, &why)) < 0) {
+                record_fail(&c, "", "refused: %s", why.data);
+        } else if (size > JSON_MAX_BYTES ||
+                   (r = fd_read_all(fd, JSON_MAX_BYTES, &text)) == -EFBIG) {
+                r = -EFBIG;
                 record_fail(&c, "", "larger than %d bytes", JSON_MAX_BYTES);
-        else if (r < 0)
+        } else if (r < 0) {
                 record_fail(&c, "", "cannot read: %s", file_strerror(r));
-        else
+        } else {
                 r = override_parse(text.data, text.len, path, ret, err);
+        }
+        close(fd);
 out:
         buf_release(&text);
+        buf_release(&why);
         return r;
 }
 
@@ -179,7 +241,7 @@ int override_save(const char *path, const struct override *o)
         override_to_json(o, &text);
         /* Operators read this file: end it like a text file. */
         buf_putc(&text, '\n');
-        r = atomic_write_file(path, text.data, text.len);
+        r = atomic_write_shared(path, text.data, text.len, override_group());
         buf_release(&text);
         return r;
 }

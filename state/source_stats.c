@@ -69,7 +69,7 @@ int source_stats_record(const struct config *c, const char *app, bool ok, uint64
         yajl_gen_free(g);
         buf_putc(&out, '\n');
         stats_path(c, app, &path);
-        r = atomic_write_file(path.data, out.data, out.len);
+        r = atomic_write_shared(path.data, out.data, out.len, (gid_t)-1); /* status, metrics read it */
         buf_release(&path);
         buf_release(&out);
         return r;

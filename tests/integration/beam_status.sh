@@ -20,7 +20,7 @@ assert_eq "1.0.0" "$(jqr "$s" '.apps[0].instances[1].otp_release')" "instance 2'
 assert_eq "demo-1@$HOST" "$(jqr "$s" '.apps[0].instances[0].node')" "node name"
 f="$T/var/state/demo/otp.json"
 [ -f "$f" ] || fail "the daemon writes state/demo/otp.json"
-assert_eq "600" "$(stat -c %a "$f")" "otp.json is 0600"
+assert_eq "640" "$(stat -c %a "$f")" "otp.json is 0640 (group deployex reads state)"
 assert_eq "$(inst_field 1 pid)" "$(jq -r '.instances["1"].pid' "$f")" "the probe names the pid it was made for"
 run 0 dx status demo
 assert_contains "$OUT" "otp 1.0.0" "the text form shows the node's release"

@@ -33,7 +33,8 @@ run 1 dx logs myapp 0
 run 1 dx logs myapp 1
 assert_eq "deployex logs: no log yet at $LOG" "$ERR" "missing log file"
 
-# The writer: its own directory, 0600 files, rotation above 700 bytes, 20 kept.
+# The writer: its own directory, 0640 files (group deployex reads logs), rotation above 700
+# bytes, 20 kept.
 mkfifo "$T/feed"
 "$DEPLOYEX" __log "$LOG" 700 20 <"$T/feed" 2>"$T/writer.err" &
 WPID=$!
@@ -43,8 +44,8 @@ while [ $i -le 20 ]; do echo "line $i" >&4; i=$((i + 1)); done
 wait_for 5 "grep -q ' line 20\$' '$LOG'" "the writer to write"
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z line 20$' "$LOG" || fail "lines are stamped: $(head -1 "$LOG")"
 ok
-assert_eq "600" "$(stat -c %a "$LOG")" "log file mode"
-assert_eq "700" "$(stat -c %a "$T/log/myapp")" "log directory mode"
+assert_eq "640" "$(stat -c %a "$LOG")" "log file mode"
+assert_eq "750" "$(stat -c %a "$T/log/myapp")" "log directory mode"
 
 run 0 dx logs myapp 1 -n 3
 assert_eq "line 18

@@ -83,6 +83,32 @@ static int count_entries(const char *dir, const char *needle)
         return n;
 }
 
+static mode_t current_umask(void)
+{
+        mode_t m = umask(0);
+
+        umask(m);
+        return m;
+}
+
+/* A file group deployex reads: 0640 whatever the umask, and the group it is given. */
+static void test_atomic_write_shared(void **state)
+{
+        struct buf path = BUF_INIT;
+        mode_t saved = umask(077);
+
+        (void)state;
+        at(&path, "shared.json");
+        assert_int_equal(atomic_write_shared(path.data, "{}", 2, (gid_t)-1), 0);
+        assert_int_equal(mode_of(path.data), 0640);
+        assert_int_equal(atomic_write_shared(path.data, "{}", 2, getgid()), 0);
+        assert_int_equal(mode_of(path.data), 0640);
+        assert_int_equal(atomic_write_file(path.data, "{}", 2), 0);
+        assert_int_equal(mode_of(path.data), 0600); /* private stays private */
+        umask(saved);
+        buf_release(&path);
+}
+
 static void test_atomic_write_creates_and_replaces(void **state)
 {
         struct buf path = BUF_INIT;
@@ -219,7 +245,7 @@ static void test_append_line(void **state)
         assert_int_equal(append_line(path.data, "{\"b\":2}\n", 8), 0); /* no double newline */
         assert_int_equal(append_line(path.data, "{\"c\":3} and more", 7), 0); /* len counts */
         assert_content(path.data, "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
-        assert_int_equal(mode_of(path.data), 0600);
+        assert_int_equal(mode_of(path.data), 0640 & ~current_umask());
         at(&path, "missing/h.jsonl");
         assert_int_equal(append_line(path.data, "x", 1), -ENOENT);
         buf_release(&path);
@@ -327,6 +353,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_atomic_write_creates_and_replaces),
+                cmocka_unit_test(test_atomic_write_shared),
                 cmocka_unit_test(test_atomic_write_replaces_stale_tmp),
                 cmocka_unit_test(test_atomic_write_missing_dir_fails),
                 cmocka_unit_test(test_atomic_write_failure_keeps_old_file),

@@ -94,9 +94,12 @@ static void test_rotation_boundaries(void **state)
         struct stat st;
         (void)state;
 
+        mode_t mask = umask(0);
+
+        umask(mask);
         assert_int_equal(logwriter_open(&w, log_path, 20, 3), 0);
         assert_int_equal(stat(log_path, &st), 0);
-        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_mode & 0777, 0640 & ~mask); /* group deployex reads logs */
         feed(&w, "aaaa\nbbbb\ncccc\ndddd\n"); /* exactly 20: stays */
         assert_file(0, "aaaa\nbbbb\ncccc\ndddd\n");
         assert_file(1, NULL);

@@ -256,6 +256,53 @@ static void write_file(const char *path, const char *text)
         assert_int_equal(fclose(f), 0);
 }
 
+/* Which files the daemon accepts (DESIGN §8): type, mode, owner. */
+static void test_check_file(void **state)
+{
+        static const struct {
+                mode_t mode;
+                uid_t uid;
+                gid_t gid;
+                const char *why; /* NULL: accepted */
+        } cases[] = {
+                { S_IFREG | 0640, 0, 0, NULL },
+                { S_IFREG | 0600, 0, 0, NULL },
+                { S_IFREG | 0660, 0, 0, NULL }, /* root's group may write */
+                { S_IFREG | 0666, 0, 0, "writable by every user (mode 0666)" },
+                { S_IFREG | 0664, 47001, 47002, "writable by group 47002" },
+                { S_IFREG | 0640, 47001, 47002, "belongs to uid 47001 and gid 47002" },
+                { S_IFIFO | 0640, 0, 0, "not a regular file" },
+                { S_IFLNK | 0777, 0, 0, "not a regular file" },
+        };
+        struct stat st;
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct buf why = BUF_INIT;
+
+                memset(&st, 0, sizeof(st));
+                st.st_mode = cases[i].mode;
+                st.st_uid = cases[i].uid;
+                st.st_gid = cases[i].gid;
+                if (!cases[i].why) {
+                        assert_int_equal(override_check_file(&st, &why), 0);
+                } else {
+                        assert_int_equal(override_check_file(&st, &why), -EPERM);
+                        assert_non_null(strstr(why.data, cases[i].why));
+                }
+                buf_release(&why);
+        }
+        /* This process's own files are accepted: a daemon run by hand as its user. */
+        struct buf why = BUF_INIT;
+
+        memset(&st, 0, sizeof(st));
+        st.st_mode = S_IFREG | 0640;
+        st.st_uid = geteuid();
+        st.st_gid = 47002;
+        assert_int_equal(override_check_file(&st, &why), 0);
+        buf_release(&why);
+}
+
 static void test_load_and_save(void **state)
 {
         struct buf path = BUF_INIT, err = BUF_INIT, text = BUF_INIT;
@@ -274,13 +321,13 @@ static void test_load_and_save(void **state)
         assert_null(o.restart_instances);
         assert_int_equal(err.len, 0);
 
-        /* Save, then load the same thing back; the file is 0600 and ends with a newline. */
+        /* Save, then load the same thing back; the file is 0640 and ends with a newline. */
         str_copy(o.version, sizeof(o.version), "1.2.3");
         o.paused = true;
         override_set_instance_token(&o, 4, "tok");
         assert_int_equal(override_save(path.data, &o), 0);
         assert_int_equal(stat(path.data, &st), 0);
-        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_mode & 0777, 0640);
         assert_int_equal(file_read_all(path.data, 4096, &text), 0);
         assert_string_equal(text.data,
                             "{\"version\":\"1.2.3\",\"paused\":true,\"restart_instances\":{\"4\":\"tok\"}}\n");
@@ -321,6 +368,7 @@ int main(void)
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_to_json_emits_only_set_keys),
                 cmocka_unit_test(test_instance_tokens),
+                cmocka_unit_test(test_check_file),
                 cmocka_unit_test_setup_teardown(test_load_and_save, setup, teardown),
         };
 

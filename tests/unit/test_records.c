@@ -56,12 +56,12 @@ static void write_file(const char *path, const char *text)
         assert_int_equal(fclose(f), 0);
 }
 
-static void assert_mode_0600(const char *path)
+static void assert_mode_0640(const char *path)
 {
         struct stat st;
 
         assert_int_equal(stat(path, &st), 0);
-        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_mode & 0777, 0640); /* group deployex reads state */
 }
 
 struct bad_case {
@@ -209,7 +209,7 @@ static void test_ghosts_save_load(void **state)
         g = make_ghost("1.2.0", "", T0 + 1000, "");
         ghosts_add(&l, &g);
         assert_int_equal(ghosts_save(path.data, &l), 0);
-        assert_mode_0600(path.data);
+        assert_mode_0640(path.data);
         assert_int_equal(file_read_all(path.data, 4096, &text), 0);
         assert_string_equal(text.data,
                             "[{\"version\":\"1.1.0\",\"hash\":\"abc\",\"at\":\"2026-11-26T05:00:00Z\","
@@ -330,7 +330,7 @@ static void test_history_append_load(void **state)
 
         e = make_event(1, HISTORY_FULL, "", "1.0.0", true, "first deploy of 1.0.0");
         assert_int_equal(history_append(path.data, &e), 0);
-        assert_mode_0600(path.data);
+        assert_mode_0640(path.data);
         e = make_event(2, HISTORY_HOT, "1.0.0", "1.0.1", false, "rpc timeout");
         assert_int_equal(history_append(path.data, &e), 0);
         e = make_event(1, HISTORY_RESTART, "1.0.1", "1.0.1", true, "");
@@ -576,7 +576,7 @@ static void test_instance_load_dir(void **state)
                 buf_reset(&path);
                 buf_printf(&path, "%s/%d.json", dir.data, numbers[i]);
                 assert_int_equal(instance_record_save(path.data, &r), 0);
-                assert_mode_0600(path.data);
+                assert_mode_0640(path.data);
         }
         /* Names that are not N.json are not records (a write in flight among them). */
         for (size_t i = 0; i < ARRAY_SIZE(ignored); i++) {
@@ -640,7 +640,7 @@ static void test_journal(void **state)
         str_copy(j.phase, sizeof(j.phase), "rotated");
         j.started_at_ms = T0;
         assert_int_equal(journal_save(path.data, &j), 0);
-        assert_mode_0600(path.data);
+        assert_mode_0640(path.data);
         assert_int_equal(file_read_all(path.data, 4096, &text), 0);
         assert_string_equal(text.data,
                             "{\"app\":\"myapp\",\"instance\":2,\"action\":\"deploy-full\","
