@@ -47,7 +47,7 @@ wait_for 10 "[ \"\$(st | jq -r '.apps[0].paused')\" = true ]" "the fixed overrid
 assert_not_contains "$(jqr "$(st)" '.apps[0].desired.error // empty')" "refused" "no refusal once fixed"
 
 rm "$ov"; ln -s /etc/passwd "$ov"
-wait_for 10 "grep -q \"$ov: refused: a symbolic link\" '$T/daemon.log'" "the daemon to log the symlink"
+wait_for 10 "grep -q \"$ov: refused: is a symlink\" '$T/daemon.log'" "the daemon to log the symlink"
 rm "$ov"; put_override 0640 0:0 '{"paused": tru' 
 wait_for 10 "grep -Eq \"app=myapp: .*$ov: [^r]\" '$T/daemon.log'" "the daemon to log the malformed override"
 rm "$ov"
