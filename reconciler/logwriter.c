@@ -373,7 +373,7 @@ int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep)
         return run_fd(fd, path, max_bytes, keep, false);
 }
 
-/* The parent directory of a log file, made 0700 when missing. */
+/* The parent directory of a log file, made 0750 when missing (group deployex reads logs). */
 static int make_parent(const char *path)
 {
         const char *slash = strrchr(path, '/');
