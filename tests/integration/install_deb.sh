@@ -72,7 +72,7 @@ assert_eq "2750 root deployex" "$(stat -c '%a %U %G' /var/lib/deployex)" "/var/l
 assert_eq "2750 root deployex" "$(stat -c '%a %U %G' /var/log/deployex)" "/var/log/deployex"
 assert_eq "600 root" "$(stat -c '%a %U' /etc/deployex/cookie)" "the generated cookie"
 run 0 /usr/bin/deployex check
-assert_contains "$OUT" "ok (0 apps)" "the installed example configuration"
+assert_contains "$OUT" "ok (0 apps" "the installed example configuration"
 for f in /usr/share/man/man1/deployex.1.gz /usr/share/man/man5/deployex.json.5.gz \
         /usr/share/man/man5/deployex-state.5.gz /usr/share/man/man7/deployex-hooks.7.gz \
         /usr/share/bash-completion/completions/deployex /usr/lib/deployex/deployex-log \
