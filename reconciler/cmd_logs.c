@@ -633,6 +633,9 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
         if (fd < 0) {
                 if (fd == -ENOENT)
                         fprintf(stderr, "deployex logs: no log yet at %s\n", path.data);
+                else if (fd == -EACCES)
+                        fprintf(stderr, "deployex logs: cannot read %s: permission denied; are you "
+                                        "in group deployex?\n", path.data);
                 else
                         fprintf(stderr, "deployex logs: cannot open %s: %s\n", path.data,
                                 file_strerror(fd));

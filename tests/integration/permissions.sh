@@ -18,7 +18,7 @@ OPS=47901 # the operators' group: any gid will do, as a gid in the state's setgi
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 as_operator() { setpriv --reuid=65534 --regid=65534 --groups=$OPS "$@"; }
 
-write_config 0
+write_config 1 # nothing is published: it never starts
 chmod 644 "$T/deployex.json"
 # The state as the package makes it: setgid directories of the operators' group.
 chgrp $OPS "$T/var" "$T/log" && chmod 2750 "$T/var" "$T/log"
@@ -65,6 +65,12 @@ assert_eq "deployex status: cannot read $T/var/state: permission denied; are you
 assert_not_contains "$OUT" "not running" "a non-member's status"
 run 1 as_nobody "$DEPLOYEX" -c "$T/deployex.json" history myapp
 assert_contains "$ERR" "are you in group deployex?" "a non-member's history"
+mkdir -p "$T/log/myapp" && echo "a line" >"$T/log/myapp/myapp-1-stdout.log"
+run 1 as_nobody "$DEPLOYEX" -c "$T/deployex.json" logs myapp 1
+assert_eq "deployex logs: cannot read $T/log/myapp/myapp-1-stdout.log: permission denied; are you in group deployex?" \
+        "$ERR" "a non-member's logs"
+run 0 as_operator "$DEPLOYEX" -c "$T/deployex.json" logs myapp 1
+assert_contains "$OUT" "a line" "a member's logs"
 # A member of the state's group reads what the daemon wrote (0640 files, 2750 directories).
 run 0 as_operator "$DEPLOYEX" -c "$T/deployex.json" status --json
 assert_eq "true" "$(jqr "$OUT" '.daemon.running')" "a member's status sees the daemon"
