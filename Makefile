@@ -33,7 +33,7 @@ ALL_LDFLAGS := $(OPT) -pthread $(LDFLAGS)
 LIBS       := $(PKG_LIBS) -linotifytools -lei
 
 # The functional core: links against libc alone (checked by `core-check`).
-CORE_SRC  := reconciler/plan.c reconciler/backoff.c
+CORE_SRC  := reconciler/plan.c reconciler/backoff.c reconciler/readiness.c
 STATE_SRC := $(wildcard state/*.c)
 LUA_SRC   := $(wildcard lua/*.c)
 BEAM_SRC  := $(wildcard beam/*.c)

@@ -796,7 +796,8 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         node_name(app->name, call->instance, &node);
         buf_printf(&sname, "%s-%d", app->name, call->instance);
         node_short_host(&host);
-        path_release_dir(c, app->name, call->instance, "current", &cur);
+        path_release_dir(c, app->name, call->instance, call->new_as_current ? "new" : "current",
+                         &cur);
         path_release_dir(c, app->name, call->instance, "new", &new_);
         path_release_dir(c, app->name, call->instance, "previous", &prev);
         path_release_dir(c, app->name, call->instance, "tmp", &tmp);
@@ -982,7 +983,8 @@ int hooks_start(const struct hook_call *call, struct hook_command *ret, struct b
         if (cwd) {
                 ret->cwd = xstrdup(cwd->s);
         } else {
-                path_release_dir(call->config, call->app->name, call->instance, "current", &dir);
+                path_release_dir(call->config, call->app->name, call->instance,
+                                 call->new_as_current ? "new" : "current", &dir);
                 ret->cwd = buf_detach(&dir);
         }
         r = 0;

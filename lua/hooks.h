@@ -77,6 +77,7 @@ struct hook_call {
         void (*log)(void *data, const char *level, const char *msg);
         void *log_data;
         bool hot;                    /* ctx.hot: the call belongs to a hot upgrade (new/ is not rotated) */
+        bool new_as_current;         /* ctx.dirs.current is new/: pre-flight asks start() about it */
 };
 
 /* The limits a hook runs under unless the caller says otherwise (pre_commands get an hour). */

@@ -3,6 +3,7 @@
  * (actions.h).  Keys an action does not own are kept as they are.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "../state/lock.h"
 #include "../state/override.h"
 #include "../state/paths.h"
+#include "../state/source.h"
 #include "../state/banned.h"
 
 struct action_origin action_origin_cli(void)
@@ -158,8 +160,64 @@ static void warn_if_ghosted(const struct config *c, const struct app_config *app
         buf_release(&lerr);
 }
 
+/*
+ * A pin must name something that can run: not a ghosted version, and one
+ * the source publishes (its tarball is there, or already in this host's
+ * cache).  0, or -errno with one line in err.
+ */
+static int pin_check(const struct config *c, const struct app_config *app, const char *version,
+                     struct buf *err)
+{
+        struct buf path = BUF_INIT, lerr = BUF_INIT;
+        struct ghost_list ghosts;
+        struct source *src = NULL;
+        const struct ghost *g;
+        int r, fd;
+
+        memset(&ghosts, 0, sizeof(ghosts));
+        path_ghosts(c, app->name, &path);
+        if (ghosts_load(path.data, &ghosts, &lerr) == 0 && (g = ghosts_find(&ghosts, version))) {
+                buf_printf(err, "%s %s is ghosted (%s); 'deployex unghost %s %s' first, or pin "
+                           "with --force", app->name, version, g->reason, app->name, version);
+                r = -EINVAL;
+                goto out;
+        }
+        path_cache_file(c, app->name, version, &path);
+        if (access(path.data, F_OK) == 0) {
+                r = 0;
+                goto out;
+        }
+        buf_reset(&lerr);
+        if ((r = source_open(c, &src, &lerr)) < 0) {
+                buf_printf(err, "cannot check that %s %s is published: %s; pin with --force to "
+                           "skip the check", app->name, version, lerr.data);
+                goto out;
+        }
+        /* Existence only: one byte is enough (-EFBIG means there is more). */
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        r = fd < 0 ? -errno : source_get_release(src, app->name, version, fd, 1, &lerr);
+        if (fd >= 0)
+                close(fd);
+        if (r == 0 || r == -EFBIG)
+                r = 0;
+        else if (r == -ENOENT)
+                buf_printf(err, "%s %s is not published (no dist/%s/%s-%s.tar.gz in %s); publish "
+                           "it first, or pin with --force", app->name, version, app->name,
+                           app->name, version, c->source);
+        else
+                buf_printf(err, "cannot check that %s %s is published: %s; pin with --force to "
+                           "skip the check", app->name, version,
+                           lerr.len ? lerr.data : strerror(-r));
+out:
+        source_free(src);
+        ghosts_release(&ghosts);
+        buf_release(&path);
+        buf_release(&lerr);
+        return r;
+}
+
 int action_pin(const struct config *c, const struct app_config *app, const char *version,
-               const struct action_origin *o, struct buf *msg, struct buf *err)
+               bool force, const struct action_origin *o, struct buf *msg, struct buf *err)
 {
         int r;
 
@@ -168,6 +226,8 @@ int action_pin(const struct config *c, const struct app_config *app, const char 
                            version ? version : "");
                 return audit(c, o, "pin", app->name, version, -EINVAL, err);
         }
+        if (!force && (r = pin_check(c, app, version, err)) < 0)
+                return audit(c, o, "pin", app->name, version, r, err);
         r = edit_override(c, app, edit_pin, version, msg, err);
         if (r == 0)
                 warn_if_ghosted(c, app, version, err);

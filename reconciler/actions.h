@@ -25,8 +25,13 @@ struct action_origin {
 /* The CLI's origin: "cli", "uid N (name)" of the caller (static storage). */
 struct action_origin action_origin_cli(void);
 
+/*
+ * Pin VERSION.  Unless force, refused (-EINVAL / -ENOENT, the reason in err,
+ * nothing written) when VERSION is ghosted or not published: its tarball is
+ * neither in the source nor in this host's cache.
+ */
 int action_pin(const struct config *c, const struct app_config *app, const char *version,
-               const struct action_origin *o, struct buf *msg, struct buf *err);
+               bool force, const struct action_origin *o, struct buf *msg, struct buf *err);
 int action_unpin(const struct config *c, const struct app_config *app,
                  const struct action_origin *o, struct buf *msg, struct buf *err);
 int action_pause(const struct config *c, const struct app_config *app, bool paused,

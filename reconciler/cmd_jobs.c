@@ -7,6 +7,9 @@
  *       call one hook for instance N; start prints {"argv","envp","cwd"},
  *       upgrade_kind prints "hot" or "full"; exit 3 when the hook is not
  *       defined (health is optional)
+ *       preflight: the checks before anything running is stopped (DESIGN
+ *       §5): start()'s argv[0] for the release in new/ exists and is
+ *       executable, new/ holds the version, and preflight(ctx) agrees
  *   __poll APP
  *       fetch current.json (conditionally) and keep the last good one in
  *       state/APP/desired.json; count the poll in state/APP/source.json
@@ -18,6 +21,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "../lua/hooks.h"
@@ -39,6 +43,92 @@ static void print_strv(yajl_gen g, const char *key, char **v)
         for (size_t i = 0; v && v[i]; i++)
                 json_gen_str(g, v[i]);
         yajl_gen_array_close(g);
+}
+
+/* The start command's argv[0], as it would run from cwd with envp's PATH: executable? */
+static int check_command(const char *argv0, const char *cwd, char **envp, struct buf *err)
+{
+        struct buf path = BUF_INIT;
+        const char *search = NULL;
+        struct stat st;
+        int r = -ENOENT;
+
+        if (strchr(argv0, '/')) {
+                if (argv0[0] == '/')
+                        buf_puts(&path, argv0);
+                else
+                        buf_printf(&path, "%s/%s", cwd, argv0);
+                if (stat(path.data, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+                        r = 0;
+                else
+                        buf_printf(err, "the start command '%s' is missing from the release or "
+                                   "not executable (%s)", argv0, path.data);
+                buf_release(&path);
+                return r;
+        }
+        /* A bare name (Gleam's erl) comes from the PATH the instance gets. */
+        for (size_t i = 0; envp && envp[i]; i++)
+                if (strncmp(envp[i], "PATH=", 5) == 0)
+                        search = envp[i] + 5;
+        if (!search)
+                search = "/usr/local/bin:/usr/bin:/bin";
+        while (*search && r < 0) {
+                size_t len = strcspn(search, ":");
+                buf_reset(&path);
+                buf_printf(&path, "%.*s/%s", (int)len, search, argv0);
+                if (stat(path.data, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+                        r = 0;
+                search += len + (search[len] == ':');
+        }
+        if (r < 0)
+                buf_printf(err, "the start command '%s' is not in the PATH", argv0);
+        buf_release(&path);
+        return r;
+}
+
+/*
+ * Pre-flight: nothing running has been touched yet, so every check here
+ * costs no downtime when it fails.
+ */
+static int preflight(struct hook_call *call, struct buf *err)
+{
+        struct buf dir = BUF_INIT;
+        struct hook_command cmd;
+        struct stat st;
+        int r;
+
+        if (!call->version) {
+                buf_puts(err, "no version to check");
+                return -EINVAL;
+        }
+        call->new_as_current = true; /* start() answers for the release in new/ */
+        r = hooks_start(call, &cmd, err);
+        call->new_as_current = false;
+        if (r < 0)
+                return r == -ENOENT ? -EINVAL : r;
+        r = check_command(cmd.argv[0], cmd.cwd, cmd.envp, err);
+        hook_command_release(&cmd);
+        if (r < 0)
+                goto out;
+        path_release_dir(call->config, call->app->name, call->instance, "new", &dir);
+        if (call->app->language == LANG_GLEAM)
+                buf_puts(&dir, "/erlang-shipment");
+        else
+                buf_printf(&dir, "/releases/%s", call->version);
+        if (stat(dir.data, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                buf_printf(err, "the release does not hold %s: no %s",
+                           call->app->language == LANG_GLEAM ? "an erlang-shipment" : call->version,
+                           call->app->language == LANG_GLEAM ? "erlang-shipment/"
+                                                             : strstr(dir.data, "/releases/") + 1);
+                r = -EINVAL;
+                goto out;
+        }
+        r = hooks_call_ok(call, "preflight", err, NULL, 0);
+        if (r == -ENOENT)
+                r = 0;
+out:
+        buf_release(&dir);
+        return r;
 }
 
 static int call_hook(const struct config *c, const struct app_config *app, int n,
@@ -102,6 +192,12 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                 r = hooks_upgrade_kind(&call, &is_hot, &err);
                 if (r == 0)
                         buf_printf(&out, "{\"result\":\"%s\"}", is_hot ? "hot" : "full");
+        } else if (strcmp(function, "preflight") == 0) {
+                r = preflight(&call, &err);
+                if (r == 0)
+                        buf_puts(&out, "{\"result\":true}");
+                else if (r == -ENOENT)
+                        r = -EINVAL; /* not "no hook": a failed check */
         } else if (strcmp(function, "on_event") == 0) {
                 struct hook_result res;
                 r = hooks_call(&call, function, &res, &err);

@@ -45,22 +45,37 @@ static int with_app(const struct cli_command *cmd, const struct cli *cli, const 
         return status;
 }
 
+struct pin_arg {
+        const char *version;
+        bool force;
+};
+
 static int do_pin(const struct config *c, const struct app_config *app, const void *arg,
                   const struct action_origin *o, struct buf *msg, struct buf *err)
 {
-        return action_pin(c, app, arg, o, msg, err);
+        const struct pin_arg *a = arg;
+
+        return action_pin(c, app, a->version, a->force, o, msg, err);
 }
 
 static int run_pin(const struct cli *cli, int argc, char **argv)
 {
-        if (argc != 3)
+        struct pin_arg a = { NULL, false };
+        int i = 1;
+
+        if (argc > 1 && strcmp(argv[1], "--force") == 0) {
+                a.force = true;
+                i++;
+        }
+        if (argc - i != 2)
                 return cli_usage_error(&cmd_pin, "expected APP and VERSION");
-        if (!version_is_valid(argv[2])) {
+        if (!version_is_valid(argv[i + 1])) {
                 fprintf(stderr, "deployex pin: '%s' is not a version ([A-Za-z0-9._+-]{1,64})\n",
-                        argv[2]);
+                        argv[i + 1]);
                 return EXIT_FAIL;
         }
-        return with_app(&cmd_pin, cli, argv[1], do_pin, argv[2]);
+        a.version = argv[i + 1];
+        return with_app(&cmd_pin, cli, argv[i], do_pin, &a);
 }
 
 static int do_unpin(const struct config *c, const struct app_config *app, const void *arg,
@@ -139,11 +154,13 @@ static int run_unghost(const struct cli *cli, int argc, char **argv)
 
 const struct cli_command cmd_pin = {
         .name = "pin",
-        .usage = "pin APP VERSION",
+        .usage = "pin [--force] APP VERSION",
         .summary = "deploy VERSION and stop following the bucket",
         .help = "Writes {\"version\": VERSION} into the app's override file. While pinned, the\n"
-                "bucket's current.json is not consulted for the version. A pin to a ghosted\n"
-                "version is refused by the reconciler (status shows why) until it is unghosted.\n",
+                "bucket's current.json is not consulted for the version. Exits 1 without\n"
+                "writing when VERSION is ghosted or not published (its tarball is neither in\n"
+                "the bucket nor in this host's cache); --force writes it anyway (the\n"
+                "reconciler still refuses a ghosted version until it is unghosted).\n",
         .run = run_pin,
 };
 

@@ -62,7 +62,14 @@ static void print_app(const struct config *c, const struct app_view *v, bool dae
                         printf("  last %s %s %s", history_kind_to_string(r->last_deploy_kind),
                                r->last_deploy_ok ? "ok" : "failed", at);
                 }
+                if (r && r->target_version[0])
+                        printf("  -> %s", r->target_version);
                 printf("\n");
+                if (r && r->last_error_at_ms) {
+                        char at[32];
+                        time_format_iso(r->last_error_at_ms, at, sizeof(at));
+                        printf("     last error %s: %s\n", at, r->last_error);
+                }
         }
         otp_view_release(&ov);
 }

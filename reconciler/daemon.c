@@ -185,6 +185,15 @@ static struct app_rt *app_new(struct daemon *d, const struct app_config *cfg)
         a->source_wd = -1;
         a->state_wd = -1;
         desired_init(&a->desired);
+        /* A retry delay outlives the daemon: memory is its truth from here on, the file its copy. */
+        {
+                struct buf path = BUF_INIT, err = BUF_INIT;
+                path_deferred(&d->cfg, a->name, &path);
+                if (deferred_load(path.data, &a->deferred, &err) < 0 && err.len)
+                        log_warn("app=%s: %s; retrying at once", a->name, err.data);
+                buf_release(&path);
+                buf_release(&err);
+        }
         return a;
 }
 
@@ -381,6 +390,7 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
         in.instances = recs;
         in.ninstances = n;
         in.ghosts = &a->ghosts;
+        in.deferred = a->deferred.version[0] ? &a->deferred : NULL;
         plan_compute(&in, daemon_now(d), &plan_buf);
         for (size_t i = 0; i < plan_buf.n && !d->stopping; i++) {
                 const struct plan_step *s = &plan_buf.steps[i];
@@ -388,9 +398,7 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
                         exec_begin(d, a, s);
         }
         sup_tick(d, a);
-        return min_deadline(min_deadline(plan_buf.next_wake_ms,
-                                         a->source_job ? 0 : a->next_source_poll_ms),
-                            a->retry_version[0] && a->retry_at_ms > daemon_now(d) ? a->retry_at_ms : 0);
+        return min_deadline(plan_buf.next_wake_ms, a->source_job ? 0 : a->next_source_poll_ms);
 }
 
 static void arm_timer(struct daemon *d, uint64_t deadline)
@@ -636,7 +644,8 @@ static void reload(struct daemon *d)
                         jobs_cancel_owner(d, in);
                         free(in->op); /* an in-flight step stays journaled */
                         in->op = NULL;
-                        in->starting_job = in->health_job = false;
+                        in->starting_job = false;
+                        in->ready_job = NULL;
                         if (sup_is_running(in))
                                 sup_stop(d, in, NULL);
                 }
@@ -687,7 +696,8 @@ static void begin_stop(struct daemon *d)
                         /* In-flight steps stay journaled; the next daemon finishes them. */
                         free(in->op);
                         in->op = NULL;
-                        in->starting_job = in->health_job = false;
+                        in->starting_job = false;
+                        in->ready_job = NULL;
                         if (sup_is_running(in))
                                 sup_stop(d, in, NULL);
                 }

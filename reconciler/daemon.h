@@ -21,6 +21,7 @@
 
 #include "plan.h"
 #include "../state/config.h"
+#include "../state/deferred.h"
 #include "../state/desired.h"
 #include "../state/ghosts.h"
 #include "../state/instance.h"
@@ -61,6 +62,7 @@ struct job {
 enum op_phase {
         PHASE_FETCH,
         PHASE_UNPACK,
+        PHASE_PREFLIGHT,        /* the release in new/ can start: before anything stops */
         PHASE_STOP,
         PHASE_ROTATE,
         PHASE_PRE_COMMANDS,
@@ -103,12 +105,12 @@ struct instance_rt {
         uint64_t kill_at_ms;          /* a stop's SIGKILL deadline, 0 = none */
         void (*stopped)(struct daemon *d, struct instance_rt *in); /* continuation after a stop */
         bool starting_job;            /* a start hook job is in flight */
-        bool health_job;              /* a health hook job is in flight */
+        struct job *ready_job;        /* the readiness job watching the process, or NULL */
+        uint64_t ready_retry_at_ms;   /* after a readiness job that could not run */
         struct start_cmd last_start;  /* the start hook's last answer, for crash restarts */
         bool crash_event_pending;     /* on_event(crashed) not told yet */
         int log_fd[2];                /* write ends of the stdout/stderr writers' pipes, -1 = none */
         pid_t log_pid[2];
-        uint64_t health_retry_at_ms;
 };
 
 struct app_rt {
@@ -128,10 +130,8 @@ struct app_rt {
         bool source_job;
         int source_failures;
         int source_wd, state_wd;             /* inotify watches, -1 = none */
-        /* A deploy that failed for a passing reason (fetch, disk) waits before a retry. */
-        char retry_version[VERSION_MAX + 1];
-        unsigned retry_failures;
-        uint64_t retry_at_ms;
+        /* A deploy that failed for a passing reason (fetch, disk): the planner's retry gate. */
+        struct deferred deferred;
 };
 
 struct daemon {
@@ -205,6 +205,10 @@ bool sup_is_running(const struct instance_rt *in);
 void sup_record_history(struct daemon *d, struct instance_rt *in, enum history_kind kind,
                         const char *from, const char *version, bool ok, const char *reason);
 void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event);
+/* Record a failure as the instance's last_error (saved with the record). */
+void sup_set_error(struct daemon *d, struct instance_rt *in, const char *text);
+/* Why the instance is not ready yet, as its readiness job said last; "" when unknown. */
+void sup_not_ready_reason(const struct instance_rt *in, struct buf *out);
 
 /* executor.c */
 void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s);

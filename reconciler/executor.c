@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "backoff.h"
+#include "readiness.h"
 #include "log.h"
 #include "unpack.h"
 #include "../state/fsutil.h"
@@ -47,6 +49,8 @@
 #define HOT_UPGRADE_TIMEOUT_MS (15 * 60 * 1000)
 
 static void advance(struct daemon *d, struct instance_rt *in);
+static void remove_new(struct daemon *d, struct instance_rt *in);
+static void hook_failure(const struct job *j, struct buf *out);
 
 bool exec_app_busy(const struct app_rt *a)
 {
@@ -68,6 +72,7 @@ static const char *phase_name(enum op_phase p)
         switch (p) {
         case PHASE_FETCH: return "fetch";
         case PHASE_UNPACK: return "unpack";
+        case PHASE_PREFLIGHT: return "preflight";
         case PHASE_STOP: return "stop";
         case PHASE_ROTATE: return "rotate";
         case PHASE_PRE_COMMANDS: return "pre_commands";
@@ -120,6 +125,10 @@ static void op_finish(struct daemon *d, struct instance_rt *in)
                 journal_remove(d, in->app);
         free(in->op);
         in->op = NULL;
+        if (in->rec.target_version[0]) {
+                in->rec.target_version[0] = '\0';
+                instance_save(d, in);
+        }
         d->dirty = true;
 }
 
@@ -189,6 +198,12 @@ static void deploy_failed(struct daemon *d, struct instance_rt *in, const char *
         snprintf(reason, sizeof(reason), "instance %d: %s", in->rec.instance, why);
         log_err("app=%s instance=%d deploy of %s failed: %s", in->app->name, in->rec.instance,
                 in->op->step.to, why);
+        {
+                struct buf text = BUF_INIT;
+                buf_printf(&text, "deploy of %s failed: %s", in->op->step.to, why);
+                instance_record_set_error(&in->rec, daemon_now(d), text.data);
+                buf_release(&text);
+        }
         sup_record_history(d, in, kind, in->op->step.from, in->op->step.to, false, why);
         exec_ghost(d, in->app, in->op->step.to, reason);
         sup_hook_event(d, in, "ghosted");
@@ -205,35 +220,58 @@ static void deploy_failed(struct daemon *d, struct instance_rt *in, const char *
 /*
  * A deploy that failed for a reason that may pass (a download, a checksum
  * that does not match yet, a full disk): the version is not ghosted, the
- * instance keeps what it ran, and the next attempt waits 5 s, doubling up to
- * 5 min, so that a broken bucket does not make the daemon spin.
+ * instance keeps what it ran, and state/{app}/deferred.json makes the
+ * planner hold the next attempt 5 s, doubling up to 5 min (deferred.h), so
+ * that a broken bucket does not make the daemon spin.
  */
-#define RETRY_INITIAL_MS 5000
-#define RETRY_MAX_MS (5 * 60 * 1000)
-
 static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char *what,
                             const char *why)
 {
         struct app_rt *a = in->app;
-        uint64_t delay = RETRY_INITIAL_MS;
+        struct buf path = BUF_INIT, text = BUF_INIT;
+        struct deferred *df = &a->deferred;
+        uint64_t delay;
+        int r;
 
-        if (strcmp(a->retry_version, in->op->step.to) != 0) {
-                str_copy(a->retry_version, sizeof(a->retry_version), in->op->step.to);
-                a->retry_failures = 0;
+        if (strcmp(df->version, in->op->step.to) != 0) {
+                memset(df, 0, sizeof(*df));
+                str_copy(df->version, sizeof(df->version), in->op->step.to);
         }
-        for (unsigned i = 0; i < a->retry_failures && delay < RETRY_MAX_MS; i++)
-                delay *= 2;
-        if (delay > RETRY_MAX_MS)
-                delay = RETRY_MAX_MS;
-        a->retry_failures++;
-        a->retry_at_ms = daemon_now(d) + delay;
+        df->failures++;
+        delay = backoff_delay_ms(DEFERRED_INITIAL_MS, DEFERRED_MAX_MS, df->failures);
+        df->retry_at_ms = daemon_now(d) + delay;
+        buf_printf(&text, "%s failed: %s", what, why);
+        str_copy(df->reason, sizeof(df->reason), text.data);
+        path_deferred(&d->cfg, a->name, &path);
+        if ((r = deferred_save(path.data, df)) < 0)
+                log_errno(r, "app=%s: cannot save '%s'; the retry delay holds until a restart",
+                          a->name, path.data);
         log_err("app=%s instance=%d cannot %s %s: %s; retry in %llu ms", a->name,
                 in->rec.instance, what, in->op->step.to, why, (unsigned long long)delay);
+        buf_reset(&text);
+        buf_printf(&text, "cannot %s %s: %s", what, in->op->step.to, why);
+        instance_record_set_error(&in->rec, daemon_now(d), text.data);
+        in->rec.target_version[0] = '\0';
+        buf_release(&path);
+        buf_release(&text);
         in->rec.deploy_started_at_ms = 0;
         instance_set_state(d, in, !sup_is_running(in) ? INSTANCE_STOPPED
                                   : in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                            "deploy deferred");
         op_finish(d, in);
+}
+
+/* The version reached an instance: nothing is deferred for it any more. */
+static void deferred_done(struct daemon *d, struct app_rt *a, const char *version)
+{
+        struct buf path = BUF_INIT;
+
+        if (strcmp(a->deferred.version, version) == 0) {
+                memset(&a->deferred, 0, sizeof(a->deferred));
+                path_deferred(&d->cfg, a->name, &path);
+                (void)deferred_clear(path.data);
+        }
+        buf_release(&path);
 }
 
 /* --- phases --- */
@@ -270,10 +308,54 @@ static void unpack_done(struct daemon *d, struct job *j)
                                            "release refused");
                 deploy_failed(d, in, why.data);
         } else {
+                set_phase(d, in, PHASE_PREFLIGHT);
+                advance(d, in);
+        }
+        buf_release(&why);
+}
+
+/* The release in new/ cannot start: ghost it before anything running is touched. */
+static void preflight_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT, text = BUF_INIT;
+
+        if (!job_ok(j)) {
+                hook_failure(j, &why);
+                buf_printf(&text, "pre-flight: %s", why.data);
+                remove_new(d, in);
+                if (sup_is_running(in))
+                        instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                                           "pre-flight failed");
+                deploy_failed(d, in, text.data);
+        } else {
                 set_phase(d, in, PHASE_UPGRADE_KIND);
                 advance(d, in);
         }
         buf_release(&why);
+        buf_release(&text);
+}
+
+/* Pre-commands run once per version (and sha256) on this host: the first instance deployed. */
+static bool pre_commands_ran(struct daemon *d, struct instance_rt *in)
+{
+        uint64_t at = 0;
+
+        if (desired_pre_commands_done(&d->cfg, in->app->name, in->op->step.to, &at) <= 0)
+                return false;
+        log_info("app=%s instance=%d pre-commands of %s ran on this host already; skipped",
+                 in->app->name, in->rec.instance, in->op->step.to);
+        return true;
+}
+
+static void pre_commands_mark(struct daemon *d, struct instance_rt *in)
+{
+        int r = desired_mark_pre_commands_done(&d->cfg, in->app->name, in->op->step.to,
+                                               daemon_now(d));
+
+        if (r < 0)
+                log_errno(r, "app=%s: cannot record that the pre-commands of %s ran; another "
+                          "instance may run them again", in->app->name, in->op->step.to);
 }
 
 static void pre_commands_done(struct daemon *d, struct job *j)
@@ -282,9 +364,13 @@ static void pre_commands_done(struct daemon *d, struct job *j)
         struct buf why = BUF_INIT;
 
         if (!job_ok(j)) {
-                job_describe_failure(j, &why);
-                deploy_failed(d, in, why.data);
+                struct buf text = BUF_INIT;
+                hook_failure(j, &why);
+                buf_printf(&text, "pre-commands: %s", why.data);
+                deploy_failed(d, in, text.data);
+                buf_release(&text);
         } else {
+                pre_commands_mark(d, in);
                 set_phase(d, in, PHASE_START);
                 advance(d, in);
         }
@@ -515,6 +601,7 @@ static void hot_pre_commands_done(struct daemon *d, struct job *j)
                 else
                         hot_fallback(d, in, why.data);
         } else {
+                pre_commands_mark(d, in);
                 set_phase(d, in, PHASE_HOT_UPGRADE);
                 advance(d, in);
         }
@@ -546,8 +633,7 @@ static void hot_upgrade_done(struct daemon *d, struct job *j)
          * stays "upgrading" (a step in flight for the planner) until previous/
          * is rebuilt.
          */
-        if (strcmp(in->app->retry_version, op->step.to) == 0)
-                in->app->retry_version[0] = '\0';
+        deferred_done(d, in->app, op->step.to);
         str_copy(in->rec.previous_version, sizeof(in->rec.previous_version), op->step.from);
         str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
         in->rec.consecutive_crashes = 0;
@@ -692,6 +778,16 @@ static void advance(struct daemon *d, struct instance_rt *in)
                         deploy_deferred(d, in, "unpack", "cannot start the unpack job");
                 break;
         }
+        case PHASE_PREFLIGHT: {
+                const char *args[] = { "__hook", in->app->name, num, "preflight", "--version",
+                                       op->step.to, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "pre-flight %s-%s on %s/%d", in->app->name,
+                         op->step.to, in->app->name, in->rec.instance);
+                if (!job_start_self(d, what, args, UPGRADE_KIND_TIMEOUT_MS, preflight_done, in, 0))
+                        deploy_deferred(d, in, "check", "cannot start the pre-flight job");
+                break;
+        }
         case PHASE_STOP:
                 sup_stop(d, in, after_stop);
                 break;
@@ -715,12 +811,13 @@ static void advance(struct daemon *d, struct instance_rt *in)
                         }
                         break;
                 }
-                if (strcmp(in->app->retry_version, op->step.to) == 0)
-                        in->app->retry_version[0] = '\0';
+                deferred_done(d, in->app, op->step.to);
                 if (op->step.action == PLAN_ROLLBACK) {
                         str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
                         in->rec.previous_version[0] = '\0';
                         in->rec.deploy_started_at_ms = 0;
+                        in->rec.probation_started_at_ms = 0;
+                        in->rec.probation_crashes = 0;
                         in->rec.consecutive_crashes = 0;
                         instance_save(d, in);
                         set_phase(d, in, PHASE_START);
@@ -737,6 +834,11 @@ static void advance(struct daemon *d, struct instance_rt *in)
         case PHASE_PRE_COMMANDS: {
                 const char *args[] = { "__hook", in->app->name, num, "pre_commands", NULL };
                 char what[256];
+                if (pre_commands_ran(d, in)) {
+                        set_phase(d, in, PHASE_START);
+                        advance(d, in);
+                        break;
+                }
                 instance_set_state(d, in, INSTANCE_PRE_COMMANDS, NULL);
                 snprintf(what, sizeof(what), "hook pre_commands %s/%d", in->app->name,
                          in->rec.instance);
@@ -797,6 +899,11 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 const char *args[] = { "__hook", in->app->name, num, "pre_commands", "--version",
                                        op->step.to, "--from", op->step.from, "--hot", NULL };
                 char what[256];
+                if (pre_commands_ran(d, in)) {
+                        set_phase(d, in, PHASE_HOT_UPGRADE);
+                        advance(d, in);
+                        break;
+                }
                 snprintf(what, sizeof(what), "hook pre_commands %s/%d (hot)", in->app->name,
                          in->rec.instance);
                 if (!job_start_self(d, what, args, in->app->cfg->rollback_timeout_ms,
@@ -859,8 +966,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                         deploy_failed(d, in, "cannot replace the release");
                         break;
                 }
-                if (strcmp(in->app->retry_version, op->step.to) == 0)
-                        in->app->retry_version[0] = '\0';
+                deferred_done(d, in->app, op->step.to);
                 path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &b);
                 str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
                          dir_exists(b.data) ? op->step.from : "");
@@ -880,20 +986,34 @@ out:
         buf_release(&b);
 }
 
+/*
+ * Why a deployment failed, for the ghost, the history and last_error: the
+ * planner's reason, then the cause it cannot know -- what the readiness job
+ * saw last (a readiness timeout) or the last crash (probation).
+ */
+static void failure_cause(const struct instance_rt *in, struct buf *out, const char *reason)
+{
+        struct buf seen = BUF_INIT;
+
+        buf_puts(out, reason);
+        if (probation_failed(in->rec.probation_started_at_ms, in->rec.probation_crashes,
+                             in->app->cfg->max_probation_crashes)) {
+                if (in->rec.last_error[0])
+                        buf_printf(out, "; last crash: %s", in->rec.last_error);
+        } else {
+                sup_not_ready_reason(in, &seen);
+                if (seen.len)
+                        buf_printf(out, "; not ready: %s", seen.data);
+        }
+        buf_release(&seen);
+}
+
 void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
 {
         struct instance_rt *in = instance_get(a, s->instance, true);
 
         if (!in || in->op || in->starting_job || in->stop_requested)
                 return;
-        if ((s->action == PLAN_DEPLOY_FULL || s->action == PLAN_DEPLOY_HOT) &&
-            strcmp(s->to, a->retry_version) == 0 && daemon_now(d) < a->retry_at_ms) {
-                /* Waiting for the release must not keep a crashed instance down. */
-                if (!sup_is_running(in) && in->rec.version[0] &&
-                    !ghosts_find(&a->ghosts, in->rec.version))
-                        sup_start(d, in);
-                return;
-        }
         log_info("app=%s instance=%d %s %s -> %s (%s)", a->name, s->instance,
                  plan_action_to_string(s->action), s->from[0] ? s->from : "none",
                  s->to[0] ? s->to : "none", s->reason);
@@ -918,6 +1038,10 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
                         log_warn("app=%s: cannot remember release %s; its jobs read current.json",
                                  a->name, s->to);
                 in->rec.deploy_started_at_ms = daemon_now(d);
+                /* On probation from here: its crashes count toward failing the deployment. */
+                in->rec.probation_started_at_ms = daemon_now(d);
+                in->rec.probation_crashes = 0;
+                str_copy(in->rec.target_version, sizeof(in->rec.target_version), s->to);
                 instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
                 set_phase(d, in, PHASE_FETCH);
                 break;
@@ -928,12 +1052,17 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
                  * moves (a stop without a previous release to go back to, too).
                  */
                 if (s->from[0] && !ghosts_find(&a->ghosts, s->from)) {
+                        struct buf why = BUF_INIT;
+                        failure_cause(in, &why, s->reason);
                         sup_record_history(d, in, HISTORY_FULL, in->rec.previous_version,
-                                           s->from, false, s->reason);
-                        exec_ghost(d, a, s->from, s->reason);
+                                           s->from, false, why.data);
+                        exec_ghost(d, a, s->from, why.data);
+                        instance_record_set_error(&in->rec, daemon_now(d), why.data);
                         sup_hook_event(d, in, "ghosted");
+                        buf_release(&why);
                 }
                 in->rec.deploy_started_at_ms = 0;
+                str_copy(in->rec.target_version, sizeof(in->rec.target_version), s->to);
                 if (s->action == PLAN_ROLLBACK)
                         instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
                 set_phase(d, in, PHASE_STOP);

@@ -1,6 +1,7 @@
 /*
  * log: the daemon's log lines, to stderr (journald or the terminal):
- *     deployex: info: app=myapp instance=2 version=1.0.1 starting -> running
+ *     2026-11-26T05:00:00.123Z deployex: info: app=myapp instance=2 version=1.0.1 starting -> running
+ * The time is left out when stderr is journald's (JOURNAL_STREAM): it stamps lines itself.
  * Lowercase, subject first, names quoted.  Secrets never go through here.
  */
 #ifndef DEPLOYEX_LOG_H

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "readiness.h"
 
 #include "../state/banned.h"
 
@@ -56,11 +57,18 @@ enum cls {
         CLS_FAILED_STOPPED, /* stopped on a failed version, no previous: wait */
 };
 
+/* Why a ROLLBACK, STOP or FAILED_STOPPED instance goes back. */
+enum failure {
+        FAIL_GHOSTED,              /* its version is ghosted (here or by another instance) */
+        FAIL_DEADLINE,             /* not ready rollback_timeout_ms after its deployment */
+        FAIL_PROBATION,            /* max_probation_crashes crashes on probation */
+};
+
 struct view {
         int n;
         const struct instance_record *r;
         enum cls cls;
-        bool deadline;             /* ROLLBACK, STOP, FAILED_STOPPED: deadline, not ghost */
+        enum failure failure;      /* ROLLBACK, STOP, FAILED_STOPPED */
         const char *token;         /* SETTLED: restart token to apply, NULL = none */
         bool instance_token;
 };
@@ -86,6 +94,7 @@ struct ctx {
         int deploy_k;              /* the instance whose deploy comes next, 0 = none */
         bool deploy_priority;      /* deploy_k was mid-deploy of an older D */
         bool deploy_runnable;
+        bool deferred;             /* the deployment of dv waits for its retry time */
         int restart_k;
         bool restart_runnable;
 };
@@ -182,6 +191,12 @@ static bool deadline_passed(const struct ctx *c, const struct instance_record *r
                c->now >= add_sat(r->deploy_started_at_ms, c->app->rollback_timeout_ms);
 }
 
+static bool probation_over(const struct ctx *c, const struct instance_record *r)
+{
+        return probation_failed(r->probation_started_at_ms, r->probation_crashes,
+                                c->app->max_probation_crashes);
+}
+
 static bool runs_d_ready(const struct ctx *c, const struct instance_record *r)
 {
         return c->deployable && strcmp(r->version, c->dv) == 0 && is_ready(r);
@@ -275,8 +290,8 @@ static enum cls classify(const struct ctx *c, struct view *v)
                                 return CLS_STOP;
                         return c->deployable ? CLS_DEPLOY : CLS_FAILED_STOPPED;
                 }
-                if (deadline_passed(c, r)) {
-                        v->deadline = true;
+                if (deadline_passed(c, r) || probation_over(c, r)) {
+                        v->failure = deadline_passed(c, r) ? FAIL_DEADLINE : FAIL_PROBATION;
                         if (rollback_target(c, r))
                                 return CLS_ROLLBACK;
                         if (r->state != INSTANCE_STOPPED)
@@ -324,6 +339,8 @@ static void ctx_init(struct ctx *c, const struct plan_input *in, uint64_t now)
         c->desired_ghosted = d->ghosted;
         c->deployable = c->dv[0] != '\0' && !version_ghosted(c, c->dv);
         c->paused = d->override.paused;
+        c->deferred = c->deployable && in->deferred && strcmp(in->deferred->version, c->dv) == 0 &&
+                      now < in->deferred->retry_at_ms;
 
         for (int n = 1; n <= c->replicas; n++) {
                 const struct instance_record *r = find_record(in, n);
@@ -390,7 +407,7 @@ static void assign_slot(struct ctx *c)
 
         c->deploy_k = priority ? priority : first_deploy;
         c->deploy_priority = priority != 0;
-        if (c->deploy_k && !c->paused && !c->in_flight && !c->rollback_first) {
+        if (c->deploy_k && !c->paused && !c->in_flight && !c->rollback_first && !c->deferred) {
                 const struct instance_record *r = rec(c, c->deploy_k);
 
                 c->deploy_runnable = (c->deploy_priority || !blocker_not_on_d(c, c->deploy_k)) &&
@@ -416,6 +433,21 @@ static void step_versions(struct plan_step *s, enum plan_action a, const char *f
         copy_str(s->to, sizeof(s->to), to);
 }
 
+static void add_deferred(const struct ctx *c, struct plan_step *s)
+{
+        const struct deferred *df = c->in->deferred;
+        uint64_t left = df->retry_at_ms - c->now;
+
+        reason_add(s, "; deferred: %.160s, retry in %" PRIu64 " s", df->reason[0] ? df->reason : "failed",
+                   (left + 999) / 1000);
+}
+
+/* The executor asks upgrade_kind for a ready BEAM release instance with a version. */
+static bool hot_candidate(const struct ctx *c, const struct instance_record *r)
+{
+        return is_ready(r) && r->version[0] != '\0' && c->app->language != LANG_GLEAM;
+}
+
 static void step_deploy(const struct ctx *c, const struct view *v, struct plan_step *s,
                         bool runnable)
 {
@@ -436,6 +468,8 @@ static void step_deploy(const struct ctx *c, const struct view *v, struct plan_s
         else
                 reason_add(s, "update to %s %s",
                            c->origin == DESIRED_OVERRIDE ? "pinned" : "published", c->dv);
+        if (!hot && hot_candidate(c, r))
+                reason_add(s, " (hot if its relup upgrades from %s)", r->version);
         if (c->paused)
                 return;
 
@@ -446,6 +480,8 @@ static void step_deploy(const struct ctx *c, const struct view *v, struct plan_s
                 add_in_flight(c, s);
         } else if (c->rollback_first) {
                 reason_add(s, "; waits for the rollback of instance %d", c->rollback_first);
+        } else if (c->deferred) {
+                add_deferred(c, s);
         } else if (v->n != c->deploy_k) {
                 int b = c->deploy_priority && v->n < c->deploy_k ? c->deploy_k
                                                                  : blocker_not_on_d(c, v->n);
@@ -504,9 +540,13 @@ static void step_rollback(const struct ctx *c, const struct view *v, struct plan
         s->runnable = c->rollback_winner == v->n;
         if (!s->runnable && c->paused && target)
                 reason_add(s, "paused: ");
-        if (v->deadline)
+        if (v->failure == FAIL_DEADLINE)
                 reason_add(s, "not ready %" PRIu64 " ms after deploy of %s started; ghost %s",
                            c->app->rollback_timeout_ms, r->version, r->version);
+        else if (v->failure == FAIL_PROBATION)
+                reason_add(s, "%" PRIu32 " crashes within %" PRIu64 " ms of deploy of %s; ghost %s",
+                           r->probation_crashes, c->app->rollback_timeout_ms, r->version,
+                           r->version);
         else
                 reason_add(s, "runs ghosted %s", r->version);
         if (!target)
@@ -583,8 +623,11 @@ static bool decide(const struct ctx *c, const struct view *v, struct plan_step *
                 if (v->n == c->deploy_k && c->deploy_runnable)
                         step_deploy(c, v, s, true);
                 else if (r->version[0] != '\0' && !version_ghosted(c, r->version) &&
-                         r->state == INSTANCE_BACKOFF)
+                         r->state == INSTANCE_BACKOFF) {
                         step_crashed(c, v, s); /* keep it supervised until its turn */
+                        if (c->deferred && v->n == c->deploy_k)
+                                add_deferred(c, s);
+                }
                 else if (r->version[0] != '\0' && !version_ghosted(c, r->version) &&
                          r->state == INSTANCE_STOPPED)
                         step_start(c, v, s);
@@ -619,10 +662,14 @@ static bool decide(const struct ctx *c, const struct view *v, struct plan_step *
                 return true;
         case CLS_FAILED_STOPPED:
                 step_versions(s, PLAN_WAIT, r->version, r->version);
-                if (v->deadline)
+                if (v->failure == FAIL_DEADLINE)
                         reason_add(s, "stopped: not ready %" PRIu64 " ms after deploy of %s "
                                       "started and there is no previous version",
                                    c->app->rollback_timeout_ms, r->version);
+                else if (v->failure == FAIL_PROBATION)
+                        reason_add(s, "stopped: %s crashed %" PRIu32 " times on probation and "
+                                      "there is no previous version",
+                                   r->version, r->probation_crashes);
                 else
                         reason_add(s, "stopped: %s is ghosted and there is no previous version",
                                    r->version);
@@ -644,6 +691,7 @@ static uint64_t next_wake(const struct ctx *c)
         for (size_t i = 0; i < c->nreplicas; i++) {
                 const struct instance_record *r = c->v[i].r;
 
+                /* The earliest moment the readiness job can call it ready. */
                 if (is_coming_up(r) && r->started_at_ms != 0)
                         wake_at(add_sat(r->started_at_ms, c->app->healthy_after_ms), c->now, &wake);
                 if (!is_ready(r) && r->deploy_started_at_ms != 0)
@@ -656,6 +704,8 @@ static uint64_t next_wake(const struct ctx *c)
                                                          r->consecutive_crashes)),
                                 c->now, &wake);
         }
+        if (c->deferred)
+                wake_at(c->in->deferred->retry_at_ms, c->now, &wake);
         return wake;
 }
 

@@ -21,9 +21,19 @@
  *    else wait until then.  Crash restarts run even when paused.
  *  - a step already in flight (deploying, pre_commands, upgrading): wait.
  *  - rollback: an instance whose deployment started rollback_timeout_ms ago
- *    or more and is not ready -> rollback to previous_version (the executor
- *    ghosts the version); an instance whose version is ghosted -> rollback to
- *    previous_version, or stop when there is none.  One at a time.
+ *    or more and is not ready, or whose version failed its probation
+ *    (max_probation_crashes crashes within rollback_timeout_ms of its
+ *    deployment, ready or not in between) -> rollback to previous_version
+ *    (the executor ghosts the version); an instance whose version is
+ *    ghosted -> rollback to previous_version, or stop when there is none.
+ *    One at a time.
+ *  - deferred: a deployment of D that failed for a passing reason (fetch,
+ *    checksum, disk) is not runnable before deferred->retry_at_ms; a crashed
+ *    instance meanwhile restarts on what it ran, with its backoff.
+ *  - hot or full: deploy-hot when `hot` lists from -> D; otherwise a
+ *    deploy-full of a ready Elixir or Erlang instance says that the
+ *    executor upgrades it hot when the release has a relup from its version
+ *    (the upgrade_kind hook decides after unpacking).
  *  - rolling update to D (desired, not ghosted) in order 1..N: the first
  *    instance not running D gets deploy-full (deploy-hot when `hot` lists
  *    its from -> D), runnable only when every instance before it runs D and
@@ -46,6 +56,7 @@
 #include <stdint.h>
 
 #include "../state/config.h"
+#include "../state/deferred.h"
 #include "../state/desired.h"
 #include "../state/ghosts.h"
 #include "../state/instance.h"
@@ -97,6 +108,7 @@ struct plan_input {
         const struct ghost_list *ghosts;
         const struct plan_hot *hot;
         size_t nhot;
+        const struct deferred *deferred;          /* the retry gate; NULL = nothing deferred */
 };
 
 /* Fills *out (always; out->n may be 0).  Pure. */

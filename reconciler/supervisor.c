@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "proc.h"
+#include "readiness.h"
 #include "../state/fsutil.h"
 #include "../state/history.h"
 #include "../state/json.h"
@@ -29,8 +31,10 @@
 #include "../state/spawn.h"
 #include "../state/banned.h"
 
-#define HEALTH_RETRY_MS 1000
+#define READY_RETRY_MS 1000
 #define HOOK_TIMEOUT_MS 60000
+#define STDERR_TAIL_BYTES 4096
+#define STDERR_LINE_MAX 200
 
 struct instance_rt *instance_get(struct app_rt *a, int n, bool create)
 {
@@ -130,6 +134,93 @@ void sup_record_history(struct daemon *d, struct instance_rt *in, enum history_k
         buf_release(&path);
 }
 
+void sup_set_error(struct daemon *d, struct instance_rt *in, const char *text)
+{
+        instance_record_set_error(&in->rec, daemon_now(d), text);
+        instance_save(d, in);
+}
+
+/*
+ * The last non-empty line of the instance's stderr log, cut at
+ * STDERR_LINE_MAX: what an operator reads first after a crash.  The log
+ * writer appends what the instance wrote; a line still in the pipe when the
+ * exit is seen is missed (it shows in `logs`).
+ */
+static void last_stderr_line(struct daemon *d, struct instance_rt *in, struct buf *out)
+{
+        struct buf path = BUF_INIT;
+        char tail[STDERR_TAIL_BYTES + 1];
+        struct stat st;
+        ssize_t n = 0;
+        int fd;
+
+        path_log_file(&d->cfg, in->app->name, in->rec.instance, true, &path);
+        fd = open(path.data, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                off_t at = st.st_size > STDERR_TAIL_BYTES ? st.st_size - STDERR_TAIL_BYTES : 0;
+                n = pread(fd, tail, STDERR_TAIL_BYTES, at);
+        }
+        if (fd >= 0)
+                close(fd);
+        buf_release(&path);
+        if (n <= 0)
+                return;
+        while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == '\r' || tail[n - 1] == ' '))
+                n--;
+        tail[n] = '\0';
+        {
+                char *line = memrchr(tail, '\n', (size_t)n);
+                line = line ? line + 1 : tail;
+                if (*line)
+                        buf_printf(out, ": last stderr line: %.*s", STDERR_LINE_MAX, line);
+        }
+}
+
+void sup_not_ready_reason(const struct instance_rt *in, struct buf *out)
+{
+        const struct job *j = in->ready_job;
+        const char *text, *p, *end, *last = NULL;
+        size_t len = 0;
+
+        if (!j)
+                return;
+        text = j->err_buf.data;
+        end = text + j->err_buf.len;
+        for (p = text; p < end;) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                if (l > 11 && strncmp(p, "not ready: ", 11) == 0) {
+                        last = p + 11;
+                        len = l - 11;
+                }
+                p += l + 1;
+        }
+        if (last)
+                buf_printf(out, "%.*s", (int)len, last);
+}
+
+/* A crash (an exit or a failed start) on probation counts toward failing its deployment. */
+static void count_crash(struct daemon *d, struct instance_rt *in, const char *what)
+{
+        struct buf text = BUF_INIT;
+        uint64_t now = daemon_now(d);
+
+        in->rec.ready = false;
+        in->rec.consecutive_crashes++;
+        in->rec.crash_restarts++;
+        in->rec.last_exit_at_ms = now;
+        buf_puts(&text, what);
+        if (probation_counts(in->rec.probation_started_at_ms, in->app->cfg->rollback_timeout_ms,
+                             now)) {
+                in->rec.probation_crashes++;
+                buf_printf(&text, " (crash %u of %u on probation)", in->rec.probation_crashes,
+                           in->app->cfg->max_probation_crashes);
+        }
+        last_stderr_line(d, in, &text);
+        instance_record_set_error(&in->rec, now, text.data);
+        buf_release(&text);
+}
+
 static void hook_event_done(struct daemon *d, struct job *j)
 {
         struct buf why = BUF_INIT;
@@ -184,10 +275,9 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
                         stopped(d, in);
         } else {
                 /* Any exit the daemon did not ask for is a crash. */
-                in->rec.ready = false;
-                in->rec.consecutive_crashes++;
-                in->rec.crash_restarts++;
-                in->rec.last_exit_at_ms = daemon_now(d);
+                count_crash(d, in, why.data);
+                log_warn("app=%s instance=%d version=%s %s", in->app->name, in->rec.instance,
+                         in->rec.version[0] ? in->rec.version : "none", in->rec.last_error);
                 buf_printf(&why, "; crash %u in a row", in->rec.consecutive_crashes);
                 instance_set_state(d, in, INSTANCE_BACKOFF, why.data);
                 /* Told to the hooks once the restart is scheduled, off the crash-to-exec path. */
@@ -368,11 +458,12 @@ bool sup_reap_log_writer(struct daemon *d, pid_t pid)
 
 static void start_failed(struct daemon *d, struct instance_rt *in, const char *why)
 {
+        struct buf text = BUF_INIT;
+
         in->rec.pid = 0;
-        in->rec.ready = false;
-        in->rec.consecutive_crashes++;
-        in->rec.crash_restarts++;
-        in->rec.last_exit_at_ms = daemon_now(d);
+        buf_printf(&text, "cannot start: %s", why);
+        count_crash(d, in, text.data);
+        buf_release(&text);
         log_err("app=%s instance=%d version=%s cannot start: %s", in->app->name,
                 in->rec.instance, in->rec.version, why);
         instance_set_state(d, in, INSTANCE_BACKOFF, "start failed");
@@ -417,7 +508,7 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
                 in->rec.proc_start_time = 0;
         in->rec.started_at_ms = daemon_now(d);
         in->rec.ready = false;
-        in->health_retry_at_ms = 0;
+        in->ready_retry_at_ms = 0;
         {
                 char why[64];
                 snprintf(why, sizeof(why), "pid %d", (int)pid);
@@ -536,28 +627,51 @@ static void mark_ready(struct daemon *d, struct instance_rt *in)
         d->dirty = true;
 }
 
-static void health_done(struct daemon *d, struct job *j)
+static void ready_done(struct daemon *d, struct job *j)
 {
         struct instance_rt *in = j->owner;
         struct buf why = BUF_INIT;
 
-        in->health_job = false;
-        /* The answer is about the process it checked, and only while nobody stops it. */
+        in->ready_job = NULL;
+        /* The answer is about the process it watched, and only while nobody stops it. */
         if (!sup_is_running(in) || in->rec.state != INSTANCE_STARTING ||
             in->rec.pid != j->arg || in->stop_requested)
                 goto out;
-        /* Exit 3: the hooks define no health(); being up long enough is enough. */
-        if (job_ok(j) || (!j->timed_out && WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 3)) {
+        if (job_ok(j)) {
                 mark_ready(d, in);
         } else {
+                /* It could not watch (no config, no cookie): say so, try again shortly. */
                 job_describe_failure(j, &why);
-                log_info("app=%s instance=%d not ready yet: %s", in->app->name, in->rec.instance,
-                         why.data);
-                in->health_retry_at_ms = daemon_now(d) + HEALTH_RETRY_MS;
+                log_warn("app=%s instance=%d: the readiness check failed: %s", in->app->name,
+                         in->rec.instance, why.data);
+                in->ready_retry_at_ms = daemon_now(d) + READY_RETRY_MS;
         }
 out:
         buf_release(&why);
         d->dirty = true;
+}
+
+/*
+ * One readiness job per instance coming up (cmd_ready.c): it watches the
+ * node from the moment the process starts and answers once it is ready.
+ * The rollback deadline (the planner's) bounds it; the job's own timeout is
+ * a backstop.
+ */
+static void start_ready_job(struct daemon *d, struct instance_rt *in)
+{
+        const struct app_config *cfg = in->app->cfg;
+        char num[16], pid[16], start[32], what[96];
+        const char *args[] = { "__ready", in->app->name, num, pid, start, NULL };
+
+        snprintf(num, sizeof(num), "%d", in->rec.instance);
+        snprintf(pid, sizeof(pid), "%d", in->rec.pid);
+        snprintf(start, sizeof(start), "%llu", (unsigned long long)in->rec.proc_start_time);
+        snprintf(what, sizeof(what), "readiness %s/%d", in->app->name, in->rec.instance);
+        in->ready_job = job_start_self(d, what, args,
+                                       cfg->rollback_timeout_ms + cfg->healthy_after_ms,
+                                       ready_done, in, in->rec.pid);
+        if (!in->ready_job)
+                in->ready_retry_at_ms = daemon_now(d) + READY_RETRY_MS;
 }
 
 void sup_tick(struct daemon *d, struct app_rt *a)
@@ -584,17 +698,9 @@ void sup_tick(struct daemon *d, struct app_rt *a)
                         spawn_kill_group(in->rec.pid, SIGKILL);
                         in->kill_at_ms = 0;
                 }
-                if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) && !in->health_job &&
-                    !in->stop_requested && now >= in->rec.started_at_ms + a->cfg->healthy_after_ms &&
-                    now >= in->health_retry_at_ms) {
-                        char num[16], what[96];
-                        const char *args[] = { "__hook", a->name, num, "health", NULL };
-                        snprintf(num, sizeof(num), "%d", n);
-                        snprintf(what, sizeof(what), "hook health %s/%d", a->name, n);
-                        if (job_start_self(d, what, args, HOOK_TIMEOUT_MS, health_done, in,
-                                           in->rec.pid))
-                                in->health_job = true;
-                }
+                if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) && !in->ready_job &&
+                    !in->stop_requested && now >= in->ready_retry_at_ms)
+                        start_ready_job(d, in);
         }
 }
 
@@ -612,13 +718,9 @@ uint64_t sup_next_deadline(struct daemon *d)
                         if (in->kill_at_ms)
                                 t = in->kill_at_ms;
                         if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) &&
-                            !in->health_job && !in->stop_requested) {
-                                uint64_t due = in->rec.started_at_ms + a->cfg->healthy_after_ms;
-                                if (in->health_retry_at_ms > due)
-                                        due = in->health_retry_at_ms;
-                                if (!t || due < t)
-                                        t = due;
-                        }
+                            !in->ready_job && !in->stop_requested && in->ready_retry_at_ms &&
+                            (!t || in->ready_retry_at_ms < t))
+                                t = in->ready_retry_at_ms;
                         if (t && (!next || t < next))
                                 next = t;
                 }

@@ -33,7 +33,11 @@
 #define DEFAULT_MAX_UNPACKED_BYTES (4 * GIB)
 
 #define DEFAULT_REPLICAS 1
-#define DEFAULT_HEALTHY_AFTER_MS 30000
+#define DEFAULT_HEALTHY_AFTER_MS 10000
+/* DeployEx (environment mode) waited 30 s; its users keep that. */
+#define ENV_HEALTHY_AFTER_MS 30000
+#define DEFAULT_MAX_PROBATION_CRASHES 3
+#define MAX_PROBATION_CRASHES_MAX 1000
 #define DEFAULT_ROLLBACK_TIMEOUT_MS 600000
 #define DEFAULT_STOP_TIMEOUT_MS 15000
 #define DEFAULT_BACKOFF_INITIAL_MS 2000
@@ -71,7 +75,7 @@ static const char *const top_keys[] = {
 
 static const char *const app_keys[] = {
         "name", "language", "replicas", "ports", "env", "hooks", "healthy_after_ms",
-        "rollback_timeout_ms", "stop_timeout_ms", "restart_backoff", NULL,
+        "rollback_timeout_ms", "stop_timeout_ms", "restart_backoff", "max_probation_crashes", NULL,
 };
 
 static const char *const tls_keys[] = { "cert", "key", "ca", NULL };
@@ -596,6 +600,7 @@ static void app_init(struct app_config *a)
         a->replicas = DEFAULT_REPLICAS;
         a->healthy_after_ms = DEFAULT_HEALTHY_AFTER_MS;
         a->rollback_timeout_ms = DEFAULT_ROLLBACK_TIMEOUT_MS;
+        a->max_probation_crashes = DEFAULT_MAX_PROBATION_CRASHES;
         a->stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
         a->backoff_initial_ms = DEFAULT_BACKOFF_INITIAL_MS;
         a->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
@@ -862,6 +867,12 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
         opt_uint(ck, v, where.data, "healthy_after_ms", 0, TIMEOUT_MAX_MS, &a->healthy_after_ms);
         opt_uint(ck, v, where.data, "rollback_timeout_ms", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
         opt_uint(ck, v, where.data, "stop_timeout_ms", 1, TIMEOUT_MAX_MS, &a->stop_timeout_ms);
+        {
+                uint64_t crashes = a->max_probation_crashes;
+                opt_uint(ck, v, where.data, "max_probation_crashes", 1, MAX_PROBATION_CRASHES_MAX,
+                         &crashes);
+                a->max_probation_crashes = (uint32_t)crashes;
+        }
         field_name(&field, where.data, "healthy_after_ms");
         check_timeouts(ck, a, field.data, NULL);
 
@@ -1203,6 +1214,7 @@ int config_from_env(struct config *ret, struct buf *err)
         c.napps = 1;
         a = &c.apps[0];
         app_init(a);
+        a->healthy_after_ms = ENV_HEALTHY_AFTER_MS;
 
         if (check_app_name(&ck, "DEPLOYEX_MONITORED_APP_NAME", name))
                 a->name = xstrdup(name);

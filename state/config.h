@@ -48,8 +48,9 @@ struct app_config {
         struct kv *env;
         size_t nenv;
         char *hooks; /* per-app hook file, or NULL */
-        uint64_t healthy_after_ms;    /* default 30000 */
-        uint64_t rollback_timeout_ms; /* default 600000 */
+        uint64_t healthy_after_ms;    /* default 10000 (30000 in environment mode) */
+        uint64_t rollback_timeout_ms; /* default 600000; also the probation window */
+        uint32_t max_probation_crashes; /* default 3: crashes on probation that fail a deploy */
         uint64_t stop_timeout_ms;     /* default 15000 */
         uint64_t backoff_initial_ms;  /* default 2000 */
         uint64_t backoff_max_ms;      /* default 300000 */

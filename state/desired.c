@@ -274,10 +274,77 @@ static void release_path(const struct config *c, const char *app, const char *ve
         buf_printf(out, "/releases/%s.json", version);
 }
 
+/*
+ * The "pre_commands_done" member of releases/{version}.json:
+ *     "pre_commands_done": {"sha256": "<of the tarball they ran for>", "at": "..."}
+ * *ret_at (0 = not done) when it is there and its sha256 is `sha256`: a
+ * republish with other bytes is a new version for the pre-commands.
+ */
+static void read_pre_commands_done(yajl_val root, const char *sha256, uint64_t *ret_at)
+{
+        yajl_val done = json_get(root, "pre_commands_done");
+        yajl_val sum_v = json_get(done, "sha256"), at_v = json_get(done, "at");
+        const char *sum = YAJL_IS_STRING(sum_v) ? YAJL_GET_STRING(sum_v) : NULL;
+        const char *at = YAJL_IS_STRING(at_v) ? YAJL_GET_STRING(at_v) : NULL;
+        uint64_t ms;
+
+        *ret_at = 0;
+        if (sum && at && strcmp(sum, sha256) == 0 && time_parse_iso(at, &ms) == 0)
+                *ret_at = ms ? ms : 1;
+}
+
+/* releases/{version}.json: the release, and when its pre-commands ran (done_at, 0 = never). */
+static int write_release_file(const char *path, const struct release_desc *r, uint64_t done_at)
+{
+        struct buf text = BUF_INIT;
+        char at[32];
+        int ret;
+
+        release_desc_to_json(r, &text);
+        if (done_at) {
+                /* One more member in the object release_desc_to_json() closed. */
+                while (text.len && (text.data[text.len - 1] == '\n' || text.data[text.len - 1] == '}'))
+                        text.data[--text.len] = '\0';
+                time_format_iso(done_at, at, sizeof(at));
+                buf_printf(&text, ",\"pre_commands_done\":{\"sha256\":\"%s\",\"at\":\"%s\"}}",
+                           r->sha256, at);
+        }
+        buf_putc(&text, '\n');
+        ret = atomic_write_shared(path, text.data, text.len, (gid_t)-1);
+        buf_release(&text);
+        return ret;
+}
+
+/* The remembered release of version and its done mark; -ENOENT when none. */
+static int load_release_file(const char *path, const char *version, struct release_desc *ret,
+                             uint64_t *ret_done_at)
+{
+        struct buf text = BUF_INIT, ignored = BUF_INIT;
+        yajl_val root = NULL;
+        int r = -ENOENT;
+
+        memset(ret, 0, sizeof(*ret));
+        *ret_done_at = 0;
+        if (file_read_all(path, JSON_MAX_BYTES, &text) == 0 &&
+            release_desc_parse(text.data, text.len, path, ret, &ignored) == 0 &&
+            strcmp(ret->version, version) == 0) {
+                if (json_parse(text.data, text.len, path, &root, &ignored) == 0)
+                        read_pre_commands_done(root, ret->sha256, ret_done_at);
+                r = 0;
+        }
+        if (root)
+                yajl_tree_free(root);
+        buf_release(&text);
+        buf_release(&ignored);
+        return r;
+}
+
 int desired_remember_release(const struct config *c, const char *app,
                              const struct release_desc *r)
 {
-        struct buf path = BUF_INIT, text = BUF_INIT;
+        struct buf path = BUF_INIT;
+        struct release_desc old;
+        uint64_t done_at = 0;
         int ret;
 
         path_state_dir(c, app, &path);
@@ -285,11 +352,47 @@ int desired_remember_release(const struct config *c, const char *app,
         ret = mkdir_p(path.data, 0750);
         if (ret >= 0) {
                 release_path(c, app, r->version, &path);
-                release_desc_to_json(r, &text);
-                ret = atomic_write_shared(path.data, text.data, text.len, (gid_t)-1);
+                /* The same bytes keep their pre-commands done; other bytes start afresh. */
+                if (load_release_file(path.data, r->version, &old, &done_at) == 0 &&
+                    strcmp(old.sha256, r->sha256) != 0)
+                        done_at = 0;
+                release_desc_release(&old);
+                ret = write_release_file(path.data, r, done_at);
         }
         buf_release(&path);
-        buf_release(&text);
+        return ret;
+}
+
+int desired_pre_commands_done(const struct config *c, const char *app, const char *version,
+                              uint64_t *ret_at)
+{
+        struct buf path = BUF_INIT;
+        struct release_desc r;
+        int ret;
+
+        release_path(c, app, version, &path);
+        ret = load_release_file(path.data, version, &r, ret_at);
+        release_desc_release(&r);
+        buf_release(&path);
+        if (ret < 0)
+                return 0;
+        return *ret_at != 0;
+}
+
+int desired_mark_pre_commands_done(const struct config *c, const char *app, const char *version,
+                                   uint64_t at_ms)
+{
+        struct buf path = BUF_INIT;
+        struct release_desc r;
+        uint64_t done_at;
+        int ret;
+
+        release_path(c, app, version, &path);
+        ret = load_release_file(path.data, version, &r, &done_at);
+        if (ret == 0)
+                ret = write_release_file(path.data, &r, at_ms ? at_ms : 1);
+        release_desc_release(&r);
+        buf_release(&path);
         return ret;
 }
 

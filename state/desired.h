@@ -60,6 +60,17 @@ int desired_load(const struct config *c, const struct app_config *app, struct so
 int desired_remember_release(const struct config *c, const char *app,
                              const struct release_desc *r);
 /*
+ * Pre-commands run once per version and host (DESIGN §5): the mark in
+ * releases/{version}.json, tied to the sha256 it ran for.  _done: 1 with
+ * *ret_at when they ran for the remembered bytes, 0 when not (or no file).
+ * _mark: record them as done at at_ms; -ENOENT when the release was never
+ * remembered.
+ */
+int desired_pre_commands_done(const struct config *c, const char *app, const char *version,
+                              uint64_t *ret_at);
+int desired_mark_pre_commands_done(const struct config *c, const char *app, const char *version,
+                                   uint64_t at_ms);
+/*
  * The release of `version`: the remembered one, else the last good
  * current.json when it publishes that version.  -ENOENT when neither
  * (then *ret holds just the version).

@@ -44,6 +44,34 @@ int instance_state_from_string(const char *s, enum instance_state *ret)
         return -EINVAL;
 }
 
+void instance_record_set_error(struct instance_record *r, uint64_t at_ms, const char *text)
+{
+        r->last_error_at_ms = at_ms;
+        str_copy(r->last_error, sizeof(r->last_error), text ? text : "");
+        /* One line: the record and status show it as such. */
+        for (char *p = r->last_error; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = ' ';
+}
+
+static void parse_last_error(struct record_ctx *c, yajl_val v, struct instance_record *r)
+{
+        int nerr = c->nerr;
+
+        if (!v || YAJL_IS_NULL(v))
+                return;
+        if (!YAJL_IS_OBJECT(v)) {
+                record_fail_got(c, "last_error", "must be an object or null", v);
+                return;
+        }
+        record_u64(c, json_get(v, "at_ms"), "last_error.at_ms", REC_REQUIRED, 0, UINT64_MAX,
+                   &r->last_error_at_ms);
+        record_string(c, json_get(v, "text"), "last_error.text", REC_REQUIRED | REC_PRINTABLE,
+                      REASON_MAX, r->last_error, sizeof(r->last_error));
+        if (c->nerr != nerr)
+                r->last_error_at_ms = 0;
+}
+
 void instance_record_init(struct instance_record *r, int instance)
 {
         memset(r, 0, sizeof(*r));
@@ -134,6 +162,15 @@ int instance_record_parse(const char *text, size_t len, const char *origin,
                       REC_NULLABLE | REC_PRINTABLE, TOKEN_MAX, r.instance_restart_token,
                       sizeof(r.instance_restart_token));
         parse_last_deploy(&c, json_get(root, "last_deploy"), &r);
+        record_version(&c, json_get(root, "target_version"), "target_version", REC_NULLABLE,
+                       r.target_version, sizeof(r.target_version));
+        record_u64(&c, json_get(root, "probation_started_at_ms"), "probation_started_at_ms", 0, 0,
+                   UINT64_MAX, &r.probation_started_at_ms);
+        crashes = 0;
+        if (record_u64(&c, json_get(root, "probation_crashes"), "probation_crashes", 0, 0,
+                       UINT32_MAX, &crashes) > 0)
+                r.probation_crashes = (uint32_t)crashes;
+        parse_last_error(&c, json_get(root, "last_error"), &r);
         yajl_tree_free(root);
         if (c.nerr > 0)
                 return -EINVAL;
@@ -167,6 +204,18 @@ void instance_record_to_json(const struct instance_record *r, struct buf *out)
                 record_gen_kv_str(g, "kind", history_kind_to_string(r->last_deploy_kind));
                 record_gen_kv_str(g, "result", r->last_deploy_ok ? "ok" : "failed");
                 record_gen_kv_u64(g, "at_ms", r->last_deploy_at_ms);
+                yajl_gen_map_close(g);
+        } else {
+                yajl_gen_null(g);
+        }
+        record_gen_kv_opt(g, "target_version", r->target_version);
+        record_gen_kv_u64(g, "probation_started_at_ms", r->probation_started_at_ms);
+        record_gen_kv_u64(g, "probation_crashes", r->probation_crashes);
+        json_gen_str(g, "last_error");
+        if (r->last_error_at_ms) {
+                yajl_gen_map_open(g);
+                record_gen_kv_u64(g, "at_ms", r->last_error_at_ms);
+                record_gen_kv_str(g, "text", r->last_error);
                 yajl_gen_map_close(g);
         } else {
                 yajl_gen_null(g);

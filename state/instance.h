@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "ghosts.h"
 #include "history.h"
 #include "override.h"
 
@@ -49,7 +50,22 @@ struct instance_record {
         enum history_kind last_deploy_kind;
         bool last_deploy_ok;
         uint64_t last_deploy_at_ms;
+        /* What a step in flight moves the instance to; "" when none. */
+        char target_version[VERSION_MAX + 1];
+        /*
+         * Probation (DESIGN §5): when the deployment of `version` started (kept
+         * once ready, unlike deploy_started_at_ms), and the crashes since, counted
+         * only within rollback_timeout_ms of it.  0 = not on probation.
+         */
+        uint64_t probation_started_at_ms;
+        uint32_t probation_crashes;
+        /* The latest failure of any kind, with its cause; at 0 = none. */
+        uint64_t last_error_at_ms;
+        char last_error[REASON_MAX + 1];
 };
+
+/* Record a failure as the instance's last_error (text cut at REASON_MAX). */
+void instance_record_set_error(struct instance_record *r, uint64_t at_ms, const char *text);
 
 void instance_record_init(struct instance_record *r, int instance);
 int instance_record_parse(const char *text, size_t len, const char *origin,

@@ -56,6 +56,12 @@ void path_journal(const struct config *c, const char *app, struct buf *out)
         buf_puts(out, "/journal.json");
 }
 
+void path_deferred(const struct config *c, const char *app, struct buf *out)
+{
+        path_state_dir(c, app, out);
+        buf_puts(out, "/deferred.json");
+}
+
 void path_desired(const struct config *c, const char *app, struct buf *out)
 {
         path_state_dir(c, app, out);

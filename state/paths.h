@@ -14,6 +14,7 @@ void path_instance_record(const struct config *c, const char *app, int n, struct
 void path_history(const struct config *c, const char *app, struct buf *out);
 void path_ghosts(const struct config *c, const char *app, struct buf *out);
 void path_journal(const struct config *c, const char *app, struct buf *out);
+void path_deferred(const struct config *c, const char *app, struct buf *out);
 void path_desired(const struct config *c, const char *app, struct buf *out);
 void path_last_override(const struct config *c, const char *app, struct buf *out); /* state/{app}/override.json */
 void path_override(const struct config *c, const char *app, struct buf *out);      /* {overrides_path}/{app}.json */

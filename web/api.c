@@ -122,7 +122,7 @@ static int do_action(const struct config *cfg, const struct app_config *app, con
                         buf_puts(err, "pin needs {\"version\": \"...\"}");
                         return -EINVAL;
                 }
-                return action_pin(cfg, app, version, o, msg, err);
+                return action_pin(cfg, app, version, false, o, msg, err);
         }
         if (strcmp(what, "unpin") == 0)
                 return action_unpin(cfg, app, o, msg, err);

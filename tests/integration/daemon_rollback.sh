@@ -1,12 +1,13 @@
-# A version that fails at boot is rolled back and ghosted, the other replicas
-# untouched, and never retried; unpin onto the ghost does nothing; pause holds
-# a rollout until resume.
+# A version that fails at boot is rolled back and ghosted by probation, the
+# other replicas untouched, and never retried -- however short healthy_after_ms
+# is: a relx release that fails to boot lives ~2 s writing its crash dump, and
+# that must never count as ready.  Unpin onto the ghost does nothing; pause
+# holds a rollout until resume.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 epmd -daemon
 BASE=47320
 ROLLBACK_MS=15000
-# Long enough that a release failing at boot has died before it counts as ready.
-HEALTHY_MS=4000
+HEALTHY_MS=500
 demo_config 3 $BASE
 publish_demo 1.0.0
 start_daemon
@@ -20,7 +21,12 @@ wait_for 30 "[ \"\$(inst_field 1 version)\" = 1.0.0 ] && [ \"\$(inst_field 1 sta
 assert_contains "$(answer $BASE)" "demo 1.0.0" "instance 1 answers with 1.0.0 again"
 assert_eq "$pid2" "$(inst_field 2 pid)" "instance 2 untouched"
 assert_eq "$pid3" "$(inst_field 3 pid)" "instance 3 untouched"
-assert_contains "$(dx ghosts --json demo | jq -r '.[0].reason')" "not ready" "ghost reason"
+reason=$(dx ghosts --json demo | jq -r '.[0].reason')
+assert_contains "$reason" "3 crashes within 15000 ms of deploy of 1.0.1" "ghost reason: probation"
+assert_contains "$reason" "exited with status" "ghost reason: the exit"
+assert_contains "$(inst_field 1 last_error.text)" "1.0.1" "last_error says what failed"
+assert_eq "null" "$(inst_field 2 last_error)" "instance 2 has no error"
+assert_eq "[]" "$(dx history --json demo | jq -c '[.[] | select(.version == "1.0.1" and .instance != 1)]')" "1.0.1 never reached instance 2 or 3"
 h=$(dx history --json demo)
 assert_eq "rollback" "$(jqr "$h" '[.[] | select(.kind == "rollback")][0].kind')" "a rollback event"
 assert_eq "failed" "$(jqr "$h" '[.[] | select(.version == "1.0.1" and .kind == "full")][0].result')" "the failed deploy is recorded"

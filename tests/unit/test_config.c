@@ -239,7 +239,8 @@ static void test_minimal_config_gets_defaults(void **state)
         assert_int_equal(a->nports, 0);
         assert_int_equal(a->nenv, 0);
         assert_null(a->hooks);
-        assert_true(a->healthy_after_ms == 30000);
+        assert_true(a->healthy_after_ms == 10000);
+        assert_true(a->max_probation_crashes == 3);
         assert_true(a->rollback_timeout_ms == 600000);
         assert_true(a->stop_timeout_ms == 15000);
         assert_true(a->backoff_initial_ms == 2000);
