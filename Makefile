@@ -51,7 +51,7 @@ LOG_OBJ  := $(call obj,reconciler/logwriter_main.c reconciler/logwriter.c state/
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Unit tests named here link the core only: no yajl, curl, archive, lua, ei.
-CORE_TESTS := $(BUILD)/tests/test_plan $(BUILD)/tests/test_backoff
+CORE_TESTS := $(BUILD)/tests/test_plan $(BUILD)/tests/test_backoff $(BUILD)/tests/test_readiness
 
 # Man pages: each is a docs/ page (written as a man page) through md2scdoc and
 # scdoc, so the docs and the man pages are one text.

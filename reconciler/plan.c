@@ -469,7 +469,7 @@ static void step_deploy(const struct ctx *c, const struct view *v, struct plan_s
                 reason_add(s, "update to %s %s",
                            c->origin == DESIRED_OVERRIDE ? "pinned" : "published", c->dv);
         if (!hot && hot_candidate(c, r))
-                reason_add(s, " (hot if its relup upgrades from %s)", r->version);
+                reason_add(s, ", hot if its relup upgrades from %s", r->version);
         if (c->paused)
                 return;
 

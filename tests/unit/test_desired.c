@@ -2,6 +2,7 @@
  * desired_merge: the table of how current.json, the override and the ghosts
  * combine into the desired state, with errors kept alongside.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -205,12 +206,49 @@ static void test_load_keeps_last_good(void **state)
         assert_int_equal(remove_tree(root), 0);
 }
 
+/* Pre-commands are done once per version and sha256: other bytes start afresh. */
+static void test_pre_commands_once_per_bytes(void **state)
+{
+        char root[] = "/tmp/deployex-desired.XXXXXX";
+        char var[600];
+        struct config c;
+        struct release_desc r;
+        uint64_t at = 0;
+
+        (void)state;
+        assert_non_null(mkdtemp(root));
+        snprintf(var, sizeof(var), "%s/var", root);
+        memset(&c, 0, sizeof(c));
+        c.var_path = var;
+        memset(&r, 0, sizeof(r));
+        snprintf(r.version, sizeof(r.version), "1.0.1");
+        snprintf(r.sha256, sizeof(r.sha256), "%064d", 1);
+
+        assert_int_equal(desired_pre_commands_done(&c, "myapp", "1.0.1", &at), 0);
+        assert_int_equal(desired_mark_pre_commands_done(&c, "myapp", "1.0.1", 5000), -ENOENT);
+        assert_int_equal(desired_remember_release(&c, "myapp", &r), 0);
+        assert_int_equal(desired_pre_commands_done(&c, "myapp", "1.0.1", &at), 0);
+        assert_int_equal(desired_mark_pre_commands_done(&c, "myapp", "1.0.1", 5000), 0);
+        assert_int_equal(desired_pre_commands_done(&c, "myapp", "1.0.1", &at), 1);
+        assert_true(at == 5000);
+        /* The next instance's deployment remembers the same release: still done. */
+        assert_int_equal(desired_remember_release(&c, "myapp", &r), 0);
+        assert_int_equal(desired_pre_commands_done(&c, "myapp", "1.0.1", &at), 1);
+        /* A republish with other bytes is a new version for the pre-commands. */
+        snprintf(r.sha256, sizeof(r.sha256), "%064d", 2);
+        assert_int_equal(desired_remember_release(&c, "myapp", &r), 0);
+        assert_int_equal(desired_pre_commands_done(&c, "myapp", "1.0.1", &at), 0);
+        assert_int_equal(desired_pre_commands_done(&c, "myapp", "9.9.9", &at), 0);
+        assert_int_equal(remove_tree(root), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_merge_table),
                 cmocka_unit_test(test_merge_keeps_tokens),
                 cmocka_unit_test(test_load_keeps_last_good),
+                cmocka_unit_test(test_pre_commands_once_per_bytes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "../../reconciler/plan.h"
+#include "../../reconciler/readiness.h"
 
 #include "../../state/banned.h"
 
@@ -41,6 +42,8 @@ struct rspec {
         uint32_t crashes;
         uint64_t last_exit;
         const char *tok, *itok;
+        uint64_t probation;   /* probation_started_at_ms */
+        uint32_t pcrashes;    /* probation_crashes */
 };
 
 struct sspec {
@@ -66,6 +69,8 @@ struct scenario {
         struct instance_token itoks[3];
         int replicas;
         bool pinned, ghosted, paused;
+        bool gleam;
+        struct deferred deferred; /* version "" = none */
 };
 
 #define READY(N, V, P) \
@@ -77,6 +82,10 @@ struct scenario {
 #define CRASHED(N, V, K, EXIT) \
         { .n = (N), .st = INSTANCE_BACKOFF, .ver = (V), .crashes = (K), .last_exit = (EXIT) }
 #define STOPPED(N, V, P) { .n = (N), .st = INSTANCE_STOPPED, .ver = (V), .prev = (P) }
+/* On probation since PS with K crashes counted; crashed (backoff) after the last one at EXIT. */
+#define PROBATION_CRASHED(N, V, P, PS, K, EXIT) \
+        { .n = (N), .st = INSTANCE_BACKOFF, .ver = (V), .prev = (P), .crashes = 1, \
+          .last_exit = (EXIT), .probation = (PS), .pcrashes = (K) }
 #define INSTATE(N, ST, V) { .n = (N), .st = (ST), .ver = (V), .prev = "1.0.0" }
 
 #define RUN(N, A, F, T, R) \
@@ -568,6 +577,83 @@ static const struct scenario scenarios[] = {
           .steps = { RUN(1, FULL, "1.0.1", "1.0.2", "update to published 1.0.2"),
                      HOLD(3, FULL, "1.0.0", "1.0.2",
                           "waits for instance 1 to run 1.0.2 and be ready") } },
+
+        /* ---- probation: crashes soon after a deployment fail it ---- */
+        { .name = "probation: the 3rd crash within the window rolls back and ghosts",
+          .replicas = 2, .dv = "1.0.1",
+          .recs = { PROBATION_CRASHED(1, "1.0.1", "1.0.0", NOW - 9000, 3, NOW - 10),
+                    READY(2, "1.0.0", "") },
+          .now = NOW,
+          .steps = { RUN(1, ROLLBACK, "1.0.1", "1.0.0",
+                         "3 crashes within 600000 ms of deploy of 1.0.1; ghost 1.0.1"),
+                     HOLD(2, FULL, "1.0.0", "1.0.1", "waits for the rollback of instance 1") },
+          .wake = NOW + 1990 },
+        { .name = "probation: 2 crashes are crash restarts with backoff", .replicas = 1,
+          .dv = "1.0.1",
+          .recs = { PROBATION_CRASHED(1, "1.0.1", "1.0.0", NOW - 9000, 2, NOW - 10) },
+          .now = NOW,
+          .steps = { HOLD(1, WAIT, "1.0.1", "1.0.1", "2000 ms backoff, restart in 1990 ms") },
+          .wake = NOW + 1990 },
+        { .name = "probation: crashes count though the instance was ready in between",
+          .replicas = 1, .dv = "1.0.1",
+          .recs = { { .n = 1, .st = INSTANCE_RUNNING, .ver = "1.0.1", .prev = "1.0.0",
+                      .ready = true, .started = NOW - 1000, .probation = NOW - 60000,
+                      .pcrashes = 3 } },
+          .now = NOW,
+          .steps = { RUN(1, ROLLBACK, "1.0.1", "1.0.0", "3 crashes within 600000 ms") } },
+        { .name = "probation: failed with nothing to go back to: stop", .replicas = 1,
+          .dv = "1.0.0",
+          .recs = { PROBATION_CRASHED(1, "1.0.0", "", NOW - 9000, 3, NOW - 10) },
+          .now = NOW,
+          .steps = { RUN(1, STOP, "1.0.0", "", "no previous version to roll back to") },
+          .wake = NOW + 1990 },
+        /* ---- deferred deployments: the retry gate is the planner's ---- */
+        { .name = "deferred: the deploy waits for its retry time", .replicas = 2, .dv = "1.0.1",
+          .recs = { READY(1, "1.0.0", ""), READY(2, "1.0.0", "") },
+          .deferred = { .version = "1.0.1", .failures = 2, .retry_at_ms = NOW + 8000,
+                        .reason = "fetch failed: HTTP 503" },
+          .now = NOW,
+          .steps = { HOLD(1, FULL, "1.0.0", "1.0.1", "deferred: fetch failed: HTTP 503, retry in 8 s"),
+                     HOLD(2, FULL, "1.0.0", "1.0.1", "deferred: fetch failed: HTTP 503") },
+          .wake = NOW + 8000 },
+        { .name = "deferred: a crashed instance keeps its backoff meanwhile", .replicas = 1,
+          .dv = "1.0.1",
+          .recs = { CRASHED(1, "1.0.0", 3, NOW - 100) },
+          .deferred = { .version = "1.0.1", .failures = 1, .retry_at_ms = NOW + 5000,
+                        .reason = "fetch failed: timeout" },
+          .now = NOW,
+          .steps = { HOLD(1, WAIT, "1.0.0", "1.0.0", "8000 ms backoff, restart in 7900 ms; deferred") },
+          .wake = NOW + 5000 },
+        { .name = "deferred: a crashed instance restarts once its backoff is over", .replicas = 1,
+          .dv = "1.0.1",
+          .recs = { CRASHED(1, "1.0.0", 1, NOW - 3000) },
+          .deferred = { .version = "1.0.1", .failures = 1, .retry_at_ms = NOW + 5000,
+                        .reason = "fetch failed: timeout" },
+          .now = NOW,
+          .steps = { RUN(1, START, "1.0.0", "1.0.0", "restart after 2000 ms backoff; deferred") },
+          .wake = NOW + 5000 },
+        { .name = "deferred: runnable once the retry time has come", .replicas = 1, .dv = "1.0.1",
+          .recs = { READY(1, "1.0.0", "") },
+          .deferred = { .version = "1.0.1", .failures = 1, .retry_at_ms = NOW,
+                        .reason = "fetch failed: timeout" },
+          .now = NOW,
+          .steps = { RUN(1, FULL, "1.0.0", "1.0.1", "update to published 1.0.1") } },
+        { .name = "deferred: another version's delay does not hold this one", .replicas = 1,
+          .dv = "1.0.2",
+          .recs = { READY(1, "1.0.0", "") },
+          .deferred = { .version = "1.0.1", .failures = 4, .retry_at_ms = NOW + 60000,
+                        .reason = "fetch failed" },
+          .now = NOW,
+          .steps = { RUN(1, FULL, "1.0.0", "1.0.2", "update to published 1.0.2") } },
+
+        /* ---- hot or full: plan says what the executor may do ---- */
+        { .name = "hot visibility: a ready Erlang instance may be upgraded hot", .replicas = 1,
+          .dv = "1.0.1",
+          .recs = { READY(1, "1.0.0", "") }, .now = NOW,
+          .steps = { RUN(1, FULL, "1.0.0", "1.0.1", "update to published 1.0.1, hot if its relup upgrades from 1.0.0") } },
+        { .name = "hot visibility: known hot is deploy-hot", .replicas = 1, .dv = "1.0.1",
+          .recs = { READY(1, "1.0.0", "") }, .hot = { { "1.0.0", "1.0.1" } }, .now = NOW,
+          .steps = { RUN(1, HOT, "1.0.0", "1.0.1", "update to published 1.0.1") } },
 };
 
 /* ------------------------------------------------------------------ */
@@ -600,6 +686,8 @@ static void app_defaults(struct app_config *app, int replicas)
         app->stop_timeout_ms = 15000;
         app->backoff_initial_ms = 2000;
         app->backoff_max_ms = 300000;
+        app->max_probation_crashes = 3;
+        app->language = LANG_ERLANG;
 }
 
 static void build(const struct scenario *sc, struct fixture *f)
@@ -615,6 +703,8 @@ static void build(const struct scenario *sc, struct fixture *f)
                 f->app.backoff_initial_ms = sc->binit;
         if (sc->bmax)
                 f->app.backoff_max_ms = sc->bmax;
+        if (sc->gleam)
+                f->app.language = LANG_GLEAM;
 
         memset(&f->d, 0, sizeof(f->d));
         if (sc->dv) {
@@ -649,6 +739,8 @@ static void build(const struct scenario *sc, struct fixture *f)
                 r->last_exit_at_ms = s->last_exit;
                 set_str(r->restart_token, sizeof(r->restart_token), s->tok);
                 set_str(r->instance_restart_token, sizeof(r->instance_restart_token), s->itok);
+                r->probation_started_at_ms = s->probation;
+                r->probation_crashes = s->pcrashes;
         }
 
         memset(&f->ghosts, 0, sizeof(f->ghosts));
@@ -670,6 +762,7 @@ static void build(const struct scenario *sc, struct fixture *f)
                 .ghosts = &f->ghosts,
                 .hot = n ? f->hot : NULL,
                 .nhot = n,
+                .deferred = sc->deferred.version[0] ? &sc->deferred : NULL,
         };
 }
 
@@ -752,6 +845,36 @@ static void run_scenario(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+
+/* A Gleam shipment has no relup: its deploys never say "hot". */
+static void test_gleam_plan_never_says_hot(void **state)
+{
+        static struct fixture fx;
+        static const struct scenario sc = {
+                .name = "gleam", .replicas = 1, .dv = "1.0.1", .gleam = true, .now = NOW,
+                .recs = { READY(1, "1.0.0", "") },
+        };
+
+        (void)state;
+        memset(&fx, 0, sizeof(fx));
+        build(&sc, &fx);
+        plan_compute(&fx.in, NOW, &fx.plan);
+        assert_int_equal(fx.plan.n, 1);
+        assert_int_equal(fx.plan.steps[0].action, PLAN_DEPLOY_FULL);
+        assert_null(strstr(fx.plan.steps[0].reason, "hot"));
+}
+
+/* Probation: which crashes count, and when they fail the deployment. */
+static void test_probation_arithmetic(void **state)
+{
+        (void)state;
+        assert_true(probation_counts(NOW - 1000, 600000, NOW));
+        assert_false(probation_counts(NOW - 600000, 600000, NOW)); /* the window is half-open */
+        assert_false(probation_counts(0, 600000, NOW));            /* not on probation */
+        assert_true(probation_failed(NOW, 3, 3));
+        assert_false(probation_failed(NOW, 2, 3));
+        assert_false(probation_failed(0, 9, 3));
+}
 
 static void test_action_names(void **state)
 {
@@ -1248,6 +1371,8 @@ int main(void)
         static struct CMUnitTest tests[N_ITEMS(scenarios) + 16];
         static const struct CMUnitTest extra[] = {
                 cmocka_unit_test(test_action_names),
+                cmocka_unit_test(test_gleam_plan_never_says_hot),
+                cmocka_unit_test(test_probation_arithmetic),
                 cmocka_unit_test(test_step_format),
                 cmocka_unit_test(test_long_strings),
                 cmocka_unit_test(test_null_inputs),
