@@ -102,8 +102,6 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
         } else {
                 yajl_gen_null(g);
         }
-        /* Ready only while its process lives: a dead one's record may still say so. */
-        json_gen_kv_bool(g, "ready", r && l.pid && r->ready);
         json_gen_kv_str(g, "target_version", r && r->target_version[0] ? r->target_version : NULL);
         json_gen_str(g, "last_error");
         if (r && r->last_error_at_ms) {
