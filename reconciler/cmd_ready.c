@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cli.h"
@@ -165,9 +166,21 @@ static void read_version(const struct config *c, const char *app, int n, char *r
         buf_release(&ignored);
 }
 
+/* CPU time this process used, in ms (the figure bench/readiness reports). */
+static uint64_t cpu_ms(void)
+{
+        struct rusage ru;
+
+        if (getrusage(RUSAGE_SELF, &ru) < 0)
+                return 0;
+        return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+               (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
 static int watch(struct sampler *s, int pid, uint64_t start_time)
 {
         struct readiness rd = READINESS_INIT;
+        uint64_t began = mono_ms(), cpu0 = cpu_ms();
         struct buf why = BUF_INIT, said = BUF_INIT;
         int status = EXIT_FAIL;
 
@@ -182,6 +195,12 @@ static int watch(struct sampler *s, int pid, uint64_t start_time)
                 }
                 ok = node_sample(s, &why) && health_sample(s, now, &why);
                 if (readiness_observe(&rd, ok, now, s->app->healthy_after_ms)) {
+                        /* For operators (--debug) and bench/readiness: how long each part took. */
+                        fprintf(stderr, "ready: healthy from %llu ms, ready at %llu ms after the "
+                                "check began; cpu %llu ms\n",
+                                (unsigned long long)(rd.since_ms - began),
+                                (unsigned long long)(now - began),
+                                (unsigned long long)(cpu_ms() - cpu0));
                         printf("{\"result\":\"ready\"}\n");
                         status = EXIT_OK;
                         break;

@@ -638,6 +638,12 @@ static void ready_done(struct daemon *d, struct job *j)
             in->rec.pid != j->arg || in->stop_requested)
                 goto out;
         if (job_ok(j)) {
+                /* Its last line, "ready: ..." (the lines before say why it was not). */
+                const char *line = strstr(j->err_buf.data, "\nready: ");
+                line = line ? line + 1 : strncmp(j->err_buf.data, "ready: ", 7) == 0 ? j->err_buf.data : NULL;
+                if (line)
+                        log_debug("app=%s instance=%d %.*s", in->app->name, in->rec.instance,
+                                  (int)strcspn(line, "\n"), line);
                 mark_ready(d, in);
         } else {
                 /* It could not watch (no config, no cookie): say so, try again shortly. */
