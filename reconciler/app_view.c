@@ -23,6 +23,9 @@ void app_view_load(const struct config *c, const struct app_config *app, struct 
         path_ghosts(c, app->name, &path);
         if (ghosts_load(path.data, &v.ghosts, &v.errors) < 0)
                 memset(&v.ghosts, 0, sizeof(v.ghosts));
+        path_deferred(c, app->name, &path);
+        if (deferred_load(path.data, &v.deferred, &v.errors) < 0)
+                memset(&v.deferred, 0, sizeof(v.deferred));
         buf_release(&path);
         *ret = v;
 }
@@ -35,6 +38,7 @@ void app_view_plan_input(const struct app_view *v, struct plan_input *ret)
         ret->instances = v->records;
         ret->ninstances = v->nrecords;
         ret->ghosts = &v->ghosts;
+        ret->deferred = v->deferred.version[0] ? &v->deferred : NULL;
 }
 
 int app_view_instance_count(const struct app_view *v)

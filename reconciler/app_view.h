@@ -23,6 +23,7 @@ struct app_view {
         struct instance_record *records; /* sorted by instance */
         size_t nrecords;
         struct ghost_list ghosts;
+        struct deferred deferred; /* version "" = nothing deferred */
         struct buf errors; /* unreadable records and the like, "; " separated */
 };
 

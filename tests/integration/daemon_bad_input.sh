@@ -32,6 +32,7 @@ printf '{"pasued": true, "version": 7}' >"$T/overrides/demo.json"
 wait_for 10 "st | jq -e '.apps[0].desired.error | test(\"pasued\")'" "the override error in status"
 assert_eq "source" "$(st | jq -r .apps[0].desired.origin)" "the bad pin is not applied"
 untouched "malformed override"
+assert_eq "1" "$(grep -c 'pasued' "$T/daemon.log")" "the rejected override is logged, once"
 rm "$T/overrides/demo.json"
 
 # sha256 mismatch: not deployed, not cached, not ghosted (the upload may be late).
@@ -42,6 +43,12 @@ sleep 1
 ok
 untouched "sha256 mismatch"
 assert_eq "0" "$(dx ghosts --json demo | jq length)" "a checksum mismatch does not ghost"
+# The retry gate is the planner's: plan shows it, status says why.
+run 0 dx plan --json demo
+assert_contains "$(jqr "$OUT" '.apps[0].steps[0].reason')" "deferred: fetch failed" "plan shows the deferral"
+assert_contains "$(jqr "$OUT" '.apps[0].steps[0].reason')" "retry in" "plan shows when it retries"
+assert_eq "1.0.1" "$(jq -r .version "$T/var/state/demo/deferred.json")" "the deferral is persisted"
+assert_contains "$(inst_field 1 last_error.text)" "sha256" "last_error names the checksum"
 # A crash while the next version cannot be fetched: back on what it ran, not left down.
 kill -KILL "$pid"
 wait_for 30 "[ \"\$(inst_field 1 state)\" = running ] && [ \"\$(inst_field 1 pid)\" != $pid ]" \
@@ -52,6 +59,8 @@ untouched "crash during a deferred deploy"
 # The real checksum arrives: the deploy goes through after the retry delay.
 publish_demo 1.0.1
 wait_for 30 "all_running 1 1.0.1" "1.0.1 once its checksum matches"
+[ ! -e "$T/var/state/demo/deferred.json" ] || fail "the deferral is cleared once deployed"
+ok
 pid=$(inst_field 1 pid)
 untouched() {
         assert_eq "$pid" "$(inst_field 1 pid)" "$1: instance untouched"
