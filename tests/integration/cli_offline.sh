@@ -53,7 +53,8 @@ assert_contains "$ERR" "current.json: version" "check names current.json and the
 publish 1.0.0
 
 # pin / unpin / pause / resume / restart write the override atomically.
-run 0 dx pin myapp 0.9.0
+# 0.9.0 is not published: pin checks that (tests/integration/cli_pin.sh); --force writes it.
+run 0 dx pin --force myapp 0.9.0
 assert_eq "0.9.0" "$(jq -r .version "$T/overrides/myapp.json")" "pin written"
 run 0 dx status --json
 assert_eq "override" "$(jqr "$OUT" '.apps[0].desired.origin')" "pin takes over"
@@ -111,8 +112,9 @@ assert_eq "0" "$(jqr "$OUT" '[.apps[0].steps[] | select(.action == "deploy-full"
 run 0 dx status --json
 assert_contains "$(jqr "$OUT" '.apps[0].desired.error')" "ghosted" "status says the desired version is ghosted"
 assert_eq "1.0.0" "$(jqr "$OUT" '.apps[0].ghosts[0]')" "status lists ghosts"
-run 0 dx pin myapp 1.0.0
-assert_contains "$ERR" "ghosted" "pin to a ghosted version warns"
+run 1 dx pin myapp 1.0.0
+assert_contains "$ERR" "ghosted" "pin to a ghosted version is refused, with the reason"
+run 0 dx pin --force myapp 1.0.0
 run 0 dx status --json
 assert_contains "$(jqr "$OUT" '.apps[0].desired.error')" "pinned version 1.0.0 is ghosted" "pin to a ghost is refused in status"
 run 1 dx unghost myapp 2.0.0
