@@ -198,16 +198,18 @@ static int pin_check(const struct config *c, const struct app_config *app, const
         r = fd < 0 ? -errno : source_get_release(src, app->name, version, fd, 1, &lerr);
         if (fd >= 0)
                 close(fd);
-        if (r == 0 || r == -EFBIG)
+        if (r == 0 || r == -EFBIG) {
                 r = 0;
-        else if (r == -ENOENT)
+        } else if (r == -ENOENT) {
+                r = -EINVAL; /* a refusal, like a ghost: the caller's request is at fault */
                 buf_printf(err, "%s %s is not published (no dist/%s/%s-%s.tar.gz in %s); publish "
                            "it first, or pin with --force", app->name, version, app->name,
                            app->name, version, c->source);
-        else
+        } else {
                 buf_printf(err, "cannot check that %s %s is published: %s; pin with --force to "
                            "skip the check", app->name, version,
                            lerr.len ? lerr.data : strerror(-r));
+        }
 out:
         source_free(src);
         ghosts_release(&ghosts);

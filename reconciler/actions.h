@@ -26,9 +26,10 @@ struct action_origin {
 struct action_origin action_origin_cli(void);
 
 /*
- * Pin VERSION.  Unless force, refused (-EINVAL / -ENOENT, the reason in err,
- * nothing written) when VERSION is ghosted or not published: its tarball is
- * neither in the source nor in this host's cache.
+ * Pin VERSION.  Unless force, refused (-EINVAL, the reason in err, nothing
+ * written) when VERSION is ghosted or not published: its tarball is neither
+ * in the source nor in this host's cache; another -errno when the source
+ * cannot be asked.
  */
 int action_pin(const struct config *c, const struct app_config *app, const char *version,
                bool force, const struct action_origin *o, struct buf *msg, struct buf *err);

@@ -122,7 +122,9 @@ static int do_action(const struct config *cfg, const struct app_config *app, con
                         buf_puts(err, "pin needs {\"version\": \"...\"}");
                         return -EINVAL;
                 }
-                return action_pin(cfg, app, version, false, o, msg, err);
+                /* {"force": true}: as `deployex pin --force` (no ghost or published check). */
+                v = json_get(body, "force");
+                return action_pin(cfg, app, version, v && YAJL_IS_TRUE(v), o, msg, err);
         }
         if (strcmp(what, "unpin") == 0)
                 return action_unpin(cfg, app, o, msg, err);

@@ -12,7 +12,8 @@ start_daemon
 wait_for 60 "all_running 3 1.0.0" "3 replicas"
 pids=$(st | jq -r '[.apps[0].instances[].pid] | map(tostring) | join(" ")')
 
-vm_count() { pgrep -f -- "-sname demo-$1" | wc -l; }
+# This test's VMs only (other tests may run demo nodes in their own namespaces).
+vm_count() { pgrep -f -- "$T/var/service/demo/$1/.*-sname demo-$1" | wc -l; }
 one_vm_each() { [ "$(vm_count 1)" = 1 ] && [ "$(vm_count 2)" = 1 ] && [ "$(vm_count 3)" = 1 ]; }
 
 # Idle kill -9: adoption keeps every pid, counts nothing.

@@ -118,12 +118,19 @@ dx resume demo >/dev/null && dx pause demo >/dev/null
 cmp -s "$T/overrides/demo.json" "$T/web-pause.json" || fail "the CLI and the UI write different overrides"
 ok
 web_post /api/apps/demo/pin '{"version": "1.0.0"}'
+assert_eq 400 "$CODE" "an unpublished version is refused: $BODY"
+assert_contains "$BODY" "1.0.0 is not published" "and says why"
+printf 'tarball' >"$T/bucket/dist/demo/demo-1.0.0.tar.gz"
+web_post /api/apps/demo/pin '{"version": "1.0.0"}'
 assert_eq 200 "$CODE" "pin: $BODY"
 assert_eq "1.0.0" "$(jq -r .version "$T/overrides/demo.json")" "pin wrote the version"
 assert_eq "true" "$(jq -r .paused "$T/overrides/demo.json")" "pin kept the pause"
 assert_eq "override" "$(dx status --json | jq -r '.apps[0].desired.origin')" "status sees the pin"
 web_post /api/apps/demo/pin '{"version": "1.0.1"}'
-assert_eq 200 "$CODE" "a pin to a ghost is written"
+assert_eq 400 "$CODE" "a pin to a ghost is refused"
+assert_contains "$BODY" "1.0.1 is ghosted" "with the ghost's reason"
+web_post /api/apps/demo/pin '{"version": "1.0.1", "force": true}'
+assert_eq 200 "$CODE" "a forced pin to a ghost is written"
 assert_contains "$(jqr "$BODY" .warning)" "demo 1.0.1 is ghosted" "and warned about"
 web_post /api/apps/demo/unpin
 assert_eq 200 "$CODE" "unpin"
