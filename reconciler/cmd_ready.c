@@ -220,7 +220,8 @@ static int watch(struct sampler *s, int pid, uint64_t start_time)
 
 static int run_x_ready(const struct cli *cli, int argc, char **argv)
 {
-        struct buf cookie = BUF_INIT, err = BUF_INIT, node = BUF_INIT;
+        struct buf err = BUF_INIT, node = BUF_INIT;
+        struct dist dist = DIST_INIT;
         const struct app_config *app;
         struct sampler s;
         struct config c;
@@ -256,7 +257,7 @@ static int run_x_ready(const struct cli *cli, int argc, char **argv)
         read_version(&c, app->name, (int)n, s.version, sizeof(s.version));
         node_name(app->name, (int)n, &node);
         s.node = node.data;
-        if (dist_opts(&c, &cookie, &s.opts, &err) < 0) {
+        if (dist_opts(&c, &dist, &s.opts, &err) < 0) {
                 fprintf(stderr, "%s\n", err.data);
                 r = EXIT_FAIL;
         } else {
@@ -264,7 +265,7 @@ static int run_x_ready(const struct cli *cli, int argc, char **argv)
                 r = watch(&s, (int)pid, start_time);
         }
         beam_close(&s.conn);
-        dist_cookie_release(&cookie);
+        dist_release(&dist);
         buf_release(&err);
         buf_release(&node);
         config_release(&c);
