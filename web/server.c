@@ -119,17 +119,28 @@ enum MHD_Result http_redirect(struct MHD_Connection *c, const char *location, co
         return http_queue(c, MHD_HTTP_SEE_OTHER, r);
 }
 
-/* The Origin a browser sends for this page's own requests: our scheme and the Host it used. */
+/*
+ * Is this POST from our own pages?  A browser names the page's origin in
+ * Origin -- except that under our Referrer-Policy: no-referrer it sends
+ * "Origin: null" for same-origin requests; it then still says
+ * Sec-Fetch-Site: same-origin, which no page of another site can send.
+ * So: Sec-Fetch-Site, when present, must be same-origin; a real Origin must
+ * be ours (scheme + the Host the browser used); "null" or no Origin passes
+ * only with Sec-Fetch-Site: same-origin.  A client sending neither is refused.
+ */
 static bool origin_ok(struct MHD_Connection *c)
 {
         const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
         const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+        const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
         const char *scheme = web_g.tls ? "https://" : "http://";
         size_t n = strlen(scheme);
 
-        if (!origin || !host || strncmp(origin, scheme, n) != 0)
+        if (site && strcmp(site, "same-origin") != 0)
                 return false;
-        return strcmp(origin + n, host) == 0;
+        if (origin && strcmp(origin, "null") != 0)
+                return host && strncmp(origin, scheme, n) == 0 && strcmp(origin + n, host) == 0;
+        return site != NULL;
 }
 
 static void audit_web(struct request *req, const char *action, bool ok, const char *error)
@@ -265,7 +276,11 @@ static enum MHD_Result route_get(struct MHD_Connection *c, const char *url)
         if (is_page(url)) {
                 if (!session_find(c, csrf))
                         return http_redirect(c, "/login", NULL);
-                return assets_serve(c, strcmp(url, "/") == 0 ? "index.html" : url + 1);
+                if (strcmp(url, "/history") == 0)
+                        return assets_serve(c, "history.html");
+                if (strcmp(url, "/logs") == 0)
+                        return assets_serve(c, "logs.html");
+                return assets_serve(c, "index.html");
         }
         if (strncmp(url, "/api/", 5) == 0) {
                 if (!session_find(c, csrf))

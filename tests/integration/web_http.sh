@@ -76,6 +76,8 @@ assert_eq 64 "${#CSRF}" "a CSRF token"
 token=$(grep deployex_session "$T/jar" | awk '{print $7}')
 # Only a hash of the token is kept: the process memory never holds it in clear after login.
 assert_eq 200 "$(http_code -b "$T/jar" "$WEB/")" "the dashboard with a session"
+assert_contains "$(curl -s -b "$T/jar" "$WEB/history?app=demo")" 'src="/assets/history.js"' "the history page"
+assert_contains "$(curl -s -b "$T/jar" "$WEB/logs?app=demo&n=1")" 'src="/assets/logs.js"' "the logs page"
 
 # The API answers what the CLI prints.
 mkdir -p "$T/var/state/demo"
@@ -106,8 +108,15 @@ assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: $WEB" -d '{}' "$WEB/api/apps/
 assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: $WEB" -H "X-CSRF-Token: $(printf '%064d' 0)" -d '{}' "$WEB/api/apps/demo/pause")" "a wrong CSRF token"
 assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: http://evil.example" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "another origin"
 assert_eq 403 "$(http_code -b "$T/jar" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "no Origin"
+assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: null" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "Origin null alone"
+assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: $WEB" -H "Sec-Fetch-Site: cross-site" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "Sec-Fetch-Site: cross-site"
+assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: null" -H "Sec-Fetch-Site: same-site" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "Sec-Fetch-Site: same-site"
 [ ! -e "$T/overrides/demo.json" ] || fail "a refused POST wrote the override"
 ok
+
+# A browser under Referrer-Policy: no-referrer says "Origin: null" and Sec-Fetch-Site: same-origin.
+assert_eq 200 "$(http_code -b "$T/jar" -H "Origin: null" -H "Sec-Fetch-Site: same-origin" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/resume")" "a same-origin browser POST"
+rm -f "$T/overrides/demo.json"
 
 # Actions write the override file exactly as the CLI does.
 WEB="$WEB" web_post /api/apps/demo/pause

@@ -78,7 +78,7 @@ function instanceRow(app, i) {
     field('Forced', String(i.forced_restarts)),
     field('Last deploy', ld),
     field('Last error', err, 'last-error'),
-    el('td', { 'data-label': 'Actions', class: 'actions' },
+    el('td', { 'data-label': 'Actions' }, el('div', { class: 'actions' },
       el('button', {
         type: 'button', 'aria-label': `Restart ${target}`, text: 'Restart',
         onclick: () => act(`/api/apps/${app.name}/restart`, { instance: i.instance }, `Restart ${target}?`),
@@ -86,7 +86,7 @@ function instanceRow(app, i) {
       el('a', {
         class: 'button', 'aria-label': `Logs ${target}`, text: 'Logs',
         href: `/logs?app=${encodeURIComponent(app.name)}&n=${i.instance}`,
-      })));
+      }))));
 }
 
 function appSection(app) {
