@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "banned.h"
@@ -24,6 +25,8 @@
 
 #define DEFAULT_ENV "prod"
 #define DEFAULT_POLL_INTERVAL_MS 5000
+#define DEFAULT_FLEET_HEARTBEAT_MS 5000
+#define DEFAULT_FLEET_STALE_AFTER_MS 60000
 #define DEFAULT_VAR_PATH "/var/lib/deployex"
 #define DEFAULT_LOG_PATH "/var/log/deployex"
 #define DEFAULT_OVERRIDES_PATH "/etc/deployex/overrides.d"
@@ -70,8 +73,11 @@ static const char *const top_keys[] = {
         "env", "source", "aws_region", "s3_endpoint", "gcs_endpoint", "gcp_credentials",
         "poll_interval_ms", "var_path", "log_path", "overrides_path", "cookie", "cookie_file",
         "tls", "http", "apps", "log_max_bytes", "log_keep", "max_release_bytes",
-        "max_unpacked_bytes", "metrics_textfile", NULL,
+        "max_unpacked_bytes", "metrics_textfile", "fleet", NULL,
 };
+
+static const char *const fleet_keys[] = { "host", "canary", "canaries", "heartbeat_ms",
+                                           "stale_after_ms", "soak_ms", NULL };
 
 static const char *const app_keys[] = {
         "name", "language", "replicas", "ports", "env", "hooks", "healthy_after_ms",
@@ -660,6 +666,7 @@ void config_release(struct config *c)
         free(c->tls_cert);
         free(c->tls_key);
         free(c->tls_ca);
+        free(c->fleet_host);
         free(c->http_listen);
         free(c->http_tls_cert);
         free(c->http_tls_key);
@@ -966,6 +973,67 @@ static int parse_http(struct checker *ck, yajl_val v, struct config *c)
         return c->http_listen ? port : 0;
 }
 
+/* A host name as it appears in slot files: [A-Za-z0-9._-]{1,63}. */
+static bool check_fleet_host(struct checker *ck, const char *field, const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n <= 63 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n)
+                return true;
+        problem(ck, field, "must be 1 to 63 of A-Z a-z 0-9 . _ -, got '%.80s'", s);
+        return false;
+}
+
+static bool opt_bool(struct checker *ck, yajl_val obj, const char *field, const char *key, bool *ret)
+{
+        yajl_val v = member(obj, key);
+
+        if (!v)
+                return false;
+        if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+                *ret = YAJL_IS_TRUE(v);
+                return true;
+        }
+        problem(ck, field, "must be true or false");
+        return false;
+}
+
+static void parse_fleet(struct checker *ck, yajl_val v, struct config *c)
+{
+        char host[256];
+
+        if (!j_object(ck, v, "fleet"))
+                return;
+        check_keys(ck, v, "fleet", fleet_keys);
+        c->has_fleet = true;
+        c->fleet_heartbeat_ms = DEFAULT_FLEET_HEARTBEAT_MS;
+        c->fleet_stale_after_ms = DEFAULT_FLEET_STALE_AFTER_MS;
+        c->fleet_soak_ms = 0;
+        opt_string(ck, v, "fleet", "host", check_fleet_host, &c->fleet_host);
+        if (!c->fleet_host) {
+                /* The short hostname, as node names use it. */
+                if (gethostname(host, sizeof(host)) < 0)
+                        host[0] = '\0';
+                host[sizeof(host) - 1] = '\0';
+                host[strcspn(host, ".")] = '\0';
+                if (host[0] && check_fleet_host(ck, "fleet.host", host))
+                        c->fleet_host = xstrdup(host);
+                else if (!host[0])
+                        problem(ck, "fleet.host", "the hostname is empty: set fleet.host");
+        }
+        (void)opt_bool(ck, v, "fleet.canary", "canary", &c->fleet_canary);
+        (void)opt_bool(ck, v, "fleet.canaries", "canaries", &c->fleet_canaries);
+        c->fleet_canaries = c->fleet_canaries || c->fleet_canary;
+        opt_uint(ck, v, "fleet", "heartbeat_ms", 100, 3600000, &c->fleet_heartbeat_ms);
+        opt_uint(ck, v, "fleet", "stale_after_ms", 300, 86400000, &c->fleet_stale_after_ms);
+        opt_uint(ck, v, "fleet", "soak_ms", 0, 86400000, &c->fleet_soak_ms);
+        /* A live holder must never look stale: it refreshes at least twice per window. */
+        if (c->fleet_stale_after_ms < 2 * c->fleet_heartbeat_ms + 1)
+                problem(ck, "fleet.stale_after_ms", "must be more than twice fleet.heartbeat_ms "
+                        "(%llu), got %llu", (unsigned long long)c->fleet_heartbeat_ms,
+                        (unsigned long long)c->fleet_stale_after_ms);
+}
+
 static void check_cookie_choice(struct checker *ck, bool has_cookie, bool has_cookie_file)
 {
         if (has_cookie && has_cookie_file)
@@ -1024,6 +1092,9 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
         x = member(root, "http");
         if (x)
                 listen_port = parse_http(ck, x, c);
+        x = member(root, "fleet");
+        if (x)
+                parse_fleet(ck, x, c);
 
         x = member(root, "apps");
         if (!x) {

@@ -83,6 +83,14 @@ struct config {
         uint64_t max_release_bytes; /* cap on a downloaded tarball; default 1 GiB */
         uint64_t max_unpacked_bytes;/* cap on an unpacked release; default 4 GiB */
         char *metrics_textfile;     /* the daemon keeps the metrics there (*.prom), or NULL */
+        /* Fleet rollouts (DESIGN §10, docs/fleet.md): has_fleet false = every host deploys at once. */
+        bool has_fleet;
+        char *fleet_host;           /* this host's name in slots; default the short hostname */
+        bool fleet_canary;          /* this host takes slot 0 */
+        bool fleet_canaries;        /* the fleet has canary hosts: others start at slot 1 */
+        uint64_t fleet_heartbeat_ms;     /* default 5000 */
+        uint64_t fleet_stale_after_ms;   /* default 60000; > 2 heartbeats */
+        uint64_t fleet_soak_ms;          /* default 0 */
         struct app_config *apps;
         size_t napps;
 };

@@ -92,6 +92,13 @@ static void test_invalid_configs(void **state)
                 { TOP(", \"max_unpacked_bytes\": true"), "max_unpacked_bytes: must be an integer from 1 to 1125899906842624, got true" },
                 { "{\"source\": \"s3://b\", \"cookie\": \"has space\", \"apps\": []}", "cookie: must be 1 to 255 printable characters" },
                 { "{\"source\": \"s3://b\", \"cookie_file\": \"rel\", \"apps\": []}", "cookie_file: must be an absolute path" },
+                /* fleet */
+                { TOP(", \"fleet\": true"), "fleet: must be an object, got true" },
+                { TOP(", \"fleet\": {\"hots\": \"a\"}"), "fleet: unknown key 'hots' (did you mean 'host'?)" },
+                { TOP(", \"fleet\": {\"host\": \"web 1\"}"), "fleet.host: must be 1 to 63 of" },
+                { TOP(", \"fleet\": {\"canary\": 1}"), "fleet.canary: must be true or false" },
+                { TOP(", \"fleet\": {\"heartbeat_ms\": 5}"), "fleet.heartbeat_ms: must be an integer from 100" },
+                { TOP(", \"fleet\": {\"heartbeat_ms\": 5000, \"stale_after_ms\": 9000}"), "fleet.stale_after_ms: must be more than twice fleet.heartbeat_ms (5000), got 9000" },
                 /* tls and http */
                 { TOP(", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\"}"), "tls.ca: required when \"tls\" is set" },
                 { TOP(", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\", \"ca\": \"ca.pem\"}"), "tls.ca: must be an absolute path" },
@@ -249,6 +256,37 @@ static void test_minimal_config_gets_defaults(void **state)
         assert_null(c.apps);
         config_release(&c); /* twice is harmless */
         config_release(NULL);
+        buf_release(&err);
+}
+
+static void test_fleet(void **state)
+{
+        struct config c;
+        struct buf err = BUF_INIT;
+        const char *none = TOP("");
+        const char *some = TOP(", \"fleet\": {\"host\": \"web-1\", \"canary\": true, \"soak_ms\": 20}");
+        const char *dflt = TOP(", \"fleet\": {}");
+        char host[256];
+
+        (void)state;
+        assert_int_equal(config_parse(none, strlen(none), ORIGIN, &c, &err), 0);
+        assert_false(c.has_fleet);
+        config_release(&c);
+        assert_int_equal(config_parse(some, strlen(some), ORIGIN, &c, &err), 0);
+        assert_true(c.has_fleet);
+        assert_string_equal(c.fleet_host, "web-1");
+        assert_true(c.fleet_canary);
+        assert_true(c.fleet_canaries);
+        assert_int_equal(c.fleet_heartbeat_ms, 5000);
+        assert_int_equal(c.fleet_stale_after_ms, 60000);
+        assert_int_equal(c.fleet_soak_ms, 20);
+        config_release(&c);
+        assert_int_equal(config_parse(dflt, strlen(dflt), ORIGIN, &c, &err), 0);
+        assert_int_equal(gethostname(host, sizeof(host)), 0);
+        host[strcspn(host, ".")] = '\0';
+        assert_string_equal(c.fleet_host, host);
+        assert_false(c.fleet_canaries);
+        config_release(&c);
         buf_release(&err);
 }
 
@@ -719,6 +757,7 @@ int main(void)
                 cmocka_unit_test(test_cookie_never_echoed),
                 cmocka_unit_test(test_minimal_config_gets_defaults),
                 cmocka_unit_test(test_full_config),
+                cmocka_unit_test(test_fleet),
                 cmocka_unit_test(test_name_and_version_rules),
                 cmocka_unit_test_setup(test_load_file, clear_env),
                 cmocka_unit_test_setup_teardown(test_config_load_order, clear_env, clear_env),
