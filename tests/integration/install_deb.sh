@@ -70,6 +70,7 @@ gid=$(getent group deployex | cut -d: -f3)
 assert_eq "2770 root deployex" "$(stat -c '%a %U %G' /etc/deployex/overrides.d)" "overrides.d"
 assert_eq "2750 root deployex" "$(stat -c '%a %U %G' /var/lib/deployex)" "/var/lib/deployex"
 assert_eq "2750 root deployex" "$(stat -c '%a %U %G' /var/log/deployex)" "/var/log/deployex"
+assert_eq "660 root deployex" "$(stat -c '%a %U %G' /var/lib/deployex/state/audit.jsonl)" "the audit log"
 assert_eq "600 root" "$(stat -c '%a %U' /etc/deployex/cookie)" "the generated cookie"
 run 0 /usr/bin/deployex check
 assert_contains "$OUT" "ok (0 apps" "the installed example configuration"
@@ -132,6 +133,9 @@ run 0 as_member /usr/bin/deployex history demo
 assert_contains "$OUT" "1.0.0" "a member's history"
 run 0 as_member /usr/bin/deployex logs demo 1 -n 5
 run 0 as_member /usr/bin/deployex pause demo
+assert_not_contains "$ERR" "audit" "a member's pause: no audit warning"
+assert_contains "$(tail -n 1 /var/lib/deployex/state/audit.jsonl)" '"from":"uid 65534 (nobody)","action":"pause"' \
+        "the member's pause in the audit log"
 assert_eq "640 nobody deployex" "$(stat -c '%a %U %G' /etc/deployex/overrides.d/demo.json)" \
         "the override a member wrote"
 wait_for 10 "[ \"\$(dxs | jq -r '.apps[0].paused')\" = true ]" "the member's pause to apply"
