@@ -233,7 +233,7 @@ enum MHD_Result events_serve(struct MHD_Connection *c)
         buf_init(&s->out);
         /* A retry hint, then the current state at once: the page needs no other request. */
         buf_puts(&s->out, "retry: 2000\n\n");
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, s, stream_free);
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
         if (!r) {
                 stream_free(s);
                 return MHD_NO;

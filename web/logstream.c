@@ -188,7 +188,7 @@ enum MHD_Result logstream_serve(struct MHD_Connection *c, const struct app_confi
                 return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot run 'deployex logs': %s",
                                   strerror(-e));
         }
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, log_read, s, log_free);
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, log_read, s, log_free);
         if (!r) {
                 log_free(s);
                 return MHD_NO;
