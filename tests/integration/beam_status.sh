@@ -23,7 +23,7 @@ f="$T/var/state/demo/otp.json"
 assert_eq "640" "$(stat -c %a "$f")" "otp.json is 0640 (group deployex reads state)"
 assert_eq "$(inst_field 1 pid)" "$(jq -r '.instances["1"].pid' "$f")" "the probe names the pid it was made for"
 run 0 dx status demo
-assert_contains "$OUT" "otp 1.0.0" "the text form shows the node's release"
+assert_eq "1.0.0" "$(printf '%s\n' "$OUT" | awk '$1 == 1 { print $6 }')" "the text form shows the node's release (OTP column)"
 # The same node answers deployex rpc: release_handler agrees.
 run 0 dx rpc demo 1 release_handler which_releases
 assert_contains "$OUT" '"demo","1.0.0"' "which_releases over rpc"

@@ -42,7 +42,7 @@ assert_eq "stopped" "$(jqr "$OUT" '.apps[0].instances[0].state')" "never-deploye
 assert_contains "$(jqr "$OUT" '.apps[0].instances[0].node')" "myapp-1@" "node name"
 assert_not_contains "$OUT" "secret-cookie" "the cookie never appears in status"
 run 0 dx status
-assert_contains "$OUT" "daemon: not running" "status text"
+assert_contains "$(printf '%s\n' "$OUT" | head -1)" "daemon not running" "status text: the header line"
 
 # A malformed current.json is reported; nothing else breaks.
 printf '{"version": "1 0"}' >"$T/bucket/versions/myapp/prod/current.json"

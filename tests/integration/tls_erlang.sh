@@ -29,7 +29,7 @@ wait_for 40 "all_running 1 1.0.0" "1.0.0 running over TLS"
 wait_for 20 "[ \"\$(inst_field 1 otp)\" = connected ]" "the probe connects over TLS"
 assert_eq "true" "$(inst_field 1 tls)" "status: tls true"
 assert_eq "1.0.0" "$(inst_field 1 otp_release)" "status: the release the node runs"
-assert_contains "$(dx status tlsapp)" "otp 1.0.0 (tls)" "status text: over TLS"
+assert_eq "1.0.0 tls" "$(dx status tlsapp | awk '$1 == 1 { print $6, $7 }')" "status text: over TLS (OTP column)"
 
 # The options file: per app, 0600, both sides verify_peer + fail_if_no_peer_cert.
 conf="$T/var/tls/tlsapp.ssl_dist.conf"
