@@ -148,20 +148,6 @@ static void copy_str(char *dst, size_t n, const char *src)
                         snprintf((s)->reason + len_, sizeof((s)->reason) - len_, __VA_ARGS__); \
         } while (0)
 
-static const char *state_name(enum instance_state st)
-{
-        switch (st) {
-        case INSTANCE_STOPPED: return "stopped";
-        case INSTANCE_DEPLOYING: return "deploying";
-        case INSTANCE_PRE_COMMANDS: return "pre_commands";
-        case INSTANCE_STARTING: return "starting";
-        case INSTANCE_RUNNING: return "running";
-        case INSTANCE_BACKOFF: return "backoff";
-        case INSTANCE_UPGRADING: return "upgrading";
-        }
-        return "unknown";
-}
-
 static bool version_ghosted(const struct ctx *c, const char *v)
 {
         const struct ghost_list *g = c->in->ghosts;
@@ -595,6 +581,17 @@ static void step_restart(const struct ctx *c, const struct view *v, struct plan_
         }
 }
 
+/* What an instance in the middle of a step is doing, as one clause of a sentence. */
+static const char *in_flight_reason(enum instance_state st)
+{
+        switch (st) {
+        case INSTANCE_DEPLOYING: return "a deployment is in progress";
+        case INSTANCE_PRE_COMMANDS: return "its pre-commands are running";
+        case INSTANCE_UPGRADING: return "a hot upgrade is in progress";
+        default: return "a step is in progress";
+        }
+}
+
 /* Pass 3: the step of one instance, if it has one. */
 static bool decide(const struct ctx *c, const struct view *v, struct plan_step *s)
 {
@@ -605,7 +602,7 @@ static bool decide(const struct ctx *c, const struct view *v, struct plan_step *
         switch (v->cls) {
         case CLS_INFLIGHT:
                 step_versions(s, PLAN_WAIT, r->version, r->version);
-                reason_add(s, "step in flight (%s)", state_name(r->state));
+                reason_add(s, "%s", in_flight_reason(r->state));
                 return true;
         case CLS_REMOVE:
                 step_versions(s, PLAN_REMOVE, r->version, "");
