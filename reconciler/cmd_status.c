@@ -16,6 +16,9 @@
 #include "human.h"
 #include "watch.h"
 #include "../state/history.h"
+#include "../state/json.h"
+#include "../state/paths.h"
+#include "../state/webhook.h"
 #include "../state/banned.h"
 
 /* What the text form needs to know for one frame. */
@@ -46,6 +49,34 @@ static void cell(struct buf *out, bool colour, enum human_colour hc, const char 
         human_paint(out, colour, hc, text);
         for (; pad > 0; pad--)
                 buf_putc(out, ' ');
+}
+
+/* The instances over a watchdog threshold at the last check (state/APP/watchdog.json). */
+static void print_watchdog(struct buf *out, const struct status_frame *f, const struct app_config *app)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        yajl_val root = NULL, inst;
+
+        if (!app->watchdog.set)
+                return;
+        path_state_dir(f->c, app->name, &path);
+        buf_puts(&path, "/watchdog.json");
+        if (json_parse_file(path.data, JSON_MAX_BYTES, &root, &err) == 0) {
+                inst = json_get(root, "instances");
+                for (size_t i = 0; inst && YAJL_IS_OBJECT(inst) && i < inst->u.object.len; i++) {
+                        yajl_val why = json_get(inst->u.object.values[i], "reason");
+                        yajl_val act = json_get(inst->u.object.values[i], "action");
+
+                        buf_puts(out, "  ");
+                        human_paint(out, f->colour, HUMAN_YELLOW, "watchdog:");
+                        buf_printf(out, " instance %s: %s (%s)\n", inst->u.object.keys[i],
+                                   YAJL_IS_STRING(why) ? why->u.string : "over a threshold",
+                                   YAJL_IS_STRING(act) ? act->u.string : "warn");
+                }
+                yajl_tree_free(root);
+        }
+        buf_release(&path);
+        buf_release(&err);
 }
 
 static void print_app(struct buf *out, const struct status_frame *f, const struct app_view *v,
@@ -90,6 +121,7 @@ static void print_app(struct buf *out, const struct status_frame *f, const struc
                 human_paint(out, f->colour, HUMAN_RED, "error:");
                 buf_printf(out, " %s\n", v->errors.data);
         }
+        print_watchdog(out, f, v->app);
         if (v->ghosts.n) {
                 buf_puts(out, "  ghosts:");
                 for (size_t i = 0; i < v->ghosts.n; i++)
@@ -179,6 +211,19 @@ static int render(void *ctx, struct buf *out)
                 buf_printf(out, " (pid %d)\n", pid);
         } else {
                 human_paint(out, f->colour, HUMAN_RED, "daemon not running");
+                buf_putc(out, '\n');
+        }
+        if (f->c->nnotify > 0) {
+                struct webhook_status ws;
+
+                webhook_status(f->c, &ws);
+                buf_printf(out, "notify: %u queued", ws.queued);
+                if (ws.failed)
+                        buf_printf(out, ", %u given up (state/notify/failed)", ws.failed);
+                if (ws.queued && ws.last_error[0]) {
+                        buf_puts(out, ", last error: ");
+                        human_paint(out, f->colour, HUMAN_RED, ws.last_error);
+                }
                 buf_putc(out, '\n');
         }
         for (size_t i = 0; i < f->c->napps; i++) {

@@ -474,6 +474,7 @@ static void reconcile(struct daemon *d)
         if (!d->otp_job && any_app_running(d))
                 next = min_deadline(next, d->next_otp_ms);
         next = min_deadline(next, metrics_textfile_tick(d));
+        next = min_deadline(next, notify_job_tick(d));
         jobs_tick(d);
         next = min_deadline(next, sup_next_deadline(d));
         next = min_deadline(next, jobs_next_deadline(d));

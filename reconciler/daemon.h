@@ -162,6 +162,9 @@ struct daemon {
         /* metrics_textfile, rewritten by a `metrics -o` job (metrics_textfile.c). */
         bool metrics_job;
         uint64_t next_metrics_ms;
+        /* notify targets and watchdogs: a `__notify` job (notify_job.c). */
+        bool notify_job;
+        uint64_t next_notify_ms;
 };
 
 /* daemon.c */
@@ -172,6 +175,8 @@ struct app_rt *daemon_find_app(struct daemon *d, const char *name);
 
 /* metrics_textfile.c: start the job when due; the next deadline (0: none). */
 uint64_t metrics_textfile_tick(struct daemon *d);
+/* notify_job.c: the same for the notify job. */
+uint64_t notify_job_tick(struct daemon *d);
 
 /* jobs.c */
 /* Start `self_exe [-c CONFIG] args...` (NULL-terminated) as a job. */

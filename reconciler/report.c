@@ -13,6 +13,7 @@
 #include "../state/json.h"
 #include "../state/node.h"
 #include "../state/paths.h"
+#include "../state/webhook.h"
 #include "../state/banned.h"
 
 void otp_view_load(const struct config *c, const char *app, struct otp_view *v)
@@ -172,6 +173,17 @@ void report_status_json(const struct config *c, struct source *src, const char *
                 json_gen_kv_int(g, "pid", pid);
         json_gen_kv_str(g, "version", DEPLOYEX_VERSION);
         yajl_gen_map_close(g);
+        if (c->nnotify > 0) {
+                struct webhook_status ws;
+
+                webhook_status(c, &ws);
+                json_gen_str(g, "notify");
+                yajl_gen_map_open(g);
+                json_gen_kv_int(g, "queued", ws.queued);
+                json_gen_kv_int(g, "failed", ws.failed);
+                json_gen_kv_str(g, "last_error", ws.last_error[0] ? ws.last_error : NULL);
+                yajl_gen_map_close(g);
+        }
         json_gen_str(g, "apps");
         yajl_gen_array_open(g);
         for (size_t i = 0; i < c->napps; i++) {

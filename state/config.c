@@ -73,7 +73,7 @@ static const char *const top_keys[] = {
         "env", "source", "aws_region", "s3_endpoint", "gcs_endpoint", "gcp_credentials",
         "poll_interval_ms", "var_path", "log_path", "overrides_path", "cookie", "cookie_file",
         "tls", "http", "apps", "log_max_bytes", "log_keep", "max_release_bytes",
-        "max_unpacked_bytes", "metrics_textfile", "fleet", NULL,
+        "max_unpacked_bytes", "metrics_textfile", "fleet", "notify", NULL,
 };
 
 static const char *const fleet_keys[] = { "host", "canary", "canaries", "heartbeat_ms",
@@ -81,8 +81,22 @@ static const char *const fleet_keys[] = { "host", "canary", "canaries", "heartbe
 
 static const char *const app_keys[] = {
         "name", "language", "replicas", "ports", "env", "hooks", "healthy_after_ms",
-        "rollback_timeout_ms", "stop_timeout_ms", "restart_backoff", "max_probation_crashes", NULL,
+        "rollback_timeout_ms", "stop_timeout_ms", "restart_backoff", "max_probation_crashes",
+        "watchdog", NULL,
 };
+static const char *const watchdog_keys[] = { "interval_ms", "memory_mb", "processes_pct", "atoms_pct",
+                                             "ports_pct", "action", NULL };
+static const char *const notify_keys[] = { "url", "format", "events", "secret_file", NULL };
+static const char *const notify_event_names[] = { "deployed", "rolled_back", "ghosted", "crash_loop",
+                                                  "watchdog" };
+
+const char *notify_event_to_string(enum notify_event e)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(notify_event_names); i++)
+                if (e == (enum notify_event)(1u << i))
+                        return notify_event_names[i];
+        return "unknown";
+}
 
 static const char *const tls_keys[] = { "cert", "key", "ca", NULL };
 static const char *const http_keys[] = { "listen", "admin_password_hash", "tls_cert", "tls_key",
@@ -654,6 +668,11 @@ void config_release(struct config *c)
         free(c->gcs_endpoint);
         free(c->gcp_credentials);
         free(c->metrics_textfile);
+        for (size_t i = 0; i < c->nnotify; i++) {
+                free(c->notify[i].url);
+                free(c->notify[i].secret_file);
+        }
+        free(c->notify);
         free(c->var_path);
         free(c->log_path);
         free(c->overrides_path);
@@ -899,10 +918,105 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
                                 (unsigned long long)a->backoff_max_ms);
                 buf_release(&sub);
         }
+        field_name(&field, where.data, "watchdog");
+        x = member(v, "watchdog");
+        if (x && j_object(ck, x, field.data)) {
+                struct watchdog_config *w = &a->watchdog;
+                struct buf sub = BUF_INIT;
+                yajl_val act;
+                const char *name;
+
+                buf_puts(&sub, field.data);
+                check_keys(ck, x, sub.data, watchdog_keys);
+                w->set = true;
+                w->interval_ms = 5000;
+                opt_uint(ck, x, sub.data, "interval_ms", 1000, TIMEOUT_MAX_MS, &w->interval_ms);
+                opt_uint(ck, x, sub.data, "memory_mb", 1, 1ULL << 30, &w->memory_mb);
+                opt_uint(ck, x, sub.data, "processes_pct", 1, 100, &w->processes_pct);
+                opt_uint(ck, x, sub.data, "atoms_pct", 1, 100, &w->atoms_pct);
+                opt_uint(ck, x, sub.data, "ports_pct", 1, 100, &w->ports_pct);
+                act = member(x, "action");
+                buf_puts(&sub, ".action");
+                if (act && j_string(ck, act, sub.data, &name)) {
+                        if (strcmp(name, "restart") == 0)
+                                w->restart = true;
+                        else if (strcmp(name, "warn") != 0)
+                                problem(ck, sub.data, "must be \"warn\" or \"restart\"");
+                }
+                buf_release(&sub);
+        }
 out:
         buf_release(&where);
         buf_release(&field);
         buf_release(&q);
+}
+
+/* "notify": [{"url", "format", "events", "secret_file"}, ...] */
+static void parse_notify(struct checker *ck, yajl_val v, struct config *c)
+{
+        struct buf field = BUF_INIT;
+
+        if (!YAJL_IS_ARRAY(v)) {
+                problem(ck, "notify", "must be an array of objects");
+                return;
+        }
+        c->notify = xcalloc(v->u.array.len + 1, sizeof(*c->notify));
+        for (size_t i = 0; i < v->u.array.len; i++) {
+                yajl_val o = v->u.array.values[i], x;
+                struct notify_target *t = &c->notify[c->nnotify++];
+                const char *s;
+                char where[32];
+
+                snprintf(where, sizeof(where), "notify[%zu]", i);
+                t->events = NOTIFY_ALL;
+                if (!j_object(ck, o, where))
+                        continue;
+                check_keys(ck, o, where, notify_keys);
+                field_name(&field, where, "url");
+                x = member(o, "url");
+                if (!x)
+                        problem(ck, field.data, "required (http:// or https://)");
+                else if (j_string(ck, x, field.data, &s)) {
+                        if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+                                problem(ck, field.data, "must start with http:// or https://");
+                        else
+                                t->url = xstrdup(s);
+                }
+                field_name(&field, where, "format");
+                x = member(o, "format");
+                if (x && j_string(ck, x, field.data, &s)) {
+                        if (strcmp(s, "slack") == 0)
+                                t->slack = true;
+                        else if (strcmp(s, "json") != 0)
+                                problem(ck, field.data, "must be \"json\" or \"slack\"");
+                }
+                field_name(&field, where, "events");
+                x = member(o, "events");
+                if (x && !YAJL_IS_ARRAY(x)) {
+                        problem(ck, field.data, "must be an array of event names");
+                } else if (x) {
+                        t->events = 0;
+                        for (size_t k = 0; k < x->u.array.len; k++) {
+                                yajl_val e = x->u.array.values[k];
+                                unsigned bit = 0;
+
+                                for (size_t j = 0; YAJL_IS_STRING(e) && j < ARRAY_SIZE(notify_event_names); j++)
+                                        if (strcmp(e->u.string, notify_event_names[j]) == 0)
+                                                bit = 1u << j;
+                                if (!bit)
+                                        problem(ck, field.data, "unknown event (deployed, rolled_back, "
+                                                "ghosted, crash_loop, watchdog)");
+                                t->events |= bit;
+                        }
+                }
+                field_name(&field, where, "secret_file");
+                x = member(o, "secret_file");
+                if (!x)
+                        problem(ck, field.data, "required: the HMAC-SHA256 key that signs each POST");
+                else
+                        opt_string(ck, o, where, "secret_file", check_abs_path, &t->secret_file);
+        }
+        buf_release(&field);
 }
 
 static void parse_tls(struct checker *ck, yajl_val v, struct config *c)
@@ -1095,6 +1209,9 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
         x = member(root, "fleet");
         if (x)
                 parse_fleet(ck, x, c);
+        x = member(root, "notify");
+        if (x)
+                parse_notify(ck, x, c);
 
         x = member(root, "apps");
         if (!x) {

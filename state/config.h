@@ -39,6 +39,15 @@ struct port_spec {
         int base;   /* instance n gets base + n - 1 */
 };
 
+/* Per-app watchdog (DESIGN §4.1, §11): thresholds on the probe's VM figures. */
+struct watchdog_config {
+        bool set;                /* "watchdog" present */
+        uint64_t interval_ms;    /* default 5000 */
+        uint64_t memory_mb;      /* 0 = no memory threshold */
+        uint64_t processes_pct, atoms_pct, ports_pct; /* 0 = none; else 1..100 of the limit */
+        bool restart;            /* action "restart" (else "warn") */
+};
+
 struct app_config {
         char *name;
         enum language language;
@@ -54,6 +63,25 @@ struct app_config {
         uint64_t stop_timeout_ms;     /* default 15000 */
         uint64_t backoff_initial_ms;  /* default 2000 */
         uint64_t backoff_max_ms;      /* default 300000 */
+        struct watchdog_config watchdog;
+};
+
+/* The events a notify target may ask for (bits). */
+enum notify_event {
+        NOTIFY_DEPLOYED = 1 << 0,
+        NOTIFY_ROLLED_BACK = 1 << 1,
+        NOTIFY_GHOSTED = 1 << 2,
+        NOTIFY_CRASH_LOOP = 1 << 3,
+        NOTIFY_WATCHDOG = 1 << 4,
+};
+#define NOTIFY_ALL 0x1f
+const char *notify_event_to_string(enum notify_event e);
+
+struct notify_target {
+        char *url;          /* http:// or https:// */
+        bool slack;         /* "format": "slack" (else "json") */
+        unsigned events;    /* enum notify_event bits */
+        char *secret_file;  /* HMAC-SHA256 key, read when sending */
 };
 
 struct config {
@@ -93,6 +121,8 @@ struct config {
         uint64_t fleet_soak_ms;          /* default 0 */
         struct app_config *apps;
         size_t napps;
+        struct notify_target *notify;
+        size_t nnotify;
 };
 
 /* Parse and validate.  0, or -EINVAL with one line per problem appended to err. */

@@ -1,0 +1,89 @@
+# Notifications and the watchdog with a real daemon, real Erlang releases and
+# a webhook receiver that verifies the HMAC: deployed events delivered and
+# signed; events queued while the receiver is down during a rollout and
+# delivered when it is back; the queue surviving a daemon restart; Slack's
+# format; status showing the queue; the watchdog warning, then restarting
+# (counted as forced).
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+epmd -daemon
+HOOK=47480
+HEALTHY_MS=500 demo_config 2 47470
+printf 'hook-s3cret\n' >"$T/hook.key" && chmod 600 "$T/hook.key"
+jq --arg u "http://127.0.0.1:$HOOK/hook" --arg s "http://127.0.0.1:$HOOK/slack" --arg k "$T/hook.key" \
+        '.notify = [{url: $u, secret_file: $k},
+                    {url: $s, format: "slack", events: ["deployed"], secret_file: $k}]' \
+        "$T/deployex.json" >"$T/d.tmp" && mv "$T/d.tmp" "$T/deployex.json"
+run 0 dx check --offline
+
+RECV_PID=
+start_receiver() {
+        rm -f "$T/recv.ready"
+        setsid python3 "$DEPLOYEX_TOP/tests/integration/webhook_receiver.py" $HOOK "$T/hook.key" \
+                "$T/hooks.jsonl" "$T/recv.ready" >"$T/recv.out" 2>&1 &
+        RECV_PID=$!
+        KILL_GROUPS="${KILL_GROUPS:-} $RECV_PID"
+        wait_for 10 "[ -f '$T/recv.ready' ]" "the webhook receiver"
+}
+stop_receiver() { kill -KILL "-$RECV_PID" 2>/dev/null; wait "$RECV_PID" 2>/dev/null; }
+delivered() { # EVENT VERSION -> how many /hook deliveries of it
+        [ -f "$T/hooks.jsonl" ] || { echo 0; return; }
+        jq -s --arg e "$1" --arg v "$2" '[.[] | select(.path == "/hook" and .body.event == $e and .body.version == $v)] | length' "$T/hooks.jsonl"
+}
+queued() { ls "$T/var/state/notify/queue" 2>/dev/null | grep -c '\.json$'; }
+
+start_receiver
+start_daemon
+# The first run records where things stand; then the first deployment.
+wait_for 10 "[ -f '$T/var/state/notify/cursor.json' ]" "the notify job's first run"
+publish_demo 1.0.0
+wait_for 60 "all_running 2 1.0.0" "1.0.0 on both instances"
+wait_for 20 "[ \"\$(delivered deployed 1.0.0)\" = 2 ]" "two deployed events"
+assert_eq "true" "$(jq -s 'all(.valid)' "$T/hooks.jsonl")" "every POST carries a valid X-Deployex-Signature"
+assert_eq "1.0.0" "$(jq -rs '[.[] | select(.path == "/hook")][0] | .body.version' "$T/hooks.jsonl")" "the event body"
+assert_eq "deployed" "$(jq -rs '[.[] | select(.path == "/hook")][0] | .event' "$T/hooks.jsonl")" "X-Deployex-Event"
+assert_eq "true" "$(jq -s '[.[] | select(.path == "/hook")] | all(.delivery == .body.id)' "$T/hooks.jsonl")" "X-Deployex-Delivery is the event id"
+wait_for 10 "[ \"\$(jq -s '[.[] | select(.path == \"/slack\")] | length' '$T/hooks.jsonl')\" = 2 ]" "Slack deliveries"
+assert_contains "$(jq -rs '[.[] | select(.path == "/slack")][0].body.text' "$T/hooks.jsonl")" "runs 1.0.0" "Slack's text"
+
+# The receiver is down during a rollout: queued, shown in status, delivered later.
+stop_receiver
+publish_demo 1.0.1
+wait_for 60 "all_running 2 1.0.1" "the rollout to 1.0.1"
+wait_for 10 "[ \"\$(queued)\" -ge 2 ]" "the events to wait in the queue"
+wait_for 10 "dx status | grep -q 'notify: .* queued, last error: '" "status to show the failing deliveries"
+assert_eq "0" "$(delivered deployed 1.0.1)" "nothing delivered while down"
+start_receiver
+wait_for 60 "[ \"\$(delivered deployed 1.0.1)\" -ge 2 ]" "the queued events after the receiver is back"
+wait_for 30 "[ \"\$(queued)\" = 0 ]" "an empty queue"
+
+# The queue survives a daemon restart.
+stop_receiver
+publish_demo 1.0.2
+wait_for 60 "all_running 2 1.0.2" "the rollout to 1.0.2"
+wait_for 10 "[ \"\$(queued)\" -ge 2 ]" "1.0.2's events in the queue"
+kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+start_receiver
+sleep 1
+assert_eq "0" "$(delivered deployed 1.0.2)" "no daemon, no delivery"
+start_daemon
+wait_for 60 "[ \"\$(delivered deployed 1.0.2)\" -ge 2 ]" "the queued events after the restart"
+# At least once, each with its id: six distinct deployed events on /hook.
+assert_eq "6" "$(jq -s '[.[] | select(.path == "/hook" and .body.event == "deployed") | .body.id] | unique | length' "$T/hooks.jsonl")" "six distinct events"
+
+# The watchdog: a 1 MB memory threshold every VM is over.  warn: logged, shown, announced.
+jq '.apps[0].watchdog = {interval_ms: 1000, memory_mb: 1, action: "warn"}' "$T/deployex.json" >"$T/d.tmp" &&
+        mv "$T/d.tmp" "$T/deployex.json"
+kill -HUP "$DAEMON_PID"
+wait_for 40 "[ \"\$(jq -s '[.[] | select(.path == \"/hook\" and .body.event == \"watchdog\")] | length' '$T/hooks.jsonl')\" -ge 2 ]" "watchdog events"
+assert_contains "$(jq -rs '[.[] | select(.body.event == "watchdog")][0].body.reason' "$T/hooks.jsonl")" "MB over 1 MB" "the reason"
+run 0 dx status demo
+assert_contains "$OUT" "watchdog: instance 1: memory" "status shows the crossing"
+grep -q "watchdog: demo/1 memory" "$T/daemon.log" || fail "the crossing is logged"; ok
+assert_eq "0 0" "$(inst_field 1 forced_restarts) $(inst_field 2 forced_restarts)" "warn restarts nothing"
+# restart: a forced restart, counted as such.
+jq '.apps[0].watchdog.action = "restart"' "$T/deployex.json" >"$T/d.tmp" && mv "$T/d.tmp" "$T/deployex.json"
+rm -f "$T/var/state/notify/cursor.json" # forget the crossings already announced
+kill -HUP "$DAEMON_PID"
+wait_for 60 "[ \"\$(inst_field 1 forced_restarts)\" -ge 1 ]" "a forced restart by the watchdog"
+grep -q '"via":"watchdog"' "$T/var/state/audit.jsonl" || fail "the restart is audited as the watchdog's"; ok
+finish
