@@ -31,5 +31,18 @@ run 0 dx rpc $APP 1 init get_argument proto_dist
 assert_eq '{ok,[["inet_tls"]]}' "$OUT" "rpc over TLS: the shipment runs inet_tls"
 assert_eq "pang" "$(ping_node "gleamapp-1@$HOST" "$COOKIE" | sed 's/=NOTICE.*//; s/^\(p[a-z]*\).*/\1/')" \
         "a plain node with the right cookie is refused"
+
+# A VM that hangs (SIGSTOP) costs one deadline, not a hang: the TLS callbacks wait
+# on the socket themselves, with ei's timeout, in the connect and in the call.
+vm=$(pgrep -s "$pid" beam.smp | head -n 1)
+[ -n "$vm" ] || fail "no beam.smp in the instance's session"
+kill -STOP "$vm"
+start=$(date +%s%N)
+run 1 dx rpc --timeout 800 $APP 1 erlang node
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+kill -CONT "$vm"
+assert_contains "$ERR" "timed out after 800 ms" "a stopped TLS node times out"
+[ "$ms" -lt 5000 ] || fail "rpc to a stopped TLS node took $ms ms"
+ok
 stop_instance "$pid"
 finish
