@@ -27,6 +27,7 @@
 
 #include "term.h"
 #include "../beam/beam.h"
+#include "../beam/tls.h"
 #include "../state/fsutil.h"
 #include "../state/http.h"
 #include "../state/json.h"
@@ -770,11 +771,18 @@ static int l_rpc(lua_State *L)
         }
         timeout = clip_timeout(L, asked, API_RPC_TIMEOUT_MS);
 
+        if (env->tls && !env->tls->ctx &&
+            beam_tls_new(env->tls->cert, env->tls->key, env->tls->ca, &env->tls->ctx, err) < 0) {
+                luaL_pushfail(L);
+                lua_pushfstring(L, "rpc %s: %s", node, err->data);
+                return 2;
+        }
+
         /* From here to the result: no Lua calls, C owns the connection. */
         start = mono_now_ms();
         o = (struct beam_opts){ env->cookie,
                                 (unsigned)(timeout < API_RPC_CONNECT_MS ? timeout : API_RPC_CONNECT_MS),
-                                env->transport };
+                                env->tls ? beam_tls_transport(env->tls->ctx) : NULL };
         r = beam_connect(&c, node, &o, err);
         if (r == 0) {
                 /* The call gets its whole timeout, within what the hook has left. */

@@ -36,7 +36,7 @@
 #include "sandbox.h"
 #include "../state/util.h"
 
-struct beam_transport;
+struct beam_tls;
 
 #define API_OUTPUT_TAIL 4096          /* bytes of exec output kept for the result */
 #define API_READ_MAX (16u << 20)      /* deployex.read_file refuses larger files */
@@ -55,8 +55,18 @@ struct api_env {
         /* Where deployex.log and print go; NULL = stderr.  msg is already masked. */
         void (*log)(void *data, const char *level, const char *msg);
         void *log_data;
-        /* How deployex.rpc reaches the nodes: NULL = plain TCP, else TLS (beam/tls.h). */
-        const struct beam_transport *transport;
+        /* How deployex.rpc reaches the nodes: NULL = plain TCP, else TLS. */
+        struct api_tls *tls;
+};
+
+/*
+ * TLS distribution for deployex.rpc (beam/tls.h): the configured files, and
+ * the context made from them at the first call (so that a bad key fails the
+ * calls, not every hook).  Whoever sets up env frees ctx with beam_tls_free().
+ */
+struct api_tls {
+        const char *cert, *key, *ca;
+        struct beam_tls *ctx;
 };
 
 /* Install `deployex` and print() into the sandbox; run inside a protected call. */

@@ -774,7 +774,7 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         struct buf svc = BUF_INIT, out_log = BUF_INIT, err_log = BUF_INIT, where = BUF_INIT;
         struct buf tarball = BUF_INIT, msg = BUF_INIT, tls_file = BUF_INIT;
         struct hook_result res = { NULL, 0, NULL, NULL };
-        struct beam_tls *tls = NULL;
+        struct api_tls tls = { c->tls_cert, c->tls_key, c->tls_ca, NULL };
         struct sandbox_limits limits;
         struct sandbox *sb = NULL;
         struct api_env env;
@@ -790,8 +790,7 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
                 goto out;
         }
         /* With tls every VM of the app starts with the options file, and rpc speaks TLS. */
-        if (c->has_tls && ((r = tls_dist_write(c, app->name, &tls_file, err)) < 0 ||
-                           (r = beam_tls_new(c->tls_cert, c->tls_key, c->tls_ca, &tls, err)) < 0))
+        if (c->has_tls && (r = tls_dist_write(c, app->name, &tls_file, err)) < 0)
                 goto out;
         node_name(app->name, call->instance, &node);
         buf_printf(&sname, "%s-%d", app->name, call->instance);
@@ -811,7 +810,7 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         env = (struct api_env){ cookie.data, out_log.data, err_log.data,
                                 call->log ? call->log : stderr_log,
                                 call->log ? call->log_data : (void *)call,
-                                tls ? beam_tls_transport(tls) : NULL };
+                                c->has_tls ? &tls : NULL };
         /* Errors go through msg: a hook may have put the cookie into its error message. */
         r = hooks_open(c, app, call->hooks_dir, &limits, &env, &sb, &msg);
         if (r < 0) {
@@ -833,7 +832,7 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         cd = (struct ctx_data){ call, cookie.data, node.data, sname.data, host.data,
                                 cur.data, new_.data, prev.data, tmp.data, svc.data,
                                 out_log.data, err_log.data, tarball.data,
-                                tls ? tls_file.data : NULL, limits.time_ms };
+                                c->has_tls ? tls_file.data : NULL, limits.time_ms };
         lua_pushcfunction(L, build_ctx);
         lua_pushlightuserdata(L, &cd);
         r = sandbox_pcall(sb, 1, 2, &msg);
@@ -876,7 +875,7 @@ out:
         buf_release(&where);
         buf_release(&tarball);
         buf_release(&tls_file);
-        beam_tls_free(tls);
+        beam_tls_free(tls.ctx);
         return r;
 }
 

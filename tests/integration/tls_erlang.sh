@@ -91,6 +91,10 @@ run 0 dx hook tlsapp 1 start
 assert_eq "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/tlsapp.ssl_dist.conf" "$(jqr "$OUT" '.env.ERL_AFLAGS')" \
         "start: the instance gets the TLS flags through ERL_AFLAGS"
 
+# A key deployex cannot read fails the calls that need it, not every hook (start, health).
+jq '.tls.key = "/nonexistent/node-key.pem"' "$T/deployex.json" >"$T/nokey.json"
+run 0 "$DEPLOYEX" -c "$T/nokey.json" hook tlsapp 1 start
+
 # The remote shell gets the same options file.
 run 0 dx remote tlsapp 1 --dry-run
 assert_contains "$(jqr "$OUT" '.env.ERL_AFLAGS')" "-proto_dist inet_tls -ssl_dist_optfile $conf" \
