@@ -16,6 +16,7 @@
 #include "human.h"
 #include "watch.h"
 #include "../state/history.h"
+#include "../state/host_fault.h"
 #include "../state/json.h"
 #include "../state/paths.h"
 #include "../state/webhook.h"
@@ -207,8 +208,22 @@ static int render(void *ctx, struct buf *out)
         time_format_iso(now, at, sizeof(at));
         buf_printf(out, "deployex %s  %s  ", DEPLOYEX_VERSION, at);
         if (pid > 0) {
+                struct buf path = BUF_INIT, ferr = BUF_INIT;
+                struct host_fault hf;
+
                 human_paint(out, f->colour, HUMAN_GREEN, "daemon running");
                 buf_printf(out, " (pid %d)\n", pid);
+                /* The host ran out of fds, memory or disk: nothing a release did. */
+                path_host_fault(f->c, &path);
+                if (host_fault_load(path.data, &hf, &ferr) == 0) {
+                        char since[32];
+                        time_format_iso(hf.since_ms, since, sizeof(since));
+                        human_paint(out, f->colour, HUMAN_RED, "host fault");
+                        buf_printf(out, " since %s (%u failed attempts): %s\n", since, hf.count,
+                                   hf.what);
+                }
+                buf_release(&path);
+                buf_release(&ferr);
         } else {
                 human_paint(out, f->colour, HUMAN_RED, "daemon not running");
                 buf_putc(out, '\n');

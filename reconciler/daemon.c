@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
@@ -391,12 +392,15 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
         in.ninstances = n;
         in.ghosts = &a->ghosts;
         in.deferred = a->deferred.version[0] ? &a->deferred : NULL;
+        in.host_fault = d->fault.err ? d->fault.what : NULL;
         plan_compute(&in, daemon_now(d), &plan_buf);
-        for (size_t i = 0; i < plan_buf.n && !d->stopping; i++) {
+        /* The host cannot start anything right now: hold every step until the retry time. */
+        for (size_t i = 0; i < plan_buf.n && !d->stopping && !host_faults_holding(d); i++) {
                 const struct plan_step *s = &plan_buf.steps[i];
                 if (s->runnable && s->action != PLAN_WAIT)
                         exec_begin(d, a, s);
         }
+        exec_tick(d, a);
         sup_tick(d, a);
         return min_deadline(plan_buf.next_wake_ms, a->source_job ? 0 : a->next_source_poll_ms);
 }
@@ -478,6 +482,9 @@ static void reconcile(struct daemon *d)
         jobs_tick(d);
         next = min_deadline(next, sup_next_deadline(d));
         next = min_deadline(next, jobs_next_deadline(d));
+        next = min_deadline(next, host_faults_tick(d));
+        next = min_deadline(next, host_faults_retry_at(d));
+        next = min_deadline(next, exec_next_retry(d));
         arm_timer(d, next);
         status_notify(d);
         d->now_ms = 0;
@@ -865,6 +872,25 @@ static void daemon_release(struct daemon *d)
                 close(d->epfd);
 }
 
+/*
+ * Every instance costs the daemon a few descriptors (log pipes, a pidfd, its
+ * jobs' pipes): the soft limit of 1024 a shell gives is raised to the hard
+ * limit, which is what the administrator allows.
+ */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rlim_t was = rl.rlim_cur;
+                rl.rlim_cur = rl.rlim_max;
+                spawn_set_child_fd_limit(was, rl.rlim_max);
+                if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+                        log_debug("open files limit raised from %llu to %llu",
+                                  (unsigned long long)was, (unsigned long long)rl.rlim_max);
+        }
+}
+
 static int run(const struct cli *cli, int argc, char **argv)
 {
         struct daemon d;
@@ -884,6 +910,7 @@ static int run(const struct cli *cli, int argc, char **argv)
         }
         d.config_path = cli->config_path;
         d.watch_path = config_file_of(cli->config_path);
+        raise_fd_limit();
         if (load_config(&d, &d.cfg, &err) < 0) {
                 fprintf(stderr, "%s%s", err.data, err.len && err.data[err.len - 1] == '\n' ? "" : "\n");
                 free(d.watch_path);
@@ -917,6 +944,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                 d.apps[d.napps++] = a;
                 app_load_instances(&d, a);
         }
+        host_faults_resume(&d);
         for (size_t i = 0; i < d.napps; i++) {
                 /* Recovery records tokens and hashes: it needs the desired state. */
                 refresh_desired(&d, d.apps[i]);

@@ -22,6 +22,7 @@
 #include "plan.h"
 #include "../state/config.h"
 #include "../state/deferred.h"
+#include "../state/host_fault.h"
 #include "../state/desired.h"
 #include "../state/ghosts.h"
 #include "../state/instance.h"
@@ -82,6 +83,7 @@ struct op {
         enum op_phase phase;
         uint64_t started_at_ms;
         uint64_t phase_at_ms;         /* when the current phase began (logged at its end) */
+        uint64_t retry_at_ms;         /* its job could not start (host fault): retry then; 0 = no */
 };
 
 struct app_rt;
@@ -156,6 +158,7 @@ struct daemon {
         bool dirty;                          /* something changed: reconcile */
         uint64_t next_resync_ms;
         uint64_t now_ms;                     /* wall clock at the top of this iteration */
+        struct host_fault fault;             /* the host is at fault (host_faults.c); err 0 = no */
         /* What the nodes run: one `__otp` job for every app refreshes state/{app}/otp.json. */
         bool otp_job;
         uint64_t next_otp_ms;
@@ -215,10 +218,20 @@ void sup_set_error(struct daemon *d, struct instance_rt *in, const char *text);
 /* Why the instance is not ready yet, as its readiness job said last; "" when unknown. */
 void sup_not_ready_reason(const struct instance_rt *in, struct buf *out);
 
+/* host_faults.c */
+/* A failure with errno err: true (and recorded) when it is the host's fault. */
+bool host_faults_note(struct daemon *d, int err, const char *what);
+bool host_faults_holding(struct daemon *d);            /* new steps wait for the retry time */
+uint64_t host_faults_retry_at(const struct daemon *d);  /* 0 = no fault */
+uint64_t host_faults_tick(struct daemon *d);            /* clears a quiet fault; next wake */
+void host_faults_resume(struct daemon *d);              /* at start: a predecessor's fault */
+
 /* executor.c */
 void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s);
 void exec_recover(struct daemon *d, struct app_rt *a);    /* finish or undo the journal */
 bool exec_app_busy(const struct app_rt *a);
 void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const char *reason);
+void exec_tick(struct daemon *d, struct app_rt *a);       /* phases waiting out a host fault */
+uint64_t exec_next_retry(struct daemon *d);
 
 #endif

@@ -87,7 +87,7 @@ static const char *phase_name(enum op_phase p)
         return "unknown";
 }
 
-static void journal_write(struct daemon *d, struct instance_rt *in)
+static int journal_write(struct daemon *d, struct instance_rt *in)
 {
         struct buf path = BUF_INIT;
         struct journal j;
@@ -103,9 +103,21 @@ static void journal_write(struct daemon *d, struct instance_rt *in)
         j.started_at_ms = in->op->started_at_ms;
         path_journal(&d->cfg, in->app->name, &path);
         r = journal_save(path.data, &j);
-        if (r < 0)
-                log_errno(r, "app=%s: cannot write the journal '%s'", in->app->name, path.data);
+        if (r < 0) {
+                char what[HOST_FAULT_WHAT_MAX + 1];
+                snprintf(what, sizeof(what), "cannot write the journal of %s", in->app->name);
+                if (!host_faults_note(d, r, what))
+                        log_errno(r, "app=%s: cannot write the journal '%s'", in->app->name,
+                                  path.data);
+        }
         buf_release(&path);
+        return r;
+}
+
+static bool journaled(const struct op *op)
+{
+        return op->step.action == PLAN_DEPLOY_FULL || op->step.action == PLAN_DEPLOY_HOT ||
+               op->step.action == PLAN_ROLLBACK;
 }
 
 static void journal_remove(struct daemon *d, struct app_rt *a)
@@ -145,9 +157,8 @@ static void set_phase(struct daemon *d, struct instance_rt *in, enum op_phase p)
                           (unsigned long long)(now - in->op->phase_at_ms));
         in->op->phase_at_ms = now;
         in->op->phase = p;
-        if (in->op->step.action == PLAN_DEPLOY_FULL || in->op->step.action == PLAN_DEPLOY_HOT ||
-            in->op->step.action == PLAN_ROLLBACK)
-                journal_write(d, in);
+        if (journaled(in->op))
+                (void)journal_write(d, in);
 }
 
 void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const char *reason)
@@ -259,6 +270,52 @@ static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char
                                   : in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                            "deploy deferred");
         op_finish(d, in);
+}
+
+/*
+ * Start a phase's job.  When the host cannot start it (out of fds,
+ * processes, memory: host_faults.c has noted it), the step stays in its
+ * phase and the phase is tried again at the host's retry time: a host fault
+ * never fails a deployment.  false for any other failure, which the caller
+ * handles as before.
+ */
+static bool phase_job(struct daemon *d, struct instance_rt *in, const char *what,
+                      const char *const *args, uint64_t timeout_ms, job_done_fn done, int arg)
+{
+        if (job_start_self(d, what, args, timeout_ms, done, in, arg))
+                return true;
+        if (!host_fault_errno(errno))
+                return false;
+        in->op->retry_at_ms = host_faults_retry_at(d);
+        return true;
+}
+
+void exec_tick(struct daemon *d, struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++) {
+                struct instance_rt *in = a->inst[n];
+                if (!in || !in->op || !in->op->retry_at_ms || host_faults_holding(d) ||
+                    daemon_now(d) < in->op->retry_at_ms)
+                        continue;
+                in->op->retry_at_ms = 0;
+                log_info("app=%s instance=%d: retrying phase %s after a host fault", a->name, n,
+                         phase_name(in->op->phase));
+                advance(d, in);
+        }
+}
+
+uint64_t exec_next_retry(struct daemon *d)
+{
+        uint64_t next = 0;
+
+        for (size_t i = 0; i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        const struct instance_rt *in = d->apps[i]->inst[n];
+                        if (in && in->op && in->op->retry_at_ms &&
+                            (!next || in->op->retry_at_ms < next))
+                                next = in->op->retry_at_ms;
+                }
+        return next;
 }
 
 /* The version reached an instance: nothing is deferred for it any more. */
@@ -754,7 +811,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
         case PHASE_FETCH: {
                 const char *args[] = { "__fetch", in->app->name, op->step.to, NULL };
                 buf_printf(&a, "fetch %s-%s", in->app->name, op->step.to);
-                if (!job_start_self(d, a.data, args, FETCH_TIMEOUT_MS, fetch_done, in, 0))
+                if (!phase_job(d, in, a.data, args, FETCH_TIMEOUT_MS, fetch_done, 0))
                         deploy_deferred(d, in, "fetch", "cannot start the fetch job");
                 break;
         }
@@ -774,7 +831,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 char what[256];
                 snprintf(what, sizeof(what), "unpack %s-%s into %s/%d", in->app->name,
                          op->step.to, in->app->name, in->rec.instance);
-                if (!job_start_self(d, what, args, UNPACK_TIMEOUT_MS, unpack_done, in, 0))
+                if (!phase_job(d, in, what, args, UNPACK_TIMEOUT_MS, unpack_done, 0))
                         deploy_deferred(d, in, "unpack", "cannot start the unpack job");
                 break;
         }
@@ -784,7 +841,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 char what[256];
                 snprintf(what, sizeof(what), "pre-flight %s-%s on %s/%d", in->app->name,
                          op->step.to, in->app->name, in->rec.instance);
-                if (!job_start_self(d, what, args, UPGRADE_KIND_TIMEOUT_MS, preflight_done, in, 0))
+                if (!phase_job(d, in, what, args, UPGRADE_KIND_TIMEOUT_MS, preflight_done, 0))
                         deploy_deferred(d, in, "check", "cannot start the pre-flight job");
                 break;
         }
@@ -843,8 +900,8 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 snprintf(what, sizeof(what), "hook pre_commands %s/%d", in->app->name,
                          in->rec.instance);
                 /* Each pre-command has its own timeout in the hook; this bounds them all. */
-                if (!job_start_self(d, what, args, in->app->cfg->rollback_timeout_ms,
-                                    pre_commands_done, in, 0))
+                if (!phase_job(d, in, what, args, in->app->cfg->rollback_timeout_ms,
+                               pre_commands_done, 0))
                         deploy_failed(d, in, "cannot run the pre_commands hook");
                 break;
         }
@@ -887,7 +944,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 char what[256];
                 snprintf(what, sizeof(what), "hook upgrade_kind %s/%d", in->app->name,
                          in->rec.instance);
-                if (!job_start_self(d, what, args, UPGRADE_KIND_TIMEOUT_MS, upgrade_kind_done, in,
+                if (!phase_job(d, in, what, args, UPGRADE_KIND_TIMEOUT_MS, upgrade_kind_done,
                                     in->rec.pid)) {
                         set_phase(d, in, PHASE_STOP);
                         advance(d, in);
@@ -906,8 +963,8 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 }
                 snprintf(what, sizeof(what), "hook pre_commands %s/%d (hot)", in->app->name,
                          in->rec.instance);
-                if (!job_start_self(d, what, args, in->app->cfg->rollback_timeout_ms,
-                                    hot_pre_commands_done, in, 0))
+                if (!phase_job(d, in, what, args, in->app->cfg->rollback_timeout_ms,
+                               hot_pre_commands_done, 0))
                         hot_not_installed(d, in, "cannot run the pre_commands hook");
                 break;
         }
@@ -922,7 +979,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 snprintf(what, sizeof(what), "hook hot_upgrade %s/%d %s -> %s", in->app->name,
                          in->rec.instance, op->step.from, op->step.to);
                 /* arg: the pid upgraded; the same one must be there after. */
-                if (!job_start_self(d, what, args, HOT_UPGRADE_TIMEOUT_MS, hot_upgrade_done, in,
+                if (!phase_job(d, in, what, args, HOT_UPGRADE_TIMEOUT_MS, hot_upgrade_done,
                                     in->rec.pid))
                         hot_not_installed(d, in, "cannot run the hot_upgrade hook");
                 break;
@@ -951,7 +1008,7 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 char what[256];
                 snprintf(what, sizeof(what), "unpack %s-%s into %s/%d/previous", in->app->name,
                          op->step.from, in->app->name, in->rec.instance);
-                if (!job_start_self(d, what, args, UNPACK_TIMEOUT_MS, hot_previous_done, in, 0))
+                if (!phase_job(d, in, what, args, UNPACK_TIMEOUT_MS, hot_previous_done, 0))
                         hot_previous_finish(d, in, false);
                 break;
         }
@@ -1029,6 +1086,16 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
         in->op = xcalloc(1, sizeof(*in->op));
         in->op->step = *s;
         in->op->started_at_ms = daemon_now(d);
+        /*
+         * Resume, don't redo: a step whose journal cannot be written is not
+         * started at all (a full disk, a read-only var_path).  It is tried again
+         * once the host's fault has passed; nothing ran, nothing is blamed.
+         */
+        if (journaled(in->op) && journal_write(d, in) < 0) {
+                free(in->op);
+                in->op = NULL;
+                return;
+        }
         switch (s->action) {
         case PLAN_DEPLOY_FULL:
         case PLAN_DEPLOY_HOT:

@@ -116,7 +116,7 @@ struct job *job_start_self(struct daemon *d, const char *what, const char *const
         argv[n] = NULL;
 
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-                log_errno(-errno, "job '%s': cannot create pipes", what);
+                r = -errno;
                 goto fail;
         }
         memset(&o, 0, sizeof(o));
@@ -127,10 +127,8 @@ struct job *job_start_self(struct daemon *d, const char *what, const char *const
         /* A job must not outlive the daemon and race the work its successor redoes. */
         o.die_with_parent = true;
         r = spawn_start(&o, &pid);
-        if (r < 0) {
-                log_errno(r, "job '%s': cannot start '%s'", what, d->self_exe);
+        if (r < 0)
                 goto fail;
-        }
         close(out[1]);
         close(err[1]);
         j = xcalloc(1, sizeof(*j));
@@ -159,6 +157,14 @@ fail:
                 if (err[i] >= 0)
                         close(err[i]);
         }
+        {
+                /* Out of fds, processes or memory: the host's fault, logged once per cause. */
+                char why[HOST_FAULT_WHAT_MAX + 1];
+                snprintf(why, sizeof(why), "cannot start job '%s'", what);
+                if (!host_faults_note(d, r, why))
+                        log_errno(r, "job '%s': cannot start '%s'", what, d->self_exe);
+        }
+        errno = -r;
         return NULL;
 }
 

@@ -55,6 +55,7 @@ enum cls {
         CLS_SETTLED,       /* up and nothing to do, unless a restart token is pending */
         CLS_NO_VERSION,    /* never deployed and nothing deployable */
         CLS_FAILED_STOPPED, /* stopped on a failed version, no previous: wait */
+        CLS_FAULT_HELD,    /* deadline or probation, but the host is at fault: wait */
 };
 
 /* Why a ROLLBACK, STOP or FAILED_STOPPED instance goes back. */
@@ -278,6 +279,9 @@ static enum cls classify(const struct ctx *c, struct view *v)
                 }
                 if (deadline_passed(c, r) || probation_over(c, r)) {
                         v->failure = deadline_passed(c, r) ? FAIL_DEADLINE : FAIL_PROBATION;
+                        /* A host out of fds or memory is not the release's failure. */
+                        if (c->in->host_fault)
+                                return CLS_FAULT_HELD;
                         if (rollback_target(c, r))
                                 return CLS_ROLLBACK;
                         if (r->state != INSTANCE_STOPPED)
@@ -656,6 +660,13 @@ static bool decide(const struct ctx *c, const struct view *v, struct plan_step *
                         reason_add(s, "%s is ghosted", c->dv);
                 else
                         reason_add(s, "nothing published yet");
+                return true;
+        case CLS_FAULT_HELD:
+                step_versions(s, PLAN_WAIT, r->version, r->version);
+                reason_add(s, "%s; rollback held: the host is at fault (%.120s)",
+                           v->failure == FAIL_DEADLINE ? "not ready past its rollback deadline"
+                                                       : "crashed on probation",
+                           c->in->host_fault);
                 return true;
         case CLS_FAILED_STOPPED:
                 step_versions(s, PLAN_WAIT, r->version, r->version);

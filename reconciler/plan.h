@@ -27,6 +27,10 @@
  *    (the executor ghosts the version); an instance whose version is
  *    ghosted -> rollback to previous_version, or stop when there is none.
  *    One at a time.
+ *  - host fault: while the host is at fault (out of fds, memory, disk), a
+ *    readiness timeout or probation rolls nothing back: the instance waits
+ *    ("rollback held: the host is at fault: ...").  The daemon moves the
+ *    deadlines on by the fault's duration once it clears.
  *  - deferred: a deployment of D that failed for a passing reason (fetch,
  *    checksum, disk) is not runnable before deferred->retry_at_ms; a crashed
  *    instance meanwhile restarts on what it ran, with its backoff.
@@ -109,6 +113,7 @@ struct plan_input {
         const struct plan_hot *hot;
         size_t nhot;
         const struct deferred *deferred;          /* the retry gate; NULL = nothing deferred */
+        const char *host_fault;                   /* the host is at fault (why); NULL = no */
 };
 
 /* Fills *out (always; out->n may be 0).  Pure. */

@@ -10,6 +10,7 @@
 #include "report.h"
 #include "../state/ghosts.h"
 #include "../state/history.h"
+#include "../state/host_fault.h"
 #include "../state/json.h"
 #include "../state/node.h"
 #include "../state/paths.h"
@@ -172,6 +173,27 @@ void report_status_json(const struct config *c, struct source *src, const char *
         if (pid > 0)
                 json_gen_kv_int(g, "pid", pid);
         json_gen_kv_str(g, "version", DEPLOYEX_VERSION);
+        /* The host ran out of fds, memory or disk (the daemon's run/host_fault.json). */
+        json_gen_str(g, "host_fault");
+        {
+                struct buf path = BUF_INIT, err = BUF_INIT;
+                struct host_fault f;
+                char at[32];
+
+                path_host_fault(c, &path);
+                if (pid > 0 && host_fault_load(path.data, &f, &err) == 0) {
+                        time_format_iso(f.since_ms, at, sizeof(at));
+                        yajl_gen_map_open(g);
+                        json_gen_kv_str(g, "text", f.what);
+                        json_gen_kv_str(g, "since", at);
+                        json_gen_kv_int(g, "count", f.count);
+                        yajl_gen_map_close(g);
+                } else {
+                        yajl_gen_null(g);
+                }
+                buf_release(&path);
+                buf_release(&err);
+        }
         yajl_gen_map_close(g);
         if (c->nnotify > 0) {
                 struct webhook_status ws;

@@ -80,7 +80,7 @@ int instance_save(struct daemon *d, struct instance_rt *in)
                 path_instance_record(&d->cfg, in->app->name, in->rec.instance, &path);
                 r = instance_record_save(path.data, &in->rec);
         }
-        if (r < 0)
+        if (r < 0 && !host_faults_note(d, r, "cannot save an instance record"))
                 log_errno(r, "app=%s instance=%d: cannot save '%s'", in->app->name,
                           in->rec.instance, path.data);
         buf_release(&path);
@@ -456,6 +456,27 @@ bool sup_reap_log_writer(struct daemon *d, pid_t pid)
         return false;
 }
 
+/*
+ * The host could not start it (out of fds, processes, memory): not a crash,
+ * nothing counted, no backoff of its own -- host_faults.c holds every start
+ * until the host's retry time, and the planner starts it again then.
+ */
+static void start_held(struct daemon *d, struct instance_rt *in, int err, const char *why)
+{
+        struct buf text = BUF_INIT;
+
+        in->rec.pid = 0;
+        in->rec.ready = false;
+        host_faults_note(d, err, why);
+        buf_printf(&text, "cannot start (host fault): %s: %s", why, strerror(err < 0 ? -err : err));
+        instance_record_set_error(&in->rec, daemon_now(d), text.data);
+        instance_set_state(d, in, in->rec.state == INSTANCE_BACKOFF ? INSTANCE_BACKOFF
+                                                                    : INSTANCE_STOPPED,
+                           "the host is at fault");
+        buf_release(&text);
+        d->dirty = true;
+}
+
 static void start_failed(struct daemon *d, struct instance_rt *in, const char *why)
 {
         struct buf text = BUF_INIT;
@@ -534,6 +555,7 @@ static void start_hook_done(struct daemon *d, struct job *j)
         struct start_cmd cmd;
         yajl_val tree = NULL, result, cwd_v;
         char **hook_env = NULL;
+        int r;
 
         memset(&cmd, 0, sizeof(cmd));
         in->starting_job = false;
@@ -563,7 +585,11 @@ static void start_hook_done(struct daemon *d, struct job *j)
                 cmd.cwd = buf_detach(&cur);
         }
         str_copy(cmd.version, sizeof(cmd.version), in->rec.version);
-        if (launch(d, in, &cmd, &err) < 0)
+        if ((r = launch(d, in, &cmd, &err)) < 0 && host_fault_errno(r)) {
+                start_held(d, in, r, err.data);
+                goto out;
+        }
+        if (r < 0)
                 goto bad;
         /* Kept for crash restarts of the same release (sup_start). */
         start_cmd_release(&in->last_start);
@@ -596,7 +622,10 @@ void sup_start(struct daemon *d, struct instance_rt *in)
         if (in->rec.state == INSTANCE_BACKOFF && in->last_start.argv &&
             strcmp(in->last_start.version, in->rec.version) == 0) {
                 struct buf err = BUF_INIT;
-                if (launch(d, in, &in->last_start, &err) < 0)
+                int r = launch(d, in, &in->last_start, &err);
+                if (r < 0 && host_fault_errno(r))
+                        start_held(d, in, r, err.data);
+                else if (r < 0)
                         start_failed(d, in, err.data);
                 buf_release(&err);
                 return;
@@ -605,6 +634,8 @@ void sup_start(struct daemon *d, struct instance_rt *in)
         snprintf(what, sizeof(what), "hook start %s/%d", in->app->name, in->rec.instance);
         if (job_start_self(d, what, args, HOOK_TIMEOUT_MS, start_hook_done, in, 0))
                 in->starting_job = true;
+        else if (host_fault_errno(errno))
+                start_held(d, in, -errno, "cannot run the start hook");
         else
                 start_failed(d, in, "cannot run the start hook");
 }

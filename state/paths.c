@@ -110,6 +110,12 @@ void path_pid_file(const struct config *c, struct buf *out)
         buf_puts(out, "/run/deployex.pid");
 }
 
+void path_host_fault(const struct config *c, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_puts(out, "/run/host_fault.json");
+}
+
 void path_tls_dist_file(const struct config *c, const char *app, struct buf *out)
 {
         put_base(out, c->var_path);

@@ -26,5 +26,6 @@ void path_log_file(const struct config *c, const char *app, int n, bool is_stder
 /* {var_path}/tls/{app}.ssl_dist.conf: the app's TLS distribution options (tls.h) */
 void path_tls_dist_file(const struct config *c, const char *app, struct buf *out);
 void path_pid_file(const struct config *c, struct buf *out); /* run/deployex.pid */
+void path_host_fault(const struct config *c, struct buf *out); /* run/host_fault.json */
 
 #endif

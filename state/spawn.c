@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -163,6 +164,15 @@ void spawn_strv_free(char **v)
         free(v);
 }
 
+/* The open-files limit children get back (the daemon raised its own); 0 = unchanged. */
+static struct rlimit child_nofile;
+
+void spawn_set_child_fd_limit(unsigned long soft, unsigned long hard)
+{
+        child_nofile.rlim_cur = soft;
+        child_nofile.rlim_max = hard;
+}
+
 /*
  * The child between fork() and execve(): async-signal-safe calls only.  The
  * errno of the first failure goes to the parent through errfd.
@@ -196,6 +206,9 @@ child_exec(const char *path, char *const *argv, char *const *envp, const char *c
 
         if (setsid() < 0)
                 goto fail;
+        /* select()-based programs break above 1024 descriptors: give them the limit we had. */
+        if (child_nofile.rlim_cur && die_with <= 0)
+                (void)setrlimit(RLIMIT_NOFILE, &child_nofile);
         /* The parent may have died between fork() and prctl(): check after arming. */
         if (die_with > 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != die_with))
                 goto fail;

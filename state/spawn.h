@@ -54,6 +54,13 @@ struct spawn_opts {
  * executed, -ENOTDIR/-ENOENT for a bad cwd (the child's failing errno).
  */
 int spawn_start(const struct spawn_opts *o, pid_t *ret_pid);
+/*
+ * The RLIMIT_NOFILE of the children that outlive this process (instances,
+ * log writers: die_with_parent false).  The daemon raises its own soft limit
+ * to the hard one; those children keep the soft limit it started with, while
+ * its jobs (which may hold a connection per instance) keep the raised one.
+ */
+void spawn_set_child_fd_limit(unsigned long soft, unsigned long hard);
 
 /*
  * Find `name` the way execvp would, in the PATH of envp (NULL = environ),

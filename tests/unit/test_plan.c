@@ -71,6 +71,7 @@ struct scenario {
         bool pinned, ghosted, paused;
         bool gleam;
         struct deferred deferred; /* version "" = none */
+        const char *host_fault;   /* NULL = the host is fine */
 };
 
 #define READY(N, V, P) \
@@ -646,6 +647,23 @@ static const struct scenario scenarios[] = {
           .now = NOW,
           .steps = { RUN(1, FULL, "1.0.0", "1.0.2", "update to published 1.0.2") } },
 
+        /* ---- host faults: never the release's failure ---- */
+        { .name = "host fault: a readiness timeout is held", .replicas = 2, .dv = "1.0.1",
+          .recs = { STARTING(1, "1.0.1", "1.0.0", NOW - 600000, NOW - 600000),
+                    READY(2, "1.0.0", "") },
+          .host_fault = "cannot start job 'readiness myapp/1': Too many open files",
+          .now = NOW,
+          .steps = { HOLD(1, WAIT, "1.0.1", "1.0.1",
+                          "rollback held: the host is at fault (cannot start job"),
+                     HOLD(2, FULL, "1.0.0", "1.0.1",
+                          "waits for instance 1 to run 1.0.1 and be ready") } },
+        { .name = "host fault: probation is held too", .replicas = 1, .dv = "1.0.1",
+          .recs = { PROBATION_CRASHED(1, "1.0.1", "1.0.0", NOW - 9000, 3, NOW - 10) },
+          .host_fault = "cannot save an instance record: No space left on device",
+          .now = NOW,
+          .steps = { HOLD(1, WAIT, "1.0.1", "1.0.1", "crashed on probation; rollback held") },
+          .wake = NOW + 1990 },
+
         /* ---- hot or full: plan says what the executor may do ---- */
         { .name = "hot visibility: a ready Erlang instance may be upgraded hot", .replicas = 1,
           .dv = "1.0.1",
@@ -763,6 +781,7 @@ static void build(const struct scenario *sc, struct fixture *f)
                 .hot = n ? f->hot : NULL,
                 .nhot = n,
                 .deferred = sc->deferred.version[0] ? &sc->deferred : NULL,
+                .host_fault = sc->host_fault,
         };
 }
 

@@ -1,0 +1,47 @@
+# A host fault is never a release's: with the daemon's open-files limit
+# exhausted (prlimit, hard limit included, so raising the soft one cannot
+# help), scaling up cannot start what it needs.  Nothing is ghosted, the
+# ready instance keeps its pid, the fault is logged once per cause (not once
+# per attempt) and shown by status, rollbacks for readiness are held; once
+# the limit is raised (a daemon restart that adopts what runs) the app converges.
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+epmd -daemon
+BASE=47370
+HEALTHY_MS=500
+ROLLBACK_MS=6000
+demo_config 1 $BASE
+publish_demo 1.0.0
+setsid prlimit --nofile=22:22 "$DEPLOYEX" -c "$T/deployex.json" run --debug >>"$T/daemon.log" 2>&1 &
+DAEMON_PID=$!
+KILL_GROUPS="$DAEMON_PID"
+wait_for 10 "[ -s '$T/var/run/deployex.pid' ]" "the daemon to start"
+wait_for 60 "all_running 1 1.0.0" "instance 1 running"
+pid1=$(inst_field 1 pid)
+
+jq '.apps[0].replicas = 3' "$T/deployex.json" >"$T/c.json" && mv "$T/c.json" "$T/deployex.json"
+wait_for 30 "st | jq -e '.daemon.host_fault.text | test(\"Too many open files\")'" "status to show the host fault"
+# Past instance 2's rollback deadline (6 s): held, not rolled back.
+sleep 8
+run 0 dx plan --json demo
+assert_eq "[]" "$(dx ghosts --json demo | jq -c .)" "nothing ghosted"
+assert_eq "$pid1" "$(inst_field 1 pid)" "the ready instance keeps its pid"
+assert_eq "running" "$(inst_field 1 state)" "and keeps running"
+faults=$(grep -c "error: host fault:" "$T/daemon.log")
+[ "$faults" -ge 1 ] && [ "$faults" -le 6 ] || fail "the fault is logged once per cause, got $faults lines"
+ok
+lines=$(wc -l <"$T/daemon.log")
+[ "$lines" -lt 400 ] || fail "the daemon does not spin on a host fault: $lines log lines"
+ok
+run 0 dx status
+assert_contains "$OUT" "host fault since" "status text shows the fault"
+
+# The administrator raises the limit and restarts the daemon (SIGQUIT leaves the
+# instances running; the next one adopts them): the app converges, nothing ghosted.
+# A roomy deadline from here: this part is about recovery, not a loaded machine's boot times.
+kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+jq '.apps[0].rollback_timeout_ms = 120000' "$T/deployex.json" >"$T/c.json" && mv "$T/c.json" "$T/deployex.json"
+start_daemon
+wait_for 120 "all_running 3 1.0.0" "3 replicas once the host recovered"
+assert_eq "[]" "$(dx ghosts --json demo | jq -c .)" "still nothing ghosted"
+assert_eq "$pid1" "$(inst_field 1 pid)" "instance 1 was never touched"
+finish
