@@ -170,6 +170,7 @@ void events_stop(void)
 /* --- one stream --- */
 
 struct stream {
+        unsigned char session[32];     /* the SHA-256 of its session token */
         uint64_t status_gen, host_gen; /* what this client has seen */
         struct buf out;                /* bytes not yet handed to MHD */
         size_t off;
@@ -209,6 +210,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max)
                 pthread_mutex_unlock(&lock);
                 if (s->out.len == 0)
                         buf_puts(&s->out, ": keepalive\n\n");
+                /* Logged out (or expired) meanwhile: the stream ends with its session. */
+                if (!session_touch(s->session))
+                        return MHD_CONTENT_READER_END_OF_STREAM;
         }
         n = s->out.len - s->off < max ? s->out.len - s->off : max;
         memcpy(dst, s->out.data + s->off, n);
@@ -231,6 +235,10 @@ enum MHD_Result events_serve(struct MHD_Connection *c)
         enum MHD_Result ret;
 
         buf_init(&s->out);
+        if (!session_hash(c, s->session)) {
+                stream_free(s);
+                return http_error(c, MHD_HTTP_UNAUTHORIZED, "log in first (POST /login)");
+        }
         /* A retry hint, then the current state at once: the page needs no other request. */
         buf_puts(&s->out, "retry: 2000\n\n");
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);

@@ -52,6 +52,13 @@ void web_plan_json(const char *only, struct buf *out);
 bool session_find(struct MHD_Connection *c, char *csrf);
 /* A new session; its cookie header value into cookie (512 bytes).  0 or -errno. */
 int session_create(char *cookie, size_t n);
+/*
+ * For long streams: the SHA-256 of the request's session token into hash
+ * (32 bytes; false without a session), and later whether that session
+ * still lives (and, being in use, is kept from idling out).
+ */
+bool session_hash(struct MHD_Connection *c, unsigned char *hash);
+bool session_touch(const unsigned char *hash);
 /* Forget the request's session; the expiring cookie header value into cookie. */
 void session_delete(struct MHD_Connection *c, char *cookie, size_t n);
 /* 0 ok, -EACCES wrong, -EBUSY too many checks at once, -ENOENT no hash configured. */

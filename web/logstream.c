@@ -30,6 +30,7 @@ struct logstream {
         pid_t pid;
         int fd;            /* the child's stdout+stderr; -1 at EOF */
         int client_fd;     /* the browser's socket: its hang-up ends the stream at once */
+        unsigned char session[32]; /* SHA-256 of the session token: logout ends the stream */
         struct buf line;   /* a partial line */
         struct buf out;
         size_t off;
@@ -78,7 +79,8 @@ static ssize_t log_read(void *cls, uint64_t pos, char *dst, size_t max)
 
                 buf_reset(&s->out);
                 s->off = 0;
-                if (s->ended || events_stopping())
+                /* Ends with the server, at EOF, or with its session (logout, expiry). */
+                if (s->ended || events_stopping() || !session_touch(s->session))
                         return MHD_CONTENT_READER_END_OF_STREAM;
                 if (poll(p, s->client_fd >= 0 ? 2 : 1, 1000) <= 0) {
                         if (time_now_ms() - idle_since >= WEB_SSE_KEEPALIVE_MS) {
@@ -172,6 +174,7 @@ enum MHD_Result logstream_serve(struct MHD_Connection *c, const struct app_confi
         buf_init(&s->line);
         buf_init(&s->out);
         s->fd = fds[0];
+        (void)session_hash(c, s->session); /* the caller checked the session */
         {
                 const union MHD_ConnectionInfo *ci =
                         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);

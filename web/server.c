@@ -185,7 +185,7 @@ static bool form_field(const char *body, const char *name, struct buf *ret)
 
                                 if (p[i] == '+') {
                                         buf_putc(ret, ' ');
-                                } else if (p[i] == '%' && i + 2 < len + 0 + 1 &&
+                                } else if (p[i] == '%' && i + 2 < len &&
                                            (hi = hexval(p[i + 1])) >= 0 &&
                                            (lo = hexval(p[i + 2])) >= 0) {
                                         buf_putc(ret, (char)(hi * 16 + lo));

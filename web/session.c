@@ -94,15 +94,12 @@ static const char *cookie_token(struct MHD_Connection *c)
         return t && strlen(t) == 64 ? t : NULL;
 }
 
-static struct session *find_locked(const char *token, uint64_t now)
+static struct session *find_hash_locked(const unsigned char *h, uint64_t now)
 {
-        unsigned char h[SHA256_DIGEST_LENGTH];
-
-        SHA256((const unsigned char *)token, strlen(token), h);
         for (size_t i = 0; i < SESSIONS_MAX; i++) {
                 struct session *s = &sessions[i];
 
-                if (!s->used || CRYPTO_memcmp(s->hash, h, sizeof(h)) != 0)
+                if (!s->used || CRYPTO_memcmp(s->hash, h, SHA256_DIGEST_LENGTH) != 0)
                         continue;
                 if (now - s->last_ms > WEB_IDLE_MS || now - s->created_ms > WEB_ABSOLUTE_MS) {
                         memset(s, 0, sizeof(*s));
@@ -111,6 +108,36 @@ static struct session *find_locked(const char *token, uint64_t now)
                 return s;
         }
         return NULL;
+}
+
+static struct session *find_locked(const char *token, uint64_t now)
+{
+        unsigned char h[SHA256_DIGEST_LENGTH];
+
+        SHA256((const unsigned char *)token, strlen(token), h);
+        return find_hash_locked(h, now);
+}
+
+bool session_hash(struct MHD_Connection *c, unsigned char *hash)
+{
+        const char *token = cookie_token(c);
+
+        if (!token)
+                return false;
+        SHA256((const unsigned char *)token, strlen(token), hash);
+        return true;
+}
+
+bool session_touch(const unsigned char *hash)
+{
+        uint64_t now = time_now_ms();
+        struct session *s;
+
+        pthread_mutex_lock(&lock);
+        if ((s = find_hash_locked(hash, now)))
+                s->last_ms = now;
+        pthread_mutex_unlock(&lock);
+        return s != NULL;
 }
 
 bool session_find(struct MHD_Connection *c, char *csrf)

@@ -225,10 +225,19 @@ assert_eq "failed" "$(jqr "$OUT" '[.[] | select(.action == "unghost")][1].result
 run 0 dx audit -n 3
 assert_eq 3 "$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" "audit -n 3"
 
-# Logout ends the session on the server: the old cookie is refused.
+# Logout ends the session on the server: the old cookie is refused, and the
+# streams opened with it end.
+curl -sN -b "$T/jar" "$WEB/api/events" >"$T/events.out" 2>/dev/null &
+EVENTS=$!
+curl -sN -b "$T/jar" "$WEB/api/apps/demo/instances/1/logs?lines=1&follow=1" >"$T/logs.out" 2>/dev/null &
+LOGS=$!
+wait_for 10 "grep -q '^event: status' '$T/events.out' && grep -q '^data: four' '$T/logs.out'" "two open streams"
 web_post /logout
 assert_eq 200 "$CODE" "logout"
 assert_eq 401 "$(http_code -b "$T/jar" "$WEB/api/status")" "the session is gone"
+assert_eq 401 "$(http_code -b "$T/jar" "$WEB/api/events")" "no new stream"
+wait_for 10 "! kill -0 $EVENTS 2>/dev/null" "the event stream to end with its session"
+wait_for 10 "! kill -0 $LOGS 2>/dev/null" "the log stream to end with its session"
 
 # Rate limits: 5 failures from one address, then 429 for a while, even with
 # the right password; 20 failures in all close the door to every address.
