@@ -88,11 +88,12 @@ static pid_t start_web(char **argv, const struct passwd *pw)
         /* The child: async-signal-safe calls only, then exec. */
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-                _exit(127);
         if (pw && (setgroups(0, NULL) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
                    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0))
                 _exit(126);
+        /* After the switch: a change of credentials clears the parent-death signal. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                _exit(127);
         execv(argv[0], argv);
         _exit(127);
 }

@@ -72,13 +72,16 @@ enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD
 
 enum MHD_Result http_json(struct MHD_Connection *c, unsigned status, const char *json)
 {
-        size_t n = strlen(json);
-        char *copy = xmalloc(n + 1);
+        struct buf body = BUF_INIT;
         struct MHD_Response *r;
+        size_t n;
+        char *copy;
 
-        memcpy(copy, json, n);
-        copy[n] = '\n';
-        r = MHD_create_response_from_buffer(n + 1, copy, MHD_RESPMEM_MUST_FREE);
+        buf_puts(&body, json);
+        buf_putc(&body, '\n');
+        n = body.len;
+        copy = buf_detach(&body);
+        r = MHD_create_response_from_buffer(n, copy, MHD_RESPMEM_MUST_FREE);
         if (!r) {
                 free(copy);
                 return MHD_NO;
