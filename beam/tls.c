@@ -311,18 +311,20 @@ static int cb_get_fd(void *ctx, int *fd)
 
 static int fail(struct beam_tls *tls, struct buf *err, const char *what, const char *path)
 {
-        unsigned long e = ERR_peek_last_error();
+        /* The first error says why (a missing file, key values mismatch); later ones only
+         * which layer passed it on. */
+        unsigned long e = ERR_peek_error();
         char reason[160] = "";
+        const char *words = reason;
 
         if (e) {
+                /* "error:8000000D:system library::Permission denied": keep the words. */
                 ERR_error_string_n(e, reason, sizeof(reason));
-                const char *words = strrchr(reason, ':');
-                if (words)
-                        memmove(reason, words + 1, strlen(words));
+                words = strrchr(reason, ':') ? strrchr(reason, ':') + 1 : reason;
         }
         ERR_clear_error();
-        buf_printf(err, "tls: cannot load the %s '%s'%s%s", what, path, reason[0] ? ": " : "",
-                   reason);
+        buf_printf(err, "tls: cannot load the %s '%s'%s%s", what, path, words[0] ? ": " : "",
+                   words);
         beam_tls_free(tls);
         return -EINVAL;
 }

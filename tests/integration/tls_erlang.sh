@@ -94,6 +94,9 @@ assert_eq "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/tlsapp.ssl_dist.con
 # A key deployex cannot read fails the calls that need it, not every hook (start, health).
 jq '.tls.key = "/nonexistent/node-key.pem"' "$T/deployex.json" >"$T/nokey.json"
 run 0 "$DEPLOYEX" -c "$T/nokey.json" hook tlsapp 1 start
+run 1 "$DEPLOYEX" -c "$T/nokey.json" rpc tlsapp 1 erlang node
+assert_contains "$ERR" "tls: cannot load the key '/nonexistent/node-key.pem': No such file or directory" \
+        "rpc says which TLS file it cannot load, and why"
 
 # The remote shell gets the same options file.
 run 0 dx remote tlsapp 1 --dry-run
