@@ -33,7 +33,7 @@ ALL_LDFLAGS := $(OPT) -pthread $(LDFLAGS)
 LIBS       := $(PKG_LIBS) -linotifytools -lei
 
 # The functional core: links against libc alone (checked by `core-check`).
-CORE_SRC  := reconciler/plan.c reconciler/backoff.c reconciler/readiness.c
+CORE_SRC  := reconciler/plan.c reconciler/backoff.c reconciler/readiness.c reconciler/fleet_gate.c
 STATE_SRC := $(wildcard state/*.c)
 LUA_SRC   := $(wildcard lua/*.c)
 BEAM_SRC  := $(wildcard beam/*.c)
@@ -51,7 +51,7 @@ LOG_OBJ  := $(call obj,reconciler/logwriter_main.c reconciler/logwriter.c state/
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Unit tests named here link the core only: no yajl, curl, archive, lua, ei.
-CORE_TESTS := $(BUILD)/tests/test_plan $(BUILD)/tests/test_backoff $(BUILD)/tests/test_readiness
+CORE_TESTS := $(BUILD)/tests/test_plan $(BUILD)/tests/test_backoff $(BUILD)/tests/test_readiness $(BUILD)/tests/test_fleet_gate
 
 # Man pages: each is a docs/ page (written as a man page) through md2scdoc and
 # scdoc, so the docs and the man pages are one text.

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "app_view.h"
+#include "../state/fleet.h"
 #include "../state/paths.h"
 #include "../state/banned.h"
 
@@ -26,6 +27,15 @@ void app_view_load(const struct config *c, const struct app_config *app, struct 
         path_deferred(c, app->name, &path);
         if (deferred_load(path.data, &v.deferred, &v.errors) < 0)
                 memset(&v.deferred, 0, sizeof(v.deferred));
+        v.has_fleet = c->has_fleet;
+        if (c->has_fleet) {
+                path_fleet_turn(c, app->name, &path);
+                (void)fleet_turn_load(path.data, v.fleet.version, &v.fleet.go, v.fleet.reason,
+                                      sizeof(v.fleet.reason));
+                path_rollout(c, app->name, &path);
+                if (fleet_claim_load(path.data, &v.claim) < 0)
+                        v.claim.slot = -1;
+        }
         buf_release(&path);
         *ret = v;
 }
@@ -39,6 +49,7 @@ void app_view_plan_input(const struct app_view *v, struct plan_input *ret)
         ret->ninstances = v->nrecords;
         ret->ghosts = &v->ghosts;
         ret->deferred = v->deferred.version[0] ? &v->deferred : NULL;
+        ret->fleet = v->has_fleet ? &v->fleet : NULL;
 }
 
 int app_view_instance_count(const struct app_view *v)

@@ -13,6 +13,7 @@
 
 #include "plan.h"
 #include "../state/desired.h"
+#include "../state/fleet.h"
 #include "../state/ghosts.h"
 #include "../state/instance.h"
 #include "../state/source.h"
@@ -24,6 +25,9 @@ struct app_view {
         size_t nrecords;
         struct ghost_list ghosts;
         struct deferred deferred; /* version "" = nothing deferred */
+        bool has_fleet;           /* fleet mode: fleet is the daemon's last gate */
+        struct plan_fleet fleet;
+        struct fleet_claim claim; /* this host's slot (state/{app}/rollout.json), slot -1 = none */
         struct buf errors; /* unreadable records and the like, "; " separated */
 };
 

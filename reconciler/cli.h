@@ -71,9 +71,9 @@ int cli_parse_since(const char *s, uint64_t now_ms, uint64_t *ret_ms);
 extern const struct cli_command cmd_check, cmd_plan, cmd_status, cmd_history, cmd_ghosts,
         cmd_pin, cmd_unpin, cmd_pause, cmd_resume, cmd_restart, cmd_unghost, cmd_hash_password,
         cmd_version, cmd_run, cmd_logs, cmd_remote, cmd_hook, cmd_rpc, cmd_publish, cmd_metrics,
-        cmd_eval, cmd_audit, cmd_web, cmd_tls_init;
+        cmd_eval, cmd_audit, cmd_web, cmd_tls_init, cmd_rollout;
 /* Hidden commands the daemon runs as jobs (names start with "__"; not in the usage). */
 extern const struct cli_command cmd_x_hook, cmd_x_poll, cmd_x_fetch, cmd_x_unpack, cmd_x_log, cmd_x_notify,
-        cmd_x_otp, cmd_x_apps, cmd_x_websup, cmd_x_ready;
+        cmd_x_otp, cmd_x_apps, cmd_x_websup, cmd_x_ready, cmd_x_fleet;
 
 #endif

@@ -129,6 +129,16 @@ static void print_app(struct buf *out, const struct status_frame *f, const struc
                         buf_printf(out, " %s", v->ghosts.items[i].version);
                 buf_putc(out, '\n');
         }
+        if (v->has_fleet) {
+                buf_printf(out, "  fleet: host %s", f->c->fleet_host);
+                if (v->claim.slot >= 0)
+                        buf_printf(out, ", slot %d of %s", v->claim.slot, v->claim.version);
+                if (v->fleet.version[0] && !v->fleet.go && v->fleet.reason[0])
+                        buf_printf(out, ": %s", v->fleet.reason);
+                else if (v->fleet.version[0] && v->fleet.go)
+                        buf_puts(out, ": its turn");
+                buf_putc(out, '\n');
+        }
         if (count == 0)
                 return;
         /* 99 columns with versions of up to 11 characters. */

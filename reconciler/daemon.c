@@ -377,6 +377,7 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
 {
         static struct instance_record recs[REPLICAS_MAX];
         struct plan_input in;
+        uint64_t fleet_deadline = 0;
         size_t n = 0;
 
         if (!source_is_local(d) && d->src)
@@ -393,6 +394,7 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
         in.ghosts = &a->ghosts;
         in.deferred = a->deferred.version[0] ? &a->deferred : NULL;
         in.host_fault = d->fault.err ? d->fault.what : NULL;
+        in.fleet = fleet_tick(d, a, &fleet_deadline);
         plan_compute(&in, daemon_now(d), &plan_buf);
         /* The host cannot start anything right now: hold every step until the retry time. */
         for (size_t i = 0; i < plan_buf.n && !d->stopping && !host_faults_holding(d); i++) {
@@ -402,7 +404,8 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
         }
         exec_tick(d, a);
         sup_tick(d, a);
-        return min_deadline(plan_buf.next_wake_ms, a->source_job ? 0 : a->next_source_poll_ms);
+        return min_deadline(min_deadline(plan_buf.next_wake_ms, fleet_deadline),
+                            a->source_job ? 0 : a->next_source_poll_ms);
 }
 
 static void arm_timer(struct daemon *d, uint64_t deadline)

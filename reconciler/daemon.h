@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fleet_gate.h"
 #include "plan.h"
 #include "../state/config.h"
 #include "../state/deferred.h"
@@ -115,6 +116,18 @@ struct instance_rt {
         pid_t log_pid[2];
 };
 
+/* Fleet mode (fleet.c): this host's view of the rollout of the published version. */
+struct fleet_rt {
+        char version[VERSION_MAX + 1];       /* the version the view is about, "" = none */
+        struct fleet_view view;              /* slots as the last __fleet job read them */
+        bool job;                            /* a __fleet job is in flight */
+        uint64_t next_job_ms;                /* wall clock */
+        int failures;                        /* __fleet jobs failed in a row */
+        struct fleet_gate gate;              /* recomputed every reconcile */
+        struct plan_fleet plan;              /* what the planner gets */
+        bool ghosted;                        /* the verdict was applied */
+};
+
 struct app_rt {
         struct daemon *d;
         const struct app_config *cfg;       /* into d->cfg.apps; updated on reload */
@@ -134,6 +147,7 @@ struct app_rt {
         int source_wd, state_wd;             /* inotify watches, -1 = none */
         /* A deploy that failed for a passing reason (fetch, disk): the planner's retry gate. */
         struct deferred deferred;
+        struct fleet_rt fleet;
 };
 
 struct daemon {
@@ -175,6 +189,9 @@ int daemon_watch(struct daemon *d, struct loop_fd *lfd, uint32_t events);
 void daemon_unwatch(struct daemon *d, struct loop_fd *lfd);
 uint64_t daemon_now(struct daemon *d);
 struct app_rt *daemon_find_app(struct daemon *d, const char *name);
+
+/* fleet.c: the planner's fleet gate for the app (NULL: no fleet); *ret_deadline the next tick. */
+const struct plan_fleet *fleet_tick(struct daemon *d, struct app_rt *a, uint64_t *ret_deadline);
 
 /* metrics_textfile.c: start the job when due; the next deadline (0: none). */
 uint64_t metrics_textfile_tick(struct daemon *d);

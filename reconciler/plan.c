@@ -96,6 +96,7 @@ struct ctx {
         bool deploy_priority;      /* deploy_k was mid-deploy of an older D */
         bool deploy_runnable;
         bool deferred;             /* the deployment of dv waits for its retry time */
+        bool fleet_wait;           /* the deployment of dv waits for this host's fleet turn */
         int restart_k;
         bool restart_runnable;
 };
@@ -331,6 +332,9 @@ static void ctx_init(struct ctx *c, const struct plan_input *in, uint64_t now)
         c->paused = d->override.paused;
         c->deferred = c->deployable && in->deferred && strcmp(in->deferred->version, c->dv) == 0 &&
                       now < in->deferred->retry_at_ms;
+        /* No gate for dv yet counts as "not our turn": the gate is read before a deploy. */
+        c->fleet_wait = c->deployable && in->fleet && d->origin != DESIRED_OVERRIDE &&
+                        !(strcmp(in->fleet->version, c->dv) == 0 && in->fleet->go);
 
         for (int n = 1; n <= c->replicas; n++) {
                 const struct instance_record *r = find_record(in, n);
@@ -397,7 +401,8 @@ static void assign_slot(struct ctx *c)
 
         c->deploy_k = priority ? priority : first_deploy;
         c->deploy_priority = priority != 0;
-        if (c->deploy_k && !c->paused && !c->in_flight && !c->rollback_first && !c->deferred) {
+        if (c->deploy_k && !c->paused && !c->in_flight && !c->rollback_first && !c->deferred &&
+            !c->fleet_wait) {
                 const struct instance_record *r = rec(c, c->deploy_k);
 
                 c->deploy_runnable = (c->deploy_priority || !blocker_not_on_d(c, c->deploy_k)) &&
@@ -430,6 +435,17 @@ static void add_deferred(const struct ctx *c, struct plan_step *s)
 
         reason_add(s, "; deferred: %.160s, retry in %" PRIu64 " s", df->reason[0] ? df->reason : "failed",
                    (left + 999) / 1000);
+}
+
+static void step_fleet_wait(const struct ctx *c, const struct view *v, struct plan_step *s)
+{
+        const struct plan_fleet *f = c->in->fleet;
+
+        step_versions(s, PLAN_WAIT, v->r->version, c->dv);
+        if (strcmp(f->version, c->dv) == 0 && f->reason[0])
+                reason_add(s, "fleet: %.190s", f->reason);
+        else
+                reason_add(s, "fleet: reading the rollout of %s", c->dv);
 }
 
 /* The executor asks upgrade_kind for a ready BEAM release instance with a version. */
@@ -632,6 +648,8 @@ static bool decide(const struct ctx *c, const struct view *v, struct plan_step *
                 else if (r->version[0] != '\0' && !version_ghosted(c, r->version) &&
                          r->state == INSTANCE_STOPPED)
                         step_start(c, v, s);
+                else if (c->fleet_wait && !c->paused && !c->in_flight && !c->rollback_first)
+                        step_fleet_wait(c, v, s);
                 else
                         step_deploy(c, v, s, false);
                 return true;

@@ -49,6 +49,10 @@
  *    once all before it are ready); restart_instances["n"] differing from
  *    instance_restart_token -> restart of that instance alone.  The step
  *    carries the token the executor records once done.
+ *  - fleet (DESIGN §10): a deployment of a published D waits while the
+ *    fleet gate for D says so: the step is `wait` with the gate's reason
+ *    ("fleet: slot 2 waits for web-1").  Pins are local: a pinned D is not
+ *    gated.  Crashed instances still restart on what they ran.
  *  - paused: deploy-full, deploy-hot, rollback and token restarts are shown
  *    with runnable = false ("paused"); start, stop and remove still run.
  */
@@ -104,6 +108,13 @@ struct plan_hot {
         char to[VERSION_MAX + 1];
 };
 
+/* Fleet mode: may this host deploy `version` now (fleet_gate.h decides). */
+struct plan_fleet {
+        char version[VERSION_MAX + 1];
+        bool go;
+        char reason[200];                         /* why not, e.g. "slot 2 waits for web-1" */
+};
+
 struct plan_input {
         const struct app_config *app;
         const struct desired *desired;
@@ -114,6 +125,7 @@ struct plan_input {
         size_t nhot;
         const struct deferred *deferred;          /* the retry gate; NULL = nothing deferred */
         const char *host_fault;                   /* the host is at fault (why); NULL = no */
+        const struct plan_fleet *fleet;           /* the fleet gate; NULL = not in fleet mode */
 };
 
 /* Fills *out (always; out->n may be 0).  Pure. */

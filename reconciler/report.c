@@ -149,6 +149,18 @@ static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v
         for (size_t i = 0; i < v->ghosts.n; i++)
                 json_gen_str(g, v->ghosts.items[i].version);
         yajl_gen_array_close(g);
+        json_gen_str(g, "fleet");
+        if (v->has_fleet) {
+                yajl_gen_map_open(g);
+                json_gen_kv_str(g, "host", c->fleet_host);
+                json_gen_kv_str(g, "version", v->claim.slot >= 0 ? v->claim.version : NULL);
+                json_gen_kv_int(g, "slot", v->claim.slot >= 0 ? v->claim.slot : -1);
+                json_gen_kv_bool(g, "turn", v->fleet.go && strcmp(v->fleet.version, v->claim.version) == 0);
+                json_gen_kv_str(g, "waits", !v->fleet.go && v->fleet.reason[0] ? v->fleet.reason : NULL);
+                yajl_gen_map_close(g);
+        } else {
+                yajl_gen_null(g);
+        }
         json_gen_str(g, "instances");
         yajl_gen_array_open(g);
         for (int n = 1; n <= app_view_instance_count(v); n++)

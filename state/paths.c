@@ -121,3 +121,15 @@ void path_tls_dist_file(const struct config *c, const char *app, struct buf *out
         put_base(out, c->var_path);
         buf_printf(out, "/tls/%s.ssl_dist.conf", app);
 }
+
+void path_rollout(const struct config *c, const char *app, struct buf *out)
+{
+        path_state_dir(c, app, out);
+        buf_puts(out, "/rollout.json");
+}
+
+void path_fleet_turn(const struct config *c, const char *app, struct buf *out)
+{
+        path_state_dir(c, app, out);
+        buf_puts(out, "/fleet.json");
+}

@@ -15,6 +15,8 @@ void path_history(const struct config *c, const char *app, struct buf *out);
 void path_ghosts(const struct config *c, const char *app, struct buf *out);
 void path_journal(const struct config *c, const char *app, struct buf *out);
 void path_deferred(const struct config *c, const char *app, struct buf *out);
+void path_fleet_turn(const struct config *c, const char *app, struct buf *out); /* state/{app}/fleet.json */
+void path_rollout(const struct config *c, const char *app, struct buf *out);   /* state/{app}/rollout.json */
 void path_desired(const struct config *c, const char *app, struct buf *out);
 void path_last_override(const struct config *c, const char *app, struct buf *out); /* state/{app}/override.json */
 void path_override(const struct config *c, const char *app, struct buf *out);      /* {overrides_path}/{app}.json */

@@ -99,6 +99,7 @@ static void test_invalid_configs(void **state)
                 { TOP(", \"fleet\": {\"canary\": 1}"), "fleet.canary: must be true or false" },
                 { TOP(", \"fleet\": {\"heartbeat_ms\": 5}"), "fleet.heartbeat_ms: must be an integer from 100" },
                 { TOP(", \"fleet\": {\"heartbeat_ms\": 5000, \"stale_after_ms\": 9000}"), "fleet.stale_after_ms: must be more than twice fleet.heartbeat_ms (5000), got 9000" },
+                { "{\"source\": \"s3://b\", \"cookie\": \"c\", \"apps\": [], \"fleet\": {}}", "fleet: fleet rollouts support file:// sources only for now" },
                 /* tls and http */
                 { TOP(", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\"}"), "tls.ca: required when \"tls\" is set" },
                 { TOP(", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\", \"ca\": \"ca.pem\"}"), "tls.ca: must be an absolute path" },

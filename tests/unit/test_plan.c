@@ -72,6 +72,8 @@ struct scenario {
         bool gleam;
         struct deferred deferred; /* version "" = none */
         const char *host_fault;   /* NULL = the host is fine */
+        bool fleet;               /* fleet mode: fleet_gate is the gate */
+        struct plan_fleet fleet_gate;
 };
 
 #define READY(N, V, P) \
@@ -663,6 +665,29 @@ static const struct scenario scenarios[] = {
           .now = NOW,
           .steps = { HOLD(1, WAIT, "1.0.1", "1.0.1", "crashed on probation; rollback held") },
           .wake = NOW + 1990 },
+        /* ---- fleet: the turn is the planner's input ---- */
+        { .name = "fleet: not this host's turn: wait with the gate's reason", .replicas = 2,
+          .dv = "1.0.1", .recs = { READY(1, "1.0.0", ""), READY(2, "1.0.0", "") },
+          .fleet = true, .fleet_gate = { .version = "1.0.1", .go = false,
+                                         .reason = "slot 2 waits for web-1" },
+          .now = NOW,
+          .steps = { HOLD(1, WAIT, "1.0.0", "1.0.1", "fleet: slot 2 waits for web-1"),
+                     HOLD(2, WAIT, "1.0.0", "1.0.1", "fleet: slot 2 waits for web-1") } },
+        { .name = "fleet: no gate for this version yet: wait", .replicas = 1, .dv = "1.0.2",
+          .recs = { READY(1, "1.0.0", "") },
+          .fleet = true, .fleet_gate = { .version = "1.0.1", .go = true },
+          .now = NOW,
+          .steps = { HOLD(1, WAIT, "1.0.0", "1.0.2", "fleet: reading the rollout of 1.0.2") } },
+        { .name = "fleet: this host's turn: deploy", .replicas = 1, .dv = "1.0.1",
+          .recs = { READY(1, "1.0.0", "") },
+          .fleet = true, .fleet_gate = { .version = "1.0.1", .go = true },
+          .now = NOW,
+          .steps = { RUN(1, FULL, "1.0.0", "1.0.1", "update to published 1.0.1") } },
+        { .name = "fleet: a pin is local, never gated", .replicas = 1, .dv = "1.0.1",
+          .pinned = true, .recs = { READY(1, "1.0.0", "") },
+          .fleet = true, .fleet_gate = { .version = "1.0.1", .go = false, .reason = "x" },
+          .now = NOW,
+          .steps = { RUN(1, FULL, "1.0.0", "1.0.1", "update to pinned 1.0.1") } },
 
         /* ---- hot or full: plan says what the executor may do ---- */
         { .name = "hot visibility: a ready Erlang instance may be upgraded hot", .replicas = 1,
@@ -782,6 +807,7 @@ static void build(const struct scenario *sc, struct fixture *f)
                 .nhot = n,
                 .deferred = sc->deferred.version[0] ? &sc->deferred : NULL,
                 .host_fault = sc->host_fault,
+                .fleet = sc->fleet ? &sc->fleet_gate : NULL,
         };
 }
 
