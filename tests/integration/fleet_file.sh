@@ -8,7 +8,9 @@
 #  - a release that fails on the canary gets a verdict: the other hosts
 #    ghost it and never fetch it;
 #  - SIGSTOP of slot 1's daemon: slot 2 abandons it after stale_after_ms and
-#    proceeds; the stopped host, continued, joins again at the end.
+#    proceeds; the stopped host, continued, joins again at the end;
+#  - SIGSTOP of the canary's daemon in its turn: slot 1 abandons it and fails
+#    the version; nobody fetches it, the canary rolls back once continued.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 unshare --net --uts --mount true 2>/dev/null || { echo "needs root for unshare --net --uts --mount"; exit 77; }
 PORT=47420
@@ -150,4 +152,25 @@ ok
 kill -CONT "$(cat "$T/$holder/var/run/deployex.pid")"
 wait_for 60 "running_on $holder 1.0.1" "$holder to join again and deploy"
 assert_eq "$holder" "$(jq -r .host "$(slot_file 1.0.1 3)")" "the continued host joined again at slot 3"
+
+# --- SIGSTOP of the canary's daemon in its turn: the version fails everywhere ---
+cp "$(demo_release 1.0.2)" "$T/bucket/dist/demo/demo-1.0.2.tar.gz"
+printf '{"version": "1.0.2", "hash": "h102"}\n' >"$T/bucket/versions/demo/prod/current.json.tmp"
+mv "$T/bucket/versions/demo/prod/current.json.tmp" "$T/bucket/versions/demo/prod/current.json"
+wait_for 30 "[ -f '$(slot_file 1.0.2 0)' ]" "the canary's slot of 1.0.2"
+kill -STOP "$(cat "$T/h0/var/run/deployex.pid")"
+state0=$(jq -r .state "$(slot_file 1.0.2 0)")
+[ "$state0" = waiting ] || [ "$state0" = deploying ] || fail "the canary was stopped in state $state0"
+ok
+wait_for 60 "[ -f '$T/bucket/rollout/demo/prod/1.0.2/verdict.json' ]" "a verdict on the stale canary"
+assert_contains "$(jq -r .reason "$T/bucket/rollout/demo/prod/1.0.2/verdict.json")" "the canary h0 went stale" "the verdict names the stale canary"
+assert_eq "abandoned" "$(jq -r .state "$(slot_file 1.0.2 0)")" "slot 0 abandoned"
+for h in h1 h2; do
+        wait_for 20 "hx $h ghosts --json demo | jq -e '.[] | select(.version == \"1.0.2\")'" "$h to ghost 1.0.2"
+        [ ! -e "$T/$h/var/cache/demo/demo-1.0.2.tar.gz" ] || fail "$h fetched the failed release"
+        ok
+done
+kill -CONT "$(cat "$T/h0/var/run/deployex.pid")"
+wait_for 30 "hx h0 ghosts --json demo | jq -e '.[] | select(.version == \"1.0.2\")'" "the canary to ghost 1.0.2 too"
+wait_for 60 "running_on h0 1.0.1" "the canary back on 1.0.1"
 finish
