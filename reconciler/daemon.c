@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
@@ -914,6 +915,9 @@ static int run(const struct cli *cli, int argc, char **argv)
         d.config_path = cli->config_path;
         d.watch_path = config_file_of(cli->config_path);
         raise_fd_limit();
+        /* Orphans of the instances (a setsid grandchild) are reparented to us, not to init. */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                log_warn("cannot become a child subreaper: %s", strerror(errno));
         if (load_config(&d, &d.cfg, &err) < 0) {
                 fprintf(stderr, "%s%s", err.data, err.len && err.data[err.len - 1] == '\n' ? "" : "\n");
                 free(d.watch_path);

@@ -89,6 +89,14 @@ struct op {
 
 struct app_rt;
 
+/*
+ * The environment entry every instance's process carries,
+ * "DEPLOYEX_INSTANCE={var_path}/service/{app}/{n}" (unique on the host, even
+ * with several daemons): its descendants inherit it, so the daemon finds
+ * what escaped the process group.
+ */
+#define INSTANCE_MARKER "DEPLOYEX_INSTANCE"
+
 /* How to run an instance, as its start hook answered. */
 struct start_cmd {
         char **argv;

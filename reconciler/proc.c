@@ -1,6 +1,10 @@
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "../state/json.h"
@@ -69,4 +73,49 @@ int daemon_running_pid(const struct config *c)
         buf_release(&text);
         buf_release(&comm);
         return pid;
+}
+
+/*
+ * Does /proc/PID/environ hold exactly `entry` ("NAME=value")?  Read in one
+ * go (environ is at most a few pages); a process that is gone, or whose
+ * environ we may not read, does not.
+ */
+static bool environ_has(int pid, const char *entry)
+{
+        char path[64];
+        struct buf env = BUF_INIT;
+        size_t len = strlen(entry);
+        bool found = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+        if (file_read_all(path, 1024 * 1024, &env) == 0) {
+                for (size_t i = 0; i < env.len; i += strlen(env.data + i) + 1)
+                        if (strncmp(env.data + i, entry, len + 1) == 0) {
+                                found = true;
+                                break;
+                        }
+        }
+        buf_release(&env);
+        return found;
+}
+
+int proc_kill_marked(const char *entry, int except_pid, int sig)
+{
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        int n = 0;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+
+                if (*end || pid <= 1 || pid == except_pid || pid == getpid())
+                        continue;
+                if (environ_has((int)pid, entry) && kill((pid_t)pid, sig) == 0)
+                        n++;
+        }
+        closedir(d);
+        return n;
 }

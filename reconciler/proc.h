@@ -16,6 +16,13 @@ int proc_start_time(int pid, uint64_t *ret);
 /* The process pid is alive and started at start_time (0 = do not compare). */
 bool proc_is_same(int pid, uint64_t start_time);
 /*
+ * Send sig to every process (but except_pid and this one) whose environment
+ * holds exactly `entry` ("NAME=value"): the descendants of an instance that
+ * left its process group and session (setsid, a double fork) still carry the
+ * marker the daemon gave it.  The number signalled, or -errno.
+ */
+int proc_kill_marked(const char *entry, int except_pid, int sig);
+/*
  * The daemon serving this var_path: its pid from run/deployex.pid when that
  * process is alive and is a deployex.  0 when none.
  */

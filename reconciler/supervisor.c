@@ -247,6 +247,28 @@ void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event)
 
 /* --- exits --- */
 
+/*
+ * What the instance left behind outside its process group: a child that
+ * called setsid() or double-forked escapes the group kill, keeps the log
+ * pipes open and would pile up, one more per restart.  The daemon is a child
+ * subreaper (daemon.c), so such orphans are its own to reap; they carry the
+ * instance's marker in their environment, which is how they are found.
+ */
+static void sweep_escapees(struct daemon *d, struct instance_rt *in)
+{
+        struct buf dir = BUF_INIT, entry = BUF_INIT;
+        int n;
+
+        path_service_dir(&d->cfg, in->app->name, in->rec.instance, &dir);
+        buf_printf(&entry, "%s=%s", INSTANCE_MARKER, dir.data);
+        n = proc_kill_marked(entry.data, 0, SIGKILL);
+        buf_release(&dir);
+        buf_release(&entry);
+        if (n > 0)
+                log_warn("app=%s instance=%d: killed %d process%s it left behind outside its "
+                         "process group", in->app->name, in->rec.instance, n, n == 1 ? "" : "es");
+}
+
 static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, bool known)
 {
         struct buf why = BUF_INIT;
@@ -261,6 +283,7 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
         in->rec.started_at_ms = 0;
         in->own_child = false;
         in->kill_at_ms = 0;
+        sweep_escapees(d, in);
         if (in->pidfd.fd >= 0) {
                 daemon_unwatch(d, &in->pidfd);
                 close(in->pidfd.fd);
@@ -574,8 +597,16 @@ static void start_hook_done(struct daemon *d, struct job *j)
                 buf_puts(&err, "start hook: the answer needs argv (non-empty) and envp");
                 goto bad;
         }
-        cmd.envp = spawn_env_build(hook_env, (const char *const *)scrubbed_env,
-                                   ARRAY_SIZE(scrubbed_env), NULL, 0);
+        {
+                /* The marker every descendant inherits: sweep_escapees() finds them by it. */
+                struct buf value = BUF_INIT;
+                struct kv marker = { (char *)INSTANCE_MARKER, NULL };
+                path_service_dir(&d->cfg, in->app->name, in->rec.instance, &value);
+                marker.value = value.data;
+                cmd.envp = spawn_env_build(hook_env, (const char *const *)scrubbed_env,
+                                           ARRAY_SIZE(scrubbed_env), &marker, 1);
+                buf_release(&value);
+        }
         cwd_v = json_get(result, "cwd");
         if (YAJL_IS_STRING(cwd_v)) {
                 cmd.cwd = xstrdup(YAJL_GET_STRING(cwd_v));
