@@ -63,13 +63,15 @@ function field(label, value, cls) {
 function instanceRow(app, i) {
   const target = `${app.name}/${i.instance}`;
   const ld = i.last_deploy ? `${i.last_deploy.kind} ${i.last_deploy.result} ${i.last_deploy.at}` : '–';
-  const err = (i.last_error && (i.last_error.text || i.last_error)) || lastFailure(app, i.instance) || '–';
+  // The daemon's last_error ({at, text}) when it has one, else the latest failed history event.
+  const err = (i.last_error && `${i.last_error.at}: ${i.last_error.text}`) || lastFailure(app, i.instance) || '–';
   const uptime = el('td', { 'data-label': 'Uptime', class: 'uptime', text: i.pid ? duration(i.uptime_ms) : '–' });
   uptime.dataset.ms = i.pid ? i.uptime_ms : '';
   return el('tr', { 'data-instance': i.instance },
     el('th', { scope: 'row', text: target }),
     field('State', i.state, `state state-${i.state}`),
     field('Version', i.version || '–'),
+    field('Target', i.target_version || '–'),
     field('Ready', i.ready ? 'yes' : 'no'),
     field('OTP', i.otp_release ? `${i.otp} (${i.otp_release})` : i.otp),
     field('PID', i.pid ? String(i.pid) : '–', 'pid'),
@@ -132,7 +134,7 @@ function appSection(app) {
       onclick: () => act(`/api/apps/${name}/unghost`, { all: true }, `Unghost every version of ${name}?`),
     }) : null) : null;
   const table = el('table', {},
-    el('thead', {}, el('tr', {}, ...['Instance', 'State', 'Version', 'Ready', 'OTP', 'PID', 'Uptime', 'Crashes', 'Forced',
+    el('thead', {}, el('tr', {}, ...['Instance', 'State', 'Version', 'Target', 'Ready', 'OTP', 'PID', 'Uptime', 'Crashes', 'Forced',
       'Last deploy', 'Last error', 'Actions'].map((h) => el('th', { scope: 'col', text: h })))),
     el('tbody', {}, ...app.instances.map((i) => instanceRow(app, i))));
   return el('section', { class: 'app', 'aria-labelledby': `app-${name}`, 'data-app': name },
