@@ -393,10 +393,24 @@ static void preflight_done(struct daemon *d, struct job *j)
         buf_release(&text);
 }
 
-/* Pre-commands run once per version (and sha256) on this host: the first instance deployed. */
+/*
+ * Pre-commands run once per version (and sha256) on this host: the first
+ * instance deployed.  In a fleet they run once per fleet, on slot 0's turn
+ * (the canary's): a later slot deploys only after slot 0 was ready, so they
+ * ran there (docs/fleet.md).  A pinned version is local: it runs them here.
+ */
 static bool pre_commands_ran(struct daemon *d, struct instance_rt *in)
 {
+        const struct fleet_rt *f = &in->app->fleet;
         uint64_t at = 0;
+
+        if (d->cfg.has_fleet && in->app->desired.origin == DESIRED_SOURCE &&
+            strcmp(f->version, in->op->step.to) == 0 && f->view.mine > 0) {
+                log_info("app=%s instance=%d pre-commands of %s ran on slot 0's turn of the "
+                         "fleet; skipped on slot %d", in->app->name, in->rec.instance,
+                         in->op->step.to, f->view.mine);
+                return true;
+        }
 
         if (desired_pre_commands_done(&d->cfg, in->app->name, in->op->step.to, &at) <= 0)
                 return false;

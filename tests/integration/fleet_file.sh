@@ -9,6 +9,7 @@
 #    ghost it and never fetch it;
 #  - SIGSTOP of slot 1's daemon: slot 2 abandons it after stale_after_ms and
 #    proceeds; the stopped host, continued, joins again at the end;
+#  - pre-commands run once per fleet, on the canary's turn;
 #  - SIGSTOP of the canary's daemon in its turn: slot 1 abandons it and fails
 #    the version; nobody fetches it, the canary rolls back once continued.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
@@ -136,8 +137,11 @@ wait_for 30 "running_on h0 1.0.0" "the canary back on 1.0.0"
 assert_contains "$(hx h2 rollout --json demo 2>/dev/null || true)" "" "rollout after a verdict"
 
 # --- SIGSTOP of slot 1's daemon: slot 2 takes over and proceeds ---
+# Its pre-command appends the host (UTS name) that ran it to a marker: once per fleet, on the canary.
+marker="$T/pre-commands.log"
 cp "$(demo_release 1.0.1)" "$T/bucket/dist/demo/demo-1.0.1.tar.gz"
-printf '{"version": "1.0.1", "hash": "h101"}\n' >"$T/bucket/versions/demo/prod/current.json.tmp"
+jq -n --arg m "$marker" '{version: "1.0.1", hash: "h101", pre_commands: ["eval {ok, F} = file:open(\"" + $m + "\", [append]), io:format(F, \"~s~n\", [element(2, inet:gethostname())]), file:close(F)."]}' \
+        >"$T/bucket/versions/demo/prod/current.json.tmp"
 mv "$T/bucket/versions/demo/prod/current.json.tmp" "$T/bucket/versions/demo/prod/current.json"
 wait_for 30 "[ -f '$(slot_file 1.0.1 1)' ] && [ -f '$(slot_file 1.0.1 2)' ]" "slots 1 and 2 of 1.0.1"
 holder=$(jq -r .host "$(slot_file 1.0.1 1)")
@@ -152,6 +156,7 @@ ok
 kill -CONT "$(cat "$T/$holder/var/run/deployex.pid")"
 wait_for 60 "running_on $holder 1.0.1" "$holder to join again and deploy"
 assert_eq "$holder" "$(jq -r .host "$(slot_file 1.0.1 3)")" "the continued host joined again at slot 3"
+assert_eq "h0" "$(cat "$marker")" "pre-commands ran once in the fleet, on the canary"
 
 # --- SIGSTOP of the canary's daemon in its turn: the version fails everywhere ---
 cp "$(demo_release 1.0.2)" "$T/bucket/dist/demo/demo-1.0.2.tar.gz"
