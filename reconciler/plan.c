@@ -433,8 +433,8 @@ static void add_deferred(const struct ctx *c, struct plan_step *s)
         const struct deferred *df = c->in->deferred;
         uint64_t left = df->retry_at_ms - c->now;
 
-        reason_add(s, "; deferred: %.160s, retry in %" PRIu64 " s", df->reason[0] ? df->reason : "failed",
-                   (left + 999) / 1000);
+        reason_add(s, "; deferred: %.160s, retry in %" PRIu64 " s",
+                   df->reason[0] ? df->reason : "failed", (left + 999) / 1000);
 }
 
 static void step_fleet_wait(const struct ctx *c, const struct view *v, struct plan_step *s)
@@ -637,21 +637,21 @@ static bool decide(const struct ctx *c, const struct view *v, struct plan_step *
                 step_rollback(c, v, s);
                 return true;
         case CLS_DEPLOY:
-                if (v->n == c->deploy_k && c->deploy_runnable)
+                if (v->n == c->deploy_k && c->deploy_runnable) {
                         step_deploy(c, v, s, true);
-                else if (r->version[0] != '\0' && !version_ghosted(c, r->version) &&
-                         r->state == INSTANCE_BACKOFF) {
+                } else if (r->version[0] != '\0' && !version_ghosted(c, r->version) &&
+                           r->state == INSTANCE_BACKOFF) {
                         step_crashed(c, v, s); /* keep it supervised until its turn */
                         if (c->deferred && v->n == c->deploy_k)
                                 add_deferred(c, s);
-                }
-                else if (r->version[0] != '\0' && !version_ghosted(c, r->version) &&
-                         r->state == INSTANCE_STOPPED)
+                } else if (r->version[0] != '\0' && !version_ghosted(c, r->version) &&
+                           r->state == INSTANCE_STOPPED) {
                         step_start(c, v, s);
-                else if (c->fleet_wait && !c->paused && !c->in_flight && !c->rollback_first)
+                } else if (c->fleet_wait && !c->paused && !c->in_flight && !c->rollback_first) {
                         step_fleet_wait(c, v, s);
-                else
+                } else {
                         step_deploy(c, v, s, false);
+                }
                 return true;
         case CLS_CRASHED:
                 step_crashed(c, v, s);

@@ -45,6 +45,10 @@ pid3=$(inst_field 3 pid)
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
 start_daemon
 wait_for 90 "all_running 3 1.0.1" "convergence on 1.0.1"
+# Instance 3 still ran 1.0.0 when the daemon died: the next one adopted that very process.
+grep -q "instance=3 version=1.0.0 adopted pid $pid3 " "$T/daemon.log" ||
+        fail "instance 3's pid $pid3 was adopted, not restarted"
+ok
 wait_for 10 "one_vm_each" "exactly one VM per instance"
 for n in 1 2 3; do
         assert_contains "$(answer $((BASE + n - 1)))" "demo 1.0.1 demo-$n@" "instance $n answers 1.0.1"

@@ -4,11 +4,6 @@
 # SIGTERM and flushes a partial last line at EOF.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 
-if ! "$DEPLOYEX" logs --help >/dev/null 2>&1; then
-        echo "skip: 'logs' is not in main.c's command table yet"
-        exit 0
-fi
-
 write_config 2
 LOG="$T/log/myapp/myapp-1-stdout.log"
 

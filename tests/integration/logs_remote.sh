@@ -4,11 +4,6 @@
 # remote shell on a running release node, which outlives the shell.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 
-if ! "$DEPLOYEX" remote --help >/dev/null 2>&1 || ! "$DEPLOYEX" __unpack --help >/dev/null 2>&1; then
-        echo "skip: 'remote' or '__unpack' is not in main.c's command table yet"
-        exit 0
-fi
-
 # Instance 9 of "demo": a node name no other test uses (demo-1..3 are common).
 N=9
 PORT=47399
