@@ -139,13 +139,18 @@ static void fleet_done(struct daemon *d, struct job *j)
         a->fleet.job = false;
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
-                log_warn("app=%s: fleet: %s", a->name, why.data);
+                /* Once per run of failures: the bucket may be away for a while. */
+                if (a->fleet.failures++ == 0)
+                        log_warn("app=%s: fleet: %s; retrying every heartbeat", a->name, why.data);
+                else
+                        log_debug("app=%s: fleet: %s", a->name, why.data);
                 buf_release(&why);
-                a->fleet.failures++;
         } else {
                 if (j->err_buf.len)
                         log_info("app=%s: fleet: %.*s", a->name, (int)strcspn(j->err_buf.data, "\n"),
                                  j->err_buf.data);
+                if (a->fleet.failures)
+                        log_info("app=%s: fleet: the rollout files are readable again", a->name);
                 a->fleet.failures = 0;
                 if (strcmp(j->what + strlen(j->what) - strlen(a->fleet.version), a->fleet.version) == 0 &&
                     strlen(j->what) > strlen(a->fleet.version) &&
