@@ -215,6 +215,81 @@ static void app_free(struct daemon *d, struct app_rt *a)
 }
 
 /* Load the records a previous daemon left: adopt live processes, note the dead. */
+/*
+ * An instance whose record lost its pid (a write that failed on a full disk,
+ * a record removed by hand) may still run: its process carries its marker,
+ * INSTANCE_MARKER = {var_path}/service/{app}/{n}.  One pass over /proc at
+ * start adopts each such process rather than start a second one next to it
+ * (the oldest, when a setsid descendant also leads a session).  Its
+ * readiness is checked again; an unknown version is redeployed.
+ */
+struct marked {
+        struct instance_rt *in;
+        int pid;
+        uint64_t start;
+};
+
+struct unrecorded {
+        struct daemon *d;
+        struct buf prefix;                   /* "{var_path}/service/" */
+        struct marked *found;                /* the oldest per instance without a live pid */
+        size_t n, cap;
+};
+
+static void found_marked(void *ctx, const char *value, int pid, uint64_t start)
+{
+        struct unrecorded *u = ctx;
+        char app[APP_NAME_MAX + 1];
+        struct instance_rt *in;
+        const char *rest, *slash;
+        struct app_rt *a;
+        int n;
+
+        if (strncmp(value, u->prefix.data, u->prefix.len) != 0)
+                return;
+        rest = value + u->prefix.len;
+        slash = strchr(rest, '/');
+        if (!slash || (size_t)(slash - rest) > APP_NAME_MAX || parse_int(slash + 1, &n) < 0)
+                return;
+        memcpy(app, rest, (size_t)(slash - rest));
+        app[slash - rest] = '\0';
+        if (!(a = daemon_find_app(u->d, app)) || n < 1 || n > REPLICAS_MAX)
+                return;
+        in = instance_get(a, n, true);
+        if (!in || sup_is_running(in))
+                return; /* its record knows its process: the rest are descendants */
+        for (size_t i = 0; i < u->n; i++) {
+                if (u->found[i].in != in)
+                        continue;
+                if (start < u->found[i].start)
+                        u->found[i] = (struct marked){ in, pid, start };
+                return;
+        }
+        xgrow((void **)&u->found, &u->cap, u->n + 1, sizeof(*u->found));
+        u->found[u->n++] = (struct marked){ in, pid, start };
+}
+
+static void adopt_unrecorded(struct daemon *d)
+{
+        struct unrecorded u = { d, BUF_INIT, NULL, 0, 0 };
+
+        path_service_root(&d->cfg, &u.prefix);
+        (void)proc_scan_marked(INSTANCE_MARKER, found_marked, &u);
+        for (size_t i = 0; i < u.n; i++) {
+                struct instance_rt *in = u.found[i].in;
+                log_warn("app=%s instance=%d: pid %d runs without a record of it; adopting it",
+                         in->app->name, in->rec.instance, u.found[i].pid);
+                in->rec.pid = u.found[i].pid;
+                in->rec.proc_start_time = u.found[i].start;
+                in->rec.started_at_ms = daemon_now(d);
+                in->rec.ready = false;
+                instance_set_state(d, in, INSTANCE_STARTING, "adopted by its marker");
+                sup_adopt(d, in);
+        }
+        free(u.found);
+        buf_release(&u.prefix);
+}
+
 static void app_load_instances(struct daemon *d, struct app_rt *a)
 {
         struct buf path = BUF_INIT, err = BUF_INIT;
@@ -951,6 +1026,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                 d.apps[d.napps++] = a;
                 app_load_instances(&d, a);
         }
+        adopt_unrecorded(&d);
         host_faults_resume(&d);
         for (size_t i = 0; i < d.napps; i++) {
                 /* Recovery records tokens and hashes: it needs the desired state. */

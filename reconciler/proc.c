@@ -119,3 +119,49 @@ int proc_kill_marked(const char *entry, int except_pid, int sig)
         closedir(d);
         return n;
 }
+
+/* The value of `name` in /proc/PID/environ, into ret; false when absent or unreadable. */
+static bool environ_get(int pid, const char *name, struct buf *ret)
+{
+        char path[64];
+        struct buf env = BUF_INIT;
+        size_t len = strlen(name);
+        bool found = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+        if (file_read_all(path, 1024 * 1024, &env) == 0) {
+                for (size_t i = 0; i < env.len; i += strlen(env.data + i) + 1)
+                        if (strncmp(env.data + i, name, len) == 0 && env.data[i + len] == '=') {
+                                buf_reset(ret);
+                                buf_puts(ret, env.data + i + len + 1);
+                                found = true;
+                                break;
+                        }
+        }
+        buf_release(&env);
+        return found;
+}
+
+int proc_scan_marked(const char *name, proc_marked_fn fn, void *ctx)
+{
+        DIR *d = opendir("/proc");
+        struct buf value = BUF_INIT;
+        struct dirent *de;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+                uint64_t start;
+
+                /* An instance's process leads its own session (spawn.c: setsid). */
+                if (*end || pid <= 1 || pid == getpid() || getsid((pid_t)pid) != (pid_t)pid)
+                        continue;
+                if (environ_get((int)pid, name, &value) && proc_start_time((int)pid, &start) == 0)
+                        fn(ctx, value.data, (int)pid, start);
+        }
+        closedir(d);
+        buf_release(&value);
+        return 0;
+}

@@ -23,6 +23,14 @@ bool proc_is_same(int pid, uint64_t start_time);
  */
 int proc_kill_marked(const char *entry, int except_pid, int sig);
 /*
+ * One pass over /proc: fn(ctx, value, pid, start_time) for every process
+ * that leads its own session and has `name` in its environment (an
+ * instance's own process carries INSTANCE_MARKER; a setsid descendant of it
+ * does too, but started later).  0, or -errno when /proc cannot be read.
+ */
+typedef void (*proc_marked_fn)(void *ctx, const char *value, int pid, uint64_t start_time);
+int proc_scan_marked(const char *name, proc_marked_fn fn, void *ctx);
+/*
  * The daemon serving this var_path: its pid from run/deployex.pid when that
  * process is alive and is a deployex.  0 when none.
  */

@@ -80,6 +80,12 @@ void path_override(const struct config *c, const char *app, struct buf *out)
         buf_printf(out, "/%s.json", app);
 }
 
+void path_service_root(const struct config *c, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_puts(out, "/service/");
+}
+
 void path_service_dir(const struct config *c, const char *app, int n, struct buf *out)
 {
         put_base(out, c->var_path);

@@ -20,6 +20,7 @@ void path_rollout(const struct config *c, const char *app, struct buf *out);   /
 void path_desired(const struct config *c, const char *app, struct buf *out);
 void path_last_override(const struct config *c, const char *app, struct buf *out); /* state/{app}/override.json */
 void path_override(const struct config *c, const char *app, struct buf *out);      /* {overrides_path}/{app}.json */
+void path_service_root(const struct config *c, struct buf *out); /* service/ (with the slash) */
 void path_service_dir(const struct config *c, const char *app, int n, struct buf *out);
 /* which: "new", "current", "previous", "tmp" */
 void path_release_dir(const struct config *c, const char *app, int n, const char *which, struct buf *out);
