@@ -124,7 +124,7 @@ pids=$(dxs | jq -c '[.apps[0].instances[].pid]')
 as_member() { setpriv --reuid=65534 --regid=65534 --groups="$gid" "$@"; }
 as_outsider() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 run 0 /usr/bin/deployex status
-assert_contains "$OUT" "daemon: running (pid $DAEMON_PID)" "root's status"
+assert_contains "$OUT" "daemon running (pid $DAEMON_PID)" "root's status"
 run 0 as_member /usr/bin/deployex status --json
 assert_eq "true" "$(jqr "$OUT" '.daemon.running')" "a member's status: the daemon"
 assert_eq "$pids" "$(printf '%s' "$OUT" | jq -c '[.apps[0].instances[].pid]')" \
