@@ -75,27 +75,41 @@ int daemon_running_pid(const struct config *c)
         return pid;
 }
 
-/*
- * Does /proc/PID/environ hold exactly `entry` ("NAME=value")?  Read in one
- * go (environ is at most a few pages); a process that is gone, or whose
- * environ we may not read, does not.
- */
-static bool environ_has(int pid, const char *entry)
+/* The value of `name` in /proc/PID/environ, into ret; false when absent or unreadable. */
+static bool environ_get(int pid, const char *name, struct buf *ret)
 {
         char path[64];
         struct buf env = BUF_INIT;
-        size_t len = strlen(entry);
+        size_t len = strlen(name);
         bool found = false;
 
         snprintf(path, sizeof(path), "/proc/%d/environ", pid);
         if (file_read_all(path, 1024 * 1024, &env) == 0) {
                 for (size_t i = 0; i < env.len; i += strlen(env.data + i) + 1)
-                        if (strncmp(env.data + i, entry, len + 1) == 0) {
+                        if (strncmp(env.data + i, name, len) == 0 && env.data[i + len] == '=') {
+                                buf_reset(ret);
+                                buf_puts(ret, env.data + i + len + 1);
                                 found = true;
                                 break;
                         }
         }
         buf_release(&env);
+        return found;
+}
+
+/* Does /proc/PID/environ hold exactly `entry` ("NAME=value")? */
+static bool environ_has(int pid, const char *entry)
+{
+        const char *eq = strchr(entry, '=');
+        struct buf name = BUF_INIT, value = BUF_INIT;
+        bool found;
+
+        if (!eq)
+                return false;
+        buf_append(&name, entry, (size_t)(eq - entry));
+        found = environ_get(pid, name.data, &value) && strcmp(value.data, eq + 1) == 0;
+        buf_release(&name);
+        buf_release(&value);
         return found;
 }
 
@@ -118,28 +132,6 @@ int proc_kill_marked(const char *entry, int except_pid, int sig)
         }
         closedir(d);
         return n;
-}
-
-/* The value of `name` in /proc/PID/environ, into ret; false when absent or unreadable. */
-static bool environ_get(int pid, const char *name, struct buf *ret)
-{
-        char path[64];
-        struct buf env = BUF_INIT;
-        size_t len = strlen(name);
-        bool found = false;
-
-        snprintf(path, sizeof(path), "/proc/%d/environ", pid);
-        if (file_read_all(path, 1024 * 1024, &env) == 0) {
-                for (size_t i = 0; i < env.len; i += strlen(env.data + i) + 1)
-                        if (strncmp(env.data + i, name, len) == 0 && env.data[i + len] == '=') {
-                                buf_reset(ret);
-                                buf_puts(ret, env.data + i + len + 1);
-                                found = true;
-                                break;
-                        }
-        }
-        buf_release(&env);
-        return found;
 }
 
 int proc_scan_marked(const char *name, proc_marked_fn fn, void *ctx)
