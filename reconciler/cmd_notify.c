@@ -267,7 +267,7 @@ out:
 static void watchdog_reason(const struct watchdog_config *w, const struct otp_vm *vm, char *out, size_t n)
 {
         out[0] = '\0';
-        if (w->memory_mb && vm->memory_bytes > (long long)(w->memory_mb * 1024 * 1024))
+        if (w->memory_mb && (uint64_t)vm->memory_bytes > w->memory_mb * 1024 * 1024)
                 snprintf(out, n, "memory %lld MB over %llu MB", vm->memory_bytes / (1024 * 1024),
                          (unsigned long long)w->memory_mb);
         else if (w->processes_pct && vm->process_limit > 0 &&

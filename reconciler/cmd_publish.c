@@ -346,7 +346,7 @@ static int run_publish(const struct cli *cli, int argc, char **argv)
         int status;
 
         status = parse_args(argc, argv, &a);
-        if (status != EXIT_OK)
+        if (status != EXIT_OK || !a.tarball)
                 goto out;
         status = cli_load_config(cli, &c);
         if (status != EXIT_OK)

@@ -335,7 +335,7 @@ int fd_read_all(int fd, size_t max_bytes, struct buf *out)
 int file_read_all_flags(const char *path, int flags, size_t max_bytes, struct buf *out)
 {
         struct buf tmp = BUF_INIT;
-        size_t size;
+        size_t size = 0;
         int fd, r;
 
         fd = file_open_read(path, flags, &size);
