@@ -56,7 +56,8 @@ assert_eq 0 "$(metric 'deployex_ghosts{app="demo"}')" "no ghosts"
 assert_contains "$(cat "$T/m.txt")" 'deployex_host_load{period="1m"}' "host load"
 
 # The probe's VM figures (otp.json, refreshed by the daemon's __otp job).
-wait_for 40 "[ -n \"\$(metric 'deployex_beam_processes{app=\"demo\",instance=\"1\"}')\" ]" "the VM figures"
+wait_for 40 "[ -n \"\$(metric 'deployex_beam_processes{app=\"demo\",instance=\"1\"}')\" ]" "the VM figures of instance 1"
+wait_for 40 "[ -n \"\$(metric 'deployex_beam_atoms_limit{app=\"demo\",instance=\"2\"}')\" ]" "the VM figures of instance 2"
 check_now
 procs=$(metric 'deployex_beam_processes{app="demo",instance="1"}')
 limit=$(metric 'deployex_beam_processes_limit{app="demo",instance="1"}')

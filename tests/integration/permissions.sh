@@ -2,7 +2,7 @@
 # Permissions (DESIGN §8): the daemon refuses and logs an override whose
 # type, owner or mode does not fit (never silently); CLI writers write 0640
 # and say why when they cannot; a reader that cannot read the state says so
-# and exits 1 instead of reporting "daemon: not running"; a member of the
+# and exits 1 instead of reporting "daemon not running"; a member of the
 # state's group reads it.  Needs root (CI runs as root) to act as other users.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 
