@@ -38,6 +38,16 @@ function tls_release_problem(ctx, root)
         end
 end
 
+-- The instance's HOME: {service}/home (0700) holding the cookie as
+-- .erlang.cookie (0400).  A VM started without -setcookie reads its cookie
+-- there, so the cookie never goes on a command line, where `ps` shows it to
+-- every local user.  Every language's release_env sets HOME to it.
+function cookie_home(ctx)
+        local dir, err = deployex.cookie_home(ctx.dirs.service .. "/home")
+        if not dir then error(err, 0) end
+        return dir
+end
+
 function file_exists(path)
         return deployex.read_file(path) ~= nil
 end

@@ -1,9 +1,14 @@
 -- deployex default hooks for Erlang releases (rebar3/relx).
 --
--- The release's vm.args.src is expected to name the node and cookie from
--- the environment, as rebar3's template does once edited:
+-- The release's vm.args.src is expected to name the node from the
+-- environment, and to set no cookie:
 --     -sname ${RELEASE_NODE}
---     -setcookie ${RELEASE_COOKIE}
+-- A `-setcookie ${RELEASE_COOKIE}` line there would put the cookie on the
+-- VM's command line (relx passes vm.args with -args_file, which erlexec
+-- copies into beam.smp's argv).  The VM reads the cookie from
+-- $HOME/.erlang.cookie instead (cookie_home in common.lua).  RELEASE_NODE is
+-- the full name app-N@host: with a bare name relx would start a throwaway
+-- VM with -setcookie just to learn the host name.
 --
 -- common.lua (the same directory) is loaded before this file: release_unset,
 -- run_commands, release_root, file_exists, upgrade_kind, hot_upgrade and the
@@ -18,10 +23,11 @@ function release_env(ctx)
         local env = {}
         for k, v in pairs(ctx.env) do env[k] = v end
         for name, port in pairs(ctx.ports) do env[name] = tostring(port) end
-        env.RELEASE_NODE = ctx.sname
+        env.RELEASE_NODE = ctx.node
         env.RELEASE_DISTRIBUTION = "sname"
         env.RELEASE_COOKIE = ctx.cookie
         env.RELEASE_TMP = ctx.dirs.tmp
+        env.HOME = cookie_home(ctx)
         -- relx renders vm.args.src/sys.config.src from the environment.
         env.RELX_REPLACE_OS_VARS = "true"
         return with_tls_dist(ctx, env)
@@ -53,10 +59,24 @@ function start_script(ctx, root)
         return "bin/" .. ctx.app
 end
 
+-- A release built with the old template still has -setcookie in its
+-- vm.args.src: it works, but the cookie is on the VM's command line.
+function warn_setcookie(root)
+        local _, vsn = start_erl_data(root)
+        if not vsn then return end
+        local src = deployex.read_file(root .. "/releases/" .. vsn .. "/vm.args.src")
+                or deployex.read_file(root .. "/releases/" .. vsn .. "/vm.args") or ""
+        if src:find("-setcookie", 1, true) then
+                deployex.log("warn", ("%s/releases/%s/vm.args sets -setcookie: the cookie is on the " ..
+                        "VM's command line; remove that line (the VM reads $HOME/.erlang.cookie)"):format(root, vsn))
+        end
+end
+
 function start(ctx)
         local root = ctx.dirs.current
         local tls_problem = tls_release_problem(ctx, root)
         if tls_problem then return nil, tls_problem end
+        warn_setcookie(root)
         return {
                 argv = { start_script(ctx, root), "foreground" },
                 env = release_env(ctx),

@@ -2,7 +2,8 @@
 -- erlang-shipment (`gleam export erlang-shipment`): the tarball holds
 -- erlang-shipment/<package>/ebin/*.beam for every package, and the app's
 -- entry point is <app>@@main:run(<app>).  There is no release script, so
--- deployex names the node and sets the cookie on the erl command line.
+-- deployex names the node on the erl command line; the cookie is read from
+-- $HOME/.erlang.cookie (cookie_home in common.lua), never passed in argv.
 --
 -- common.lua (the same directory) is loaded before this file; its
 -- release_unset, run_commands and pre_command_timeout_ms serve here too.
@@ -19,6 +20,7 @@ function release_env(ctx)
         env.RELEASE_NODE = ctx.sname
         env.RELEASE_COOKIE = ctx.cookie
         env.RELEASE_TMP = ctx.dirs.tmp
+        env.HOME = cookie_home(ctx)
         return with_tls_dist(ctx, env)
 end
 
@@ -35,7 +37,7 @@ function ebin_dirs(root)
         return dirs
 end
 
--- erl -pa <ebins> <flags> -sname app-N -setcookie C [-eval EXPR]
+-- erl -pa <ebins> <flags> -sname app-N [-eval EXPR]
 function erl_argv(ctx, root, eval)
         local argv = { "erl", "-pa" }
         for _, dir in ipairs(ebin_dirs(root)) do argv[#argv + 1] = dir end
@@ -48,7 +50,7 @@ function start(ctx)
         local main = ("%s@@main:run(%s)"):format(ctx.app, ctx.app)
         return {
                 argv = erl_argv(ctx, root, { "-eval", main, "-noshell",
-                        "-sname", ctx.sname, "-setcookie", ctx.cookie }),
+                        "-sname", ctx.sname }),
                 env = release_env(ctx),
                 unset = release_unset,
                 cwd = root,

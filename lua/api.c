@@ -28,6 +28,7 @@
 #include "term.h"
 #include "../beam/beam.h"
 #include "../beam/tls.h"
+#include "../state/cookie_home.h"
 #include "../state/fsutil.h"
 #include "../state/http.h"
 #include "../state/json.h"
@@ -444,6 +445,33 @@ static int l_read_file(lua_State *L)
         return 1;
 }
 
+/*
+ * deployex.cookie_home(dir) -> dir | nil, err: DIR (0700) holding the
+ * cookie as .erlang.cookie (0400), for HOME=DIR: the VM reads its cookie
+ * there, so it never goes on a command line.  See state/cookie_home.h.
+ */
+static int l_cookie_home(lua_State *L)
+{
+        struct api_env *env = env_of(L);
+        const char *dir = check_cstring(L, 1, "cookie_home: dir");
+        int r;
+
+        if (str_empty(env->cookie)) {
+                luaL_pushfail(L);
+                lua_pushstring(L, "cookie_home: no cookie configured");
+                return 2;
+        }
+        r = cookie_home_write(dir, env->cookie);
+        if (r < 0) {
+                luaL_pushfail(L);
+                lua_pushfstring(L, "cookie_home: cannot prepare '%s': %s", dir,
+                                r == -EPERM ? "owned by another user" : file_strerror(r));
+                return 2;
+        }
+        lua_pushstring(L, dir);
+        return 1;
+}
+
 /* ---- time ----------------------------------------------------------------- */
 
 static void sleep_for(uint64_t ms)
@@ -823,6 +851,7 @@ static int open_all(lua_State *L)
                 { "glob", l_glob },           { "read_file", l_read_file },
                 { "sleep_ms", l_sleep_ms },   { "http", l_http },
                 { "tcp_check", l_tcp_check }, { "rpc", l_rpc },
+                { "cookie_home", l_cookie_home },
                 { NULL, NULL },
         };
 

@@ -3,17 +3,20 @@
  * (DESIGN §3).  The CLI process becomes the shell with execve(): no daemon
  * involved, the terminal is the operator's.
  *
- *     elixir  {current}/bin/APP remote
- *     erlang  {current}/bin/APP remote_console       (+ RELX_REPLACE_OS_VARS=true)
- *     gleam   erl -remsh APP-N@HOST -sname remsh-PID -hidden -setcookie COOKIE
+ *     elixir  {current}/releases/VSN/iex --werl --hidden --sname rem-PID-APP-N
+ *               --boot .../start_clean --boot-var RELEASE_LIB {current}/lib
+ *               --vm-args .../remote.vm.args --remsh APP-N@HOST
+ *     erlang, gleam   erl -remsh APP-N@HOST -sname remsh-PID -hidden
  *
- * with the instance's RELEASE_NODE, RELEASE_DISTRIBUTION=sname, RELEASE_COOKIE
- * and RELEASE_TMP, inherited RELEASE_*, BINDIR, ROOTDIR and
- * ELIXIR_ERL_OPTIONS removed (DESIGN §5).  With `tls` configured, the
- * app's distribution options file {var_path}/tls/APP.ssl_dist.conf (the
- * one its instances start with, state/tls.h) is passed as
- * "-proto_dist inet_tls -ssl_dist_optfile FILE": on the command line for
- * Gleam, through ERL_AFLAGS (which every erl reads) for the release scripts.
+ * with HOME={service}/home (its .erlang.cookie is the cookie: no -setcookie
+ * on any command line), the instance's RELEASE_NODE,
+ * RELEASE_DISTRIBUTION=sname, RELEASE_COOKIE and RELEASE_TMP, inherited
+ * RELEASE_*, BINDIR, ROOTDIR and ELIXIR_ERL_OPTIONS removed (DESIGN §5).
+ * With `tls` configured, the app's distribution options file
+ * {var_path}/tls/APP.ssl_dist.conf (the one its instances start with,
+ * state/tls.h) is passed as "-proto_dist inet_tls -ssl_dist_optfile FILE":
+ * on the command line for erl, through ERL_AFLAGS (which every erl reads)
+ * for iex.
  *
  * --dry-run prints what would be executed as JSON, the cookie masked:
  *     {"argv": [...], "env": {"RELEASE_NODE": "myapp-2", ...}, "unset": [...], "cwd": "..."}
@@ -27,6 +30,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../state/cookie_home.h"
 #include "../state/fsutil.h"
 #include "../state/json.h"
 #include "../state/node.h"
@@ -101,10 +105,30 @@ static int tls_dist_file(const struct config *c, const struct app_config *app, s
         return r;
 }
 
-static void build_command(const struct config *c, const struct app_config *app, int n, const char *current,
-                          const char *cookie, const char *tls_file, struct remote_cmd *rc)
+/* "VSN" of {current}/releases/start_erl.data ("ERTS_VSN VSN"), or "" when unreadable. */
+static void release_vsn(const char *current, struct buf *ret)
 {
-        struct buf s = BUF_INIT, host = BUF_INIT;
+        struct buf path = BUF_INIT, text = BUF_INIT;
+        char erts[64], vsn[128];
+
+        buf_reset(ret);
+        buf_printf(&path, "%s/releases/start_erl.data", current);
+        if (file_read_all(path.data, 1024, &text) == 0 && sscanf(text.data, "%63s %127s", erts, vsn) == 2)
+                buf_puts(ret, vsn);
+        buf_release(&path);
+        buf_release(&text);
+}
+
+/*
+ * Every language gets a plain remote shell, never the release scripts'
+ * `remote`/`remote_console`: those put -setcookie on the command line (ps
+ * shows it to every local user).  The shell's HOME is the instance's cookie
+ * home, whose .erlang.cookie the VM reads instead (state/cookie_home.h).
+ */
+static void build_command(const struct config *c, const struct app_config *app, int n, const char *current,
+                          const char *cookie, const char *tls_file, const char *home, struct remote_cmd *rc)
+{
+        struct buf s = BUF_INIT, host = BUF_INIT, vsn = BUF_INIT;
 
         memset(rc, 0, sizeof(*rc));
         rc->cookie_arg = -1;
@@ -117,16 +141,37 @@ static void build_command(const struct config *c, const struct app_config *app, 
         buf_reset(&s);
         path_release_dir(c, app->name, n, "tmp", &s);
         add_env(rc, "RELEASE_TMP", s.data);
+        add_env(rc, "HOME", home);
+        release_vsn(current, &vsn);
 
-        switch (app->language) {
-        case LANG_ELIXIR:
-        case LANG_ERLANG:
+        if (app->language == LANG_ELIXIR && vsn.len) {
+                /* What `bin/APP remote` runs, without --cookie. */
                 buf_reset(&s);
-                buf_printf(&s, "%s/bin/%s", current, app->name);
+                buf_printf(&s, "%s/releases/%s/iex", current, vsn.data);
                 add_arg(rc, s.data);
-                add_arg(rc, app->language == LANG_ELIXIR ? "remote" : "remote_console");
-                if (app->language == LANG_ERLANG)
-                        add_env(rc, "RELX_REPLACE_OS_VARS", "true");
+                add_arg(rc, "--werl");
+                add_arg(rc, "--hidden");
+                add_arg(rc, "--sname");
+                buf_reset(&s);
+                buf_printf(&s, "rem-%d-%s-%d", (int)getpid(), app->name, n);
+                add_arg(rc, s.data);
+                add_arg(rc, "--boot");
+                buf_reset(&s);
+                buf_printf(&s, "%s/releases/%s/start_clean", current, vsn.data);
+                add_arg(rc, s.data);
+                add_arg(rc, "--boot-var");
+                add_arg(rc, "RELEASE_LIB");
+                buf_reset(&s);
+                buf_printf(&s, "%s/lib", current);
+                add_arg(rc, s.data);
+                add_arg(rc, "--vm-args");
+                buf_reset(&s);
+                buf_printf(&s, "%s/releases/%s/remote.vm.args", current, vsn.data);
+                add_arg(rc, s.data);
+                add_arg(rc, "--remsh");
+                buf_reset(&s);
+                buf_printf(&s, "%s-%d@%s", app->name, n, host.data);
+                add_arg(rc, s.data);
                 if (tls_file) {
                         const char *inherited = getenv("ERL_AFLAGS");
 
@@ -135,8 +180,7 @@ static void build_command(const struct config *c, const struct app_config *app, 
                                    inherited ? " " : "", inherited ? inherited : "");
                         add_env(rc, "ERL_AFLAGS", s.data);
                 }
-                break;
-        case LANG_GLEAM:
+        } else {
                 add_arg(rc, "erl");
                 add_arg(rc, "-remsh");
                 buf_reset(&s);
@@ -147,19 +191,16 @@ static void build_command(const struct config *c, const struct app_config *app, 
                 buf_printf(&s, "remsh-%d", (int)getpid());
                 add_arg(rc, s.data);
                 add_arg(rc, "-hidden");
-                add_arg(rc, "-setcookie");
-                rc->cookie_arg = (int)rc->argc;
-                add_arg(rc, cookie);
                 if (tls_file) {
                         add_arg(rc, "-proto_dist");
                         add_arg(rc, "inet_tls");
                         add_arg(rc, "-ssl_dist_optfile");
                         add_arg(rc, tls_file);
                 }
-                break;
         }
         buf_release(&s);
         buf_release(&host);
+        buf_release(&vsn);
 }
 
 static void print_dry_run(const struct remote_cmd *rc)
@@ -231,7 +272,7 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
 {
         const char *app_name = NULL, *instance = NULL;
         const struct app_config *app;
-        struct buf current = BUF_INIT, cookie = BUF_INIT, tls_file = BUF_INIT;
+        struct buf current = BUF_INIT, cookie = BUF_INIT, tls_file = BUF_INIT, home = BUF_INIT;
         struct remote_cmd rc;
         bool dry_run = false, built = false;
         struct config c;
@@ -281,8 +322,15 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
         }
         if (tls_dist_file(&c, app, &tls_file) < 0)
                 goto out;
-        build_command(&c, app, n, current.data, cookie.data, c.has_tls ? tls_file.data : NULL, &rc);
+        path_service_dir(&c, app->name, n, &home);
+        buf_puts(&home, "/home");
+        build_command(&c, app, n, current.data, cookie.data, c.has_tls ? tls_file.data : NULL, home.data, &rc);
         built = true;
+        if (!dry_run && (r = cookie_home_write(home.data, cookie.data)) < 0) {
+                fprintf(stderr, "deployex remote: cannot prepare the cookie home %s: %s\n", home.data,
+                        r == -EPERM ? "owned by another user" : file_strerror(r));
+                goto out;
+        }
         if (dry_run) {
                 print_dry_run(&rc);
                 ret = EXIT_OK;
@@ -297,6 +345,7 @@ out:
         buf_release(&cookie);
         buf_release(&current);
         buf_release(&tls_file);
+        buf_release(&home);
         config_release(&c);
         return ret;
 }
@@ -306,9 +355,10 @@ const struct cli_command cmd_remote = {
         .usage = "remote APP N [--dry-run]",
         .summary = "an interactive shell on instance N (IEx / erl remsh)",
         .help = "Replaces itself with the release's remote shell on instance N, run from\n"
-                "{var_path}/service/APP/N/current: Elixir 'bin/APP remote', Erlang 'bin/APP\n"
-                "remote_console', Gleam 'erl -remsh APP-N@HOST'.  The instance's node name and\n"
-                "cookie are set; with tls configured the app's distribution options file\n"
+                "{var_path}/service/APP/N/current: Elixir the release's iex --remsh, Erlang\n"
+                "and Gleam 'erl -remsh APP-N@HOST'.  The cookie reaches the shell through\n"
+                "HOME={var_path}/service/APP/N/home/.erlang.cookie (0400), never argv; with\n"
+                "tls configured the app's distribution options file\n"
                 "{var_path}/tls/APP.ssl_dist.conf is passed on.  Leave the shell with ^G q or\n"
                 "^C ^C: that ends the shell, not the instance.\n"
                 "  --dry-run  print the command and environment as JSON (cookie masked)\n",

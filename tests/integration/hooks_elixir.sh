@@ -11,12 +11,15 @@ publish_release $APP 1.0.0 '["eval Exapp.Release.migrate()"]'
 install_release elixir $APP 1.0.0 1
 install_release elixir $APP 1.0.0 2
 
-# Pre-commands from current.json, through `bin/exapp eval` in current/.
+# Pre-commands from current.json: what `bin/exapp eval` runs, minus its
+# --cookie (the release's elixir launcher), in current/.
 run 0 dx hook $APP 1 pre_commands
 assert_eq "true" "$OUT" "pre_commands result"
 assert_eq "migrated exapp 1.0.0 as exapp-1" "$(cat "$T/mark")" "the migration ran with the instance's env"
-assert_contains "$(cat "$T/log/$APP/$APP-1-stdout.log")" "exec: bin/exapp eval 'Exapp.Release.migrate()'" \
+assert_contains "$(cat "$T/log/$APP/$APP-1-stdout.log")" "current/releases/1.0.0/elixir --erl-config" \
         "the command is logged in the instance's stdout log"
+assert_contains "$(cat "$T/log/$APP/$APP-1-stdout.log")" "--eval 'Exapp.Release.migrate()'" "with its expression"
+assert_not_contains "$(cat "$T/log/$APP/$APP-1-stdout.log")" "cookie" "and no cookie on its command line"
 assert_contains "$(cat "$T/log/$APP/$APP-1-stdout.log")" "migrations done" "its output went to the log"
 
 # A failing one stops the sequence and says why.
@@ -31,7 +34,9 @@ ok
 
 # Start two instances from their start hook; each answers on base + n - 1.
 run 0 dx hook $APP 1 start
-assert_eq '["bin/exapp","start"]' "$(jqr "$OUT" '.argv | tojson')" "start argv"
+R="$T/var/service/exapp/1/current"; V="$R/releases/1.0.0"
+assert_eq "[\"$V/elixir\",\"--sname\",\"exapp-1\",\"--erl\",\"-mode embedded\",\"--erl-config\",\"$V/sys\",\"--boot\",\"$V/start\",\"--boot-var\",\"RELEASE_LIB\",\"$R/lib\",\"--vm-args\",\"$V/vm.args\",\"--no-halt\"]" \
+        "$(jqr "$OUT" '.argv | tojson')" "start argv: what bin/exapp start runs, without --cookie"
 assert_eq "********" "$(jqr "$OUT" '.env.RELEASE_COOKIE')" "cookie masked in the JSON"
 assert_eq "exapp-1" "$(jqr "$OUT" '.env.RELEASE_NODE')" "RELEASE_NODE"
 RELEASE_NODE=inherited-node; export RELEASE_NODE # must not leak into the instance

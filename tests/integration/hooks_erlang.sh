@@ -12,7 +12,7 @@ install_release erlang $APP 1.0.0 1
 
 run 0 dx hook $APP 1 pre_commands
 assert_eq "true" "$OUT" "pre_commands result"
-assert_eq "migrated erlapp 1.0.0 as erlapp-1" "$(cat "$T/mark")" "the migration ran with the instance's env"
+assert_eq "migrated erlapp 1.0.0 as erlapp-1@$HOST" "$(cat "$T/mark")" "the migration ran with the instance's env"
 assert_contains "$(cat "$T/log/$APP/$APP-1-stdout.log")" "migrations done" "its output went to the log"
 
 rm -f "$T/mark"

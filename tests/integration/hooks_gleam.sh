@@ -1,7 +1,7 @@
 #!/bin/sh
 # A Gleam-shaped erlang-shipment (two packages, built with erlc): the start
 # hook's `erl -pa erlang-shipment/*/ebin -eval 'gleamapp@@main:run(gleamapp)'
-# -sname ... -setcookie ...` runs it; it answers on its port and joins
+# -sname ...` (the cookie in HOME/.erlang.cookie) runs it; it answers on its port and joins
 # distribution as gleamapp-N@host; "eval" pre-commands run in a fresh VM.
 . "$DEPLOYEX_TOP/tests/fixtures/hooks-test-lib.sh"
 
@@ -20,7 +20,7 @@ run 1 dx hook $APP 1 pre_commands --pre-command 'migrate'
 assert_contains "$OUT" "a Gleam app only runs 'eval EXPR'" "other commands are refused"
 
 run 0 dx hook $APP 1 start
-assert_eq '["erl","-pa","erlang-shipment/gleamapp/ebin","erlang-shipment/gleamapp_web/ebin","-eval","gleamapp@@main:run(gleamapp)","-noshell","-sname","gleamapp-1","-setcookie","********"]' \
+assert_eq '["erl","-pa","erlang-shipment/gleamapp/ebin","erlang-shipment/gleamapp_web/ebin","-eval","gleamapp@@main:run(gleamapp)","-noshell","-sname","gleamapp-1"]' \
         "$(jqr "$OUT" '.argv | tojson')" "start argv"
 start_instance $APP 1; pid=$LAUNCHED
 body=$(http_get 47330) || fail "instance 1 does not answer on 47330: $(tail -n 20 "$T/log/$APP/$APP-1-stderr.log")"

@@ -60,25 +60,31 @@ sha_tar=$(tar xzOf "$tarball" "$member" | sha256sum)
 assert_eq "$sha_tar" "$(sha256sum <"$SVC/current/bin/demo")" "bin/demo unpacked byte for byte"
 
 # --dry-run: the command for each language, the cookie never shown.
+# No release script (theirs put -setcookie on the command line): a plain
+# remote shell whose HOME holds the cookie (issue 10 item 2).
+host=$(hostname | cut -d. -f1)
 run 0 dx remote demo $N --dry-run
-assert_eq "$SVC/current/bin/demo" "$(jqr "$OUT" '.argv[0]')" "erlang: the release script"
-assert_eq "remote_console" "$(jqr "$OUT" '.argv[1]')" "erlang: remote_console"
+assert_eq "erl -remsh demo-$N@$host -sname" "$(jqr "$OUT" '.argv[0:4] | join(" ")')" "erlang: erl -remsh NODE"
+assert_eq "$SVC/home" "$(jqr "$OUT" '.env.HOME')" "erlang: HOME is the cookie home"
+assert_not_contains "$(jqr "$OUT" '.argv | join(" ")')" "cookie" "erlang: no cookie in argv"
 assert_eq "demo-$N" "$(jqr "$OUT" '.env.RELEASE_NODE')" "RELEASE_NODE"
 assert_eq "sname" "$(jqr "$OUT" '.env.RELEASE_DISTRIBUTION')" "RELEASE_DISTRIBUTION"
 assert_eq "$SVC/tmp" "$(jqr "$OUT" '.env.RELEASE_TMP')" "RELEASE_TMP"
-assert_eq "true" "$(jqr "$OUT" '.env.RELX_REPLACE_OS_VARS')" "RELX_REPLACE_OS_VARS"
 assert_eq "********" "$(jqr "$OUT" '.env.RELEASE_COOKIE')" "cookie masked"
 assert_eq "$SVC/current" "$(jqr "$OUT" '.cwd')" "cwd"
 assert_contains "$(jqr "$OUT" '.unset | join(" ")')" "RELEASE_* BINDIR ROOTDIR ELIXIR_ERL_OPTIONS" "unset"
 assert_not_contains "$OUT" "$COOKIE" "the cookie is not printed"
-mkdir -p "$T/var/service/ex/1/current" "$T/var/service/gl/1/current"
+mkdir -p "$T/var/service/ex/1/current/releases" "$T/var/service/gl/1/current"
+echo "13.1.5 0.1.0" >"$T/var/service/ex/1/current/releases/start_erl.data"
 run 0 dx remote ex 1 --dry-run
-assert_eq "$T/var/service/ex/1/current/bin/ex remote" "$(jqr "$OUT" '.argv | join(" ")')" "elixir: bin/APP remote"
-assert_eq "null" "$(jqr "$OUT" '.env.RELX_REPLACE_OS_VARS')" "elixir: no relx variable"
+ex=$T/var/service/ex/1/current
+assert_eq "$ex/releases/0.1.0/iex --werl --hidden --sname" "$(jqr "$OUT" '.argv[0:4] | join(" ")')" "elixir: the release's iex"
+assert_eq "--remsh ex-1@$host" "$(jqr "$OUT" '.argv[-2:] | join(" ")')" "elixir: --remsh NODE"
+assert_not_contains "$(jqr "$OUT" '.argv | join(" ")')" "cookie" "elixir: no cookie in argv"
+rm "$T/var/service/ex/1/current/releases/start_erl.data"; rmdir "$T/var/service/ex/1/current/releases"
 run 0 dx remote gl 1 --dry-run
-host=$(hostname | cut -d. -f1)
 assert_eq "erl -remsh gl-1@$host" "$(jqr "$OUT" '.argv[0:3] | join(" ")')" "gleam: erl -remsh NODE"
-assert_eq "-setcookie ********" "$(jqr "$OUT" '.argv[-2:] | join(" ")')" "gleam: cookie masked in argv"
+assert_not_contains "$(jqr "$OUT" '.argv | join(" ")')" "cookie" "gleam: no cookie in argv"
 assert_not_contains "$OUT" "$COOKIE" "the cookie is not printed (gleam)"
 # TLS: the app's distribution options file is written (0600) and passed on.
 mkdir -p "$T/var/tls"
@@ -90,7 +96,7 @@ assert_contains "$(jqr "$OUT" '.argv | join(" ")')" "-proto_dist inet_tls -ssl_d
 assert_eq "600" "$(stat -c %a "$T/var/tls/gl.ssl_dist.conf")" "the options file is 0600"
 assert_contains "$(cat "$T/var/tls/gl.ssl_dist.conf")" "{certfile, \"$T/var/tls/c.pem\"}" "the options file names the certificate"
 run 0 "$DEPLOYEX" -c "$T/tls.json" remote demo $N --dry-run
-assert_eq "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/demo.ssl_dist.conf" "$(jqr "$OUT" '.env.ERL_AFLAGS')" "erlang: tls through ERL_AFLAGS"
+assert_contains "$(jqr "$OUT" '.argv | join(" ")')" "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/demo.ssl_dist.conf" "erlang: tls options on erl's command line"
 
 # The real thing: start the release as the daemon would, then a remote shell on a pty.
 if ! command -v script >/dev/null 2>&1; then
@@ -99,8 +105,10 @@ if ! command -v script >/dev/null 2>&1; then
         exit 0
 fi
 epmd -daemon
+# As the start hook does: the cookie in HOME/.erlang.cookie, not on argv.
+mkdir -p -m 700 "$SVC/home" && printf '%s' "$COOKIE" >"$SVC/home/.erlang.cookie" && chmod 400 "$SVC/home/.erlang.cookie"
 (cd "$SVC/current" && exec env -u BINDIR -u ROOTDIR RELEASE_NODE=demo-$N RELEASE_DISTRIBUTION=sname \
-        RELEASE_COOKIE="$COOKIE" RELEASE_TMP="$SVC/tmp" RELX_REPLACE_OS_VARS=true PORT=$PORT \
+        HOME="$SVC/home" RELEASE_COOKIE="$COOKIE" RELEASE_TMP="$SVC/tmp" RELX_REPLACE_OS_VARS=true PORT=$PORT \
         setsid bin/demo foreground >"$T/node.log" 2>&1) &
 NODE_PID=$!
 KILL_GROUPS="${KILL_GROUPS:-} $NODE_PID"

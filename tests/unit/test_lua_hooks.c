@@ -557,13 +557,17 @@ static void test_shipped_start(void **state)
 {
         static const struct {
                 const char *lang;
-                const char *argv; /* %s = the short host is not in argv; COOKIE = the cookie */
+                const char *argv; /* R = the release root; no cookie anywhere */
         } cases[] = {
-                { "elixir", "bin/myapp start" },
+                /* What bin/myapp start runs, minus --cookie (issue 10 item 2). */
+                { "elixir", "R/releases/1.0.1/elixir --sname myapp-1 --erl -mode embedded "
+                            "--erl-config R/releases/1.0.1/sys --boot R/releases/1.0.1/start "
+                            "--boot-var RELEASE_LIB R/lib --vm-args R/releases/1.0.1/vm.args --no-halt" },
                 { "erlang", "bin/myapp-1.0.1 foreground" },
                 { "gleam", "erl -pa erlang-shipment/myapp/ebin erlang-shipment/myapp_web/ebin "
-                           "-eval myapp@@main:run(myapp) -noshell -sname myapp-1 -setcookie m0nster-cookie" },
+                           "-eval myapp@@main:run(myapp) -noshell -sname myapp-1" },
         };
+        struct buf rel = BUF_INIT;
         (void)state;
 
         put("var/service/myapp/1/current/releases/start_erl.data", "13.1.5 1.0.1");
@@ -575,7 +579,7 @@ static void test_shipped_start(void **state)
                 struct hook_call call;
                 struct hook_command cmd;
                 struct buf err = BUF_INIT;
-                bool tmp = false, dist = false, relx = false;
+                bool tmp = false, dist = false, relx = false, home = false;
                 char *text;
 
                 load_config(&c, cases[i].lang, NULL);
@@ -583,14 +587,31 @@ static void test_shipped_start(void **state)
                 if (hooks_start(&call, &cmd, &err) != 0)
                         fail_msg("%s: %s", cases[i].lang, err.data);
                 text = argv_text(cmd.argv);
+                buf_reset(&rel);
+                for (const char *p = text; *p;) {
+                        size_t n = strlen(root) + strlen("/var/service/myapp/1/current");
+
+                        if (strncmp(p, root, strlen(root)) == 0 &&
+                            strncmp(p + strlen(root), "/var/service/myapp/1/current", n - strlen(root)) == 0) {
+                                buf_putc(&rel, 'R');
+                                p += n;
+                        } else {
+                                buf_putc(&rel, *p++);
+                        }
+                }
+                free(text);
+                text = buf_detach(&rel);
                 if (strcmp(text, cases[i].argv) != 0)
                         fail_msg("%s\nexpected %s\ngot      %s", cases[i].lang, cases[i].argv, text);
                 for (char **e = cmd.envp; *e; e++) {
                         tmp = tmp || strstr(*e, "RELEASE_TMP=") == *e;
                         dist = dist || strcmp(*e, "RELEASE_DISTRIBUTION=sname") == 0;
                         relx = relx || strcmp(*e, "RELX_REPLACE_OS_VARS=true") == 0;
+                        home = home || (strstr(*e, "HOME=") == *e && strstr(*e, "/var/service/myapp/1/home"));
+                        assert_null(strstr(*e, "-setcookie"));
                 }
                 assert_true(tmp);
+                assert_true(home); /* the cookie reaches the VM through HOME/.erlang.cookie */
                 assert_int_equal(dist, strcmp(cases[i].lang, "gleam") != 0);
                 assert_int_equal(relx, strcmp(cases[i].lang, "erlang") == 0);
                 free(text);
@@ -598,6 +619,7 @@ static void test_shipped_start(void **state)
                 config_release(&c);
                 buf_release(&err);
         }
+        buf_release(&rel);
 }
 
 /* Pre-commands through a stand-in bin/myapp that records its argv. */
@@ -610,10 +632,13 @@ static void test_shipped_pre_commands(void **state)
         char *bad_cmds[] = { "eval MyApp.Release.migrate()", "eval MyApp.Release.fail()", "eval Never.run()" };
         (void)state;
 
-        put_exec("var/service/myapp/1/current/bin/myapp",
+        /* "eval" runs the release's elixir launcher directly (no --cookie): the stand-in records it. */
+        put_exec("var/service/myapp/1/current/releases/1.0.1/elixir",
                  "#!/bin/sh\n"
-                 "echo \"$1|$2|$RELEASE_NODE|$PORT\" >> calls.txt\n"
-                 "case \"$2\" in *fail*) echo \"** (RuntimeError) migration failed\" >&2; exit 1;; esac\n"
+                 "for a; do last=$a; done\n"
+                 "case \"$*\" in *cookie*) echo cookie on argv >&2; exit 3;; esac\n"
+                 "echo \"$RELEASE_COMMAND|$last|$RELEASE_NODE|$PORT\" >> calls.txt\n"
+                 "case \"$last\" in *fail*) echo \"** (RuntimeError) migration failed\" >&2; exit 1;; esac\n"
                  "echo ok\n");
         buf_printf(&path, "%s/var/service/myapp/1/current/calls.txt", root);
         load_config(&c, "elixir", NULL);
