@@ -292,7 +292,7 @@ static void adopt_unrecorded(struct daemon *d)
 
 static void app_load_instances(struct daemon *d, struct app_rt *a)
 {
-        struct buf path = BUF_INIT, err = BUF_INIT;
+        struct buf path = BUF_INIT, err = BUF_INIT, marker = BUF_INIT, legacy = BUF_INIT, svc = BUF_INIT;
         struct instance_record *recs = NULL;
         size_t n = 0;
 
@@ -304,10 +304,25 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
                 if (!in)
                         continue;
                 in->rec = recs[i];
-                if (in->rec.pid > 0 && proc_is_same(in->rec.pid, in->rec.proc_start_time)) {
+                buf_reset(&marker);
+                buf_printf(&marker, INSTANCE_MARKER "=");
+                path_service_dir(&d->cfg, a->name, in->rec.instance, &svc);
+                buf_puts(&marker, svc.data);
+                buf_reset(&legacy);
+                buf_printf(&legacy, "RELEASE_NODE=%s-%d", a->name, in->rec.instance);
+                if (in->rec.pid > 0 && proc_is_same(in->rec.pid, in->rec.proc_start_time) &&
+                    proc_has_marker(in->rec.pid, marker.data, legacy.data)) {
                         sup_adopt(d, in);
                         continue;
                 }
+                if (in->rec.pid > 0 && kill(in->rec.pid, 0) == 0)
+                        /* Alive, but not provably ours: never adopted, never signalled. */
+                        log_warn("app=%s instance=%d: pid %d is not this instance (%s); not adopted",
+                                 a->name, in->rec.instance, in->rec.pid,
+                                 in->rec.proc_start_time == 0 ? "the record has no start time"
+                                 : !proc_is_same(in->rec.pid, in->rec.proc_start_time)
+                                         ? "another start time"
+                                         : "no " INSTANCE_MARKER " marker");
                 if (in->rec.pid > 0) {
                         /* It died while no daemon watched: that was a crash. */
                         log_warn("app=%s instance=%d: pid %d is gone since the last daemon",
@@ -325,6 +340,9 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
         free(recs);
         buf_release(&path);
         buf_release(&err);
+        buf_release(&marker);
+        buf_release(&legacy);
+        buf_release(&svc);
 }
 
 /* --- remote sources: polled by a job that refreshes state/{app}/desired.json --- */

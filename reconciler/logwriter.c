@@ -17,6 +17,44 @@
 
 #define READ_CHUNK 65536
 
+/* The checked directory's fd (see logwriter.h), or -errno. */
+static int open_dir(const char *dir)
+{
+        struct stat st;
+        int fd, r;
+
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOTDIR ? -ELOOP : -errno;
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (st.st_uid != geteuid()) {
+                r = -EPERM;
+                goto fail;
+        }
+        /* Group and others may read the logs (group deployex), never write there. */
+        if ((st.st_mode & 022) && fchmod(fd, st.st_mode & 0755) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return fd;
+fail:
+        close(fd);
+        return r;
+}
+
+int logwriter_check_dir(const char *dir)
+{
+        int fd = open_dir(dir);
+
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return 0;
+}
+
 static int reopen(struct logwriter *w)
 {
         struct stat st;
@@ -26,14 +64,26 @@ static int reopen(struct logwriter *w)
                 close(w->fd);
                 w->fd = -1;
         }
-        fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+        if (w->dirfd < 0) {
+                int d = open_dir(w->dir);
+
+                if (d < 0)
+                        return d;
+                w->dirfd = d;
+        }
+        fd = openat(w->dirfd, w->name,
+                    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0640);
         if (fd < 0)
-                return -errno;
+                return errno == ENXIO ? -FILE_ENOTREG : -errno; /* ENXIO: a FIFO without reader */
         if (fstat(fd, &st) < 0) {
                 int r = -errno;
 
                 close(fd);
                 return r;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_nlink > 1) {
+                close(fd);
+                return S_ISREG(st.st_mode) ? -EMLINK : -FILE_ENOTREG;
         }
         w->fd = fd;
         w->size = (uint64_t)st.st_size;
@@ -42,8 +92,13 @@ static int reopen(struct logwriter *w)
 
 int logwriter_open(struct logwriter *w, const char *path, uint64_t max_bytes, int keep)
 {
+        const char *slash = strrchr(path, '/');
+
         memset(w, 0, sizeof(*w));
         w->path = xstrdup(path);
+        w->dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path))) : xstrdup(".");
+        w->name = xstrdup(slash ? slash + 1 : path);
+        w->dirfd = -1;
         w->max_bytes = max_bytes ? max_bytes : 1;
         w->keep = keep < 0 ? 0 : keep > LOGWRITER_KEEP_MAX ? LOGWRITER_KEEP_MAX : keep;
         w->fd = -1;
@@ -56,8 +111,13 @@ void logwriter_close(struct logwriter *w)
         if (w->fd >= 0)
                 close(w->fd);
         w->fd = -1;
+        if (w->dirfd >= 0)
+                close(w->dirfd);
+        w->dirfd = -1;
         free(w->path);
-        w->path = NULL;
+        free(w->dir);
+        free(w->name);
+        w->path = w->dir = w->name = NULL;
         buf_release(&w->partial);
 }
 
@@ -66,22 +126,25 @@ int logwriter_rotate(struct logwriter *w)
         struct buf from = BUF_INIT, to = BUF_INIT;
         int r = 0, shift = 0;
 
-        if (w->keep == 0) {
-                if (unlink(w->path) < 0 && errno != ENOENT)
+        if (w->dirfd < 0) {
+                r = -EBADF;
+        } else if (w->keep == 0) {
+                if (unlinkat(w->dirfd, w->name, 0) < 0 && errno != ENOENT)
                         r = -errno;
         } else {
                 /* Losing an old rotated file is a pity; losing the live stream is not an option. */
                 for (int k = w->keep - 1; k >= 1; k--) {
                         buf_reset(&from);
                         buf_reset(&to);
-                        buf_printf(&from, "%s.%d", w->path, k);
-                        buf_printf(&to, "%s.%d", w->path, k + 1);
-                        if (rename(from.data, to.data) < 0 && errno != ENOENT && shift == 0)
+                        buf_printf(&from, "%s.%d", w->name, k);
+                        buf_printf(&to, "%s.%d", w->name, k + 1);
+                        if (renameat(w->dirfd, from.data, w->dirfd, to.data) < 0 && errno != ENOENT &&
+                            shift == 0)
                                 shift = -errno;
                 }
                 buf_reset(&to);
-                buf_printf(&to, "%s.1", w->path);
-                if (rename(w->path, to.data) < 0 && errno != ENOENT)
+                buf_printf(&to, "%s.1", w->name);
+                if (renameat(w->dirfd, w->name, w->dirfd, to.data) < 0 && errno != ENOENT)
                         r = -errno;
         }
         buf_release(&from);
@@ -129,7 +192,8 @@ static int sync_file(struct logwriter *w)
 {
         struct stat st, at_path;
 
-        if (w->fd < 0 || fstat(w->fd, &st) < 0 || stat(w->path, &at_path) < 0 ||
+        if (w->fd < 0 || w->dirfd < 0 || fstat(w->fd, &st) < 0 ||
+            fstatat(w->dirfd, w->name, &at_path, AT_SYMLINK_NOFOLLOW) < 0 ||
             st.st_ino != at_path.st_ino || st.st_dev != at_path.st_dev)
                 return reopen(w);
         w->size = (uint64_t)st.st_size;
@@ -149,7 +213,7 @@ static int put(struct logwriter *w, const char *p, size_t n)
                 char note[200];
                 int len = snprintf(note, sizeof(note), "%sdeployex: %llu bytes of output were lost here: %s\n",
                                    w->broken_line ? "\n" : "", (unsigned long long)w->lost,
-                                   strerror(w->lost_errno));
+                                   file_strerror(-w->lost_errno));
 
                 r = write_all(w->fd, note, (size_t)len, &done);
                 w->size += done;
@@ -408,13 +472,25 @@ int logwriter_main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
                 sigaction(ignored[i], &sa, NULL);
         r = make_parent(argv[1]);
-        if (r < 0)
+        if (r < 0) {
                 fprintf(stderr, "deployex-log: cannot create the directory of '%s': %s\n", argv[1],
-                        strerror(-r));
+                        file_strerror(r));
+        } else {
+                char *dir = xstrdup(argv[1]);
+                char *slash = strrchr(dir, '/');
+
+                if (slash && slash != dir)
+                        *slash = '\0';
+                r = slash && slash != dir ? logwriter_check_dir(dir) : 0;
+                if (r < 0)
+                        fprintf(stderr, "deployex-log: refusing to write into '%s': %s; output is dropped\n",
+                                dir, r == -EPERM ? "owned by another user" : file_strerror(r));
+                free(dir);
+        }
         r = run_fd(STDIN_FILENO, argv[1], max_bytes, keep, true);
         if (r < 0) {
                 fprintf(stderr, "deployex-log: '%s': some output was lost: %s\n", argv[1],
-                        strerror(-r));
+                        file_strerror(r));
                 return 1;
         }
         return 0;

@@ -50,6 +50,9 @@
 
 struct logwriter {
         char *path;
+        char *dir;           /* path's directory and base name: files are opened */
+        char *name;          /* with openat(dirfd, name, O_NOFOLLOW), never by path */
+        int dirfd;           /* -1 until the directory passed its checks */
         uint64_t max_bytes;
         int keep;
         int fd;              /* -1 while the file cannot be opened */
@@ -74,6 +77,18 @@ struct logwriter {
 void logwriter_format_stamp(uint64_t ms, char out[LOGWRITER_STAMP_LEN + 1]);
 /* The time of a line that starts with a stamp, or false. */
 bool logwriter_parse_stamp(const char *line, size_t len, uint64_t *ret_ms);
+
+/*
+ * Where an unprivileged user may plant files (a shared log_path), the writer
+ * must not be turned against another file: the log directory is opened with
+ * O_NOFOLLOW and must belong to the writer's user (a directory it owns that
+ * is group- or world-writable loses those write bits first); every file is
+ * opened, renamed and removed relative to that directory fd, with
+ * O_NOFOLLOW|O_NONBLOCK, and must be a regular file with one link.  A refused
+ * directory gives -EPERM (another owner) or -ELOOP (a symlink), a refused
+ * file -ELOOP (symlink), -EMLINK (hard link) or -FILE_ENOTREG.
+ */
+int logwriter_check_dir(const char *dir);
 
 /*
  * Open (creating, 0600) path for appending.  max_bytes >= 1, keep 0 ..

@@ -46,9 +46,9 @@ bool proc_is_same(int pid, uint64_t start_time)
 {
         uint64_t t;
 
-        if (proc_start_time(pid, &t) < 0)
+        if (start_time == 0 || proc_start_time(pid, &t) < 0)
                 return false;
-        return start_time == 0 || t == start_time;
+        return t == start_time;
 }
 
 int daemon_running_pid(const struct config *c)
@@ -156,4 +156,29 @@ int proc_scan_marked(const char *name, proc_marked_fn fn, void *ctx)
         closedir(d);
         buf_release(&value);
         return 0;
+}
+
+/* Does environ hold an entry that is legacy, or legacy + "@..."? */
+static bool environ_has_node(int pid, const char *legacy)
+{
+        char path[64];
+        struct buf env = BUF_INIT;
+        size_t len = strlen(legacy);
+        bool found = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+        if (file_read_all(path, 1024 * 1024, &env) == 0) {
+                for (size_t i = 0; i < env.len && !found; i += strlen(env.data + i) + 1)
+                        found = strncmp(env.data + i, legacy, len) == 0 &&
+                                (env.data[i + len] == '\0' || env.data[i + len] == '@');
+        }
+        buf_release(&env);
+        return found;
+}
+
+bool proc_has_marker(int pid, const char *want, const char *legacy)
+{
+        if (pid <= 0)
+                return false;
+        return environ_has(pid, want) || (legacy && environ_has_node(pid, legacy));
 }

@@ -13,8 +13,19 @@
 
 /* 0 and the start time, or -ENOENT when no such process (or a zombie). */
 int proc_start_time(int pid, uint64_t *ret);
-/* The process pid is alive and started at start_time (0 = do not compare). */
+/*
+ * The process pid is alive and started at start_time.  A start time of 0
+ * (unknown) never matches: a pid alone could be anybody's by now.
+ */
 bool proc_is_same(int pid, uint64_t start_time);
+/*
+ * /proc/PID/environ holds the entry want ("DEPLOYEX_INSTANCE=...", see
+ * INSTANCE_MARKER in daemon.h) or, for a process started before the marker
+ * existed, an entry that is legacy or legacy + "@..." ("RELEASE_NODE=APP-N"
+ * or "RELEASE_NODE=APP-N@HOST").  With a matching start time, what makes a
+ * live pid an instance deployex may adopt and signal.
+ */
+bool proc_has_marker(int pid, const char *want, const char *legacy);
 /*
  * Send sig to every process (but except_pid and this one) whose environment
  * holds exactly `entry` ("NAME=value"): the descendants of an instance that

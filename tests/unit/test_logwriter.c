@@ -354,6 +354,90 @@ static void test_stamped_lines(void **state)
         assert_false(logwriter_parse_stamp("short", 5, &ms));
 }
 
+/*
+ * Issue 10 item 6: a shared log_path lets a user plant a symlink (or a FIFO,
+ * or a hard link) where the root writer appends.  None of them is followed
+ * or written through; a log directory owned by someone else is refused.
+ */
+static void test_planted_files_are_not_written_through(void **state)
+{
+        struct buf victim = BUF_INIT, p = BUF_INIT, sub = BUF_INIT;
+        struct logwriter w;
+        char *got;
+        (void)state;
+
+        buf_printf(&victim, "%s.victim", dir);
+        assert_int_equal(atomic_write_file(victim.data, "root-owned\n", 11), 0);
+
+        /* A symlink as the log file: refused, the target untouched. */
+        assert_int_equal(symlink(victim.data, log_path), 0);
+        assert_int_equal(logwriter_open(&w, log_path, 1 << 20, 2), -ELOOP);
+        assert_int_equal(logwriter_feed(&w, "pwned\n", 6), -ELOOP);
+        logwriter_close(&w);
+        got = slurp(0); /* slurp does not follow it either */
+        assert_null(got);
+        assert_int_equal(file_read_all(victim.data, 100, &p), 0);
+        assert_string_equal(p.data, "root-owned\n");
+        unlink(log_path);
+
+        /* A hard link to another file: refused. */
+        assert_int_equal(link(victim.data, log_path), 0);
+        assert_int_equal(logwriter_open(&w, log_path, 1 << 20, 2), -EMLINK);
+        logwriter_close(&w);
+        unlink(log_path);
+
+        /* A FIFO: refused at once, never blocking. */
+        assert_int_equal(mkfifo(log_path, 0600), 0);
+        assert_int_equal(logwriter_open(&w, log_path, 1 << 20, 2), -FILE_ENOTREG);
+        logwriter_close(&w);
+        unlink(log_path);
+
+        /* A symlink as the rotation target: renamed over, never written through. */
+        buf_printf(&sub, "%s.1", log_path);
+        assert_int_equal(symlink(victim.data, sub.data), 0);
+        assert_int_equal(logwriter_open(&w, log_path, 8, 2), 0);
+        feed(&w, "1234567\n");
+        feed(&w, "abcdefg\n");
+        logwriter_close(&w);
+        assert_file(0, "abcdefg\n");
+        assert_file(1, "1234567\n");
+        assert_int_equal(file_read_all(victim.data, 100, &p), 0);
+        assert_string_equal(p.data, "root-owned\n");
+
+        /* The log directory itself a symlink, or owned by another user: refused. */
+        buf_reset(&sub);
+        buf_printf(&sub, "%s/linked", dir);
+        assert_int_equal(symlink(dir, sub.data), 0);
+        assert_int_equal(logwriter_check_dir(sub.data), -ELOOP);
+        buf_reset(&p);
+        buf_printf(&p, "%s/app-1-stdout.log", sub.data);
+        assert_int_equal(logwriter_open(&w, p.data, 1 << 20, 2), -ELOOP);
+        logwriter_close(&w);
+        if (geteuid() == 0) {
+                buf_reset(&sub);
+                buf_printf(&sub, "%s/theirs", dir);
+                assert_int_equal(mkdir(sub.data, 0777), 0);
+                assert_int_equal(chown(sub.data, 65534, 65534), 0);
+                assert_int_equal(logwriter_check_dir(sub.data), -EPERM);
+        }
+        /* Ours but group/world-writable: tightened. */
+        {
+                struct stat st;
+
+                buf_reset(&sub);
+                buf_printf(&sub, "%s/loose", dir);
+                assert_int_equal(mkdir(sub.data, 0700), 0);
+                assert_int_equal(chmod(sub.data, 01777), 0);
+                assert_int_equal(logwriter_check_dir(sub.data), 0);
+                assert_int_equal(stat(sub.data, &st), 0);
+                assert_int_equal(st.st_mode & 07777, 0755); /* write bits dropped */
+        }
+        unlink(victim.data);
+        buf_release(&victim);
+        buf_release(&p);
+        buf_release(&sub);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -365,6 +449,7 @@ int main(void)
                 cmocka_unit_test_setup(test_ten_thousand_lines_through_a_pipe, reset),
                 cmocka_unit_test_setup(test_write_failure_is_reported, reset),
                 cmocka_unit_test_setup(test_stamped_lines, reset),
+                cmocka_unit_test_setup(test_planted_files_are_not_written_through, reset),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
