@@ -255,6 +255,17 @@ int beam_rpc(struct beam_conn *c, const char *mod, const char *fun, const char *
                         r = -ECONNRESET;
                         break;
                 }
+                /* libei decodes recursively: refuse a hostile depth before it does. */
+                if ((msg.msgtype == ERL_SEND || msg.msgtype == ERL_REG_SEND) &&
+                    (r = etf_check_depth(x.buff, x.index, 0, ETF_REPLY_DEPTH_MAX)) < 0) {
+                        if (r == -E2BIG) {
+                                buf_printf(err, "rpc %s %s:%s/%d: the reply nests deeper than %d levels; refused",
+                                           c->node, mod, fun, arity, ETF_REPLY_DEPTH_MAX);
+                                r = -EPROTO;
+                                break;
+                        }
+                        continue; /* not a term we can read: not our reply */
+                }
                 if (!is_rex_reply(&msg, &x, &index))
                         continue;
                 if (is_badrpc(&x, index, c->node, err)) {

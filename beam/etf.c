@@ -632,3 +632,203 @@ int etf_format(const char *buf, int *index, const char *home_node, struct buf *o
 {
         return format_value(buf, index, home_node, out, 0);
 }
+
+/* ---- depth check (no recursion) ------------------------------------------ */
+
+static uint32_t be32(const unsigned char *p)
+{
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Skip one atom term (a node name inside a pid, port or ref); -EINVAL when it is not one. */
+static int skip_atom(const unsigned char *b, size_t len, size_t *pos)
+{
+        size_t n;
+
+        if (*pos >= len)
+                return -EINVAL;
+        switch (b[(*pos)++]) {
+        case ERL_ATOM_EXT:
+        case ERL_ATOM_UTF8_EXT:
+                if (len - *pos < 2)
+                        return -EINVAL;
+                n = (size_t)b[*pos] << 8 | b[*pos + 1];
+                *pos += 2;
+                break;
+        case ERL_SMALL_ATOM_EXT:
+        case ERL_SMALL_ATOM_UTF8_EXT:
+                if (len - *pos < 1)
+                        return -EINVAL;
+                n = b[(*pos)++];
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (len - *pos < n)
+                return -EINVAL;
+        *pos += n;
+        return 0;
+}
+
+/* Advance *pos by n bytes when they are there. */
+static int need(size_t len, size_t *pos, uint64_t n)
+{
+        if (len - *pos < n)
+                return -EINVAL;
+        *pos += (size_t)n;
+        return 0;
+}
+
+int etf_check_depth(const char *buf, int len, int index, int max_depth)
+{
+        const unsigned char *b = (const unsigned char *)buf;
+        size_t n = len > 0 ? (size_t)len : 0, pos = index > 0 ? (size_t)index : 0;
+        uint64_t *left;
+        int depth = 0, r = 0;
+
+        if (max_depth < 1 || pos >= n)
+                return -EINVAL;
+        if (b[pos] == 131) /* the version byte */
+                pos++;
+        left = xcalloc((size_t)max_depth + 1, sizeof(*left));
+        left[0] = 1; /* one term at the top */
+        while (depth >= 0 && r == 0) {
+                uint64_t children = 0;
+                unsigned char tag;
+
+                if (left[depth] == 0) {
+                        depth--;
+                        continue;
+                }
+                left[depth]--;
+                if (pos >= n) {
+                        r = -EINVAL;
+                        break;
+                }
+                tag = b[pos++];
+                switch (tag) {
+                case ERL_SMALL_INTEGER_EXT: r = need(n, &pos, 1); break;
+                case ERL_INTEGER_EXT: r = need(n, &pos, 4); break;
+                case ERL_FLOAT_EXT: r = need(n, &pos, 31); break;
+                case NEW_FLOAT_EXT: r = need(n, &pos, 8); break;
+                case ERL_ATOM_EXT:
+                case ERL_ATOM_UTF8_EXT:
+                case ERL_SMALL_ATOM_EXT:
+                case ERL_SMALL_ATOM_UTF8_EXT:
+                        pos--;
+                        r = skip_atom(b, n, &pos);
+                        break;
+                case ERL_NIL_EXT: break;
+                case ERL_STRING_EXT:
+                        r = n - pos < 2 ? -EINVAL : need(n, &pos, 2 + ((uint64_t)b[pos] << 8 | b[pos + 1]));
+                        break;
+                case ERL_BINARY_EXT:
+                        r = n - pos < 4 ? -EINVAL : need(n, &pos, 4 + (uint64_t)be32(b + pos));
+                        break;
+                case ERL_BIT_BINARY_EXT:
+                        r = n - pos < 5 ? -EINVAL : need(n, &pos, 5 + (uint64_t)be32(b + pos));
+                        break;
+                case ERL_SMALL_BIG_EXT:
+                        r = n - pos < 2 ? -EINVAL : need(n, &pos, 2 + (uint64_t)b[pos]);
+                        break;
+                case ERL_LARGE_BIG_EXT:
+                        r = n - pos < 5 ? -EINVAL : need(n, &pos, 5 + (uint64_t)be32(b + pos));
+                        break;
+                case ERL_PID_EXT:
+                        r = skip_atom(b, n, &pos);
+                        if (r == 0)
+                                r = need(n, &pos, 9);
+                        break;
+                case ERL_NEW_PID_EXT:
+                        r = skip_atom(b, n, &pos);
+                        if (r == 0)
+                                r = need(n, &pos, 12);
+                        break;
+                case ERL_PORT_EXT:
+                        r = skip_atom(b, n, &pos);
+                        if (r == 0)
+                                r = need(n, &pos, 5);
+                        break;
+                case ERL_NEW_PORT_EXT:
+                        r = skip_atom(b, n, &pos);
+                        if (r == 0)
+                                r = need(n, &pos, 8);
+                        break;
+#ifdef ERL_V4_PORT_EXT
+                case ERL_V4_PORT_EXT:
+                        r = skip_atom(b, n, &pos);
+                        if (r == 0)
+                                r = need(n, &pos, 12);
+                        break;
+#endif
+                case ERL_REFERENCE_EXT:
+                        r = skip_atom(b, n, &pos);
+                        if (r == 0)
+                                r = need(n, &pos, 5);
+                        break;
+                case ERL_NEW_REFERENCE_EXT:
+                case ERL_NEWER_REFERENCE_EXT: {
+                        uint64_t ids;
+
+                        if (n - pos < 2) {
+                                r = -EINVAL;
+                                break;
+                        }
+                        ids = (uint64_t)b[pos] << 8 | b[pos + 1];
+                        pos += 2;
+                        r = skip_atom(b, n, &pos);
+                        if (r == 0)
+                                r = need(n, &pos, (tag == ERL_NEW_REFERENCE_EXT ? 1 : 4) + 4 * ids);
+                        break;
+                }
+                case ERL_SMALL_TUPLE_EXT:
+                        if (n - pos < 1)
+                                r = -EINVAL;
+                        else
+                                children = b[pos++];
+                        break;
+                case ERL_LARGE_TUPLE_EXT:
+                        if (n - pos < 4)
+                                r = -EINVAL;
+                        else
+                                children = be32(b + pos), pos += 4;
+                        break;
+                case ERL_MAP_EXT:
+                        if (n - pos < 4)
+                                r = -EINVAL;
+                        else
+                                children = 2 * (uint64_t)be32(b + pos), pos += 4;
+                        break;
+                case ERL_LIST_EXT:
+                        if (n - pos < 4)
+                                r = -EINVAL;
+                        else
+                                children = (uint64_t)be32(b + pos) + 1, pos += 4; /* + the tail */
+                        break;
+                case ERL_EXPORT_EXT:
+                        children = 3;
+                        break;
+                case ERL_NEW_FUN_EXT:
+                        /* Size Arity Uniq[16] Index NumFree, then Module OldIndex OldUniq Pid Free... */
+                        if (n - pos < 28)
+                                r = -EINVAL;
+                        else
+                                children = 4 + (uint64_t)be32(b + pos + 24), pos += 28;
+                        break;
+                default:
+                        r = -EINVAL;
+                        break;
+                }
+                if (r == 0 && children > 0) {
+                        /* Every child takes at least one byte: no more children than bytes. */
+                        if (children > n - pos)
+                                r = -EINVAL;
+                        else if (depth + 1 > max_depth)
+                                r = -E2BIG;
+                        else
+                                left[++depth] = children;
+                }
+        }
+        free(left);
+        return r;
+}

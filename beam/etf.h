@@ -34,6 +34,17 @@
  */
 int etf_format(const char *buf, int *index, const char *home_node, struct buf *out);
 
+/*
+ * Walk the term at buf[index..len) without recursion and check that it is
+ * well formed and nests at most max_depth containers deep (tuples, lists,
+ * maps, funs, exports).  libei's decoders (ei_skip_term, ei_decode_*)
+ * recurse once per level: a reply nested a million deep would overflow the
+ * stack, so every reply from a node is checked here before anything decodes
+ * it.  0, -E2BIG (too deep) or -EINVAL (malformed, truncated, unknown tag).
+ */
+#define ETF_REPLY_DEPTH_MAX 1000
+int etf_check_depth(const char *buf, int len, int index, int max_depth);
+
 /* Encode UTF-8 text as a list of code points ("é" -> [233]).  -EINVAL on bad UTF-8. */
 int etf_encode_charlist(ei_x_buff *x, const char *s, size_t len);
 

@@ -301,6 +301,8 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
                 log_warn("app=%s: %s", a->name, err.len ? err.data : "cannot read instance records");
         for (size_t i = 0; i < n; i++) {
                 struct instance_rt *in = instance_get(a, recs[i].instance, true);
+                bool not_ours;
+
                 if (!in)
                         continue;
                 in->rec = recs[i];
@@ -315,7 +317,8 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
                         sup_adopt(d, in);
                         continue;
                 }
-                if (in->rec.pid > 0 && kill(in->rec.pid, 0) == 0)
+                not_ours = in->rec.pid > 0 && kill(in->rec.pid, 0) == 0;
+                if (not_ours)
                         /* Alive, but not provably ours: never adopted, never signalled. */
                         log_warn("app=%s instance=%d: pid %d is not this instance (%s); not adopted",
                                  a->name, in->rec.instance, in->rec.pid,
@@ -325,8 +328,9 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
                                          : "no " INSTANCE_MARKER " marker");
                 if (in->rec.pid > 0) {
                         /* It died while no daemon watched: that was a crash. */
-                        log_warn("app=%s instance=%d: pid %d is gone since the last daemon",
-                                 a->name, in->rec.instance, in->rec.pid);
+                        if (!not_ours)
+                                log_warn("app=%s instance=%d: pid %d is gone since the last daemon",
+                                         a->name, in->rec.instance, in->rec.pid);
                         in->rec.pid = 0;
                         in->rec.ready = false;
                         in->rec.consecutive_crashes++;

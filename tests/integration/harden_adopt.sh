@@ -43,7 +43,7 @@ decoy_record() {
         assert_eq "S" "$(sed 's/.*) //' /proc/$DECOY/stat | cut -d' ' -f1)" "$1: the decoy was not stopped"
         grep -q "pid $DECOY is not this instance" "$T/daemon.log" || fail "$1: the refusal is logged"
         ok
-        assert_contains "$(answer $BASE)" "demo 1.0.0" "$1: the app answers"
+        wait_for 20 "answer $BASE | grep -q 'demo 1.0.0'" "$1: the app to answer"
 }
 decoy_record no-start-time
 decoy_record no-marker

@@ -335,6 +335,62 @@ static void test_charlist(void **state)
         }
 }
 
+/* etf_check_depth: every kind of term passes; too deep or truncated does not (issue 10 item 9). */
+static void test_check_depth(void **state)
+{
+        ei_x_buff x;
+        erlang_pid pid;
+        erlang_ref ref;
+        (void)state;
+
+        ei_x_new_with_version(&x);
+        ei_x_encode_tuple_header(&x, 9);
+        ei_x_encode_atom(&x, "ok");
+        ei_x_encode_long(&x, -5);
+        ei_x_encode_longlong(&x, 1LL << 40);
+        ei_x_encode_double(&x, 2.5);
+        ei_x_encode_binary(&x, "bin", 3);
+        ei_x_encode_string(&x, "text");
+        ei_x_encode_map_header(&x, 1);
+        ei_x_encode_atom(&x, "k");
+        ei_x_encode_list_header(&x, 2);
+        ei_x_encode_long(&x, 1);
+        ei_x_encode_long(&x, 2);
+        ei_x_encode_empty_list(&x);
+        memset(&pid, 0, sizeof(pid));
+        str_copy(pid.node, sizeof(pid.node), "a@b");
+        ei_x_encode_pid(&x, &pid);
+        memset(&ref, 0, sizeof(ref));
+        str_copy(ref.node, sizeof(ref.node), "a@b");
+        ref.len = 3;
+        ei_x_encode_ref(&x, &ref);
+        assert_int_equal(etf_check_depth(x.buff, x.index, 0, 10), 0);
+        assert_int_equal(etf_check_depth(x.buff, x.index, 0, 2), -E2BIG);  /* tuple > map > list */
+        for (int cut = 1; cut < x.index; cut++)
+                assert_int_equal(etf_check_depth(x.buff, cut, 0, 10), -EINVAL);
+        ei_x_free(&x);
+
+        /* 100000 nested lists: refused at the bound, no recursion anywhere. */
+        ei_x_new_with_version(&x);
+        for (int i = 0; i < 100000; i++)
+                ei_x_encode_list_header(&x, 1);
+        ei_x_encode_empty_list(&x);
+        for (int i = 0; i < 100000; i++)
+                ei_x_encode_empty_list(&x);
+        assert_int_equal(etf_check_depth(x.buff, x.index, 0, ETF_REPLY_DEPTH_MAX), -E2BIG);
+        assert_int_equal(etf_check_depth(x.buff, x.index, 0, 100000), 0);
+        ei_x_free(&x);
+
+        /* A list claiming 2^32-1 elements in a few bytes, and an unknown tag. */
+        {
+                static const char huge[] = { (char)131, 108, (char)255, (char)255, (char)255, (char)255, 106 };
+                static const char unknown[] = { (char)131, 1, 2, 3 };
+
+                assert_int_equal(etf_check_depth(huge, sizeof(huge), 0, 10), -EINVAL);
+                assert_int_equal(etf_check_depth(unknown, sizeof(unknown), 0, 10), -EINVAL);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -345,6 +401,7 @@ int main(void)
                 cmocka_unit_test(test_compound),
                 cmocka_unit_test(test_depth_and_bad_input),
                 cmocka_unit_test(test_charlist),
+                cmocka_unit_test(test_check_depth),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
