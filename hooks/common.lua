@@ -8,8 +8,10 @@
 
 -- Variables an instance must never inherit from deployex's own environment:
 -- a stray RELEASE_NODE or BINDIR would make the release script boot the
--- wrong node or the wrong release.
-release_unset = { "RELEASE_*", "BINDIR", "ROOTDIR", "ELIXIR_ERL_OPTIONS" }
+-- wrong node or the wrong release; DEPLOYEX_* may hold the daemon's secrets
+-- (DEPLOYEX_ERLANG_COOKIE, handed to its jobs), which a pre-command must
+-- not see.
+release_unset = { "RELEASE_*", "BINDIR", "ROOTDIR", "ELIXIR_ERL_OPTIONS", "DEPLOYEX_*" }
 
 -- How long one pre-command may run; an app file can set its own value.
 pre_command_timeout_ms = 600000

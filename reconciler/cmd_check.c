@@ -5,6 +5,7 @@
  * certificate, key and CA files (state/tls.h): a certificate that expires
  * within 30 days is a warning, not a problem.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +76,49 @@ static void check_file_source(const struct config *c, struct findings *f)
         buf_release(&w);
 }
 
+/* An override file names its app: one for an app the configuration lacks is a typo or a leftover. */
+static void check_stray_overrides(const struct config *c, struct findings *f)
+{
+        struct buf err = BUF_INIT;
+        struct dirent *de;
+        DIR *d;
+
+        if (str_empty(c->overrides_path) || !(d = opendir(c->overrides_path)))
+                return;
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                bool known = false;
+
+                if (n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0 || de->d_name[0] == '.')
+                        continue;
+                for (size_t i = 0; i < c->napps && !known; i++)
+                        known = strlen(c->apps[i].name) == n - 5 &&
+                                strncmp(c->apps[i].name, de->d_name, n - 5) == 0;
+                if (!known)
+                        buf_printf(&err, "%s/%.80s%s: no app '%.*s' in %s; this override applies to "
+                                         "nothing (a typo, or remove it)\n",
+                                   c->overrides_path, de->d_name, n > 80 ? "..." : "",
+                                   (int)(n - 5 > 60 ? 60 : n - 5), de->d_name, c->origin);
+        }
+        closedir(d);
+        report(f, &err);
+        buf_release(&err);
+}
+
+/* The cookie file must be readable by its owner only (DESIGN §8). */
+static void check_cookie_file_mode(const struct config *c, struct buf *err)
+{
+        struct stat st;
+
+        if (!c->cookie_file || stat(c->cookie_file, &st) < 0)
+                return; /* unreadable: config_read_cookie() says so */
+        if (st.st_mode & 077)
+                buf_printf(err, "%s: cookie_file: '%s' is readable by %s (mode %04o); "
+                                "make it 0400 or 0600: chmod 0400 %s\n",
+                           c->origin, c->cookie_file, st.st_mode & 07 ? "every user" : "its group",
+                           (unsigned)(st.st_mode & 07777), c->cookie_file);
+}
+
 static void json_lines(yajl_gen g, const char *key, const struct buf *lines)
 {
         json_gen_str(g, key);
@@ -103,6 +147,11 @@ static void check_app(const struct config *c, const struct app_config *app, stru
         memset(&rel, 0, sizeof(rel));
         path_override(c, app->name, &path);
         (void)override_load(path.data, &o, &err); /* a problem is in err */
+        for (size_t k = 0; k < o.nrestart_instances; k++)
+                if (o.restart_instances[k].instance > app->replicas)
+                        buf_printf(&err, "%s: restart_instances.%d: %s has %d replica%s; no such instance\n",
+                                   path.data, o.restart_instances[k].instance, app->name, app->replicas,
+                                   app->replicas == 1 ? "" : "s");
         report(f, &err);
 
         if (app->hooks && access(app->hooks, R_OK) < 0) {
@@ -186,8 +235,9 @@ static int run(const struct cli *cli, int argc, char **argv)
                 explicit_bzero(cookie.data, cookie.len);
                 buf_release(&cookie);
                 if (r < 0)
-                        buf_printf(&err, "%s: cookie_file: cannot read '%s': %s", c.origin,
+                        buf_printf(&err, "%s: cookie_file: cannot read '%s': %s\n", c.origin,
                                    c.cookie_file ? c.cookie_file : "", file_strerror(r));
+                check_cookie_file_mode(&c, &err);
         }
         report(&f, &err);
         if (c.has_tls) {
@@ -199,6 +249,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                 warn(&f, &warnings);
                 buf_release(&warnings);
         }
+        check_stray_overrides(&c, &f);
         check_file_source(&c, &f);
         if (!offline && source_open(&c, &src, &err) < 0)
                 report(&f, &err);

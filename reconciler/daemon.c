@@ -617,9 +617,11 @@ static int load_config(struct daemon *d, struct config *ret, struct buf *err)
         r = config_parse(text.data, text.len, d->watch_path, ret, err);
         if (r < 0)
                 goto out;
-        /* Written by the daemon that holds the lock only (write_job_config). */
-        free(d->config_text);
-        d->config_text = buf_detach(&text);
+        /* Written by the daemon that holds the lock only (write_job_config); no inline cookie. */
+        if (config_job_text(text.data, text.len, &path) == 0) {
+                free(d->config_text);
+                d->config_text = buf_detach(&path);
+        }
 out:
         buf_release(&text);
         buf_release(&path);
@@ -871,8 +873,10 @@ static bool any_running(struct daemon *d)
 static void share_secrets(struct daemon *d)
 {
         const char *adapter = getenv("DEPLOYEX_SECRETS_ADAPTER");
+        bool from_store = adapter && adapter[0] && strcmp(adapter, "env") != 0;
 
-        if (!adapter || !adapter[0] || strcmp(adapter, "env") == 0)
+        /* run/config.json holds no inline cookie (config_job_text): jobs take it from here. */
+        if (!from_store && !d->cfg.cookie)
                 return;
         if (d->cfg.cookie)
                 setenv("DEPLOYEX_ERLANG_COOKIE", d->cfg.cookie, 1);

@@ -1292,6 +1292,53 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
         return 0;
 }
 
+/* v (at most JSON_MAX_DEPTH deep: config_parse checked) into g, keys in order. */
+static void gen_tree(yajl_gen g, yajl_val v, const char *skip_key)
+{
+        if (YAJL_IS_OBJECT(v)) {
+                yajl_gen_map_open(g);
+                for (size_t i = 0; i < v->u.object.len; i++) {
+                        if (skip_key && strcmp(v->u.object.keys[i], skip_key) == 0)
+                                continue;
+                        json_gen_str(g, v->u.object.keys[i]);
+                        gen_tree(g, v->u.object.values[i], NULL);
+                }
+                yajl_gen_map_close(g);
+        } else if (YAJL_IS_ARRAY(v)) {
+                yajl_gen_array_open(g);
+                for (size_t i = 0; i < v->u.array.len; i++)
+                        gen_tree(g, v->u.array.values[i], NULL);
+                yajl_gen_array_close(g);
+        } else if (YAJL_IS_STRING(v)) {
+                json_gen_str(g, v->u.string);
+        } else if (YAJL_IS_NUMBER(v)) {
+                yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+        } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+                yajl_gen_bool(g, YAJL_IS_TRUE(v));
+        } else {
+                yajl_gen_null(g);
+        }
+}
+
+int config_job_text(const char *text, size_t len, struct buf *out)
+{
+        struct buf ignored = BUF_INIT;
+        yajl_val root = NULL;
+        yajl_gen g;
+        int r;
+
+        r = json_parse(text, len, "config", &root, &ignored);
+        buf_release(&ignored);
+        if (r < 0)
+                return r;
+        buf_reset(out);
+        g = json_gen_new(out);
+        gen_tree(g, root, "cookie");
+        yajl_gen_free(g);
+        yajl_tree_free(root);
+        return 0;
+}
+
 int config_load_file(const char *path, struct config *ret, struct buf *err)
 {
         struct buf text = BUF_INIT;

@@ -129,6 +129,13 @@ struct config {
 int config_parse(const char *text, size_t len, const char *origin, struct config *ret, struct buf *err);
 int config_load_file(const char *path, struct config *ret, struct buf *err);
 /*
+ * The configuration text a job reads ({var_path}/run/config.json): text (one
+ * config_parse() accepted) without its inline "cookie", which never goes into
+ * a state file.  The daemon hands the cookie to its jobs through their
+ * environment instead (DEPLOYEX_SECRETS_ADAPTER=env, DEPLOYEX_ERLANG_COOKIE).
+ */
+int config_job_text(const char *text, size_t len, struct buf *out);
+/*
  * The DeployEx 0.3 compatibility mode: build a one-app config from
  * DEPLOYEX_MONITORED_APP_NAME and friends (getenv).  -ENOENT when
  * DEPLOYEX_MONITORED_APP_NAME is unset.

@@ -113,6 +113,8 @@ int override_parse(const char *text, size_t len, const char *origin, struct over
                 return r;
         /* Operators type this file: a typo ("pasued") must not pass silently. */
         record_no_unknown_keys(&c, root, "", override_keys);
+        /* yajl keeps both copies and the first would win silently: refuse, as the config does. */
+        record_no_duplicate_keys(&c, root, ""); /* restart_instances: "given twice" below */
         record_version(&c, json_get(root, "version"), "version", REC_NULLABLE, o.version,
                        sizeof(o.version));
         record_bool(&c, json_get(root, "paused"), "paused", REC_NULLABLE, &o.paused);

@@ -295,6 +295,46 @@ int record_time(struct record_ctx *c, yajl_val v, const char *field, unsigned fl
         return 1;
 }
 
+/*
+ * A key as the reader typed it, for an error line: control bytes masked
+ * and at most RECORD_QUOTE_MAX characters (a 1 MB key is not echoed whole).
+ */
+static void put_key(struct buf *out, const char *prefix, const char *key)
+{
+        size_t n = strlen(key), shown = n > RECORD_QUOTE_MAX ? RECORD_QUOTE_MAX - 3 : n;
+
+        buf_puts(out, prefix ? prefix : "");
+        for (size_t i = 0; i < shown; i++) {
+                unsigned char ch = (unsigned char)key[i];
+
+                buf_putc(out, ch < 0x20 || ch == 0x7f ? '?' : (char)ch);
+        }
+        if (shown < n)
+                buf_puts(out, "...");
+}
+
+int record_no_duplicate_keys(struct record_ctx *c, yajl_val obj, const char *prefix)
+{
+        int r = 0;
+
+        if (!YAJL_IS_OBJECT(obj))
+                return 0;
+        for (size_t i = 1; i < obj->u.object.len; i++) {
+                for (size_t j = 0; j < i; j++) {
+                        if (strcmp(obj->u.object.keys[i], obj->u.object.keys[j]) == 0) {
+                                struct buf field = BUF_INIT;
+
+                                put_key(&field, prefix, obj->u.object.keys[i]);
+                                record_fail(c, field.data, "duplicate key (give each key once)");
+                                buf_release(&field);
+                                r = -EINVAL;
+                                break;
+                        }
+                }
+        }
+        return r;
+}
+
 int record_no_unknown_keys(struct record_ctx *c, yajl_val obj, const char *prefix,
                            const char *const *known)
 {
@@ -316,12 +356,7 @@ int record_no_unknown_keys(struct record_ctx *c, yajl_val obj, const char *prefi
                 }
                 if (!found) {
                         /* Unquoted, so that `pasued` reads as typed; control bytes masked. */
-                        buf_puts(&field, prefix ? prefix : "");
-                        for (const char *p = key; *p; p++) {
-                                unsigned char ch = (unsigned char)*p;
-
-                                buf_putc(&field, ch < 0x20 || ch == 0x7f ? '?' : (char)ch);
-                        }
+                        put_key(&field, prefix, key);
                         record_fail(c, field.data, "unknown key (expected %s)", expected.data);
                         r = -EINVAL;
                 }

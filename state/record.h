@@ -85,9 +85,14 @@ int record_bool(struct record_ctx *c, yajl_val v, const char *field, unsigned fl
 int record_time(struct record_ctx *c, yajl_val v, const char *field, unsigned flags,
                 uint64_t *ret_ms);
 
+/* At most this many characters of a key or value the reader typed go into an error line. */
+#define RECORD_QUOTE_MAX 80
+/* Each duplicated key of obj is an error ("PREFIXKEY: duplicate key"); -EINVAL when any. */
+int record_no_duplicate_keys(struct record_ctx *c, yajl_val obj, const char *prefix);
 /*
  * Reject every key of obj that is not in known (NULL-terminated), naming it:
- * "ORIGIN: PREFIXkey: unknown key (expected a, b, c)".
+ * "ORIGIN: PREFIXkey: unknown key (expected a, b, c)"; the key capped at
+ * RECORD_QUOTE_MAX characters.
  */
 int record_no_unknown_keys(struct record_ctx *c, yajl_val obj, const char *prefix,
                            const char *const *known);

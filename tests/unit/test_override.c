@@ -62,6 +62,12 @@ static const struct bad_case bad_cases[] = {
         { "{\"restart_instances\": {\"2\": 3}}", "restart_instances.2: must be a token", 1 },
         { "{\"restart_instances\": {\"2\": \"a\", \"2\": \"b\"}}", "restart_instances.2: instance 2 is given twice", 1 },
         { "[]", ORIGIN ": must be a JSON object, got an array", 1 },
+        /* Duplicates are refused, not "first wins" (issue 10 item 10). */
+        { "{\"paused\": true, \"paused\": false}", ORIGIN ": paused: duplicate key", 1 },
+        { "{\"version\": \"1.0.0\", \"restart\": \"a\", \"version\": \"2.0.0\"}", "version: duplicate key", 1 },
+        /* An unknown key is echoed capped at 80 characters (issue 10 item 12). */
+        { "{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": 1}",
+          ORIGIN ": aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...: unknown key", 1 },
         { "{\"paused\": tru}", ORIGIN ": ", 1 },
         /* All problems at once. */
         { "{\"pasued\": true, \"version\": \"\", \"restart\": null, \"restart_instances\": {\"a\": \"1\", \"b\": 2}}",
