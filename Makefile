@@ -12,6 +12,10 @@ WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Werror -Wshadow \
         -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
 ifeq ($(MODE),asan)
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(MODE),fuzz)
+# `make fuzz` (clang): the library instrumented for libFuzzer, the harnesses linked with it.
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+       -fno-sanitize-recover=undefined
 else
 OPT := -O2 -g -fstack-protector-strong
 # Stack clash and control-flow protection where the compiler and target have them.
@@ -59,7 +63,7 @@ MAN_DIR := build/man
 MANS    := $(MAN_DIR)/deployex.1 $(MAN_DIR)/deployex.json.5 $(MAN_DIR)/deployex-state.5 \
            $(MAN_DIR)/deployex-hooks.7
 
-.PHONY: all deps test unit-tests core-check analyze run install clean check-clang man deb
+.PHONY: all deps test unit-tests core-check analyze run install clean check-clang fuzz fuzz-bins man deb
 all: $(BUILD)/deployex $(BUILD)/deployex-log
 
 $(BUILD)/obj/%.o: %.c
@@ -93,7 +97,39 @@ $(MANS): docs/man/md2scdoc
 	@mkdir -p $(dir $@)
 	docs/man/md2scdoc $(filter docs/%.md,$^) | scdoc >$@.tmp && mv $@.tmp $@
 
-unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployex-log
+unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployex-log $(BUILD)/tests/test_fuzz_corpus
+
+# ---- fuzz/: libFuzzer harnesses for every parser of untrusted bytes (docs/fuzzing.md) ----
+FUZZ_NAMES   := config current override instance history ghosts journal etf term sigv4 tarpath
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+# make test: each harness once over each file of fuzz/corpus/NAME, in this build (any compiler).
+FUZZ_REG_OBJ := $(patsubst %,$(BUILD)/obj/fuzz/reg_%.o,$(FUZZ_NAMES))
+$(BUILD)/obj/fuzz/reg_%.o: fuzz/fuzz_%.c fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -DFUZZ_ENTRY=fuzz_$*_one -c $< -o $@
+$(BUILD)/obj/fuzz/regress.o: fuzz/regress.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -DFUZZ_CORPUS_DIR='"$(CURDIR)/fuzz/corpus"' -c $< -o $@
+$(BUILD)/tests/test_fuzz_corpus: $(BUILD)/obj/fuzz/regress.o $(FUZZ_REG_OBJ) $(BUILD)/libdeployex.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+# make fuzz FUZZ_SECONDS=N: every harness N seconds under libFuzzer (clang), new inputs kept in
+# build/fuzz/corpus/NAME, the statistics in build/fuzz/NAME.log; stops at the first crash.
+fuzz-bins: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/fuzz/fuzz_%.o $(BUILD)/libdeployex.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+fuzz:
+	$(MAKE) CC=$(FUZZ_CC) MODE=fuzz fuzz-bins
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p build/fuzz/corpus/$$n; \
+	  echo "fuzz $$n: $(FUZZ_SECONDS) s"; \
+	  build/fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 build/fuzz/corpus/$$n fuzz/corpus/$$n >build/fuzz/$$n.log 2>&1 || \
+	    { tail -n 40 build/fuzz/$$n.log; echo "fuzz $$n: CRASH (build/fuzz/$$n.log)"; exit 1; }; \
+	  grep -h 'stat::number_of_executed_units' build/fuzz/$$n.log | sed "s/^/fuzz $$n: /"; \
+	done
 
 # The planner must stay pure: its test binary may not reference any library
 # but libc and cmocka.  A call into yajl, curl, archive, lua or ei fails here.

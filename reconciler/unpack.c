@@ -104,7 +104,7 @@ static int fail_at(struct unpacker *u, int r, const char *fmt, ...)
  * "./a//b/" -> "a/b".  Returns NULL, or why the path is refused.  Refusing
  * ".." outright (rather than resolving it) keeps the rule simple to audit.
  */
-static const char *normalize_path(const char *raw, struct buf *out)
+const char *unpack_normalize_path(const char *raw, struct buf *out)
 {
         const char *p = raw;
 
@@ -400,7 +400,7 @@ out:
 }
 
 /* Does `target`, read from directory `dir` (a normalised path), stay inside the tree? */
-static bool lexically_inside(const char *dir, const char *target)
+bool unpack_lexically_inside(const char *dir, const char *target)
 {
         size_t depth = path_depth(dir);
         const char *p = target;
@@ -433,7 +433,7 @@ static int unpack_symlink(struct unpacker *u, struct archive_entry *e, int pfd, 
                 return fail_at(u, -EINVAL, "symlink with an empty target");
         if (target[0] == '/')
                 return fail_at(u, -EINVAL, "symlink to an absolute path");
-        if (!lexically_inside(dir, target))
+        if (!unpack_lexically_inside(dir, target))
                 return fail_at(u, -EINVAL, "symlink leads outside the release");
         if (symlinkat(target, pfd, name) < 0) {
                 if (errno != EEXIST)
@@ -460,7 +460,7 @@ static int unpack_hardlink(struct unpacker *u, const char *raw_target, int pfd, 
         struct stat st = { 0 };
         int tfd = -1, r = 0;
 
-        why = normalize_path(raw_target, &target);
+        why = unpack_normalize_path(raw_target, &target);
         if (why) {
                 r = fail_at(u, -EINVAL, "hard link target: %s", why);
                 goto out;
@@ -549,7 +549,7 @@ static int unpack_entry(struct unpacker *u, struct archive_entry *e)
         u->raw_name = archive_entry_pathname(e);
         if (!u->raw_name)
                 return fail_at(u, -EINVAL, "a member without a readable name");
-        why = normalize_path(u->raw_name, &u->member);
+        why = unpack_normalize_path(u->raw_name, &u->member);
         if (why)
                 return fail_at(u, -EINVAL, "%s", why);
         if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)

@@ -64,4 +64,14 @@ int unpack_release(const char *tarball, const char *dest_dir, uint64_t max_bytes
 /* true when r, a result of unpack_release(), means the archive itself was refused. */
 bool unpack_refused(int r);
 
+/*
+ * The member-path rules, public for fuzz/: unpack_normalize_path() turns
+ * "./a//b/" into "a/b" in out and returns NULL, or returns why the path is
+ * refused (absolute, a ".." component, too long); unpack_lexically_inside()
+ * says whether a link target read from directory dir (normalised) stays
+ * inside the tree.
+ */
+const char *unpack_normalize_path(const char *raw, struct buf *out);
+bool unpack_lexically_inside(const char *dir, const char *target);
+
 #endif

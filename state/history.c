@@ -116,7 +116,7 @@ out:
         return r;
 }
 
-static int parse_event(const char *text, size_t len, struct history_event *ret)
+int history_parse_event(const char *text, size_t len, struct history_event *ret)
 {
         struct record_ctx c = RECORD_CTX("", NULL);
         struct history_event e = {0};
@@ -237,7 +237,7 @@ int history_load(const char *path, struct history_list *ret, struct buf *err)
                 while (blank < len && (p[blank] == ' ' || p[blank] == '\t' || p[blank] == '\r'))
                         blank++;
                 if (blank < len) {
-                        if (parse_event(p, len, &e) == 0) {
+                        if (history_parse_event(p, len, &e) == 0) {
                                 xgrow((void **)&l.items, &l.cap, l.n + 1, sizeof(*l.items));
                                 l.items[l.n++] = e;
                         } else {

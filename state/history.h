@@ -49,6 +49,8 @@ struct history_list {
 void history_event_to_json(const struct history_event *e, struct buf *out); /* no newline */
 int history_append(const char *path, const struct history_event *e);
 int history_load(const char *path, struct history_list *ret, struct buf *err); /* absent = empty */
+/* One line of history.jsonl (no newline); -EINVAL when it is not a valid event.  Public for fuzz/. */
+int history_parse_event(const char *text, size_t len, struct history_event *ret);
 void history_release(struct history_list *l);
 
 #endif
