@@ -126,6 +126,7 @@ fuzz:
 	  mkdir -p build/fuzz/corpus/$$n; \
 	  echo "fuzz $$n: $(FUZZ_SECONDS) s"; \
 	  build/fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=build/fuzz/$$n- \
 	    -print_final_stats=1 build/fuzz/corpus/$$n fuzz/corpus/$$n >build/fuzz/$$n.log 2>&1 || \
 	    { tail -n 40 build/fuzz/$$n.log; echo "fuzz $$n: CRASH (build/fuzz/$$n.log)"; exit 1; }; \
 	  grep -h 'stat::number_of_executed_units' build/fuzz/$$n.log | sed "s/^/fuzz $$n: /"; \

@@ -819,7 +819,8 @@ static void put_utf8(luaL_Buffer *b, unsigned long cp)
 /* One escape after '\' (Erlang's set); the code point into *ret. */
 static int parse_escape(struct parser *ps, unsigned long *ret)
 {
-        static const char simple[] = "n\nt\tr\rs \x20" "e\x1b" "b\bf\fv\vd\x7f";
+        /* Pairs: the letter after '\\', then what it stands for (found by fuzz/fuzz_term). */
+        static const char simple[] = "n\n" "t\t" "r\r" "s " "e\x1b" "b\b" "f\f" "v\v" "d\x7f";
         char c;
 
         if (ps->p >= ps->end)

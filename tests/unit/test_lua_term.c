@@ -345,9 +345,32 @@ static void test_parse_errors(void **state)
         }
 }
 
+/* Every Erlang escape maps to its character (the table was misaligned: \\b, \\e, ... were wrong). */
+static void test_escapes(void **state)
+{
+        static const char text[] = "\"\\n\\t\\r\\s\\e\\b\\f\\v\\d\\101\\x42\\\\\".\n";
+        static const char want[] = "\n\t\r \x1b\b\f\v\x7f" "AB\\";
+        struct sandbox *sb = new_sandbox();
+        lua_State *L = sandbox_state(sb);
+        char err[256] = "";
+        size_t len;
+        const char *got;
+        (void)state;
+
+        assert_int_equal(term_parse_text(L, text, strlen(text), "f", err, sizeof(err)), 0);
+        lua_rawgeti(L, -1, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+                lua_getfield(L, -1, "value"); /* a charlist's text */
+        got = lua_tolstring(L, -1, &len);
+        if (!got || len != strlen(want) || memcmp(got, want, len) != 0)
+                fail_msg("escapes: got %zu bytes, want %zu (err %s)", got ? len : 0, strlen(want), err);
+        sandbox_free(sb);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_escapes),
                 cmocka_unit_test(test_constructors_print),
                 cmocka_unit_test(test_constructor_errors),
                 cmocka_unit_test(test_encode_decode),
