@@ -100,8 +100,8 @@ assert_contains "$ERR" "tls: cannot load the key '/nonexistent/node-key.pem': No
 
 # The remote shell gets the same options file.
 run 0 dx remote tlsapp 1 --dry-run
-assert_contains "$(jqr "$OUT" '.env.ERL_AFLAGS')" "-proto_dist inet_tls -ssl_dist_optfile $conf" \
-        "remote: the release's remsh speaks TLS"
+assert_contains "$(jqr "$OUT" '.argv | join(" ")')" "-proto_dist inet_tls -ssl_dist_optfile $conf" \
+        "remote: erl -remsh speaks TLS"
 
 # check: an expired node certificate of the right CA (openssl ca with dates in the past).
 mkdir -p "$T/ca/new"
