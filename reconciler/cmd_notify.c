@@ -41,7 +41,7 @@
 #include "../state/webhook.h"
 #include "../state/banned.h"
 
-#define CRASH_LOOP_CRASHES 3
+#define CRASH_LOOP_CRASHES 5 /* DESIGN §5: a crash loop is k reaching 5 */
 #define MAX_TRACKED 128
 
 /* Where the last run left an app. */
