@@ -485,8 +485,12 @@ static int format_fun(const char *buf, int *index, struct buf *out)
 {
         erlang_fun f;
 
-        if (ei_decode_fun(buf, index, &f) < 0)
+        /* libei may allocate the free variables and then fail: free them (found by fuzz_etf). */
+        memset(&f, 0, sizeof(f));
+        if (ei_decode_fun(buf, index, &f) < 0) {
+                free_fun(&f);
                 return -EINVAL;
+        }
         if (f.type == EI_FUN_EXPORT) {
                 buf_puts(out, "fun ");
                 put_atom(out, f.module);
