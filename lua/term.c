@@ -956,7 +956,8 @@ static int parse_number(struct parser *ps)
                 *hash = '\0';
                 base = strtol(num[0] == '-' || num[0] == '+' ? num + 1 : num, &endp, 10);
                 if (*endp || base < 2 || base > 36)
-                        return perr(ps, "bad base in '%s'", start);
+                        /* start is not NUL-terminated: the text is (found by fuzz_term). */
+                        return perr(ps, "bad base in '%.*s'", (int)len, start);
                 v = strtoll(hash + 1, &endp, (int)base);
                 if (*endp || errno || hash[1] == '\0')
                         return perr(ps, "bad integer");
