@@ -1021,10 +1021,14 @@ static int parse_binary(struct parser *ps)
                         if (parse_quoted(ps, &b, '"') < 0)
                                 return -EINVAL;
                 } else if (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-                        long v = strtol(ps->p, (char **)&ps->p, 10);
+                        /* Not strtol: the text is not NUL-terminated (found by fuzz_term). */
+                        long v = 0;
 
-                        if (v > 255)
-                                return perr(ps, "binary segment above 255");
+                        while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
+                                v = v * 10 + (*ps->p++ - '0');
+                                if (v > 255)
+                                        return perr(ps, "binary segment above 255");
+                        }
                         luaL_addchar(&b, (char)v);
                 } else {
                         return perr(ps, "unsupported binary syntax");
