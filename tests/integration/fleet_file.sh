@@ -90,6 +90,9 @@ third=$( [ "$second" = h1 ] && echo h2 || echo h1 )
 wait_for 30 "[ \"\$(jq -r .state '$(slot_file 1.0.0 2)')\" = waiting ]" "slot 2 waiting"
 eval "pg=\$PID_$third"
 kill -KILL "-$pg"
+# Its lock on var_path goes with the process: a daemon started before that refuses to run
+# beside it (by design), so the restart waits for the exit, as a supervisor would.
+wait "$pg" 2>/dev/null
 start_host "$third"
 
 wait_for 120 "running_on h0 1.0.0 && running_on h1 1.0.0 && running_on h2 1.0.0" "all hosts on 1.0.0"
