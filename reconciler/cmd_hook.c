@@ -30,20 +30,6 @@ struct hook_opts {
         bool hot;
 };
 
-/* The instance's record (what runs in current/ and before it), when the daemon wrote one. */
-static void read_record(const struct config *c, const char *app, int n, struct instance_record *rec)
-{
-        struct buf path = BUF_INIT, text = BUF_INIT, ignored = BUF_INIT;
-
-        instance_record_init(rec, n);
-        path_instance_record(c, app, n, &path);
-        if (file_read_all(path.data, JSON_MAX_BYTES, &text) == 0)
-                (void)instance_record_parse(text.data, text.len, path.data, rec, &ignored);
-        buf_release(&path);
-        buf_release(&text);
-        buf_release(&ignored);
-}
-
 /* What the bucket (or the last good copy) says now: the version and its pre_commands. */
 static void read_desired(const struct config *c, const struct app_config *app, struct desired *want)
 {
@@ -68,7 +54,8 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
         struct buf err = BUF_INIT, out = BUF_INIT;
         int r, status = EXIT_FAIL;
 
-        read_record(c, app->name, n, &rec);
+        /* The instance's record (what runs in current/ and before it), when the daemon wrote one. */
+        instance_record_read(c, app->name, n, &rec);
         read_desired(c, app, &want);
 
         memset(&call, 0, sizeof(call));

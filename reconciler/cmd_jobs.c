@@ -135,7 +135,7 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                      const char *function, const char *version, const char *from,
                      const char *event, bool hot)
 {
-        struct buf path = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+        struct buf err = BUF_INIT, out = BUF_INIT;
         struct instance_record rec;
         struct release_desc want;
         struct hook_call call;
@@ -144,15 +144,7 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
         int r, status = EXIT_FAIL;
 
         /* Defaults: the release the instance has in current/ and the one before it. */
-        instance_record_init(&rec, n);
-        path_instance_record(c, app->name, n, &path);
-        {
-                struct buf text = BUF_INIT, ignored = BUF_INIT;
-                if (file_read_all(path.data, JSON_MAX_BYTES, &text) == 0)
-                        (void)instance_record_parse(text.data, text.len, path.data, &rec, &ignored);
-                buf_release(&text);
-                buf_release(&ignored);
-        }
+        instance_record_read(c, app->name, n, &rec);
         memset(&call, 0, sizeof(call));
         call.config = c;
         call.app = app;
@@ -225,7 +217,6 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                         err.len ? err.data : "hook failed");
         }
         release_desc_release(&want);
-        buf_release(&path);
         buf_release(&err);
         buf_release(&out);
         return status;

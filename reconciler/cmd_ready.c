@@ -31,11 +31,8 @@
 #include "readiness.h"
 #include "../beam/beam.h"
 #include "../lua/hooks.h"
-#include "../state/fsutil.h"
 #include "../state/instance.h"
-#include "../state/json.h"
 #include "../state/node.h"
-#include "../state/paths.h"
 #include "../state/banned.h"
 
 #define READY_STEP_MS 250
@@ -151,21 +148,6 @@ static bool health_sample(struct sampler *s, uint64_t now, struct buf *why)
         return s->health_ok;
 }
 
-static void read_version(const struct config *c, const char *app, int n, char *ret, size_t len)
-{
-        struct buf path = BUF_INIT, text = BUF_INIT, ignored = BUF_INIT;
-        struct instance_record rec;
-
-        ret[0] = '\0';
-        path_instance_record(c, app, n, &path);
-        if (file_read_all(path.data, JSON_MAX_BYTES, &text) == 0 &&
-            instance_record_parse(text.data, text.len, path.data, &rec, &ignored) == 0)
-                str_copy(ret, len, rec.version);
-        buf_release(&path);
-        buf_release(&text);
-        buf_release(&ignored);
-}
-
 /* CPU time this process used, in ms (the figure bench/readiness reports). */
 static uint64_t cpu_ms(void)
 {
@@ -254,7 +236,11 @@ static int run_x_ready(const struct cli *cli, int argc, char **argv)
         s.instance = (int)n;
         s.conn.fd = -1;
         s.have_health = true;
-        read_version(&c, app->name, (int)n, s.version, sizeof(s.version));
+        {
+                struct instance_record rec;
+                instance_record_read(&c, app->name, (int)n, &rec);
+                str_copy(s.version, sizeof(s.version), rec.version);
+        }
         node_name(app->name, (int)n, &node);
         s.node = node.data;
         if (dist_opts(&c, &dist, &s.opts, &err) < 0) {

@@ -216,6 +216,8 @@ void jobs_cancel_owner(struct daemon *d, void *owner);
 void jobs_kill_all(struct daemon *d);
 uint64_t jobs_next_deadline(struct daemon *d);
 bool job_ok(const struct job *j);                         /* exited 0, not timed out */
+/* The last stderr line starting with prefix, without it, appended to out; false when none. */
+bool job_err_line(const struct job *j, const char *prefix, struct buf *out);
 /* "exited with status 1: <last line of stderr>" */
 void job_describe_failure(const struct job *j, struct buf *out);
 

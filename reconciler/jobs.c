@@ -168,6 +168,25 @@ fail:
         return NULL;
 }
 
+bool job_err_line(const struct job *j, const char *prefix, struct buf *out)
+{
+        const char *p = j->err_buf.data, *end = p + j->err_buf.len, *last = NULL;
+        size_t n = strlen(prefix), len = 0;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                if (l >= n && strncmp(p, prefix, n) == 0) {
+                        last = p + n;
+                        len = l - n;
+                }
+                p += l + 1;
+        }
+        if (last)
+                buf_printf(out, "%.*s", (int)len, last);
+        return last != NULL;
+}
+
 bool job_reap(struct daemon *d, pid_t pid, int wstatus)
 {
         for (struct job *j = d->jobs; j; j = j->next) {

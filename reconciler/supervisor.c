@@ -178,25 +178,8 @@ static void last_stderr_line(struct daemon *d, struct instance_rt *in, struct bu
 
 void sup_not_ready_reason(const struct instance_rt *in, struct buf *out)
 {
-        const struct job *j = in->ready_job;
-        const char *text, *p, *end, *last = NULL;
-        size_t len = 0;
-
-        if (!j)
-                return;
-        text = j->err_buf.data;
-        end = text + j->err_buf.len;
-        for (p = text; p < end;) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-                if (l > 11 && strncmp(p, "not ready: ", 11) == 0) {
-                        last = p + 11;
-                        len = l - 11;
-                }
-                p += l + 1;
-        }
-        if (last)
-                buf_printf(out, "%.*s", (int)len, last);
+        if (in->ready_job)
+                (void)job_err_line(in->ready_job, "not ready: ", out);
 }
 
 /* A crash (an exit or a failed start) on probation counts toward failing its deployment. */
@@ -700,12 +683,10 @@ static void ready_done(struct daemon *d, struct job *j)
             in->rec.pid != j->arg || in->stop_requested)
                 goto out;
         if (job_ok(j)) {
-                /* Its last line, "ready: ..." (the lines before say why it was not). */
-                const char *line = strstr(j->err_buf.data, "\nready: ");
-                line = line ? line + 1 : strncmp(j->err_buf.data, "ready: ", 7) == 0 ? j->err_buf.data : NULL;
-                if (line)
-                        log_debug("app=%s instance=%d %.*s", in->app->name, in->rec.instance,
-                                  (int)strcspn(line, "\n"), line);
+                /* Its figures, "ready: ..." (the lines before say why it was not). */
+                if (job_err_line(j, "ready: ", &why))
+                        log_debug("app=%s instance=%d ready: %s", in->app->name, in->rec.instance,
+                                  why.data);
                 mark_ready(d, in);
         } else {
                 /* It could not watch (no config, no cookie): say so, try again shortly. */

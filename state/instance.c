@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "instance.h"
 #include "json.h"
+#include "paths.h"
 #include "record.h"
 
 #include "banned.h"
@@ -222,6 +223,21 @@ void instance_record_to_json(const struct instance_record *r, struct buf *out)
         }
         yajl_gen_map_close(g);
         yajl_gen_free(g);
+}
+
+void instance_record_read(const struct config *c, const char *app, int n,
+                          struct instance_record *ret)
+{
+        struct buf path = BUF_INIT, text = BUF_INIT, ignored = BUF_INIT;
+
+        instance_record_init(ret, n);
+        path_instance_record(c, app, n, &path);
+        if (file_read_all(path.data, JSON_MAX_BYTES, &text) == 0 &&
+            instance_record_parse(text.data, text.len, path.data, ret, &ignored) < 0)
+                instance_record_init(ret, n);
+        buf_release(&path);
+        buf_release(&text);
+        buf_release(&ignored);
 }
 
 int instance_record_save(const char *path, const struct instance_record *r)

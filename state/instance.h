@@ -72,6 +72,13 @@ int instance_record_parse(const char *text, size_t len, const char *origin,
                           struct instance_record *ret, struct buf *err);
 void instance_record_to_json(const struct instance_record *r, struct buf *out);
 int instance_record_save(const char *path, const struct instance_record *r);
+/*
+ * The record of instance n as the daemon last wrote it, or a fresh one
+ * (instance_record_init) when there is none or it cannot be read: for the
+ * jobs and commands that only want its defaults (version, previous).
+ */
+void instance_record_read(const struct config *c, const char *app, int n,
+                          struct instance_record *ret);
 
 /*
  * Load state/{app}/instances/N.json files sorted by instance number.  Unreadable
