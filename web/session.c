@@ -94,6 +94,17 @@ static const char *cookie_token(struct MHD_Connection *c)
         return t && strlen(t) == 64 ? t : NULL;
 }
 
+/*
+ * Idle or too old.  `now` is read before the lock is taken, so another thread
+ * may have stamped a later last_ms meanwhile: a session used "in the future"
+ * is fresh, never (by unsigned wrap-around) ages old.
+ */
+static bool expired(const struct session *s, uint64_t now)
+{
+        return (now > s->last_ms && now - s->last_ms > WEB_IDLE_MS) ||
+               (now > s->created_ms && now - s->created_ms > WEB_ABSOLUTE_MS);
+}
+
 static struct session *find_hash_locked(const unsigned char *h, uint64_t now)
 {
         for (size_t i = 0; i < SESSIONS_MAX; i++) {
@@ -101,7 +112,7 @@ static struct session *find_hash_locked(const unsigned char *h, uint64_t now)
 
                 if (!s->used || CRYPTO_memcmp(s->hash, h, SHA256_DIGEST_LENGTH) != 0)
                         continue;
-                if (now - s->last_ms > WEB_IDLE_MS || now - s->created_ms > WEB_ABSOLUTE_MS) {
+                if (expired(s, now)) {
                         memset(s, 0, sizeof(*s));
                         return NULL;
                 }
@@ -173,9 +184,7 @@ int session_create(char *cookie, size_t n)
         pthread_mutex_lock(&lock);
         for (size_t i = 0; i < SESSIONS_MAX; i++) {
                 struct session *x = &sessions[i];
-                bool expired = x->used && (now - x->last_ms > WEB_IDLE_MS ||
-                                           now - x->created_ms > WEB_ABSOLUTE_MS);
-                if (!x->used || expired) {
+                if (!x->used || expired(x, now)) {
                         slot = x;
                         break;
                 }
