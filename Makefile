@@ -32,25 +32,33 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line (a
 # packager's hardening flags) come last, so that they win over the defaults.
-ALL_CFLAGS  := $(WARN) $(OPT) -pthread -DDEPLOYEX_VERSION='"$(VERSION)"' -MMD -MP $(CPPFLAGS) $(CFLAGS)
+ALL_CFLAGS  := $(WARN) $(OPT) -I. -pthread -DDEPLOYEX_VERSION='"$(VERSION)"' -MMD -MP $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(OPT) -pthread $(LDFLAGS)
 LIBS       := $(PKG_LIBS) -linotifytools -lei
 
+# The folders are the architecture (DESIGN §2; README's map).  Every project
+# #include is relative to the top of the tree: "state/config.h".
 # The functional core: links against libc alone (checked by `core-check`).
-CORE_SRC  := reconciler/plan.c reconciler/backoff.c reconciler/readiness.c reconciler/fleet_gate.c
-STATE_SRC := $(wildcard state/*.c)
-LUA_SRC   := $(wildcard lua/*.c)
-BEAM_SRC  := $(wildcard beam/*.c)
-WEB_SRC   := $(wildcard web/*.c)
-SHELL_SRC := $(filter-out $(CORE_SRC) reconciler/main.c reconciler/logwriter_main.c,$(wildcard reconciler/*.c))
-LIB_SRC   := $(CORE_SRC) $(STATE_SRC) $(LUA_SRC) $(BEAM_SRC) $(WEB_SRC) $(SHELL_SRC)
+CORE_SRC   := $(wildcard reconciler/core/*.c)
+BASE_SRC   := $(wildcard base/*.c)
+STATE_SRC  := $(wildcard state/*.c)
+BUCKET_SRC := $(wildcard buckets/*.c)
+LUA_SRC    := $(wildcard lua/*.c)
+BEAM_SRC   := $(wildcard beam/*.c)
+WEB_SRC    := $(wildcard web/*.c)
+MAIN_SRC   := reconciler/cmd/main.c
+LOGW_SRC   := reconciler/jobs/logwriter_main.c
+SHELL_SRC  := $(filter-out $(MAIN_SRC) $(LOGW_SRC),$(wildcard reconciler/cmd/*.c reconciler/daemon/*.c \
+                reconciler/jobs/*.c reconciler/shared/*.c))
+LIB_SRC    := $(CORE_SRC) $(BASE_SRC) $(STATE_SRC) $(BUCKET_SRC) $(LUA_SRC) $(BEAM_SRC) $(WEB_SRC) \
+              $(SHELL_SRC)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_OBJ := $(call obj,$(CORE_SRC))
 LIB_OBJ  := $(call obj,$(LIB_SRC))
-MAIN_OBJ := $(call obj,reconciler/main.c)
+MAIN_OBJ := $(call obj,$(MAIN_SRC))
 # The log writer the daemon runs per instance stream: libc only, small.
-LOG_OBJ  := $(call obj,reconciler/logwriter_main.c reconciler/logwriter.c state/util.c state/fsutil.c)
+LOG_OBJ  := $(call obj,$(LOGW_SRC) reconciler/jobs/logwriter.c base/util.c base/fsutil.c)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -153,8 +161,8 @@ run: deps all
 analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE \
-	  reconciler state lua beam web
-	clang-tidy --quiet $(LIB_SRC) reconciler/main.c -- $(WARN) $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
+	  -I. base state buckets reconciler lua beam web
+	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) -- $(WARN) -I. $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
 
 check-clang:
 	$(MAKE) CC=clang MODE=clang all unit-tests

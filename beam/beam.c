@@ -2,7 +2,7 @@
  * beam: the C node -- connections, rpc with deadlines, errors in one line.
  * See beam.h.
  */
-#include "beam.h"
+#include "beam/beam.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "etf.h"
-#include "../state/node.h"
-#include "../state/banned.h"
+#include "beam/etf.h"
+#include "state/node.h"
+#include "base/banned.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_result;

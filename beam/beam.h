@@ -47,7 +47,7 @@
 
 #include <ei.h>
 
-#include "../state/util.h"
+#include "base/util.h"
 
 #define BEAM_CONNECT_TIMEOUT_MS 2000
 #define BEAM_RPC_TIMEOUT_MS 5000

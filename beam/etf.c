@@ -1,7 +1,7 @@
 /*
  * etf: external term format -> Erlang text, UTF-8 -> charlist.  See etf.h.
  */
-#include "etf.h"
+#include "beam/etf.h"
 
 #include <errno.h>
 #include <float.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../state/banned.h"
+#include "base/banned.h"
 
 /* Bignums up to this many bytes print in decimal (quadratic); larger ones as 16#HEX. */
 #define BIG_DECIMAL_MAX 1024

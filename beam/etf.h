@@ -23,7 +23,7 @@
 
 #include <ei.h>
 
-#include "../state/util.h"
+#include "base/util.h"
 
 /* Deeper nesting prints as "..." (the rest of the term is skipped). */
 #define ETF_DEPTH_MAX 200

@@ -1,7 +1,7 @@
 /*
  * otp: probe the nodes of an app for what they run; otp.json.  See otp.h.
  */
-#include "otp.h"
+#include "beam/otp.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "etf.h"
-#include "../state/fsutil.h"
-#include "../state/json.h"
-#include "../state/banned.h"
+#include "beam/etf.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 int otp_running_release(const char *buf, int index, char *ret, size_t n)
 {

@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "beam.h"
-#include "../state/config.h"
+#include "beam/beam.h"
+#include "state/config.h"
 
 #define OTP_REFRESH_MS 5000          /* how often the daemon refreshes otp.json */
 #define OTP_FRESH_MS 30000           /* older entries say "unknown" */

@@ -1,7 +1,7 @@
 /*
  * tls: ei user-supplied socket callbacks over OpenSSL.  See tls.h.
  */
-#include "tls.h"
+#include "beam/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "../state/banned.h"
+#include "base/banned.h"
 
 struct beam_tls {
         SSL_CTX *ctx;

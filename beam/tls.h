@@ -32,7 +32,7 @@
 #ifndef DEPLOYEX_BEAM_TLS_H
 #define DEPLOYEX_BEAM_TLS_H
 
-#include "beam.h"
+#include "beam/beam.h"
 
 struct beam_tls;
 

@@ -29,9 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../beam/beam.h"
-#include "../beam/otp.h"
-#include "../beam/tls.h"
+#include "beam/beam.h"
+#include "beam/otp.h"
+#include "beam/tls.h"
 
 #define SAMPLES_MAX 100000
 

@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../state/banned.h"
+#include "base/banned.h"
 
 #define SAMPLES_MAX 1000
 #define RECORD_MAX 65536

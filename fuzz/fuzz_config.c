@@ -1,6 +1,6 @@
 /* The configuration file (config_parse: every field, every app). */
-#include "fuzz.h"
-#include "../state/config.h"
+#include "fuzz/fuzz.h"
+#include "state/config.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {

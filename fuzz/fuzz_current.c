@@ -1,6 +1,6 @@
 /* The bucket's current.json (release_desc_parse). */
-#include "fuzz.h"
-#include "../state/release.h"
+#include "fuzz/fuzz.h"
+#include "state/release.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {

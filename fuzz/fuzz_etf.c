@@ -2,8 +2,8 @@
  * A reply from a node: etf_check_depth() first, as beam_rpc() does, then
  * the printer (etf_format) on what it lets through.
  */
-#include "fuzz.h"
-#include "../beam/etf.h"
+#include "fuzz/fuzz.h"
+#include "beam/etf.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
 /* ghosts.json (ghosts_parse), and the round trip of an accepted list. */
 #include <stdlib.h>
 
-#include "fuzz.h"
-#include "../state/ghosts.h"
+#include "fuzz/fuzz.h"
+#include "state/ghosts.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {

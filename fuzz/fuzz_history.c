@@ -1,8 +1,8 @@
 /* One history.jsonl line, and the round trip of an accepted event. */
 #include <stdlib.h>
 
-#include "fuzz.h"
-#include "../state/history.h"
+#include "fuzz/fuzz.h"
+#include "state/history.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
 /* An instance record (state/{app}/instances/{n}.json), and its round trip. */
 #include <stdlib.h>
 
-#include "fuzz.h"
-#include "../state/instance.h"
+#include "fuzz/fuzz.h"
+#include "state/instance.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {

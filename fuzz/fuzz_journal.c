@@ -1,8 +1,8 @@
 /* journal.json (journal_parse), and the round trip of an accepted step. */
 #include <stdlib.h>
 
-#include "fuzz.h"
-#include "../state/journal.h"
+#include "fuzz/fuzz.h"
+#include "state/journal.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
 /* An override file (override_parse), and the round trip of what it accepts. */
 #include <stdlib.h>
 
-#include "fuzz.h"
-#include "../state/override.h"
+#include "fuzz/fuzz.h"
+#include "state/override.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {

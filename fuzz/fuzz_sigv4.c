@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz.h"
-#include "../state/aws_sigv4.h"
+#include "fuzz/fuzz.h"
+#include "buckets/aws_sigv4.h"
 
 static const char *field(const char **p, const char *end)
 {

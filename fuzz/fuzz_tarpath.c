@@ -1,13 +1,13 @@
 /*
- * Tar member paths and link targets (reconciler/unpack.c): a normalised
+ * Tar member paths and link targets (reconciler/jobs/unpack.c): a normalised
  * member path is never absolute and never holds a ".." component, and a
  * link target judged inside the tree never climbs above it.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz.h"
-#include "../reconciler/unpack.h"
+#include "fuzz/fuzz.h"
+#include "reconciler/jobs/unpack.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {

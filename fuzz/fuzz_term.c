@@ -3,8 +3,8 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "fuzz.h"
-#include "../lua/term.h"
+#include "fuzz/fuzz.h"
+#include "lua/term.h"
 
 static int parse(lua_State *L)
 {

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../state/fsutil.h"
-#include "../state/util.h"
-#include "../state/banned.h"
+#include "base/fsutil.h"
+#include "base/util.h"
+#include "base/banned.h"
 
 #define HARNESS(name) int fuzz_##name##_one(const uint8_t *data, size_t size);
 #define HARNESSES(X) X(config) X(current) X(override) X(instance) X(history) X(ghosts) \

@@ -7,7 +7,7 @@
  * owns (sandbox_push_buf) or in Lua userdata, and holds malloc'ed memory,
  * descriptors or handles only across code that makes no Lua call.
  */
-#include "api.h"
+#include "lua/api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,15 +25,15 @@
 
 #include <lauxlib.h>
 
-#include "term.h"
-#include "../beam/beam.h"
-#include "../beam/tls.h"
-#include "../state/cookie_home.h"
-#include "../state/fsutil.h"
-#include "../state/http.h"
-#include "../state/json.h"
-#include "../state/spawn.h"
-#include "../state/banned.h"
+#include "lua/term.h"
+#include "beam/beam.h"
+#include "beam/tls.h"
+#include "state/cookie_home.h"
+#include "base/fsutil.h"
+#include "buckets/http.h"
+#include "state/json.h"
+#include "base/spawn.h"
+#include "base/banned.h"
 
 #define ARGV_MAX 1024
 #define GLOB_MAX 10000

@@ -33,8 +33,8 @@
 
 #include <lua.h>
 
-#include "sandbox.h"
-#include "../state/util.h"
+#include "lua/sandbox.h"
+#include "base/util.h"
 
 struct beam_tls;
 

@@ -3,7 +3,7 @@
  * language file -- and the per-app file) into a sandbox, check them, call
  * one with its ctx.  See hooks.h.
  */
-#include "hooks.h"
+#include "lua/hooks.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,16 +15,16 @@
 
 #include <lauxlib.h>
 
-#include "api.h"
-#include "../state/fsutil.h"
-#include "term.h"
-#include "../state/json.h"
-#include "../state/node.h"
-#include "../state/paths.h"
-#include "../state/spawn.h"
-#include "../state/tls.h"
-#include "../beam/tls.h"
-#include "../state/banned.h"
+#include "lua/api.h"
+#include "base/fsutil.h"
+#include "lua/term.h"
+#include "state/json.h"
+#include "state/node.h"
+#include "state/paths.h"
+#include "base/spawn.h"
+#include "state/tls.h"
+#include "beam/tls.h"
+#include "base/banned.h"
 
 const char *const hooks_names[] = {
         "start", "pre_commands", "upgrade_kind", "hot_upgrade", "health", "on_event", NULL,

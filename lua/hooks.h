@@ -31,9 +31,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "sandbox.h"
-#include "../state/config.h"
-#include "../state/util.h"
+#include "lua/sandbox.h"
+#include "state/config.h"
+#include "base/util.h"
 
 /* Every hook function name deployex knows (NULL-terminated). */
 extern const char *const hooks_names[];

@@ -2,7 +2,7 @@
  * sandbox: a Lua state with a memory cap, an instruction and time limit and
  * only safe libraries.  See sandbox.h.
  */
-#include "sandbox.h"
+#include "lua/sandbox.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +13,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "../state/json.h"
-#include "../state/banned.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 /* The count hook runs every HOOK_EVERY VM instructions: cheap, and fine-grained enough. */
 #define HOOK_EVERY 1000

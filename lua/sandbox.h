@@ -33,7 +33,7 @@
 
 #include <lua.h>
 
-#include "../state/util.h"
+#include "base/util.h"
 
 #define SANDBOX_MEM_DEFAULT (64u << 20)
 #define SANDBOX_INSTRUCTIONS_DEFAULT 50000000ull

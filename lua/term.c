@@ -2,7 +2,7 @@
  * term: Erlang terms in Lua -- constructors, printing, the external format
  * both ways and a reader for Erlang term files.  See term.h.
  */
-#include "term.h"
+#include "lua/term.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,9 +14,9 @@
 
 #include <lauxlib.h>
 
-#include "sandbox.h"
-#include "../state/json.h"
-#include "../state/banned.h"
+#include "lua/sandbox.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 #define TERM_MT "deployex.term"
 #define ATOM_MAX 255

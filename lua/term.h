@@ -31,7 +31,7 @@
 #include <ei.h>
 #include <lua.h>
 
-#include "../state/util.h"
+#include "base/util.h"
 
 #define TERM_DEPTH_MAX 64
 

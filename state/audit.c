@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
-#include "fsutil.h"
-#include "json.h"
-#include "banned.h"
+#include "state/audit.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 #define AUDIT_MAX_BYTES (64 * 1024 * 1024)
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "state/config.h"
 
 #define AUDIT_FIELD_MAX 256
 

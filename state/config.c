@@ -8,7 +8,7 @@
  * ("apps[0].replicas") or, in the environment mode, the variable's name.
  * Secrets (cookie, password hash) are never echoed back.
  */
-#include "config.h"
+#include "state/config.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "banned.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 #define MIB (1024ull * 1024ull)
 #define GIB (1024ull * MIB)

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "base/util.h"
 
 #define APP_NAME_MAX 32       /* [a-z][a-z0-9_]{0,31} */
 #define VERSION_MAX 64        /* [A-Za-z0-9._+-]{1,64} */

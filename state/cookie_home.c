@@ -2,7 +2,7 @@
  * cookie_home: a per-instance HOME holding a 0400 .erlang.cookie.  See
  * cookie_home.h.
  */
-#include "cookie_home.h"
+#include "state/cookie_home.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "util.h"
-#include "banned.h"
+#include "base/fsutil.h"
+#include "base/util.h"
+#include "base/banned.h"
 
 #define COOKIE_NAME ".erlang.cookie"
 

@@ -4,12 +4,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "deferred.h"
-#include "fsutil.h"
-#include "json.h"
-#include "record.h"
+#include "state/deferred.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "state/record.h"
 
-#include "banned.h"
+#include "base/banned.h"
 
 int deferred_parse(const char *text, size_t len, const char *origin, struct deferred *ret,
                    struct buf *err)

@@ -17,8 +17,8 @@
 
 #include <stdint.h>
 
-#include "config.h"
-#include "ghosts.h"
+#include "state/config.h"
+#include "state/ghosts.h"
 
 #define DEFERRED_INITIAL_MS 5000
 #define DEFERRED_MAX_MS (5 * 60 * 1000)

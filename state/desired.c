@@ -11,12 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "desired.h"
-#include "fsutil.h"
-#include "json.h"
-#include "paths.h"
-#include "source.h"
-#include "banned.h"
+#include "state/desired.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "state/paths.h"
+#include "buckets/source.h"
+#include "base/banned.h"
 
 const char *desired_origin_to_string(enum desired_origin o)
 {

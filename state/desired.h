@@ -13,10 +13,10 @@
 
 #include <stdbool.h>
 
-#include "config.h"
-#include "ghosts.h"
-#include "override.h"
-#include "release.h"
+#include "state/config.h"
+#include "state/ghosts.h"
+#include "state/override.h"
+#include "state/release.h"
 
 enum desired_origin {
         DESIRED_NONE,     /* nothing published, nothing pinned */

@@ -1,7 +1,7 @@
 /*
  * fleet: rollout slot files and their file:// store.  See fleet.h.
  */
-#include "fleet.h"
+#include "state/fleet.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "json.h"
-#include "lock.h"
-#include "banned.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "state/lock.h"
+#include "base/banned.h"
 
 #define SLOT_MAX_BYTES 4096
 

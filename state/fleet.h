@@ -21,9 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../reconciler/fleet_gate.h"
-#include "config.h"
-#include "util.h"
+#include "reconciler/core/fleet_gate.h"
+#include "state/config.h"
+#include "base/util.h"
 
 /* The claim this host persisted; slot -1 = none. */
 struct fleet_claim {

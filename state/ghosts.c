@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fsutil.h"
-#include "ghosts.h"
-#include "json.h"
-#include "record.h"
+#include "base/fsutil.h"
+#include "state/ghosts.h"
+#include "state/json.h"
+#include "state/record.h"
 
-#include "banned.h"
+#include "base/banned.h"
 
 static int parse_ghost(struct record_ctx *c, yajl_val v, size_t index, struct ghost *ret)
 {

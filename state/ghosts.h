@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "release.h"
+#include "state/config.h"
+#include "state/release.h"
 
 #define REASON_MAX 512
 

@@ -7,12 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "history.h"
-#include "json.h"
-#include "record.h"
+#include "base/fsutil.h"
+#include "state/history.h"
+#include "state/json.h"
+#include "state/record.h"
 
-#include "banned.h"
+#include "base/banned.h"
 
 /*
  * The reader keeps the newest HISTORY_READ_MAX bytes of the file: enough for

@@ -15,9 +15,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "ghosts.h"
-#include "release.h"
+#include "state/config.h"
+#include "state/ghosts.h"
+#include "state/release.h"
 
 enum history_kind {
         HISTORY_FULL,

@@ -4,12 +4,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "host_fault.h"
-#include "json.h"
-#include "record.h"
+#include "base/fsutil.h"
+#include "state/host_fault.h"
+#include "state/json.h"
+#include "state/record.h"
 
-#include "banned.h"
+#include "base/banned.h"
 
 bool host_fault_errno(int err)
 {

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fsutil.h"
-#include "instance.h"
-#include "json.h"
-#include "paths.h"
-#include "record.h"
+#include "base/fsutil.h"
+#include "state/instance.h"
+#include "state/json.h"
+#include "state/paths.h"
+#include "state/record.h"
 
-#include "banned.h"
+#include "base/banned.h"
 
 /* File names N.json are accepted for N up to this; a sanity bound, not a replica limit. */
 #define INSTANCE_FILE_MAX 100000

@@ -12,10 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "ghosts.h"
-#include "history.h"
-#include "override.h"
+#include "state/config.h"
+#include "state/ghosts.h"
+#include "state/history.h"
+#include "state/override.h"
 
 enum instance_state {
         INSTANCE_STOPPED,

@@ -4,12 +4,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "journal.h"
-#include "json.h"
-#include "record.h"
+#include "base/fsutil.h"
+#include "state/journal.h"
+#include "state/json.h"
+#include "state/record.h"
 
-#include "banned.h"
+#include "base/banned.h"
 
 int journal_parse(const char *text, size_t len, const char *origin, struct journal *ret,
                   struct buf *err)

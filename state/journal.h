@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "config.h"
+#include "state/config.h"
 
 struct journal {
         char app[APP_NAME_MAX + 1];

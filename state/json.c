@@ -1,7 +1,7 @@
 /*
  * json: bounded parsing and a buf-backed generator on top of yajl.  See json.h.
  */
-#include "json.h"
+#include "state/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 
 #include <yajl/yajl_parse.h>
 
-#include "banned.h"
+#include "base/banned.h"
 
 /*
  * The deepest nesting of [ and { in text, counted outside strings and

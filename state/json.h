@@ -15,8 +15,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#include "fsutil.h"
-#include "util.h"
+#include "base/fsutil.h"
+#include "base/util.h"
 
 #define JSON_MAX_BYTES (1024 * 1024)
 #define JSON_MAX_DEPTH 32

@@ -3,9 +3,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "lock.h"
-#include "util.h"
-#include "banned.h"
+#include "state/lock.h"
+#include "base/util.h"
+#include "base/banned.h"
 
 int file_lock(const char *path)
 {

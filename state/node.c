@@ -1,8 +1,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "node.h"
-#include "banned.h"
+#include "state/node.h"
+#include "base/banned.h"
 
 void node_short_host(struct buf *out)
 {

@@ -5,7 +5,7 @@
 #ifndef DEPLOYEX_NODE_H
 #define DEPLOYEX_NODE_H
 
-#include "util.h"
+#include "base/util.h"
 
 void node_short_host(struct buf *out);
 void node_name(const char *app, int n, struct buf *out);

@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "json.h"
-#include "override.h"
-#include "record.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "state/override.h"
+#include "state/record.h"
 
-#include "banned.h"
+#include "base/banned.h"
 
 static const char *const override_keys[] = {
         "version", "paused", "restart", "restart_instances", NULL,

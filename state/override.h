@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "state/config.h"
 
 #define TOKEN_MAX 64
 

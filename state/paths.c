@@ -1,11 +1,11 @@
 /*
  * paths: every on-disk location of DESIGN §4.4.  See paths.h.
  */
-#include "paths.h"
+#include "state/paths.h"
 
 #include <string.h>
 
-#include "banned.h"
+#include "base/banned.h"
 
 /* base without trailing slashes ("/" stays "/"), so "/var/lib/deployex/" joins cleanly. */
 static void put_base(struct buf *out, const char *base)

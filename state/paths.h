@@ -5,8 +5,8 @@
 #ifndef DEPLOYEX_PATHS_H
 #define DEPLOYEX_PATHS_H
 
-#include "config.h"
-#include "util.h"
+#include "state/config.h"
+#include "base/util.h"
 
 void path_state_dir(const struct config *c, const char *app, struct buf *out);     /* state/{app} */
 void path_instances_dir(const struct config *c, const char *app, struct buf *out); /* state/{app}/instances */

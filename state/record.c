@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "record.h"
+#include "state/config.h"
+#include "state/record.h"
 
-#include "banned.h"
+#include "base/banned.h"
 
 /* Longest part of a string value quoted back in a message. */
 #define DESCRIBE_MAX 60

@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "json.h"
-#include "util.h"
+#include "state/json.h"
+#include "base/util.h"
 
 struct record_ctx {
         const char *origin; /* the file, for messages */

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "record.h"
-#include "release.h"
+#include "state/json.h"
+#include "state/record.h"
+#include "state/release.h"
 
-#include "banned.h"
+#include "base/banned.h"
 
 static int parse_sha256(struct record_ctx *c, yajl_val v, char dst[65])
 {

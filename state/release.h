@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "state/config.h"
 
 #define HASH_MAX 128
 #define PRE_COMMANDS_MAX 32

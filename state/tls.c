@@ -2,7 +2,7 @@
  * tls: the options file of TLS distribution and the checks of the
  * configured files.  See tls.h.
  */
-#include "tls.h"
+#include "state/tls.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,10 +16,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "fsutil.h"
-#include "json.h"
-#include "paths.h"
-#include "banned.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "state/paths.h"
+#include "base/banned.h"
 
 #define DIST_FILE_MAX 65536
 

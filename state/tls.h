@@ -17,8 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "util.h"
+#include "state/config.h"
+#include "base/util.h"
 
 #define TLS_EXPIRY_WARN_DAYS 30
 #define TLS_INIT_DEFAULT_DAYS 825     /* node certificate */

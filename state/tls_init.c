@@ -8,7 +8,7 @@
  * server's host name against them) and allows serverAuth and clientAuth:
  * every node both accepts and makes connections.
  */
-#include "tls.h"
+#include "state/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +25,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "fsutil.h"
-#include "banned.h"
+#include "base/fsutil.h"
+#include "base/banned.h"
 
 static const char *const init_files[] = { "ca-key.pem", "ca-cert.pem", "node-key.pem",
                                           "node-cert.pem" };

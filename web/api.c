@@ -1,7 +1,7 @@
 /*
  * api: the JSON routes of DESIGN §9.  Readers answer with the documents of
- * reconciler/report.h (byte for byte what the CLI's --json prints); writers
- * call reconciler/actions.h (the CLI writers' code), audited with the
+ * reconciler/shared/report.h (byte for byte what the CLI's --json prints); writers
+ * call reconciler/shared/actions.h (the CLI writers' code), audited with the
  * client's address.  Errors are one-line {"error": "..."}: 404 for an
  * unknown app, instance or route, 400 for a bad body.
  */
@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "../reconciler/actions.h"
-#include "../reconciler/report.h"
-#include "../state/json.h"
-#include "../state/banned.h"
+#include "web/http.h"
+#include "reconciler/shared/actions.h"
+#include "reconciler/shared/report.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 /* "/api/apps/APP/REST": the app (NULL when unknown) and REST. */
 static const struct app_config *app_of(const char *url, const char **ret_rest, char *name,

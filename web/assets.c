@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "../state/banned.h"
+#include "web/http.h"
+#include "base/banned.h"
 
 #define ASSET_DEPTH_MAX 4
 

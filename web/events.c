@@ -23,10 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "../reconciler/log.h"
-#include "../state/paths.h"
-#include "../state/banned.h"
+#include "web/http.h"
+#include "base/log.h"
+#include "state/paths.h"
+#include "base/banned.h"
 
 #define HOST_EVERY_MS 5000
 #define BURST_MS 30

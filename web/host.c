@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "../state/json.h"
-#include "../state/banned.h"
+#include "web/http.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t prev_busy, prev_total;

@@ -9,7 +9,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 
-#include "web.h"
+#include "web/web.h"
 
 #define WEB_BODY_MAX 8192           /* POST bodies above this are refused (413) */
 #define WEB_SSE_KEEPALIVE_MS 15000  /* a comment line on idle streams */

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "../state/spawn.h"
-#include "../state/banned.h"
+#include "web/http.h"
+#include "base/spawn.h"
+#include "base/banned.h"
 
 #define LOG_STREAMS_MAX 32
 #define LINES_MAX 10000

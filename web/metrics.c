@@ -1,5 +1,5 @@
 /*
- * GET /metrics: the text of `deployex metrics` (reconciler/metrics.h), per
+ * GET /metrics: the text of `deployex metrics` (reconciler/shared/metrics.h), per
  * http.metrics:
  *   "login"  (default) a session cookie, or HTTP Basic auth with the admin
  *            password (any user name) -- what a Prometheus scrape job sends
@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "../reconciler/metrics.h"
-#include "../state/banned.h"
+#include "web/http.h"
+#include "reconciler/shared/metrics.h"
+#include "base/banned.h"
 
 static enum MHD_Result unauthorized(struct MHD_Connection *c, const char *why)
 {

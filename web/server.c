@@ -16,13 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "../reconciler/log.h"
-#include "../reconciler/proc.h"
-#include "../reconciler/report.h"
-#include "../state/audit.h"
-#include "../state/json.h"
-#include "../state/banned.h"
+#include "web/http.h"
+#include "base/log.h"
+#include "base/proc.h"
+#include "reconciler/shared/report.h"
+#include "state/audit.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 struct web web_g;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;

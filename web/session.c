@@ -26,8 +26,8 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "http.h"
-#include "../state/banned.h"
+#include "web/http.h"
+#include "base/banned.h"
 
 #define SESSIONS_MAX 64
 #define WEB_IDLE_MS (30ULL * 60 * 1000)

@@ -3,8 +3,8 @@
  *
  * libmicrohttpd with one thread per connection (long-lived Server-Sent
  * Events streams block in their reader until there is something to send).
- * The server reads the same state files as the CLI (reconciler/report.h)
- * and acts only through the CLI's writers (reconciler/actions.h).
+ * The server reads the same state files as the CLI (reconciler/shared/report.h)
+ * and acts only through the CLI's writers (reconciler/shared/actions.h).
  *
  *     struct web_options o = {...};
  *     return web_serve(&o);      // until SIGTERM/SIGINT; 0 or -errno
@@ -12,7 +12,7 @@
 #ifndef DEPLOYEX_WEB_H
 #define DEPLOYEX_WEB_H
 
-#include "../state/config.h"
+#include "state/config.h"
 
 struct web_options {
         const struct config *cfg;

@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../state/config.h"
-#include "../../state/fsutil.h"
-#include "../../state/http.h"
-#include "../../state/json.h"
-#include "../../state/util.h"
+#include "state/config.h"
+#include "base/fsutil.h"
+#include "buckets/http.h"
+#include "state/json.h"
+#include "base/util.h"
 
 /* The variable's value; skips the calling test when unset. */
 #define PEER_ENV(name) (getenv(name) ? getenv(name) : (skip(), ""))

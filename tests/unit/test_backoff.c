@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "../../reconciler/backoff.h"
+#include "reconciler/core/backoff.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 struct backoff_case {
         uint64_t initial, max;

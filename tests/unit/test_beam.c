@@ -16,10 +16,10 @@
 
 #include <cmocka.h>
 
-#include "test_beam_nodes.h"
-#include "../../beam/beam.h"
-#include "../../beam/etf.h"
-#include "../../state/banned.h"
+#include "tests/unit/test_beam_nodes.h"
+#include "beam/beam.h"
+#include "beam/etf.h"
+#include "base/banned.h"
 
 static struct test_node node;
 

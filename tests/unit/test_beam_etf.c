@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "../../beam/etf.h"
-#include "../../state/banned.h"
+#include "beam/etf.h"
+#include "base/banned.h"
 
 static void assert_prints(const ei_x_buff *x, const char *home, const char *want)
 {

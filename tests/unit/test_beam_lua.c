@@ -17,12 +17,12 @@
 #include <cmocka.h>
 #include <lauxlib.h>
 
-#include "test_beam_nodes.h"
-#include "../../lua/api.h"
-#include "../../lua/sandbox.h"
-#include "../../state/fsutil.h"
-#include "../../state/json.h"
-#include "../../state/banned.h"
+#include "tests/unit/test_beam_nodes.h"
+#include "lua/api.h"
+#include "lua/sandbox.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 static struct test_node node;
 static char log_path[128];

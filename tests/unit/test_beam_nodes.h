@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../beam/beam.h"
-#include "../../state/node.h"
-#include "../../state/spawn.h"
+#include "beam/beam.h"
+#include "state/node.h"
+#include "base/spawn.h"
 
 struct test_node {
         pid_t pid;

@@ -15,11 +15,11 @@
 
 #include <cmocka.h>
 
-#include "test_beam_nodes.h"
-#include "../../beam/otp.h"
-#include "../../state/fsutil.h"
-#include "../../state/json.h"
-#include "../../state/banned.h"
+#include "tests/unit/test_beam_nodes.h"
+#include "beam/otp.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 static struct test_node sasl, plain;
 

@@ -23,14 +23,14 @@
 
 #include <cmocka.h>
 
-#include "peer_util.h"
-#include "../../state/aws_sigv4.h"
-#include "../../state/desired.h"
-#include "../../state/paths.h"
-#include "../../state/release_fetch.h"
-#include "../../state/source.h"
+#include "tests/unit/peer_util.h"
+#include "buckets/aws_sigv4.h"
+#include "state/desired.h"
+#include "state/paths.h"
+#include "buckets/release_fetch.h"
+#include "buckets/source.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 #define SOURCE "s3://releases/team a"
 #define KEY_PREFIX "/releases/team%20a"

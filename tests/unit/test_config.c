@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "../../state/config.h"
-#include "../../state/fsutil.h"
-#include "../../state/paths.h"
-#include "../../state/banned.h"
+#include "state/config.h"
+#include "base/fsutil.h"
+#include "state/paths.h"
+#include "base/banned.h"
 
 #define ORIGIN "/tmp/x.json"
 #define BASE "\"source\": \"file:///srv/bucket\", \"cookie\": \"secret\""

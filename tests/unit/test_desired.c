@@ -14,10 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../state/desired.h"
-#include "../../state/fsutil.h"
-#include "../../state/source.h"
-#include "../../state/banned.h"
+#include "state/desired.h"
+#include "base/fsutil.h"
+#include "buckets/source.h"
+#include "base/banned.h"
 
 struct merge_case {
         const char *name;

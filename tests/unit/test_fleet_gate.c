@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "../../reconciler/fleet_gate.h"
+#include "reconciler/core/fleet_gate.h"
 
 #define STALE 1000
 #define SOAK 300

@@ -19,10 +19,10 @@
 
 #include <cmocka.h>
 
-#include "../../state/fsutil.h"
-#include "../../state/json.h"
-#include "../../state/util.h"
-#include "../../state/banned.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "base/util.h"
+#include "base/banned.h"
 
 static char tmpdir[64];
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests: GCP OAuth2 (state/gcp_auth.c).  A key pair made at test time
+ * Unit tests: GCP OAuth2 (buckets/gcp_auth.c).  A key pair made at test time
  * signs the JWT, which is checked with the public half; a loopback server
  * plays the token endpoint and the metadata server, and an injected clock
  * drives the token cache.
@@ -19,13 +19,13 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "loopback.h"
-#include "../../state/fsutil.h"
-#include "../../state/gcp_auth.h"
-#include "../../state/json.h"
-#include "../../state/util.h"
+#include "tests/unit/loopback.h"
+#include "base/fsutil.h"
+#include "buckets/gcp_auth.h"
+#include "state/json.h"
+#include "base/util.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 static const char TOKEN_RESPONSE[] =
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 64\r\n"

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the libcurl wrapper (state/http.c) against a loopback server:
+ * Unit tests: the libcurl wrapper (buckets/http.c) against a loopback server:
  * status, ETag, conditional requests, the byte cap, streaming, error bodies,
  * timeouts and refused connections.
  */
@@ -15,11 +15,11 @@
 
 #include <cmocka.h>
 
-#include "loopback.h"
-#include "../../state/http.h"
-#include "../../state/util.h"
+#include "tests/unit/loopback.h"
+#include "buckets/http.h"
+#include "base/util.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 static int get(struct loopback *lb, struct http_request *req, struct http_response *resp,
                struct buf *err)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../reconciler/human.h"
+#include "reconciler/shared/human.h"
 
 static void test_durations(void **state)
 {

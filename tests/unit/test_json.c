@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "../../state/json.h"
-#include "../../state/banned.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 /* depth levels of '[' (or '{"k":'), a 1, then the closers. */
 static void nested(struct buf *out, int depth, bool objects)

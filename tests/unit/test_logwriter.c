@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "../../reconciler/logwriter.h"
-#include "../../state/fsutil.h"
-#include "../../state/json.h"
-#include "../../state/banned.h"
+#include "reconciler/jobs/logwriter.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 static char dir[64];
 static char log_path[128];

@@ -19,12 +19,12 @@
 
 #include <cmocka.h>
 
-#include "../../lua/hooks.h"
-#include "../../state/config.h"
-#include "../../state/fsutil.h"
-#include "../../state/json.h"
-#include "../../state/node.h"
-#include "../../state/banned.h"
+#include "lua/hooks.h"
+#include "state/config.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "state/node.h"
+#include "base/banned.h"
 
 static char root[64];
 static struct buf logged;

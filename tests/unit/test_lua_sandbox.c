@@ -21,11 +21,11 @@
 #include <cmocka.h>
 #include <lauxlib.h>
 
-#include "../../lua/api.h"
-#include "../../lua/sandbox.h"
-#include "../../state/fsutil.h"
-#include "../../state/json.h"
-#include "../../state/banned.h"
+#include "lua/api.h"
+#include "lua/sandbox.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "base/banned.h"
 
 static char tmpdir[64];
 static struct buf logged;

@@ -16,11 +16,11 @@
 #include <ei.h>
 #include <lauxlib.h>
 
-#include "../../lua/api.h"
-#include "../../lua/sandbox.h"
-#include "../../lua/term.h"
-#include "../../state/fsutil.h"
-#include "../../state/banned.h"
+#include "lua/api.h"
+#include "lua/sandbox.h"
+#include "lua/term.h"
+#include "base/fsutil.h"
+#include "base/banned.h"
 
 static struct api_env env = { NULL, NULL, NULL, NULL, NULL, NULL };
 

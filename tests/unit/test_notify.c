@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "../../reconciler/notify.h"
-#include "../../state/banned.h"
+#include "reconciler/daemon/notify.h"
+#include "base/banned.h"
 
 /* A bound datagram socket at address ("/path" or "@abstract"). */
 static int listen_at(const char *address)

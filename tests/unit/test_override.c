@@ -12,12 +12,12 @@
 
 #include <cmocka.h>
 
-#include "../../state/fsutil.h"
-#include "../../state/json.h"
-#include "../../state/override.h"
-#include "../../state/util.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "state/override.h"
+#include "base/util.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 #define ORIGIN "/etc/deployex/overrides.d/myapp.json"
 

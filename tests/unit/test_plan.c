@@ -21,10 +21,10 @@
 
 #include <cmocka.h>
 
-#include "../../reconciler/plan.h"
-#include "../../reconciler/readiness.h"
+#include "reconciler/core/plan.h"
+#include "reconciler/core/readiness.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 #define N_ITEMS(a) (sizeof(a) / sizeof((a)[0]))
 

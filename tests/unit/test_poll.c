@@ -1,4 +1,4 @@
-/* Unit tests: the poller's delay with jitter and backoff (state/poll.c). */
+/* Unit tests: the poller's delay with jitter and backoff (reconciler/core/poll.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -6,10 +6,10 @@
 
 #include <cmocka.h>
 
-#include "../../state/poll.h"
-#include "../../state/util.h"
+#include "reconciler/core/poll.h"
+#include "base/util.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 static void test_table(void **state)
 {

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../reconciler/readiness.h"
+#include "reconciler/core/readiness.h"
 
 #define T0 UINT64_C(5000000)
 

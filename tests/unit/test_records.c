@@ -13,15 +13,15 @@
 
 #include <cmocka.h>
 
-#include "../../state/fsutil.h"
-#include "../../state/ghosts.h"
-#include "../../state/history.h"
-#include "../../state/instance.h"
-#include "../../state/journal.h"
-#include "../../state/json.h"
-#include "../../state/util.h"
+#include "base/fsutil.h"
+#include "state/ghosts.h"
+#include "state/history.h"
+#include "state/instance.h"
+#include "state/journal.h"
+#include "state/json.h"
+#include "base/util.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 /* 2026-11-26T05:00:00Z */
 #define T0 1795669200000ULL

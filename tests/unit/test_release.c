@@ -10,11 +10,11 @@
 
 #include <cmocka.h>
 
-#include "../../state/json.h"
-#include "../../state/release.h"
-#include "../../state/util.h"
+#include "state/json.h"
+#include "state/release.h"
+#include "base/util.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 #define ORIGIN "/srv/b/versions/app/prod/current.json"
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -1,6 +1,6 @@
 /*
  * Unit tests: verified once-per-version downloads into the cache
- * (state/release_fetch.c), through the real file:// source, wrapped to count
+ * (buckets/release_fetch.c), through the real file:// source, wrapped to count
  * calls and, for the failure cases, to break off mid-stream.
  */
 #include <dirent.h>
@@ -19,14 +19,14 @@
 
 #include <cmocka.h>
 
-#include "../../state/aws_sigv4.h"
-#include "../../state/fsutil.h"
-#include "../../state/json.h"
-#include "../../state/release_fetch.h"
-#include "../../state/source.h"
-#include "../../state/util.h"
+#include "buckets/aws_sigv4.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "buckets/release_fetch.h"
+#include "buckets/source.h"
+#include "base/util.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 #define TARBALL_BYTES (3 * 1024 * 1024 + 17)
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the secrets adapters (state/secrets.c): payload parsing, the
+ * Unit tests: the secrets adapters (buckets/secrets.c): payload parsing, the
  * env adapter, adapter selection, precedence over the config, and the AWS
  * adapter's request against a loopback Secrets Manager.  The GCP adapter
  * and SigV4 verification run against the Node peers (bucket_secrets.sh).
@@ -15,11 +15,11 @@
 
 #include <cmocka.h>
 
-#include "loopback.h"
-#include "../../state/secrets.h"
-#include "../../state/util.h"
+#include "tests/unit/loopback.h"
+#include "buckets/secrets.h"
+#include "base/util.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 #define HASH "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
 

@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "peer_util.h"
-#include "../../state/secrets.h"
+#include "tests/unit/peer_util.h"
+#include "buckets/secrets.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 #define AWS_HASH "$2b$12$awsawsawsawsawsawsawsuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
 

@@ -1,6 +1,6 @@
 /*
- * Unit tests: SigV4 requests (state/aws_sigv4.c) and the AWS credential chain
- * (state/aws_creds.c) without a network: a loopback server stands in for S3
+ * Unit tests: SigV4 requests (buckets/aws_sigv4.c) and the AWS credential chain
+ * (buckets/aws_creds.c) without a network: a loopback server stands in for S3
  * and sees exactly what libcurl sends.
  */
 #include <errno.h>
@@ -14,13 +14,13 @@
 
 #include <cmocka.h>
 
-#include "loopback.h"
-#include "../../state/aws_creds.h"
-#include "../../state/aws_sigv4.h"
-#include "../../state/http.h"
-#include "../../state/util.h"
+#include "tests/unit/loopback.h"
+#include "buckets/aws_creds.h"
+#include "buckets/aws_sigv4.h"
+#include "buckets/http.h"
+#include "base/util.h"
 
-#include "../../state/banned.h"
+#include "base/banned.h"
 
 static const char OK_RESPONSE[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: \"abc\"\r\n"
                                   "Connection: close\r\n\r\nok";

@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "../../state/spawn.h"
-#include "../../state/banned.h"
+#include "base/spawn.h"
+#include "base/banned.h"
 
 static uint64_t now_ms(void)
 {

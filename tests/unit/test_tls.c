@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "../../state/json.h"
-#include "../../state/tls.h"
-#include "../../state/banned.h"
+#include "state/json.h"
+#include "state/tls.h"
+#include "base/banned.h"
 
 static char tmpdir[64];
 

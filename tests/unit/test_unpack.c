@@ -21,9 +21,9 @@
 
 #include <cmocka.h>
 
-#include "../../reconciler/unpack.h"
-#include "../../state/fsutil.h"
-#include "../../state/banned.h"
+#include "reconciler/jobs/unpack.h"
+#include "base/fsutil.h"
+#include "base/banned.h"
 
 #define MTIME 1700000000
 #define CAP (1024 * 1024)

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "../../state/util.h"
-#include "../../state/banned.h"
+#include "base/util.h"
+#include "base/banned.h"
 
 static void test_buf_empty_is_shared_and_terminated(void **state)
 {

@@ -1,0 +1,184 @@
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/proc.h"
+#include "state/json.h"
+#include "state/paths.h"
+#include "base/banned.h"
+
+int proc_start_time(int pid, uint64_t *ret)
+{
+        char path[64];
+        struct buf stat = BUF_INIT;
+        const char *p;
+        char state;
+        unsigned long long start;
+        int r;
+
+        if (pid <= 0)
+                return -ENOENT;
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        r = file_read_all(path, 4096, &stat);
+        if (r < 0)
+                goto out;
+        /* comm may hold spaces and parentheses: fields restart after the last ')'. */
+        p = strrchr(stat.data, ')');
+        r = -ENOENT;
+        if (!p || sscanf(p + 1, " %c", &state) != 1 || state == 'Z' || state == 'X')
+                goto out;
+        /* Field 3 is state; field 22 is starttime: skip fields 4..21. */
+        if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+                          "%*d %*d %llu", &start) != 1)
+                goto out;
+        *ret = start;
+        r = 0;
+out:
+        buf_release(&stat);
+        return r;
+}
+
+bool proc_is_same(int pid, uint64_t start_time)
+{
+        uint64_t t;
+
+        if (start_time == 0 || proc_start_time(pid, &t) < 0)
+                return false;
+        return t == start_time;
+}
+
+int daemon_running_pid(const struct config *c)
+{
+        struct buf path = BUF_INIT, text = BUF_INIT;
+        char comm_path[64];
+        struct buf comm = BUF_INIT;
+        int pid = 0;
+
+        path_pid_file(c, &path);
+        if (file_read_all(path.data, 64, &text) == 0) {
+                text.data[strcspn(text.data, " \n")] = '\0';
+                if (parse_int(text.data, &pid) < 0)
+                        pid = 0;
+        }
+        if (pid > 0) {
+                snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
+                if (file_read_all(comm_path, 64, &comm) < 0 || strncmp(comm.data, "deployex", 8) != 0)
+                        pid = 0;
+        }
+        buf_release(&path);
+        buf_release(&text);
+        buf_release(&comm);
+        return pid;
+}
+
+/* The value of `name` in /proc/PID/environ, into ret; false when absent or unreadable. */
+static bool environ_get(int pid, const char *name, struct buf *ret)
+{
+        char path[64];
+        struct buf env = BUF_INIT;
+        size_t len = strlen(name);
+        bool found = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+        if (file_read_all(path, 1024 * 1024, &env) == 0) {
+                for (size_t i = 0; i < env.len; i += strlen(env.data + i) + 1)
+                        if (strncmp(env.data + i, name, len) == 0 && env.data[i + len] == '=') {
+                                buf_reset(ret);
+                                buf_puts(ret, env.data + i + len + 1);
+                                found = true;
+                                break;
+                        }
+        }
+        buf_release(&env);
+        return found;
+}
+
+/* Does /proc/PID/environ hold exactly `entry` ("NAME=value")? */
+static bool environ_has(int pid, const char *entry)
+{
+        const char *eq = strchr(entry, '=');
+        struct buf name = BUF_INIT, value = BUF_INIT;
+        bool found;
+
+        if (!eq)
+                return false;
+        buf_append(&name, entry, (size_t)(eq - entry));
+        found = environ_get(pid, name.data, &value) && strcmp(value.data, eq + 1) == 0;
+        buf_release(&name);
+        buf_release(&value);
+        return found;
+}
+
+int proc_kill_marked(const char *entry, int except_pid, int sig)
+{
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        int n = 0;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+
+                if (*end || pid <= 1 || pid == except_pid || pid == getpid())
+                        continue;
+                if (environ_has((int)pid, entry) && kill((pid_t)pid, sig) == 0)
+                        n++;
+        }
+        closedir(d);
+        return n;
+}
+
+int proc_scan_marked(const char *name, proc_marked_fn fn, void *ctx)
+{
+        DIR *d = opendir("/proc");
+        struct buf value = BUF_INIT;
+        struct dirent *de;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+                uint64_t start;
+
+                /* An instance's process leads its own session (spawn.c: setsid). */
+                if (*end || pid <= 1 || pid == getpid() || getsid((pid_t)pid) != (pid_t)pid)
+                        continue;
+                if (environ_get((int)pid, name, &value) && proc_start_time((int)pid, &start) == 0)
+                        fn(ctx, value.data, (int)pid, start);
+        }
+        closedir(d);
+        buf_release(&value);
+        return 0;
+}
+
+/* Does environ hold an entry that is legacy, or legacy + "@..."? */
+static bool environ_has_node(int pid, const char *legacy)
+{
+        char path[64];
+        struct buf env = BUF_INIT;
+        size_t len = strlen(legacy);
+        bool found = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+        if (file_read_all(path, 1024 * 1024, &env) == 0) {
+                for (size_t i = 0; i < env.len && !found; i += strlen(env.data + i) + 1)
+                        found = strncmp(env.data + i, legacy, len) == 0 &&
+                                (env.data[i + len] == '\0' || env.data[i + len] == '@');
+        }
+        buf_release(&env);
+        return found;
+}
+
+bool proc_has_marker(int pid, const char *want, const char *legacy)
+{
+        if (pid <= 0)
+                return false;
+        return environ_has(pid, want) || (legacy && environ_has_node(pid, legacy));
+}

@@ -1,0 +1,50 @@
+/*
+ * proc: facts about processes read from /proc.  A pid alone is not an
+ * identity (pids are reused); pid + start time (field 22 of /proc/PID/stat,
+ * clock ticks since boot) is.
+ */
+#ifndef DEPLOYEX_PROC_H
+#define DEPLOYEX_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "state/config.h"
+
+/* 0 and the start time, or -ENOENT when no such process (or a zombie). */
+int proc_start_time(int pid, uint64_t *ret);
+/*
+ * The process pid is alive and started at start_time.  A start time of 0
+ * (unknown) never matches: a pid alone could be anybody's by now.
+ */
+bool proc_is_same(int pid, uint64_t start_time);
+/*
+ * /proc/PID/environ holds the entry want ("DEPLOYEX_INSTANCE=...", see
+ * INSTANCE_MARKER in daemon.h) or, for a process started before the marker
+ * existed, an entry that is legacy or legacy + "@..." ("RELEASE_NODE=APP-N"
+ * or "RELEASE_NODE=APP-N@HOST").  With a matching start time, what makes a
+ * live pid an instance deployex may adopt and signal.
+ */
+bool proc_has_marker(int pid, const char *want, const char *legacy);
+/*
+ * Send sig to every process (but except_pid and this one) whose environment
+ * holds exactly `entry` ("NAME=value"): the descendants of an instance that
+ * left its process group and session (setsid, a double fork) still carry the
+ * marker the daemon gave it.  The number signalled, or -errno.
+ */
+int proc_kill_marked(const char *entry, int except_pid, int sig);
+/*
+ * One pass over /proc: fn(ctx, value, pid, start_time) for every process
+ * that leads its own session and has `name` in its environment (an
+ * instance's own process carries INSTANCE_MARKER; a setsid descendant of it
+ * does too, but started later).  0, or -errno when /proc cannot be read.
+ */
+typedef void (*proc_marked_fn)(void *ctx, const char *value, int pid, uint64_t start_time);
+int proc_scan_marked(const char *name, proc_marked_fn fn, void *ctx);
+/*
+ * The daemon serving this var_path: its pid from run/deployex.pid when that
+ * process is alive and is a deployex.  0 when none.
+ */
+int daemon_running_pid(const struct config *c);
+
+#endif

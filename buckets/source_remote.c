@@ -1,0 +1,71 @@
+/*
+ * source_remote: helpers shared by source_s3.c and source_gcs.c.  See
+ * source_remote.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buckets/source_remote.h"
+#include "base/banned.h"
+
+int remote_split_url(const char *url, const char *scheme, char **ret_bucket, char **ret_prefix)
+{
+        const char *p, *slash;
+        size_t n;
+
+        if (strncmp(url, scheme, strlen(scheme)) != 0)
+                return -EINVAL;
+        p = url + strlen(scheme);
+        slash = strchr(p, '/');
+        n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0)
+                return -EINVAL;
+        *ret_bucket = xstrndup(p, n);
+        p += n;
+        while (*p == '/')
+                p++;
+        n = strlen(p);
+        while (n > 0 && p[n - 1] == '/')
+                n--;
+        *ret_prefix = xstrndup(p, n);
+        return 0;
+}
+
+int remote_status_to_errno(long status)
+{
+        if ((status >= 200 && status <= 299) || status == 304)
+                return 0;
+        if (status == 404)
+                return -ENOENT;
+        if (status == 401 || status == 403)
+                return -EACCES;
+        if (status == 408 || status == 429 || (status >= 500 && status <= 599))
+                return -EAGAIN;
+        return -EPROTO;
+}
+
+void remote_status_error(const char *name, long status, const char *summary, struct buf *err)
+{
+        buf_printf(err, "%s: HTTP %ld", name, status);
+        if (!str_empty(summary))
+                buf_printf(err, " (%s)", summary);
+}
+
+void remote_finish_current(long status, const char *new_tag, const struct buf *resp_body,
+                           const char *held, struct buf *body, char ret_etag[ETAG_MAX + 1],
+                           bool *not_modified)
+{
+        const char *tag = str_empty(new_tag) ? held : new_tag;
+
+        if (status == 304 || (!str_empty(held) && str_eq(new_tag, held))) {
+                *not_modified = true;
+                str_copy(ret_etag, ETAG_MAX + 1, tag ? tag : "");
+                return;
+        }
+        /* No tag (a store that sends none): fine, the next poll is unconditional. */
+        buf_reset(body);
+        buf_append(body, resp_body->data, resp_body->len);
+        if (!str_copy(ret_etag, ETAG_MAX + 1, new_tag ? new_tag : ""))
+                ret_etag[0] = '\0';
+}

@@ -1,0 +1,52 @@
+/*
+ * source_remote: what the polled sources (s3://, gs://) share: URL
+ * splitting, HTTP status to -errno, error lines, and the conditional-GET
+ * bookkeeping of current.json.
+ *
+ * Timeouts: current.json is small, so its whole request has a deadline; a
+ * tarball may be large, so its request ends when the transfer stalls (below
+ * REMOTE_LOW_SPEED_BYTES/s for REMOTE_LOW_SPEED_SECS) and in any case after
+ * REMOTE_RELEASE_TIMEOUT_MS.
+ */
+#ifndef DEPLOYEX_SOURCE_REMOTE_H
+#define DEPLOYEX_SOURCE_REMOTE_H
+
+#include <stdbool.h>
+
+#include "buckets/http.h"
+#include "buckets/source.h"
+#include "base/util.h"
+
+#define REMOTE_CURRENT_TIMEOUT_MS 20000
+#define REMOTE_CURRENT_MAX_BYTES (64 * 1024)
+#define REMOTE_RELEASE_TIMEOUT_MS (60 * 60 * 1000)
+#define REMOTE_LOW_SPEED_BYTES 1024L
+#define REMOTE_LOW_SPEED_SECS 30L
+
+/*
+ * "s3://bucket/a/b/" -> bucket "bucket", prefix "a/b".  -EINVAL when the
+ * bucket is empty.  The caller owns both strings.
+ */
+int remote_split_url(const char *url, const char *scheme, char **ret_bucket, char **ret_prefix);
+
+/*
+ * 2xx and 304: 0; 404: -ENOENT; 401/403: -EACCES; 408, 429, 5xx: -EAGAIN
+ * (worth a retry); anything else: -EPROTO.
+ */
+int remote_status_to_errno(long status);
+
+/* "NAME: HTTP 403 (SUMMARY)", or without the parenthesis when summary is "". */
+void remote_status_error(const char *name, long status, const char *summary, struct buf *err);
+
+/*
+ * A successful conditional GET of current.json: 304, or a 200 whose tag is
+ * the one we hold, sets *not_modified and leaves body alone; else the body
+ * is copied into body and ret_etag is new_tag ("" when the store sent none:
+ * the next GET is then unconditional).  new_tag: the response's ETag or
+ * generation.
+ */
+void remote_finish_current(long status, const char *new_tag, const struct buf *resp_body,
+                           const char *held, struct buf *body, char ret_etag[ETAG_MAX + 1],
+                           bool *not_modified);
+
+#endif

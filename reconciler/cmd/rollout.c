@@ -1,0 +1,311 @@
+/*
+ * Fleet rollouts (DESIGN §10, docs/fleet.md), the bucket side:
+ *
+ *   rollout [--json] APP
+ *       every slot of the rollout of APP's published version: host, state,
+ *       ready/total, the age of its last beat (writer's clock), and the verdict
+ *   __fleet APP VERSION STATE READY TOTAL TAKEOVER FINGERPRINT [REASON]
+ *       the daemon's job, every heartbeat_ms while VERSION rolls out: claim a
+ *       slot (persisted in state/APP/rollout.json) or refresh this host's one
+ *       with STATE (waiting|deploying|ready|failed) and READY/TOTAL, abandon
+ *       slot TAKEOVER (-1 = none) if its bytes still have FINGERPRINT (a
+ *       stale slot 0 fails VERSION), write the verdict when STATE is failed
+ *       (REASON), then print what it read, one line each:
+ *         mine K
+ *         verdict BY<TAB>REASON
+ *         slot K STATE READY TOTAL BEAT FINGERPRINT AT_MS HOST
+ *
+ * Only file:// sources are implemented; S3 and GCS conditional writes are not
+ * yet (docs/fleet.md).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconciler/cmd/cli.h"
+#include "state/desired.h"
+#include "state/fleet.h"
+#include "state/json.h"
+#include "state/paths.h"
+#include "base/banned.h"
+
+/* {root} of a file:// source, or NULL after printing why. */
+static const char *file_root(const struct config *c)
+{
+        if (strncmp(c->source, "file://", 7) != 0) {
+                fprintf(stderr, "deployex: fleet rollouts support file:// sources only for now, "
+                                "not '%s' (docs/fleet.md)\n", c->source);
+                return NULL;
+        }
+        return c->source + 7;
+}
+
+static void print_view(const struct fleet_view *v, const uint64_t at[FLEET_SLOTS_MAX],
+                       const char *verdict_by)
+{
+        printf("mine %d\n", v->mine);
+        if (v->verdict_failed)
+                printf("verdict %s\t%s\n", verdict_by, v->verdict_reason);
+        for (int k = 0; k < v->nslots; k++) {
+                const struct fleet_slot *s = &v->slots[k];
+
+                if (s->state == FLEET_SLOT_ABSENT)
+                        continue;
+                printf("slot %d %s %d %d %" PRIu64 " %016" PRIx64 " %" PRIu64 " %s\n", k,
+                       fleet_slot_state_to_string(s->state), s->ready, s->total, s->beat,
+                       s->fingerprint, at[k], s->host);
+        }
+}
+
+static int run_fleet(const struct cli *cli, int argc, char **argv)
+{
+        static struct fleet_view v;
+        static uint64_t at[FLEET_SLOTS_MAX];
+        char verdict_by[FLEET_HOST_MAX + 1];
+        struct buf dir = BUF_INIT, claim_path = BUF_INIT, text = BUF_INIT;
+        const struct app_config *app;
+        const char *root, *version, *reason;
+        enum fleet_slot_state st;
+        struct fleet_claim cl;
+        uint64_t now = time_now_ms(), fp = 0;
+        int ready, total, takeover, r;
+        struct config c;
+
+        if (argc != 8 && argc != 9)
+                return cli_usage_error(&cmd_x_fleet, "expected APP VERSION STATE READY TOTAL "
+                                                     "TAKEOVER FINGERPRINT [REASON]");
+        if ((r = cli_load_config(cli, &c)) != EXIT_OK)
+                return r;
+        r = EXIT_FAIL;
+        version = argv[2];
+        reason = argc == 9 ? argv[8] : "failed";
+        if (!(app = cli_find_app(&c, argv[1])) || !(root = file_root(&c)))
+                goto out;
+        if (!c.has_fleet || !version_is_valid(version) ||
+            fleet_slot_state_from_string(argv[3], &st) < 0 || st == FLEET_SLOT_ABANDONED ||
+            parse_int(argv[4], &ready) < 0 || parse_int(argv[5], &total) < 0 ||
+            parse_int(argv[6], &takeover) < 0) {
+                fprintf(stderr, "__fleet: bad arguments (or no \"fleet\" in the configuration)\n");
+                goto out;
+        }
+        fp = strtoull(argv[7], NULL, 16);
+        fleet_dir(root, app->name, c.env, version, &dir);
+        path_rollout(&c, app->name, &claim_path);
+        if (fleet_claim_load(claim_path.data, &cl) < 0 || strcmp(cl.version, version) != 0) {
+                memset(&cl, 0, sizeof(cl));
+                str_copy(cl.version, sizeof(cl.version), version);
+                cl.slot = -1;
+        }
+        if (fleet_file_read(dir.data, &v, at, verdict_by) < 0) {
+                fprintf(stderr, "cannot read '%s': %s\n", dir.data, strerror(errno));
+                goto out;
+        }
+
+        /* Take over a stale slot, only if it is still what the daemon saw. */
+        if (takeover >= 0 && takeover < v.nslots && !v.verdict_failed) {
+                const struct fleet_slot *s = &v.slots[takeover];
+
+                buf_reset(&text);
+                fleet_slot_format(s->host, FLEET_SLOT_ABANDONED, s->ready, s->total, s->beat + 1,
+                                  now, &text);
+                if (fleet_file_replace(dir.data, takeover, fp, text.data, text.len) == 0) {
+                        fprintf(stderr, "slot %d of %s abandoned: unchanged for stale_after_ms\n",
+                                takeover, s->host);
+                        if (takeover == 0) {
+                                char why[FLEET_REASON_MAX];
+
+                                snprintf(why, sizeof(why), "the canary %s went stale (slot 0 "
+                                         "unchanged for %" PRIu64 " ms)", s->host,
+                                         c.fleet_stale_after_ms);
+                                (void)fleet_file_verdict(dir.data, c.fleet_host, why, now);
+                        }
+                }
+        }
+        if (st == FLEET_SLOT_FAILED)
+                (void)fleet_file_verdict(dir.data, c.fleet_host, reason, now);
+
+        if (!v.verdict_failed || st == FLEET_SLOT_FAILED) {
+                bool lost = false;
+
+                if (cl.slot >= 0) {
+                        const struct fleet_slot *mine = cl.slot < v.nslots ? &v.slots[cl.slot] : NULL;
+                        /* ready and failed are final: the slot stops changing (no heartbeat). */
+                        bool settled = mine && mine->state == st && mine->ready == ready &&
+                                       (st == FLEET_SLOT_READY || st == FLEET_SLOT_FAILED);
+
+                        if (!settled) {
+                                buf_reset(&text);
+                                fleet_slot_format(c.fleet_host, st, ready, total, cl.beat + 1, now, &text);
+                                int w = fleet_file_replace(dir.data, cl.slot, cl.fingerprint, text.data,
+                                                           text.len);
+                                if (w == 0) {
+                                        cl.beat++;
+                                        cl.fingerprint = fleet_fingerprint(text.data, text.len);
+                                } else if (w == -ESTALE || w == -ENOENT) {
+                                        fprintf(stderr, "slot %d was taken from this host: joining "
+                                                        "again at the end\n", cl.slot);
+                                        lost = true;
+                                } else {
+                                        fprintf(stderr, "cannot write slot %d: %s\n", cl.slot,
+                                                strerror(-w));
+                                        goto out;
+                                }
+                        }
+                }
+                if (cl.slot < 0 || lost) {
+                        int first = c.fleet_canaries && !c.fleet_canary ? 1 : 0;
+
+                        buf_reset(&text);
+                        cl.beat = 1;
+                        fleet_slot_format(c.fleet_host, st, ready, total, cl.beat, now, &text);
+                        if (fleet_file_claim(dir.data, first, text.data, text.len, &cl.slot,
+                                             &cl.fingerprint) < 0) {
+                                fprintf(stderr, "cannot claim a slot in '%s': %s\n", dir.data,
+                                        strerror(errno));
+                                goto out;
+                        }
+                }
+                /* Persisted before anyone acts on it: a restarted daemon resumes this turn. */
+                if (fleet_claim_save(claim_path.data, &cl) < 0) {
+                        fprintf(stderr, "cannot write '%s'\n", claim_path.data);
+                        goto out;
+                }
+        }
+        if (fleet_file_read(dir.data, &v, at, verdict_by) < 0)
+                goto out;
+        v.mine = cl.slot;
+        print_view(&v, at, verdict_by);
+        r = EXIT_OK;
+out:
+        config_release(&c);
+        buf_release(&dir);
+        buf_release(&claim_path);
+        buf_release(&text);
+        return r;
+}
+
+static int run_rollout(const struct cli *cli, int argc, char **argv)
+{
+        static struct fleet_view v;
+        static uint64_t at[FLEET_SLOTS_MAX];
+        char verdict_by[FLEET_HOST_MAX + 1];
+        struct buf dir = BUF_INIT, path = BUF_INIT, out = BUF_INIT;
+        const struct app_config *app;
+        const char *root, *name;
+        struct desired want;
+        struct fleet_claim cl;
+        uint64_t now = time_now_ms();
+        struct config c;
+        bool json;
+        int r;
+
+        if ((r = cli_parse_json_app(&cmd_rollout, argc, argv, true, &json, &name)) != EXIT_OK)
+                return r;
+        if ((r = cli_load_config(cli, &c)) != EXIT_OK)
+                return r;
+        r = EXIT_FAIL;
+        memset(&want, 0, sizeof(want));
+        if (!(app = cli_find_app(&c, name)) || !(root = file_root(&c)))
+                goto out;
+        if (!c.has_fleet) {
+                fprintf(stderr, "deployex: no \"fleet\" in %s: every host deploys at once\n", c.origin);
+                goto out;
+        }
+        /* The version rolling out: the one the bucket publishes. */
+        desired_load(&c, app, NULL, NULL, false, &want);
+        if (want.origin == DESIRED_NONE || !want.release.version[0]) {
+                fprintf(stderr, "deployex: %s: nothing published yet\n", app->name);
+                goto out;
+        }
+        path_rollout(&c, app->name, &path);
+        if (fleet_claim_load(path.data, &cl) < 0 || strcmp(cl.version, want.release.version) != 0)
+                cl.slot = -1;
+        fleet_dir(root, app->name, c.env, want.release.version, &dir);
+        (void)fleet_file_read(dir.data, &v, at, verdict_by);
+        if (json) {
+                yajl_gen g = json_gen_new(&out);
+
+                yajl_gen_map_open(g);
+                json_gen_kv_str(g, "app", app->name);
+                json_gen_kv_str(g, "version", want.release.version);
+                json_gen_kv_str(g, "host", c.fleet_host);
+                json_gen_kv_int(g, "mine", cl.slot);
+                json_gen_str(g, "verdict");
+                if (v.verdict_failed) {
+                        yajl_gen_map_open(g);
+                        json_gen_kv_str(g, "result", "failed");
+                        json_gen_kv_str(g, "by", verdict_by);
+                        json_gen_kv_str(g, "reason", v.verdict_reason);
+                        yajl_gen_map_close(g);
+                } else {
+                        yajl_gen_null(g);
+                }
+                json_gen_str(g, "slots");
+                yajl_gen_array_open(g);
+                for (int k = 0; k < v.nslots; k++) {
+                        const struct fleet_slot *s = &v.slots[k];
+
+                        if (s->state == FLEET_SLOT_ABSENT)
+                                continue;
+                        yajl_gen_map_open(g);
+                        json_gen_kv_int(g, "slot", k);
+                        json_gen_kv_str(g, "host", s->host);
+                        json_gen_kv_str(g, "state", fleet_slot_state_to_string(s->state));
+                        json_gen_kv_int(g, "ready", s->ready);
+                        json_gen_kv_int(g, "total", s->total);
+                        json_gen_kv_int(g, "beat", (long long)s->beat);
+                        json_gen_kv_int(g, "beat_age_ms",
+                                        at[k] && now > at[k] ? (long long)(now - at[k]) : 0);
+                        yajl_gen_map_close(g);
+                }
+                yajl_gen_array_close(g);
+                yajl_gen_map_close(g);
+                yajl_gen_free(g);
+                printf("%s\n", out.data);
+        } else {
+                printf("%s %s: rollout (this host: %s, slot %d)\n", app->name, want.release.version,
+                       c.fleet_host, cl.slot);
+                for (int k = 0; k < v.nslots; k++) {
+                        const struct fleet_slot *s = &v.slots[k];
+
+                        if (s->state == FLEET_SLOT_ABSENT)
+                                continue;
+                        printf("  slot %d  %-16s %-9s %d/%d  beat %.1f s ago\n", k, s->host,
+                               fleet_slot_state_to_string(s->state), s->ready, s->total,
+                               at[k] && now > at[k] ? (double)(now - at[k]) / 1000.0 : 0.0);
+                }
+                if (v.nslots == 0)
+                        printf("  no slot claimed yet\n");
+                printf("  verdict: %s\n", v.verdict_failed ? v.verdict_reason : "none");
+        }
+        r = EXIT_OK;
+out:
+        desired_release(&want);
+        config_release(&c);
+        buf_release(&dir);
+        buf_release(&path);
+        buf_release(&out);
+        return r;
+}
+
+const struct cli_command cmd_rollout = {
+        .name = "rollout",
+        .usage = "rollout [--json] APP",
+        .summary = "show the fleet rollout of APP's published version",
+        .help = "Every slot of rollout/{app}/{env}/{version}/ in the bucket for the version\n"
+                "current.json publishes: slot, host, state (waiting, deploying, ready, failed,\n"
+                "abandoned), ready/total instances, the age of its last beat, and the verdict.\n"
+                "Needs \"fleet\" in the configuration; file:// sources only for now.\n"
+                "See docs/fleet.md.\n",
+        .run = run_rollout,
+};
+
+const struct cli_command cmd_x_fleet = {
+        .name = "__fleet",
+        .usage = "__fleet APP VERSION STATE READY TOTAL TAKEOVER FINGERPRINT [REASON]",
+        .summary = "(internal) claim or refresh this host's rollout slot, read the others",
+        .help = "",
+        .run = run_fleet,
+};

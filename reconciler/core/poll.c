@@ -1,0 +1,29 @@
+/*
+ * poll: the poller's next delay, with jitter and backoff.  See poll.h.
+ */
+#include "reconciler/core/poll.h"
+#include "base/banned.h"
+
+uint64_t poll_next_delay_ms(uint64_t interval, unsigned failures, uint32_t random)
+{
+        uint64_t ceiling, cap, low, span;
+
+        if (interval == 0)
+                interval = 1;
+        if (failures == 0) {
+                span = interval / 5; /* +-10 % */
+                return interval - interval / 10 + (span ? random % (span + 1) : 0);
+        }
+        cap = interval > POLL_BACKOFF_MAX_MS ? interval : POLL_BACKOFF_MAX_MS;
+        /* interval * 2^failures without overflow: stop doubling at the cap. */
+        ceiling = interval;
+        for (unsigned i = 0; i < failures && ceiling < cap; i++)
+                ceiling *= 2;
+        if (ceiling > cap)
+                ceiling = cap;
+        low = ceiling / 2;
+        if (low < interval)
+                low = interval;
+        span = ceiling - low;
+        return low + (span ? random % (span + 1) : 0);
+}

@@ -1,0 +1,1135 @@
+/*
+ * daemon: `deployex run`.  One epoll over a signalfd, one timerfd for the
+ * earliest deadline, an inotify fd (overrides, the config file, file://
+ * buckets, the ghost lists), job pipes and pidfds of adopted instances.
+ * Every wake-up re-reads the desired state and re-plans from scratch: events
+ * only wake the loop, they never carry the decision.
+ *
+ * libinotifytools keeps its inotify descriptor to itself and reads it with a
+ * blocking call, so it cannot sit in this epoll; the kernel API is used as is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reconciler/cmd/cli.h"
+#include "reconciler/daemon/daemon.h"
+#include "base/log.h"
+#include "reconciler/daemon/notify.h"
+#include "base/proc.h"
+#include "reconciler/daemon/webchild.h"
+#include "beam/otp.h"
+#include "base/fsutil.h"
+#include "state/json.h"
+#include "state/paths.h"
+#include "reconciler/core/poll.h"
+#include "buckets/secrets.h"
+#include "base/spawn.h"
+#include "base/banned.h"
+
+#define RESYNC_MS 30000
+#define RETRY_WATCH_MS 1000
+
+static struct plan plan_buf; /* large: one, reused, off the stack */
+
+uint64_t daemon_now(struct daemon *d)
+{
+        return d->now_ms ? d->now_ms : time_now_ms();
+}
+
+int daemon_watch(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        struct epoll_event ev = { .events = events, .data.ptr = lfd };
+
+        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, lfd->fd, &ev) < 0)
+                return log_errno(-errno, "cannot watch fd %d", lfd->fd);
+        return 0;
+}
+
+void daemon_unwatch(struct daemon *d, struct loop_fd *lfd)
+{
+        if (lfd->fd >= 0)
+                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, lfd->fd, NULL);
+}
+
+struct app_rt *daemon_find_app(struct daemon *d, const char *name)
+{
+        for (size_t i = 0; i < d->napps; i++)
+                if (strcmp(d->apps[i]->name, name) == 0)
+                        return d->apps[i];
+        return NULL;
+}
+
+static bool source_is_local(struct daemon *d)
+{
+        return d->src && d->src->ops->watch_dir != NULL;
+}
+
+/* --- inotify --- */
+
+static int add_watch(struct daemon *d, const char *path)
+{
+        return inotify_add_watch(d->ino.fd, path,
+                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                                         IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
+}
+
+/* Add the watches that are missing (a directory may appear later). */
+static bool refresh_watches(struct daemon *d)
+{
+        struct buf path = BUF_INIT;
+        bool missing = false;
+
+        if (d->overrides_wd < 0) {
+                (void)mkdir_p(d->cfg.overrides_path, 0750);
+                d->overrides_wd = add_watch(d, d->cfg.overrides_path);
+                missing |= d->overrides_wd < 0;
+        }
+        if (d->config_wd < 0 && d->watch_path) {
+                char dir[PATH_MAX];
+                str_copy(dir, sizeof(dir), d->watch_path);
+                char *slash = strrchr(dir, '/');
+                if (slash == dir)
+                        slash[1] = '\0';
+                else if (slash)
+                        *slash = '\0';
+                else
+                        str_copy(dir, sizeof(dir), ".");
+                d->config_wd = add_watch(d, dir);
+        }
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                if (a->source_wd < 0 && source_is_local(d) &&
+                    source_watch_dir(d->src, a->name, &path) == 0) {
+                        a->source_wd = add_watch(d, path.data);
+                        missing |= a->source_wd < 0;
+                }
+                if (a->state_wd < 0) {
+                        path_state_dir(&d->cfg, a->name, &path);
+                        (void)mkdir_p(path.data, 0750);
+                        a->state_wd = add_watch(d, path.data);
+                }
+        }
+        buf_release(&path);
+        return missing;
+}
+
+static void on_inotify(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        char chunk[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+        const char *config_base = d->watch_path ? strrchr(d->watch_path, '/') : NULL;
+
+        (void)events;
+        config_base = config_base ? config_base + 1 : d->watch_path;
+        for (;;) {
+                ssize_t n = read(lfd->fd, chunk, sizeof(chunk));
+                if (n <= 0)
+                        break;
+                for (char *p = chunk; p < chunk + n;) {
+                        const struct inotify_event *ev = (const struct inotify_event *)p;
+                        p += sizeof(*ev) + ev->len;
+                        if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+                                /* The watched directory went away: watch it again when it is back. */
+                                if (ev->wd == d->overrides_wd)
+                                        d->overrides_wd = -1;
+                                if (ev->wd == d->config_wd)
+                                        d->config_wd = -1;
+                                for (size_t i = 0; i < d->napps; i++) {
+                                        if (d->apps[i]->source_wd == ev->wd)
+                                                d->apps[i]->source_wd = -1;
+                                        if (d->apps[i]->state_wd == ev->wd)
+                                                d->apps[i]->state_wd = -1;
+                                }
+                                d->dirty = true;
+                                continue;
+                        }
+                        if (ev->wd == d->config_wd) {
+                                if (ev->len && config_base && strcmp(ev->name, config_base) == 0)
+                                        d->reload = true;
+                                continue;
+                        }
+                        bool is_state = false;
+                        for (size_t i = 0; i < d->napps; i++)
+                                if (d->apps[i]->state_wd == ev->wd)
+                                        is_state = true;
+                        /* The daemon writes its own records there: only the ghost list matters. */
+                        if (is_state && !(ev->len && strcmp(ev->name, "ghosts.json") == 0))
+                                continue;
+                        d->dirty = true;
+                }
+        }
+}
+
+/* --- apps --- */
+
+static struct app_rt *app_new(struct daemon *d, const struct app_config *cfg)
+{
+        struct app_rt *a = xcalloc(1, sizeof(*a));
+
+        a->d = d;
+        a->cfg = cfg;
+        str_copy(a->name, sizeof(a->name), cfg->name);
+        a->source_wd = -1;
+        a->state_wd = -1;
+        desired_init(&a->desired);
+        /* A retry delay outlives the daemon: memory is its truth from here on, the file its copy. */
+        {
+                struct buf path = BUF_INIT, err = BUF_INIT;
+                path_deferred(&d->cfg, a->name, &path);
+                if (deferred_load(path.data, &a->deferred, &err) < 0 && err.len)
+                        log_warn("app=%s: %s; retrying at once", a->name, err.data);
+                buf_release(&path);
+                buf_release(&err);
+        }
+        return a;
+}
+
+static void app_free(struct daemon *d, struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                instance_free(d, a->inst[n]);
+        jobs_cancel_owner(d, a);
+        desired_release(&a->desired);
+        ghosts_release(&a->ghosts);
+        free(a->source_error);
+        if (a->source_wd >= 0)
+                inotify_rm_watch(d->ino.fd, a->source_wd);
+        if (a->state_wd >= 0)
+                inotify_rm_watch(d->ino.fd, a->state_wd);
+        free(a);
+}
+
+/* Load the records a previous daemon left: adopt live processes, note the dead. */
+/*
+ * An instance whose record lost its pid (a write that failed on a full disk,
+ * a record removed by hand) may still run: its process carries its marker,
+ * INSTANCE_MARKER = {var_path}/service/{app}/{n}.  One pass over /proc at
+ * start adopts each such process rather than start a second one next to it
+ * (the oldest, when a setsid descendant also leads a session).  Its
+ * readiness is checked again; an unknown version is redeployed.
+ */
+struct marked {
+        struct instance_rt *in;
+        int pid;
+        uint64_t start;
+};
+
+struct unrecorded {
+        struct daemon *d;
+        struct buf prefix;                   /* "{var_path}/service/" */
+        struct marked *found;                /* the oldest per instance without a live pid */
+        size_t n, cap;
+};
+
+static void found_marked(void *ctx, const char *value, int pid, uint64_t start)
+{
+        struct unrecorded *u = ctx;
+        char app[APP_NAME_MAX + 1];
+        struct instance_rt *in;
+        const char *rest, *slash;
+        struct app_rt *a;
+        int n;
+
+        if (strncmp(value, u->prefix.data, u->prefix.len) != 0)
+                return;
+        rest = value + u->prefix.len;
+        slash = strchr(rest, '/');
+        if (!slash || (size_t)(slash - rest) > APP_NAME_MAX || parse_int(slash + 1, &n) < 0)
+                return;
+        memcpy(app, rest, (size_t)(slash - rest));
+        app[slash - rest] = '\0';
+        if (!(a = daemon_find_app(u->d, app)) || n < 1 || n > REPLICAS_MAX)
+                return;
+        in = instance_get(a, n, true);
+        if (!in || sup_is_running(in))
+                return; /* its record knows its process: the rest are descendants */
+        for (size_t i = 0; i < u->n; i++) {
+                if (u->found[i].in != in)
+                        continue;
+                if (start < u->found[i].start)
+                        u->found[i] = (struct marked){ in, pid, start };
+                return;
+        }
+        xgrow((void **)&u->found, &u->cap, u->n + 1, sizeof(*u->found));
+        u->found[u->n++] = (struct marked){ in, pid, start };
+}
+
+static void adopt_unrecorded(struct daemon *d)
+{
+        struct unrecorded u = { d, BUF_INIT, NULL, 0, 0 };
+
+        path_service_root(&d->cfg, &u.prefix);
+        (void)proc_scan_marked(INSTANCE_MARKER, found_marked, &u);
+        for (size_t i = 0; i < u.n; i++) {
+                struct instance_rt *in = u.found[i].in;
+                log_warn("app=%s instance=%d: pid %d runs without a record of it; adopting it",
+                         in->app->name, in->rec.instance, u.found[i].pid);
+                in->rec.pid = u.found[i].pid;
+                in->rec.proc_start_time = u.found[i].start;
+                in->rec.started_at_ms = daemon_now(d);
+                in->rec.ready = false;
+                instance_set_state(d, in, INSTANCE_STARTING, "adopted by its marker");
+                sup_adopt(d, in);
+        }
+        free(u.found);
+        buf_release(&u.prefix);
+}
+
+static void app_load_instances(struct daemon *d, struct app_rt *a)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT, marker = BUF_INIT, legacy = BUF_INIT, svc = BUF_INIT;
+        struct instance_record *recs = NULL;
+        size_t n = 0;
+
+        path_instances_dir(&d->cfg, a->name, &path);
+        if (instance_records_load_dir(path.data, &recs, &n, &err) < 0 || err.len)
+                log_warn("app=%s: %s", a->name, err.len ? err.data : "cannot read instance records");
+        for (size_t i = 0; i < n; i++) {
+                struct instance_rt *in = instance_get(a, recs[i].instance, true);
+                bool not_ours;
+
+                if (!in)
+                        continue;
+                in->rec = recs[i];
+                buf_reset(&marker);
+                buf_printf(&marker, INSTANCE_MARKER "=");
+                path_service_dir(&d->cfg, a->name, in->rec.instance, &svc);
+                buf_puts(&marker, svc.data);
+                buf_reset(&legacy);
+                buf_printf(&legacy, "RELEASE_NODE=%s-%d", a->name, in->rec.instance);
+                if (in->rec.pid > 0 && proc_is_same(in->rec.pid, in->rec.proc_start_time) &&
+                    proc_has_marker(in->rec.pid, marker.data, legacy.data)) {
+                        sup_adopt(d, in);
+                        continue;
+                }
+                not_ours = in->rec.pid > 0 && kill(in->rec.pid, 0) == 0;
+                if (not_ours)
+                        /* Alive, but not provably ours: never adopted, never signalled. */
+                        log_warn("app=%s instance=%d: pid %d is not this instance (%s); not adopted",
+                                 a->name, in->rec.instance, in->rec.pid,
+                                 in->rec.proc_start_time == 0 ? "the record has no start time"
+                                 : !proc_is_same(in->rec.pid, in->rec.proc_start_time)
+                                         ? "another start time"
+                                         : "no " INSTANCE_MARKER " marker");
+                if (in->rec.pid > 0) {
+                        /* It died while no daemon watched: that was a crash. */
+                        if (!not_ours)
+                                log_warn("app=%s instance=%d: pid %d is gone since the last daemon",
+                                         a->name, in->rec.instance, in->rec.pid);
+                        in->rec.pid = 0;
+                        in->rec.ready = false;
+                        in->rec.consecutive_crashes++;
+                        in->rec.crash_restarts++;
+                        in->rec.last_exit_at_ms = daemon_now(d);
+                        instance_set_state(d, in, INSTANCE_BACKOFF, "found dead at start");
+                } else if (in->rec.state == INSTANCE_STARTING || in->rec.state == INSTANCE_RUNNING) {
+                        instance_set_state(d, in, INSTANCE_STOPPED, "no process at start");
+                }
+        }
+        free(recs);
+        buf_release(&path);
+        buf_release(&err);
+        buf_release(&marker);
+        buf_release(&legacy);
+        buf_release(&svc);
+}
+
+/* --- remote sources: polled by a job that refreshes state/{app}/desired.json --- */
+
+static void poll_done(struct daemon *d, struct job *j)
+{
+        struct app_rt *a = j->owner;
+        struct buf why = BUF_INIT;
+        uint64_t interval = d->cfg.poll_interval_ms;
+        uint64_t delay;
+
+        a->source_job = false;
+        free(a->source_error);
+        a->source_error = NULL;
+        if (job_ok(j)) {
+                a->source_failures = 0;
+        } else {
+                job_describe_failure(j, &why);
+                a->source_error = buf_detach(&why);
+                a->source_failures++;
+                log_warn("app=%s: polling the source failed: %s", a->name, a->source_error);
+        }
+        /* Jitter keeps hosts from polling in step; failures back off (poll.h). */
+        delay = poll_next_delay_ms(interval, (unsigned)a->source_failures, (uint32_t)rand());
+        a->next_source_poll_ms = daemon_now(d) + delay;
+        d->dirty = true;
+        buf_release(&why);
+}
+
+static void poll_source(struct daemon *d, struct app_rt *a)
+{
+        const char *args[] = { "__poll", a->name, NULL };
+        char what[256];
+
+        if (a->source_job || daemon_now(d) < a->next_source_poll_ms)
+                return;
+        snprintf(what, sizeof(what), "poll %s", a->name);
+        if (job_start_self(d, what, args, d->cfg.poll_interval_ms + 30000, poll_done, a, 0))
+                a->source_job = true;
+        else /* no process to be had (EMFILE, EAGAIN): try again later, not on every wake */
+                a->next_source_poll_ms = daemon_now(d) +
+                        poll_next_delay_ms(d->cfg.poll_interval_ms, 1, (uint32_t)rand());
+}
+
+/* --- what the nodes run: a job probes them, `status` reads state/{app}/otp.json --- */
+
+#define OTP_JOB_TIMEOUT_MS 15000
+
+static bool any_app_running(struct daemon *d)
+{
+        for (size_t i = 0; i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++)
+                        if (d->apps[i]->inst[n] && sup_is_running(d->apps[i]->inst[n]))
+                                return true;
+        return false;
+}
+
+static void otp_done(struct daemon *d, struct job *j)
+{
+        struct buf why = BUF_INIT;
+
+        d->otp_job = false;
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                log_debug("probing the nodes failed: %s", why.data);
+        }
+        d->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
+        d->dirty = true; /* re-arm the timer for the next probe */
+        buf_release(&why);
+}
+
+/*
+ * One job for every app (a process start costs more than the probes): each
+ * node is probed in a thread of its own with connect and rpc timeouts, so a
+ * hung node costs the job a few seconds, never the loop.
+ */
+static void otp_refresh(struct daemon *d)
+{
+        const char *args[] = { "__otp", NULL };
+
+        if (d->otp_job || daemon_now(d) < d->next_otp_ms || !any_app_running(d))
+                return;
+        if (job_start_self(d, "otp", args, OTP_JOB_TIMEOUT_MS, otp_done, d, 0))
+                d->otp_job = true;
+        else
+                d->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
+}
+
+/* --- reconcile --- */
+
+static void refresh_desired(struct daemon *d, struct app_rt *a)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        struct ghost_list ghosts;
+
+        memset(&ghosts, 0, sizeof(ghosts));
+        char *before = a->desired.error ? xstrdup(a->desired.error) : NULL;
+        desired_release(&a->desired);
+        desired_load(&d->cfg, a->cfg, source_is_local(d) ? d->src : NULL, a->source_error, true,
+                     &a->desired);
+        /* A refused override (owner, mode, malformed) is never silent: logged when it appears. */
+        if (a->desired.error && (!before || strcmp(before, a->desired.error) != 0))
+                log_warn("app=%s: %s", a->name, a->desired.error);
+        free(before);
+        path_ghosts(&d->cfg, a->name, &path);
+        if (ghosts_load(path.data, &ghosts, &err) == 0) {
+                ghosts_release(&a->ghosts);
+                a->ghosts = ghosts;
+        } else {
+                log_warn("app=%s: %s; keeping the ghosts known", a->name, err.data);
+        }
+        buf_release(&path);
+        buf_release(&err);
+}
+
+static uint64_t min_deadline(uint64_t a, uint64_t b)
+{
+        if (!a)
+                return b;
+        if (!b)
+                return a;
+        return a < b ? a : b;
+}
+
+static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
+{
+        static struct instance_record recs[REPLICAS_MAX];
+        struct plan_input in;
+        uint64_t fleet_deadline = 0;
+        size_t n = 0;
+
+        if (!source_is_local(d) && d->src)
+                poll_source(d, a);
+        refresh_desired(d, a);
+        for (int i = 1; i <= REPLICAS_MAX; i++)
+                if (a->inst[i])
+                        recs[n++] = a->inst[i]->rec;
+        memset(&in, 0, sizeof(in));
+        in.app = a->cfg;
+        in.desired = &a->desired;
+        in.instances = recs;
+        in.ninstances = n;
+        in.ghosts = &a->ghosts;
+        in.deferred = a->deferred.version[0] ? &a->deferred : NULL;
+        in.host_fault = d->fault.err ? d->fault.what : NULL;
+        in.fleet = fleet_tick(d, a, &fleet_deadline);
+        plan_compute(&in, daemon_now(d), &plan_buf);
+        /* The host cannot start anything right now: hold every step until the retry time. */
+        for (size_t i = 0; i < plan_buf.n && !d->stopping && !host_faults_holding(d); i++) {
+                const struct plan_step *s = &plan_buf.steps[i];
+                if (s->runnable && s->action != PLAN_WAIT)
+                        exec_begin(d, a, s);
+        }
+        exec_tick(d, a);
+        sup_tick(d, a);
+        return min_deadline(min_deadline(plan_buf.next_wake_ms, fleet_deadline),
+                            a->source_job ? 0 : a->next_source_poll_ms);
+}
+
+static void arm_timer(struct daemon *d, uint64_t deadline)
+{
+        struct itimerspec its;
+        uint64_t now = time_now_ms();
+        uint64_t delta = deadline > now ? deadline - now : 1;
+
+        memset(&its, 0, sizeof(its));
+        its.it_value.tv_sec = (time_t)(delta / 1000);
+        its.it_value.tv_nsec = (long)(delta % 1000) * 1000000L;
+        if (timerfd_settime(d->timer.fd, 0, &its, NULL) < 0)
+                log_errno(-errno, "cannot arm the timer");
+}
+
+static void status_notify(struct daemon *d)
+{
+        char msg[128];
+        unsigned running = 0, total = 0;
+
+        for (size_t i = 0; i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++)
+                        if (d->apps[i]->inst[n]) {
+                                total++;
+                                running += d->apps[i]->inst[n]->rec.ready;
+                        }
+        snprintf(msg, sizeof(msg), "STATUS=%zu apps, %u/%u instances ready", d->napps, running, total);
+        (void)sd_notify_send(msg);
+}
+
+static bool app_running(const struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                if (a->inst[n] && sup_is_running(a->inst[n]))
+                        return true;
+        return false;
+}
+
+/* Apps removed by a reload are freed once none of their instances runs. */
+static void forget_stopped_removed_apps(struct daemon *d)
+{
+        size_t kept = 0;
+
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                if (a->removed && !app_running(a)) {
+                        log_info("app=%s forgotten: its instances are stopped", a->name);
+                        app_free(d, a);
+                        continue;
+                }
+                d->apps[kept++] = a;
+        }
+        d->napps = kept;
+}
+
+static void reconcile(struct daemon *d)
+{
+        uint64_t next = d->next_resync_ms;
+
+        d->dirty = false;
+        d->now_ms = time_now_ms();
+        if (refresh_watches(d))
+                next = min_deadline(next, d->now_ms + RETRY_WATCH_MS);
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                if (a->removed)
+                        sup_tick(d, a); /* only its stops: SIGKILL deadlines */
+                else
+                        next = min_deadline(next, reconcile_app(d, a));
+        }
+        forget_stopped_removed_apps(d);
+        otp_refresh(d);
+        if (!d->otp_job && any_app_running(d))
+                next = min_deadline(next, d->next_otp_ms);
+        next = min_deadline(next, metrics_textfile_tick(d));
+        next = min_deadline(next, notify_job_tick(d));
+        jobs_tick(d);
+        next = min_deadline(next, sup_next_deadline(d));
+        next = min_deadline(next, jobs_next_deadline(d));
+        next = min_deadline(next, host_faults_tick(d));
+        next = min_deadline(next, host_faults_retry_at(d));
+        next = min_deadline(next, exec_next_retry(d));
+        arm_timer(d, next);
+        status_notify(d);
+        d->now_ms = 0;
+}
+
+static void share_secrets(struct daemon *d);
+
+/*
+ * Load the configuration the way the CLI does, from text read once, and keep
+ * that text as {var_path}/run/config.json for the jobs: a job must run with
+ * the configuration the daemon accepted, not with an edit it refused (or one
+ * it has not read yet).  Environment mode has no file: jobs read the same
+ * environment.
+ */
+static int load_config(struct daemon *d, struct config *ret, struct buf *err)
+{
+        struct buf text = BUF_INIT, path = BUF_INIT;
+        int r;
+
+        if (!d->watch_path) {
+                r = config_load(d->config_path, ret, err);
+                goto out;
+        }
+        r = file_read_all_flags(d->watch_path, FILE_FOLLOW, JSON_MAX_BYTES, &text);
+        if (r < 0) {
+                buf_printf(err, "%s: %s", d->watch_path, file_strerror(r));
+                goto out;
+        }
+        r = config_parse(text.data, text.len, d->watch_path, ret, err);
+        if (r < 0)
+                goto out;
+        /* Written by the daemon that holds the lock only (write_job_config); no inline cookie. */
+        if (config_job_text(text.data, text.len, &path) == 0) {
+                free(d->config_text);
+                d->config_text = buf_detach(&path);
+        }
+out:
+        buf_release(&text);
+        buf_release(&path);
+        return r;
+}
+
+static void write_job_config(struct daemon *d)
+{
+        struct buf path = BUF_INIT;
+        int r;
+
+        if (!d->config_text)
+                return;
+        buf_printf(&path, "%s/run/config.json", d->cfg.var_path);
+        r = atomic_write_file(path.data, d->config_text, strlen(d->config_text));
+        if (r == 0) {
+                free(d->job_config);
+                d->job_config = buf_detach(&path);
+        } else {
+                log_errno(r, "cannot write '%s'; jobs read the configuration file itself", path.data);
+        }
+        free(d->config_text);
+        d->config_text = NULL;
+        buf_release(&path);
+}
+
+/* deployex-log beside the binary (a build tree) or in ../lib/deployex (an install). */
+static char *find_log_exe(const char *self)
+{
+        static const char *const places[] = { "deployex-log", "../lib/deployex/deployex-log" };
+        const char *slash = strrchr(self, '/');
+        struct buf path = BUF_INIT;
+
+        for (size_t i = 0; slash && i < ARRAY_SIZE(places); i++) {
+                buf_reset(&path);
+                buf_printf(&path, "%.*s/%s", (int)(slash - self), self, places[i]);
+                if (access(path.data, X_OK) == 0)
+                        return buf_detach(&path);
+        }
+        buf_release(&path);
+        return NULL;
+}
+
+/* The file `deployex run` reads: -c, $DEPLOYEX_CONFIG, or the default when it exists. */
+static char *config_file_of(const char *cli_path)
+{
+        const char *env = getenv("DEPLOYEX_CONFIG");
+
+        if (cli_path)
+                return xstrdup(cli_path);
+        if (!str_empty(env))
+                return xstrdup(env);
+        if (access(DEFAULT_CONFIG_PATH, F_OK) == 0)
+                return xstrdup(DEFAULT_CONFIG_PATH);
+        return NULL;
+}
+
+/* --- reload (SIGHUP, or the config file changed) --- */
+
+static void reload(struct daemon *d)
+{
+        struct config fresh;
+        struct buf err = BUF_INIT;
+        struct app_rt **apps;
+        size_t napps = 0;
+
+        d->reload = false;
+        if (load_config(d, &fresh, &err) < 0) {
+                /* A broken edit must not take down what runs. */
+                log_err("reload refused, keeping the running configuration: %s", err.data);
+                buf_release(&err);
+                return;
+        }
+        if (secrets_load(&fresh, &err) < 0) {
+                log_err("reload refused, keeping the running configuration: %s", err.data);
+                config_release(&fresh);
+                buf_release(&err);
+                return;
+        }
+        if (strcmp(fresh.var_path, d->cfg.var_path) != 0 || strcmp(fresh.source, d->cfg.source) != 0 ||
+            strcmp(fresh.env, d->cfg.env) != 0) {
+                log_warn("reload: var_path, source and env changes need a restart; keeping the old ones");
+                free(fresh.var_path);
+                fresh.var_path = xstrdup(d->cfg.var_path);
+                free(fresh.source);
+                fresh.source = xstrdup(d->cfg.source);
+                free(fresh.env);
+                fresh.env = xstrdup(d->cfg.env);
+        }
+        apps = xcalloc(fresh.napps + d->napps + 1, sizeof(struct app_rt *));
+        for (size_t i = 0; i < fresh.napps; i++) {
+                struct app_rt *a = daemon_find_app(d, fresh.apps[i].name);
+                if (a) {
+                        a->cfg = &fresh.apps[i];
+                        a->removed = false; /* back before its instances had stopped */
+                } else {
+                        a = app_new(d, &fresh.apps[i]);
+                        app_load_instances(d, a);
+                        exec_recover(d, a);
+                        log_info("app=%s added", a->name);
+                }
+                apps[napps++] = a;
+        }
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                if (config_find_app(&fresh, a->name))
+                        continue;
+                apps[napps++] = a;
+                if (a->removed)
+                        continue;
+                /*
+                 * Removed from the configuration: its instances stop like any
+                 * other (SIGTERM, SIGKILL after stop_timeout_ms), its files stay;
+                 * reconcile() forgets the app once nothing of it runs.
+                 */
+                log_info("app=%s removed from the configuration; stopping its instances", a->name);
+                a->removed = true;
+                a->removed_cfg = *a->cfg;
+                a->removed_cfg.name = a->name;
+                a->removed_cfg.ports = NULL;
+                a->removed_cfg.nports = 0;
+                a->removed_cfg.env = NULL;
+                a->removed_cfg.nenv = 0;
+                a->removed_cfg.hooks = NULL;
+                a->cfg = &a->removed_cfg;
+                jobs_cancel_owner(d, a);
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = a->inst[n];
+                        if (!in)
+                                continue;
+                        jobs_cancel_owner(d, in);
+                        free(in->op); /* an in-flight step stays journaled */
+                        in->op = NULL;
+                        in->starting_job = false;
+                        in->ready_job = NULL;
+                        if (sup_is_running(in))
+                                sup_stop(d, in, NULL);
+                }
+        }
+        free(d->apps);
+        d->apps = apps;
+        d->napps = napps;
+        if (strcmp(fresh.overrides_path, d->cfg.overrides_path) != 0 && d->overrides_wd >= 0) {
+                inotify_rm_watch(d->ino.fd, d->overrides_wd);
+                d->overrides_wd = -1; /* refresh_watches() watches the new one */
+        }
+        config_release(&d->cfg);
+        d->cfg = fresh;
+        write_job_config(d);
+        share_secrets(d);
+        log_info("configuration reloaded: %zu apps", d->napps);
+        d->dirty = true;
+        buf_release(&err);
+}
+
+/* --- signals --- */
+
+static void reap_children(struct daemon *d)
+{
+        for (;;) {
+                int wstatus;
+                pid_t pid = waitpid(-1, &wstatus, WNOHANG);
+                if (pid <= 0)
+                        break;
+                if (!job_reap(d, pid, wstatus) && !sup_reap(d, pid, wstatus))
+                        (void)sup_reap_log_writer(d, pid);
+        }
+}
+
+static void begin_stop(struct daemon *d)
+{
+        if (d->stopping)
+                return;
+        d->stopping = true;
+        (void)sd_notify_send("STOPPING=1");
+        log_info("stopping every instance, then exiting");
+        jobs_kill_all(d);
+        for (size_t i = 0; i < d->napps; i++) {
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = d->apps[i]->inst[n];
+                        if (!in)
+                                continue;
+                        /* In-flight steps stay journaled; the next daemon finishes them. */
+                        free(in->op);
+                        in->op = NULL;
+                        in->starting_job = false;
+                        in->ready_job = NULL;
+                        if (sup_is_running(in))
+                                sup_stop(d, in, NULL);
+                }
+        }
+}
+
+static void on_signal(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        struct signalfd_siginfo si;
+
+        (void)events;
+        while (read(lfd->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                switch (si.ssi_signo) {
+                case SIGCHLD:
+                        reap_children(d);
+                        break;
+                case SIGTERM:
+                case SIGINT:
+                        begin_stop(d);
+                        break;
+                case SIGQUIT:
+                        log_info("SIGQUIT: exiting, instances keep running");
+                        d->quitting = true;
+                        break;
+                case SIGHUP:
+                        d->reload = true;
+                        break;
+                default:
+                        break;
+                }
+        }
+        d->dirty = true;
+}
+
+static void on_timer(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        uint64_t expirations;
+
+        (void)events;
+        (void)!read(lfd->fd, &expirations, sizeof(expirations));
+        if (time_now_ms() >= d->next_resync_ms)
+                d->next_resync_ms = time_now_ms() + RESYNC_MS;
+        d->dirty = true;
+}
+
+static bool any_running(struct daemon *d)
+{
+        for (size_t i = 0; i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++)
+                        if (d->apps[i]->inst[n] && sup_is_running(d->apps[i]->inst[n]))
+                                return true;
+        return false;
+}
+
+/* --- start-up --- */
+
+/*
+ * Secrets fetched from a store reach the jobs (hook calls need the cookie)
+ * through the environment adapter, so that a job does not query the store
+ * again; the supervisor removes DEPLOYEX_* before an instance starts.
+ */
+static void share_secrets(struct daemon *d)
+{
+        const char *adapter = getenv("DEPLOYEX_SECRETS_ADAPTER");
+        bool from_store = adapter && adapter[0] && strcmp(adapter, "env") != 0;
+
+        /* run/config.json holds no inline cookie (config_job_text): jobs take it from here. */
+        if (!from_store && !d->cfg.cookie)
+                return;
+        if (d->cfg.cookie)
+                setenv("DEPLOYEX_ERLANG_COOKIE", d->cfg.cookie, 1);
+        if (d->cfg.admin_password_hash)
+                setenv("DEPLOYEX_ADMIN_HASHED_PASSWORD", d->cfg.admin_password_hash, 1);
+        setenv("DEPLOYEX_SECRETS_ADAPTER", "env", 1);
+}
+
+static int take_lock(struct daemon *d)
+{
+        struct buf path = BUF_INIT, pid = BUF_INIT;
+        char text[32];
+        int r = 0;
+
+        buf_printf(&path, "%s/run", d->cfg.var_path);
+        if ((r = mkdir_p(path.data, 0750)) < 0) {
+                log_errno(r, "cannot create '%s'", path.data);
+                goto out;
+        }
+        buf_puts(&path, "/deployex.lock");
+        d->lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (d->lock_fd < 0) {
+                r = log_errno(-errno, "cannot open '%s'", path.data);
+                goto out;
+        }
+        if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                path_pid_file(&d->cfg, &pid);
+                struct buf other = BUF_INIT;
+                (void)file_read_all(pid.data, 64, &other);
+                other.data[strcspn(other.data, "\n")] = '\0';
+                log_err("another deployex (pid %s) already runs on var_path '%s'; stop it first",
+                        other.len ? other.data : "unknown", d->cfg.var_path);
+                buf_release(&other);
+                r = -EBUSY;
+                goto out;
+        }
+        path_pid_file(&d->cfg, &pid);
+        snprintf(text, sizeof(text), "%d\n", (int)getpid());
+        if ((r = atomic_write_shared(pid.data, text, strlen(text), (gid_t)-1)) < 0)
+                log_errno(r, "cannot write '%s'", pid.data);
+out:
+        buf_release(&path);
+        buf_release(&pid);
+        return r;
+}
+
+static int setup_loop(struct daemon *d)
+{
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGQUIT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_errno(-errno, "cannot block signals");
+        signal(SIGPIPE, SIG_IGN);
+        d->epfd = epoll_create1(EPOLL_CLOEXEC);
+        d->sig = (struct loop_fd){ signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), on_signal, d };
+        d->timer = (struct loop_fd){ timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
+                                     on_timer, d };
+        d->ino = (struct loop_fd){ inotify_init1(IN_CLOEXEC | IN_NONBLOCK), on_inotify, d };
+        if (d->epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->ino.fd < 0)
+                return log_errno(-errno, "cannot set up the event loop");
+        if (daemon_watch(d, &d->sig, EPOLLIN) < 0 || daemon_watch(d, &d->timer, EPOLLIN) < 0 ||
+            daemon_watch(d, &d->ino, EPOLLIN) < 0)
+                return -EIO;
+        d->overrides_wd = d->config_wd = -1;
+        return 0;
+}
+
+static void daemon_release(struct daemon *d)
+{
+        for (size_t i = 0; i < d->napps; i++)
+                app_free(d, d->apps[i]);
+        free(d->apps);
+        while (d->jobs) {
+                struct job *j = d->jobs;
+                d->jobs = j->next;
+                buf_release(&j->out_buf);
+                buf_release(&j->err_buf);
+                if (j->out.fd >= 0)
+                        close(j->out.fd);
+                if (j->err.fd >= 0)
+                        close(j->err.fd);
+                free(j);
+        }
+        source_free(d->src);
+        config_release(&d->cfg);
+        free(d->self_exe);
+        free(d->log_exe);
+        free(d->watch_path);
+        free(d->job_config);
+        free(d->config_text);
+        if (d->epfd >= 0)
+                close(d->epfd);
+}
+
+/*
+ * Every instance costs the daemon a few descriptors (log pipes, a pidfd, its
+ * jobs' pipes): the soft limit of 1024 a shell gives is raised to the hard
+ * limit, which is what the administrator allows.
+ */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rlim_t was = rl.rlim_cur;
+                rl.rlim_cur = rl.rlim_max;
+                spawn_set_child_fd_limit(was, rl.rlim_max);
+                if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+                        log_debug("open files limit raised from %llu to %llu",
+                                  (unsigned long long)was, (unsigned long long)rl.rlim_max);
+        }
+}
+
+static int run(const struct cli *cli, int argc, char **argv)
+{
+        struct daemon d;
+        struct buf err = BUF_INIT;
+        char exe[PATH_MAX];
+        int status = EXIT_FAIL;
+        ssize_t n;
+
+        memset(&d, 0, sizeof(d));
+        d.epfd = -1;
+        d.lock_fd = -1;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--debug") == 0)
+                        log_set_level(LOG_DEBUG);
+                else
+                        return cli_usage_error(&cmd_run, "unexpected argument '%s'", argv[i]);
+        }
+        d.config_path = cli->config_path;
+        d.watch_path = config_file_of(cli->config_path);
+        raise_fd_limit();
+        /* Orphans of the instances (a setsid grandchild) are reparented to us, not to init. */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                log_warn("cannot become a child subreaper: %s", strerror(errno));
+        if (load_config(&d, &d.cfg, &err) < 0) {
+                fprintf(stderr, "%s%s", err.data, err.len && err.data[err.len - 1] == '\n' ? "" : "\n");
+                free(d.watch_path);
+                free(d.config_text);
+                buf_release(&err);
+                return EXIT_FAIL;
+        }
+        if (cli_load_secrets(&d.cfg) != EXIT_OK)
+                goto out;
+        share_secrets(&d);
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0) {
+                log_errno(-errno, "cannot find my own executable");
+                goto out;
+        }
+        exe[n] = '\0';
+        d.self_exe = xstrdup(exe);
+        d.log_exe = find_log_exe(exe);
+        srand((unsigned)(getpid() ^ time_now_ms()));
+        if (take_lock(&d) < 0 || setup_loop(&d) < 0)
+                goto out;
+        write_job_config(&d);
+        /* The admin web UI, when http is set: a process tree of its own (webchild.h). */
+        webchild_start(&d.cfg, d.self_exe, d.config_path);
+        if (source_open(&d.cfg, &d.src, &err) < 0)
+                log_err("%s; the last good desired state stays in force", err.data);
+
+        d.apps = xcalloc(d.cfg.napps + 1, sizeof(struct app_rt *));
+        for (size_t i = 0; i < d.cfg.napps; i++) {
+                struct app_rt *a = app_new(&d, &d.cfg.apps[i]);
+                d.apps[d.napps++] = a;
+                app_load_instances(&d, a);
+        }
+        adopt_unrecorded(&d);
+        host_faults_resume(&d);
+        for (size_t i = 0; i < d.napps; i++) {
+                /* Recovery records tokens and hashes: it needs the desired state. */
+                refresh_desired(&d, d.apps[i]);
+                exec_recover(&d, d.apps[i]);
+        }
+        log_info("deployex %s running: %zu apps, var_path '%s', source '%s'", DEPLOYEX_VERSION,
+                 d.napps, d.cfg.var_path, d.cfg.source);
+        d.next_resync_ms = time_now_ms() + RESYNC_MS;
+        reconcile(&d);
+        (void)sd_notify_send("READY=1");
+
+        for (unsigned spins = 0;; ) {
+                struct epoll_event events[32];
+                /*
+                 * A step that ended inside the last plan (a stop of a stopped
+                 * instance) asks for another plan at once; a few in a row at
+                 * most, so that a step failing on the spot cannot spin the loop.
+                 */
+                spins = d.dirty ? spins + 1 : 0;
+                int ready = epoll_wait(d.epfd, events, 32, d.dirty && spins <= 8 ? 0 : -1);
+                if (ready < 0 && errno != EINTR) {
+                        log_errno(-errno, "epoll_wait");
+                        break;
+                }
+                for (int i = 0; i < ready; i++) {
+                        struct loop_fd *lfd = events[i].data.ptr;
+                        lfd->on_ready(&d, lfd, events[i].events);
+                }
+                if (d.quitting) {
+                        jobs_kill_all(&d);
+                        status = EXIT_OK;
+                        break;
+                }
+                if (d.stopping && !any_running(&d) && !d.jobs) {
+                        log_info("every instance stopped; bye");
+                        status = EXIT_OK;
+                        break;
+                }
+                if (d.reload && !d.stopping)
+                        reload(&d);
+                if (d.dirty) {
+                        if (d.stopping) {
+                                d.now_ms = time_now_ms();
+                                for (size_t a = 0; a < d.napps; a++)
+                                        sup_tick(&d, d.apps[a]);
+                                arm_timer(&d, min_deadline(sup_next_deadline(&d), d.now_ms + 1000));
+                                d.now_ms = 0;
+                                d.dirty = false;
+                        } else {
+                                reconcile(&d);
+                        }
+                }
+        }
+out:
+        {
+                struct buf pid = BUF_INIT;
+                if (status == EXIT_OK && d.lock_fd >= 0) {
+                        path_pid_file(&d.cfg, &pid);
+                        (void)unlink(pid.data);
+                }
+                buf_release(&pid);
+        }
+        daemon_release(&d);
+        buf_release(&err);
+        return status;
+}
+
+const struct cli_command cmd_run = {
+        .name = "run",
+        .usage = "run [--debug]",
+        .summary = "the reconciler, in the foreground (systemd Type=notify)",
+        .help = "Deploys and supervises every configured app until stopped.\n"
+                "  SIGTERM, SIGINT  stop every instance gracefully, then exit 0\n"
+                "  SIGQUIT          exit at once and leave the instances running; the next\n"
+                "                   'deployex run' adopts them\n"
+                "  SIGHUP           reload the configuration (also done when the file changes)\n"
+                "Only one daemon runs per var_path (run/deployex.lock).\n",
+        .run = run,
+};

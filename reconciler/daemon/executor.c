@@ -1,0 +1,1268 @@
+/*
+ * executor: carries out the planner's runnable steps.  A deploy or a
+ * rollback is a sequence of phases; the step and its phase are journaled
+ * (state/{app}/journal.json) before each phase runs, so that a daemon that
+ * dies mid-step finishes it on its next start (exec_recover).  Blocking
+ * phases (fetch, unpack, hooks) are jobs; the loop stays free.
+ *
+ * deploy:       fetch -> unpack into new/ -> upgrade_kind (hook, when the
+ *               instance runs, is ready and has a version to upgrade from)
+ *   full:       stop -> rotate -> pre_commands -> start
+ *   hot:        pre_commands (from new/) -> hot_upgrade (hook) -> rebuild
+ *               previous/ from the old release's tarball (new/ removed)
+ *   hot failed, stage "not_installed": the version is ghosted, the node
+ *               keeps running what it ran
+ *   hot failed otherwise (installed, the node died or restarted, unknown):
+ *               rebuild previous/ -> replace (stop; current/ removed, new/ ->
+ *               current/) -> start: a full deployment of the same version
+ * rollback:     ghost the version -> stop -> rotate back to previous/ -> start
+ * restart:      stop -> start (forced restart, counted)
+ * remove:       stop -> delete the instance's directories and record
+ *
+ * After a hot upgrade current/ holds both releases (release_handler
+ * installed the new one inside it; a cold start boots the permanent one),
+ * and previous/ holds a fresh unpack of the old release: a rollback rotates
+ * it back exactly as after a full deployment.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "reconciler/daemon/daemon.h"
+#include "reconciler/core/backoff.h"
+#include "reconciler/core/readiness.h"
+#include "base/log.h"
+#include "reconciler/jobs/unpack.h"
+#include "base/fsutil.h"
+#include "state/lock.h"
+#include "state/paths.h"
+#include "base/banned.h"
+
+#define FETCH_TIMEOUT_MS (30 * 60 * 1000)
+#define UNPACK_TIMEOUT_MS (10 * 60 * 1000)
+/* Bounds over the hooks' own time limits (upgrade_kind 30 s, hot_upgrade 10 min). */
+#define UPGRADE_KIND_TIMEOUT_MS (60 * 1000)
+#define HOT_UPGRADE_TIMEOUT_MS (15 * 60 * 1000)
+
+static void advance(struct daemon *d, struct instance_rt *in);
+static void remove_new(struct daemon *d, struct instance_rt *in);
+static void hook_failure(const struct job *j, struct buf *out);
+
+bool exec_app_busy(const struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                if (a->inst[n] && a->inst[n]->op)
+                        return true;
+        return false;
+}
+
+static bool dir_exists(const char *path)
+{
+        struct stat st;
+
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static const char *phase_name(enum op_phase p)
+{
+        switch (p) {
+        case PHASE_FETCH: return "fetch";
+        case PHASE_UNPACK: return "unpack";
+        case PHASE_PREFLIGHT: return "preflight";
+        case PHASE_STOP: return "stop";
+        case PHASE_ROTATE: return "rotate";
+        case PHASE_PRE_COMMANDS: return "pre_commands";
+        case PHASE_START: return "start";
+        case PHASE_DONE: return "done";
+        case PHASE_UPGRADE_KIND: return "upgrade_kind";
+        case PHASE_HOT_PRE_COMMANDS: return "hot_pre_commands";
+        case PHASE_HOT_UPGRADE: return "hot_upgrade";
+        case PHASE_HOT_PREVIOUS: return "hot_previous";
+        case PHASE_REPLACE: return "replace";
+        }
+        return "unknown";
+}
+
+static int journal_write(struct daemon *d, struct instance_rt *in)
+{
+        struct buf path = BUF_INIT;
+        struct journal j;
+        int r;
+
+        memset(&j, 0, sizeof(j));
+        str_copy(j.app, sizeof(j.app), in->app->name);
+        j.instance = in->rec.instance;
+        str_copy(j.action, sizeof(j.action), plan_action_to_string(in->op->step.action));
+        str_copy(j.from, sizeof(j.from), in->op->step.from);
+        str_copy(j.to, sizeof(j.to), in->op->step.to);
+        str_copy(j.phase, sizeof(j.phase), phase_name(in->op->phase));
+        j.started_at_ms = in->op->started_at_ms;
+        path_journal(&d->cfg, in->app->name, &path);
+        r = journal_save(path.data, &j);
+        if (r < 0) {
+                char what[HOST_FAULT_WHAT_MAX + 1];
+                snprintf(what, sizeof(what), "cannot write the journal of %s", in->app->name);
+                if (!host_faults_note(d, r, what))
+                        log_errno(r, "app=%s: cannot write the journal '%s'", in->app->name,
+                                  path.data);
+        }
+        buf_release(&path);
+        return r;
+}
+
+static bool journaled(const struct op *op)
+{
+        return op->step.action == PLAN_DEPLOY_FULL || op->step.action == PLAN_DEPLOY_HOT ||
+               op->step.action == PLAN_ROLLBACK;
+}
+
+static void journal_remove(struct daemon *d, struct app_rt *a)
+{
+        struct buf path = BUF_INIT;
+
+        path_journal(&d->cfg, a->name, &path);
+        (void)journal_clear(path.data);
+        buf_release(&path);
+}
+
+static void op_finish(struct daemon *d, struct instance_rt *in)
+{
+        if (in->op && (in->op->step.action == PLAN_DEPLOY_FULL ||
+                       in->op->step.action == PLAN_DEPLOY_HOT ||
+                       in->op->step.action == PLAN_ROLLBACK))
+                journal_remove(d, in->app);
+        free(in->op);
+        in->op = NULL;
+        if (in->rec.target_version[0]) {
+                in->rec.target_version[0] = '\0';
+                instance_save(d, in);
+        }
+        d->dirty = true;
+}
+
+static void set_phase(struct daemon *d, struct instance_rt *in, enum op_phase p)
+{
+        uint64_t now = daemon_now(d);
+
+        /* Each phase's duration, for operators and bench/hot_upgrade (--debug). */
+        if (in->op->phase_at_ms)
+                log_debug("app=%s instance=%d %s %s -> %s: phase %s took %llu ms", in->app->name,
+                          in->rec.instance, plan_action_to_string(in->op->step.action),
+                          in->op->step.from[0] ? in->op->step.from : "none", in->op->step.to,
+                          phase_name(in->op->phase),
+                          (unsigned long long)(now - in->op->phase_at_ms));
+        in->op->phase_at_ms = now;
+        in->op->phase = p;
+        if (journaled(in->op))
+                (void)journal_write(d, in);
+}
+
+void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const char *reason)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        struct ghost_list l;
+        struct ghost g;
+        int lock, r;
+
+        memset(&l, 0, sizeof(l));
+        memset(&g, 0, sizeof(g));
+        path_ghosts(&d->cfg, a->name, &path);
+        lock = file_lock(path.data);
+        if (ghosts_load(path.data, &l, &err) < 0) {
+                /* Keep the ghosts known in memory rather than forget them. */
+                log_warn("app=%s: %s; rewriting it from the ghosts known", a->name, err.data);
+                ghosts_release(&l);
+                memset(&l, 0, sizeof(l));
+                for (size_t i = 0; i < a->ghosts.n; i++)
+                        ghosts_add(&l, &a->ghosts.items[i]);
+        }
+        str_copy(g.version, sizeof(g.version), version);
+        if (strcmp(version, a->desired.release.version) == 0)
+                str_copy(g.hash, sizeof(g.hash), a->desired.release.hash);
+        g.at_ms = daemon_now(d);
+        str_copy(g.reason, sizeof(g.reason), reason);
+        ghosts_add(&l, &g);
+        r = ghosts_save(path.data, &l);
+        if (r < 0)
+                log_errno(r, "app=%s: cannot save '%s'", a->name, path.data);
+        else
+                log_warn("app=%s version=%s ghosted: %s", a->name, version, reason);
+        file_unlock(lock);
+        /* The in-memory copy is what the next plan uses. */
+        ghosts_add(&a->ghosts, &g);
+        ghosts_release(&l);
+        buf_release(&path);
+        buf_release(&err);
+        d->dirty = true;
+}
+
+/* A deployment that cannot succeed: ghost the version; the planner then rolls back. */
+static void deploy_failed(struct daemon *d, struct instance_rt *in, const char *why)
+{
+        char reason[REASON_MAX + 1];
+        enum history_kind kind = in->op->step.action == PLAN_DEPLOY_HOT ? HISTORY_HOT : HISTORY_FULL;
+
+        snprintf(reason, sizeof(reason), "instance %d: %s", in->rec.instance, why);
+        log_err("app=%s instance=%d deploy of %s failed: %s", in->app->name, in->rec.instance,
+                in->op->step.to, why);
+        {
+                struct buf text = BUF_INIT;
+                buf_printf(&text, "deploy of %s failed: %s", in->op->step.to, why);
+                instance_record_set_error(&in->rec, daemon_now(d), text.data);
+                buf_release(&text);
+        }
+        sup_record_history(d, in, kind, in->op->step.from, in->op->step.to, false, why);
+        exec_ghost(d, in->app, in->op->step.to, reason);
+        sup_hook_event(d, in, "ghosted");
+        in->rec.deploy_started_at_ms = 0;
+        /* Never leave an in-flight state behind: the planner would wait on it forever. */
+        if (!sup_is_running(in))
+                instance_set_state(d, in, INSTANCE_STOPPED, "deploy failed");
+        else
+                instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                                   "deploy failed");
+        op_finish(d, in);
+}
+
+/*
+ * A deploy that failed for a reason that may pass (a download, a checksum
+ * that does not match yet, a full disk): the version is not ghosted, the
+ * instance keeps what it ran, and state/{app}/deferred.json makes the
+ * planner hold the next attempt 5 s, doubling up to 5 min (deferred.h), so
+ * that a broken bucket does not make the daemon spin.
+ */
+static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char *what,
+                            const char *why)
+{
+        struct app_rt *a = in->app;
+        struct buf path = BUF_INIT, text = BUF_INIT;
+        struct deferred *df = &a->deferred;
+        uint64_t delay;
+        int r;
+
+        if (strcmp(df->version, in->op->step.to) != 0) {
+                memset(df, 0, sizeof(*df));
+                str_copy(df->version, sizeof(df->version), in->op->step.to);
+        }
+        df->failures++;
+        delay = backoff_delay_ms(DEFERRED_INITIAL_MS, DEFERRED_MAX_MS, df->failures);
+        df->retry_at_ms = daemon_now(d) + delay;
+        buf_printf(&text, "%s failed: %s", what, why);
+        str_copy(df->reason, sizeof(df->reason), text.data);
+        path_deferred(&d->cfg, a->name, &path);
+        if ((r = deferred_save(path.data, df)) < 0)
+                log_errno(r, "app=%s: cannot save '%s'; the retry delay holds until a restart",
+                          a->name, path.data);
+        log_err("app=%s instance=%d cannot %s %s: %s; retry in %llu ms", a->name,
+                in->rec.instance, what, in->op->step.to, why, (unsigned long long)delay);
+        buf_reset(&text);
+        buf_printf(&text, "cannot %s %s: %s", what, in->op->step.to, why);
+        instance_record_set_error(&in->rec, daemon_now(d), text.data);
+        in->rec.target_version[0] = '\0';
+        buf_release(&path);
+        buf_release(&text);
+        in->rec.deploy_started_at_ms = 0;
+        instance_set_state(d, in, !sup_is_running(in) ? INSTANCE_STOPPED
+                                  : in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                           "deploy deferred");
+        op_finish(d, in);
+}
+
+/*
+ * Start a phase's job.  When the host cannot start it (out of fds,
+ * processes, memory: host_faults.c has noted it), the step stays in its
+ * phase and the phase is tried again at the host's retry time: a host fault
+ * never fails a deployment.  false for any other failure, which the caller
+ * handles as before.
+ */
+static bool phase_job(struct daemon *d, struct instance_rt *in, const char *what,
+                      const char *const *args, uint64_t timeout_ms, job_done_fn done, int arg)
+{
+        if (job_start_self(d, what, args, timeout_ms, done, in, arg))
+                return true;
+        if (!host_fault_errno(errno))
+                return false;
+        in->op->retry_at_ms = host_faults_retry_at(d);
+        return true;
+}
+
+void exec_tick(struct daemon *d, struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++) {
+                struct instance_rt *in = a->inst[n];
+                if (!in || !in->op || !in->op->retry_at_ms || host_faults_holding(d) ||
+                    daemon_now(d) < in->op->retry_at_ms)
+                        continue;
+                in->op->retry_at_ms = 0;
+                log_info("app=%s instance=%d: retrying phase %s after a host fault", a->name, n,
+                         phase_name(in->op->phase));
+                advance(d, in);
+        }
+}
+
+uint64_t exec_next_retry(struct daemon *d)
+{
+        uint64_t next = 0;
+
+        for (size_t i = 0; i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        const struct instance_rt *in = d->apps[i]->inst[n];
+                        if (in && in->op && in->op->retry_at_ms &&
+                            (!next || in->op->retry_at_ms < next))
+                                next = in->op->retry_at_ms;
+                }
+        return next;
+}
+
+/* The version reached an instance: nothing is deferred for it any more. */
+static void deferred_done(struct daemon *d, struct app_rt *a, const char *version)
+{
+        struct buf path = BUF_INIT;
+
+        if (strcmp(a->deferred.version, version) == 0) {
+                memset(&a->deferred, 0, sizeof(a->deferred));
+                path_deferred(&d->cfg, a->name, &path);
+                (void)deferred_clear(path.data);
+        }
+        buf_release(&path);
+}
+
+/* --- phases --- */
+
+static void fetch_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                deploy_deferred(d, in, "fetch", why.data);
+        } else {
+                set_phase(d, in, PHASE_UNPACK);
+                advance(d, in);
+        }
+        buf_release(&why);
+}
+
+static void unpack_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j) && !j->timed_out && WIFEXITED(j->wstatus) &&
+            WEXITSTATUS(j->wstatus) == UNPACK_EXIT_LOCAL) {
+                job_describe_failure(j, &why);
+                deploy_deferred(d, in, "unpack", why.data);
+        } else if (!job_ok(j)) {
+                /* A refused tarball fails the deployment; the running replica is untouched. */
+                job_describe_failure(j, &why);
+                if (sup_is_running(in))
+                        instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                                           "release refused");
+                deploy_failed(d, in, why.data);
+        } else {
+                set_phase(d, in, PHASE_PREFLIGHT);
+                advance(d, in);
+        }
+        buf_release(&why);
+}
+
+/* The release in new/ cannot start: ghost it before anything running is touched. */
+static void preflight_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT, text = BUF_INIT;
+
+        if (!job_ok(j)) {
+                hook_failure(j, &why);
+                buf_printf(&text, "pre-flight: %s", why.data);
+                remove_new(d, in);
+                if (sup_is_running(in))
+                        instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                                           "pre-flight failed");
+                deploy_failed(d, in, text.data);
+        } else {
+                set_phase(d, in, PHASE_UPGRADE_KIND);
+                advance(d, in);
+        }
+        buf_release(&why);
+        buf_release(&text);
+}
+
+/*
+ * Pre-commands run once per version (and sha256) on this host: the first
+ * instance deployed.  In a fleet they run once per fleet, on slot 0's turn
+ * (the canary's): a later slot deploys only after slot 0 was ready, so they
+ * ran there (docs/fleet.md).  A pinned version is local: it runs them here.
+ */
+static bool pre_commands_ran(struct daemon *d, struct instance_rt *in)
+{
+        const struct fleet_rt *f = &in->app->fleet;
+        uint64_t at = 0;
+
+        if (d->cfg.has_fleet && in->app->desired.origin == DESIRED_SOURCE &&
+            strcmp(f->version, in->op->step.to) == 0 && f->view.mine > 0) {
+                log_info("app=%s instance=%d pre-commands of %s ran on slot 0's turn of the "
+                         "fleet; skipped on slot %d", in->app->name, in->rec.instance,
+                         in->op->step.to, f->view.mine);
+                return true;
+        }
+
+        if (desired_pre_commands_done(&d->cfg, in->app->name, in->op->step.to, &at) <= 0)
+                return false;
+        log_info("app=%s instance=%d pre-commands of %s ran on this host already; skipped",
+                 in->app->name, in->rec.instance, in->op->step.to);
+        return true;
+}
+
+static void pre_commands_mark(struct daemon *d, struct instance_rt *in)
+{
+        int r = desired_mark_pre_commands_done(&d->cfg, in->app->name, in->op->step.to,
+                                               daemon_now(d));
+
+        if (r < 0)
+                log_errno(r, "app=%s: cannot record that the pre-commands of %s ran; another "
+                          "instance may run them again", in->app->name, in->op->step.to);
+}
+
+static void pre_commands_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j)) {
+                struct buf text = BUF_INIT;
+                hook_failure(j, &why);
+                buf_printf(&text, "pre-commands: %s", why.data);
+                deploy_failed(d, in, text.data);
+                buf_release(&text);
+        } else {
+                pre_commands_mark(d, in);
+                set_phase(d, in, PHASE_START);
+                advance(d, in);
+        }
+        buf_release(&why);
+}
+
+static void after_stop(struct daemon *d, struct instance_rt *in)
+{
+        if (!in->op)
+                return;
+        if (in->op->step.action == PLAN_REMOVE || in->op->step.action == PLAN_STOP) {
+                advance(d, in);
+                return;
+        }
+        set_phase(d, in, in->op->step.action == PLAN_RESTART ? PHASE_START : PHASE_ROTATE);
+        advance(d, in);
+}
+
+static bool release_dir_exists(struct daemon *d, struct instance_rt *in, const char *which)
+{
+        struct buf path = BUF_INIT;
+        bool r;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, which, &path);
+        r = dir_exists(path.data);
+        buf_release(&path);
+        return r;
+}
+
+/* Release tree `from` takes the place of `to` (which is deleted); nothing when `from` is absent. */
+static int move_release(struct daemon *d, struct instance_rt *in, const char *from, const char *to)
+{
+        struct buf src = BUF_INIT, dst = BUF_INIT;
+        int r = 0;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, from, &src);
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, to, &dst);
+        if (!dir_exists(src.data))
+                goto out;
+        if ((r = remove_tree(dst.data)) < 0)
+                goto out;
+        if (rename(src.data, dst.data) < 0) {
+                r = -errno;
+                goto out;
+        }
+        (void)fsync_dir_of(dst.data);
+out:
+        buf_release(&src);
+        buf_release(&dst);
+        return r;
+}
+
+/* new/ -> current/ -> previous/.  Idempotent: a rerun after a crash completes it. */
+static int rotate_forward(struct daemon *d, struct instance_rt *in)
+{
+        int r;
+
+        if (!release_dir_exists(d, in, "new"))
+                return release_dir_exists(d, in, "current") ? 0 : -ENOENT;
+        if ((r = move_release(d, in, "current", "previous")) < 0)
+                return r;
+        return move_release(d, in, "new", "current");
+}
+
+/*
+ * current/ replaced by `which` (previous/ for a rollback: the failed release
+ * is deleted; new/ for a fallback after a hot upgrade: previous/ is kept).
+ * Idempotent: a rerun after a crash completes it.
+ */
+static int replace_current(struct daemon *d, struct instance_rt *in, const char *which)
+{
+        if (!release_dir_exists(d, in, which))
+                return release_dir_exists(d, in, "current") ? 0 : -ENOENT;
+        return move_release(d, in, which, "current");
+}
+
+/* --- hot upgrades --- */
+
+/* The lines a hook logged (deployex.log goes to the job's stderr) into the daemon's log. */
+static void log_hook_lines(const struct job *j)
+{
+        const char *p = j->err_buf.data, *end = p + j->err_buf.len;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                if (len > 10 && strncmp(p, "deployex: hook ", 15) == 0)
+                        log_info("%.*s", (int)(len - 10), p + 10);
+                p += len + 1;
+        }
+}
+
+/*
+ * Worth asking the hook: the instance runs a version (not the one being
+ * deployed), is ready, and is not being stopped.  Anything else can only be
+ * deployed in full.
+ */
+static bool hot_candidate(const struct instance_rt *in)
+{
+        return sup_is_running(in) && in->rec.ready && !in->stop_requested &&
+               in->rec.version[0] != '\0' && strcmp(in->rec.version, in->op->step.to) != 0;
+}
+
+/* The node answered upgrade_kind: "hot" goes on in place, anything else is a full deployment. */
+static void upgrade_kind_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        log_hook_lines(j);
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+        } else if (!strstr(j->out_buf.data, "\"hot\"")) {
+                buf_puts(&why, "upgrade_kind answered \"full\"");
+        } else if (!sup_is_running(in) || in->rec.pid != (pid_t)j->arg) {
+                buf_puts(&why, "the instance stopped while upgrade_kind ran");
+        } else {
+                log_info("app=%s instance=%d hot upgrade %s -> %s", in->app->name,
+                         in->rec.instance, in->rec.version, in->op->step.to);
+                in->op->step.action = PLAN_DEPLOY_HOT;
+                instance_set_state(d, in, INSTANCE_UPGRADING, "hot upgrade");
+                set_phase(d, in, PHASE_HOT_PRE_COMMANDS);
+                advance(d, in);
+                goto out;
+        }
+        log_info("app=%s instance=%d full deployment of %s: %s", in->app->name, in->rec.instance,
+                 in->op->step.to, why.data);
+        set_phase(d, in, PHASE_STOP);
+        advance(d, in);
+out:
+        buf_release(&why);
+}
+
+static void remove_new(struct daemon *d, struct instance_rt *in)
+{
+        struct buf nw = BUF_INIT;
+        int r;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &nw);
+        if ((r = remove_tree(nw.data)) < 0)
+                log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
+                          in->rec.instance, nw.data);
+        buf_release(&nw);
+}
+
+/*
+ * Failed before anything was installed: the node runs what it ran, the
+ * version is ghosted.  An instance that did not survive is not "untouched":
+ * that is a fallback instead (hot_failed decides).
+ */
+static void hot_not_installed(struct daemon *d, struct instance_rt *in, const char *why)
+{
+        remove_new(d, in);
+        instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                           "hot upgrade not installed");
+        deploy_failed(d, in, why);
+}
+
+/*
+ * Installed, or the node died or restarted itself, or nobody knows: deploy
+ * the same version in full.  The pre-commands ran already.
+ */
+static void hot_fallback(struct daemon *d, struct instance_rt *in, const char *why)
+{
+        struct buf reason = BUF_INIT;
+
+        log_warn("app=%s instance=%d hot upgrade %s -> %s failed: %s; deploying it in full",
+                 in->app->name, in->rec.instance, in->op->step.from, in->op->step.to, why);
+        /* The reason may be cut at REASON_MAX: what happens next goes first. */
+        buf_printf(&reason, "deploying it in full after: %s", why);
+        sup_record_history(d, in, HISTORY_HOT, in->op->step.from, in->op->step.to, false,
+                           reason.data);
+        in->op->step.action = PLAN_DEPLOY_FULL;
+        instance_set_state(d, in, INSTANCE_DEPLOYING, "hot upgrade failed");
+        set_phase(d, in, PHASE_HOT_PREVIOUS);
+        advance(d, in);
+        buf_release(&reason);
+}
+
+/* The last line of a job's stderr: [*ret_start, *ret_end). */
+static void last_line(const struct job *j, size_t *ret_start, size_t *ret_end)
+{
+        const char *text = j->err_buf.data;
+        size_t len = j->err_buf.len, start;
+
+        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+                len--;
+        start = len;
+        while (start && text[start - 1] != '\n')
+                start--;
+        *ret_start = start;
+        *ret_end = len;
+}
+
+/* The hook's last stderr line is "STAGE: why" when it answered nil, err, stage. */
+static bool stage_is(const struct job *j, const char *stage)
+{
+        size_t start, end, n = strlen(stage);
+
+        last_line(j, &start, &end);
+        return end - start > n + 1 && strncmp(j->err_buf.data + start, stage, n) == 0 &&
+               j->err_buf.data[start + n] == ':';
+}
+
+/* Why a hook job failed: its answer alone when it answered (exit 1), else how the job ended. */
+static void hook_failure(const struct job *j, struct buf *out)
+{
+        size_t start, end;
+
+        last_line(j, &start, &end);
+        if (!j->timed_out && WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 1 && end > start) {
+                buf_reset(out);
+                buf_printf(out, "%.*s", (int)(end - start), j->err_buf.data + start);
+        } else {
+                job_describe_failure(j, out);
+        }
+}
+
+static void hot_pre_commands_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j)) {
+                hook_failure(j, &why);
+                if (sup_is_running(in))
+                        hot_not_installed(d, in, why.data);
+                else
+                        hot_fallback(d, in, why.data);
+        } else {
+                pre_commands_mark(d, in);
+                set_phase(d, in, PHASE_HOT_UPGRADE);
+                advance(d, in);
+        }
+        buf_release(&why);
+}
+
+static void hot_upgrade_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct op *op = in->op;
+        bool same_process = sup_is_running(in) && in->rec.pid == (pid_t)j->arg;
+        struct buf why = BUF_INIT;
+
+        log_hook_lines(j);
+        if (!job_ok(j)) {
+                hook_failure(j, &why);
+                if (same_process && stage_is(j, "not_installed"))
+                        hot_not_installed(d, in, why.data);
+                else
+                        hot_fallback(d, in, why.data);
+                goto out;
+        }
+        if (!same_process) {
+                hot_fallback(d, in, "the instance's process exited during the hot upgrade");
+                goto out;
+        }
+        /*
+         * Same process, new release: nothing restarted, so it is ready now.  It
+         * stays "upgrading" (a step in flight for the planner) until previous/
+         * is rebuilt.
+         */
+        deferred_done(d, in->app, op->step.to);
+        str_copy(in->rec.previous_version, sizeof(in->rec.previous_version), op->step.from);
+        str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+        in->rec.consecutive_crashes = 0;
+        in->rec.deploy_started_at_ms = 0;
+        in->rec.ready = true;
+        sup_record_history(d, in, HISTORY_HOT, op->step.from, op->step.to, true,
+                           "hot upgrade, same process");
+        /* Figures for operators and bench/hot_upgrade: the hook's wall time, the step's so far. */
+        log_info("app=%s instance=%d version=%s hot upgrade done: pid %d kept, hook %llu ms, "
+                 "step %llu ms", in->app->name, in->rec.instance, in->rec.version,
+                 (int)in->rec.pid,
+                 (unsigned long long)(daemon_now(d) - (j->deadline_ms - HOT_UPGRADE_TIMEOUT_MS)),
+                 (unsigned long long)(daemon_now(d) - op->started_at_ms));
+        sup_hook_event(d, in, "deployed");
+        set_phase(d, in, PHASE_HOT_PREVIOUS);
+        advance(d, in);
+out:
+        buf_release(&why);
+}
+
+/* previous/ holds the old release (have_previous) or nothing; then the step goes on. */
+static void hot_previous_finish(struct daemon *d, struct instance_rt *in, bool have_previous)
+{
+        if (!have_previous && in->op->step.action == PLAN_DEPLOY_HOT && in->rec.previous_version[0]) {
+                in->rec.previous_version[0] = '\0';
+                instance_save(d, in);
+        }
+        if (in->op->step.action == PLAN_DEPLOY_HOT) {
+                log_debug("app=%s instance=%d deploy-hot %s -> %s: phase hot_previous took %llu ms",
+                          in->app->name, in->rec.instance, in->op->step.from, in->op->step.to,
+                          (unsigned long long)(daemon_now(d) - in->op->phase_at_ms));
+                log_info("app=%s instance=%d version=%s hot deploy step done in %llu ms%s",
+                         in->app->name, in->rec.instance, in->rec.version,
+                         (unsigned long long)(daemon_now(d) - in->op->started_at_ms),
+                         have_previous ? "" : " (no previous release kept)");
+                /* The node may have crashed while previous/ was rebuilt: keep its backoff. */
+                if (sup_is_running(in))
+                        instance_set_state(d, in, INSTANCE_RUNNING, "hot upgrade done");
+                else
+                        instance_save(d, in);
+                op_finish(d, in);
+                return;
+        }
+        set_phase(d, in, PHASE_REPLACE);
+        advance(d, in);
+}
+
+static void hot_previous_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                log_warn("app=%s instance=%d: cannot unpack %s into previous/: %s; no release "
+                         "to roll back to", in->app->name, in->rec.instance, in->op->step.from,
+                         why.data);
+        }
+        hot_previous_finish(d, in, job_ok(j));
+        buf_release(&why);
+}
+
+static void replace_stopped(struct daemon *d, struct instance_rt *in)
+{
+        if (in->op)
+                advance(d, in);
+}
+
+static void remove_instance(struct daemon *d, struct instance_rt *in)
+{
+        struct buf path = BUF_INIT;
+        int r;
+
+        path_service_dir(&d->cfg, in->app->name, in->rec.instance, &path);
+        r = remove_tree(path.data);
+        if (r < 0)
+                log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
+                          in->rec.instance, path.data);
+        path_instance_record(&d->cfg, in->app->name, in->rec.instance, &path);
+        (void)unlink(path.data);
+        log_info("app=%s instance=%d removed", in->app->name, in->rec.instance);
+        buf_release(&path);
+        free(in->op);
+        in->op = NULL;
+        instance_free(d, in);
+        d->dirty = true;
+}
+
+static void advance(struct daemon *d, struct instance_rt *in)
+{
+        struct op *op = in->op;
+        struct buf a = BUF_INIT, b = BUF_INIT;
+        char num[16], max[32];
+        int r;
+
+        snprintf(num, sizeof(num), "%d", in->rec.instance);
+        switch (op->step.action) {
+        case PLAN_REMOVE:
+                if (sup_is_running(in))
+                        sup_stop(d, in, after_stop);
+                else
+                        remove_instance(d, in);
+                goto out;
+        case PLAN_STOP:
+                if (sup_is_running(in)) {
+                        sup_stop(d, in, after_stop);
+                } else {
+                        in->rec.ready = false;
+                        instance_set_state(d, in, INSTANCE_STOPPED, op->step.reason);
+                        op_finish(d, in);
+                }
+                goto out;
+        default:
+                break;
+        }
+
+        switch (op->phase) {
+        case PHASE_FETCH: {
+                const char *args[] = { "__fetch", in->app->name, op->step.to, NULL };
+                buf_printf(&a, "fetch %s-%s", in->app->name, op->step.to);
+                if (!phase_job(d, in, a.data, args, FETCH_TIMEOUT_MS, fetch_done, 0))
+                        deploy_deferred(d, in, "fetch", "cannot start the fetch job");
+                break;
+        }
+        case PHASE_UNPACK: {
+                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &b);
+                /* A leftover new/ from an interrupted deploy is not trusted. */
+                if ((r = remove_tree(b.data)) < 0) {
+                        log_errno(r, "cannot remove '%s'", b.data);
+                        deploy_deferred(d, in, "unpack", "cannot clear new/");
+                        break;
+                }
+                path_service_dir(&d->cfg, in->app->name, in->rec.instance, &a);
+                (void)mkdir_p(a.data, 0700);
+                path_cache_file(&d->cfg, in->app->name, op->step.to, &a);
+                snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
+                const char *args[] = { "__unpack", a.data, b.data, max, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "unpack %s-%s into %s/%d", in->app->name,
+                         op->step.to, in->app->name, in->rec.instance);
+                if (!phase_job(d, in, what, args, UNPACK_TIMEOUT_MS, unpack_done, 0))
+                        deploy_deferred(d, in, "unpack", "cannot start the unpack job");
+                break;
+        }
+        case PHASE_PREFLIGHT: {
+                const char *args[] = { "__hook", in->app->name, num, "preflight", "--version",
+                                       op->step.to, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "pre-flight %s-%s on %s/%d", in->app->name,
+                         op->step.to, in->app->name, in->rec.instance);
+                if (!phase_job(d, in, what, args, UPGRADE_KIND_TIMEOUT_MS, preflight_done, 0))
+                        deploy_deferred(d, in, "check", "cannot start the pre-flight job");
+                break;
+        }
+        case PHASE_STOP:
+                sup_stop(d, in, after_stop);
+                break;
+        case PHASE_ROTATE:
+                if (op->step.action == PLAN_ROLLBACK)
+                        r = replace_current(d, in, "previous");
+                else
+                        r = rotate_forward(d, in);
+                if (r < 0) {
+                        log_errno(r, "app=%s instance=%d: cannot rotate releases", in->app->name,
+                                  in->rec.instance);
+                        if (op->step.action == PLAN_ROLLBACK) {
+                                sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from,
+                                                   op->step.to, false, "cannot rotate releases");
+                                /* Nothing to go back to: stopped, not stuck in deploying. */
+                                in->rec.previous_version[0] = '\0';
+                                instance_set_state(d, in, INSTANCE_STOPPED, "rollback failed");
+                                op_finish(d, in);
+                        } else {
+                                deploy_failed(d, in, "cannot rotate releases");
+                        }
+                        break;
+                }
+                deferred_done(d, in->app, op->step.to);
+                if (op->step.action == PLAN_ROLLBACK) {
+                        str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+                        in->rec.previous_version[0] = '\0';
+                        in->rec.deploy_started_at_ms = 0;
+                        in->rec.probation_started_at_ms = 0;
+                        in->rec.probation_crashes = 0;
+                        in->rec.consecutive_crashes = 0;
+                        instance_save(d, in);
+                        set_phase(d, in, PHASE_START);
+                } else {
+                        str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
+                                 in->rec.version);
+                        str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+                        in->rec.consecutive_crashes = 0;
+                        instance_save(d, in);
+                        set_phase(d, in, PHASE_PRE_COMMANDS);
+                }
+                advance(d, in);
+                break;
+        case PHASE_PRE_COMMANDS: {
+                const char *args[] = { "__hook", in->app->name, num, "pre_commands", NULL };
+                char what[256];
+                if (pre_commands_ran(d, in)) {
+                        set_phase(d, in, PHASE_START);
+                        advance(d, in);
+                        break;
+                }
+                instance_set_state(d, in, INSTANCE_PRE_COMMANDS, NULL);
+                snprintf(what, sizeof(what), "hook pre_commands %s/%d", in->app->name,
+                         in->rec.instance);
+                /* Each pre-command has its own timeout in the hook; this bounds them all. */
+                if (!phase_job(d, in, what, args, in->app->cfg->rollback_timeout_ms,
+                               pre_commands_done, 0))
+                        deploy_failed(d, in, "cannot run the pre_commands hook");
+                break;
+        }
+        case PHASE_START:
+                if (op->step.action == PLAN_RESTART) {
+                        in->rec.forced_restarts++;
+                        if (op->step.instance_token)
+                                str_copy(in->rec.instance_restart_token,
+                                         sizeof(in->rec.instance_restart_token), op->step.token);
+                        else
+                                str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
+                                         op->step.token);
+                        sup_record_history(d, in, HISTORY_RESTART, in->rec.version,
+                                           in->rec.version, true, op->step.reason);
+                } else if (op->step.action == PLAN_ROLLBACK) {
+                        sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from, op->step.to,
+                                           true, op->step.reason);
+                        sup_hook_event(d, in, "rolled_back");
+                } else {
+                        /* A fresh deployment applies the restart requests in force. */
+                        str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
+                                 in->app->desired.override.restart);
+                        const char *tok = override_instance_token(&in->app->desired.override,
+                                                                  in->rec.instance);
+                        str_copy(in->rec.instance_restart_token,
+                                 sizeof(in->rec.instance_restart_token), tok ? tok : "");
+                }
+                instance_set_state(d, in, INSTANCE_STARTING, "starting");
+                op_finish(d, in);
+                sup_start(d, in);
+                break;
+        case PHASE_UPGRADE_KIND: {
+                if (!hot_candidate(in)) {
+                        set_phase(d, in, PHASE_STOP);
+                        advance(d, in);
+                        break;
+                }
+                const char *args[] = { "__hook", in->app->name, num, "upgrade_kind", "--version",
+                                       op->step.to, "--from", in->rec.version, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "hook upgrade_kind %s/%d", in->app->name,
+                         in->rec.instance);
+                if (!phase_job(d, in, what, args, UPGRADE_KIND_TIMEOUT_MS, upgrade_kind_done,
+                                    in->rec.pid)) {
+                        set_phase(d, in, PHASE_STOP);
+                        advance(d, in);
+                }
+                break;
+        }
+        case PHASE_HOT_PRE_COMMANDS: {
+                /* ctx.version is the new release: its pre_commands run from new/. */
+                const char *args[] = { "__hook", in->app->name, num, "pre_commands", "--version",
+                                       op->step.to, "--from", op->step.from, "--hot", NULL };
+                char what[256];
+                if (pre_commands_ran(d, in)) {
+                        set_phase(d, in, PHASE_HOT_UPGRADE);
+                        advance(d, in);
+                        break;
+                }
+                snprintf(what, sizeof(what), "hook pre_commands %s/%d (hot)", in->app->name,
+                         in->rec.instance);
+                if (!phase_job(d, in, what, args, in->app->cfg->rollback_timeout_ms,
+                               hot_pre_commands_done, 0))
+                        hot_not_installed(d, in, "cannot run the pre_commands hook");
+                break;
+        }
+        case PHASE_HOT_UPGRADE: {
+                if (!sup_is_running(in)) {
+                        hot_fallback(d, in, "the instance stopped before its hot upgrade");
+                        break;
+                }
+                const char *args[] = { "__hook", in->app->name, num, "hot_upgrade", "--version",
+                                       op->step.to, "--from", op->step.from, "--hot", NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "hook hot_upgrade %s/%d %s -> %s", in->app->name,
+                         in->rec.instance, op->step.from, op->step.to);
+                /* arg: the pid upgraded; the same one must be there after. */
+                if (!phase_job(d, in, what, args, HOT_UPGRADE_TIMEOUT_MS, hot_upgrade_done,
+                                    in->rec.pid))
+                        hot_not_installed(d, in, "cannot run the hot_upgrade hook");
+                break;
+        }
+        case PHASE_HOT_PREVIOUS: {
+                /* The new release lives in current/ now (hot) or goes there (fallback). */
+                if (op->step.action == PLAN_DEPLOY_HOT)
+                        remove_new(d, in);
+                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &b);
+                if ((r = remove_tree(b.data)) < 0) {
+                        log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
+                                  in->rec.instance, b.data);
+                        hot_previous_finish(d, in, false);
+                        break;
+                }
+                path_cache_file(&d->cfg, in->app->name, op->step.from, &a);
+                if (!op->step.from[0] || access(a.data, R_OK) != 0) {
+                        log_warn("app=%s instance=%d: %s is not in the cache; no release to roll "
+                                 "back to", in->app->name, in->rec.instance,
+                                 op->step.from[0] ? op->step.from : "the old release");
+                        hot_previous_finish(d, in, false);
+                        break;
+                }
+                snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
+                const char *args[] = { "__unpack", a.data, b.data, max, NULL };
+                char what[256];
+                snprintf(what, sizeof(what), "unpack %s-%s into %s/%d/previous", in->app->name,
+                         op->step.from, in->app->name, in->rec.instance);
+                if (!phase_job(d, in, what, args, UNPACK_TIMEOUT_MS, hot_previous_done, 0))
+                        hot_previous_finish(d, in, false);
+                break;
+        }
+        case PHASE_REPLACE:
+                if (sup_is_running(in)) {
+                        sup_stop(d, in, replace_stopped);
+                        break;
+                }
+                if ((r = replace_current(d, in, "new")) < 0) {
+                        log_errno(r, "app=%s instance=%d: cannot replace the release",
+                                  in->app->name, in->rec.instance);
+                        deploy_failed(d, in, "cannot replace the release");
+                        break;
+                }
+                deferred_done(d, in->app, op->step.to);
+                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &b);
+                str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
+                         dir_exists(b.data) ? op->step.from : "");
+                str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+                in->rec.consecutive_crashes = 0;
+                instance_save(d, in);
+                /* The pre-commands ran before the hot attempt. */
+                set_phase(d, in, PHASE_START);
+                advance(d, in);
+                break;
+        case PHASE_DONE:
+                op_finish(d, in);
+                break;
+        }
+out:
+        buf_release(&a);
+        buf_release(&b);
+}
+
+/*
+ * Why a deployment failed, for the ghost, the history and last_error: the
+ * planner's reason, then the cause it cannot know -- what the readiness job
+ * saw last (a readiness timeout) or the last crash (probation).
+ */
+static void failure_cause(const struct instance_rt *in, struct buf *out, const char *reason)
+{
+        struct buf seen = BUF_INIT;
+
+        buf_puts(out, reason);
+        if (probation_failed(in->rec.probation_started_at_ms, in->rec.probation_crashes,
+                             in->app->cfg->max_probation_crashes)) {
+                if (in->rec.last_error[0])
+                        buf_printf(out, "; last crash: %s", in->rec.last_error);
+        } else {
+                sup_not_ready_reason(in, &seen);
+                if (seen.len)
+                        buf_printf(out, "; not ready: %s", seen.data);
+        }
+        buf_release(&seen);
+}
+
+void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
+{
+        struct instance_rt *in = instance_get(a, s->instance, true);
+
+        if (!in || in->op || in->starting_job || in->stop_requested)
+                return;
+        log_info("app=%s instance=%d %s %s -> %s (%s)", a->name, s->instance,
+                 plan_action_to_string(s->action), s->from[0] ? s->from : "none",
+                 s->to[0] ? s->to : "none", s->reason);
+        switch (s->action) {
+        case PLAN_WAIT:
+                return;
+        case PLAN_START:
+                sup_start(d, in);
+                return;
+        default:
+                break;
+        }
+        in->op = xcalloc(1, sizeof(*in->op));
+        in->op->step = *s;
+        in->op->started_at_ms = daemon_now(d);
+        /*
+         * Resume, don't redo: a step whose journal cannot be written is not
+         * started at all (a full disk, a read-only var_path).  It is tried again
+         * once the host's fault has passed; nothing ran, nothing is blamed.
+         */
+        if (journaled(in->op) && journal_write(d, in) < 0) {
+                free(in->op);
+                in->op = NULL;
+                return;
+        }
+        switch (s->action) {
+        case PLAN_DEPLOY_FULL:
+        case PLAN_DEPLOY_HOT:
+                /* Pre-commands and checksum as published with this version, whatever comes next. */
+                if (strcmp(a->desired.release.version, s->to) == 0 &&
+                    desired_remember_release(&d->cfg, a->name, &a->desired.release) < 0)
+                        log_warn("app=%s: cannot remember release %s; its jobs read current.json",
+                                 a->name, s->to);
+                in->rec.deploy_started_at_ms = daemon_now(d);
+                /* On probation from here: its crashes count toward failing the deployment. */
+                in->rec.probation_started_at_ms = daemon_now(d);
+                in->rec.probation_crashes = 0;
+                str_copy(in->rec.target_version, sizeof(in->rec.target_version), s->to);
+                instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
+                set_phase(d, in, PHASE_FETCH);
+                break;
+        case PLAN_ROLLBACK:
+        case PLAN_STOP:
+                /*
+                 * A version that did not become ready is ghosted before anything
+                 * moves (a stop without a previous release to go back to, too).
+                 */
+                if (s->from[0] && !ghosts_find(&a->ghosts, s->from)) {
+                        struct buf why = BUF_INIT;
+                        failure_cause(in, &why, s->reason);
+                        sup_record_history(d, in, HISTORY_FULL, in->rec.previous_version,
+                                           s->from, false, why.data);
+                        exec_ghost(d, a, s->from, why.data);
+                        instance_record_set_error(&in->rec, daemon_now(d), why.data);
+                        sup_hook_event(d, in, "ghosted");
+                        buf_release(&why);
+                }
+                in->rec.deploy_started_at_ms = 0;
+                str_copy(in->rec.target_version, sizeof(in->rec.target_version), s->to);
+                if (s->action == PLAN_ROLLBACK)
+                        instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
+                set_phase(d, in, PHASE_STOP);
+                break;
+        default: /* restart, remove */
+                set_phase(d, in, PHASE_STOP);
+                break;
+        }
+        advance(d, in);
+}
+
+/*
+ * After a crash of the daemon: the journaled step either changed nothing on
+ * the instance yet (fetch, unpack, stop, upgrade_kind, the pre-commands of a
+ * hot upgrade: drop it, the planner redoes it) or was past the point of
+ * rotation (finish it from that phase).  A hot upgrade caught in
+ * release_handler left the node in a state nobody knows: deploy the version
+ * in full (the job died with the daemon; whatever it got to, a fresh start
+ * of new/ is right).  After a hot upgrade succeeded, only previous/ was left
+ * to rebuild: do that.
+ */
+/* An instance left in an in-flight state with no step to finish: settle it on what runs. */
+static void drop_in_flight(struct daemon *d, struct instance_rt *in)
+{
+        if (in->rec.state != INSTANCE_DEPLOYING && in->rec.state != INSTANCE_PRE_COMMANDS &&
+            in->rec.state != INSTANCE_UPGRADING)
+                return;
+        in->rec.deploy_started_at_ms = 0;
+        instance_set_state(d, in, !sup_is_running(in) ? INSTANCE_STOPPED
+                                  : in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                           "interrupted step dropped");
+}
+
+void exec_recover(struct daemon *d, struct app_rt *a)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        struct journal j;
+        struct instance_rt *in;
+        struct plan_step s;
+        enum op_phase phase;
+
+        path_journal(&d->cfg, a->name, &path);
+        if (journal_load(path.data, &j, &err) < 0) {
+                if (err.len)
+                        log_warn("app=%s: %s; ignoring it", a->name, err.data);
+                j.instance = 0;
+        }
+        /*
+         * Only the journaled instance has a step to finish; any other in an
+         * in-flight state (the record was written, the journal not) is settled.
+         */
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                if (a->inst[n] && n != j.instance && !a->inst[n]->op)
+                        drop_in_flight(d, a->inst[n]);
+        if (j.instance == 0)
+                goto out;
+        in = instance_get(a, j.instance, true);
+        if (!in)
+                goto clear;
+        memset(&s, 0, sizeof(s));
+        s.instance = j.instance;
+        str_copy(s.from, sizeof(s.from), j.from);
+        str_copy(s.to, sizeof(s.to), j.to);
+        snprintf(s.reason, sizeof(s.reason), "resumed after a daemon restart (phase %s)", j.phase);
+        if (strcmp(j.action, "rollback") == 0)
+                s.action = PLAN_ROLLBACK;
+        else if (strcmp(j.action, "deploy-full") == 0)
+                s.action = PLAN_DEPLOY_FULL;
+        else if (strcmp(j.action, "deploy-hot") == 0)
+                s.action = PLAN_DEPLOY_HOT;
+        else
+                goto clear;
+        if (strcmp(j.phase, "hot_upgrade") == 0) {
+                sup_record_history(d, in, HISTORY_HOT, j.from, j.to, false,
+                                   "deploying it in full after: interrupted by a daemon restart");
+                s.action = PLAN_DEPLOY_FULL;
+                phase = PHASE_HOT_PREVIOUS;
+        } else if (strcmp(j.phase, "hot_previous") == 0) {
+                phase = PHASE_HOT_PREVIOUS;
+        } else if (strcmp(j.phase, "replace") == 0) {
+                phase = PHASE_REPLACE;
+        } else if (strcmp(j.phase, "rotate") == 0) {
+                phase = PHASE_ROTATE;
+        } else if (strcmp(j.phase, "pre_commands") == 0) {
+                phase = PHASE_PRE_COMMANDS;
+        } else if (strcmp(j.phase, "start") == 0) {
+                phase = PHASE_START;
+        } else if (strcmp(j.phase, "stop") == 0 && s.action == PLAN_ROLLBACK) {
+                phase = PHASE_STOP;
+        } else {
+                /* Nothing moved yet: fetch, unpack, upgrade_kind, hot_pre_commands, a full stop. */
+                phase = PHASE_FETCH;
+        }
+
+        if (phase == PHASE_FETCH) {
+                log_info("app=%s instance=%d: interrupted %s %s -> %s had not touched the "
+                         "instance; the planner will redo it", a->name, j.instance, j.action,
+                         j.from, j.to);
+                drop_in_flight(d, in);
+                goto clear;
+        }
+        log_info("app=%s instance=%d: resuming %s %s -> %s at phase %s", a->name, j.instance,
+                 j.action, j.from, j.to, j.phase);
+        in->op = xcalloc(1, sizeof(*in->op));
+        in->op->step = s;
+        in->op->started_at_ms = j.started_at_ms;
+        in->op->phase = phase;
+        if (s.action == PLAN_DEPLOY_FULL && !in->rec.deploy_started_at_ms)
+                in->rec.deploy_started_at_ms = j.started_at_ms;
+        if (s.action == PLAN_DEPLOY_FULL && phase == PHASE_HOT_PREVIOUS)
+                instance_set_state(d, in, INSTANCE_DEPLOYING, "hot upgrade interrupted");
+        /* A process still running (adopted) must stop before the releases move. */
+        if ((phase == PHASE_ROTATE || phase == PHASE_STOP) && sup_is_running(in))
+                in->op->phase = PHASE_STOP;
+        advance(d, in);
+        goto out;
+clear:
+        (void)journal_clear(path.data);
+out:
+        buf_release(&path);
+        buf_release(&err);
+}

@@ -1,0 +1,272 @@
+/*
+ * jobs: blocking work (hooks, downloads, unpacking) runs as a child of the
+ * daemon, `deployex [-c CONFIG] __command ...`, in its own process group.
+ * Its stdout (the result) and the tail of its stderr (the error) are read
+ * through the loop; a deadline kills the group.  The callback runs once the
+ * child has exited AND both pipes reached EOF, so no output is lost.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "reconciler/daemon/daemon.h"
+#include "base/log.h"
+#include "base/spawn.h"
+#include "base/banned.h"
+
+#define JOB_OUT_MAX (1024 * 1024)
+#define JOB_ERR_TAIL 4096
+
+static void job_maybe_finish(struct daemon *d, struct job *j);
+
+static void close_pipe(struct daemon *d, struct loop_fd *lfd)
+{
+        if (lfd->fd < 0)
+                return;
+        daemon_unwatch(d, lfd);
+        close(lfd->fd);
+        lfd->fd = -1;
+}
+
+static void on_pipe(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        struct job *j = lfd->owner;
+        bool is_out = lfd == &j->out;
+        char chunk[16384];
+        ssize_t n;
+
+        (void)events;
+        for (;;) {
+                n = read(lfd->fd, chunk, sizeof(chunk));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n <= 0)
+                        break;
+                if (is_out) {
+                        if (j->out_buf.len + (size_t)n <= JOB_OUT_MAX)
+                                buf_append(&j->out_buf, chunk, (size_t)n);
+                } else {
+                        buf_append(&j->err_buf, chunk, (size_t)n);
+                        if (j->err_buf.len > 2 * JOB_ERR_TAIL) {
+                                size_t cut = j->err_buf.len - JOB_ERR_TAIL;
+                                memmove(j->err_buf.data, j->err_buf.data + cut, JOB_ERR_TAIL);
+                                j->err_buf.len = JOB_ERR_TAIL;
+                                j->err_buf.data[j->err_buf.len] = '\0';
+                        }
+                }
+        }
+        close_pipe(d, lfd);
+        job_maybe_finish(d, j);
+}
+
+static void job_free(struct job *j)
+{
+        buf_release(&j->out_buf);
+        buf_release(&j->err_buf);
+        free(j);
+}
+
+static void job_unlink(struct daemon *d, struct job *j)
+{
+        for (struct job **p = &d->jobs; *p; p = &(*p)->next) {
+                if (*p == j) {
+                        *p = j->next;
+                        return;
+                }
+        }
+}
+
+static void job_maybe_finish(struct daemon *d, struct job *j)
+{
+        if (!j->exited || j->out.fd >= 0 || j->err.fd >= 0)
+                return;
+        job_unlink(d, j);
+        if (!j->cancelled && j->done)
+                j->done(d, j);
+        job_free(j);
+}
+
+struct job *job_start_self(struct daemon *d, const char *what, const char *const *args,
+                           uint64_t timeout_ms, job_done_fn done, void *owner, int arg)
+{
+        int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+        const char *argv[32];
+        size_t n = 0;
+        struct spawn_opts o;
+        struct job *j;
+        pid_t pid;
+        int r;
+
+        argv[n++] = d->self_exe;
+        /* The configuration the daemon runs, not whatever the file holds now. */
+        if (d->job_config || d->config_path) {
+                argv[n++] = "-c";
+                argv[n++] = d->job_config ? d->job_config : d->config_path;
+        }
+        for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        memset(&o, 0, sizeof(o));
+        o.argv = (char *const *)argv;
+        o.stdin_fd = -1;
+        o.stdout_fd = out[1];
+        o.stderr_fd = err[1];
+        /* A job must not outlive the daemon and race the work its successor redoes. */
+        o.die_with_parent = true;
+        r = spawn_start(&o, &pid);
+        if (r < 0)
+                goto fail;
+        close(out[1]);
+        close(err[1]);
+        j = xcalloc(1, sizeof(*j));
+        snprintf(j->what, sizeof(j->what), "%s", what);
+        j->pid = pid;
+        buf_init(&j->out_buf);
+        buf_init(&j->err_buf);
+        j->out = (struct loop_fd){ out[0], on_pipe, j };
+        j->err = (struct loop_fd){ err[0], on_pipe, j };
+        fcntl(out[0], F_SETFL, O_NONBLOCK);
+        fcntl(err[0], F_SETFL, O_NONBLOCK);
+        daemon_watch(d, &j->out, EPOLLIN);
+        daemon_watch(d, &j->err, EPOLLIN);
+        j->deadline_ms = daemon_now(d) + timeout_ms;
+        j->done = done;
+        j->owner = owner;
+        j->arg = arg;
+        j->next = d->jobs;
+        d->jobs = j;
+        log_debug("job '%s' started, pid %d", what, (int)pid);
+        return j;
+fail:
+        for (int i = 0; i < 2; i++) {
+                if (out[i] >= 0)
+                        close(out[i]);
+                if (err[i] >= 0)
+                        close(err[i]);
+        }
+        {
+                /* Out of fds, processes or memory: the host's fault, logged once per cause. */
+                char why[HOST_FAULT_WHAT_MAX + 1];
+                snprintf(why, sizeof(why), "cannot start job '%s'", what);
+                if (!host_faults_note(d, r, why))
+                        log_errno(r, "job '%s': cannot start '%s'", what, d->self_exe);
+        }
+        errno = -r;
+        return NULL;
+}
+
+bool job_err_line(const struct job *j, const char *prefix, struct buf *out)
+{
+        const char *p = j->err_buf.data, *end = p + j->err_buf.len, *last = NULL;
+        size_t n = strlen(prefix), len = 0;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                if (l >= n && strncmp(p, prefix, n) == 0) {
+                        last = p + n;
+                        len = l - n;
+                }
+                p += l + 1;
+        }
+        if (last)
+                buf_printf(out, "%.*s", (int)len, last);
+        return last != NULL;
+}
+
+bool job_reap(struct daemon *d, pid_t pid, int wstatus)
+{
+        for (struct job *j = d->jobs; j; j = j->next) {
+                if (j->pid != pid)
+                        continue;
+                j->exited = true;
+                j->wstatus = wstatus;
+                /* Whatever the job left in its group goes with it. */
+                spawn_kill_group(pid, SIGKILL);
+                job_maybe_finish(d, j);
+                return true;
+        }
+        return false;
+}
+
+void jobs_tick(struct daemon *d)
+{
+        uint64_t now = daemon_now(d);
+
+        for (struct job *j = d->jobs; j; j = j->next) {
+                if (j->exited || j->timed_out || now < j->deadline_ms)
+                        continue;
+                log_warn("job '%s' timed out; killing it", j->what);
+                j->timed_out = true;
+                spawn_kill_group(j->pid, SIGKILL);
+        }
+}
+
+uint64_t jobs_next_deadline(struct daemon *d)
+{
+        uint64_t next = 0;
+
+        for (struct job *j = d->jobs; j; j = j->next)
+                if (!j->exited && !j->timed_out && (next == 0 || j->deadline_ms < next))
+                        next = j->deadline_ms;
+        return next;
+}
+
+void jobs_cancel_owner(struct daemon *d, void *owner)
+{
+        for (struct job *j = d->jobs; j; j = j->next) {
+                if (j->owner != owner || j->cancelled)
+                        continue;
+                j->cancelled = true;
+                if (!j->exited)
+                        spawn_kill_group(j->pid, SIGKILL);
+        }
+}
+
+void jobs_kill_all(struct daemon *d)
+{
+        for (struct job *j = d->jobs; j; j = j->next) {
+                j->cancelled = true;
+                if (!j->exited)
+                        spawn_kill_group(j->pid, SIGKILL);
+        }
+}
+
+bool job_ok(const struct job *j)
+{
+        return !j->timed_out && WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 0;
+}
+
+void job_describe_failure(const struct job *j, struct buf *out)
+{
+        const char *text = j->err_buf.data;
+        size_t len = j->err_buf.len;
+
+        buf_reset(out);
+        if (j->timed_out)
+                buf_printf(out, "%s timed out", j->what);
+        else
+                spawn_describe_status(j->wstatus, false, 0, out);
+        /* The last non-empty line of stderr says why. */
+        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+                len--;
+        if (len) {
+                size_t start = len;
+                while (start && text[start - 1] != '\n')
+                        start--;
+                buf_printf(out, ": %.*s", (int)(len - start), text + start);
+        }
+}

@@ -1,0 +1,64 @@
+/*
+ * notify_job: with "notify" targets or an app's "watchdog" configured, the
+ * daemon runs `deployex __notify` (jobs/notify.c) one at a time, NOTIFY_JOB_MS
+ * after the last one ended: it queues events from the state files, delivers
+ * due webhooks and checks the watchdogs -- network and thresholds out of the
+ * loop.  What the job printed (deliveries, watchdog crossings) is logged.
+ */
+#include <string.h>
+
+#include "reconciler/daemon/daemon.h"
+#include "base/log.h"
+#include "base/banned.h"
+
+#define NOTIFY_JOB_MS 1000
+/* Each delivery has its own timeout (webhook.h); a queue of slow receivers ends here. */
+#define NOTIFY_JOB_TIMEOUT_MS 120000
+
+static bool wanted(const struct config *c)
+{
+        if (c->nnotify > 0)
+                return true;
+        for (size_t i = 0; i < c->napps; i++)
+                if (c->apps[i].watchdog.set)
+                        return true;
+        return false;
+}
+
+static void notify_done(struct daemon *d, struct job *j)
+{
+        struct buf why = BUF_INIT;
+
+        d->notify_job = false;
+        /* One line per delivery, failure or watchdog crossing. */
+        for (const char *p = j->out_buf.data; *p;) {
+                size_t n = strcspn(p, "\n");
+
+                if (n > 0)
+                        log_info("%.*s", (int)n, p);
+                p += n + (p[n] == '\n');
+        }
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                log_warn("the notify job failed: %s", why.data);
+        }
+        d->next_notify_ms = daemon_now(d) + NOTIFY_JOB_MS;
+        d->dirty = true;
+        buf_release(&why);
+}
+
+uint64_t notify_job_tick(struct daemon *d)
+{
+        const char *args[] = { "__notify", NULL };
+
+        if (!wanted(&d->cfg) || d->notify_job)
+                return 0;
+        if (daemon_now(d) < d->next_notify_ms)
+                return d->next_notify_ms;
+        if (job_start_self(d, "notify", args, NOTIFY_JOB_TIMEOUT_MS, notify_done, d, 0)) {
+                d->notify_job = true;
+                return 0;
+        }
+        d->next_notify_ms = daemon_now(d) + NOTIFY_JOB_MS;
+        return d->next_notify_ms;
+}

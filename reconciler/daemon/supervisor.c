@@ -1,0 +1,778 @@
+/*
+ * supervisor: the life of instance processes.  Start (through the
+ * language's start hook, run as a job), stop (SIGTERM to the group, then
+ * SIGKILL after stop_timeout_ms), exits (requested, or a crash), readiness,
+ * and adoption of processes a previous daemon started.
+ *
+ * Every state change goes through instance_set_state(), which logs
+ * "app=... instance=... version=... starting -> running" and persists the
+ * record, so that `status` and a restarted daemon see what this one saw.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "reconciler/daemon/daemon.h"
+#include "base/log.h"
+#include "base/proc.h"
+#include "reconciler/core/readiness.h"
+#include "base/fsutil.h"
+#include "state/history.h"
+#include "state/json.h"
+#include "state/paths.h"
+#include "base/spawn.h"
+#include "base/banned.h"
+
+#define READY_RETRY_MS 1000
+#define HOOK_TIMEOUT_MS 60000
+#define STDERR_TAIL_BYTES 4096
+#define STDERR_LINE_MAX 200
+
+struct instance_rt *instance_get(struct app_rt *a, int n, bool create)
+{
+        struct instance_rt *in;
+
+        if (n < 1 || n > REPLICAS_MAX)
+                return NULL;
+        if (a->inst[n] || !create)
+                return a->inst[n];
+        in = xcalloc(1, sizeof(*in));
+        in->app = a;
+        instance_record_init(&in->rec, n);
+        in->pidfd.fd = -1;
+        in->log_fd[0] = in->log_fd[1] = -1;
+        a->inst[n] = in;
+        return in;
+}
+
+void instance_free(struct daemon *d, struct instance_rt *in)
+{
+        if (!in)
+                return;
+        jobs_cancel_owner(d, in);
+        if (in->pidfd.fd >= 0) {
+                daemon_unwatch(d, &in->pidfd);
+                close(in->pidfd.fd);
+        }
+        free(in->op);
+        start_cmd_release(&in->last_start);
+        sup_close_logs(in);
+        in->app->inst[in->rec.instance] = NULL;
+        free(in);
+}
+
+int instance_save(struct daemon *d, struct instance_rt *in)
+{
+        struct buf path = BUF_INIT;
+        int r;
+
+        path_instances_dir(&d->cfg, in->app->name, &path);
+        r = mkdir_p(path.data, 0750);
+        if (r >= 0) {
+                path_instance_record(&d->cfg, in->app->name, in->rec.instance, &path);
+                r = instance_record_save(path.data, &in->rec);
+        }
+        if (r < 0 && !host_faults_note(d, r, "cannot save an instance record"))
+                log_errno(r, "app=%s instance=%d: cannot save '%s'", in->app->name,
+                          in->rec.instance, path.data);
+        buf_release(&path);
+        return r;
+}
+
+void instance_set_state(struct daemon *d, struct instance_rt *in, enum instance_state s,
+                        const char *why)
+{
+        if (in->rec.state != s)
+                log_info("app=%s instance=%d version=%s %s -> %s%s%s", in->app->name,
+                         in->rec.instance, in->rec.version[0] ? in->rec.version : "none",
+                         instance_state_to_string(in->rec.state), instance_state_to_string(s),
+                         why ? ": " : "", why ? why : "");
+        in->rec.state = s;
+        instance_save(d, in);
+}
+
+bool sup_is_running(const struct instance_rt *in)
+{
+        return in->rec.pid > 0;
+}
+
+void sup_record_history(struct daemon *d, struct instance_rt *in, enum history_kind kind,
+                        const char *from, const char *version, bool ok, const char *reason)
+{
+        struct history_event e;
+        struct buf path = BUF_INIT;
+        int r;
+
+        memset(&e, 0, sizeof(e));
+        e.at_ms = daemon_now(d);
+        str_copy(e.app, sizeof(e.app), in->app->name);
+        e.instance = in->rec.instance;
+        e.kind = kind;
+        str_copy(e.from, sizeof(e.from), from ? from : "");
+        str_copy(e.version, sizeof(e.version), version ? version : "");
+        if (strcmp(e.version, in->app->desired.release.version) == 0)
+                str_copy(e.hash, sizeof(e.hash), in->app->desired.release.hash);
+        e.ok = ok;
+        str_copy(e.reason, sizeof(e.reason), reason ? reason : "");
+        path_history(&d->cfg, in->app->name, &path);
+        r = history_append(path.data, &e);
+        if (r < 0)
+                log_errno(r, "app=%s: cannot append to '%s'", in->app->name, path.data);
+        in->rec.has_last_deploy = true;
+        in->rec.last_deploy_kind = kind;
+        in->rec.last_deploy_ok = ok;
+        in->rec.last_deploy_at_ms = e.at_ms;
+        instance_save(d, in);
+        buf_release(&path);
+}
+
+void sup_set_error(struct daemon *d, struct instance_rt *in, const char *text)
+{
+        instance_record_set_error(&in->rec, daemon_now(d), text);
+        instance_save(d, in);
+}
+
+/*
+ * The last non-empty line of the instance's stderr log, cut at
+ * STDERR_LINE_MAX: what an operator reads first after a crash.  The log
+ * writer appends what the instance wrote; a line still in the pipe when the
+ * exit is seen is missed (it shows in `logs`).
+ */
+static void last_stderr_line(struct daemon *d, struct instance_rt *in, struct buf *out)
+{
+        struct buf path = BUF_INIT;
+        char tail[STDERR_TAIL_BYTES + 1];
+        struct stat st;
+        ssize_t n = 0;
+        int fd;
+
+        path_log_file(&d->cfg, in->app->name, in->rec.instance, true, &path);
+        fd = open(path.data, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                off_t at = st.st_size > STDERR_TAIL_BYTES ? st.st_size - STDERR_TAIL_BYTES : 0;
+                n = pread(fd, tail, STDERR_TAIL_BYTES, at);
+        }
+        if (fd >= 0)
+                close(fd);
+        buf_release(&path);
+        if (n <= 0)
+                return;
+        while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == '\r' || tail[n - 1] == ' '))
+                n--;
+        tail[n] = '\0';
+        {
+                char *line = memrchr(tail, '\n', (size_t)n);
+                line = line ? line + 1 : tail;
+                if (*line)
+                        buf_printf(out, ": last stderr line: %.*s", STDERR_LINE_MAX, line);
+        }
+}
+
+void sup_not_ready_reason(const struct instance_rt *in, struct buf *out)
+{
+        if (in->ready_job)
+                (void)job_err_line(in->ready_job, "not ready: ", out);
+}
+
+/* A crash (an exit or a failed start) on probation counts toward failing its deployment. */
+static void count_crash(struct daemon *d, struct instance_rt *in, const char *what)
+{
+        struct buf text = BUF_INIT;
+        uint64_t now = daemon_now(d);
+
+        in->rec.ready = false;
+        in->rec.consecutive_crashes++;
+        in->rec.crash_restarts++;
+        in->rec.last_exit_at_ms = now;
+        buf_puts(&text, what);
+        if (probation_counts(in->rec.probation_started_at_ms, in->app->cfg->rollback_timeout_ms,
+                             now)) {
+                in->rec.probation_crashes++;
+                buf_printf(&text, " (crash %u of %u on probation)", in->rec.probation_crashes,
+                           in->app->cfg->max_probation_crashes);
+        }
+        last_stderr_line(d, in, &text);
+        instance_record_set_error(&in->rec, now, text.data);
+        buf_release(&text);
+}
+
+static void hook_event_done(struct daemon *d, struct job *j)
+{
+        struct buf why = BUF_INIT;
+
+        (void)d;
+        if (!job_ok(j)) {
+                job_describe_failure(j, &why);
+                log_warn("%s: %s", j->what, why.data);
+        }
+        buf_release(&why);
+}
+
+/* on_event(ctx, ev) is informational: fire and forget. */
+void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event)
+{
+        char n[16], what[96];
+        const char *args[] = { "__hook", in->app->name, n, "on_event", "--event", event, NULL };
+
+        snprintf(n, sizeof(n), "%d", in->rec.instance);
+        snprintf(what, sizeof(what), "hook on_event(%s) %s/%d", event, in->app->name,
+                 in->rec.instance);
+        job_start_self(d, what, args, HOOK_TIMEOUT_MS, hook_event_done, NULL, 0);
+}
+
+/* --- exits --- */
+
+/*
+ * What the instance left behind outside its process group: a child that
+ * called setsid() or double-forked escapes the group kill, keeps the log
+ * pipes open and would pile up, one more per restart.  The daemon is a child
+ * subreaper (daemon.c), so such orphans are its own to reap; they carry the
+ * instance's marker in their environment, which is how they are found.
+ */
+static void sweep_escapees(struct daemon *d, struct instance_rt *in)
+{
+        struct buf dir = BUF_INIT, entry = BUF_INIT;
+        int n;
+
+        path_service_dir(&d->cfg, in->app->name, in->rec.instance, &dir);
+        buf_printf(&entry, "%s=%s", INSTANCE_MARKER, dir.data);
+        n = proc_kill_marked(entry.data, 0, SIGKILL);
+        buf_release(&dir);
+        buf_release(&entry);
+        if (n > 0)
+                log_warn("app=%s instance=%d: killed %d process%s it left behind outside its "
+                         "process group", in->app->name, in->rec.instance, n, n == 1 ? "" : "es");
+}
+
+static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, bool known)
+{
+        struct buf why = BUF_INIT;
+        void (*stopped)(struct daemon *, struct instance_rt *) = in->stopped;
+
+        if (known)
+                spawn_describe_status(wstatus, false, 0, &why);
+        else
+                buf_puts(&why, "exited (adopted process, status unknown)");
+        in->rec.pid = 0;
+        in->rec.proc_start_time = 0;
+        in->rec.started_at_ms = 0;
+        in->own_child = false;
+        in->kill_at_ms = 0;
+        sweep_escapees(d, in);
+        if (in->pidfd.fd >= 0) {
+                daemon_unwatch(d, &in->pidfd);
+                close(in->pidfd.fd);
+                in->pidfd.fd = -1;
+        }
+        if (in->stop_requested) {
+                in->stop_requested = false;
+                in->stopped = NULL;
+                in->rec.ready = false;
+                instance_set_state(d, in, INSTANCE_STOPPED, why.data);
+                if (stopped)
+                        stopped(d, in);
+        } else {
+                /* Any exit the daemon did not ask for is a crash. */
+                count_crash(d, in, why.data);
+                log_warn("app=%s instance=%d version=%s %s", in->app->name, in->rec.instance,
+                         in->rec.version[0] ? in->rec.version : "none", in->rec.last_error);
+                buf_printf(&why, "; crash %u in a row", in->rec.consecutive_crashes);
+                instance_set_state(d, in, INSTANCE_BACKOFF, why.data);
+                /* Told to the hooks once the restart is scheduled, off the crash-to-exec path. */
+                in->crash_event_pending = true;
+        }
+        d->dirty = true;
+        buf_release(&why);
+}
+
+bool sup_reap(struct daemon *d, pid_t pid, int wstatus)
+{
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = a->inst[n];
+                        if (in && in->own_child && in->rec.pid == pid) {
+                                /* The group may hold the VM's helpers (epmd is not ours: own session). */
+                                spawn_kill_group(pid, SIGKILL);
+                                process_gone(d, in, wstatus, true);
+                                return true;
+                        }
+                }
+        }
+        return false;
+}
+
+static void on_pidfd(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        struct instance_rt *in = lfd->owner;
+
+        (void)events;
+        spawn_kill_group(in->rec.pid, SIGKILL);
+        process_gone(d, in, 0, false);
+}
+
+/* A process this daemon did not start (a previous daemon did): watch it through a pidfd. */
+void sup_adopt(struct daemon *d, struct instance_rt *in)
+{
+        int fd = (int)syscall(SYS_pidfd_open, in->rec.pid, 0);
+
+        if (fd < 0 && errno == ESRCH) {
+                process_gone(d, in, 0, false); /* it exited since we looked */
+                return;
+        }
+        if (fd < 0) {
+                /* sup_tick() checks it through /proc instead. */
+                log_warn("app=%s instance=%d: cannot watch adopted pid %d: %s; polling it",
+                         in->app->name, in->rec.instance, in->rec.pid, strerror(errno));
+                return;
+        }
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        in->pidfd = (struct loop_fd){ fd, on_pidfd, in };
+        daemon_watch(d, &in->pidfd, EPOLLIN);
+        log_info("app=%s instance=%d version=%s adopted pid %d (%s)", in->app->name,
+                 in->rec.instance, in->rec.version, in->rec.pid,
+                 instance_state_to_string(in->rec.state));
+}
+
+/* --- stop --- */
+
+void sup_stop(struct daemon *d, struct instance_rt *in,
+              void (*stopped)(struct daemon *d, struct instance_rt *in))
+{
+        if (!sup_is_running(in)) {
+                in->rec.ready = false;
+                if (in->rec.state != INSTANCE_STOPPED && in->rec.state != INSTANCE_DEPLOYING &&
+                    in->rec.state != INSTANCE_PRE_COMMANDS && in->rec.state != INSTANCE_UPGRADING)
+                        instance_set_state(d, in, INSTANCE_STOPPED, "not running");
+                if (stopped)
+                        stopped(d, in);
+                return;
+        }
+        in->stopped = stopped;
+        if (in->stop_requested)
+                return;
+        in->stop_requested = true;
+        in->kill_at_ms = daemon_now(d) + in->app->cfg->stop_timeout_ms;
+        log_info("app=%s instance=%d version=%s stopping pid %d (SIGTERM, SIGKILL after %llu ms)",
+                 in->app->name, in->rec.instance, in->rec.version, in->rec.pid,
+                 (unsigned long long)in->app->cfg->stop_timeout_ms);
+        spawn_kill_group(in->rec.pid, SIGTERM);
+}
+
+/* --- start --- */
+
+static char **strv_from_json(yajl_val arr)
+{
+        size_t n = YAJL_IS_ARRAY(arr) ? arr->u.array.len : 0;
+        char **v = xcalloc(n + 1, sizeof(char *));
+
+        for (size_t i = 0; i < n; i++) {
+                yajl_val s = arr->u.array.values[i];
+                if (!YAJL_IS_STRING(s)) {
+                        spawn_strv_free(v);
+                        return NULL;
+                }
+                v[i] = xstrdup(YAJL_GET_STRING(s));
+        }
+        return v;
+}
+
+/*
+ * The writer of one stream of an instance: `deployex __log` reading a pipe.
+ * The daemon keeps the pipe's write end (in->log_fd) so that the writers
+ * live across the instance's restarts: a crash restart spawns the instance
+ * alone.  A writer ends at EOF: when the instance is removed, or when the
+ * daemon is gone and the instance exits too.
+ */
+static int open_log_writer(struct daemon *d, struct instance_rt *in, bool is_stderr, int *ret_fd)
+{
+        struct buf path = BUF_INIT, dir = BUF_INIT;
+        char max[32], keep[16];
+        int p[2];
+        pid_t pid;
+        int r;
+
+        path_log_file(&d->cfg, in->app->name, in->rec.instance, is_stderr, &path);
+        buf_printf(&dir, "%s/%s", d->cfg.log_path, in->app->name);
+        r = mkdir_p(dir.data, 0750);
+        if (r < 0)
+                goto out;
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto out;
+        }
+        snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.log_max_bytes);
+        snprintf(keep, sizeof(keep), "%d", d->cfg.log_keep);
+        {
+                /* The lean writer when it is installed, else this binary's own __log. */
+                const char *lean[] = { d->log_exe, path.data, max, keep, NULL };
+                const char *self[] = { d->self_exe, "__log", path.data, max, keep, NULL };
+                const char **argv = d->log_exe ? lean : self;
+                struct spawn_opts o = { (char *const *)argv, NULL, NULL, p[0], -1, -1, false };
+                r = spawn_start(&o, &pid);
+        }
+        close(p[0]);
+        if (r < 0) {
+                close(p[1]);
+                goto out;
+        }
+        in->log_pid[is_stderr] = pid;
+        *ret_fd = p[1];
+out:
+        buf_release(&path);
+        buf_release(&dir);
+        return r;
+}
+
+void sup_close_logs(struct instance_rt *in)
+{
+        for (int i = 0; i < 2; i++) {
+                if (in->log_fd[i] >= 0)
+                        close(in->log_fd[i]);
+                in->log_fd[i] = -1;
+                in->log_pid[i] = 0;
+        }
+}
+
+/* A log writer died (it should not): the next start gives the stream a new one. */
+bool sup_reap_log_writer(struct daemon *d, pid_t pid)
+{
+        for (size_t i = 0; i < d->napps; i++) {
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = d->apps[i]->inst[n];
+                        for (int k = 0; in && k < 2; k++) {
+                                if (in->log_pid[k] != pid)
+                                        continue;
+                                if (in->log_fd[k] >= 0)
+                                        close(in->log_fd[k]);
+                                in->log_fd[k] = -1;
+                                in->log_pid[k] = 0;
+                                return true;
+                        }
+                }
+        }
+        return false;
+}
+
+/*
+ * The host could not start it (out of fds, processes, memory): not a crash,
+ * nothing counted, no backoff of its own -- host_faults.c holds every start
+ * until the host's retry time, and the planner starts it again then.
+ */
+static void start_held(struct daemon *d, struct instance_rt *in, int err, const char *why)
+{
+        struct buf text = BUF_INIT;
+
+        in->rec.pid = 0;
+        in->rec.ready = false;
+        host_faults_note(d, err, why);
+        buf_printf(&text, "cannot start (host fault): %s: %s", why, strerror(err < 0 ? -err : err));
+        instance_record_set_error(&in->rec, daemon_now(d), text.data);
+        instance_set_state(d, in, in->rec.state == INSTANCE_BACKOFF ? INSTANCE_BACKOFF
+                                                                    : INSTANCE_STOPPED,
+                           "the host is at fault");
+        buf_release(&text);
+        d->dirty = true;
+}
+
+static void start_failed(struct daemon *d, struct instance_rt *in, const char *why)
+{
+        struct buf text = BUF_INIT;
+
+        in->rec.pid = 0;
+        buf_printf(&text, "cannot start: %s", why);
+        count_crash(d, in, text.data);
+        buf_release(&text);
+        log_err("app=%s instance=%d version=%s cannot start: %s", in->app->name,
+                in->rec.instance, in->rec.version, why);
+        instance_set_state(d, in, INSTANCE_BACKOFF, "start failed");
+        d->dirty = true;
+}
+
+/* What the daemon's own environment must not pass on to an instance. */
+static const char *const scrubbed_env[] = { "NOTIFY_SOCKET", "LISTEN_*", "WATCHDOG_*",
+                                             "DEPLOYEX_*" };
+
+/* Spawn the instance with its log writers; 0, or -errno with the reason in err. */
+static int launch(struct daemon *d, struct instance_rt *in, const struct start_cmd *cmd,
+                  struct buf *err)
+{
+        int out_fd = -1, err_fd = -1, r;
+        struct buf tmp = BUF_INIT;
+        pid_t pid;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "tmp", &tmp);
+        (void)mkdir_p(tmp.data, 0700);
+        buf_release(&tmp);
+        for (int k = 0; k < 2; k++) {
+                if (in->log_fd[k] < 0 && (r = open_log_writer(d, in, k == 1, &in->log_fd[k])) < 0) {
+                        buf_printf(err, "cannot start the log writer: %s", strerror(-r));
+                        goto out;
+                }
+        }
+        out_fd = in->log_fd[0];
+        err_fd = in->log_fd[1];
+        {
+                struct spawn_opts o = { cmd->argv, cmd->envp, cmd->cwd, -1, out_fd, err_fd, false };
+                r = spawn_start(&o, &pid);
+        }
+        if (r < 0) {
+                buf_printf(err, "cannot execute '%s' in '%s': %s", cmd->argv[0], cmd->cwd,
+                           strerror(-r));
+                goto out;
+        }
+        in->rec.pid = pid;
+        in->own_child = true;
+        if (proc_start_time(pid, &in->rec.proc_start_time) < 0)
+                in->rec.proc_start_time = 0;
+        in->rec.started_at_ms = daemon_now(d);
+        in->rec.ready = false;
+        in->ready_retry_at_ms = 0;
+        {
+                char why[64];
+                snprintf(why, sizeof(why), "pid %d", (int)pid);
+                instance_set_state(d, in, INSTANCE_STARTING, why);
+        }
+        d->dirty = true;
+out:
+        return r;
+}
+
+void start_cmd_release(struct start_cmd *cmd)
+{
+        spawn_strv_free(cmd->argv);
+        spawn_strv_free(cmd->envp);
+        free(cmd->cwd);
+        memset(cmd, 0, sizeof(*cmd));
+}
+
+static void start_hook_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf err = BUF_INIT;
+        struct start_cmd cmd;
+        yajl_val tree = NULL, result, cwd_v;
+        char **hook_env = NULL;
+        int r;
+
+        memset(&cmd, 0, sizeof(cmd));
+        in->starting_job = false;
+        if (d->stopping || in->op || sup_is_running(in))
+                goto out;
+        if (!job_ok(j)) {
+                job_describe_failure(j, &err);
+                goto bad;
+        }
+        if (json_parse(j->out_buf.data, j->out_buf.len, "start hook", &tree, &err) < 0)
+                goto bad;
+        result = json_get(tree, "result");
+        cmd.argv = strv_from_json(json_get(result, "argv"));
+        hook_env = strv_from_json(json_get(result, "envp"));
+        if (!cmd.argv || !cmd.argv[0] || !hook_env) {
+                buf_puts(&err, "start hook: the answer needs argv (non-empty) and envp");
+                goto bad;
+        }
+        {
+                /* The marker every descendant inherits: sweep_escapees() finds them by it. */
+                struct buf value = BUF_INIT;
+                struct kv marker = { (char *)INSTANCE_MARKER, NULL };
+                path_service_dir(&d->cfg, in->app->name, in->rec.instance, &value);
+                marker.value = value.data;
+                cmd.envp = spawn_env_build(hook_env, (const char *const *)scrubbed_env,
+                                           ARRAY_SIZE(scrubbed_env), &marker, 1);
+                buf_release(&value);
+        }
+        cwd_v = json_get(result, "cwd");
+        if (YAJL_IS_STRING(cwd_v)) {
+                cmd.cwd = xstrdup(YAJL_GET_STRING(cwd_v));
+        } else {
+                struct buf cur = BUF_INIT;
+                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
+                cmd.cwd = buf_detach(&cur);
+        }
+        str_copy(cmd.version, sizeof(cmd.version), in->rec.version);
+        if ((r = launch(d, in, &cmd, &err)) < 0 && host_fault_errno(r)) {
+                start_held(d, in, r, err.data);
+                goto out;
+        }
+        if (r < 0)
+                goto bad;
+        /* Kept for crash restarts of the same release (sup_start). */
+        start_cmd_release(&in->last_start);
+        in->last_start = cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        goto out;
+bad:
+        start_failed(d, in, err.data);
+out:
+        if (tree)
+                yajl_tree_free(tree);
+        spawn_strv_free(hook_env);
+        start_cmd_release(&cmd);
+        buf_release(&err);
+}
+
+/*
+ * Start the instance.  A crash restart of the release it ran reuses the
+ * start hook's last answer: the hook is the language's "how to run it", which
+ * a crash does not change, and skipping a child keeps crash-to-exec short.
+ * Deploys, rollbacks and operator restarts ask the hook again.
+ */
+void sup_start(struct daemon *d, struct instance_rt *in)
+{
+        char n[16], what[256];
+        const char *args[] = { "__hook", in->app->name, n, "start", NULL };
+
+        if (in->starting_job || sup_is_running(in))
+                return;
+        if (in->rec.state == INSTANCE_BACKOFF && in->last_start.argv &&
+            strcmp(in->last_start.version, in->rec.version) == 0) {
+                struct buf err = BUF_INIT;
+                int r = launch(d, in, &in->last_start, &err);
+                if (r < 0 && host_fault_errno(r))
+                        start_held(d, in, r, err.data);
+                else if (r < 0)
+                        start_failed(d, in, err.data);
+                buf_release(&err);
+                return;
+        }
+        snprintf(n, sizeof(n), "%d", in->rec.instance);
+        snprintf(what, sizeof(what), "hook start %s/%d", in->app->name, in->rec.instance);
+        if (job_start_self(d, what, args, HOOK_TIMEOUT_MS, start_hook_done, in, 0))
+                in->starting_job = true;
+        else if (host_fault_errno(errno))
+                start_held(d, in, -errno, "cannot run the start hook");
+        else
+                start_failed(d, in, "cannot run the start hook");
+}
+
+/* --- readiness --- */
+
+static void mark_ready(struct daemon *d, struct instance_rt *in)
+{
+        bool was_deploy = in->rec.deploy_started_at_ms != 0;
+
+        in->rec.ready = true;
+        in->rec.consecutive_crashes = 0;
+        in->rec.deploy_started_at_ms = 0;
+        instance_set_state(d, in, INSTANCE_RUNNING, "ready");
+        if (was_deploy) {
+                sup_record_history(d, in, HISTORY_FULL, in->rec.previous_version,
+                                   in->rec.version, true, "ready");
+                sup_hook_event(d, in, "deployed");
+        }
+        d->dirty = true;
+}
+
+static void ready_done(struct daemon *d, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct buf why = BUF_INIT;
+
+        in->ready_job = NULL;
+        /* The answer is about the process it watched, and only while nobody stops it. */
+        if (!sup_is_running(in) || in->rec.state != INSTANCE_STARTING ||
+            in->rec.pid != j->arg || in->stop_requested)
+                goto out;
+        if (job_ok(j)) {
+                /* Its figures, "ready: ..." (the lines before say why it was not). */
+                if (job_err_line(j, "ready: ", &why))
+                        log_debug("app=%s instance=%d ready: %s", in->app->name, in->rec.instance,
+                                  why.data);
+                mark_ready(d, in);
+        } else {
+                /* It could not watch (no config, no cookie): say so, try again shortly. */
+                job_describe_failure(j, &why);
+                log_warn("app=%s instance=%d: the readiness check failed: %s", in->app->name,
+                         in->rec.instance, why.data);
+                in->ready_retry_at_ms = daemon_now(d) + READY_RETRY_MS;
+        }
+out:
+        buf_release(&why);
+        d->dirty = true;
+}
+
+/*
+ * One readiness job per instance coming up (jobs/ready.c): it watches the
+ * node from the moment the process starts and answers once it is ready.
+ * The rollback deadline (the planner's) bounds it; the job's own timeout is
+ * a backstop.
+ */
+static void start_ready_job(struct daemon *d, struct instance_rt *in)
+{
+        const struct app_config *cfg = in->app->cfg;
+        char num[16], pid[16], start[32], what[96];
+        const char *args[] = { "__ready", in->app->name, num, pid, start, NULL };
+
+        snprintf(num, sizeof(num), "%d", in->rec.instance);
+        snprintf(pid, sizeof(pid), "%d", in->rec.pid);
+        snprintf(start, sizeof(start), "%llu", (unsigned long long)in->rec.proc_start_time);
+        snprintf(what, sizeof(what), "readiness %s/%d", in->app->name, in->rec.instance);
+        in->ready_job = job_start_self(d, what, args,
+                                       cfg->rollback_timeout_ms + cfg->healthy_after_ms,
+                                       ready_done, in, in->rec.pid);
+        if (!in->ready_job)
+                in->ready_retry_at_ms = daemon_now(d) + READY_RETRY_MS;
+}
+
+void sup_tick(struct daemon *d, struct app_rt *a)
+{
+        uint64_t now = daemon_now(d);
+
+        for (int n = 1; n <= REPLICAS_MAX; n++) {
+                struct instance_rt *in = a->inst[n];
+                if (!in)
+                        continue;
+                if (in->crash_event_pending && in->rec.state != INSTANCE_BACKOFF) {
+                        in->crash_event_pending = false;
+                        sup_hook_event(d, in, "crashed");
+                }
+                /* An adopted process without a pidfd: is it still there? */
+                if (sup_is_running(in) && !in->own_child && in->pidfd.fd < 0 &&
+                    !proc_is_same(in->rec.pid, in->rec.proc_start_time)) {
+                        process_gone(d, in, 0, false);
+                        continue;
+                }
+                if (in->kill_at_ms && now >= in->kill_at_ms && sup_is_running(in)) {
+                        log_warn("app=%s instance=%d: still running %llu ms after SIGTERM; SIGKILL",
+                                 a->name, n, (unsigned long long)a->cfg->stop_timeout_ms);
+                        spawn_kill_group(in->rec.pid, SIGKILL);
+                        in->kill_at_ms = 0;
+                }
+                if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) && !in->ready_job &&
+                    !in->stop_requested && now >= in->ready_retry_at_ms)
+                        start_ready_job(d, in);
+        }
+}
+
+uint64_t sup_next_deadline(struct daemon *d)
+{
+        uint64_t next = 0;
+
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                for (int n = 1; n <= REPLICAS_MAX; n++) {
+                        struct instance_rt *in = a->inst[n];
+                        uint64_t t = 0;
+                        if (!in)
+                                continue;
+                        if (in->kill_at_ms)
+                                t = in->kill_at_ms;
+                        if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) &&
+                            !in->ready_job && !in->stop_requested && in->ready_retry_at_ms &&
+                            (!t || in->ready_retry_at_ms < t))
+                                t = in->ready_retry_at_ms;
+                        if (t && (!next || t < next))
+                                next = t;
+                }
+        }
+        return next;
+}

@@ -1,0 +1,13 @@
+/*
+ * deployex-log: the log writer of an instance's stream, as a program of its
+ * own.  The daemon runs two per instance for as long as the instance lives;
+ * linked with libc alone it costs a fraction of what a whole deployex would
+ * (docs/performance.md).  Same behaviour as `deployex __log`.
+ */
+#include "reconciler/jobs/logwriter.h"
+#include "base/banned.h"
+
+int main(int argc, char **argv)
+{
+        return logwriter_main(argc, argv);
+}

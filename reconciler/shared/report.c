@@ -1,0 +1,334 @@
+/*
+ * report: the JSON documents of status, plan, history and ghosts, shared by
+ * the CLI readers and the web UI (report.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconciler/shared/app_view.h"
+#include "base/proc.h"
+#include "reconciler/shared/report.h"
+#include "state/ghosts.h"
+#include "state/history.h"
+#include "state/host_fault.h"
+#include "state/json.h"
+#include "state/node.h"
+#include "state/paths.h"
+#include "buckets/webhook.h"
+#include "base/banned.h"
+
+void otp_view_load(const struct config *c, const char *app, struct otp_view *v)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+
+        v->probes = NULL;
+        v->n = 0;
+        path_state_dir(c, app, &path);
+        buf_puts(&path, "/otp.json");
+        /* Missing or unreadable: every instance says "unknown", which is the truth. */
+        (void)otp_status_load(path.data, &v->probes, &v->n, &err);
+        buf_release(&path);
+        buf_release(&err);
+}
+
+void otp_view_release(struct otp_view *v)
+{
+        free(v->probes);
+        v->probes = NULL;
+        v->n = 0;
+}
+
+void report_live_of(const struct instance_record *r, bool daemon_up, uint64_t now, struct live *l)
+{
+        memset(l, 0, sizeof(*l));
+        l->state = "stopped";
+        if (!r)
+                return;
+        l->version = r->version[0] ? r->version : NULL;
+        l->state = instance_state_to_string(r->state);
+        if (r->pid > 0 && proc_is_same(r->pid, r->proc_start_time)) {
+                l->pid = r->pid;
+                l->uptime_ms = r->started_at_ms && now > r->started_at_ms ? now - r->started_at_ms : 0;
+        } else if (r->pid > 0 || !daemon_up) {
+                /* Its process is gone, or no daemon will act on the recorded state. */
+                l->state = "stopped";
+        }
+}
+
+static void gen_instance(yajl_gen g, const struct app_config *app, int n,
+                         const struct instance_record *r, const struct otp_view *ov,
+                         bool daemon_up, uint64_t now)
+{
+        const struct otp_probe *probe = otp_status_find(ov->probes, ov->n, n);
+        struct buf node = BUF_INIT;
+        const char *otp;
+        struct live l;
+        char at[32];
+
+        report_live_of(r, daemon_up, now, &l);
+        otp = otp_status_of(probe, daemon_up, l.pid, now);
+        node_name(app->name, n, &node);
+        yajl_gen_map_open(g);
+        json_gen_kv_int(g, "instance", n);
+        json_gen_kv_str(g, "node", node.data);
+        json_gen_str(g, "ports");
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < app->nports; i++)
+                json_gen_kv_int(g, app->ports[i].name, app->ports[i].base + n - 1);
+        yajl_gen_map_close(g);
+        json_gen_kv_str(g, "state", l.state);
+        json_gen_kv_str(g, "version", l.version);
+        json_gen_str(g, "pid");
+        if (l.pid)
+                yajl_gen_integer(g, l.pid);
+        else
+                yajl_gen_null(g);
+        json_gen_kv_int(g, "uptime_ms", (long long)l.uptime_ms);
+        json_gen_kv_bool(g, "ready", l.pid && r && r->ready);
+        json_gen_kv_int(g, "crash_restarts", r ? (long long)r->crash_restarts : 0);
+        json_gen_kv_int(g, "forced_restarts", r ? (long long)r->forced_restarts : 0);
+        json_gen_kv_str(g, "otp", otp);
+        /* The release the node itself says it runs (release_handler), when it said so lately. */
+        json_gen_kv_str(g, "otp_release",
+                        strcmp(otp, "connected") == 0 && probe->release[0] ? probe->release : NULL);
+        /* Whether the node answered deployex over TLS distribution, when it answered lately. */
+        json_gen_kv_bool(g, "tls", strcmp(otp, "connected") == 0 && probe->tls);
+        json_gen_str(g, "last_deploy");
+        if (r && r->has_last_deploy) {
+                time_format_iso(r->last_deploy_at_ms, at, sizeof(at));
+                yajl_gen_map_open(g);
+                json_gen_kv_str(g, "kind", history_kind_to_string(r->last_deploy_kind));
+                json_gen_kv_str(g, "result", r->last_deploy_ok ? "ok" : "failed");
+                json_gen_kv_str(g, "at", at);
+                yajl_gen_map_close(g);
+        } else {
+                yajl_gen_null(g);
+        }
+        json_gen_kv_str(g, "target_version", r && r->target_version[0] ? r->target_version : NULL);
+        json_gen_str(g, "last_error");
+        if (r && r->last_error_at_ms) {
+                time_format_iso(r->last_error_at_ms, at, sizeof(at));
+                yajl_gen_map_open(g);
+                json_gen_kv_str(g, "at", at);
+                json_gen_kv_str(g, "text", r->last_error);
+                yajl_gen_map_close(g);
+        } else {
+                yajl_gen_null(g);
+        }
+        yajl_gen_map_close(g);
+        buf_release(&node);
+}
+
+static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v, bool daemon_up,
+                    uint64_t now)
+{
+        const struct desired *d = &v->desired;
+        struct buf errors = BUF_INIT;
+        struct otp_view ov;
+
+        otp_view_load(c, v->app->name, &ov);
+        yajl_gen_map_open(g);
+        json_gen_kv_str(g, "name", v->app->name);
+        json_gen_kv_str(g, "language", language_to_string(v->app->language));
+        json_gen_kv_int(g, "replicas", v->app->replicas);
+        json_gen_str(g, "desired");
+        yajl_gen_map_open(g);
+        json_gen_kv_str(g, "version", d->release.version[0] ? d->release.version : NULL);
+        json_gen_kv_str(g, "hash", d->release.hash[0] ? d->release.hash : NULL);
+        json_gen_kv_str(g, "origin", desired_origin_to_string(d->origin));
+        if (d->error)
+                buf_puts(&errors, d->error);
+        if (v->errors.len)
+                buf_printf(&errors, "%s%s", errors.len ? "; " : "", v->errors.data);
+        json_gen_kv_str(g, "error", errors.len ? errors.data : NULL);
+        yajl_gen_map_close(g);
+        json_gen_kv_bool(g, "paused", d->override.paused);
+        json_gen_kv_str(g, "restart", d->override.restart[0] ? d->override.restart : NULL);
+        json_gen_str(g, "ghosts");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < v->ghosts.n; i++)
+                json_gen_str(g, v->ghosts.items[i].version);
+        yajl_gen_array_close(g);
+        json_gen_str(g, "fleet");
+        if (v->has_fleet) {
+                yajl_gen_map_open(g);
+                json_gen_kv_str(g, "host", c->fleet_host);
+                json_gen_kv_str(g, "version", v->claim.slot >= 0 ? v->claim.version : NULL);
+                json_gen_kv_int(g, "slot", v->claim.slot >= 0 ? v->claim.slot : -1);
+                json_gen_kv_bool(g, "turn", v->fleet.go && strcmp(v->fleet.version, v->claim.version) == 0);
+                json_gen_kv_str(g, "waits", !v->fleet.go && v->fleet.reason[0] ? v->fleet.reason : NULL);
+                yajl_gen_map_close(g);
+        } else {
+                yajl_gen_null(g);
+        }
+        json_gen_str(g, "instances");
+        yajl_gen_array_open(g);
+        for (int n = 1; n <= app_view_instance_count(v); n++)
+                gen_instance(g, v->app, n, app_view_record(v, n), &ov, daemon_up, now);
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        buf_release(&errors);
+        otp_view_release(&ov);
+}
+
+void report_status_json(const struct config *c, struct source *src, const char *only,
+                        struct buf *out)
+{
+        int pid = daemon_running_pid(c);
+        uint64_t now = time_now_ms();
+        yajl_gen g = json_gen_new(out);
+
+        yajl_gen_map_open(g);
+        json_gen_str(g, "daemon");
+        yajl_gen_map_open(g);
+        json_gen_kv_bool(g, "running", pid > 0);
+        if (pid > 0)
+                json_gen_kv_int(g, "pid", pid);
+        json_gen_kv_str(g, "version", DEPLOYEX_VERSION);
+        /* The host ran out of fds, memory or disk (the daemon's run/host_fault.json). */
+        json_gen_str(g, "host_fault");
+        {
+                struct buf path = BUF_INIT, err = BUF_INIT;
+                struct host_fault f;
+                char at[32];
+
+                path_host_fault(c, &path);
+                if (pid > 0 && host_fault_load(path.data, &f, &err) == 0) {
+                        time_format_iso(f.since_ms, at, sizeof(at));
+                        yajl_gen_map_open(g);
+                        json_gen_kv_str(g, "text", f.what);
+                        json_gen_kv_str(g, "since", at);
+                        json_gen_kv_int(g, "count", f.count);
+                        yajl_gen_map_close(g);
+                } else {
+                        yajl_gen_null(g);
+                }
+                buf_release(&path);
+                buf_release(&err);
+        }
+        yajl_gen_map_close(g);
+        if (c->nnotify > 0) {
+                struct webhook_status ws;
+
+                webhook_status(c, &ws);
+                json_gen_str(g, "notify");
+                yajl_gen_map_open(g);
+                json_gen_kv_int(g, "queued", ws.queued);
+                json_gen_kv_int(g, "failed", ws.failed);
+                json_gen_kv_str(g, "last_error", ws.last_error[0] ? ws.last_error : NULL);
+                yajl_gen_map_close(g);
+        }
+        json_gen_str(g, "apps");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < c->napps; i++) {
+                struct app_view v;
+
+                if (only && strcmp(only, c->apps[i].name) != 0)
+                        continue;
+                app_view_load(c, &c->apps[i], src, false, &v);
+                gen_app(g, c, &v, pid > 0, now);
+                app_view_release(&v);
+        }
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        yajl_gen_free(g);
+}
+
+static void gen_plan(yajl_gen g, const char *name, const struct plan *p, const struct desired *d)
+{
+        yajl_gen_map_open(g);
+        json_gen_kv_str(g, "name", name);
+        json_gen_kv_bool(g, "paused", d->override.paused);
+        json_gen_kv_str(g, "error", d->error);
+        json_gen_str(g, "steps");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < p->n; i++) {
+                const struct plan_step *s = &p->steps[i];
+                yajl_gen_map_open(g);
+                json_gen_kv_int(g, "instance", s->instance);
+                json_gen_kv_str(g, "action", plan_action_to_string(s->action));
+                json_gen_kv_str(g, "from", s->from[0] ? s->from : NULL);
+                json_gen_kv_str(g, "to", s->to[0] ? s->to : NULL);
+                json_gen_kv_str(g, "reason", s->reason);
+                json_gen_kv_bool(g, "runnable", s->runnable);
+                yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+}
+
+void report_plan_json(const struct config *c, struct source *src, const char *only,
+                      struct buf *out)
+{
+        uint64_t now = time_now_ms();
+        yajl_gen g = json_gen_new(out);
+        struct plan *p = xmalloc(sizeof(*p)); /* large: keep it off the stack */
+
+        yajl_gen_map_open(g);
+        json_gen_str(g, "apps");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < c->napps; i++) {
+                const struct app_config *app = &c->apps[i];
+                struct app_view v;
+                struct plan_input in;
+
+                if (only && strcmp(only, app->name) != 0)
+                        continue;
+                app_view_load(c, app, src, false, &v);
+                app_view_plan_input(&v, &in);
+                plan_compute(&in, now, p);
+                gen_plan(g, app->name, p, &v.desired);
+                app_view_release(&v);
+        }
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        yajl_gen_free(g);
+        free(p);
+}
+
+int report_history_json(const struct config *c, const struct app_config *app, struct buf *out,
+                        size_t *ret_skipped, struct buf *err)
+{
+        struct history_list h;
+        struct buf path = BUF_INIT, line = BUF_INIT;
+        int r;
+
+        memset(&h, 0, sizeof(h));
+        path_history(c, app->name, &path);
+        r = history_load(path.data, &h, err);
+        if (r >= 0) {
+                buf_putc(out, '[');
+                for (size_t i = 0; i < h.n; i++) {
+                        buf_reset(&line);
+                        history_event_to_json(&h.items[i], &line);
+                        buf_printf(out, "%s%s", i ? ",\n " : "", line.data);
+                }
+                buf_putc(out, ']');
+                if (ret_skipped)
+                        *ret_skipped = h.skipped;
+                r = 0;
+        }
+        history_release(&h);
+        buf_release(&path);
+        buf_release(&line);
+        return r;
+}
+
+int report_ghosts_json(const struct config *c, const struct app_config *app, struct buf *out,
+                       struct buf *err)
+{
+        struct ghost_list l;
+        struct buf path = BUF_INIT;
+        int r;
+
+        memset(&l, 0, sizeof(l));
+        path_ghosts(c, app->name, &path);
+        r = ghosts_load(path.data, &l, err);
+        if (r >= 0) {
+                ghosts_to_json(&l, out);
+                r = 0;
+        }
+        ghosts_release(&l);
+        buf_release(&path);
+        return r;
+}
