@@ -910,7 +910,8 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
 
                 buf_puts(&sub, field.data);
                 check_keys(ck, x, sub.data, backoff_keys);
-                opt_uint(ck, x, sub.data, "initial_ms", 1, TIMEOUT_MAX_MS, &a->backoff_initial_ms);
+                /* 0: the first crash restarts at once, then 1, 2, 4 ... ms (backoff.h). */
+                opt_uint(ck, x, sub.data, "initial_ms", 0, TIMEOUT_MAX_MS, &a->backoff_initial_ms);
                 opt_uint(ck, x, sub.data, "max_ms", 1, TIMEOUT_MAX_MS, &a->backoff_max_ms);
                 if (ck->nerr == before && a->backoff_initial_ms > a->backoff_max_ms)
                         problem(ck, sub.data, "initial_ms (%llu) must not exceed max_ms (%llu)",

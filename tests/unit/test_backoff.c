@@ -1,6 +1,7 @@
 /*
  * test_backoff: the crash-restart delay min(initial * 2^(k-1), max) for every
- * k, including the ones where the product would wrap a uint64_t.
+ * k, including the ones where the product would wrap a uint64_t, and the
+ * series of initial 0 (0 once, then 1, 2, 4 ... ms).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,8 +43,20 @@ static const struct backoff_case cases[] = {
         /* initial above max: max from the first crash */
         { 5000, 3000, 1, 3000 },
         { 5000, 3000, 2, 3000 },
-        /* zero initial or zero max */
-        { 0, 300000, 5, 0 },
+        /* zero initial: the first crash at once, then 1, 2, 4 ... ms (never a spin) */
+        { 0, 300000, 1, 0 },
+        { 0, 300000, 2, 1 },
+        { 0, 300000, 3, 2 },
+        { 0, 300000, 5, 8 },
+        { 0, 300000, 20, 262144 },
+        { 0, 300000, 21, 300000 },
+        { 0, 1, 1, 0 },
+        { 0, 1, 2, 1 },
+        { 0, 1, UINT32_MAX, 1 },
+        { 0, UINT64_MAX, 65, UINT64_C(1) << 63 },
+        { 0, UINT64_MAX, UINT32_MAX, UINT64_MAX },
+        /* zero max */
+        { 0, 0, 5, 0 },
         { 2000, 0, 1, 0 },
         { 2000, 0, 30, 0 },
         /* no wrap: 2^63 fits, 2^64 would wrap to 0 */
@@ -76,7 +89,7 @@ static void test_backoff_table(void **state)
 /* Never decreasing in k and never above max, for a sweep of k. */
 static void test_backoff_monotonic(void **state)
 {
-        static const uint64_t initials[] = { 1, 3, 2000, 999999, UINT64_C(1) << 62 };
+        static const uint64_t initials[] = { 0, 1, 3, 2000, 999999, UINT64_C(1) << 62 };
         static const uint64_t maxes[] = { 1, 300000, UINT64_MAX };
 
         (void)state;

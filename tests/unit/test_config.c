@@ -144,7 +144,8 @@ static void test_invalid_configs(void **state)
                 { ONE_APP(", \"healthy_after_ms\": 60000, \"rollback_timeout_ms\": 60000"), "apps[0].healthy_after_ms: must be less than rollback_timeout_ms (60000), got 60000" },
                 { ONE_APP(", \"restart_backoff\": {\"initial_ms\": 5000, \"max_ms\": 1000}"), "apps[0].restart_backoff: initial_ms (5000) must not exceed max_ms (1000)" },
                 { ONE_APP(", \"restart_backoff\": {\"initial\": 5000}"), "apps[0].restart_backoff: unknown key 'initial' (did you mean 'initial_ms'?)" },
-                { ONE_APP(", \"restart_backoff\": {\"initial_ms\": 0}"), "apps[0].restart_backoff.initial_ms: must be an integer from 1 to" },
+                { ONE_APP(", \"restart_backoff\": {\"initial_ms\": -1}"), "apps[0].restart_backoff.initial_ms: must be an integer from 0 to" },
+                { ONE_APP(", \"restart_backoff\": {\"max_ms\": 0}"), "apps[0].restart_backoff.max_ms: must be an integer from 1 to" },
                 /* syntax */
                 { "{\"source\": ", ORIGIN ": parse error" },
         };
@@ -312,7 +313,8 @@ static void test_full_config(void **state)
                 "    \"hooks\": \"/etc/deployex/hooks/myapp.lua\",\n"
                 "    \"healthy_after_ms\": 0, \"rollback_timeout_ms\": 1, \"stop_timeout_ms\": 2,\n"
                 "    \"restart_backoff\": {\"initial_ms\": 7, \"max_ms\": 7}\n"
-                "  }, {\"name\": \"b_2\", \"language\": \"erlang\", \"replicas\": 100, \"ports\": {\"PORT\": 6000}}]\n"
+                "  }, {\"name\": \"b_2\", \"language\": \"erlang\", \"replicas\": 100, \"ports\": {\"PORT\": 6000},\n"
+                "    \"restart_backoff\": {\"initial_ms\": 0, \"max_ms\": 50}}]\n"
                 "}\n";
         struct buf err = BUF_INIT;
         struct config c;
@@ -367,6 +369,9 @@ static void test_full_config(void **state)
         assert_non_null(a);
         assert_int_equal(a->language, LANG_ERLANG);
         assert_int_equal(a->replicas, 100);
+        /* 0: the first crash restarts at once (backoff.h says how a loop still backs off). */
+        assert_true(a->backoff_initial_ms == 0);
+        assert_true(a->backoff_max_ms == 50);
         config_release(&c);
         buf_release(&err);
 }
