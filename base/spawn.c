@@ -179,11 +179,11 @@ void spawn_set_child_fd_limit(unsigned long soft, unsigned long hard)
  */
 static void __attribute__((noreturn))
 child_exec(const char *path, char *const *argv, char *const *envp, const char *cwd,
-           const int fds[3], int errfd, pid_t die_with)
+           const int fds[4], int nfds, int errfd, pid_t die_with)
 {
         struct sigaction sa;
         sigset_t empty;
-        int moved[3];
+        int moved[4];
         int err;
 
         memset(&sa, 0, sizeof(sa));
@@ -212,13 +212,23 @@ child_exec(const char *path, char *const *argv, char *const *envp, const char *c
         /* The parent may have died between fork() and prctl(): check after arming. */
         if (die_with > 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != die_with))
                 goto fail;
-        /* Move the sources above 2 first, so that dup2 onto 0..2 cannot clobber one. */
-        for (int i = 0; i < 3; i++) {
-                moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        /*
+         * Move the sources (and errfd) above the last target first, so that
+         * dup2 onto 0..nfds-1 cannot clobber one.
+         */
+        if (nfds > 3) {
+                int above = fcntl(errfd, F_DUPFD_CLOEXEC, nfds);
+
+                if (above < 0)
+                        goto fail;
+                errfd = above;
+        }
+        for (int i = 0; i < nfds; i++) {
+                moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, nfds);
                 if (moved[i] < 0)
                         goto fail;
         }
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < nfds; i++)
                 if (dup2(moved[i], i) < 0)
                         goto fail;
         /*
@@ -227,7 +237,7 @@ child_exec(const char *path, char *const *argv, char *const *envp, const char *c
          * Best effort: kernels before 5.11 do not know the flag.
          */
 #ifdef SYS_close_range
-        syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC_);
+        syscall(SYS_close_range, (unsigned)nfds, ~0U, CLOSE_RANGE_CLOEXEC_);
 #endif
         if (cwd && chdir(cwd) < 0)
                 goto fail;
@@ -239,16 +249,16 @@ fail:
         _exit(127);
 }
 
-int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
+/* fd3 >= 0 becomes the child's descriptor 3. */
+static int start_child(const struct spawn_opts *o, int fd3, pid_t *ret_pid, int *ret_exec_fd)
 {
         char *const *envp = o->envp ? o->envp : environ;
         struct buf path = BUF_INIT;
         int errpipe[2] = { -1, -1 };
-        int devnull = -1, fds[3];
+        int devnull = -1, fds[4];
         sigset_t all, old;
         pid_t pid, parent;
-        ssize_t n;
-        int child_err = 0, r;
+        int r;
 
         if (!o->argv || !o->argv[0])
                 return -EINVAL;
@@ -265,6 +275,7 @@ int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
         fds[0] = o->stdin_fd >= 0 ? o->stdin_fd : devnull;
         fds[1] = o->stdout_fd >= 0 ? o->stdout_fd : devnull;
         fds[2] = o->stderr_fd >= 0 ? o->stderr_fd : devnull;
+        fds[3] = fd3;
         if (pipe2(errpipe, O_CLOEXEC) < 0) {
                 r = -errno;
                 goto out;
@@ -276,26 +287,15 @@ int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
         parent = getpid();
         pid = fork();
         if (pid == 0)
-                child_exec(path.data, o->argv, envp, o->cwd, fds, errpipe[1],
+                child_exec(path.data, o->argv, envp, o->cwd, fds, fd3 >= 0 ? 4 : 3, errpipe[1],
                            o->die_with_parent ? parent : 0);
         r = pid < 0 ? -errno : 0;
         sigprocmask(SIG_SETMASK, &old, NULL);
         if (r < 0)
                 goto out;
-
-        close(errpipe[1]);
-        errpipe[1] = -1;
-        do
-                n = read(errpipe[0], &child_err, sizeof(child_err));
-        while (n < 0 && errno == EINTR);
-        if (n == (ssize_t)sizeof(child_err)) {
-                /* The child never became the program: reap it here. */
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                r = child_err > 0 ? -child_err : -ECHILD;
-                goto out;
-        }
         *ret_pid = pid;
+        *ret_exec_fd = errpipe[0];
+        errpipe[0] = -1;
 out:
         if (errpipe[0] >= 0)
                 close(errpipe[0]);
@@ -305,6 +305,54 @@ out:
                 close(devnull);
         buf_release(&path);
         return r;
+}
+
+int spawn_start_async(const struct spawn_opts *o, pid_t *ret_pid, int *ret_exec_fd)
+{
+        return start_child(o, -1, ret_pid, ret_exec_fd);
+}
+
+int spawn_exec_result(int exec_fd)
+{
+        int child_err = 0;
+        ssize_t n;
+
+        do
+                n = read(exec_fd, &child_err, sizeof(child_err));
+        while (n < 0 && errno == EINTR);
+        if (n == 0)
+                return 0;
+        if (n < 0)
+                return errno == EAGAIN ? -EINPROGRESS : -errno;
+        if (n != (ssize_t)sizeof(child_err))
+                return -ECHILD;
+        return child_err > 0 ? -child_err : -ECHILD;
+}
+
+int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
+{
+        return spawn_start_fd3(o, -1, ret_pid);
+}
+
+int spawn_start_fd3(const struct spawn_opts *o, int fd3, pid_t *ret_pid)
+{
+        pid_t pid;
+        int fd, r;
+
+        r = start_child(o, fd3, &pid, &fd);
+        if (r < 0)
+                return r;
+        /* Blocks until the child has executed the program (EOF) or failed to. */
+        r = spawn_exec_result(fd);
+        close(fd);
+        if (r < 0) {
+                /* The child never became the program: reap it here. */
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return r;
+        }
+        *ret_pid = pid;
+        return 0;
 }
 
 int spawn_kill_group(pid_t pid, int sig)

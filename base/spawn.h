@@ -14,7 +14,8 @@
  * Calling sequence:
  *     spawn_env_build(...)  -> envp             (optional: inherited env minus
  *                                                patterns, plus settings)
- *     spawn_start(&opts, &pid)                   the spawn part
+ *     spawn_start(&opts, &pid)                   the spawn part (or spawn_start_async
+ *                                                and spawn_exec_result from an event loop)
  *     spawn_wait(pid, timeout, grace, &status)   or the daemon's own SIGCHLD loop
  * or, for a command that runs to completion with its output captured,
  *     spawn_run(&opts, &run, &result)
@@ -54,6 +55,25 @@ struct spawn_opts {
  * executed, -ENOTDIR/-ENOENT for a bad cwd (the child's failing errno).
  */
 int spawn_start(const struct spawn_opts *o, pid_t *ret_pid);
+/*
+ * spawn_start() without waiting for the exec: for the daemon, whose event
+ * loop must not block on a child's execve (a slow file system, a large
+ * binary).  On 0, *ret_exec_fd is the read end of the close-on-exec pipe
+ * (O_CLOEXEC, blocking unless the caller changes it): it turns readable at
+ * EOF once the child has executed the program, or with the child's errno
+ * when it could not; the child then exits with status 127 and is the
+ * caller's to reap.  spawn_exec_result() reads the verdict; close the fd
+ * after it.
+ */
+int spawn_start_async(const struct spawn_opts *o, pid_t *ret_pid, int *ret_exec_fd);
+/* spawn_start() with one more descriptor: fd3 (>= 0) becomes the child's fd 3. */
+int spawn_start_fd3(const struct spawn_opts *o, int fd3, pid_t *ret_pid);
+/*
+ * The verdict on exec_fd: 0 once the child has executed the program, the
+ * child's -errno when it could not, -EINPROGRESS when the fd is non-blocking
+ * and the child has not got that far yet.
+ */
+int spawn_exec_result(int exec_fd);
 /*
  * The RLIMIT_NOFILE of the children that outlive this process (instances,
  * log writers: die_with_parent false).  The daemon raises its own soft limit

@@ -471,16 +471,24 @@ static uint64_t min_deadline(uint64_t a, uint64_t b)
         return a < b ? a : b;
 }
 
-static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
+/*
+ * Plan the app and act on it.  reread: poll its source and reread what it
+ * should run (desired, overrides, ghosts); a pass for an instance's exit
+ * alone skips that -- those files changing makes a full pass (inotify).
+ */
+static uint64_t reconcile_app(struct daemon *d, struct app_rt *a, bool reread)
 {
         static struct instance_record recs[REPLICAS_MAX];
         struct plan_input in;
         uint64_t fleet_deadline = 0;
+        uint64_t next;
         size_t n = 0;
 
-        if (!source_is_local(d) && d->src)
+        a->dirty = false;
+        if (reread && !source_is_local(d) && d->src)
                 poll_source(d, a);
-        refresh_desired(d, a);
+        if (reread)
+                refresh_desired(d, a);
         for (int i = 1; i <= REPLICAS_MAX; i++)
                 if (a->inst[i])
                         recs[n++] = a->inst[i]->rec;
@@ -502,8 +510,11 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a)
         }
         exec_tick(d, a);
         sup_tick(d, a);
-        return min_deadline(min_deadline(plan_buf.next_wake_ms, fleet_deadline),
+        /* A crash that must wait for its backoff: its record now (restarts saved theirs). */
+        sup_save_pending(d, a);
+        next = min_deadline(min_deadline(plan_buf.next_wake_ms, fleet_deadline),
                             a->source_job ? 0 : a->next_source_poll_ms);
+        return next;
 }
 
 static void arm_timer(struct daemon *d, uint64_t deadline)
@@ -517,6 +528,7 @@ static void arm_timer(struct daemon *d, uint64_t deadline)
         its.it_value.tv_nsec = (long)(delta % 1000) * 1000000L;
         if (timerfd_settime(d->timer.fd, 0, &its, NULL) < 0)
                 log_errno(-errno, "cannot arm the timer");
+        d->armed_ms = now + delta;
 }
 
 static void status_notify(struct daemon *d)
@@ -564,15 +576,19 @@ static void reconcile(struct daemon *d)
         uint64_t next = d->next_resync_ms;
 
         d->dirty = false;
+        d->apps_dirty = false;
         d->now_ms = time_now_ms();
         if (refresh_watches(d))
                 next = min_deadline(next, d->now_ms + RETRY_WATCH_MS);
         for (size_t i = 0; i < d->napps; i++) {
                 struct app_rt *a = d->apps[i];
-                if (a->removed)
+                if (a->removed) {
+                        a->dirty = false;
                         sup_tick(d, a); /* only its stops: SIGKILL deadlines */
-                else
-                        next = min_deadline(next, reconcile_app(d, a));
+                        sup_save_pending(d, a);
+                } else {
+                        next = min_deadline(next, reconcile_app(d, a, true));
+                }
         }
         forget_stopped_removed_apps(d);
         otp_refresh(d);
@@ -587,6 +603,34 @@ static void reconcile(struct daemon *d)
         next = min_deadline(next, host_faults_retry_at(d));
         next = min_deadline(next, exec_next_retry(d));
         arm_timer(d, next);
+        status_notify(d);
+        d->now_ms = 0;
+}
+
+/*
+ * Only instances exited (the crash-to-exec path): plan those apps alone,
+ * without rereading their files, and bring the timer forward if one of them
+ * wakes earlier than it is armed for.  Everything else keeps its deadline.
+ */
+static void reconcile_dirty_apps(struct daemon *d)
+{
+        uint64_t next = 0;
+
+        d->apps_dirty = false;
+        d->now_ms = time_now_ms();
+        for (size_t i = 0; i < d->napps; i++) {
+                struct app_rt *a = d->apps[i];
+                if (!a->dirty)
+                        continue;
+                if (a->removed) {
+                        d->dirty = true; /* forgetting it is the full pass's job */
+                        continue;
+                }
+                next = min_deadline(next, reconcile_app(d, a, false));
+        }
+        next = min_deadline(next, sup_next_deadline(d));
+        if (next && next < d->armed_ms)
+                arm_timer(d, next);
         status_notify(d);
         d->now_ms = 0;
 }
@@ -779,16 +823,26 @@ static void reload(struct daemon *d)
 
 /* --- signals --- */
 
-static void reap_children(struct daemon *d)
+/*
+ * true when the exits ask for a full pass: a job's or a log writer's.  An
+ * instance's exit marks its app alone (supervisor.c, process_gone).
+ */
+static bool reap_children(struct daemon *d)
 {
+        bool full = false;
+
         for (;;) {
                 int wstatus;
                 pid_t pid = waitpid(-1, &wstatus, WNOHANG);
                 if (pid <= 0)
                         break;
-                if (!job_reap(d, pid, wstatus) && !sup_reap(d, pid, wstatus))
+                if (sup_reap(d, pid, wstatus))
+                        continue;
+                full = true;
+                if (!job_reap(d, pid, wstatus))
                         (void)sup_reap_log_writer(d, pid);
         }
+        return full;
 }
 
 static void begin_stop(struct daemon *d)
@@ -818,12 +872,15 @@ static void begin_stop(struct daemon *d)
 static void on_signal(struct daemon *d, struct loop_fd *lfd, uint32_t events)
 {
         struct signalfd_siginfo si;
+        bool full = false;
 
         (void)events;
         while (read(lfd->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo != SIGCHLD)
+                        full = true;
                 switch (si.ssi_signo) {
                 case SIGCHLD:
-                        reap_children(d);
+                        full = reap_children(d) || full;
                         break;
                 case SIGTERM:
                 case SIGINT:
@@ -840,7 +897,8 @@ static void on_signal(struct daemon *d, struct loop_fd *lfd, uint32_t events)
                         break;
                 }
         }
-        d->dirty = true;
+        if (full)
+                d->dirty = true;
 }
 
 static void on_timer(struct daemon *d, struct loop_fd *lfd, uint32_t events)
@@ -1072,8 +1130,9 @@ static int run(const struct cli *cli, int argc, char **argv)
                  * instance) asks for another plan at once; a few in a row at
                  * most, so that a step failing on the spot cannot spin the loop.
                  */
-                spins = d.dirty ? spins + 1 : 0;
-                int ready = epoll_wait(d.epfd, events, 32, d.dirty && spins <= 8 ? 0 : -1);
+                bool pending = d.dirty || d.apps_dirty;
+                spins = pending ? spins + 1 : 0;
+                int ready = epoll_wait(d.epfd, events, 32, pending && spins <= 8 ? 0 : -1);
                 if (ready < 0 && errno != EINTR) {
                         log_errno(-errno, "epoll_wait");
                         break;
@@ -1094,17 +1153,25 @@ static int run(const struct cli *cli, int argc, char **argv)
                 }
                 if (d.reload && !d.stopping)
                         reload(&d);
+                if (d.apps_dirty && d.stopping)
+                        d.dirty = true;
                 if (d.dirty) {
                         if (d.stopping) {
                                 d.now_ms = time_now_ms();
-                                for (size_t a = 0; a < d.napps; a++)
+                                d.apps_dirty = false;
+                                for (size_t a = 0; a < d.napps; a++) {
+                                        d.apps[a]->dirty = false;
                                         sup_tick(&d, d.apps[a]);
+                                        sup_save_pending(&d, d.apps[a]);
+                                }
                                 arm_timer(&d, min_deadline(sup_next_deadline(&d), d.now_ms + 1000));
                                 d.now_ms = 0;
                                 d.dirty = false;
                         } else {
                                 reconcile(&d);
                         }
+                } else if (d.apps_dirty) {
+                        reconcile_dirty_apps(&d);
                 }
         }
 out:

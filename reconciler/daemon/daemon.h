@@ -120,8 +120,15 @@ struct instance_rt {
         uint64_t ready_retry_at_ms;   /* after a readiness job that could not run */
         struct start_cmd last_start;  /* the start hook's last answer, for crash restarts */
         bool crash_event_pending;     /* on_event(crashed) not told yet */
-        int log_fd[2];                /* write ends of the stdout/stderr writers' pipes, -1 = none */
-        pid_t log_pid[2];
+        int log_fd[2];                /* write ends of the log writer's stdout/stderr pipes, -1 = none */
+        pid_t log_pid;                /* the instance's one log writer (both streams), 0 = none */
+        /*
+         * The exec-failure pipe of the process just started (spawn_start_async):
+         * read from the loop, never waited on.  fd -1 once the verdict is in.
+         */
+        struct loop_fd exec_fd;
+        int exec_err;                 /* -errno when the start command could not be executed */
+        bool rec_pending;             /* rec changed in memory, not saved yet (a crash) */
 };
 
 /* Fleet mode (fleet.c): this host's view of the rollout of the published version. */
@@ -156,6 +163,7 @@ struct app_rt {
         /* A deploy that failed for a passing reason (fetch, disk): the planner's retry gate. */
         struct deferred deferred;
         struct fleet_rt fleet;
+        bool dirty;                          /* one of its instances exited: plan this app */
 };
 
 struct daemon {
@@ -178,6 +186,8 @@ struct daemon {
         bool quitting;                       /* SIGQUIT: exit, leave instances running */
         bool reload;                         /* SIGHUP or the config file changed */
         bool dirty;                          /* something changed: reconcile */
+        bool apps_dirty;                     /* only some apps changed (app_rt.dirty) */
+        uint64_t armed_ms;                   /* the deadline the timer is armed for */
         uint64_t next_resync_ms;
         uint64_t now_ms;                     /* wall clock at the top of this iteration */
         struct host_fault fault;             /* the host is at fault (host_faults.c); err 0 = no */
@@ -225,6 +235,8 @@ void job_describe_failure(const struct job *j, struct buf *out);
 void instance_set_state(struct daemon *d, struct instance_rt *in, enum instance_state s,
                         const char *why);
 int instance_save(struct daemon *d, struct instance_rt *in);
+/* Save the records a crash changed in memory only (the restart came first). */
+void sup_save_pending(struct daemon *d, struct app_rt *a);
 struct instance_rt *instance_get(struct app_rt *a, int n, bool create);
 void instance_free(struct daemon *d, struct instance_rt *in);
 void sup_start(struct daemon *d, struct instance_rt *in);

@@ -48,6 +48,7 @@ struct instance_rt *instance_get(struct app_rt *a, int n, bool create)
         in->app = a;
         instance_record_init(&in->rec, n);
         in->pidfd.fd = -1;
+        in->exec_fd.fd = -1;
         in->log_fd[0] = in->log_fd[1] = -1;
         a->inst[n] = in;
         return in;
@@ -62,6 +63,10 @@ void instance_free(struct daemon *d, struct instance_rt *in)
                 daemon_unwatch(d, &in->pidfd);
                 close(in->pidfd.fd);
         }
+        if (in->exec_fd.fd >= 0) {
+                daemon_unwatch(d, &in->exec_fd);
+                close(in->exec_fd.fd);
+        }
         free(in->op);
         start_cmd_release(&in->last_start);
         sup_close_logs(in);
@@ -74,6 +79,7 @@ int instance_save(struct daemon *d, struct instance_rt *in)
         struct buf path = BUF_INIT;
         int r;
 
+        in->rec_pending = false;
         path_instances_dir(&d->cfg, in->app->name, &path);
         r = mkdir_p(path.data, 0750);
         if (r >= 0) {
@@ -97,6 +103,13 @@ void instance_set_state(struct daemon *d, struct instance_rt *in, enum instance_
                          why ? ": " : "", why ? why : "");
         in->rec.state = s;
         instance_save(d, in);
+}
+
+void sup_save_pending(struct daemon *d, struct app_rt *a)
+{
+        for (int n = 1; n <= REPLICAS_MAX; n++)
+                if (a->inst[n] && a->inst[n]->rec_pending)
+                        instance_save(d, a->inst[n]);
 }
 
 bool sup_is_running(const struct instance_rt *in)
@@ -285,12 +298,78 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
                 log_warn("app=%s instance=%d version=%s %s", in->app->name, in->rec.instance,
                          in->rec.version[0] ? in->rec.version : "none", in->rec.last_error);
                 buf_printf(&why, "; crash %u in a row", in->rec.consecutive_crashes);
-                instance_set_state(d, in, INSTANCE_BACKOFF, why.data);
+                log_info("app=%s instance=%d version=%s %s -> backoff: %s", in->app->name,
+                         in->rec.instance, in->rec.version[0] ? in->rec.version : "none",
+                         instance_state_to_string(in->rec.state), why.data);
+                /*
+                 * Restart first, record after: the plan of this app alone runs
+                 * next (daemon.c), and the record is saved once the replacement
+                 * is started (with its pid) or, when it must wait, right after
+                 * the plan (sup_save_pending).  A daemon killed in between
+                 * leaves a record naming the dead pid: the next one counts that
+                 * crash ("found dead at start") and adopts the replacement by
+                 * its marker (daemon.c, adopt_unrecorded).
+                 */
+                in->rec.state = INSTANCE_BACKOFF;
+                in->rec_pending = true;
                 /* Told to the hooks once the restart is scheduled, off the crash-to-exec path. */
                 in->crash_event_pending = true;
+                in->app->dirty = true;
+                d->apps_dirty = true;
+                buf_release(&why);
+                return;
         }
         d->dirty = true;
         buf_release(&why);
+}
+
+static void exec_fd_close(struct daemon *d, struct instance_rt *in)
+{
+        if (in->exec_fd.fd < 0)
+                return;
+        daemon_unwatch(d, &in->exec_fd);
+        close(in->exec_fd.fd);
+        in->exec_fd.fd = -1;
+}
+
+/* The verdict on the exec, when the loop sees it first: remembered for the exit. */
+static void on_exec_fd(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        struct instance_rt *in = lfd->owner;
+        int r;
+
+        (void)events;
+        /* Closed by sup_reap() earlier in the same batch of events. */
+        if (lfd->fd < 0)
+                return;
+        r = spawn_exec_result(lfd->fd);
+        if (r == -EINPROGRESS)
+                return;
+        in->exec_err = r;
+        exec_fd_close(d, in);
+}
+
+static void start_held(struct daemon *d, struct instance_rt *in, int err, const char *why);
+static void start_failed(struct daemon *d, struct instance_rt *in, const char *why);
+
+/* The start command could not be executed: a failed start, not a crash of a running release. */
+static void exec_failed(struct daemon *d, struct instance_rt *in, int err)
+{
+        struct buf text = BUF_INIT;
+        const struct start_cmd *cmd = &in->last_start;
+
+        buf_printf(&text, "cannot execute '%s' in '%s': %s",
+                   cmd->argv && cmd->argv[0] ? cmd->argv[0] : "?", cmd->cwd ? cmd->cwd : "?",
+                   strerror(-err));
+        in->own_child = false;
+        in->exec_err = 0;
+        in->rec.proc_start_time = 0;
+        in->rec.started_at_ms = 0;
+        if (host_fault_errno(err))
+                start_held(d, in, err, text.data);
+        else
+                start_failed(d, in, text.data);
+        buf_release(&text);
 }
 
 bool sup_reap(struct daemon *d, pid_t pid, int wstatus)
@@ -302,7 +381,17 @@ bool sup_reap(struct daemon *d, pid_t pid, int wstatus)
                         if (in && in->own_child && in->rec.pid == pid) {
                                 /* The group may hold the VM's helpers (epmd is not ours: own session). */
                                 spawn_kill_group(pid, SIGKILL);
-                                process_gone(d, in, wstatus, true);
+                                /* Gone before the loop read its exec pipe: the verdict is in it now. */
+                                if (in->exec_fd.fd >= 0) {
+                                        int r = spawn_exec_result(in->exec_fd.fd);
+                                        if (r < 0 && r != -EINPROGRESS)
+                                                in->exec_err = r;
+                                        exec_fd_close(d, in);
+                                }
+                                if (in->exec_err < 0)
+                                        exec_failed(d, in, in->exec_err);
+                                else
+                                        process_gone(d, in, wstatus, true);
                                 return true;
                         }
                 }
@@ -386,26 +475,28 @@ static char **strv_from_json(yajl_val arr)
 }
 
 /*
- * The writer of one stream of an instance: `deployex __log` reading a pipe.
- * The daemon keeps the pipe's write end (in->log_fd) so that the writers
- * live across the instance's restarts: a crash restart spawns the instance
- * alone.  A writer ends at EOF: when the instance is removed, or when the
+ * The one log writer of an instance: `deployex-log` (or `deployex __log`)
+ * reading two pipes, stdout on its fd 0 and stderr on its fd 3.  The daemon
+ * keeps the pipes' write ends (in->log_fd) so that the writer lives across
+ * the instance's restarts: a crash restart spawns the instance alone.  The
+ * writer ends at EOF on both: when the instance is removed, or when the
  * daemon is gone and the instance exits too.
  */
-static int open_log_writer(struct daemon *d, struct instance_rt *in, bool is_stderr, int *ret_fd)
+static int open_log_writer(struct daemon *d, struct instance_rt *in)
 {
-        struct buf path = BUF_INIT, dir = BUF_INIT;
+        struct buf out_path = BUF_INIT, err_path = BUF_INIT, dir = BUF_INIT;
         char max[32], keep[16];
-        int p[2];
+        int out[2] = { -1, -1 }, err[2] = { -1, -1 };
         pid_t pid;
         int r;
 
-        path_log_file(&d->cfg, in->app->name, in->rec.instance, is_stderr, &path);
+        path_log_file(&d->cfg, in->app->name, in->rec.instance, false, &out_path);
+        path_log_file(&d->cfg, in->app->name, in->rec.instance, true, &err_path);
         buf_printf(&dir, "%s/%s", d->cfg.log_path, in->app->name);
         r = mkdir_p(dir.data, 0750);
         if (r < 0)
                 goto out;
-        if (pipe2(p, O_CLOEXEC) < 0) {
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
                 r = -errno;
                 goto out;
         }
@@ -413,21 +504,28 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in, bool is_std
         snprintf(keep, sizeof(keep), "%d", d->cfg.log_keep);
         {
                 /* The lean writer when it is installed, else this binary's own __log. */
-                const char *lean[] = { d->log_exe, path.data, max, keep, NULL };
-                const char *self[] = { d->self_exe, "__log", path.data, max, keep, NULL };
+                const char *lean[] = { d->log_exe, out_path.data, err_path.data, max, keep, NULL };
+                const char *self[] = { d->self_exe, "__log", out_path.data, err_path.data, max,
+                                       keep, NULL };
                 const char **argv = d->log_exe ? lean : self;
-                struct spawn_opts o = { (char *const *)argv, NULL, NULL, p[0], -1, -1, false };
-                r = spawn_start(&o, &pid);
+                struct spawn_opts o = { (char *const *)argv, NULL, NULL, out[0], -1, -1, false };
+                r = spawn_start_fd3(&o, err[0], &pid);
         }
-        close(p[0]);
-        if (r < 0) {
-                close(p[1]);
+        if (r < 0)
                 goto out;
-        }
-        in->log_pid[is_stderr] = pid;
-        *ret_fd = p[1];
+        in->log_pid = pid;
+        in->log_fd[0] = out[1];
+        in->log_fd[1] = err[1];
+        out[1] = err[1] = -1;
 out:
-        buf_release(&path);
+        for (int i = 0; i < 2; i++) {
+                if (out[i] >= 0)
+                        close(out[i]);
+                if (err[i] >= 0)
+                        close(err[i]);
+        }
+        buf_release(&out_path);
+        buf_release(&err_path);
         buf_release(&dir);
         return r;
 }
@@ -438,23 +536,18 @@ void sup_close_logs(struct instance_rt *in)
                 if (in->log_fd[i] >= 0)
                         close(in->log_fd[i]);
                 in->log_fd[i] = -1;
-                in->log_pid[i] = 0;
         }
+        in->log_pid = 0;
 }
 
-/* A log writer died (it should not): the next start gives the stream a new one. */
+/* The log writer died (it should not): the next start gives the instance a new one. */
 bool sup_reap_log_writer(struct daemon *d, pid_t pid)
 {
         for (size_t i = 0; i < d->napps; i++) {
                 for (int n = 1; n <= REPLICAS_MAX; n++) {
                         struct instance_rt *in = d->apps[i]->inst[n];
-                        for (int k = 0; in && k < 2; k++) {
-                                if (in->log_pid[k] != pid)
-                                        continue;
-                                if (in->log_fd[k] >= 0)
-                                        close(in->log_fd[k]);
-                                in->log_fd[k] = -1;
-                                in->log_pid[k] = 0;
+                        if (in && in->log_pid == pid) {
+                                sup_close_logs(in);
                                 return true;
                         }
                 }
@@ -505,15 +598,16 @@ static const char *const scrubbed_env[] = { "NOTIFY_SOCKET", "LISTEN_*", "WATCHD
 static int launch(struct daemon *d, struct instance_rt *in, const struct start_cmd *cmd,
                   struct buf *err)
 {
-        int out_fd = -1, err_fd = -1, r;
+        int out_fd = -1, err_fd = -1, exec_fd = -1, r;
         struct buf tmp = BUF_INIT;
         pid_t pid;
 
         path_release_dir(&d->cfg, in->app->name, in->rec.instance, "tmp", &tmp);
         (void)mkdir_p(tmp.data, 0700);
         buf_release(&tmp);
-        for (int k = 0; k < 2; k++) {
-                if (in->log_fd[k] < 0 && (r = open_log_writer(d, in, k == 1, &in->log_fd[k])) < 0) {
+        if (in->log_fd[0] < 0 || in->log_fd[1] < 0) {
+                sup_close_logs(in);
+                if ((r = open_log_writer(d, in)) < 0) {
                         buf_printf(err, "cannot start the log writer: %s", strerror(-r));
                         goto out;
                 }
@@ -521,14 +615,21 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
         out_fd = in->log_fd[0];
         err_fd = in->log_fd[1];
         {
+                /* The exec is not waited for: its verdict comes through the loop (on_exec_fd). */
                 struct spawn_opts o = { cmd->argv, cmd->envp, cmd->cwd, -1, out_fd, err_fd, false };
-                r = spawn_start(&o, &pid);
+                r = spawn_start_async(&o, &pid, &exec_fd);
         }
         if (r < 0) {
                 buf_printf(err, "cannot execute '%s' in '%s': %s", cmd->argv[0], cmd->cwd,
                            strerror(-r));
                 goto out;
         }
+        exec_fd_close(d, in);
+        in->exec_err = 0;
+        (void)fcntl(exec_fd, F_SETFL, O_NONBLOCK);
+        in->exec_fd = (struct loop_fd){ exec_fd, on_exec_fd, in };
+        /* Unwatched (logged), it is still read when the process exits (sup_reap). */
+        (void)daemon_watch(d, &in->exec_fd, EPOLLIN);
         in->rec.pid = pid;
         in->own_child = true;
         if (proc_start_time(pid, &in->rec.proc_start_time) < 0)

@@ -5,8 +5,9 @@
  *     deployex __unpack TARBALL DEST_DIR MAX_BYTES
  *         unpack a release (unpack.h); exit 0, 1 when the archive is refused,
  *         UNPACK_EXIT_LOCAL (75) when this host failed; one line on stderr.
- *     deployex __log PATH MAX_BYTES KEEP
- *         copy stdin to a size-rotated log file until EOF (logwriter.h).
+ *     deployex __log PATH [STDERR_PATH] MAX_BYTES KEEP
+ *         copy stdin (and fd 3 to STDERR_PATH) to size-rotated log files
+ *         until EOF (logwriter.h).
  *
  * Running them in children keeps a hostile tarball or a full disk from
  * hanging or crashing the supervisor, and lets a log writer outlive both the
@@ -66,9 +67,11 @@ const struct cli_command cmd_x_unpack = {
 
 const struct cli_command cmd_x_log = {
         .name = "__log",
-        .usage = "__log PATH MAX_BYTES KEEP",
+        .usage = "__log PATH [STDERR_PATH] MAX_BYTES KEEP",
         .summary = "internal: append stdin to a size-rotated log file (run by the daemon)",
         .help = "Copies stdin to PATH until EOF, rotating to PATH.1 .. PATH.KEEP above MAX_BYTES\n"
-                "between lines.  Ignores SIGTERM, SIGINT, SIGHUP and SIGPIPE.\n",
+                "between lines.  With STDERR_PATH, descriptor 3 goes there the same way, both\n"
+                "read by this one process (an instance's stdout and stderr).  Ignores SIGTERM,\n"
+                "SIGINT, SIGHUP and SIGPIPE.\n",
         .run = run_x_log,
 };

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,36 +406,66 @@ int logwriter_finish(struct logwriter *w)
         return r;
 }
 
-static int run_fd(int fd, const char *path, uint64_t max_bytes, int keep, bool stamp)
+/*
+ * Copy each fds[i] into paths[i] until every one is at EOF: one process for
+ * both streams of an instance, whichever writes.  A stream at EOF (or EIO)
+ * gets its partial line written and leaves the poll set; the others go on.
+ */
+static int run_fds(const int *fds, const char *const *paths, int n, uint64_t max_bytes,
+                   int keep, bool stamp)
 {
-        struct logwriter w;
+        struct logwriter w[2];
+        struct pollfd pfd[2];
         char *chunk = xmalloc(READ_CHUNK);
-        int r;
+        int open_streams = n, lost_errno = 0;
+        uint64_t lost = 0;
 
-        (void)logwriter_open(&w, path, max_bytes, keep);
-        w.stamp = stamp;
-        for (;;) {
-                ssize_t n = read(fd, chunk, READ_CHUNK);
-
-                if (n < 0) {
+        for (int i = 0; i < n; i++) {
+                (void)logwriter_open(&w[i], paths[i], max_bytes, keep);
+                w[i].stamp = stamp;
+                pfd[i].fd = fds[i];
+                pfd[i].events = POLLIN;
+        }
+        while (open_streams > 0) {
+                if (poll(pfd, (nfds_t)n, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        break; /* EIO and the like: nothing more will come */
-                }
-                if (n == 0)
                         break;
-                (void)logwriter_feed(&w, chunk, (size_t)n);
+                }
+                for (int i = 0; i < n; i++) {
+                        ssize_t got;
+
+                        if (pfd[i].fd < 0 || !pfd[i].revents)
+                                continue;
+                        got = read(pfd[i].fd, chunk, READ_CHUNK);
+                        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        if (got > 0) {
+                                (void)logwriter_feed(&w[i], chunk, (size_t)got);
+                                continue;
+                        }
+                        /* EOF, or EIO and the like: nothing more will come on this one. */
+                        (void)logwriter_finish(&w[i]);
+                        pfd[i].fd = -1;
+                        open_streams--;
+                }
         }
-        (void)logwriter_finish(&w);
-        r = w.lost_total > 0 ? -(w.lost_errno ? w.lost_errno : EIO) : 0;
-        logwriter_close(&w);
+        for (int i = 0; i < n; i++) {
+                if (pfd[i].fd >= 0)
+                        (void)logwriter_finish(&w[i]);
+                if (w[i].lost_total > 0) {
+                        lost += w[i].lost_total;
+                        lost_errno = w[i].lost_errno ? w[i].lost_errno : EIO;
+                }
+                logwriter_close(&w[i]);
+        }
         free(chunk);
-        return r;
+        return lost > 0 ? -lost_errno : 0;
 }
 
 int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep)
 {
-        return run_fd(fd, path, max_bytes, keep, false);
+        return run_fds(&fd, &path, 1, max_bytes, keep, false);
 }
 
 /* The parent directory of a log file, made 0750 when missing (group deployex reads logs). */
@@ -452,31 +483,16 @@ static int make_parent(const char *path)
         return r;
 }
 
-int logwriter_main(int argc, char **argv)
+/* Create and check the directory of a log file; complaints on stderr, output then dropped. */
+static void prepare_dir(const char *path)
 {
-        static const int ignored[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
-        struct sigaction sa;
-        uint64_t max_bytes;
-        int keep, r;
+        int r = make_parent(path);
 
-        if (argc != 4 || parse_u64(argv[2], &max_bytes) < 0 || max_bytes == 0 ||
-            parse_int(argv[3], &keep) < 0 || keep < 0 || keep > LOGWRITER_KEEP_MAX) {
-                fprintf(stderr, "usage: %s PATH MAX_BYTES KEEP  (MAX_BYTES > 0, KEEP 0..%d)\n",
-                        argc > 0 ? argv[0] : "deployex-log", LOGWRITER_KEEP_MAX);
-                return 2;
-        }
-        /* The instance's group gets the signals; the writer ends at EOF, after the last line. */
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = SIG_IGN;
-        sigemptyset(&sa.sa_mask);
-        for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-                sigaction(ignored[i], &sa, NULL);
-        r = make_parent(argv[1]);
         if (r < 0) {
-                fprintf(stderr, "deployex-log: cannot create the directory of '%s': %s\n", argv[1],
+                fprintf(stderr, "deployex-log: cannot create the directory of '%s': %s\n", path,
                         file_strerror(r));
         } else {
-                char *dir = xstrdup(argv[1]);
+                char *dir = xstrdup(path);
                 char *slash = strrchr(dir, '/');
 
                 if (slash && slash != dir)
@@ -487,10 +503,40 @@ int logwriter_main(int argc, char **argv)
                                 dir, r == -EPERM ? "owned by another user" : file_strerror(r));
                 free(dir);
         }
-        r = run_fd(STDIN_FILENO, argv[1], max_bytes, keep, true);
+}
+
+int logwriter_main(int argc, char **argv)
+{
+        static const int ignored[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
+        const int fds[2] = { STDIN_FILENO, LOGWRITER_STDERR_FD };
+        const char *paths[2] = { NULL, NULL };
+        int streams = argc == 5 ? 2 : 1;
+        struct sigaction sa;
+        uint64_t max_bytes;
+        int keep, r;
+
+        if ((argc != 4 && argc != 5) || parse_u64(argv[argc - 2], &max_bytes) < 0 || max_bytes == 0 ||
+            parse_int(argv[argc - 1], &keep) < 0 || keep < 0 || keep > LOGWRITER_KEEP_MAX ||
+            (streams == 2 && fcntl(LOGWRITER_STDERR_FD, F_GETFD) < 0)) {
+                fprintf(stderr, "usage: %s PATH [STDERR_PATH] MAX_BYTES KEEP  (MAX_BYTES > 0, KEEP "
+                        "0..%d; with STDERR_PATH, descriptor 3 is that stream)\n",
+                        argc > 0 ? argv[0] : "deployex-log", LOGWRITER_KEEP_MAX);
+                return 2;
+        }
+        paths[0] = argv[1];
+        paths[1] = streams == 2 ? argv[2] : NULL;
+        /* The instance's group gets the signals; the writer ends at EOF, after the last line. */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+                sigaction(ignored[i], &sa, NULL);
+        for (int i = 0; i < streams; i++)
+                prepare_dir(paths[i]);
+        r = run_fds(fds, paths, streams, max_bytes, keep, true);
         if (r < 0) {
-                fprintf(stderr, "deployex-log: '%s': some output was lost: %s\n", argv[1],
-                        file_strerror(r));
+                fprintf(stderr, "deployex-log: '%s'%s%s: some output was lost: %s\n", paths[0],
+                        streams == 2 ? " or " : "", streams == 2 ? paths[1] : "", file_strerror(r));
                 return 1;
         }
         return 0;

@@ -1,12 +1,15 @@
 /*
- * logwriter: appends one output stream of an instance to its log file
+ * logwriter: appends the output streams of an instance to their log files
  * ({log_path}/{app}/{app}-{n}-stdout.log or -stderr.log, DESIGN §4.4) and
- * rotates it by size without losing or splitting a line.
+ * rotates each by size without losing or splitting a line.
  *
- * The daemon runs one writer per stream per instance as a child
- * (`deployex __log PATH MAX_BYTES KEEP`, jobs/internal.c) reading a pipe from
- * the instance.  It ends at EOF only -- it outlives the instance to write its
- * last lines -- so it ignores SIGTERM, SIGINT, SIGHUP and SIGPIPE.
+ * The daemon runs one writer per instance as a child (`deployex-log
+ * STDOUT_PATH STDERR_PATH MAX_BYTES KEEP`, or `deployex __log` with the same
+ * arguments, jobs/internal.c) reading two pipes from the instance: its stdout
+ * on descriptor 0, its stderr on descriptor 3, polled together.  With one
+ * PATH it copies stdin alone.  It ends once every stream is at EOF -- it
+ * outlives the instance to write its last lines -- so it ignores SIGTERM,
+ * SIGINT, SIGHUP and SIGPIPE.
  *
  * Rotation: when appending the next complete line would take PATH beyond
  * max_bytes, PATH.(k) is renamed to PATH.(k+1) for k = keep-1 .. 1 (PATH.keep
@@ -110,12 +113,16 @@ int logwriter_rotate(struct logwriter *w);
  */
 int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep);
 
+/* The descriptor the second stream (an instance's stderr) arrives on. */
+#define LOGWRITER_STDERR_FD 3
+
 /*
- * The whole log writer process, from its arguments PATH MAX_BYTES KEEP
- * (argv[0] is the program's name): ignores TERM/INT/HUP/PIPE, creates PATH's
- * directory, copies stdin until EOF.  Exit status 0, 1 (lost output) or 2
- * (usage); the message is on stderr.  `deployex __log` and the lean
- * `deployex-log` binary the daemon runs (2 per instance) both call it.
+ * The whole log writer process, from its arguments PATH [STDERR_PATH]
+ * MAX_BYTES KEEP (argv[0] is the program's name): ignores TERM/INT/HUP/PIPE,
+ * creates the files' directories, copies stdin to PATH (and descriptor 3 to
+ * STDERR_PATH) until EOF.  Exit status 0, 1 (lost output) or 2 (usage); the
+ * message is on stderr.  `deployex __log` and the lean `deployex-log` binary
+ * the daemon runs (1 per instance) both call it.
  */
 int logwriter_main(int argc, char **argv);
 

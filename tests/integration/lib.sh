@@ -78,14 +78,16 @@ demo_release() {
 }
 
 # demo_config REPLICAS BASE_PORT [extra app members]: app "demo" on a file:// bucket.
+# HEALTHY_MS, ROLLBACK_MS and BACKOFF (the restart_backoff object) override the defaults.
 demo_config() {
+        backoff=${BACKOFF:-'{"initial_ms": 200, "max_ms": 2000}'}
         mkdir -p "$T/bucket/dist/demo" "$T/bucket/versions/demo/prod" "$T/var" "$T/log" "$T/overrides"
         cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "test-cookie-$$",
  "apps": [{"name": "demo", "language": "erlang", "replicas": $1, "ports": {"PORT": $2},
            "healthy_after_ms": ${HEALTHY_MS:-1000}, "rollback_timeout_ms": ${ROLLBACK_MS:-20000},
-           "stop_timeout_ms": 5000, "restart_backoff": {"initial_ms": 200, "max_ms": 2000}${3:-}}]}
+           "stop_timeout_ms": 5000, "restart_backoff": $backoff${3:-}}]}
 JSON
 }
 

@@ -1,7 +1,8 @@
 # deployex logs against files written by the real log writer (deployex __log):
 # argument errors, tails, --stderr, -f across rotations (bursts included),
 # the end of -f on SIGTERM and on a closed stdout; the writer itself ignores
-# SIGTERM and flushes a partial last line at EOF.
+# SIGTERM and flushes a partial last line at EOF; one writer takes both streams
+# of an instance losslessly.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 
 write_config 2
@@ -150,7 +151,38 @@ wait $APID
 assert_eq "2026-01-01T00:00:06.000Z [2] b6
 2026-01-01T00:00:07.000Z [1] a7" "$(cat "$T/all.out")" "-f over every instance, across a rotation"
 
+# One writer for both streams of an instance (stdout on fd 0, stderr on fd 3):
+# a burst of 20000 lines on each at once, several rotations of each file; every
+# line lands once, in order, in its own stream's files.
+O="$T/log/two/two-1-stdout.log"; E="$T/log/two/two-1-stderr.log"
+mkfifo "$T/out.fifo" "$T/err.fifo"
+"$DEPLOYEX" __log "$O" "$E" 100000 20 <"$T/out.fifo" 3<"$T/err.fifo" 2>"$T/two.err" &
+WPID=$!
+exec 5>"$T/out.fifo" 6>"$T/err.fifo"
+python3 -c '
+import os
+for i in range(1, 20001):
+    os.write(5, b"out %d\n" % i)
+    os.write(6, b"err %d\n" % i)'
+exec 5>&- 6>&-
+wait $WPID
+assert_eq "0" "$?" "the two-stream writer ends at EOF on both, nothing lost"
+assert_eq "" "$(cat "$T/two.err")" "the two-stream writer has nothing to complain about"
+# oldest first: PATH.k ... PATH.1, PATH
+in_order() { for f in $(ls "$1".* 2>/dev/null | sort -t. -k3 -rn) "$1"; do cat "$f"; done | unstamp; }
+[ -f "$O.2" ] && [ -f "$E.2" ] || fail "both streams rotated more than once"
+ok
+in_order "$O" >"$T/out.got"
+in_order "$E" >"$T/err.got"
+seq 1 20000 | sed 's/^/out /' >"$T/out.want"
+seq 1 20000 | sed 's/^/err /' >"$T/err.want"
+cmp -s "$T/out.want" "$T/out.got" || fail "stdout lost or reordered lines: $(diff "$T/out.want" "$T/out.got" | head -5)"
+cmp -s "$T/err.want" "$T/err.got" || fail "stderr lost or reordered lines: $(diff "$T/err.want" "$T/err.got" | head -5)"
+ok
+
 # Bad writer arguments are usage errors.
 run 2 "$DEPLOYEX" __log "$LOG" 0 3
 run 2 "$DEPLOYEX" __log "$LOG" 100 -1
+run 2 "$DEPLOYEX" __log "$LOG" "$LOG.err" 100 3 3<&-
+assert_contains "$ERR" "descriptor 3" "two paths need the second stream on fd 3"
 finish

@@ -64,6 +64,52 @@ static void test_exit_statuses(void **state)
         }
 }
 
+/*
+ * spawn_start_async returns before the exec: the verdict comes through the
+ * fd, the child stays the caller's to reap (exit 127 after a failed exec).
+ */
+static void test_exec_async(void **state)
+{
+        (void)state;
+        {
+                char *argv[] = { "sleep", "5", NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false };
+                pid_t pid = 0, w;
+                int fd = -1, st = 0;
+
+                assert_int_equal(spawn_start_async(&o, &pid, &fd), 0);
+                assert_true(pid > 0 && fd >= 0);
+                /* Blocking read: EOF once sleep has executed. */
+                assert_int_equal(spawn_exec_result(fd), 0);
+                close(fd);
+                assert_int_equal(kill(pid, SIGKILL), 0);
+                do
+                        w = waitpid(pid, &st, 0);
+                while (w < 0 && errno == EINTR);
+                assert_int_equal(w, pid);
+                assert_true(WIFSIGNALED(st));
+        }
+        {
+                char *argv[] = { "true", NULL };
+                struct spawn_opts o = { argv, NULL, "/nonexistent/dir", -1, -1, -1, false };
+                pid_t pid = 0, w;
+                int fd = -1, st = 0, r;
+
+                assert_int_equal(spawn_start_async(&o, &pid, &fd), 0);
+                assert_true(fcntl(fd, F_SETFL, O_NONBLOCK) == 0);
+                /* Non-blocking: in progress until the child has tried (never an early 0). */
+                while ((r = spawn_exec_result(fd)) == -EINPROGRESS)
+                        usleep(1000);
+                assert_int_equal(r, -ENOENT);
+                close(fd);
+                do
+                        w = waitpid(pid, &st, 0);
+                while (w < 0 && errno == EINTR);
+                assert_int_equal(w, pid);
+                assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 127);
+        }
+}
+
 static void test_exec_failures(void **state)
 {
         char tmpl[] = "/tmp/test_spawn_XXXXXX";
@@ -464,6 +510,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exit_statuses),
                 cmocka_unit_test(test_exec_failures),
+                cmocka_unit_test(test_exec_async),
                 cmocka_unit_test(test_resolve),
                 cmocka_unit_test(test_env_build),
                 cmocka_unit_test(test_env_and_cwd_reach_child),
