@@ -1213,10 +1213,6 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
         x = member(root, "notify");
         if (x)
                 parse_notify(ck, x, c);
-        /* S3 and GCS conditional writes are not implemented yet (docs/fleet.md). */
-        if (c->has_fleet && c->source && strncmp(c->source, "file://", 7) != 0)
-                problem(ck, "fleet", "fleet rollouts support file:// sources only for now; "
-                                     "remove \"fleet\" or use a file:// source");
 
         x = member(root, "apps");
         if (!x) {

@@ -255,12 +255,10 @@ out:
         return r;
 }
 
-int fleet_file_verdict(const char *dir, const char *by, const char *reason, uint64_t at_ms)
+void fleet_verdict_format(const char *by, const char *reason, uint64_t at_ms, struct buf *out)
 {
-        struct buf path = BUF_INIT, out = BUF_INIT;
         char at[40];
-        yajl_gen g = json_gen_new(&out);
-        int r;
+        yajl_gen g = json_gen_new(out);
 
         time_format_iso(at_ms, at, sizeof(at));
         yajl_gen_map_open(g);
@@ -270,7 +268,36 @@ int fleet_file_verdict(const char *dir, const char *by, const char *reason, uint
         json_gen_kv_str(g, "at", at);
         yajl_gen_map_close(g);
         yajl_gen_free(g);
-        buf_putc(&out, '\n');
+        buf_putc(out, '\n');
+}
+
+void fleet_verdict_parse(const char *text, size_t len, struct fleet_view *v,
+                         char verdict_by[FLEET_HOST_MAX + 1])
+{
+        struct buf err = BUF_INIT;
+        yajl_val root = NULL;
+
+        if (json_parse(text, len, "verdict.json", &root, &err) == 0) {
+                const char *res = get_str(root, "result"), *why = get_str(root, "reason"),
+                           *by = get_str(root, "by");
+
+                if (res && strcmp(res, "failed") == 0) {
+                        v->verdict_failed = true;
+                        snprintf(v->verdict_reason, sizeof(v->verdict_reason), "%s: %s",
+                                 by ? by : "?", why ? why : "failed");
+                        str_copy(verdict_by, FLEET_HOST_MAX + 1, by ? by : "");
+                }
+                yajl_tree_free(root);
+        }
+        buf_release(&err);
+}
+
+int fleet_file_verdict(const char *dir, const char *by, const char *reason, uint64_t at_ms)
+{
+        struct buf path = BUF_INIT, out = BUF_INIT;
+        int r;
+
+        fleet_verdict_format(by, reason, at_ms, &out);
         buf_printf(&path, "%s/verdict.json", dir);
         r = mkdir_p(dir, 0755);
         if (r >= 0)
@@ -287,7 +314,6 @@ int fleet_file_read(const char *dir, struct fleet_view *v, uint64_t at_ms[FLEET_
 {
         struct buf path = BUF_INIT, text = BUF_INIT, err = BUF_INIT;
         struct dirent *e;
-        yajl_val root = NULL;
         DIR *dh;
         int k;
         char tail;
@@ -318,18 +344,9 @@ int fleet_file_read(const char *dir, struct fleet_view *v, uint64_t at_ms[FLEET_
         closedir(dh);
         buf_reset(&path);
         buf_printf(&path, "%s/verdict.json", dir);
-        if (json_parse_file(path.data, SLOT_MAX_BYTES, &root, &err) == 0) {
-                const char *res = get_str(root, "result"), *why = get_str(root, "reason"),
-                           *by = get_str(root, "by");
-
-                if (res && strcmp(res, "failed") == 0) {
-                        v->verdict_failed = true;
-                        snprintf(v->verdict_reason, sizeof(v->verdict_reason), "%s: %s",
-                                 by ? by : "?", why ? why : "failed");
-                        str_copy(verdict_by, FLEET_HOST_MAX + 1, by ? by : "");
-                }
-                yajl_tree_free(root);
-        }
+        buf_reset(&text);
+        if (file_read_all(path.data, SLOT_MAX_BYTES, &text) >= 0)
+                fleet_verdict_parse(text.data, text.len, v, verdict_by);
         buf_release(&path);
         buf_release(&text);
         buf_release(&err);

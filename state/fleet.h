@@ -41,6 +41,14 @@ void fleet_slot_format(const char *host, enum fleet_slot_state st, int ready, in
 int fleet_slot_parse(const char *text, size_t len, const char *origin, struct fleet_slot *ret,
                      uint64_t *ret_at_ms, struct buf *err);
 
+/* verdict.json: {"result": "failed", "by", "reason", "at"}. */
+void fleet_verdict_format(const char *by, const char *reason, uint64_t at_ms, struct buf *out);
+/* A failed verdict sets v->verdict_failed, verdict_reason ("BY: REASON") and verdict_by. */
+void fleet_verdict_parse(const char *text, size_t len, struct fleet_view *v,
+                         char verdict_by[FLEET_HOST_MAX + 1]);
+/* The largest slot or verdict file a reader accepts. */
+#define FLEET_FILE_MAX 4096
+
 int fleet_claim_load(const char *path, struct fleet_claim *ret); /* absent: slot -1, 0 */
 int fleet_claim_save(const char *path, const struct fleet_claim *c);
 

@@ -15,8 +15,7 @@
  *         verdict BY<TAB>REASON
  *         slot K STATE READY TOTAL BEAT FINGERPRINT AT_MS HOST
  *
- * Only file:// sources are implemented; S3 and GCS conditional writes are not
- * yet (docs/fleet.md).
+ * The files live on file://, s3:// or gs:// alike (buckets/fleet_store.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -24,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buckets/fleet_store.h"
 #include "reconciler/cmd/cli.h"
 #include "state/desired.h"
 #include "state/fleet.h"
@@ -31,15 +31,16 @@
 #include "state/paths.h"
 #include "base/banned.h"
 
-/* {root} of a file:// source, or NULL after printing why. */
-static const char *file_root(const struct config *c)
+/* The store of APP's rollout of version, or NULL after printing why. */
+static struct fleet_store *open_store(const struct config *c, const char *app, const char *version)
 {
-        if (strncmp(c->source, "file://", 7) != 0) {
-                fprintf(stderr, "deployex: fleet rollouts support file:// sources only for now, "
-                                "not '%s' (docs/fleet.md)\n", c->source);
-                return NULL;
-        }
-        return c->source + 7;
+        struct fleet_store *s = NULL;
+        struct buf err = BUF_INIT;
+
+        if (fleet_store_open(c, app, version, &s, &err) < 0)
+                fprintf(stderr, "deployex: %s\n", err.data);
+        buf_release(&err);
+        return s;
 }
 
 static void print_view(const struct fleet_view *v, const uint64_t at[FLEET_SLOTS_MAX],
@@ -59,18 +60,34 @@ static void print_view(const struct fleet_view *v, const uint64_t at[FLEET_SLOTS
         }
 }
 
+/* The holder of slot 0 keeps the bucket tidy: old rollout folders go (docs/fleet.md). */
+static void prune_old_rollouts(struct fleet_store *store)
+{
+        struct buf err = BUF_INIT;
+        int deleted = 0;
+
+        if (fleet_store_prune(store, &deleted, &err) < 0)
+                fprintf(stderr, "cannot prune old rollout folders: %s\n", err.data);
+        else if (deleted)
+                fprintf(stderr, "pruned %d old rollout folder%s (the %d newest are kept)\n", deleted,
+                        deleted == 1 ? "" : "s", FLEET_KEEP_VERSIONS);
+        buf_release(&err);
+}
+
 static int run_fleet(const struct cli *cli, int argc, char **argv)
 {
         static struct fleet_view v;
         static uint64_t at[FLEET_SLOTS_MAX];
         char verdict_by[FLEET_HOST_MAX + 1];
-        struct buf dir = BUF_INIT, claim_path = BUF_INIT, text = BUF_INIT;
+        struct buf claim_path = BUF_INIT, text = BUF_INIT, err = BUF_INIT;
+        struct fleet_store *store = NULL;
         const struct app_config *app;
-        const char *root, *version, *reason;
+        const char *version, *reason;
         enum fleet_slot_state st;
         struct fleet_claim cl;
         uint64_t now = time_now_ms(), fp = 0;
         int ready, total, takeover, r;
+        bool claimed = false;
         struct config c;
 
         if (argc != 8 && argc != 9)
@@ -81,7 +98,7 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
         r = EXIT_FAIL;
         version = argv[2];
         reason = argc == 9 ? argv[8] : "failed";
-        if (!(app = cli_find_app(&c, argv[1])) || !(root = file_root(&c)))
+        if (!(app = cli_find_app(&c, argv[1])))
                 goto out;
         if (!c.has_fleet || !version_is_valid(version) ||
             fleet_slot_state_from_string(argv[3], &st) < 0 || st == FLEET_SLOT_ABANDONED ||
@@ -90,16 +107,17 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                 fprintf(stderr, "__fleet: bad arguments (or no \"fleet\" in the configuration)\n");
                 goto out;
         }
+        if (!(store = open_store(&c, app->name, version)))
+                goto out;
         fp = strtoull(argv[7], NULL, 16);
-        fleet_dir(root, app->name, c.env, version, &dir);
         path_rollout(&c, app->name, &claim_path);
         if (fleet_claim_load(claim_path.data, &cl) < 0 || strcmp(cl.version, version) != 0) {
                 memset(&cl, 0, sizeof(cl));
                 str_copy(cl.version, sizeof(cl.version), version);
                 cl.slot = -1;
         }
-        if (fleet_file_read(dir.data, &v, at, verdict_by) < 0) {
-                fprintf(stderr, "cannot read '%s': %s\n", dir.data, strerror(errno));
+        if (fleet_store_read(store, &v, at, verdict_by, &err) < 0) {
+                fprintf(stderr, "%s\n", err.data);
                 goto out;
         }
 
@@ -110,7 +128,8 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                 buf_reset(&text);
                 fleet_slot_format(s->host, FLEET_SLOT_ABANDONED, s->ready, s->total, s->beat + 1,
                                   now, &text);
-                if (fleet_file_replace(dir.data, takeover, fp, text.data, text.len) == 0) {
+                buf_reset(&err);
+                if (fleet_store_replace(store, takeover, fp, text.data, text.len, &err) == 0) {
                         fprintf(stderr, "slot %d of %s abandoned: unchanged for stale_after_ms\n",
                                 takeover, s->host);
                         if (takeover == 0) {
@@ -119,12 +138,22 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                                 snprintf(why, sizeof(why), "the canary %s went stale (slot 0 "
                                          "unchanged for %" PRIu64 " ms)", s->host,
                                          c.fleet_stale_after_ms);
-                                (void)fleet_file_verdict(dir.data, c.fleet_host, why, now);
+                                buf_reset(&err);
+                                if (fleet_store_verdict(store, c.fleet_host, why, now, &err) < 0) {
+                                        fprintf(stderr, "%s\n", err.data);
+                                        goto out;
+                                }
                         }
+                } else if (err.len) {
+                        fprintf(stderr, "%s\n", err.data);
+                        goto out;
                 }
         }
-        if (st == FLEET_SLOT_FAILED)
-                (void)fleet_file_verdict(dir.data, c.fleet_host, reason, now);
+        buf_reset(&err);
+        if (st == FLEET_SLOT_FAILED && fleet_store_verdict(store, c.fleet_host, reason, now, &err) < 0) {
+                fprintf(stderr, "%s\n", err.data);
+                goto out;
+        }
 
         if (!v.verdict_failed || st == FLEET_SLOT_FAILED) {
                 bool lost = false;
@@ -137,9 +166,10 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
 
                         if (!settled) {
                                 buf_reset(&text);
+                                buf_reset(&err);
                                 fleet_slot_format(c.fleet_host, st, ready, total, cl.beat + 1, now, &text);
-                                int w = fleet_file_replace(dir.data, cl.slot, cl.fingerprint, text.data,
-                                                           text.len);
+                                int w = fleet_store_replace(store, cl.slot, cl.fingerprint, text.data,
+                                                            text.len, &err);
                                 if (w == 0) {
                                         cl.beat++;
                                         cl.fingerprint = fleet_fingerprint(text.data, text.len);
@@ -149,7 +179,7 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                                         lost = true;
                                 } else {
                                         fprintf(stderr, "cannot write slot %d: %s\n", cl.slot,
-                                                strerror(-w));
+                                                err.len ? err.data : strerror(-w));
                                         goto out;
                                 }
                         }
@@ -158,14 +188,15 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                         int first = c.fleet_canaries && !c.fleet_canary ? 1 : 0;
 
                         buf_reset(&text);
+                        buf_reset(&err);
                         cl.beat = 1;
                         fleet_slot_format(c.fleet_host, st, ready, total, cl.beat, now, &text);
-                        if (fleet_file_claim(dir.data, first, text.data, text.len, &cl.slot,
-                                             &cl.fingerprint) < 0) {
-                                fprintf(stderr, "cannot claim a slot in '%s': %s\n", dir.data,
-                                        strerror(errno));
+                        if (fleet_store_claim(store, first, text.data, text.len, &cl.slot,
+                                              &cl.fingerprint, &err) < 0) {
+                                fprintf(stderr, "%s\n", err.data);
                                 goto out;
                         }
+                        claimed = true;
                 }
                 /* Persisted before anyone acts on it: a restarted daemon resumes this turn. */
                 if (fleet_claim_save(claim_path.data, &cl) < 0) {
@@ -173,16 +204,22 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                         goto out;
                 }
         }
-        if (fleet_file_read(dir.data, &v, at, verdict_by) < 0)
+        if (claimed && cl.slot == 0)
+                prune_old_rollouts(store);
+        buf_reset(&err);
+        if (fleet_store_read(store, &v, at, verdict_by, &err) < 0) {
+                fprintf(stderr, "%s\n", err.data);
                 goto out;
+        }
         v.mine = cl.slot;
         print_view(&v, at, verdict_by);
         r = EXIT_OK;
 out:
+        fleet_store_free(store);
         config_release(&c);
-        buf_release(&dir);
         buf_release(&claim_path);
         buf_release(&text);
+        buf_release(&err);
         return r;
 }
 
@@ -191,9 +228,10 @@ static int run_rollout(const struct cli *cli, int argc, char **argv)
         static struct fleet_view v;
         static uint64_t at[FLEET_SLOTS_MAX];
         char verdict_by[FLEET_HOST_MAX + 1];
-        struct buf dir = BUF_INIT, path = BUF_INIT, out = BUF_INIT;
+        struct buf path = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+        struct fleet_store *store = NULL;
         const struct app_config *app;
-        const char *root, *name;
+        const char *name;
         struct desired want;
         struct fleet_claim cl;
         uint64_t now = time_now_ms();
@@ -207,7 +245,7 @@ static int run_rollout(const struct cli *cli, int argc, char **argv)
                 return r;
         r = EXIT_FAIL;
         memset(&want, 0, sizeof(want));
-        if (!(app = cli_find_app(&c, name)) || !(root = file_root(&c)))
+        if (!(app = cli_find_app(&c, name)))
                 goto out;
         if (!c.has_fleet) {
                 fprintf(stderr, "deployex: no \"fleet\" in %s: every host deploys at once\n", c.origin);
@@ -222,8 +260,12 @@ static int run_rollout(const struct cli *cli, int argc, char **argv)
         path_rollout(&c, app->name, &path);
         if (fleet_claim_load(path.data, &cl) < 0 || strcmp(cl.version, want.release.version) != 0)
                 cl.slot = -1;
-        fleet_dir(root, app->name, c.env, want.release.version, &dir);
-        (void)fleet_file_read(dir.data, &v, at, verdict_by);
+        if (!(store = open_store(&c, app->name, want.release.version)))
+                goto out;
+        if (fleet_store_read(store, &v, at, verdict_by, &err) < 0) {
+                fprintf(stderr, "deployex: %s\n", err.data);
+                goto out;
+        }
         if (json) {
                 yajl_gen g = json_gen_new(&out);
 
@@ -283,10 +325,11 @@ static int run_rollout(const struct cli *cli, int argc, char **argv)
         r = EXIT_OK;
 out:
         desired_release(&want);
+        fleet_store_free(store);
         config_release(&c);
-        buf_release(&dir);
         buf_release(&path);
         buf_release(&out);
+        buf_release(&err);
         return r;
 }
 
@@ -297,7 +340,7 @@ const struct cli_command cmd_rollout = {
         .help = "Every slot of rollout/{app}/{env}/{version}/ in the bucket for the version\n"
                 "current.json publishes: slot, host, state (waiting, deploying, ready, failed,\n"
                 "abandoned), ready/total instances, the age of its last beat, and the verdict.\n"
-                "Needs \"fleet\" in the configuration; file:// sources only for now.\n"
+                "Needs \"fleet\" in the configuration; works on file://, s3:// and gs://.\n"
                 "See docs/fleet.md.\n",
         .run = run_rollout,
 };

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "tests/unit/peer_util.h"
+#include "tests/unit/peer_cond.h"
 #include "buckets/aws_sigv4.h"
 #include "state/desired.h"
 #include "state/paths.h"
@@ -273,6 +274,17 @@ static void test_metadata_server(void **state)
         buf_release(&err);
 }
 
+/* Fleet rollouts' conditional writes: ifGenerationMatch=0 and =GENERATION, 412. */
+static void test_conditional_writes(void **state)
+{
+        const char *log = PEER_ENV("DEPLOYEX_TEST_GCS_LOG");
+
+        (void)state;
+        peer_check_conditional_writes(&pc.c);
+        assert_int_equal(peer_log_count(log, "\"POST\"", "slot-001.json", "\"igm\":\"0\"", "\"status\":412", NULL), 1);
+        assert_int_equal(peer_log_count(log, "\"POST\"", "slot-001.json", "\"status\":412", NULL), 2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -283,6 +295,7 @@ int main(void)
                 cmocka_unit_test(test_outage_keeps_last_good),
                 cmocka_unit_test(test_fetch),
                 cmocka_unit_test(test_metadata_server),
+                cmocka_unit_test(test_conditional_writes),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

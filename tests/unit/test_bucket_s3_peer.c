@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "tests/unit/peer_util.h"
+#include "tests/unit/peer_cond.h"
 #include "buckets/aws_sigv4.h"
 #include "state/desired.h"
 #include "state/paths.h"
@@ -344,6 +345,52 @@ static void test_imds_credentials(void **state)
         buf_release(&err);
 }
 
+/* Fleet rollouts' conditional writes: If-None-Match: *, If-Match, 412, and 409 retried. */
+static void test_conditional_writes(void **state)
+{
+        const char *ep = PEER_ENV("DEPLOYEX_TEST_S3_ENDPOINT");
+        const char *log = PEER_ENV("DEPLOYEX_TEST_S3_LOG");
+        struct bucket_put *bp = NULL;
+        struct buf err = BUF_INIT, url = BUF_INIT, body = BUF_INIT;
+        char t1[BUCKET_TAG_MAX + 1], t2[BUCKET_TAG_MAX + 1];
+
+        (void)state;
+        peer_check_conditional_writes(&pc.c);
+        assert_true(peer_log_count(log, "\"PUT\"", "slot-001.json", "\"status\":412", NULL) == 2);
+        assert_true(peer_log_count(log, "\"PUT\"", "slot-001.json", "\"inm\":\"*\"", NULL) == 2);
+
+        /* 409 ConditionalRequestConflict: retried after a delay, and the write lands. */
+        assert_int_equal(bucket_put_open(&pc.c, &bp, &err), 0);
+        assert_int_equal(bucket_put_object_if(bp, "rollout/x/409.json", "a", 1, "application/json",
+                                              BUCKET_IF_ABSENT, NULL, t1, &err), 0);
+        buf_printf(&url, "%s/__admin/fail?status=409&count=2&method=PUT&match=409.json&code=ConditionalRequestConflict", ep);
+        assert_int_equal(peer_http("POST", url.data, NULL, 0, NULL), 204);
+        assert_int_equal(bucket_put_object_if(bp, "rollout/x/409.json", "b", 1, "application/json",
+                                              BUCKET_IF_MATCH, t1, t2, &err), 0);
+        assert_int_equal(peer_log_count(log, "409.json", "\"status\":409", NULL), 2);
+        assert_int_equal(bucket_get_object(bp, "rollout/x/409.json", 16, &body, t1, &err), 0);
+        assert_string_equal(t1, t2);
+        /* A conflict that does not end: -EAGAIN, the next heartbeat tries again. */
+        buf_reset(&url);
+        buf_printf(&url, "%s/__admin/fail?status=409&count=50&method=PUT&match=409.json&code=ConditionalRequestConflict", ep);
+        assert_int_equal(peer_http("POST", url.data, NULL, 0, NULL), 204);
+        buf_reset(&err);
+        assert_int_equal(bucket_put_object_if(bp, "rollout/x/409.json", "c", 1, "application/json",
+                                              BUCKET_IF_MATCH, t2, t1, &err), -EAGAIN);
+        assert_non_null(strstr(err.data, "ConditionalRequestConflict"));
+        buf_reset(&url);
+        buf_printf(&url, "%s/__admin/fail?status=409&count=0", ep);
+        assert_int_equal(peer_http("POST", url.data, NULL, 0, NULL), 204);
+        /* If-Match on an object that is gone. */
+        assert_int_equal(bucket_delete_object(bp, "rollout/x/409.json", &err), 0);
+        assert_int_equal(bucket_put_object_if(bp, "rollout/x/409.json", "d", 1, "application/json",
+                                              BUCKET_IF_MATCH, t2, t1, &err), -ENOENT);
+        bucket_put_free(bp);
+        buf_release(&err);
+        buf_release(&url);
+        buf_release(&body);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -355,6 +402,7 @@ int main(void)
                 cmocka_unit_test(test_fetch_once_per_version),
                 cmocka_unit_test(test_fetch_refusals),
                 cmocka_unit_test(test_imds_credentials),
+                cmocka_unit_test(test_conditional_writes),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

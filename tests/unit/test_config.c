@@ -99,7 +99,6 @@ static void test_invalid_configs(void **state)
                 { TOP(", \"fleet\": {\"canary\": 1}"), "fleet.canary: must be true or false" },
                 { TOP(", \"fleet\": {\"heartbeat_ms\": 5}"), "fleet.heartbeat_ms: must be an integer from 100" },
                 { TOP(", \"fleet\": {\"heartbeat_ms\": 5000, \"stale_after_ms\": 9000}"), "fleet.stale_after_ms: must be more than twice fleet.heartbeat_ms (5000), got 9000" },
-                { "{\"source\": \"s3://b\", \"cookie\": \"c\", \"apps\": [], \"fleet\": {}}", "fleet: fleet rollouts support file:// sources only for now" },
                 /* tls and http */
                 { TOP(", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\"}"), "tls.ca: required when \"tls\" is set" },
                 { TOP(", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\", \"ca\": \"ca.pem\"}"), "tls.ca: must be an absolute path" },
@@ -268,6 +267,10 @@ static void test_fleet(void **state)
         const char *none = TOP("");
         const char *some = TOP(", \"fleet\": {\"host\": \"web-1\", \"canary\": true, \"soak_ms\": 20}");
         const char *dflt = TOP(", \"fleet\": {}");
+        static const char *const clouds[] = {
+                "{\"source\": \"s3://b\", \"cookie\": \"c\", \"apps\": [], \"fleet\": {}}",
+                "{\"source\": \"gs://b/p\", \"cookie\": \"c\", \"apps\": [], \"fleet\": {}}",
+        };
         char host[256];
 
         (void)state;
@@ -289,6 +292,12 @@ static void test_fleet(void **state)
         assert_string_equal(c.fleet_host, host);
         assert_false(c.fleet_canaries);
         config_release(&c);
+        /* Buckets with conditional writes hold the rollout files too (buckets/fleet_store.h). */
+        for (size_t i = 0; i < ARRAY_SIZE(clouds); i++) {
+                assert_int_equal(config_parse(clouds[i], strlen(clouds[i]), ORIGIN, &c, &err), 0);
+                assert_true(c.has_fleet);
+                config_release(&c);
+        }
         buf_release(&err);
 }
 
