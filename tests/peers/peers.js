@@ -227,10 +227,11 @@ async function startS3() {
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
     if (url.pathname.startsWith('/__admin/')) return handleAdmin(req, res, url);
+    const t0 = Date.now(); // when the request arrived ("t": when it was answered)
     const body = await readBody(req);
     if (await applyHooks(req, res)) return;
     const v = verifySigV4(req, body, keys, 's3');
-    const entry = { method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
+    const entry = { t0, method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
     if (req.headers['if-match']) entry.im = req.headers['if-match'];
     if (!v.ok) {
       log(Object.assign(entry, { status: v.status, error: v.code }));
@@ -353,9 +354,10 @@ function startGcp() {
   return http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
     if (url.pathname.startsWith('/__admin/')) return handleAdmin(req, res, url);
+    const t0 = Date.now(); // when the request arrived ("t": when it was answered)
     const body = await readBody(req);
     if (await applyHooks(req, res)) return;
-    const entry = { method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
+    const entry = { t0, method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
     let who = tokenWho(req);
     const done = (status, obj, extra) => { log(Object.assign(entry, { status }, who ? { who } : {})); sendJson(res, status, obj, extra); };
 
