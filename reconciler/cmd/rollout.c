@@ -87,7 +87,7 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
         struct fleet_claim cl;
         uint64_t now = time_now_ms(), fp = 0;
         int ready, total, takeover, r;
-        bool claimed = false;
+        bool claimed = false, wrote = false;
         struct config c;
 
         if (argc != 8 && argc != 9)
@@ -130,6 +130,7 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                                   now, &text);
                 buf_reset(&err);
                 if (fleet_store_replace(store, takeover, fp, text.data, text.len, &err) == 0) {
+                        wrote = true;
                         fprintf(stderr, "slot %d of %s abandoned: unchanged for stale_after_ms\n",
                                 takeover, s->host);
                         if (takeover == 0) {
@@ -150,9 +151,12 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                 }
         }
         buf_reset(&err);
-        if (st == FLEET_SLOT_FAILED && fleet_store_verdict(store, c.fleet_host, reason, now, &err) < 0) {
-                fprintf(stderr, "%s\n", err.data);
-                goto out;
+        if (st == FLEET_SLOT_FAILED && !v.verdict_failed) {
+                if (fleet_store_verdict(store, c.fleet_host, reason, now, &err) < 0) {
+                        fprintf(stderr, "%s\n", err.data);
+                        goto out;
+                }
+                wrote = true;
         }
 
         if (!v.verdict_failed || st == FLEET_SLOT_FAILED) {
@@ -170,6 +174,7 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                                 fleet_slot_format(c.fleet_host, st, ready, total, cl.beat + 1, now, &text);
                                 int w = fleet_store_replace(store, cl.slot, cl.fingerprint, text.data,
                                                             text.len, &err);
+                                wrote = true;
                                 if (w == 0) {
                                         cl.beat++;
                                         cl.fingerprint = fleet_fingerprint(text.data, text.len);
@@ -196,7 +201,7 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                                 fprintf(stderr, "%s\n", err.data);
                                 goto out;
                         }
-                        claimed = true;
+                        claimed = wrote = true;
                 }
                 /* Persisted before anyone acts on it: a restarted daemon resumes this turn. */
                 if (fleet_claim_save(claim_path.data, &cl) < 0) {
@@ -206,8 +211,9 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
         }
         if (claimed && cl.slot == 0)
                 prune_old_rollouts(store);
+        /* What the daemon decides on: read again only if this job changed it. */
         buf_reset(&err);
-        if (fleet_store_read(store, &v, at, verdict_by, &err) < 0) {
+        if (wrote && fleet_store_read(store, &v, at, verdict_by, &err) < 0) {
                 fprintf(stderr, "%s\n", err.data);
                 goto out;
         }
