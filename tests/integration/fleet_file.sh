@@ -76,6 +76,14 @@ publish_demo 1.0.0
 publish_demo 1.0.1 >/dev/null; rm -f "$T/bucket/dist/demo/demo-1.0.1.tar.gz"
 demo_release 2.0.0 crash >/dev/null
 publish_demo 1.0.0
+# Six finished rollouts of old versions: the canary's claim keeps the five newest folders.
+old_at=1700000000000
+for v in 0.0.1 0.0.2 0.0.3 0.0.4 0.0.5 0.0.6; do
+        old_at=$((old_at + 60000))
+        mkdir -p "$T/bucket/rollout/demo/prod/$v"
+        printf '{"host": "h0", "state": "ready", "ready": 1, "total": 1, "beat": 9, "at": "2023-11-14T22:13:20Z", "at_ms": %s}\n' \
+                "$old_at" >"$T/bucket/rollout/demo/prod/$v/slot-000.json"
+done
 
 # --- all at once: one winner per slot, canary first, strict order ---
 for h in $HOSTS; do start_host "$h"; done
@@ -83,6 +91,9 @@ wait_for 60 "[ -f '$T/h0/var/state/demo/rollout.json' ] && [ -f '$T/h1/var/state
 assert_eq "0" "$(slot_of h0)" "the canary holds slot 0"
 assert_eq "1 2" "$( (slot_of h1; slot_of h2) | sort | tr '\n' ' ' | sed 's/ $//')" "h1 and h2 won one slot each"
 assert_eq "1" "$(ls "$T/bucket/rollout/demo/prod/1.0.0" | grep -c '^slot-001.json$')" "one slot-001"
+# The claiming job prunes right after it saved the claim.
+wait_for 10 "[ \"\$(ls '$T/bucket/rollout/demo/prod' | tr '\n' ' ')\" = '0.0.3 0.0.4 0.0.5 0.0.6 1.0.0 ' ]" \
+        "the canary's claim to prune the oldest rollout folders"
 second=$( [ "$(slot_of h1)" = 1 ] && echo h1 || echo h2 )
 third=$( [ "$second" = h1 ] && echo h2 || echo h1 )
 
