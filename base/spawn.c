@@ -179,7 +179,7 @@ void spawn_set_child_fd_limit(unsigned long soft, unsigned long hard)
  */
 static void __attribute__((noreturn))
 child_exec(const char *path, char *const *argv, char *const *envp, const char *cwd,
-           const int fds[4], int nfds, int errfd, pid_t die_with)
+           const int fds[4], int nfds, int errfd, pid_t die_with, const struct proc_ids *ids)
 {
         struct sigaction sa;
         sigset_t empty;
@@ -209,6 +209,15 @@ child_exec(const char *path, char *const *argv, char *const *envp, const char *c
         /* select()-based programs break above 1024 descriptors: give them the limit we had. */
         if (child_nofile.rlim_cur && die_with <= 0)
                 (void)setrlimit(RLIMIT_NOFILE, &child_nofile);
+        /*
+         * The raw system calls: this process has one thread now, and glibc's
+         * wrappers would signal the parent's threads that it no longer has.
+         * Before PR_SET_PDEATHSIG, which a change of credentials clears.
+         */
+        if (ids && (syscall(SYS_setgroups, ids->ngroups, ids->groups) < 0 ||
+                    syscall(SYS_setresgid, ids->gid, ids->gid, ids->gid) < 0 ||
+                    syscall(SYS_setresuid, ids->uid, ids->uid, ids->uid) < 0))
+                goto fail;
         /* The parent may have died between fork() and prctl(): check after arming. */
         if (die_with > 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != die_with))
                 goto fail;
@@ -288,7 +297,7 @@ static int start_child(const struct spawn_opts *o, int fd3, pid_t *ret_pid, int 
         pid = fork();
         if (pid == 0)
                 child_exec(path.data, o->argv, envp, o->cwd, fds, fd3 >= 0 ? 4 : 3, errpipe[1],
-                           o->die_with_parent ? parent : 0);
+                           o->die_with_parent ? parent : 0, o->ids);
         r = pid < 0 ? -errno : 0;
         sigprocmask(SIG_SETMASK, &old, NULL);
         if (r < 0)

@@ -6,8 +6,9 @@
  * descriptors -- is built in the parent before fork().  Between fork() and
  * execve() the child makes only async-signal-safe calls: reset the signal
  * mask and dispositions, setsid() (its own session and process group, so the
- * whole group can be signalled), dup2() the given descriptors onto 0/1/2,
- * chdir(), execve().  An exec failure comes back to the parent as an errno
+ * whole group can be signalled), setgroups/setresgid/setresuid to the
+ * app's user when asked, dup2() the given descriptors onto 0/1/2, chdir(),
+ * execve().  An exec failure comes back to the parent as an errno
  * through a close-on-exec pipe, so spawn_start() either returns a running
  * child or an error, never a child that silently failed to exec.
  *
@@ -31,6 +32,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/ids.h"
 #include "state/config.h"
 #include "base/util.h"
 
@@ -47,6 +49,12 @@ struct spawn_opts {
          * and must not race.  Instances and log writers outlive the daemon.
          */
         bool die_with_parent;
+        /*
+         * Run as these ids (an app's user, DESIGN §8), set after setsid()
+         * and before the descriptors and cwd: a cwd the user cannot enter
+         * fails the spawn.  NULL = this process's ids.
+         */
+        const struct proc_ids *ids;
 };
 
 /*

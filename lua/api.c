@@ -167,7 +167,7 @@ static void quote_arg(struct buf *out, const char *s)
         buf_putc(out, '\'');
 }
 
-static int open_log(const char *path)
+int api_open_log(const char *path)
 {
         struct buf dir = BUF_INIT;
         const char *slash;
@@ -183,6 +183,14 @@ static int open_log(const char *path)
         buf_release(&dir);
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0640);
         return fd < 0 ? -1 : fd;
+}
+
+/* Log k (0 stdout, 1 stderr) of the instance: a copy of the one given, or opened now. */
+static int open_log(const struct api_env *env, int k)
+{
+        if (env->log_fds)
+                return env->log_fds[k] < 0 ? -1 : fcntl(env->log_fds[k], F_DUPFD_CLOEXEC, 3);
+        return api_open_log(k ? env->stderr_log : env->stdout_log);
 }
 
 static void write_str(int fd, const char *s)
@@ -342,15 +350,15 @@ static int l_exec(lua_State *L)
 
         /* From here to the result table: no Lua calls, C owns fds and envp. */
         envp = spawn_env_build(NULL, unset, nunset, set, nset);
-        out_fd = open_log(env->stdout_log);
-        err_fd = open_log(env->stderr_log);
+        out_fd = open_log(env, 0);
+        err_fd = open_log(env, 1);
         stamp(when, sizeof(when));
         buf_reset(line);
         buf_printf(line, "[deployex %s] exec: %s\n", when, masked->data);
         write_str(out_fd, line->data);
 
         /* A command dies with the hook that runs it (and so with the daemon's job). */
-        o = (struct spawn_opts){ argv, envp, cwd, -1, -1, -1, true };
+        o = (struct spawn_opts){ argv, envp, cwd, -1, -1, -1, true, NULL };
         run = (struct spawn_run){ limit, API_EXEC_GRACE_MS, out_fd, err_fd, API_OUTPUT_TAIL };
         r = spawn_run(&o, &run, &res);
         if (r < 0) {
@@ -821,7 +829,7 @@ static int l_rpc(lua_State *L)
                 beam_close(&c);
         }
         spent = mono_now_ms() - start;
-        out_fd = open_log(env->stdout_log);
+        out_fd = open_log(env, 0);
         stamp(when, sizeof(when));
         buf_printf(line, "[deployex %s] rpc %s %s:%s/%lld: %s (%llu ms)\n", when, node, mod, fun,
                    (long long)nargs, r == 0 ? "ok" : err->data, (unsigned long long)spent);

@@ -48,6 +48,9 @@ struct beam_tls;
 #define API_RPC_CONNECT_MS 5000       /* the connection's share of it, at most */
 #define API_MASK "********"
 
+/* Open an instance log for appending the way exec and rpc do: the fd, or -1. */
+int api_open_log(const char *path);
+
 struct api_env {
         const char *cookie;     /* masked in log output; NULL or "" = nothing to mask */
         const char *stdout_log; /* exec appends the child's stdout here; NULL = not kept */
@@ -57,6 +60,11 @@ struct api_env {
         void *log_data;
         /* How deployex.rpc reaches the nodes: NULL = plain TCP, else TLS. */
         struct api_tls *tls;
+        /*
+         * stdout_log and stderr_log opened already (by a hook job before it
+         * became the app's user, who may not open them); NULL = open the paths.
+         */
+        const int *log_fds;
 };
 
 /*

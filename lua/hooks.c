@@ -406,7 +406,7 @@ out:
 int hooks_check_app_dir(const struct config *c, const struct app_config *app, const char *dir,
                         struct buf *err)
 {
-        struct api_env env = { NULL, NULL, NULL, NULL, NULL, NULL };
+        struct api_env env = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
         struct sandbox_limits limits;
         struct sandbox *sb = NULL;
         size_t mark = err->len;
@@ -810,7 +810,7 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         env = (struct api_env){ cookie.data, out_log.data, err_log.data,
                                 call->log ? call->log : stderr_log,
                                 call->log ? call->log_data : (void *)call,
-                                c->has_tls ? &tls : NULL };
+                                c->has_tls ? &tls : NULL, call->log_fds };
         /* Errors go through msg: a hook may have put the cookie into its error message. */
         r = hooks_open(c, app, call->hooks_dir, &limits, &env, &sb, &msg);
         if (r < 0) {

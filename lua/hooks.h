@@ -78,6 +78,7 @@ struct hook_call {
         void *log_data;
         bool hot;                    /* ctx.hot: the call belongs to a hot upgrade (new/ is not rotated) */
         bool new_as_current;         /* ctx.dirs.current is new/: pre-flight asks start() about it */
+        const int *log_fds;          /* the instance's logs opened already (api_env); NULL = by path */
 };
 
 /* The limits a hook runs under unless the caller says otherwise (pre_commands get an hour). */

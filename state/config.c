@@ -82,7 +82,7 @@ static const char *const fleet_keys[] = { "host", "canary", "canaries", "heartbe
 static const char *const app_keys[] = {
         "name", "language", "replicas", "ports", "env", "hooks", "healthy_after_ms",
         "rollback_timeout_ms", "stop_timeout_ms", "restart_backoff", "max_probation_crashes",
-        "watchdog", NULL,
+        "watchdog", "user", "group", NULL,
 };
 static const char *const watchdog_keys[] = { "interval_ms", "memory_mb", "processes_pct", "atoms_pct",
                                              "ports_pct", "action", NULL };
@@ -517,6 +517,25 @@ static bool check_app_name(struct checker *ck, const char *field, const char *s)
         return false;
 }
 
+/* A user or group name as useradd(8) accepts it: no path, shell or JSON surprises. */
+static bool check_account_name(struct checker *ck, const char *field, const char *s)
+{
+        struct buf q = BUF_INIT;
+        size_t n = strlen(s);
+        bool ok = n > 0 && n <= 32 && s[0] != '-';
+
+        for (size_t i = 0; ok && i < n; i++)
+                ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                     (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.';
+        if (ok)
+                return true;
+        put_quoted(&q, s);
+        problem(ck, field, "must be a user or group name ([A-Za-z0-9._-], at most 32, not "
+                "starting with '-'), got %s", q.data);
+        buf_release(&q);
+        return false;
+}
+
 static bool check_language(struct checker *ck, const char *field, const char *s, enum language *ret)
 {
         struct buf q = BUF_INIT;
@@ -638,6 +657,9 @@ static void app_release(struct app_config *a)
         }
         free(a->env);
         free(a->hooks);
+        free(a->user);
+        free(a->group);
+        free(a->ids);
         memset(a, 0, sizeof(*a));
 }
 
@@ -890,6 +912,11 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
         }
 
         opt_string(ck, v, where.data, "hooks", check_abs_path, &a->hooks);
+        opt_string(ck, v, where.data, "user", check_account_name, &a->user);
+        opt_string(ck, v, where.data, "group", check_account_name, &a->group);
+        if (a->group && !a->user)
+                problem(ck, where.data, "group is set but user is not; set user too (group "
+                        "defaults to the user's primary group)");
         opt_uint(ck, v, where.data, "healthy_after_ms", 0, TIMEOUT_MAX_MS, &a->healthy_after_ms);
         opt_uint(ck, v, where.data, "rollback_timeout_ms", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
         opt_uint(ck, v, where.data, "stop_timeout_ms", 1, TIMEOUT_MAX_MS, &a->stop_timeout_ms);

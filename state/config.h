@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/ids.h"
 #include "base/util.h"
 
 #define APP_NAME_MAX 32       /* [a-z][a-z0-9_]{0,31} */
@@ -57,6 +58,14 @@ struct app_config {
         struct kv *env;
         size_t nenv;
         char *hooks; /* per-app hook file, or NULL */
+        /*
+         * Run as (DESIGN §4.1, §8): names from the file, or NULL.  group
+         * defaults to the user's primary group.  ids is what they resolve to
+         * (config_resolve_users(), state/app_user.h); NULL = the daemon's own
+         * user (no user, or "root").
+         */
+        char *user, *group;
+        struct proc_ids *ids;
         uint64_t healthy_after_ms;    /* default 10000 (30000 in environment mode) */
         uint64_t rollback_timeout_ms; /* default 600000; also the probation window */
         uint32_t max_probation_crashes; /* default 3: crashes on probation that fail a deploy */

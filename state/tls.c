@@ -3,6 +3,7 @@
  * configured files.  See tls.h.
  */
 #include "state/tls.h"
+#include "state/app_user.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -61,20 +62,37 @@ void tls_dist_text(const struct config *c, struct buf *out)
 int tls_dist_write(const struct config *c, const char *app, struct buf *ret_path, struct buf *err)
 {
         struct buf want = BUF_INIT, have = BUF_INIT, dir = BUF_INIT;
+        const struct app_config *a;
         int r;
 
         path_tls_dist_file(c, app, ret_path);
         tls_dist_text(c, &want);
+        buf_printf(&dir, "%.*s", (int)(strrchr(ret_path->data, '/') - ret_path->data), ret_path->data);
         if (file_read_all(ret_path->data, DIST_FILE_MAX, &have) == 0 && have.len == want.len &&
             memcmp(have.data, want.data, want.len) == 0) {
                 r = 0;
+                goto owner;
+        }
+        if ((r = mkdir_p(dir.data, 0700)) < 0) {
+                buf_printf(err, "cannot create '%s': %s", dir.data, strerror(-r));
                 goto out;
         }
-        buf_printf(&dir, "%.*s", (int)(strrchr(ret_path->data, '/') - ret_path->data), ret_path->data);
-        if ((r = mkdir_p(dir.data, 0700)) < 0)
-                buf_printf(err, "cannot create '%s': %s", dir.data, strerror(-r));
-        else if ((r = atomic_write_file(ret_path->data, want.data, want.len)) < 0)
+        if ((r = atomic_write_file_mode(ret_path->data, want.data, want.len, 0600)) < 0) {
                 buf_printf(err, "cannot write '%s': %s", ret_path->data, strerror(-r));
+                goto out;
+        }
+owner:
+        /*
+         * The app's VMs read it as the app's user (DESIGN §8): theirs, 0600,
+         * in a directory others may pass through but not list.
+         */
+        if ((a = config_find_app(c, app)) && a->ids && geteuid() == 0) {
+                if ((r = app_user_let_through(c->var_path)) < 0 ||
+                    (r = app_user_let_through(dir.data)) < 0 ||
+                    (r = app_user_chown(a, ret_path->data)) < 0)
+                        buf_printf(err, "cannot give '%s' to user %s: %s", ret_path->data, a->user,
+                                   strerror(-r));
+        }
 out:
         buf_release(&want);
         buf_release(&have);

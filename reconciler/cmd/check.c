@@ -15,6 +15,7 @@
 #include "reconciler/cmd/cli.h"
 #include "base/fsutil.h"
 #include "lua/hooks.h"
+#include "state/app_user.h"
 #include "state/json.h"
 #include "state/override.h"
 #include "state/paths.h"
@@ -249,6 +250,17 @@ static int run(const struct cli *cli, int argc, char **argv)
                 warn(&f, &warnings);
                 buf_release(&warnings);
         }
+        {
+                struct buf warnings = BUF_INIT;
+
+                /* DESIGN §8: named users exist; a root daemon runs no app as root by default. */
+                (void)config_resolve_users(&c, &err);
+                report(&f, &err);
+                (void)config_check_users(&c, geteuid() == 0, &err, &warnings);
+                report(&f, &err);
+                warn(&f, &warnings);
+                buf_release(&warnings);
+        }
         check_stray_overrides(&c, &f);
         check_file_source(&c, &f);
         if (!offline && source_open(&c, &src, &err) < 0)
@@ -304,6 +316,9 @@ const struct cli_command cmd_check = {
                 "Each problem is printed on its own line naming the file and\n"
                 "the field, e.g.\n"
                 "  /etc/deployex/deployex.json: apps[0].replicas: must be an integer from 0 to 100, got -1\n"
+                "When run as root, every app needs \"user\" (the account its instances, hooks\n"
+                "and unpacking run as; \"root\" on purpose), except in environment mode, which\n"
+                "only warns; a user or group that does not exist is a problem.\n"
                 "Warnings (a file:// source directory that does not exist) do not fail the check.\n\n"
                 "  --json     {\"config\", \"ok\", \"problems\": [..], \"warnings\": [..],\n"
                 "              \"apps\": [{\"name\", \"published\", \"nothing_published\"}]}\n"

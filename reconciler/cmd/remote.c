@@ -31,6 +31,7 @@
 
 #include "reconciler/cmd/cli.h"
 #include "state/cookie_home.h"
+#include "state/app_user.h"
 #include "base/fsutil.h"
 #include "state/json.h"
 #include "state/node.h"
@@ -273,6 +274,7 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
         const char *app_name = NULL, *instance = NULL;
         const struct app_config *app;
         struct buf current = BUF_INIT, cookie = BUF_INIT, tls_file = BUF_INIT, home = BUF_INIT;
+        struct buf why = BUF_INIT;
         struct remote_cmd rc;
         bool dry_run = false, built = false;
         struct config c;
@@ -320,12 +322,26 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
                         c.cookie_file ? c.cookie_file : "", file_strerror(r));
                 goto out;
         }
+        /* Who the instance runs as: the TLS options file is theirs, and so is the shell. */
+        if (config_resolve_users(&c, &why) < 0) {
+                fprintf(stderr, "deployex remote: %s", why.data);
+                goto out;
+        }
         if (tls_dist_file(&c, app, &tls_file) < 0)
                 goto out;
         path_service_dir(&c, app->name, n, &home);
         buf_puts(&home, "/home");
         build_command(&c, app, n, current.data, cookie.data, c.has_tls ? tls_file.data : NULL, home.data, &rc);
         built = true;
+        /*
+         * The shell joins the instance as the instance's user: root's shell
+         * would need a cookie home of its own in a tree root does not own,
+         * and an operator's shell has no business being root there.
+         */
+        if (!dry_run && (r = app_user_become(app, &why)) < 0) {
+                fprintf(stderr, "deployex remote: %s\n", why.data);
+                goto out;
+        }
         if (!dry_run && (r = cookie_home_write(home.data, cookie.data)) < 0) {
                 fprintf(stderr, "deployex remote: cannot prepare the cookie home %s: %s\n", home.data,
                         r == -EPERM ? "owned by another user" : file_strerror(r));
@@ -346,6 +362,7 @@ out:
         buf_release(&current);
         buf_release(&tls_file);
         buf_release(&home);
+        buf_release(&why);
         config_release(&c);
         return ret;
 }

@@ -29,6 +29,7 @@
 
 #include "reconciler/cmd/cli.h"
 #include "reconciler/daemon/daemon.h"
+#include "state/app_user.h"
 #include "base/log.h"
 #include "reconciler/daemon/notify.h"
 #include "base/proc.h"
@@ -651,7 +652,7 @@ static int load_config(struct daemon *d, struct config *ret, struct buf *err)
 
         if (!d->watch_path) {
                 r = config_load(d->config_path, ret, err);
-                goto out;
+                goto users;
         }
         r = file_read_all_flags(d->watch_path, FILE_FOLLOW, JSON_MAX_BYTES, &text);
         if (r < 0) {
@@ -665,6 +666,22 @@ static int load_config(struct daemon *d, struct config *ret, struct buf *err)
         if (config_job_text(text.data, text.len, &path) == 0) {
                 free(d->config_text);
                 d->config_text = buf_detach(&path);
+        }
+users:
+        /* An unknown user is refused; a root daemon's app without one is check's to refuse. */
+        if (r == 0 && (r = config_resolve_users(ret, err)) < 0)
+                config_release(ret);
+        if (r == 0) {
+                struct buf problems = BUF_INIT, warnings = BUF_INIT;
+                (void)config_check_users(ret, geteuid() == 0, &problems, &warnings);
+                buf_puts(&problems, warnings.data);
+                for (const char *p = problems.data; *p;) {
+                        size_t n = strcspn(p, "\n");
+                        log_warn("%.*s (its instances run as root)", (int)n, p);
+                        p += n + (p[n] == '\n');
+                }
+                buf_release(&problems);
+                buf_release(&warnings);
         }
 out:
         buf_release(&text);
@@ -790,6 +807,9 @@ static void reload(struct daemon *d)
                 a->removed_cfg.env = NULL;
                 a->removed_cfg.nenv = 0;
                 a->removed_cfg.hooks = NULL;
+                /* Owned by the old config; stopping needs no user. */
+                a->removed_cfg.user = a->removed_cfg.group = NULL;
+                a->removed_cfg.ids = NULL;
                 a->cfg = &a->removed_cfg;
                 jobs_cancel_owner(d, a);
                 for (int n = 1; n <= REPLICAS_MAX; n++) {

@@ -220,6 +220,15 @@ uint64_t notify_job_tick(struct daemon *d);
 /* Start `self_exe [-c CONFIG] args...` (NULL-terminated) as a job. */
 struct job *job_start_self(struct daemon *d, const char *what, const char *const *args,
                            uint64_t timeout_ms, job_done_fn done, void *owner, int arg);
+/*
+ * The same, running as ids from its exec on (NULL = the daemon's own): for
+ * a job that needs nothing of the daemon's privileges (unpacking a release as
+ * its app's user).  Jobs that first read root-only state drop by themselves
+ * (state/app_user.h, app_user_become()).
+ */
+struct job *job_start_as(struct daemon *d, const struct proc_ids *ids, const char *what,
+                         const char *const *args, uint64_t timeout_ms, job_done_fn done,
+                         void *owner, int arg);
 bool job_reap(struct daemon *d, pid_t pid, int wstatus); /* true when pid was a job */
 void jobs_tick(struct daemon *d);                         /* deadlines */
 void jobs_cancel_owner(struct daemon *d, void *owner);

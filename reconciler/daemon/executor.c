@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "reconciler/daemon/daemon.h"
+#include "state/app_user.h"
 #include "reconciler/core/backoff.h"
 #include "reconciler/core/readiness.h"
 #include "base/log.h"
@@ -279,15 +280,22 @@ static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char
  * never fails a deployment.  false for any other failure, which the caller
  * handles as before.
  */
-static bool phase_job(struct daemon *d, struct instance_rt *in, const char *what,
-                      const char *const *args, uint64_t timeout_ms, job_done_fn done, int arg)
+static bool phase_job_as(struct daemon *d, struct instance_rt *in, const struct proc_ids *ids,
+                         const char *what, const char *const *args, uint64_t timeout_ms,
+                         job_done_fn done, int arg)
 {
-        if (job_start_self(d, what, args, timeout_ms, done, in, arg))
+        if (job_start_as(d, ids, what, args, timeout_ms, done, in, arg))
                 return true;
         if (!host_fault_errno(errno))
                 return false;
         in->op->retry_at_ms = host_faults_retry_at(d);
         return true;
+}
+
+static bool phase_job(struct daemon *d, struct instance_rt *in, const char *what,
+                      const char *const *args, uint64_t timeout_ms, job_done_fn done, int arg)
+{
+        return phase_job_as(d, in, NULL, what, args, timeout_ms, done, arg);
 }
 
 void exec_tick(struct daemon *d, struct app_rt *a)
@@ -839,13 +847,27 @@ static void advance(struct daemon *d, struct instance_rt *in)
                 }
                 path_service_dir(&d->cfg, in->app->name, in->rec.instance, &a);
                 (void)mkdir_p(a.data, 0700);
+                /* The app's user unpacks into its tree and reads the tarball (DESIGN §8). */
+                if ((r = app_user_own_tree(&d->cfg, in->app->cfg, in->rec.instance)) < 0) {
+                        log_errno(r, "app=%s: cannot give '%s' to user %s", in->app->name, a.data,
+                                  in->app->cfg->user);
+                        deploy_deferred(d, in, "unpack", "cannot give the service tree to the app's user");
+                        break;
+                }
                 path_cache_file(&d->cfg, in->app->name, op->step.to, &a);
+                if ((r = app_user_share_cache_file(&d->cfg, in->app->cfg, a.data)) < 0) {
+                        log_errno(r, "app=%s: cannot let user %s read '%s'", in->app->name,
+                                  in->app->cfg->user, a.data);
+                        deploy_deferred(d, in, "unpack", "cannot let the app's user read the tarball");
+                        break;
+                }
                 snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
                 const char *args[] = { "__unpack", a.data, b.data, max, NULL };
                 char what[256];
                 snprintf(what, sizeof(what), "unpack %s-%s into %s/%d", in->app->name,
                          op->step.to, in->app->name, in->rec.instance);
-                if (!phase_job(d, in, what, args, UNPACK_TIMEOUT_MS, unpack_done, 0))
+                if (!phase_job_as(d, in, in->app->cfg->ids, what, args, UNPACK_TIMEOUT_MS,
+                                  unpack_done, 0))
                         deploy_deferred(d, in, "unpack", "cannot start the unpack job");
                 break;
         }
@@ -1017,12 +1039,19 @@ static void advance(struct daemon *d, struct instance_rt *in)
                         hot_previous_finish(d, in, false);
                         break;
                 }
+                if ((r = app_user_share_cache_file(&d->cfg, in->app->cfg, a.data)) < 0) {
+                        log_errno(r, "app=%s: cannot let user %s read '%s'", in->app->name,
+                                  in->app->cfg->user, a.data);
+                        hot_previous_finish(d, in, false);
+                        break;
+                }
                 snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
                 const char *args[] = { "__unpack", a.data, b.data, max, NULL };
                 char what[256];
                 snprintf(what, sizeof(what), "unpack %s-%s into %s/%d/previous", in->app->name,
                          op->step.from, in->app->name, in->rec.instance);
-                if (!phase_job(d, in, what, args, UNPACK_TIMEOUT_MS, hot_previous_done, 0))
+                if (!phase_job_as(d, in, in->app->cfg->ids, what, args, UNPACK_TIMEOUT_MS,
+                                  hot_previous_done, 0))
                         hot_previous_finish(d, in, false);
                 break;
         }

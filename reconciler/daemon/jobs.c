@@ -97,6 +97,13 @@ static void job_maybe_finish(struct daemon *d, struct job *j)
 struct job *job_start_self(struct daemon *d, const char *what, const char *const *args,
                            uint64_t timeout_ms, job_done_fn done, void *owner, int arg)
 {
+        return job_start_as(d, NULL, what, args, timeout_ms, done, owner, arg);
+}
+
+struct job *job_start_as(struct daemon *d, const struct proc_ids *ids, const char *what,
+                         const char *const *args, uint64_t timeout_ms, job_done_fn done,
+                         void *owner, int arg)
+{
         int out[2] = { -1, -1 }, err[2] = { -1, -1 };
         const char *argv[32];
         size_t n = 0;
@@ -126,6 +133,7 @@ struct job *job_start_self(struct daemon *d, const char *what, const char *const
         o.stderr_fd = err[1];
         /* A job must not outlive the daemon and race the work its successor redoes. */
         o.die_with_parent = true;
+        o.ids = ids;
         r = spawn_start(&o, &pid);
         if (r < 0)
                 goto fail;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "reconciler/daemon/daemon.h"
+#include "state/app_user.h"
 #include "base/log.h"
 #include "base/proc.h"
 #include "reconciler/core/readiness.h"
@@ -508,7 +509,7 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in)
                 const char *self[] = { d->self_exe, "__log", out_path.data, err_path.data, max,
                                        keep, NULL };
                 const char **argv = d->log_exe ? lean : self;
-                struct spawn_opts o = { (char *const *)argv, NULL, NULL, out[0], -1, -1, false };
+                struct spawn_opts o = { (char *const *)argv, NULL, NULL, out[0], -1, -1, false, NULL };
                 r = spawn_start_fd3(&o, err[0], &pid);
         }
         if (r < 0)
@@ -604,6 +605,7 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
 
         path_release_dir(&d->cfg, in->app->name, in->rec.instance, "tmp", &tmp);
         (void)mkdir_p(tmp.data, 0700);
+        (void)app_user_chown(in->app->cfg, tmp.data); /* RELEASE_TMP: the instance writes there */
         buf_release(&tmp);
         if (in->log_fd[0] < 0 || in->log_fd[1] < 0) {
                 sup_close_logs(in);
@@ -616,7 +618,8 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
         err_fd = in->log_fd[1];
         {
                 /* The exec is not waited for: its verdict comes through the loop (on_exec_fd). */
-                struct spawn_opts o = { cmd->argv, cmd->envp, cmd->cwd, -1, out_fd, err_fd, false };
+                struct spawn_opts o = { cmd->argv, cmd->envp, cmd->cwd, -1, out_fd, err_fd, false,
+                                        in->app->cfg->ids };
                 r = spawn_start_async(&o, &pid, &exec_fd);
         }
         if (r < 0) {

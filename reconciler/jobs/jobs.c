@@ -22,9 +22,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "reconciler/cmd/cli.h"
 #include "lua/hooks.h"
+#include "reconciler/jobs/become.h"
 #include "state/desired.h"
 #include "state/instance.h"
 #include "state/json.h"
@@ -131,7 +133,7 @@ out:
         return r;
 }
 
-static int call_hook(const struct config *c, const struct app_config *app, int n,
+static int call_hook(struct config *c, const struct app_config *app, int n,
                      const char *function, const char *version, const char *from,
                      const char *event, bool hot)
 {
@@ -140,6 +142,7 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
         struct release_desc want;
         struct hook_call call;
         struct kv ev = { (char *)"kind", (char *)event };
+        int log_fds[2] = { -1, -1 };
         char stage[32] = "";
         int r, status = EXIT_FAIL;
 
@@ -162,6 +165,12 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                 call.nevent = 1;
         }
         call.hot = hot; /* ctx.hot: a hot upgrade (pre-commands run from new/) */
+        /* The privileged reads are done: the hook runs as the app's user. */
+        if (hook_job_become_app_user(c, app, n, log_fds) < 0) {
+                release_desc_release(&want);
+                return EXIT_FAIL;
+        }
+        call.log_fds = log_fds[0] >= 0 || log_fds[1] >= 0 ? log_fds : NULL;
 
         if (strcmp(function, "start") == 0) {
                 struct hook_command cmd;
@@ -217,6 +226,9 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                         err.len ? err.data : "hook failed");
         }
         release_desc_release(&want);
+        for (int k = 0; k < 2; k++)
+                if (log_fds[k] >= 0)
+                        close(log_fds[k]);
         buf_release(&err);
         buf_release(&out);
         return status;
@@ -261,6 +273,7 @@ static int run_hook(const struct cli *cli, int argc, char **argv)
         config_release(&c);
         return r;
 }
+
 
 static int run_poll(const struct cli *cli, int argc, char **argv)
 {

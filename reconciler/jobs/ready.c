@@ -31,6 +31,7 @@
 #include "reconciler/core/readiness.h"
 #include "beam/beam.h"
 #include "lua/hooks.h"
+#include "reconciler/jobs/become.h"
 #include "state/instance.h"
 #include "state/node.h"
 #include "base/banned.h"
@@ -49,6 +50,7 @@ struct sampler {
         struct beam_opts opts;
         struct beam_conn conn;
         bool have_health;          /* false once the hooks said there is no health() */
+        int log_fds[2];            /* the instance's logs, opened before becoming its user */
         uint64_t health_at_ms;     /* monotonic time of the last health call */
         bool health_ok;
         char health_why[256];
@@ -129,6 +131,7 @@ static bool health_sample(struct sampler *s, uint64_t now, struct buf *why)
         call.app = s->app;
         call.instance = s->instance;
         call.version = s->version[0] ? s->version : NULL;
+        call.log_fds = s->log_fds[0] >= 0 || s->log_fds[1] >= 0 ? s->log_fds : NULL;
         r = hooks_call_ok(&call, "health", &err, NULL, 0);
         s->health_at_ms = now;
         if (r == -ENOENT) {
@@ -235,6 +238,7 @@ static int run_x_ready(const struct cli *cli, int argc, char **argv)
         s.app = app;
         s.instance = (int)n;
         s.conn.fd = -1;
+        s.log_fds[0] = s.log_fds[1] = -1;
         s.have_health = true;
         {
                 struct instance_record rec;
@@ -246,11 +250,16 @@ static int run_x_ready(const struct cli *cli, int argc, char **argv)
         if (dist_opts(&c, &dist, &s.opts, &err) < 0) {
                 fprintf(stderr, "%s\n", err.data);
                 r = EXIT_FAIL;
+        } else if (hook_job_become_app_user(&c, app, (int)n, s.log_fds) < 0) {
+                r = EXIT_FAIL; /* the health hook runs as the app's user, or not at all */
         } else {
                 s.opts.connect_timeout_ms = READY_CONNECT_TIMEOUT_MS;
                 r = watch(&s, (int)pid, start_time);
         }
         beam_close(&s.conn);
+        for (int k = 0; k < 2; k++)
+                if (s.log_fds[k] >= 0)
+                        close(s.log_fds[k]);
         dist_release(&dist);
         buf_release(&err);
         buf_release(&node);

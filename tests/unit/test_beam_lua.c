@@ -38,7 +38,7 @@ static int setup(void **state)
         snprintf(log_path, sizeof(log_path), "/tmp/deployex-test-beam-lua-%ld.log", (long)getpid());
         if (test_node_start(&node, "l", cookie) != 0)
                 return -1;
-        env = (struct api_env){ node.cookie, log_path, NULL, NULL, NULL, NULL };
+        env = (struct api_env){ node.cookie, log_path, NULL, NULL, NULL, NULL, NULL };
         return 0;
 }
 

@@ -36,7 +36,7 @@ static void capture_log(void *data, const char *level, const char *msg)
         buf_printf(&logged, "%s: %s\n", level, msg);
 }
 
-static struct api_env test_env = { "s3cr3t-cookie", NULL, NULL, capture_log, NULL, NULL };
+static struct api_env test_env = { "s3cr3t-cookie", NULL, NULL, capture_log, NULL, NULL, NULL };
 
 /*
  * Run code as chunk "@name" under limits; 0 and the chunk's first result

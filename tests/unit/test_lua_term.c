@@ -22,7 +22,7 @@
 #include "base/fsutil.h"
 #include "base/banned.h"
 
-static struct api_env env = { NULL, NULL, NULL, NULL, NULL, NULL };
+static struct api_env env = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 
 static struct sandbox *new_sandbox(void)
 {
