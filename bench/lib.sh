@@ -132,7 +132,7 @@ JSON
 
 # app_json NAME REPLICAS BASE_PORT [extra members]
 app_json() {
-        printf '{"name": "%s", "language": "erlang", "replicas": %s, "ports": {"PORT": %s}, "healthy_after_ms": %s, "rollback_timeout_ms": 30000, "stop_timeout_ms": 5000%s}' \
+        printf '{"name": "%s", "language": "erlang", "user": "root", "replicas": %s, "ports": {"PORT": %s}, "healthy_after_ms": %s, "rollback_timeout_ms": 30000, "stop_timeout_ms": 5000%s}' \
                 "$1" "$2" "$3" "${HEALTHY_MS:-300}" "${4:-}"
 }
 

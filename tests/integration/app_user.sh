@@ -21,6 +21,7 @@ setpriv --reuid="$UID_" --regid="$GID_" --clear-groups test -x "$DEPLOYEX" ||
 
 hot_pair erlang hotapp 1.0.0 1.0.1
 hot_config hotapp erlang 2 $BASE
+jq "del(.apps[0].user)" "$T/deployex.json" >"$T/nouser.json" && mv "$T/nouser.json" "$T/deployex.json"
 # The pre-command appends to the mark as the app's user.
 : >"$T/mark" && chown "$U" "$T/mark"
 

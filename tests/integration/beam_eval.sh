@@ -12,8 +12,8 @@ mkdir -p "$T/var" "$T/log" "$T/overrides" "$T/bucket"
 cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "$COOKIE",
- "apps": [{"name": "$ERL", "language": "erlang", "replicas": 1, "ports": {"PORT": 47620}},
-          {"name": "$EX", "language": "elixir", "replicas": 1, "ports": {"PORT": 47621}}]}
+ "apps": [{"name": "$ERL", "language": "erlang", "user": "root", "replicas": 1, "ports": {"PORT": 47620}},
+          {"name": "$EX", "language": "elixir", "user": "root", "replicas": 1, "ports": {"PORT": 47621}}]}
 JSON
 setsid erl -sname "$ERL-1" -setcookie "$COOKIE" -noshell >"$T/erl.log" 2>&1 &
 KILL_GROUPS="$!"

@@ -12,7 +12,7 @@ cfg() { # FILE COOKIE
         cat >"$1" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "$2",
- "apps": [{"name": "$APP", "language": "erlang", "replicas": 2, "ports": {"PORT": 47600}}]}
+ "apps": [{"name": "$APP", "language": "erlang", "user": "root", "replicas": 2, "ports": {"PORT": 47600}}]}
 JSON
 }
 cfg "$T/deployex.json" "rpc-cookie-$$"

@@ -36,7 +36,7 @@ cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "gs://releases/pfx x", "gcs_endpoint": "http://127.0.0.1:$GCP",
  "gcp_credentials": "$T/sa.json", "var_path": "$T/c/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "secret-cookie",
- "apps": [{"name": "myapp", "language": "elixir", "replicas": 1, "ports": {"PORT": 47310}}]}
+ "apps": [{"name": "myapp", "language": "elixir", "user": "root", "replicas": 1, "ports": {"PORT": 47310}}]}
 JSON
 printf '{"version": "5.0.0", "hash": "gcs"}' >"$T/objects/releases/pfx x/versions/myapp/prod/current.json"
 run 0 dx check

@@ -26,7 +26,7 @@ cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "s3://releases/team a", "aws_region": "us-east-1",
  "s3_endpoint": "http://127.0.0.1:$S3", "var_path": "$T/c/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "secret-cookie",
- "apps": [{"name": "myapp", "language": "erlang", "replicas": 2, "ports": {"PORT": 47300}}]}
+ "apps": [{"name": "myapp", "language": "erlang", "user": "root", "replicas": 2, "ports": {"PORT": 47300}}]}
 JSON
 curl -sf -X PUT -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --data-binary '{"version": "4.0.0", "hash": "cli"}' \
         "http://127.0.0.1:$S3_BACKEND/releases/team%20a/versions/myapp/prod/current.json" >/dev/null ||

@@ -48,8 +48,8 @@ assert_eq "" "$(cat "$T/hp.err")" "no prompt when piped"
 cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "secret-cookie",
- "apps": [{"name": "myapp", "language": "erlang", "replicas": 1, "ports": {"PORT": 47100}},
-          {"name": "other", "language": "erlang", "replicas": 1, "ports": {"PORT": 47110}}]}
+ "apps": [{"name": "myapp", "language": "erlang", "user": "root", "replicas": 1, "ports": {"PORT": 47100}},
+          {"name": "other", "language": "erlang", "user": "root", "replicas": 1, "ports": {"PORT": 47110}}]}
 JSON
 mkdir -p "$T/var/state/myapp" "$T/var/state/other"
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -11,8 +11,8 @@ ln -s "$DEPLOYEX" "$T/bin/deployex"
 cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "c",
- "apps": [{"name": "shop", "language": "erlang", "replicas": 3, "ports": {"PORT": 47100}},
-          {"name": "api", "language": "elixir", "replicas": 2, "ports": {"PORT": 47200}}]}
+ "apps": [{"name": "shop", "language": "erlang", "user": "root", "replicas": 3, "ports": {"PORT": 47100}},
+          {"name": "api", "language": "elixir", "user": "root", "replicas": 2, "ports": {"PORT": 47200}}]}
 JSON
 for v in 1.0.0 1.0.1; do
         printf '{"at":"2026-01-01T00:00:00Z","app":"shop","instance":1,"kind":"full","from":null,"version":"%s","hash":"","result":"ok","reason":""}\n' "$v"

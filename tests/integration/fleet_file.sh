@@ -27,7 +27,7 @@ host_config() { # HOST CANARY
  "overrides_path": "$d/overrides", "cookie": "test-cookie-$$",
  "fleet": {"host": "$1", "canary": $2, "canaries": true, "heartbeat_ms": 200,
            "stale_after_ms": $STALE, "soak_ms": $SOAK},
- "apps": [{"name": "demo", "language": "erlang", "replicas": 1, "ports": {"PORT": $PORT},
+ "apps": [{"name": "demo", "language": "erlang", "user": "root", "replicas": 1, "ports": {"PORT": $PORT},
            "healthy_after_ms": 500, "rollback_timeout_ms": 8000, "max_probation_crashes": 2,
            "stop_timeout_ms": 5000, "restart_backoff": {"initial_ms": 200, "max_ms": 1000}}]}
 JSON

@@ -11,11 +11,11 @@ cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "$COOKIE",
  "apps": [
-  {"name": "exapp", "language": "elixir", "replicas": 1, "ports": {"PORT": 47710},
+  {"name": "exapp", "language": "elixir", "user": "root", "replicas": 1, "ports": {"PORT": 47710},
    "env": {"MIGRATION_MARK": "$T/mark-ex"}, "healthy_after_ms": 500},
-  {"name": "erlapp", "language": "erlang", "replicas": 1, "ports": {"PORT": 47711},
+  {"name": "erlapp", "language": "erlang", "user": "root", "replicas": 1, "ports": {"PORT": 47711},
    "env": {"MIGRATION_MARK": "$T/mark-erl"}, "healthy_after_ms": 500},
-  {"name": "gleamapp", "language": "gleam", "replicas": 1, "ports": {"PORT": 47712},
+  {"name": "gleamapp", "language": "gleam", "user": "root", "replicas": 1, "ports": {"PORT": 47712},
    "env": {"MIGRATION_MARK": "$T/mark-gl"}, "healthy_after_ms": 500}]}
 JSON
 # publish_lang LANG APP PRE_COMMAND: the release in the bucket, then its current.json.

@@ -8,7 +8,7 @@ mkdir -p "$T/var" "$T/log" "$T/overrides" "$T/bucket"
 cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "etf-cookie-$$",
- "apps": [{"name": "$APP", "language": "erlang", "replicas": 1, "ports": {"PORT": 47730}}]}
+ "apps": [{"name": "$APP", "language": "erlang", "user": "root", "replicas": 1, "ports": {"PORT": 47730}}]}
 JSON
 setsid erl -sname "$APP-1" -setcookie "etf-cookie-$$" -noshell >"$T/node.log" 2>&1 &
 KILL_GROUPS="$!"

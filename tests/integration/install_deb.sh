@@ -88,7 +88,7 @@ mkdir -p "$T/bucket/dist/demo" "$T/bucket/versions/demo/prod"
 cat >/etc/deployex/deployex.json <<JSON
 // written by tests/integration/install_deb.sh
 {"source": "file://$T/bucket", "cookie_file": "/etc/deployex/cookie",
- "apps": [{"name": "demo", "language": "erlang", "replicas": 2, "ports": {"PORT": $PORT},
+ "apps": [{"name": "demo", "language": "erlang", "user": "root", "replicas": 2, "ports": {"PORT": $PORT},
            "healthy_after_ms": 500, "stop_timeout_ms": 5000}]}
 JSON
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')

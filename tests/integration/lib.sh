@@ -50,7 +50,7 @@ write_config() {
         cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "secret-cookie",
- "apps": [{"name": "myapp", "language": "erlang", "replicas": $1, "ports": {"PORT": 47100}}]}
+ "apps": [{"name": "myapp", "language": "erlang", "user": "root", "replicas": $1, "ports": {"PORT": 47100}}]}
 JSON
 }
 # publish VERSION [extra json members]
@@ -85,7 +85,7 @@ demo_config() {
         cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "test-cookie-$$",
- "apps": [{"name": "demo", "language": "erlang", "replicas": $1, "ports": {"PORT": $2},
+ "apps": [{"name": "demo", "language": "erlang", "user": "root", "replicas": $1, "ports": {"PORT": $2},
            "healthy_after_ms": ${HEALTHY_MS:-1000}, "rollback_timeout_ms": ${ROLLBACK_MS:-20000},
            "stop_timeout_ms": 5000, "restart_backoff": $backoff${3:-}}]}
 JSON

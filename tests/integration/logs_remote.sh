@@ -12,9 +12,9 @@ mkdir -p "$T/var" "$T/log" "$T/overrides"
 cat >"$T/deployex.json" <<JSON
 {"env": "prod", "source": "file://$T/bucket", "var_path": "$T/var", "log_path": "$T/log",
  "overrides_path": "$T/overrides", "cookie": "$COOKIE",
- "apps": [{"name": "demo", "language": "erlang", "replicas": $N, "ports": {"PORT": 47391}},
-          {"name": "ex", "language": "elixir", "replicas": 1},
-          {"name": "gl", "language": "gleam", "replicas": 1}]}
+ "apps": [{"name": "demo", "language": "erlang", "user": "root", "replicas": $N, "ports": {"PORT": 47391}},
+          {"name": "ex", "language": "elixir", "user": "root", "replicas": 1},
+          {"name": "gl", "language": "gleam", "user": "root", "replicas": 1}]}
 JSON
 SVC="$T/var/service/demo/$N"
 mkdir -p "$SVC/tmp"
@@ -166,7 +166,7 @@ fi
 rmdir "$T/var/service/ex/1/current"
 cp -r "$EXREL" "$T/var/service/ex/1/current"
 mkdir -p "$T/var/service/ex/1/tmp"
-sed -i 's/"name": "ex", "language": "elixir", "replicas": 1/"name": "ex", "language": "elixir", "replicas": 8/' "$T/deployex.json"
+sed -i 's/"name": "ex", "language": "elixir", "user": "root", "replicas": 1/"name": "ex", "language": "elixir", "user": "root", "replicas": 8/' "$T/deployex.json"
 mv "$T/var/service/ex/1" "$T/var/service/ex/8"
 (cd "$T/var/service/ex/8/current" && exec env RELEASE_NODE=ex-8 RELEASE_DISTRIBUTION=sname \
         RELEASE_COOKIE="$COOKIE" RELEASE_TMP="$T/var/service/ex/8/tmp" setsid bin/ex start >"$T/ex.log" 2>&1) &
