@@ -604,8 +604,18 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
         pid_t pid;
 
         path_release_dir(&d->cfg, in->app->name, in->rec.instance, "tmp", &tmp);
+        /*
+         * The user reaches its tree (a reboot's tmpfiles may have reset
+         * var_path's mode) and writes RELEASE_TMP.
+         */
+        if ((r = app_user_own_tree(&d->cfg, in->app->cfg, in->rec.instance)) < 0) {
+                buf_printf(err, "cannot give the service tree to user %s: %s", in->app->cfg->user,
+                           strerror(-r));
+                buf_release(&tmp);
+                goto out;
+        }
         (void)mkdir_p(tmp.data, 0700);
-        (void)app_user_chown(in->app->cfg, tmp.data); /* RELEASE_TMP: the instance writes there */
+        (void)app_user_chown(in->app->cfg, tmp.data);
         buf_release(&tmp);
         if (in->log_fd[0] < 0 || in->log_fd[1] < 0) {
                 sup_close_logs(in);

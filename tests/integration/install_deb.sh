@@ -68,7 +68,7 @@ dpkg_do -i "$deb"
 getent group deployex >/dev/null || fail "no group deployex after dpkg -i"
 gid=$(getent group deployex | cut -d: -f3)
 assert_eq "2770 root deployex" "$(stat -c '%a %U %G' /etc/deployex/overrides.d)" "overrides.d"
-assert_eq "2750 root deployex" "$(stat -c '%a %U %G' /var/lib/deployex)" "/var/lib/deployex"
+assert_eq "2751 root deployex" "$(stat -c '%a %U %G' /var/lib/deployex)" "/var/lib/deployex"
 assert_eq "2750 root deployex" "$(stat -c '%a %U %G' /var/log/deployex)" "/var/log/deployex"
 assert_eq "660 root deployex" "$(stat -c '%a %U %G' /var/lib/deployex/state/audit.jsonl)" "the audit log"
 assert_eq "600 root" "$(stat -c '%a %U' /etc/deployex/cookie)" "the generated cookie"

@@ -56,6 +56,12 @@ static void test_invalid_configs(void **state)
                 { ONE_APP(", \"replicas\": \"3\""), "apps[0].replicas: must be an integer from 0 to 100, got the string '3'" },
                 { ONE_APP(", \"replicas\": 1e2"), "apps[0].replicas: must be an integer" },
                 { ONE_APP(", \"replicas\": 99999999999999999999"), "apps[0].replicas: must be an integer" },
+                /* user and group (DESIGN §4.1) */
+                { ONE_APP(", \"user\": \"\""), "apps[0].user: must not be empty" },
+                { ONE_APP(", \"user\": \"-x\""), "apps[0].user: must be a user or group name" },
+                { ONE_APP(", \"user\": \"a/b\""), "apps[0].user: must be a user or group name" },
+                { ONE_APP(", \"user\": 5"), "apps[0].user: must be a string, got 5" },
+                { ONE_APP(", \"group\": \"g\""), "apps[0]: group is set but user is not" },
                 /* unknown and duplicate keys */
                 { ONE_APP(", \"replica\": 2"), "apps[0]: unknown key 'replica' (did you mean 'replicas'?)" },
                 { TOP(", \"sorce\": 1"), ORIGIN ": unknown key 'sorce' (did you mean 'source'?)" },

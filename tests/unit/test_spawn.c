@@ -330,6 +330,25 @@ static void test_leftovers_killed_after_exit(void **state)
         spawn_result_release(&res);
 }
 
+/* ids: the child runs as the given uid, gid and groups (an app's user); root only. */
+static void test_runs_as_ids(void **state)
+{
+        char *argv[] = { "sh", "-c", "echo $(id -u):$(id -g):$(id -G)", NULL };
+        struct proc_ids ids = { 65534, 65533, 2, { 65533, 65532 } };
+        struct spawn_opts o = { argv, NULL, "/", -1, -1, -1, false, &ids };
+        struct spawn_run r = { 5000, 200, -1, -1, 4096 };
+        struct spawn_result res;
+        (void)state;
+
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(spawn_run(&o, &r, &res), 0);
+        assert_true(WIFEXITED(res.wstatus));
+        assert_string_equal(res.tail.data, "65534:65533:65533 65532\n");
+        spawn_result_release(&res);
+        assert_int_equal(geteuid(), 0); /* the parent is still root */
+}
+
 static void test_term_ignored_then_kill(void **state)
 {
         char *argv[] = { "sh", "-c", "trap '' TERM; echo ready; sleep 100", NULL };
@@ -524,6 +543,7 @@ int main(void)
                 cmocka_unit_test(test_same_fd_for_stdout_and_stderr),
                 cmocka_unit_test(test_describe_status),
                 cmocka_unit_test(test_die_with_parent),
+                cmocka_unit_test(test_runs_as_ids),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
