@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/fsutil.h"
@@ -239,4 +240,27 @@ int app_user_become(const struct app_config *app, struct buf *err)
                 buf_printf(err, "cannot become user %s (uid %u, gid %u): %s", app->user,
                            (unsigned)app->ids->uid, (unsigned)app->ids->gid, strerror(-r));
         return r;
+}
+
+bool app_user_can_read(const struct app_config *app, const char *path)
+{
+        int status = 0;
+        pid_t pid;
+
+        if (!app->ids || geteuid() != 0)
+                return true;
+        pid = fork();
+        if (pid < 0)
+                return true; /* cannot tell: the VM will say */
+        if (pid == 0) {
+                int fd;
+
+                if (ids_drop(app->ids) < 0)
+                        _exit(2);
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+                _exit(fd >= 0 ? 0 : 1);
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

@@ -56,6 +56,12 @@ int app_user_own_tree(const struct config *c, const struct app_config *app, int 
 int app_user_share_cache_file(const struct config *c, const struct app_config *app,
                               const char *path);
 /*
+ * Can the app's user open path for reading (a child process becomes the
+ * user and tries)?  true also when the app has no user or this process is
+ * not root (nothing to find out).
+ */
+bool app_user_can_read(const struct app_config *app, const char *path);
+/*
  * In a job or command running as root: become the app's user for good (its
  * privileged reads done).  0 when the app has no user or this process is not
  * root; -errno with one line in err.

@@ -185,6 +185,33 @@ static X509 *load_cert(struct checker *ck, const char *field, const char *path)
         return x;
 }
 
+static bool any_app_user(const struct config *c)
+{
+        for (size_t i = 0; i < c->napps; i++)
+                if (c->apps[i].ids)
+                        return true;
+        return false;
+}
+
+/* The apps' VMs read the files as the apps' users (DESIGN §8): can they? */
+static void check_readers(struct checker *ck)
+{
+        static const char *const fields[] = { "cert", "key", "ca" };
+        const char *paths[] = { ck->c->tls_cert, ck->c->tls_key, ck->c->tls_ca };
+
+        for (size_t i = 0; i < ck->c->napps; i++) {
+                const struct app_config *app = &ck->c->apps[i];
+
+                for (size_t k = 0; app->ids && k < ARRAY_SIZE(paths); k++) {
+                        if (access(paths[k], R_OK) < 0 || app_user_can_read(app, paths[k]))
+                                continue; /* unreadable even by root: said already */
+                        problem(ck, fields[k], "'%s' cannot be read by user %s (app %s), whose VMs "
+                                "read it: give it to that user (chown %s) or to a group of it "
+                                "(chgrp, chmod 0640)", paths[k], app->user, app->name, app->user);
+                }
+        }
+}
+
 static EVP_PKEY *load_key(struct checker *ck, const char *path)
 {
         struct stat st;
@@ -193,11 +220,15 @@ static EVP_PKEY *load_key(struct checker *ck, const char *path)
 
         if (!f)
                 return NULL;
-        if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+        /*
+         * Private to its owner; with apps run as their own users, also
+         * readable by a group of theirs (0640), since their VMs read it.
+         */
+        if (fstat(fileno(f), &st) == 0 && (st.st_mode & (any_app_user(ck->c) ? 037 : 077))) {
                 char mode[16];
                 snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
-                problem(ck, "key", "'%s' can be read by other users (mode %s): chmod 600 it", path,
-                        mode);
+                problem(ck, "key", "'%s' can be read by other users (mode %s): chmod %s it", path,
+                        mode, any_app_user(ck->c) ? "600 (or 640, for a group of the apps' users)" : "600");
         }
         k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
         fclose(f);
@@ -261,6 +292,7 @@ unsigned tls_check(const struct config *c, struct buf *problems, struct buf *war
         }
         if (ca)
                 check_time(&ck, "ca", c->tls_ca, ca);
+        check_readers(&ck);
         X509_free(cert);
         X509_free(ca);
         EVP_PKEY_free(key);

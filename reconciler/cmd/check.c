@@ -241,15 +241,6 @@ static int run(const struct cli *cli, int argc, char **argv)
                 check_cookie_file_mode(&c, &err);
         }
         report(&f, &err);
-        if (c.has_tls) {
-                struct buf warnings = BUF_INIT;
-
-                /* Expiring soon is not wrong yet: a warning, not a problem. */
-                (void)tls_check(&c, &err, &warnings);
-                report(&f, &err);
-                warn(&f, &warnings);
-                buf_release(&warnings);
-        }
         {
                 struct buf warnings = BUF_INIT;
 
@@ -257,6 +248,15 @@ static int run(const struct cli *cli, int argc, char **argv)
                 (void)config_resolve_users(&c, &err);
                 report(&f, &err);
                 (void)config_check_users(&c, geteuid() == 0, &err, &warnings);
+                report(&f, &err);
+                warn(&f, &warnings);
+                buf_release(&warnings);
+        }
+        if (c.has_tls) {
+                struct buf warnings = BUF_INIT;
+
+                /* Expiring soon is not wrong yet: a warning, not a problem. */
+                (void)tls_check(&c, &err, &warnings);
                 report(&f, &err);
                 warn(&f, &warnings);
                 buf_release(&warnings);
@@ -318,7 +318,8 @@ const struct cli_command cmd_check = {
                 "  /etc/deployex/deployex.json: apps[0].replicas: must be an integer from 0 to 100, got -1\n"
                 "When run as root, every app needs \"user\" (the account its instances, hooks\n"
                 "and unpacking run as; \"root\" on purpose), except in environment mode, which\n"
-                "only warns; a user or group that does not exist is a problem.\n"
+                "only warns; a user or group that does not exist is a problem, and so is a tls\n"
+                "file that an app's user cannot read (check tries as that user).\n"
                 "Warnings (a file:// source directory that does not exist) do not fail the check.\n\n"
                 "  --json     {\"config\", \"ok\", \"problems\": [..], \"warnings\": [..],\n"
                 "              \"apps\": [{\"name\", \"published\", \"nothing_published\"}]}\n"

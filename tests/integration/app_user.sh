@@ -152,6 +152,17 @@ fi
 "$DEPLOYEX" tls-init "$T/tls" >/dev/null || fail "tls-init"
 jq --arg d "$T/tls" '.tls = {"cert": "\($d)/node-cert.pem", "key": "\($d)/node-key.pem", "ca": "\($d)/ca-cert.pem"}' \
         "$T/deployex.json" >"$T/tls.json"
+# check: the app's VMs read the certificate, key and CA as the app's user.
+run 1 "$DEPLOYEX" -c "$T/tls.json" check --offline
+assert_contains "$ERR" "tls.key: '$T/tls/node-key.pem' cannot be read by user $U (app hotapp)" \
+        "check: a key the app's user cannot read"
+chmod 711 "$T/tls" && chown "$U" "$T/tls/node-cert.pem" "$T/tls/node-key.pem" "$T/tls/ca-cert.pem"
+run 0 "$DEPLOYEX" -c "$T/tls.json" check --offline
+chmod 640 "$T/tls/node-key.pem" && chown "root:$GID_" "$T/tls/node-key.pem"
+run 0 "$DEPLOYEX" -c "$T/tls.json" check --offline
+chmod 644 "$T/tls/node-key.pem"
+run 1 "$DEPLOYEX" -c "$T/tls.json" check --offline
+assert_contains "$ERR" "can be read by other users (mode 0644)" "check: a world-readable key"
 run 0 "$DEPLOYEX" -c "$T/tls.json" remote hotapp 1 --dry-run
 f="$T/var/tls/hotapp.ssl_dist.conf"
 assert_eq "$U 600" "$(stat -c '%U %a' "$f")" "the TLS options file: the user's, 0600"
