@@ -3,7 +3,10 @@
  * the CLI readers and the web UI (report.h).
  */
 #include <stdlib.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "reconciler/shared/app_view.h"
 #include "base/proc.h"
@@ -55,6 +58,30 @@ void report_live_of(const struct instance_record *r, bool daemon_up, uint64_t no
         }
 }
 
+/*
+ * Who the instance runs as (DESIGN §3 "user"): the owner of its running
+ * process (the truth, also for one started before the config changed), else
+ * the configured user; NULL when neither is known.
+ */
+static const char *instance_user(const struct app_config *app, pid_t pid, char *out, size_t size)
+{
+        char proc[32], b[1024];
+        struct passwd pw, *res = NULL;
+        struct stat st;
+
+        if (pid > 0) {
+                snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
+                if (stat(proc, &st) == 0) {
+                        if (getpwuid_r(st.st_uid, &pw, b, sizeof(b), &res) == 0 && res)
+                                snprintf(out, size, "%s", pw.pw_name);
+                        else
+                                snprintf(out, size, "%u", (unsigned)st.st_uid);
+                        return out;
+                }
+        }
+        return app->user;
+}
+
 static void gen_instance(yajl_gen g, const struct app_config *app, int n,
                          const struct instance_record *r, const struct otp_view *ov,
                          bool daemon_up, uint64_t now)
@@ -63,7 +90,7 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
         struct buf node = BUF_INIT;
         const char *otp;
         struct live l;
-        char at[32];
+        char at[32], user[64];
 
         report_live_of(r, daemon_up, now, &l);
         otp = otp_status_of(probe, daemon_up, l.pid, now);
@@ -93,6 +120,7 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
                         strcmp(otp, "connected") == 0 && probe->release[0] ? probe->release : NULL);
         /* Whether the node answered deployex over TLS distribution, when it answered lately. */
         json_gen_kv_bool(g, "tls", strcmp(otp, "connected") == 0 && probe->tls);
+        json_gen_kv_str(g, "user", instance_user(app, l.pid, user, sizeof(user)));
         json_gen_str(g, "last_deploy");
         if (r && r->has_last_deploy) {
                 time_format_iso(r->last_deploy_at_ms, at, sizeof(at));

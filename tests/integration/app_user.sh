@@ -88,6 +88,8 @@ for n in 1 2; do
         assert_eq "$GID_,$GID_,$GID_,$GID_" "$(gid_of "$pid")" "instance $n: the group"
 done
 
+assert_eq "$U $U" "$(jqr "$(st)" '[.apps[0].instances[].user] | join(" ")')" "status: user per instance"
+
 # The tree is the user's: the unpack ran as it, the start hook made the cookie home as it.
 svc="$T/var/service/hotapp"
 assert_eq "$U" "$(stat -c %U "$svc")" "service/hotapp belongs to the user"
