@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "reconciler/cmd/cli.h"
+#include "reconciler/daemon/crash_point.h"
 #include "reconciler/daemon/daemon.h"
 #include "state/app_user.h"
 #include "base/log.h"
@@ -1091,6 +1092,8 @@ static int run(const struct cli *cli, int argc, char **argv)
                 else
                         return cli_usage_error(&cmd_run, "unexpected argument '%s'", argv[i]);
         }
+        if (crash_point_init() < 0)
+                return EXIT_FAIL;
         d.config_path = cli->config_path;
         d.watch_path = config_file_of(cli->config_path);
         raise_fd_limit();

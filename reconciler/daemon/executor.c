@@ -35,6 +35,7 @@
 #include "reconciler/daemon/daemon.h"
 #include "state/app_user.h"
 #include "reconciler/core/backoff.h"
+#include "reconciler/daemon/crash_point.h"
 #include "reconciler/core/readiness.h"
 #include "base/log.h"
 #include "reconciler/jobs/unpack.h"
@@ -88,7 +89,8 @@ static const char *phase_name(enum op_phase p)
         return "unknown";
 }
 
-static int journal_write(struct daemon *d, struct instance_rt *in)
+/* point: the crash point's name (crash_point.h); NULL names it after the phase. */
+static int journal_write(struct daemon *d, struct instance_rt *in, const char *point)
 {
         struct buf path = BUF_INIT;
         struct journal j;
@@ -112,6 +114,8 @@ static int journal_write(struct daemon *d, struct instance_rt *in)
                                   path.data);
         }
         buf_release(&path);
+        if (r == 0)
+                crash_point(j.action, point ? point : j.phase);
         return r;
 }
 
@@ -132,10 +136,12 @@ static void journal_remove(struct daemon *d, struct app_rt *a)
 
 static void op_finish(struct daemon *d, struct instance_rt *in)
 {
-        if (in->op && (in->op->step.action == PLAN_DEPLOY_FULL ||
-                       in->op->step.action == PLAN_DEPLOY_HOT ||
-                       in->op->step.action == PLAN_ROLLBACK))
+        if (in->op && journaled(in->op)) {
+                const char *action = plan_action_to_string(in->op->step.action);
+                crash_point(action, "finish");
                 journal_remove(d, in->app);
+                crash_point(action, "cleared");
+        }
         free(in->op);
         in->op = NULL;
         if (in->rec.target_version[0]) {
@@ -159,7 +165,7 @@ static void set_phase(struct daemon *d, struct instance_rt *in, enum op_phase p)
         in->op->phase_at_ms = now;
         in->op->phase = p;
         if (journaled(in->op))
-                (void)journal_write(d, in);
+                (void)journal_write(d, in, NULL);
 }
 
 void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const char *reason)
@@ -953,9 +959,11 @@ static void advance(struct daemon *d, struct instance_rt *in)
                         sup_record_history(d, in, HISTORY_RESTART, in->rec.version,
                                            in->rec.version, true, op->step.reason);
                 } else if (op->step.action == PLAN_ROLLBACK) {
-                        sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from, op->step.to,
-                                           true, op->step.reason);
-                        sup_hook_event(d, in, "rolled_back");
+                        if (!op->recorded) {
+                                sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from,
+                                                   op->step.to, true, op->step.reason);
+                                sup_hook_event(d, in, "rolled_back");
+                        }
                 } else {
                         /* A fresh deployment applies the restart requests in force. */
                         str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
@@ -1134,7 +1142,7 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
          * started at all (a full disk, a read-only var_path).  It is tried again
          * once the host's fault has passed; nothing ran, nothing is blamed.
          */
-        if (journaled(in->op) && journal_write(d, in) < 0) {
+        if (journaled(in->op) && journal_write(d, in, "begin") < 0) {
                 free(in->op);
                 in->op = NULL;
                 return;
@@ -1194,6 +1202,35 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
  * of new/ is right).  After a hot upgrade succeeded, only previous/ was left
  * to rebuild: do that.
  */
+/*
+ * The history line a step writes just before its journal is removed: a
+ * daemon that died between the two finds it (this instance's latest line,
+ * written since the step began) and does not write it twice.
+ */
+static bool history_recorded(struct daemon *d, struct instance_rt *in, enum history_kind kind,
+                             const struct journal *j)
+{
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        struct history_list l;
+        bool found = false;
+
+        path_history(&d->cfg, in->app->name, &path);
+        if (history_load(path.data, &l, &err) == 0) {
+                for (size_t i = l.n; i-- > 0;) {
+                        const struct history_event *e = &l.items[i];
+                        if (e->instance != j->instance)
+                                continue;
+                        found = e->kind == kind && e->ok && e->at_ms >= j->started_at_ms &&
+                                strcmp(e->from, j->from) == 0 && strcmp(e->version, j->to) == 0;
+                        break;
+                }
+                history_release(&l);
+        }
+        buf_release(&path);
+        buf_release(&err);
+        return found;
+}
+
 /* An instance left in an in-flight state with no step to finish: settle it on what runs. */
 static void drop_in_flight(struct daemon *d, struct instance_rt *in)
 {
@@ -1280,6 +1317,12 @@ void exec_recover(struct daemon *d, struct app_rt *a)
         in->op->step = s;
         in->op->started_at_ms = j.started_at_ms;
         in->op->phase = phase;
+        if (s.action == PLAN_ROLLBACK && phase == PHASE_START &&
+            history_recorded(d, in, HISTORY_ROLLBACK, &j)) {
+                log_info("app=%s instance=%d: the rollback to %s was recorded before the restart; "
+                         "starting it", a->name, j.instance, j.to);
+                in->op->recorded = true;
+        }
         if (s.action == PLAN_DEPLOY_FULL && !in->rec.deploy_started_at_ms)
                 in->rec.deploy_started_at_ms = j.started_at_ms;
         if (s.action == PLAN_DEPLOY_FULL && phase == PHASE_HOT_PREVIOUS)
