@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "base/proc.h"
@@ -51,11 +53,54 @@ bool proc_is_same(int pid, uint64_t start_time)
         return t == start_time;
 }
 
+static bool is_deployex(int pid)
+{
+        char comm_path[64];
+        struct buf comm = BUF_INIT;
+        bool r;
+
+        snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
+        r = file_read_all(comm_path, 64, &comm) == 0 && strncmp(comm.data, "deployex", 8) == 0;
+        buf_release(&comm);
+        return r;
+}
+
+/*
+ * The process holding the flock on run/deployex.lock, from /proc/locks
+ * ("1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"); 0 when none.
+ */
+static int lock_holder(const struct config *c)
+{
+        struct buf path = BUF_INIT, locks = BUF_INIT;
+        struct stat st;
+        int pid = 0;
+
+        buf_printf(&path, "%s/run/deployex.lock", c->var_path);
+        if (stat(path.data, &st) == 0 && file_read_all("/proc/locks", 1024 * 1024, &locks) == 0) {
+                for (char *line = locks.data; line && *line && pid == 0;) {
+                        char *next = strchr(line, '\n');
+                        unsigned maj, min;
+                        unsigned long long ino;
+                        int p;
+
+                        if (next)
+                                *next++ = '\0';
+                        if (sscanf(line, "%*s FLOCK %*s %*s %d %x:%x:%llu", &p, &maj, &min,
+                                   &ino) == 4 &&
+                            maj == major(st.st_dev) && min == minor(st.st_dev) &&
+                            ino == (unsigned long long)st.st_ino)
+                                pid = p;
+                        line = next;
+                }
+        }
+        buf_release(&path);
+        buf_release(&locks);
+        return pid;
+}
+
 int daemon_running_pid(const struct config *c)
 {
         struct buf path = BUF_INIT, text = BUF_INIT;
-        char comm_path[64];
-        struct buf comm = BUF_INIT;
         int pid = 0;
 
         path_pid_file(c, &path);
@@ -64,14 +109,19 @@ int daemon_running_pid(const struct config *c)
                 if (parse_int(text.data, &pid) < 0)
                         pid = 0;
         }
-        if (pid > 0) {
-                snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-                if (file_read_all(comm_path, 64, &comm) < 0 || strncmp(comm.data, "deployex", 8) != 0)
+        if (pid > 0 && !is_deployex(pid))
+                pid = 0;
+        /*
+         * A daemon that started on a full or read-only var_path could not write
+         * its pid file (a stale one may be left): the lock's holder is the daemon.
+         */
+        if (pid == 0) {
+                pid = lock_holder(c);
+                if (pid > 0 && !is_deployex(pid))
                         pid = 0;
         }
         buf_release(&path);
         buf_release(&text);
-        buf_release(&comm);
         return pid;
 }
 

@@ -234,6 +234,13 @@ static int render(void *ctx, struct buf *out)
                 }
                 buf_release(&path);
                 buf_release(&ferr);
+                /* A full or read-only var_path: the daemon cannot even write that down. */
+                const char *vfault = report_var_path_fault(f->c);
+                if (vfault) {
+                        human_paint(out, f->colour, HUMAN_RED, "degraded");
+                        buf_printf(out, ": var_path '%s' is %s; instances are supervised, no step "
+                                   "starts until it can be written\n", f->c->var_path, vfault);
+                }
         } else {
                 human_paint(out, f->colour, HUMAN_RED, "daemon not running");
                 buf_putc(out, '\n');

@@ -977,6 +977,9 @@ static int take_lock(struct daemon *d)
         }
         buf_puts(&path, "/deployex.lock");
         d->lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        /* A read-only var_path: a flock needs no write access. */
+        if (d->lock_fd < 0 && errno == EROFS)
+                d->lock_fd = open(path.data, O_RDONLY | O_CLOEXEC);
         if (d->lock_fd < 0) {
                 r = log_errno(-errno, "cannot open '%s'", path.data);
                 goto out;
@@ -994,8 +997,20 @@ static int take_lock(struct daemon *d)
         }
         path_pid_file(&d->cfg, &pid);
         snprintf(text, sizeof(text), "%d\n", (int)getpid());
-        if ((r = atomic_write_shared(pid.data, text, strlen(text), (gid_t)-1)) < 0)
+        r = atomic_write_shared(pid.data, text, strlen(text), (gid_t)-1);
+        /*
+         * A full or read-only var_path must not keep the daemon from
+         * supervising what runs: it starts degraded (every step that needs a
+         * journal or a record write waits), and status finds it by its lock.
+         */
+        if (r < 0 && host_fault_errno(r)) {
+                log_err("cannot write '%s': %s; starting degraded: instances are supervised, "
+                        "no step starts until var_path '%s' can be written again",
+                        pid.data, strerror(-r), d->cfg.var_path);
+                r = 0;
+        } else if (r < 0) {
                 log_errno(r, "cannot write '%s'", pid.data);
+        }
 out:
         buf_release(&path);
         buf_release(&pid);

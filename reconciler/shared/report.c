@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "reconciler/shared/app_view.h"
 #include "base/proc.h"
@@ -199,9 +200,24 @@ static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v
         otp_view_release(&ov);
 }
 
+const char *report_var_path_fault(const struct config *c)
+{
+        struct statvfs vfs;
+
+        if (statvfs(c->var_path, &vfs) < 0)
+                return NULL;
+        if (vfs.f_flag & ST_RDONLY)
+                return "read-only";
+        /* The daemon is root: the blocks kept for root count. */
+        if (vfs.f_bfree == 0 || (vfs.f_files > 0 && vfs.f_ffree == 0))
+                return "full";
+        return NULL;
+}
+
 void report_status_json(const struct config *c, struct source *src, const char *only,
                         struct buf *out)
 {
+        const char *vfault = report_var_path_fault(c);
         int pid = daemon_running_pid(c);
         uint64_t now = time_now_ms();
         yajl_gen g = json_gen_new(out);
@@ -234,6 +250,9 @@ void report_status_json(const struct config *c, struct source *src, const char *
                 buf_release(&path);
                 buf_release(&err);
         }
+        /* "read-only", "full": a daemon that runs is degraded, no step starts. */
+        json_gen_kv_str(g, "var_path_fault", vfault);
+        json_gen_kv_bool(g, "degraded", pid > 0 && vfault != NULL);
         yajl_gen_map_close(g);
         if (c->nnotify > 0) {
                 struct webhook_status ws;

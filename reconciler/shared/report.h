@@ -30,6 +30,13 @@ struct otp_view {
 void otp_view_load(const struct config *c, const char *app, struct otp_view *ret);
 void otp_view_release(struct otp_view *v);
 
+/*
+ * Why the daemon cannot write var_path right now ("read-only", "full"), NULL
+ * when it can: a daemon on such a var_path runs degraded (no step starts),
+ * and cannot say so in a file there.
+ */
+const char *report_var_path_fault(const struct config *c);
+
 /* What an instance looks like right now: a record whose process died is "stopped". */
 struct live {
         const char *state;
