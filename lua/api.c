@@ -70,6 +70,23 @@ void api_mask(const char *secret, const char *in, size_t len, struct buf *out)
         }
 }
 
+void api_mask_cut(const char *secret, const char *in, size_t len, struct buf *out)
+{
+        size_t slen = secret ? strlen(secret) : 0;
+        /* The longest end of the secret the text starts with, down to 4 bytes. */
+        size_t longest = slen > 0 ? slen - 1 : 0;
+
+        for (size_t n = longest < len ? longest : len; n >= 4; n--) {
+                if (memcmp(in, secret + slen - n, n) == 0) {
+                        buf_puts(out, API_MASK);
+                        in += n;
+                        len -= n;
+                        break;
+                }
+        }
+        api_mask(secret, in, len, out);
+}
+
 static void emit_log(struct api_env *env, const char *level, const char *msg)
 {
         if (env->log)
@@ -342,8 +359,19 @@ static int l_exec(lua_State *L)
         for (lua_Integer k = 0; k < argc; k++) {
                 if (k)
                         buf_putc(line, ' ');
-                quote_arg(line, argv[k]);
+                /* Quoting splits a cookie holding a quote: then it is masked before. */
+                buf_reset(what);
+                quote_arg(what, argv[k]);
+                if (!str_empty(env->cookie) && strstr(argv[k], env->cookie) &&
+                    !strstr(what->data, env->cookie)) {
+                        buf_reset(what);
+                        api_mask(env->cookie, argv[k], strlen(argv[k]), masked);
+                        quote_arg(what, masked->data);
+                        buf_reset(masked);
+                }
+                buf_append(line, what->data, what->len);
         }
+        buf_reset(what);
         if (cwd)
                 buf_printf(line, " (in %s)", cwd);
         api_mask(env->cookie, line->data, line->len, masked);
@@ -394,7 +422,11 @@ static int l_exec(lua_State *L)
         lua_pushboolean(L, r == 0 && res.timed_out);
         lua_setfield(L, -2, "timed_out");
         buf_reset(masked);
-        api_mask(env->cookie, tail->data, tail->len, masked);
+        /* A full tail was cut from longer output: maybe inside the cookie. */
+        if (tail->len >= API_OUTPUT_TAIL)
+                api_mask_cut(env->cookie, tail->data, tail->len, masked);
+        else
+                api_mask(env->cookie, tail->data, tail->len, masked);
         lua_pushlstring(L, masked->data, masked->len);
         lua_setfield(L, -2, "output");
         if (what->len) {

@@ -84,5 +84,11 @@ void api_bind(struct sandbox *sb, struct api_env *env);
 
 /* Append in to out with every occurrence of secret replaced by API_MASK. */
 void api_mask(const char *secret, const char *in, size_t len, struct buf *out);
+/*
+ * The same for text cut from the end of a longer stream (an output tail):
+ * a leading end of the secret (4 bytes or more) whose start was cut off is
+ * masked too.
+ */
+void api_mask_cut(const char *secret, const char *in, size_t len, struct buf *out);
 
 #endif

@@ -267,6 +267,18 @@ static void test_exec(void **state)
         assert_null(strstr(text.data, "exec: echo s3cr3t-cookie"));
         assert_non_null(strstr(text.data, "exec: echo ********\n"));
 
+        /* An output tail cut inside the cookie does not show the rest of it. */
+        expect_result("local r = deployex.exec({'sh', '-c', 'printf %s \"$1\"; printf \"%4087s\" \"\" | "
+                      "tr \" \" y', 'sh', 's3cr3t-cookie'})\n"
+                      "return r.output == '********' .. string.rep('y', 4087) and 'masked' or r.output",
+                      "masked");
+        /* A cookie holding a quote is masked before the command line is quoted. */
+        test_env.cookie = "it's-s3cr3t";
+        expect_result("return deployex.exec({'echo', \"it's-s3cr3t\"}).output", "********\n");
+        assert_int_equal(file_read_all(out_log, 1 << 20, &text), 0);
+        assert_null(strstr(text.data, "s3cr3t'"));
+        test_env.cookie = "s3cr3t-cookie";
+
         expect_error("deployex.exec({'true'}, {env = {['BAD NAME'] = 'x'}})", "exec: env: bad variable name 'BAD NAME'");
         expect_error("deployex.exec({'true'}, {timeout_ms = -1})", "exec: timeout_ms must be a positive integer");
         expect_error("deployex.exec({})", "exec: argv must be a list of 1 to 1024 strings");
