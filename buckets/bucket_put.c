@@ -21,6 +21,12 @@
 #define GCS_DEFAULT_ENDPOINT "https://storage.googleapis.com"
 /* An upload may be large: end it when it stalls, not after a fixed time. */
 #define PUT_TIMEOUT_MS (60 * 60 * 1000)
+/*
+ * Rollout files are a few hundred bytes: a request about one that has not
+ * ended by then is stuck, and the fleet job must fail and try again at the
+ * next heartbeat rather than let this host's slot look stale to the others.
+ */
+#define SMALL_TIMEOUT_MS 10000
 
 enum put_kind { PUT_FILE, PUT_S3, PUT_GS };
 
@@ -118,7 +124,7 @@ static int finish_remote(const struct bucket_put *b, const char *name, const str
  */
 static int s3_request(struct bucket_put *b, const char *method, const char *key, const char *query,
                       const char *const *extra, const void *data, size_t len, uint64_t max_bytes,
-                      struct http_response *resp, struct buf *err)
+                      uint64_t timeout_ms, struct http_response *resp, struct buf *err)
 {
         struct buf url = BUF_INIT, name = BUF_INIT, why = BUF_INIT;
         struct aws_creds creds;
@@ -126,7 +132,7 @@ static int s3_request(struct bucket_put *b, const char *method, const char *key,
                 .method = method,
                 .body = data,
                 .body_len = len,
-                .timeout_ms = PUT_TIMEOUT_MS,
+                .timeout_ms = timeout_ms,
                 .low_speed_bytes = REMOTE_LOW_SPEED_BYTES,
                 .low_speed_secs = REMOTE_LOW_SPEED_SECS,
                 .max_bytes = max_bytes,
@@ -167,15 +173,16 @@ static bool s3_conflict(const struct http_response *resp)
 
 static void pause_ms(uint64_t ms)
 {
-        struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
+        struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+                               .tv_nsec = (long)(ms % 1000) * 1000000L };
 
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
 }
 
 static int put_s3(struct bucket_put *b, const char *rel, const void *data, size_t len,
-                  const char *content_type, const char *cond_header, char ret_tag[BUCKET_TAG_MAX + 1],
-                  struct buf *err)
+                  const char *content_type, const char *cond_header,
+                  char ret_tag[BUCKET_TAG_MAX + 1], struct buf *err)
 {
         struct buf key = BUF_INIT, name = BUF_INIT, ct = BUF_INIT;
         const char *headers[] = { NULL, cond_header, NULL };
@@ -188,12 +195,13 @@ static int put_s3(struct bucket_put *b, const char *rel, const void *data, size_
         buf_printf(&ct, "Content-Type: %s", content_type);
         headers[0] = ct.data;
         for (int attempt = 1;; attempt++) {
-                r = s3_request(b, "PUT", key.data, "", headers, data, len, 0, &resp, err);
+                r = s3_request(b, "PUT", key.data, "", headers, data, len, 0,
+                               cond_header ? SMALL_TIMEOUT_MS : PUT_TIMEOUT_MS, &resp, err);
                 if (r < 0 || !cond_header || !s3_conflict(&resp))
                         break;
                 if (attempt == S3_CONFLICT_TRIES) {
-                        buf_printf(err, "%s: HTTP 409 (ConditionalRequestConflict) %d times in a row",
-                                   name.data, attempt);
+                        buf_printf(err, "%s: HTTP 409 (ConditionalRequestConflict) %d times "
+                                   "in a row", name.data, attempt);
                         r = -EAGAIN;
                         goto out;
                 }
@@ -227,7 +235,7 @@ out:
  */
 static int gs_request(struct bucket_put *b, const char *method, const char *url, const char *name,
                       const char *content_type, const void *data, size_t len, uint64_t max_bytes,
-                      struct http_response *resp, struct buf *err)
+                      uint64_t timeout_ms, struct http_response *resp, struct buf *err)
 {
         struct buf auth = BUF_INIT, why = BUF_INIT, ct = BUF_INIT;
         const char *headers[] = { NULL, NULL, NULL };
@@ -236,7 +244,7 @@ static int gs_request(struct bucket_put *b, const char *method, const char *url,
                 .url = url,
                 .body = data,
                 .body_len = len,
-                .timeout_ms = PUT_TIMEOUT_MS,
+                .timeout_ms = timeout_ms,
                 .low_speed_bytes = REMOTE_LOW_SPEED_BYTES,
                 .low_speed_secs = REMOTE_LOW_SPEED_SECS,
                 .max_bytes = max_bytes,
@@ -283,7 +291,8 @@ static void gs_generation(const struct http_response *resp, char ret_tag[BUCKET_
                 str_copy(ret_tag, BUCKET_TAG_MAX + 1, resp->generation);
                 return;
         }
-        if (resp->body.len && json_parse(resp->body.data, resp->body.len, "upload", &tree, &ignored) == 0) {
+        if (resp->body.len &&
+            json_parse(resp->body.data, resp->body.len, "upload", &tree, &ignored) == 0) {
                 g = json_get(tree, "generation");
                 if (YAJL_IS_STRING(g) && !str_copy(ret_tag, BUCKET_TAG_MAX + 1, YAJL_GET_STRING(g)))
                         ret_tag[0] = '\0';
@@ -312,7 +321,8 @@ static int put_gs(struct bucket_put *b, const char *rel, const void *data, size_
                 buf_puts(&url, "&ifGenerationMatch=");
                 http_url_encode(&url, cond_gen);
         }
-        r = gs_request(b, "POST", url.data, name.data, content_type, data, len, 0, &resp, err);
+        r = gs_request(b, "POST", url.data, name.data, content_type, data, len, 0,
+                       cond_gen ? SMALL_TIMEOUT_MS : PUT_TIMEOUT_MS, &resp, err);
         if (r < 0)
                 goto out;
         if (cond_gen && resp.status == 412) {
@@ -400,11 +410,13 @@ int bucket_get_object(struct bucket_put *b, const char *rel, uint64_t max_bytes,
         object_key(b, rel, &key);
         bucket_put_name(b, rel, &name);
         if (b->kind == PUT_S3) {
-                r = s3_request(b, "GET", key.data, "", NULL, NULL, 0, max_bytes, &resp, err);
+                r = s3_request(b, "GET", key.data, "", NULL, NULL, 0, max_bytes, SMALL_TIMEOUT_MS,
+                               &resp, err);
         } else {
                 gs_object_url(b, key.data, &url);
                 buf_puts(&url, "?alt=media");
-                r = gs_request(b, "GET", url.data, name.data, NULL, NULL, 0, max_bytes, &resp, err);
+                r = gs_request(b, "GET", url.data, name.data, NULL, NULL, 0, max_bytes,
+                               SMALL_TIMEOUT_MS, &resp, err);
         }
         if (r < 0)
                 goto out;
@@ -440,10 +452,12 @@ int bucket_delete_object(struct bucket_put *b, const char *rel, struct buf *err)
         object_key(b, rel, &key);
         bucket_put_name(b, rel, &name);
         if (b->kind == PUT_S3) {
-                r = s3_request(b, "DELETE", key.data, "", NULL, NULL, 0, 0, &resp, err);
+                r = s3_request(b, "DELETE", key.data, "", NULL, NULL, 0, 0, SMALL_TIMEOUT_MS, &resp,
+                               err);
         } else {
                 gs_object_url(b, key.data, &url);
-                r = gs_request(b, "DELETE", url.data, name.data, NULL, NULL, 0, 0, &resp, err);
+                r = gs_request(b, "DELETE", url.data, name.data, NULL, NULL, 0, 0, SMALL_TIMEOUT_MS,
+                               &resp, err);
         }
         if (r == 0 && resp.status != 404)
                 r = finish_remote(b, name.data, &resp, err);
@@ -469,7 +483,7 @@ static void add_name(struct buf *names, const char *s, size_t n, size_t skip)
         buf_putc(names, '\n');
 }
 
-/* Every <Key> and <Prefix> of a ListObjectsV2 answer (XML escapes are not expected in these names). */
+/* Every <Key> and <Prefix> of a ListObjectsV2 answer (no XML escapes expected in these names). */
 static void s3_list_names(const char *xml, size_t skip, struct buf *names)
 {
         static const char *const tags[] = { "Key", "Prefix" };
@@ -534,13 +548,15 @@ int bucket_list_folder(struct bucket_put *b, const char *rel, struct buf *names,
                 /* Canonical: parameters sorted, values RFC 3986-encoded. */
                 buf_puts(&query, "?delimiter=%2F&list-type=2&prefix=");
                 aws_uri_encode(&query, folder.data, false);
-                r = s3_request(b, "GET", "", query.data, NULL, NULL, 0, 0, &resp, err);
+                r = s3_request(b, "GET", "", query.data, NULL, NULL, 0, 0, SMALL_TIMEOUT_MS, &resp,
+                               err);
         } else {
                 buf_printf(&url, "%s/storage/v1/b/", b->endpoint);
                 http_url_encode(&url, b->bucket);
                 buf_puts(&url, "/o?delimiter=%2F&prefix=");
                 http_url_encode(&url, folder.data);
-                r = gs_request(b, "GET", url.data, name.data, NULL, NULL, 0, 0, &resp, err);
+                r = gs_request(b, "GET", url.data, name.data, NULL, NULL, 0, 0, SMALL_TIMEOUT_MS,
+                               &resp, err);
         }
         if (r == 0)
                 r = finish_remote(b, name.data, &resp, err);

@@ -23,7 +23,10 @@
  * A failed precondition (HTTP 412) is -ESTALE: another writer won the race;
  * the caller re-reads and decides again.  S3 answers 409
  * ConditionalRequestConflict while a conflicting write is in flight: that is
- * retried here after a short delay, a few times, then -EAGAIN.
+ * retried here after a short delay, a few times, then -EAGAIN.  These
+ * requests, and the reads, lists and deletes below, are about objects of a
+ * few hundred bytes: each ends after 10 s (a stuck request must not stop a
+ * host's heartbeat for longer).
  *
  * Calling sequence: bucket_put_open(config) -> bucket_put_object() /
  * bucket_get_object() / bucket_put_object_if().. -> bucket_put_free().

@@ -14,7 +14,7 @@
 #include "state/fleet.h"
 #include "base/banned.h"
 
-/* A compare-and-swap that keeps losing to other writers gives up: the next heartbeat tries again. */
+/* A compare-and-swap that keeps losing to other writers gives up; the next heartbeat retries. */
 #define CAS_TRIES 5
 
 struct fleet_store {
@@ -116,6 +116,42 @@ out:
         return r;
 }
 
+int fleet_store_read_mine(struct fleet_store *s, int k, struct fleet_view *v,
+                          uint64_t at_ms[FLEET_SLOTS_MAX], char verdict_by[FLEET_HOST_MAX + 1],
+                          struct buf *err)
+{
+        struct buf rel = BUF_INIT, text = BUF_INIT, why = BUF_INIT;
+        char tag[BUCKET_TAG_MAX + 1];
+        struct fleet_slot slot;
+        int r;
+
+        if (s->root || k < 0 || k >= FLEET_SLOTS_MAX) /* a local folder: reading it all is cheap */
+                return fleet_store_read(s, v, at_ms, verdict_by, err);
+        memset(v, 0, sizeof(*v));
+        v->mine = -1;
+        verdict_by[0] = '\0';
+        buf_printf(&rel, "%s/verdict.json", s->dir.data);
+        r = bucket_get_object(s->bp, rel.data, FLEET_FILE_MAX, &text, tag, err);
+        if (r == 0)
+                fleet_verdict_parse(text.data, text.len, v, verdict_by);
+        else if (r != -ENOENT)
+                goto out;
+        slot_rel(s, k, &rel);
+        r = bucket_get_object(s->bp, rel.data, FLEET_FILE_MAX, &text, tag, err);
+        if (r == 0 &&
+            fleet_slot_parse(text.data, text.len, rel.data, &slot, &at_ms[k], &why) == 0) {
+                v->slots[k] = slot;
+                v->nslots = k + 1;
+        }
+        if (r == -ENOENT)
+                r = 0;
+out:
+        buf_release(&rel);
+        buf_release(&text);
+        buf_release(&why);
+        return r;
+}
+
 int fleet_store_claim(struct fleet_store *s, int first, const char *text, size_t len, int *ret_slot,
                       uint64_t *ret_fp, struct buf *err)
 {
@@ -126,7 +162,8 @@ int fleet_store_claim(struct fleet_store *s, int first, const char *text, size_t
         if (s->root) {
                 r = fleet_file_claim(s->dir.data, first, text, len, ret_slot, ret_fp);
                 if (r < 0)
-                        buf_printf(err, "cannot claim a slot in '%s': %s", s->dir.data, strerror(-r));
+                        buf_printf(err, "cannot claim a slot in '%s': %s", s->dir.data,
+                                   strerror(-r));
                 return r;
         }
         for (int k = first; k < FLEET_SLOTS_MAX; k++) {
@@ -158,7 +195,8 @@ int fleet_store_replace(struct fleet_store *s, int k, uint64_t seen, const char 
         if (s->root) {
                 r = fleet_file_replace(s->dir.data, k, seen, text, len);
                 if (r < 0 && r != -ESTALE && r != -ENOENT)
-                        buf_printf(err, "cannot write slot %d in '%s': %s", k, s->dir.data, strerror(-r));
+                        buf_printf(err, "cannot write slot %d in '%s': %s", k, s->dir.data,
+                                   strerror(-r));
                 return r;
         }
         slot_rel(s, k, &rel);
@@ -191,7 +229,8 @@ int fleet_store_verdict(struct fleet_store *s, const char *by, const char *reaso
         if (s->root) {
                 r = fleet_file_verdict(s->dir.data, by, reason, at_ms);
                 if (r < 0)
-                        buf_printf(err, "cannot write the verdict in '%s': %s", s->dir.data, strerror(-r));
+                        buf_printf(err, "cannot write the verdict in '%s': %s", s->dir.data,
+                                   strerror(-r));
                 return r;
         }
         fleet_verdict_format(by, reason, at_ms, &out);

@@ -40,6 +40,13 @@ int fleet_store_open(const struct config *c, const char *app, const char *versio
 /* Every slot and the verdict (see fleet_file_read); a malformed slot reads as absent. */
 int fleet_store_read(struct fleet_store *s, struct fleet_view *v, uint64_t at_ms[FLEET_SLOTS_MAX],
                      char verdict_by[FLEET_HOST_MAX + 1], struct buf *err);
+/*
+ * Only the verdict and slot k (the rest of v absent): all a host whose turn
+ * is over needs each heartbeat, 2 requests on a bucket instead of n + 2.
+ */
+int fleet_store_read_mine(struct fleet_store *s, int k, struct fleet_view *v,
+                          uint64_t at_ms[FLEET_SLOTS_MAX], char verdict_by[FLEET_HOST_MAX + 1],
+                          struct buf *err);
 /* Create the lowest free slot >= first with text: *ret_slot and the fingerprint of text. */
 int fleet_store_claim(struct fleet_store *s, int first, const char *text, size_t len, int *ret_slot,
                       uint64_t *ret_fp, struct buf *err);

@@ -69,8 +69,8 @@ static void prune_old_rollouts(struct fleet_store *store)
         if (fleet_store_prune(store, &deleted, &err) < 0)
                 fprintf(stderr, "cannot prune old rollout folders: %s\n", err.data);
         else if (deleted)
-                fprintf(stderr, "pruned %d old rollout folder%s (the %d newest are kept)\n", deleted,
-                        deleted == 1 ? "" : "s", FLEET_KEEP_VERSIONS);
+                fprintf(stderr, "pruned %d old rollout folder%s (the %d newest are kept)\n",
+                        deleted, deleted == 1 ? "" : "s", FLEET_KEEP_VERSIONS);
         buf_release(&err);
 }
 
@@ -116,10 +116,19 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                 str_copy(cl.version, sizeof(cl.version), version);
                 cl.slot = -1;
         }
-        if (fleet_store_read(store, &v, at, verdict_by, &err) < 0) {
+        /*
+         * This host ready on its slot: its turn is over and the others' slots decide
+         * nothing here any more; only a verdict can still change something.
+         */
+        r = cl.slot >= 0 && st == FLEET_SLOT_READY && takeover < 0
+                    ? fleet_store_read_mine(store, cl.slot, &v, at, verdict_by, &err)
+                    : fleet_store_read(store, &v, at, verdict_by, &err);
+        if (r < 0) {
+                r = EXIT_FAIL;
                 fprintf(stderr, "%s\n", err.data);
                 goto out;
         }
+        r = EXIT_FAIL;
 
         /* Take over a stale slot, only if it is still what the daemon saw. */
         if (takeover >= 0 && takeover < v.nslots && !v.verdict_failed) {
@@ -172,8 +181,8 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                                 buf_reset(&text);
                                 buf_reset(&err);
                                 fleet_slot_format(c.fleet_host, st, ready, total, cl.beat + 1, now, &text);
-                                int w = fleet_store_replace(store, cl.slot, cl.fingerprint, text.data,
-                                                            text.len, &err);
+                                int w = fleet_store_replace(store, cl.slot, cl.fingerprint,
+                                                            text.data, text.len, &err);
                                 wrote = true;
                                 if (w == 0) {
                                         cl.beat++;
