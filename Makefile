@@ -180,6 +180,8 @@ install: all man
 	for f in hooks/*.lua; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/deployex/hooks/; done; true
 	install -d $(DESTDIR)$(PREFIX)/share/deployex/web
 	install -m 0644 web/assets/*.html web/assets/*.css web/assets/*.js $(DESTDIR)$(PREFIX)/share/deployex/web/
+	install -d $(DESTDIR)$(PREFIX)/share/deployex/web/vendor/xterm
+	install -m 0644 web/assets/vendor/xterm/* $(DESTDIR)$(PREFIX)/share/deployex/web/vendor/xterm/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/deployex/
 
 # The Debian package, built from this tree into build/deb/ (dpkg-buildpackage

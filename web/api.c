@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "web/http.h"
+#include "web/helper.h"
 #include "reconciler/shared/actions.h"
 #include "reconciler/shared/report.h"
 #include "state/json.h"
@@ -39,6 +40,59 @@ static enum MHD_Result send_doc(struct MHD_Connection *c, int r, struct buf *doc
 
         buf_release(doc);
         buf_release(err);
+        return ret;
+}
+
+/*
+ * "instances/N/WHAT": N into *ret_n and "/WHAT" returned, or NULL after
+ * answering 404 (no such instance or route).
+ */
+static const char *instance_of(struct MHD_Connection *c, const struct app_config *app, const char *rest,
+                               int *ret_n)
+{
+        char num[8];
+        const char *p = rest + 10, *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : 0;
+
+        if (!slash || len == 0 || len >= sizeof(num)) {
+                (void)http_error(c, MHD_HTTP_NOT_FOUND, "no such route: /api/apps/%s/%s", app->name, rest);
+                return NULL;
+        }
+        memcpy(num, p, len);
+        num[len] = '\0';
+        if (parse_int(num, ret_n) < 0 || *ret_n < 1 || *ret_n > app->replicas) {
+                (void)http_error(c, MHD_HTTP_NOT_FOUND, "%s has no instance %s", app->name, num);
+                return NULL;
+        }
+        return slash;
+}
+
+/*
+ * GET .../instances/N/processes: `deployex __processes APP N` run by the
+ * helper (the node's cookie is not ours to read), its JSON as it is; its
+ * {"error"} (node down, timeout, bad cookie) as a 502.
+ */
+static enum MHD_Result processes_serve(struct MHD_Connection *c, const struct app_config *app, int n)
+{
+        struct buf out = BUF_INIT, err = BUF_INIT;
+        enum MHD_Result ret;
+        yajl_val doc = NULL, e;
+        int r = helper_processes(app->name, n, &out);
+
+        if (r < 0)
+                ret = http_error(c, MHD_HTTP_BAD_GATEWAY, "cannot list the processes of %s/%d: %s",
+                                 app->name, n, strerror(-r));
+        else if (json_parse(out.data, out.len, "the process list", &doc, &err) < 0 || !YAJL_IS_OBJECT(doc))
+                ret = http_error(c, MHD_HTTP_BAD_GATEWAY, "%s/%d: no process list (see the web UI's log)",
+                                 app->name, n);
+        else if ((e = yajl_tree_get(doc, (const char *[]){ "error", NULL }, yajl_t_string)))
+                ret = http_error(c, MHD_HTTP_BAD_GATEWAY, "%s", YAJL_GET_STRING(e));
+        else
+                ret = http_json(c, MHD_HTTP_OK, out.data);
+        if (doc)
+                yajl_tree_free(doc);
+        buf_release(&out);
+        buf_release(&err);
         return ret;
 }
 
@@ -74,19 +128,16 @@ enum MHD_Result api_get(struct MHD_Connection *c, const char *url)
                 return send_doc(c, 0, &doc, &err);
         }
         if (strncmp(rest, "instances/", 10) == 0) {
-                char num[8];
-                const char *p = rest + 10, *slash = strchr(p, '/');
-                size_t len = slash ? (size_t)(slash - p) : 0;
+                const char *what = instance_of(c, app, rest, &n);
 
-                if (!slash || len == 0 || len >= sizeof(num))
-                        return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
-                memcpy(num, p, len);
-                num[len] = '\0';
-                if (parse_int(num, &n) < 0 || n < 1 || n > app->replicas)
-                        return http_error(c, MHD_HTTP_NOT_FOUND, "%s has no instance %s",
-                                          app->name, num);
-                if (strcmp(slash, "/logs") == 0)
+                if (!what)
+                        return MHD_YES; /* answered */
+                if (strcmp(what, "/logs") == 0)
                         return logstream_serve(c, app, n);
+                if (strcmp(what, "/processes") == 0)
+                        return processes_serve(c, app, n);
+                if (strcmp(what, "/shell") == 0)
+                        return shell_serve(c, app, n);
                 return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
         }
         return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
@@ -176,6 +227,15 @@ enum MHD_Result api_post(struct MHD_Connection *c, struct request *req, const ch
                 return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
         if (!(app = app_of(url, &rest, name, sizeof(name))))
                 return http_error(c, MHD_HTTP_NOT_FOUND, "no such app");
+        if (strncmp(rest, "instances/", 10) == 0) {
+                const char *what = instance_of(c, app, rest, &r);
+
+                if (!what)
+                        return MHD_YES;
+                if (strcmp(what, "/shell") == 0)
+                        return shell_ticket(c, app, r);
+                return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
+        }
         if (req->body.len == 0)
                 buf_puts(&req->body, "{}");
         if (json_parse(req->body.data, req->body.len, "body", &body, &err) < 0) {

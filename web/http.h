@@ -47,6 +47,12 @@ enum MHD_Result http_redirect(struct MHD_Connection *c, const char *location, co
 void web_status_json(struct buf *out);
 void web_plan_json(const char *only, struct buf *out);
 
+/* Append an action to the audit log; app, detail and error may be NULL. */
+void web_audit(const char *ip, const char *action, const char *app, const char *detail, bool ok,
+               const char *error);
+/* The client's address as text ("unknown" when there is none). */
+void web_client_ip(struct MHD_Connection *c, char *out, size_t n);
+
 /* --- session.c --- */
 /* The session of the request's cookie, or false.  csrf (65 bytes) gets its CSRF token. */
 bool session_find(struct MHD_Connection *c, char *csrf);
@@ -86,6 +92,12 @@ enum MHD_Result metrics_serve(struct MHD_Connection *c, const char *ip);
 
 /* --- logstream.c --- */
 enum MHD_Result logstream_serve(struct MHD_Connection *c, const struct app_config *app, int n);
+
+/* --- shell.c --- */
+/* POST .../instances/N/shell: a single-use ticket for the WebSocket. */
+enum MHD_Result shell_ticket(struct MHD_Connection *c, const struct app_config *app, int n);
+/* GET .../instances/N/shell: the WebSocket, after its Origin, session and ticket checks. */
+enum MHD_Result shell_serve(struct MHD_Connection *c, const struct app_config *app, int n);
 
 /* --- host.c --- */
 /* {"cpu_pct", "mem_total_bytes", "mem_available_bytes", "load": [1,5,15], "uptime_s"} */

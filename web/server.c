@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "web/http.h"
+#include "web/helper.h"
 #include "base/log.h"
 #include "base/proc.h"
 #include "reconciler/shared/report.h"
@@ -147,18 +149,26 @@ static bool origin_ok(struct MHD_Connection *c)
         return site != NULL;
 }
 
-static void audit_web(struct request *req, const char *action, bool ok, const char *error)
+void web_audit(const char *ip, const char *action, const char *app, const char *detail, bool ok,
+               const char *error)
 {
         struct audit_entry e;
 
         memset(&e, 0, sizeof(e));
         str_copy(e.via, sizeof(e.via), "web");
-        str_copy(e.from, sizeof(e.from), req->ip);
+        str_copy(e.from, sizeof(e.from), ip);
         str_copy(e.action, sizeof(e.action), action);
+        str_copy(e.app, sizeof(e.app), app ? app : "");
+        str_copy(e.detail, sizeof(e.detail), detail ? detail : "");
         e.ok = ok;
         str_copy(e.error, sizeof(e.error), error ? error : "");
         if (audit_append(web_g.o->cfg, &e) < 0)
                 log_warn("cannot append to the audit log under '%s/state'", web_g.o->cfg->var_path);
+}
+
+static void audit_web(struct request *req, const char *action, bool ok, const char *error)
+{
+        web_audit(req->ip, action, NULL, NULL, ok, error);
 }
 
 static int hexval(char ch)
@@ -258,7 +268,8 @@ static enum MHD_Result do_login(struct MHD_Connection *c, struct request *req)
 static bool is_page(const char *url)
 {
         return strcmp(url, "/") == 0 || strcmp(url, "/history") == 0 ||
-               strcmp(url, "/logs") == 0;
+               strcmp(url, "/logs") == 0 || strcmp(url, "/processes") == 0 ||
+               strcmp(url, "/shell") == 0;
 }
 
 static enum MHD_Result route_get(struct MHD_Connection *c, const char *url)
@@ -284,6 +295,10 @@ static enum MHD_Result route_get(struct MHD_Connection *c, const char *url)
                         return assets_serve(c, "history.html");
                 if (strcmp(url, "/logs") == 0)
                         return assets_serve(c, "logs.html");
+                if (strcmp(url, "/processes") == 0)
+                        return assets_serve(c, "processes.html");
+                if (strcmp(url, "/shell") == 0)
+                        return assets_serve(c, "shell.html");
                 return assets_serve(c, "index.html");
         }
         if (strncmp(url, "/api/", 5) == 0) {
@@ -330,7 +345,7 @@ static enum MHD_Result route_post(struct MHD_Connection *c, struct request *req,
         return api_post(c, req, url);
 }
 
-static void client_ip(struct MHD_Connection *c, char *out, size_t n)
+void web_client_ip(struct MHD_Connection *c, char *out, size_t n)
 {
         const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -356,7 +371,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!req) {
                 req = xcalloc(1, sizeof(*req));
                 buf_init(&req->body);
-                client_ip(c, req->ip, sizeof(req->ip));
+                web_client_ip(c, req->ip, sizeof(req->ip));
                 *ctx = req;
                 if (strcmp(method, "POST") == 0) {
                         const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -467,6 +482,29 @@ static int read_pem(const char *path, struct buf *out, struct buf *err)
         return r;
 }
 
+/*
+ * The privileged helper (helper.h): the one `deployex __websup` handed us in
+ * $DEPLOYEX_WEB_HELPER_FD, else one of our own, with our own rights.
+ */
+static int web_helper_connect(const struct web_options *o)
+{
+        const char *env = getenv(HELPER_FD_ENV);
+        pid_t pid;
+        int fd;
+
+        if (env && parse_int(env, &fd) == 0 && fd > STDERR_FILENO &&
+            fcntl(fd, F_GETFD) >= 0) {
+                unsetenv(HELPER_FD_ENV);
+                helper_use(fd);
+                return 0;
+        }
+        fd = helper_spawn(o->self_exe, o->config_path, &pid);
+        if (fd < 0)
+                return fd;
+        helper_use(fd);
+        return 0;
+}
+
 int web_serve(const struct web_options *o)
 {
         const struct config *cfg = o->cfg;
@@ -475,7 +513,7 @@ int web_serve(const struct web_options *o)
         socklen_t alen = 0;
         struct MHD_Daemon *d = NULL;
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                         MHD_USE_ERROR_LOG;
+                         MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
         sigset_t set, old;
         int r = -EINVAL, sig = 0;
 
@@ -515,6 +553,11 @@ int web_serve(const struct web_options *o)
         if (strncmp(cfg->source, "file://", 7) == 0 && source_open(cfg, &web_g.src, &err) < 0) {
                 log_warn("web: %s", err.data);
                 buf_reset(&err);
+        }
+        /* Before any thread: the helper is forked here when no supervisor gave us one. */
+        if ((r = web_helper_connect(o)) < 0) {
+                buf_printf(&err, "cannot start the web helper: %s", strerror(-r));
+                goto fail;
         }
         if (addr.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;

@@ -9,6 +9,7 @@
  * with their parent (PR_SET_PDEATHSIG): when the daemon goes, so does the UI.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "base/log.h"
 #include "reconciler/daemon/webchild.h"
 #include "base/spawn.h"
+#include "web/helper.h"
 #include "base/banned.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -78,16 +80,24 @@ static void on_stop(int sig)
         stop_sig = sig;
 }
 
-/* Fork and exec the UI; in the child, drop to `pw` first.  The pid, or -errno. */
-static pid_t start_web(char **argv, const struct passwd *pw)
+/*
+ * Fork and exec the UI; in the child, drop to `pw` first.  helper_fd (or -1)
+ * becomes its descriptor 3, named in $DEPLOYEX_WEB_HELPER_FD.  The pid, or -errno.
+ */
+static pid_t start_web(char **argv, const struct passwd *pw, int helper_fd)
 {
         pid_t parent = getpid(), pid = fork();
 
         if (pid != 0)
                 return pid < 0 ? -errno : pid;
-        /* The child: async-signal-safe calls only, then exec. */
+        /* The child (of a single-threaded parent), then exec. */
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        if (helper_fd >= 0) {
+                if (helper_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(helper_fd, 3) < 0)
+                        _exit(127);
+                setenv(HELPER_FD_ENV, "3", 1);
+        }
         if (pw && (setgroups(0, NULL) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
                    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0))
                 _exit(126);
@@ -133,8 +143,18 @@ static int run_websup(const struct cli *cli, int argc, char **argv)
                  pw ? pw->pw_name : "the daemon's user (no 'deployex' user, or not root)");
         while (!stop_sig) {
                 uint64_t started = time_now_ms();
-                pid_t pid = start_web(web_argv, pw);
+                /* Root's part of the UI (web/helper.h): it keeps the cookie and keys from the UI. */
+                pid_t helper_pid = 0;
+                int helper_fd = helper_spawn(exe, cli->config_path, &helper_pid);
+                pid_t pid;
                 int wstatus = 0;
+
+                if (helper_fd < 0)
+                        log_errno(helper_fd, "web UI supervisor: cannot start the web helper; "
+                                  "no process lists or shells");
+                pid = start_web(web_argv, pw, helper_fd);
+                if (helper_fd >= 0)
+                        close(helper_fd);
 
                 if (pid < 0) {
                         log_errno(pid, "web UI supervisor: cannot fork");
@@ -142,6 +162,9 @@ static int run_websup(const struct cli *cli, int argc, char **argv)
                         while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
                                 if (stop_sig)
                                         kill(pid, SIGTERM);
+                        if (helper_pid > 0) /* it ends when the UI does */
+                                while (waitpid(helper_pid, NULL, 0) < 0 && errno == EINTR)
+                                        ;
                         if (stop_sig)
                                 break;
                         if (WIFSIGNALED(wstatus))

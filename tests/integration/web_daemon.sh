@@ -17,6 +17,11 @@ if id deployex >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 demo_config 2 $BASE
 add_http $PORT
+# The cookie in a file only root may read, as in production: the UI's process
+# list and shell can only come from the privileged helper.
+printf 'web-daemon-cookie-%s' "$$" >"$T/cookie" && chmod 0400 "$T/cookie"
+jq --arg f "$T/cookie" 'del(.cookie) | .cookie_file = $f' "$T/deployex.json" >"$T/c.json" &&
+        mv "$T/c.json" "$T/deployex.json"
 if [ -n "$AS_DEPLOYEX" ]; then
         # What the package's tmpfiles.d makes: overrides the group's to write, the audit log
         # the group's to append to.
@@ -25,7 +30,7 @@ if [ -n "$AS_DEPLOYEX" ]; then
         install -m 0660 -g deployex /dev/null "$T/var/state/audit.jsonl"
 fi
 publish_demo 1.0.0
-start_daemon
+DEPLOYEX_WEB_SHELL_IDLE_S=3 start_daemon
 WEB="http://127.0.0.1:$PORT"
 wait_for 60 "all_running 2 1.0.0" "2 replicas running 1.0.0"
 wait_for 20 "curl -sf '$WEB/health' | grep -q '\"running\":true'" "the web UI, seeing the daemon"
@@ -54,6 +59,31 @@ web_login
 run 0 curl -s -b "$T/jar" "$WEB/api/status"
 assert_eq "$P1" "$(jqr "$OUT" '.apps[0].instances[0].pid')" "instance 1's pid in the API"
 assert_eq "running true" "$(jqr "$OUT" '.apps[0].instances[1] | "\(.state) \(.ready)"')" "instance 2 running and ready"
+
+# The process list and the shell, through the helper (the UI cannot read the cookie).
+if [ -n "$AS_DEPLOYEX" ]; then
+        assert_eq "" "$(su -s /bin/sh deployex -c "cat '$T/cookie'" 2>/dev/null)" "the cookie is not the UI's to read"
+fi
+run 0 curl -s -b "$T/jar" "$WEB/api/apps/demo/instances/1/processes"
+assert_contains "$(jqr "$OUT" .node)" "demo-1@" "the process list of demo/1's node"
+assert_eq true "$(jqr "$OUT" '.processes > 20 and (.by_memory | length) == 20')" "real processes, the top 20"
+assert_eq true "$(jqr "$OUT" '[.by_memory[].name] | index("code_server") != null')" "code_server among the largest"
+web_post /api/apps/demo/instances/1/shell
+TICKET=$(jqr "$BODY" .ticket)
+SESSION="deployex_session=$(awk '$6 == "deployex_session" {print $7}' "$T/jar")"
+run 0 python3 "$DEPLOYEX_TOP/tests/integration/ws_client.py" \
+        "ws://127.0.0.1:$PORT/api/apps/demo/instances/1/shell?ticket=$TICKET" --cookie "$SESSION" \
+        --origin "$WEB" --expect ')1> ' --send 'node().\n' --wait 60
+assert_contains "$OUT" "status 101" "the shell's WebSocket"
+assert_contains "$OUT" "'demo-1@" "node(). answers demo/1's name"
+assert_contains "$OUT" "close 1000 idle for too long: closed" "closed when idle (3 s here, 15 min by default)"
+remsh_left() { # a remote shell whose working directory is one of this test's instances
+        for p in /proc/[0-9]*; do
+                case "$(readlink "$p/cwd" 2>/dev/null)" in "$T"/*) grep -qa remsh "$p/cmdline" && return 0 ;; esac
+        done
+        return 1
+}
+wait_for 10 "! remsh_left" "the shell's processes to end with its socket"
 
 # 100 open dashboards: each gets the snapshot at once, then every change.
 mkdir -p "$T/sse"

@@ -214,6 +214,44 @@ assert_eq 400 "$(http_code -b "$T/jar" "$WEB/api/apps/demo/instances/1/logs?stre
 assert_eq 404 "$(http_code -b "$T/jar" "$WEB/api/apps/demo/instances/3/logs")" "no instance 3"
 wait_for 10 "! pgrep -f 'logs demo 1 -n 1 -f' >/dev/null" "the log follower to end with its stream"
 
+# The shell's WebSocket: a session, this server's Origin and a single-use
+# ticket from an authenticated POST, or no upgrade.  (No daemon runs here:
+# the shell that opens says why it cannot reach the instance, then ends.)
+WS="ws://127.0.0.1:$PORT/api/apps/demo/instances/1/shell"
+SESSION="deployex_session=$(awk '$6 == "deployex_session" {print $7}' "$T/jar")"
+WSC="$DEPLOYEX_TOP/tests/integration/ws_client.py"
+assert_eq "status 401" "$(python3 "$WSC" "$WS" --origin "$WEB")" "no WebSocket without a session"
+assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: $WEB" -X POST "$WEB/api/apps/demo/instances/1/shell")" "no ticket without the CSRF token"
+web_post /api/apps/demo/instances/1/shell
+assert_eq 200 "$CODE" "a ticket"
+TICKET=$(jqr "$BODY" .ticket)
+assert_eq 32 "${#TICKET}" "a 128-bit ticket"
+assert_eq "status 403" "$(python3 "$WSC" "$WS?ticket=$TICKET" --cookie "$SESSION" --origin http://evil.example)" "another site's Origin"
+assert_eq "status 403" "$(python3 "$WSC" "$WS?ticket=$TICKET" --cookie "$SESSION" --origin null)" "Origin: null"
+assert_eq "status 403" "$(python3 "$WSC" "$WS?ticket=$TICKET" --cookie "$SESSION")" "no Origin"
+assert_eq "status 403" "$(python3 "$WSC" "$WS" --cookie "$SESSION" --origin "$WEB")" "no ticket"
+assert_eq "status 403" "$(python3 "$WSC" "${WS%/1/shell}/2/shell?ticket=$TICKET" --cookie "$SESSION" --origin "$WEB")" "instance 1's ticket on instance 2"
+web_post /api/apps/demo/instances/1/shell
+TICKET=$(jqr "$BODY" .ticket)
+run 0 python3 "$WSC" "$WS?ticket=$TICKET" --cookie "$SESSION" --origin "$WEB"
+assert_contains "$OUT" "status 101" "the upgrade, with session, Origin and ticket"
+assert_contains "$OUT" "demo/1 has no current release" "the shell is deployex remote's"
+assert_contains "$OUT" "close 1000 the shell ended" "and its end closes the socket"
+assert_eq "status 403" "$(python3 "$WSC" "$WS?ticket=$TICKET" --cookie "$SESSION" --origin "$WEB")" "a ticket serves once"
+assert_eq 400 "$(http_code -b "$T/jar" "$WEB/api/apps/demo/instances/1/shell")" "a plain GET is not a WebSocket"
+assert_eq 404 "$(http_code -b "$T/jar" -H "Origin: $WEB" -H "X-CSRF-Token: $CSRF" -X POST "$WEB/api/apps/demo/instances/3/shell")" "no instance 3"
+run 0 dx audit --json -n 0
+assert_eq "true" "$(jqr "$OUT" '[.[] | select(.action == "shell" and .result == "ok")] | length == 1')" "the opened shell audited"
+assert_eq "demo 1" "$(jqr "$OUT" '[.[] | select(.action == "shell" and .result == "ok")][0] | "\(.app) \(.detail)"')" "with its instance"
+assert_eq "true" "$(jqr "$OUT" '[.[] | select(.action == "shell" and .result == "failed")] | length >= 5')" "and the refusals"
+
+# The process list: needs a session; without a node a one-line 502 that says why.
+assert_eq 401 "$(http_code "$WEB/api/apps/demo/instances/1/processes")" "processes without a session"
+run 0 curl -s -w '\n%{http_code}' -b "$T/jar" "$WEB/api/apps/demo/instances/1/processes"
+assert_eq 502 "$(printf '%s' "$OUT" | tail -n 1)" "processes of a node that is not running"
+assert_contains "$(printf '%s' "$OUT" | sed '$d' | jq -r .error)" "demo/1: node demo-1@" "the error names the node"
+assert_eq 404 "$(http_code -b "$T/jar" "$WEB/api/apps/demo/instances/3/processes")" "processes of no instance 3"
+
 # Every action is audited with its origin; the CLI shows the log.
 run 0 dx audit --json -n 0
 assert_eq "web" "$(jqr "$OUT" '[.[] | select(.action == "pause")][0].via')" "the UI's pause audited"

@@ -160,6 +160,37 @@ try {
   console.log(`  a new log line shown after ${Date.now() - t1} ms`);
   await page.screenshot({ path: `${SHOTS}/web-logs.png` });
 
+  step('Processes demo/1 lists the real processes of the node, read through the C node');
+  await page.goto(`${WEB}/`);
+  await page.getByRole('link', { name: 'Processes demo/1' }).click();
+  await page.waitForURL(/\/processes\?app=demo&n=1/);
+  await page.locator('#summary').filter({ hasText: /processes on|unavailable/ }).waitFor({ timeout: 30000 });
+  assert.match(await page.locator('#summary').textContent(), /^\d+ processes on demo-1@/,
+    `the process list: ${await page.locator('#flash').textContent()}`);
+  const nprocs = parseInt(await page.locator('#summary').textContent(), 10);
+  assert.ok(nprocs > 20, `${nprocs} processes`);
+  assert.equal(await page.locator('table.procs').count(), 3);
+  const names = await page.locator('table.procs td.name').allTextContents();
+  assert.ok(names.some((x) => ['code_server', 'application_controller', 'init', 'kernel_sup', 'logger'].includes(x)),
+    `well-known OTP processes among ${names.join(' ')}`);
+  const pids = await page.locator('table.procs tbody td[data-label="Pid"]').allTextContents();
+  assert.ok(pids.length >= 20 && pids.every((x) => /^<0\.\d+\.\d+>$/.test(x)), 'rows of real pids');
+  await page.screenshot({ path: `${SHOTS}/web-processes.png` });
+
+  step('Shell demo/1: node(). on the node answers its name');
+  await page.goto(`${WEB}/`);
+  await page.getByRole('link', { name: 'Shell demo/1' }).click();
+  await page.waitForURL(/\/shell\?app=demo&n=1/);
+  await page.locator('#state').filter({ hasText: 'connected' }).waitFor({ timeout: 20000 });
+  const rows = page.locator('.xterm-rows');
+  await rows.filter({ hasText: /\(demo-1@[^)]+\)1>/ }).waitFor({ timeout: 30000 }); // the remsh prompt
+  await page.keyboard.type('node().\n');
+  await rows.filter({ hasText: /'demo-1@[A-Za-z0-9_.-]+'/ }).waitFor({ timeout: 15000 });
+  const screen = await rows.textContent();
+  console.log(`  the shell answered: ${screen.match(/'demo-1@[A-Za-z0-9_.-]+'/)[0]}`);
+  await page.screenshot({ path: `${SHOTS}/web-shell.png` });
+  await page.goto(`${WEB}/`); // leaving the page closes the socket: the helper ends the shell
+
   step('no console errors so far');
   assert.deepEqual(errors, []);
 

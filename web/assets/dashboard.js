@@ -88,6 +88,14 @@ function instanceRow(app, i) {
       el('a', {
         class: 'button', 'aria-label': `Logs ${target}`, text: 'Logs',
         href: `/logs?app=${encodeURIComponent(app.name)}&n=${i.instance}`,
+      }),
+      el('a', {
+        class: 'button', 'aria-label': `Processes ${target}`, text: 'Processes',
+        href: `/processes?app=${encodeURIComponent(app.name)}&n=${i.instance}`,
+      }),
+      el('a', {
+        class: 'button', 'aria-label': `Shell ${target}`, text: 'Shell',
+        href: `/shell?app=${encodeURIComponent(app.name)}&n=${i.instance}`,
       }))));
 }
 
