@@ -441,5 +441,11 @@ enum MHD_Result shell_serve(struct MHD_Connection *c, const struct app_config *a
         http_secure(r, false);
         ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
         MHD_destroy_response(r);
+        if (ret != MHD_YES) { /* never upgraded: on_upgrade will not run */
+                close(s->master);
+                close(s->life);
+                free(s);
+                atomic_fetch_sub(&shells, 1);
+        }
         return ret;
 }
