@@ -179,7 +179,8 @@ void spawn_set_child_fd_limit(unsigned long soft, unsigned long hard)
  */
 static void __attribute__((noreturn))
 child_exec(const char *path, char *const *argv, char *const *envp, const char *cwd,
-           const int fds[4], int nfds, int errfd, pid_t die_with, const struct proc_ids *ids)
+           const int fds[4], int nfds, int errfd, pid_t die_with, const struct proc_ids *ids,
+           const char *cgroup_procs)
 {
         struct sigaction sa;
         sigset_t empty;
@@ -206,6 +207,14 @@ child_exec(const char *path, char *const *argv, char *const *envp, const char *c
 
         if (setsid() < 0)
                 goto fail;
+        /* Into the instance's cgroup while still privileged ("0": this process). */
+        if (cgroup_procs) {
+                int cg = open(cgroup_procs, O_WRONLY | O_CLOEXEC);
+                if (cg >= 0) {
+                        (void)!write(cg, "0", 1);
+                        close(cg);
+                }
+        }
         /* select()-based programs break above 1024 descriptors: give them the limit we had. */
         if (child_nofile.rlim_cur && die_with <= 0)
                 (void)setrlimit(RLIMIT_NOFILE, &child_nofile);
@@ -297,7 +306,7 @@ static int start_child(const struct spawn_opts *o, int fd3, pid_t *ret_pid, int 
         pid = fork();
         if (pid == 0)
                 child_exec(path.data, o->argv, envp, o->cwd, fds, fd3 >= 0 ? 4 : 3, errpipe[1],
-                           o->die_with_parent ? parent : 0, o->ids);
+                           o->die_with_parent ? parent : 0, o->ids, o->cgroup_procs);
         r = pid < 0 ? -errno : 0;
         sigprocmask(SIG_SETMASK, &old, NULL);
         if (r < 0)

@@ -55,6 +55,12 @@ struct spawn_opts {
          * fails the spawn.  NULL = this process's ids.
          */
         const struct proc_ids *ids;
+        /*
+         * A cgroup's cgroup.procs the child joins before it drops privileges
+         * and executes, so that nothing it starts is ever outside; NULL = stay.
+         * Best effort: the daemon's cgroup.c says when cgroups are missing.
+         */
+        const char *cgroup_procs;
 };
 
 /*

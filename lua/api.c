@@ -386,7 +386,7 @@ static int l_exec(lua_State *L)
         write_str(out_fd, line->data);
 
         /* A command dies with the hook that runs it (and so with the daemon's job). */
-        o = (struct spawn_opts){ argv, envp, cwd, -1, -1, -1, true, NULL };
+        o = (struct spawn_opts){ argv, envp, cwd, -1, -1, -1, true, NULL, NULL };
         run = (struct spawn_run){ limit, API_EXEC_GRACE_MS, out_fd, err_fd, API_OUTPUT_TAIL };
         r = spawn_run(&o, &run, &res);
         if (r < 0) {

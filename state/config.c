@@ -82,8 +82,9 @@ static const char *const fleet_keys[] = { "host", "canary", "canaries", "heartbe
 static const char *const app_keys[] = {
         "name", "language", "replicas", "ports", "env", "hooks", "healthy_after_ms",
         "rollback_timeout_ms", "stop_timeout_ms", "restart_backoff", "max_probation_crashes",
-        "watchdog", "user", "group", NULL,
+        "watchdog", "user", "group", "limits", NULL,
 };
+static const char *const limits_keys[] = { "memory_max_mb", "pids_max", NULL };
 static const char *const watchdog_keys[] = { "interval_ms", "memory_mb", "processes_pct", "atoms_pct",
                                              "ports_pct", "action", NULL };
 static const char *const notify_keys[] = { "url", "format", "events", "secret_file", NULL };
@@ -945,6 +946,13 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
                                 (unsigned long long)a->backoff_initial_ms,
                                 (unsigned long long)a->backoff_max_ms);
                 buf_release(&sub);
+        }
+        field_name(&field, where.data, "limits");
+        x = member(v, "limits");
+        if (x && j_object(ck, x, field.data)) {
+                check_keys(ck, x, field.data, limits_keys);
+                opt_uint(ck, x, field.data, "memory_max_mb", 1, 1ULL << 30, &a->limit_memory_mb);
+                opt_uint(ck, x, field.data, "pids_max", 1, 1ULL << 22, &a->limit_pids);
         }
         field_name(&field, where.data, "watchdog");
         x = member(v, "watchdog");

@@ -73,6 +73,9 @@ struct app_config {
         uint64_t backoff_initial_ms;  /* default 2000 */
         uint64_t backoff_max_ms;      /* default 300000 */
         struct watchdog_config watchdog;
+        /* limits: cgroup v2 memory.max and pids.max of each instance; 0 = unset. */
+        uint64_t limit_memory_mb;
+        uint64_t limit_pids;
 };
 
 /* The events a notify target may ask for (bits). */

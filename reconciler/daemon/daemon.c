@@ -1063,6 +1063,7 @@ static void daemon_release(struct daemon *d)
         source_free(d->src);
         config_release(&d->cfg);
         free(d->self_exe);
+        free(d->cgroup_root);
         free(d->log_exe);
         free(d->watch_path);
         free(d->job_config);
@@ -1136,6 +1137,7 @@ static int run(const struct cli *cli, int argc, char **argv)
         srand((unsigned)(getpid() ^ time_now_ms()));
         if (take_lock(&d) < 0 || setup_loop(&d) < 0)
                 goto out;
+        cgroups_init(&d);
         write_job_config(&d);
         /* The admin web UI, when http is set: a process tree of its own (webchild.h). */
         webchild_start(&d.cfg, d.self_exe, d.config_path);

@@ -156,6 +156,7 @@ struct app_rt {
         struct desired desired;
         struct ghost_list ghosts;
         bool removed;                        /* gone from the config: stop, then forget */
+        bool limits_warned;                  /* its limits cannot apply here: said once */
         struct app_config removed_cfg;       /* its timeouts, while its instances stop */
         uint64_t next_source_poll_ms;
         bool source_job;
@@ -192,6 +193,13 @@ struct daemon {
         uint64_t next_resync_ms;
         uint64_t now_ms;                     /* wall clock at the top of this iteration */
         struct host_fault fault;             /* the host is at fault (host_faults.c); err 0 = no */
+        /*
+         * Where each instance gets its own cgroup (cgroup.c): a directory in a
+         * writable cgroup v2 hierarchy, NULL without one.  limits: the
+         * controllers ("memory", "pids") its children may use.
+         */
+        char *cgroup_root;
+        bool cgroup_memory, cgroup_pids;
         /* What the nodes run: one `__otp` job for every app refreshes state/{app}/otp.json. */
         bool otp_job;
         uint64_t next_otp_ms;
@@ -266,6 +274,13 @@ void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event)
 void sup_set_error(struct daemon *d, struct instance_rt *in, const char *text);
 /* Why the instance is not ready yet, as its readiness job said last; "" when unknown. */
 void sup_not_ready_reason(const struct instance_rt *in, struct buf *out);
+
+/* cgroup.c: one cgroup v2 per instance where the hierarchy can be written (docs/daemon.md) */
+void cgroups_init(struct daemon *d);
+/* The instance's cgroup.procs to start it in, into path; false without cgroups. */
+bool cgroup_prepare(struct daemon *d, struct instance_rt *in, struct buf *path);
+/* Kill whatever is left in the instance's cgroup (cgroup.kill), then remove it. */
+void cgroup_kill(struct daemon *d, struct instance_rt *in);
 
 /* host_faults.c */
 /* A failure with errno err: true (and recorded) when it is the host's fault. */

@@ -281,6 +281,7 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
         in->own_child = false;
         in->kill_at_ms = 0;
         sweep_escapees(d, in);
+        cgroup_kill(d, in);
         if (in->pidfd.fd >= 0) {
                 daemon_unwatch(d, &in->pidfd);
                 close(in->pidfd.fd);
@@ -509,7 +510,8 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in)
                 const char *self[] = { d->self_exe, "__log", out_path.data, err_path.data, max,
                                        keep, NULL };
                 const char **argv = d->log_exe ? lean : self;
-                struct spawn_opts o = { (char *const *)argv, NULL, NULL, out[0], -1, -1, false, NULL };
+                struct spawn_opts o = { (char *const *)argv, NULL, NULL, out[0], -1, -1, false, NULL,
+                                        NULL };
                 r = spawn_start_fd3(&o, err[0], &pid);
         }
         if (r < 0)
@@ -628,9 +630,13 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
         err_fd = in->log_fd[1];
         {
                 /* The exec is not waited for: its verdict comes through the loop (on_exec_fd). */
+                struct buf cg = BUF_INIT;
                 struct spawn_opts o = { cmd->argv, cmd->envp, cmd->cwd, -1, out_fd, err_fd, false,
-                                        in->app->cfg->ids };
+                                        in->app->cfg->ids, NULL };
+                if (cgroup_prepare(d, in, &cg))
+                        o.cgroup_procs = cg.data;
                 r = spawn_start_async(&o, &pid, &exec_fd);
+                buf_release(&cg);
         }
         if (r < 0) {
                 buf_printf(err, "cannot execute '%s' in '%s': %s", cmd->argv[0], cmd->cwd,

@@ -38,7 +38,7 @@ static inline uint64_t test_mono_ms(void)
 static inline int test_epmd_start(void)
 {
         char *argv[] = { (char *)"epmd", (char *)"-daemon", NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
         struct spawn_run run = { 10000, 500, -1, -1, 1024 };
         struct spawn_result res;
         int r = spawn_run(&o, &run, &res);
@@ -61,7 +61,7 @@ static inline int test_node_start_boot(struct test_node *n, const char *tag, con
         char *argv[] = { (char *)"erl", (char *)"-sname", sname, (char *)"-setcookie",
                          n->cookie, (char *)"-noshell", boot ? (char *)"-boot" : NULL,
                          (char *)boot, NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, true, NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, true, NULL, NULL };
         struct beam_opts bo;
         uint64_t end;
         int r;

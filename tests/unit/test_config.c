@@ -151,6 +151,9 @@ static void test_invalid_configs(void **state)
                 { ONE_APP(", \"restart_backoff\": {\"initial\": 5000}"), "apps[0].restart_backoff: unknown key 'initial' (did you mean 'initial_ms'?)" },
                 { ONE_APP(", \"restart_backoff\": {\"initial_ms\": -1}"), "apps[0].restart_backoff.initial_ms: must be an integer from 0 to" },
                 { ONE_APP(", \"restart_backoff\": {\"max_ms\": 0}"), "apps[0].restart_backoff.max_ms: must be an integer from 1 to" },
+                { ONE_APP(", \"limits\": {\"memory_mb\": 5}"), "apps[0].limits: unknown key 'memory_mb' (did you mean 'memory_max_mb'?)" },
+                { ONE_APP(", \"limits\": {\"pids_max\": 0}"), "apps[0].limits.pids_max: must be an integer from 1 to" },
+                { ONE_APP(", \"limits\": 5"), "apps[0].limits: must be an object" },
                 /* syntax */
                 { "{\"source\": ", ORIGIN ": parse error" },
         };
@@ -329,7 +332,8 @@ static void test_full_config(void **state)
                 "    \"healthy_after_ms\": 0, \"rollback_timeout_ms\": 1, \"stop_timeout_ms\": 2,\n"
                 "    \"restart_backoff\": {\"initial_ms\": 7, \"max_ms\": 7}\n"
                 "  }, {\"name\": \"b_2\", \"language\": \"erlang\", \"replicas\": 100, \"ports\": {\"PORT\": 6000},\n"
-                "    \"restart_backoff\": {\"initial_ms\": 0, \"max_ms\": 50}}]\n"
+                "    \"restart_backoff\": {\"initial_ms\": 0, \"max_ms\": 50},\n"
+                "    \"limits\": {\"memory_max_mb\": 512, \"pids_max\": 300}}]\n"
                 "}\n";
         struct buf err = BUF_INIT;
         struct config c;
@@ -387,6 +391,9 @@ static void test_full_config(void **state)
         /* 0: the first crash restarts at once (backoff.h says how a loop still backs off). */
         assert_true(a->backoff_initial_ms == 0);
         assert_true(a->backoff_max_ms == 50);
+        assert_true(a->limit_memory_mb == 512);
+        assert_true(a->limit_pids == 300);
+        assert_true(config_find_app(&c, "myapp")->limit_memory_mb == 0);
         config_release(&c);
         buf_release(&err);
 }

@@ -36,7 +36,7 @@ static uint64_t now_ms(void)
 static void run(char *const *argv, char *const *envp, const char *cwd, uint64_t timeout_ms,
                 struct spawn_result *res)
 {
-        struct spawn_opts o = { argv, envp, cwd, -1, -1, -1, false, NULL };
+        struct spawn_opts o = { argv, envp, cwd, -1, -1, -1, false, NULL, NULL };
         struct spawn_run r = { timeout_ms, 200, -1, -1, 4096 };
 
         assert_int_equal(spawn_run(&o, &r, res), 0);
@@ -52,7 +52,7 @@ static void test_exit_statuses(void **state)
 
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 char *argv[] = { "sh", "-c", (char *)cases[i].script, NULL };
-                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
                 pid_t pid = 0;
                 int st = -1;
 
@@ -73,7 +73,7 @@ static void test_exec_async(void **state)
         (void)state;
         {
                 char *argv[] = { "sleep", "5", NULL };
-                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
                 pid_t pid = 0, w;
                 int fd = -1, st = 0;
 
@@ -91,7 +91,7 @@ static void test_exec_async(void **state)
         }
         {
                 char *argv[] = { "true", NULL };
-                struct spawn_opts o = { argv, NULL, "/nonexistent/dir", -1, -1, -1, false, NULL };
+                struct spawn_opts o = { argv, NULL, "/nonexistent/dir", -1, -1, -1, false, NULL, NULL };
                 pid_t pid = 0, w;
                 int fd = -1, st = 0, r;
 
@@ -126,7 +126,7 @@ static void test_exec_failures(void **state)
 
         {
                 char *argv[] = { "deployex-no-such-program", NULL };
-                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
                 pid_t pid = 0;
 
                 assert_int_equal(spawn_start(&o, &pid), -ENOENT);
@@ -134,21 +134,21 @@ static void test_exec_failures(void **state)
         }
         {
                 char *argv[] = { noexec, NULL };
-                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
                 pid_t pid = 0;
 
                 assert_int_equal(spawn_start(&o, &pid), -EACCES);
         }
         {
                 char *argv[] = { "./missing", NULL };
-                struct spawn_opts o = { argv, NULL, tmpl, -1, -1, -1, false, NULL };
+                struct spawn_opts o = { argv, NULL, tmpl, -1, -1, -1, false, NULL, NULL };
                 pid_t pid = 0;
 
                 assert_int_equal(spawn_start(&o, &pid), -ENOENT);
         }
         {
                 char *argv[] = { "true", NULL };
-                struct spawn_opts o = { argv, NULL, "/nonexistent/dir", -1, -1, -1, false, NULL };
+                struct spawn_opts o = { argv, NULL, "/nonexistent/dir", -1, -1, -1, false, NULL, NULL };
                 pid_t pid = 0;
 
                 assert_int_equal(spawn_start(&o, &pid), -ENOENT);
@@ -214,7 +214,7 @@ static void test_env_and_cwd_reach_child(void **state)
 static void test_session_and_group(void **state)
 {
         char *argv[] = { "sleep", "10", NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
         pid_t pid = 0;
         int st = 0;
         (void)state;
@@ -335,7 +335,7 @@ static void test_runs_as_ids(void **state)
 {
         char *argv[] = { "sh", "-c", "echo $(id -u):$(id -g):$(id -G)", NULL };
         struct proc_ids ids = { 65534, 65533, 2, { 65533, 65532 } };
-        struct spawn_opts o = { argv, NULL, "/", -1, -1, -1, false, &ids };
+        struct spawn_opts o = { argv, NULL, "/", -1, -1, -1, false, &ids, NULL };
         struct spawn_run r = { 5000, 200, -1, -1, 4096 };
         struct spawn_result res;
         (void)state;
@@ -352,7 +352,7 @@ static void test_runs_as_ids(void **state)
 static void test_term_ignored_then_kill(void **state)
 {
         char *argv[] = { "sh", "-c", "trap '' TERM; echo ready; sleep 100", NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
         struct spawn_run r = { 200, 300, -1, -1, 100 };
         struct spawn_result res;
         uint64_t t0 = now_ms(), took;
@@ -380,7 +380,7 @@ static void test_copy_fds_and_tail(void **state)
                          "echo to-out; i=0; while [ $i -lt 500 ]; do "
                          "echo line$i; i=$((i+1)); done; echo END", NULL };
         char *argv_err[] = { "sh", "-c", "echo to-err >&2", NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
         struct spawn_run r = { 5000, 100, -1, -1, 9 };
         struct spawn_result res;
         FILE *f;
@@ -423,7 +423,7 @@ static void test_same_fd_for_stdout_and_stderr(void **state)
 {
         int p[2];
         char *argv[] = { "sh", "-c", "echo a; echo b >&2", NULL };
-        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
         char got[16] = "";
         ssize_t n, total = 0;
         pid_t pid;
@@ -479,7 +479,7 @@ static pid_t spawn_from_dying_parent(bool die_with_parent)
         assert_true(middle >= 0);
         if (middle == 0) {
                 char *argv[] = { (char *)"sleep", (char *)"30", NULL };
-                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, die_with_parent, NULL };
+                struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, die_with_parent, NULL, NULL };
                 pid_t pid = 0;
                 (void)!spawn_start(&o, &pid);
                 (void)!write(p[1], &pid, sizeof(pid));

@@ -1,0 +1,281 @@
+/*
+ * cgroup: each instance in a cgroup v2 of its own, where the daemon can
+ * write the hierarchy it runs in (DESIGN §8, docs/daemon.md "CGROUPS").
+ *
+ *     {mount}{the daemon's cgroup}/deployex-{hash of var_path}/{app}-{n}
+ *
+ * The instance's first process joins it before it executes (spawn.h
+ * cgroup_procs), so everything it starts -- a setsid() daemon, a child that
+ * cleared its environment -- is inside.  When the instance's process is
+ * gone, cgroup.kill ends what is left.  The app's limits become memory.max
+ * and pids.max where those controllers are available.  Without a writable
+ * cgroup v2 hierarchy the subreaper and the environment marker
+ * (supervisor.c) are what catch escapees.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reconciler/daemon/daemon.h"
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "base/banned.h"
+
+/* The mount point of the cgroup2 file system (/proc/self/mountinfo), into out. */
+static bool cgroup2_mount(struct buf *out)
+{
+        struct buf info = BUF_INIT;
+        bool found = false;
+
+        if (file_read_all("/proc/self/mountinfo", 4 * 1024 * 1024, &info) < 0)
+                goto out;
+        for (char *line = info.data; line && *line && !found;) {
+                char *next = strchr(line, '\n');
+                char *sep, *f[5] = { NULL };
+                char *save = NULL, *tok;
+                int n = 0;
+
+                if (next)
+                        *next++ = '\0';
+                sep = strstr(line, " - ");
+                if (sep && strncmp(sep + 3, "cgroup2 ", 8) == 0) {
+                        *sep = '\0';
+                        for (tok = strtok_r(line, " ", &save); tok && n < 5;
+                             tok = strtok_r(NULL, " ", &save))
+                                f[n++] = tok;
+                        /* Field 5 is the mount point (octal escapes: none in sane ones). */
+                        if (n == 5 && !strchr(f[4], '\\')) {
+                                buf_puts(out, f[4]);
+                                found = true;
+                        }
+                }
+                line = next;
+        }
+out:
+        buf_release(&info);
+        return found;
+}
+
+/* The daemon's own cgroup v2 path ("0::/PATH" in /proc/self/cgroup), into out. */
+static bool own_cgroup(struct buf *out)
+{
+        struct buf text = BUF_INIT;
+        bool found = false;
+
+        if (file_read_all("/proc/self/cgroup", 65536, &text) == 0) {
+                for (char *line = text.data; line && *line;) {
+                        char *next = strchr(line, '\n');
+                        if (next)
+                                *next++ = '\0';
+                        if (strncmp(line, "0::/", 4) == 0) {
+                                buf_puts(out, line + 3);
+                                found = true;
+                                break;
+                        }
+                        line = next;
+                }
+        }
+        buf_release(&text);
+        return found;
+}
+
+static int write_text(const char *dir, const char *file, const char *text)
+{
+        struct buf path = BUF_INIT;
+        int fd, r = 0;
+
+        buf_printf(&path, "%s/%s", dir, file);
+        fd = open(path.data, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, text, strlen(text)) < 0)
+                r = -errno;
+        if (fd >= 0)
+                close(fd);
+        buf_release(&path);
+        return r;
+}
+
+static bool has_controller(const char *dir, const char *name)
+{
+        struct buf path = BUF_INIT, text = BUF_INIT;
+        bool r = false;
+
+        buf_printf(&path, "%s/cgroup.controllers", dir);
+        if (file_read_all(path.data, 4096, &text) == 0)
+                for (char *save = NULL, *tok = strtok_r(text.data, " \n", &save); tok && !r;
+                     tok = strtok_r(NULL, " \n", &save))
+                        r = strcmp(tok, name) == 0;
+        buf_release(&path);
+        buf_release(&text);
+        return r;
+}
+
+/* memory and pids for the instances' cgroups, where the parent has them. */
+static void enable_controllers(struct daemon *d, const char *parent)
+{
+        static const char *const names[] = { "memory", "pids" };
+
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                char plus[16];
+                if (!has_controller(parent, names[i]))
+                        continue;
+                snprintf(plus, sizeof(plus), "+%s", names[i]);
+                /*
+                 * EBUSY: a cgroup with processes cannot hand controllers down
+                 * (systemd's Delegate=yes puts the daemon in one).  The daemon
+                 * moves itself into a leaf beside its instances and tries again.
+                 */
+                if (write_text(parent, "cgroup.subtree_control", plus) == -EBUSY) {
+                        struct buf leaf = BUF_INIT;
+                        buf_printf(&leaf, "%s-daemon", d->cgroup_root);
+                        if ((mkdir(leaf.data, 0755) == 0 || errno == EEXIST) &&
+                            write_text(leaf.data, "cgroup.procs", "0") == 0)
+                                (void)write_text(parent, "cgroup.subtree_control", plus);
+                        buf_release(&leaf);
+                }
+                (void)write_text(d->cgroup_root, "cgroup.subtree_control", plus);
+        }
+        d->cgroup_memory = has_controller(d->cgroup_root, "memory");
+        d->cgroup_pids = has_controller(d->cgroup_root, "pids");
+}
+
+void cgroups_init(struct daemon *d)
+{
+        struct buf mount = BUF_INIT, own = BUF_INIT, parent = BUF_INIT, root = BUF_INIT;
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a: one root per var_path on a host */
+
+        free(d->cgroup_root);
+        d->cgroup_root = NULL;
+        if (!cgroup2_mount(&mount) || !own_cgroup(&own)) {
+                log_info("no cgroup v2 hierarchy: escaped processes are found by their "
+                         "instance's marker (docs/daemon.md CGROUPS); limits do not apply");
+                goto out;
+        }
+        buf_printf(&parent, "%s%s", mount.data, strcmp(own.data, "/") == 0 ? "" : own.data);
+        for (const char *p = d->cfg.var_path; *p; p++)
+                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        buf_printf(&root, "%s/deployex-%016llx", parent.data, (unsigned long long)h);
+        if (mkdir(root.data, 0755) < 0 && errno != EEXIST) {
+                log_info("cannot create the cgroup '%s': %s; escaped processes are found by "
+                         "their instance's marker (docs/daemon.md CGROUPS); limits do not apply",
+                         root.data, strerror(errno));
+                goto out;
+        }
+        d->cgroup_root = buf_detach(&root);
+        enable_controllers(d, parent.data);
+        log_info("instances run in cgroups under '%s' (memory.max: %s, pids.max: %s)",
+                 d->cgroup_root, d->cgroup_memory ? "yes" : "no controller",
+                 d->cgroup_pids ? "yes" : "no controller");
+out:
+        buf_release(&mount);
+        buf_release(&own);
+        buf_release(&parent);
+        buf_release(&root);
+}
+
+static void instance_dir(struct daemon *d, struct instance_rt *in, struct buf *out)
+{
+        buf_reset(out);
+        buf_printf(out, "%s/%s-%d", d->cgroup_root, in->app->name, in->rec.instance);
+}
+
+/* memory.max and pids.max from the app's limits ("max" when unset: a limit removed goes). */
+static void apply_limits(struct daemon *d, struct instance_rt *in, const char *dir)
+{
+        const struct app_config *c = in->app->cfg;
+        char text[32];
+        bool missing = false;
+
+        if (d->cgroup_memory) {
+                if (c->limit_memory_mb)
+                        snprintf(text, sizeof(text), "%llu",
+                                 (unsigned long long)c->limit_memory_mb * 1024 * 1024);
+                else
+                        str_copy(text, sizeof(text), "max");
+                if (write_text(dir, "memory.max", text) < 0)
+                        missing = c->limit_memory_mb != 0;
+        } else if (c->limit_memory_mb) {
+                missing = true;
+        }
+        if (d->cgroup_pids) {
+                if (c->limit_pids)
+                        snprintf(text, sizeof(text), "%llu", (unsigned long long)c->limit_pids);
+                else
+                        str_copy(text, sizeof(text), "max");
+                if (write_text(dir, "pids.max", text) < 0)
+                        missing = missing || c->limit_pids != 0;
+        } else if (c->limit_pids) {
+                missing = true;
+        }
+        if (missing && !in->app->limits_warned) {
+                in->app->limits_warned = true;
+                log_warn("app=%s: its limits cannot apply: %s", in->app->name,
+                         d->cgroup_root ? "the memory or pids controller is not enabled for "
+                                          "deployex's cgroup (delegate them)"
+                                        : "no writable cgroup v2 hierarchy");
+        }
+}
+
+bool cgroup_prepare(struct daemon *d, struct instance_rt *in, struct buf *path)
+{
+        if (!d->cgroup_root) {
+                apply_limits(d, in, NULL);
+                return false;
+        }
+        instance_dir(d, in, path);
+        if (mkdir(path->data, 0755) < 0 && errno != EEXIST) {
+                log_warn("app=%s instance=%d: cannot create its cgroup '%s': %s; started "
+                         "outside one", in->app->name, in->rec.instance, path->data,
+                         strerror(errno));
+                return false;
+        }
+        apply_limits(d, in, path->data);
+        buf_puts(path, "/cgroup.procs");
+        return true;
+}
+
+/* The processes in a cgroup (its cgroup.procs), into pids; their count. */
+static size_t cgroup_pids(const char *dir, pid_t *pids, size_t max)
+{
+        struct buf path = BUF_INIT, text = BUF_INIT;
+        size_t n = 0;
+
+        buf_printf(&path, "%s/cgroup.procs", dir);
+        if (file_read_all(path.data, 1024 * 1024, &text) == 0)
+                for (char *save = NULL, *tok = strtok_r(text.data, "\n", &save); tok && n < max;
+                     tok = strtok_r(NULL, "\n", &save)) {
+                        int pid;
+                        if (parse_int(tok, &pid) == 0 && pid > 0)
+                                pids[n++] = (pid_t)pid;
+                }
+        buf_release(&path);
+        buf_release(&text);
+        return n;
+}
+
+void cgroup_kill(struct daemon *d, struct instance_rt *in)
+{
+        struct buf dir = BUF_INIT;
+        pid_t pids[256];
+        size_t n;
+
+        if (!d->cgroup_root)
+                return;
+        instance_dir(d, in, &dir);
+        n = cgroup_pids(dir.data, pids, ARRAY_SIZE(pids));
+        if (n > 0) {
+                /* cgroup.kill (Linux 5.14) takes every process, even one forking right now. */
+                if (write_text(dir.data, "cgroup.kill", "1") < 0)
+                        for (size_t i = 0; i < n; i++)
+                                (void)kill(pids[i], SIGKILL);
+                log_warn("app=%s instance=%d: killed %zu process%s left in its cgroup",
+                         in->app->name, in->rec.instance, n, n == 1 ? "" : "es");
+        }
+        /* Busy while the killed ones die: then the next start reuses it. */
+        (void)rmdir(dir.data);
+        buf_release(&dir);
+}

@@ -1,0 +1,74 @@
+# Where a cgroup v2 hierarchy can be written, each instance runs in a cgroup
+# of its own: a grandchild that called setsid() AND cleared its environment
+# (so the instance marker cannot find it) is still inside, and cgroup.kill
+# ends it when the instance stops.  The app's limits become memory.max and
+# pids.max where those controllers are enabled, and are said once not to
+# apply where they are not.
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+mnt=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
+own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+[ "$own" = / ] && own=
+probe="$mnt$own/deployex-test-probe-$$"
+if [ -z "$mnt" ] || ! mkdir "$probe" 2>/dev/null; then
+        echo "no writable cgroup v2 hierarchy here (the daemon falls back to its marker sweep)"
+        exit 77
+fi
+rmdir "$probe"
+epmd -daemon
+BASE=47410
+HEALTHY_MS=500
+MARK=100$$ # the escapee's unique sleep time
+cat >"$T/hooks.lua" <<LUA
+-- The instance starts a grandchild in a new session with an empty environment.
+function start(ctx)
+        local cmd = deployex.default.start(ctx)
+        local argv = { "/bin/sh", "-c", 'setsid env -i /bin/sleep $MARK & exec "\$0" "\$@"' }
+        for _, a in ipairs(cmd.argv) do argv[#argv + 1] = a end
+        cmd.argv = argv
+        return cmd
+end
+LUA
+demo_config 1 $BASE ", \"hooks\": \"$T/hooks.lua\", \"limits\": {\"memory_max_mb\": 512, \"pids_max\": 300}"
+publish_demo 1.0.0
+start_daemon
+wait_for 60 "all_running 1 1.0.0" "instance 1 running"
+escapees() { pgrep -f -- "^/bin/sleep $MARK\$" | tr '\n' ' ' | sed 's/ $//'; }
+wait_for 10 "[ -n \"\$(escapees)\" ]" "the escapee to run"
+s1=$(escapees)
+tr '\0' '\n' <"/proc/$s1/environ" | grep -q DEPLOYEX_INSTANCE && fail "the escapee kept the marker"
+ok
+
+pid=$(inst_field 1 pid)
+cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+case "$cg" in */deployex-*/demo-1) ok ;; *) fail "instance 1 runs in its own cgroup, not '$cg'" ;; esac
+assert_eq "$cg" "$(sed -n 's/^0:://p' "/proc/$s1/cgroup")" "the escapee is in the instance's cgroup"
+dir="$mnt$cg"
+if grep -qw memory "$dir/../cgroup.subtree_control" 2>/dev/null; then
+        assert_eq 536870912 "$(cat "$dir/memory.max")" "memory.max from limits"
+else
+        grep -q "app=demo: its limits cannot apply" "$T/daemon.log" || fail "the missing controllers are said"
+        ok
+fi
+if grep -qw pids "$dir/../cgroup.subtree_control" 2>/dev/null; then
+        assert_eq 300 "$(cat "$dir/pids.max")" "pids.max from limits"
+fi
+
+# A restart: the old escapee is killed with the cgroup, the new instance has its own.
+run 0 dx restart demo 1
+wait_for 60 "[ \"\$(inst_field 1 pid)\" != $pid ] && [ \"\$(inst_field 1 state)\" = running ]" "the restart"
+wait_for 10 "[ -n \"\$(escapees)\" ] && [ \"\$(escapees)\" != $s1 ]" "the new escapee"
+assert_eq 1 "$(escapees | wc -w | tr -d ' ')" "the restart left no escapee behind"
+grep -Eq "app=demo instance=1: killed [0-9]+ process(es)? left in its cgroup" "$T/daemon.log" ||
+        fail "the cgroup kill is logged"
+ok
+[ "$(grep -c "its limits cannot apply" "$T/daemon.log")" -le 1 ] || fail "limits not applying is said once"
+ok
+
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
+wait_for 10 "[ -z \"\$(escapees)\" ]" "nothing left once the daemon stopped everything"
+grep -E "cgroup|limits" "$T/daemon.log" | cut -c 26-
+# The empty cgroups go with the test (the daemon leaves its root for the next one).
+root=${dir%/*}
+wait_for 10 "rmdir '$dir' 2>/dev/null || [ ! -d '$dir' ]" "the instance's cgroup to empty"
+rmdir "$root"
+finish
