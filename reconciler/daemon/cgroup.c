@@ -12,6 +12,7 @@
  * cgroup v2 hierarchy the subreaper and the environment marker
  * (supervisor.c) are what catch escapees.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -278,4 +279,24 @@ void cgroup_kill(struct daemon *d, struct instance_rt *in)
         /* Busy while the killed ones die: then the next start reuses it. */
         (void)rmdir(dir.data);
         buf_release(&dir);
+}
+
+void cgroups_remove(struct daemon *d)
+{
+        struct buf path = BUF_INIT;
+        DIR *dir;
+        struct dirent *e;
+
+        if (!d->cgroup_root || !(dir = opendir(d->cgroup_root)))
+                return;
+        /* Only empty cgroups can go: one still holding a process stays, as it must. */
+        while ((e = readdir(dir)))
+                if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+                        buf_reset(&path);
+                        buf_printf(&path, "%s/%s", d->cgroup_root, e->d_name);
+                        (void)rmdir(path.data);
+                }
+        closedir(dir);
+        (void)rmdir(d->cgroup_root);
+        buf_release(&path);
 }

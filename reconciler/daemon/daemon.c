@@ -1187,6 +1187,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                         break;
                 }
                 if (d.stopping && !any_running(&d) && !d.jobs) {
+                        cgroups_remove(&d);
                         log_info("every instance stopped; bye");
                         status = EXIT_OK;
                         break;

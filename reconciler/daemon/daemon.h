@@ -281,6 +281,8 @@ void cgroups_init(struct daemon *d);
 bool cgroup_prepare(struct daemon *d, struct instance_rt *in, struct buf *path);
 /* Kill whatever is left in the instance's cgroup (cgroup.kill), then remove it. */
 void cgroup_kill(struct daemon *d, struct instance_rt *in);
+/* Every empty cgroup of the instances, and their root (the daemon stopped them all). */
+void cgroups_remove(struct daemon *d);
 
 /* host_faults.c */
 /* A failure with errno err: true (and recorded) when it is the host's fault. */

@@ -14,9 +14,11 @@ fi
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 # lib.sh's cleanup, then the tmpfs goes (lazily: a dying VM may still hold it).
 cleanup_daemon() {
+        cgroups=$(instance_cgroups)
         [ -n "${DAEMON_PID:-}" ] && kill -KILL "-$DAEMON_PID" 2>/dev/null
         kill_instances
         pkill -KILL -f "$T/var" 2>/dev/null
+        remove_cgroups "$cgroups"
         umount -l "$T/var" 2>/dev/null
         return 0
 }

@@ -138,10 +138,34 @@ kill_instances() {
         return 0
 }
 cleanup_daemon() {
+        cgroups=$(instance_cgroups)
         [ -n "${DAEMON_PID:-}" ] && kill -KILL "-$DAEMON_PID" 2>/dev/null
         kill_instances
         pkill -KILL -f "$T/var" 2>/dev/null
+        remove_cgroups "$cgroups"
         return 0
+}
+# The cgroup v2 roots of this test's instances (the daemon makes one per var_path,
+# docs/daemon.md CGROUPS): a killed daemon leaves them; no other test uses them.
+instance_cgroups() {
+        mnt=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo 2>/dev/null)
+        [ -n "$mnt" ] || return 0
+        for f in "$T"/var/state/*/instances/*.json; do
+                [ -f "$f" ] || continue
+                pid=$(jq -r '.pid // 0' "$f" 2>/dev/null)
+                [ "${pid:-0}" -gt 0 ] 2>/dev/null || continue
+                cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null)
+                case "$cg" in */deployex-*/*) echo "$mnt${cg%/*}" ;; esac
+        done | sort -u
+}
+remove_cgroups() { # ROOTS: each empty instance cgroup, then the root (the killed die first)
+        for root in $1; do
+                for _ in 1 2 3 4 5 6 7 8 9 10; do
+                        for c in "$root"/*/; do [ -d "$c" ] && rmdir "$c" 2>/dev/null; done
+                        rmdir "$root" 2>/dev/null && break
+                        sleep 0.1
+                done
+        done
 }
 
 # --- the web UI ---
