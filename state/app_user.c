@@ -98,6 +98,40 @@ static int resolve_app(const struct config *c, size_t i, struct app_config *app,
         return 0;
 }
 
+int app_user_resolve(const struct config *c, struct app_config *app, struct buf *err)
+{
+        free(app->ids);
+        app->ids = NULL;
+        if (!app->user)
+                return 0;
+        return resolve_app(c, (size_t)(app - c->apps), app, err);
+}
+
+int app_user_for_daemon(struct config *c, struct buf *err)
+{
+        uid_t me = geteuid();
+        int r = 0;
+
+        if (me == 0)
+                return 0;
+        for (size_t i = 0; i < c->napps; i++) {
+                struct app_config *app = &c->apps[i];
+
+                if (!app->ids)
+                        continue;
+                if (app->ids->uid == me) {
+                        free(app->ids); /* its own user: nothing to change */
+                        app->ids = NULL;
+                        continue;
+                }
+                buf_printf(err, "%s: apps[%zu].user: deployex runs as uid %u, not root: it cannot "
+                           "run %s as '%s'; run it as root or remove user\n", c->origin, i,
+                           (unsigned)me, app->name, app->user);
+                r = -EPERM;
+        }
+        return r;
+}
+
 int config_resolve_users(struct config *c, struct buf *err)
 {
         int r = 0;

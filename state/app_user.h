@@ -23,6 +23,15 @@
  */
 int config_resolve_users(struct config *c, struct buf *err);
 
+/* The same for one app of c (its user only). */
+int app_user_resolve(const struct config *c, struct app_config *app, struct buf *err);
+/*
+ * For a daemon not running as root: an app whose user is the daemon's own
+ * needs no change (its ids go); any other user cannot be become: -EPERM with
+ * one line per app in err.  Nothing when root.
+ */
+int app_user_for_daemon(struct config *c, struct buf *err);
+
 /*
  * The rule of DESIGN §8 for a daemon running as root: an app without `user`
  * is a problem (one line in problems), except in environment (DeployEx)

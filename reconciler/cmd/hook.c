@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reconciler/cmd/cli.h"
+#include "reconciler/jobs/become.h"
 #include "lua/hooks.h"
 #include "state/desired.h"
 #include "state/instance.h"
@@ -43,7 +45,7 @@ static void read_desired(const struct config *c, const struct app_config *app, s
         buf_release(&err);
 }
 
-static int call_hook(const struct config *c, const struct app_config *app, int n,
+static int call_hook(struct config *c, const struct app_config *app, int n,
                      const char *function, const struct hook_opts *o)
 {
         struct instance_record rec;
@@ -52,6 +54,7 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
         struct hook_result res;
         struct kv ev = { (char *)"kind", (char *)o->event };
         struct buf err = BUF_INIT, out = BUF_INIT;
+        int log_fds[2] = { -1, -1 };
         int r, status = EXIT_FAIL;
 
         /* The instance's record (what runs in current/ and before it), when the daemon wrote one. */
@@ -80,6 +83,10 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
                 call.nevent = 1;
         }
         call.hot = o->hot;
+        /* As the daemon's hook jobs do: the hook runs as the app's user (DESIGN §8). */
+        if (hook_job_become_app_user(c, app, n, log_fds) < 0)
+                goto out;
+        call.log_fds = log_fds[0] >= 0 || log_fds[1] >= 0 ? log_fds : NULL;
 
         r = hooks_call(&call, function, &res, &err);
         if (r < 0) {
@@ -106,6 +113,9 @@ static int call_hook(const struct config *c, const struct app_config *app, int n
         }
         hook_result_release(&res);
 out:
+        for (int k = 0; k < 2; k++)
+                if (log_fds[k] >= 0)
+                        close(log_fds[k]);
         desired_release(&want);
         buf_release(&err);
         buf_release(&out);

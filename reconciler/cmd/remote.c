@@ -323,7 +323,7 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
                 goto out;
         }
         /* Who the instance runs as: the TLS options file is theirs, and so is the shell. */
-        if (config_resolve_users(&c, &why) < 0) {
+        if (app_user_resolve(&c, &c.apps[app - c.apps], &why) < 0) {
                 fprintf(stderr, "deployex remote: %s", why.data);
                 goto out;
         }

@@ -670,7 +670,8 @@ static int load_config(struct daemon *d, struct config *ret, struct buf *err)
         }
 users:
         /* An unknown user is refused; a root daemon's app without one is check's to refuse. */
-        if (r == 0 && (r = config_resolve_users(ret, err)) < 0)
+        if (r == 0 && ((r = config_resolve_users(ret, err)) < 0 ||
+                       (r = app_user_for_daemon(ret, err)) < 0))
                 config_release(ret);
         if (r == 0) {
                 struct buf problems = BUF_INIT, warnings = BUF_INIT;

@@ -22,7 +22,7 @@ int hook_job_become_app_user(struct config *c, const struct app_config *app, int
         log_fds[0] = log_fds[1] = -1;
         if (!app->user || geteuid() != 0)
                 goto out;
-        if (!app->ids && (r = config_resolve_users(c, &err)) < 0)
+        if (!app->ids && (r = app_user_resolve(c, &c->apps[app - c->apps], &err)) < 0)
                 goto out;
         if (!app->ids)
                 goto out; /* "user": "root" */
@@ -42,6 +42,8 @@ int hook_job_become_app_user(struct config *c, const struct app_config *app, int
         }
         r = app_user_become(app, &err);
 out:
+        while (err.len && err.data[err.len - 1] == '\n')
+                err.data[--err.len] = '\0';
         if (r < 0)
                 fprintf(stderr, "%s/%d: %s\n", app->name, n, err.len ? err.data : strerror(-r));
         buf_release(&err);

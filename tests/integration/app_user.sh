@@ -47,6 +47,13 @@ if [ ! -e /etc/deployex/deployex.json ]; then
 fi
 jq --arg u "$U" '.apps[0].user = $u' "$T/deployex.json" >"$T/user.json" && mv "$T/user.json" "$T/deployex.json"
 run 0 dx check --offline
+# A daemon that is not root cannot become another user: it says so and does not start.
+if getent passwd nobody >/dev/null; then
+        jq '.apps[0].user = "nobody"' "$T/deployex.json" >"$T/nobody.json" && chmod 644 "$T/nobody.json"
+        run 1 setpriv --reuid="$UID_" --regid="$GID_" --clear-groups "$DEPLOYEX" -c "$T/nobody.json" run
+        assert_contains "$ERR" "apps[0].user: deployex runs as uid $UID_, not root: it cannot run hotapp as 'nobody'" \
+                "an unprivileged daemon refuses another user"
+fi
 
 # --- the daemon runs the app as its user ---
 hot_publish hotapp 1.0.0
@@ -102,6 +109,11 @@ assert_eq "" "$(find "$T/var/state" -user "$U" | head -n 5)" "the user wrote not
 # The user may read the tarball it unpacks, never rewrite it.
 tarball=$(ls "$T/var/cache/hotapp/"*1.0.0*)
 assert_eq "root $GID_ 640" "$(stat -c '%U %g %a' "$tarball")" "the cached tarball"
+
+# `deployex hook` as root runs the hook as the app's user too (its cookie home is the user's).
+run 0 dx hook hotapp 1 start
+assert_contains "$OUT" "\"HOME\":\"$svc/1/home\"" "the start hook answered with the cookie home"
+assert_eq "$U" "$(stat -c %U "$svc/1/home/.erlang.cookie")" "the cookie home is still the user's"
 
 # --- rpc and logs ---
 run 0 node_rpc 1 os getpid
