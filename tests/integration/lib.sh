@@ -150,13 +150,17 @@ cleanup_daemon() {
 instance_cgroups() {
         mnt=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo 2>/dev/null)
         [ -n "$mnt" ] || return 0
-        for f in "$T"/var/state/*/instances/*.json; do
-                [ -f "$f" ] || continue
-                pid=$(jq -r '.pid // 0' "$f" 2>/dev/null)
-                [ "${pid:-0}" -gt 0 ] 2>/dev/null || continue
-                cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null)
-                case "$cg" in */deployex-*/*) echo "$mnt${cg%/*}" ;; esac
-        done | sort -u
+        {
+                # The daemon names its root at start; a running instance names its own.
+                sed -n "s/.*instances run in cgroups under '\([^']*\)'.*/\1/p" "$T/daemon.log" 2>/dev/null
+                for f in "$T"/var/state/*/instances/*.json; do
+                        [ -f "$f" ] || continue
+                        pid=$(jq -r '.pid // 0' "$f" 2>/dev/null)
+                        [ "${pid:-0}" -gt 0 ] 2>/dev/null || continue
+                        cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null)
+                        case "$cg" in */deployex-*/*) echo "$mnt${cg%/*}" ;; esac
+                done
+        } | sort -u
 }
 remove_cgroups() { # ROOTS: each empty instance cgroup, then the root (the killed die first)
         for root in $1; do
