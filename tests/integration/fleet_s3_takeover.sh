@@ -1,0 +1,5 @@
+# Fleet rollouts on an s3:// bucket: a stopped daemon's slot is taken over with a
+# compare-and-swap on the tag read (fleet_cloud.inc, SCENARIO=takeover).
+BACKEND=s3
+SCENARIO=takeover
+. "$DEPLOYEX_TOP/tests/integration/fleet_cloud.inc"
