@@ -353,6 +353,7 @@ static void test_conditional_writes(void **state)
         struct bucket_put *bp = NULL;
         struct buf err = BUF_INIT, url = BUF_INIT, body = BUF_INIT;
         char t1[BUCKET_TAG_MAX + 1], t2[BUCKET_TAG_MAX + 1];
+        uint64_t started;
 
         (void)state;
         peer_check_conditional_writes(&pc.c);
@@ -380,6 +381,17 @@ static void test_conditional_writes(void **state)
         assert_non_null(strstr(err.data, "ConditionalRequestConflict"));
         buf_reset(&url);
         buf_printf(&url, "%s/__admin/fail?status=409&count=0", ep);
+        assert_int_equal(peer_http("POST", url.data, NULL, 0, NULL), 204);
+        /* A rollout request that gets no answer ends after 10 s (not the 1 h of an upload). */
+        buf_reset(&url);
+        buf_printf(&url, "%s/__admin/delay?ms=12000", ep);
+        assert_int_equal(peer_http("POST", url.data, NULL, 0, NULL), 204);
+        started = time_now_ms();
+        buf_reset(&err);
+        assert_int_equal(bucket_get_object(bp, "rollout/x/409.json", 16, &body, t1, &err), -ETIMEDOUT);
+        assert_true(time_now_ms() - started < 11500);
+        buf_reset(&url);
+        buf_printf(&url, "%s/__admin/delay?ms=0", ep);
         assert_int_equal(peer_http("POST", url.data, NULL, 0, NULL), 204);
         /* If-Match on an object that is gone. */
         assert_int_equal(bucket_delete_object(bp, "rollout/x/409.json", &err), 0);
