@@ -213,9 +213,16 @@ int app_user_own_tree(const struct config *c, const struct app_config *app, int 
         path_service_root(c, &path);
         if ((r = app_user_let_through(path.data)) < 0)
                 goto out;
+        /*
+         * service/{app} stays root's (0711): were it the user's, a compromised
+         * instance could swap {n} for a symlink and steer the daemon's removals
+         * and renames below it anywhere.  Inside {n} the daemon never follows one.
+         */
         buf_puts(&path, app->name);
-        if ((r = app_user_chown(app, path.data)) < 0)
+        if (fchownat(AT_FDCWD, path.data, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 || chmod(path.data, 0711) < 0) {
+                r = -errno;
                 goto out;
+        }
         path_service_dir(c, app->name, n, &path);
         r = app_user_chown(app, path.data);
 out:

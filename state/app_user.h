@@ -51,10 +51,11 @@ int app_user_chown(const struct app_config *app, const char *path);
 /* Let others pass through dir (o+x, not o+r): a user reaches its files below.  0 or -errno. */
 int app_user_let_through(const char *dir);
 /*
- * The service tree {var_path}/service/{app}/ and its instance n belong to the
- * app's user (made when missing, 0700); var_path and service/ get the
- * execute bit for others, so that the user can reach its tree (not list the
- * state).  0 (also when the app has no user) or -errno.
+ * The service tree of instance n, {var_path}/service/{app}/{n}/, belongs to
+ * the app's user (made when missing, 0700); service/{app}/ stays root's,
+ * 0711, so that the user cannot swap {n} under the daemon; var_path and
+ * service/ get the execute bit for others, so that the user can reach its
+ * tree (not list the state).  0 (also when the app has no user) or -errno.
  */
 int app_user_own_tree(const struct config *c, const struct app_config *app, int n);
 /*

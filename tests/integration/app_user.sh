@@ -99,10 +99,14 @@ assert_eq "$U $U" "$(jqr "$(st)" '[.apps[0].instances[].user] | join(" ")')" "st
 
 # The tree is the user's: the unpack ran as it, the start hook made the cookie home as it.
 svc="$T/var/service/hotapp"
-assert_eq "$U" "$(stat -c %U "$svc")" "service/hotapp belongs to the user"
+# service/hotapp stays root's (the user cannot swap an instance's directory under the daemon).
+assert_eq "root 711" "$(stat -c '%U %a' "$svc")" "service/hotapp: root's, others pass through"
+as_user() { setpriv --reuid="$UID_" --regid="$GID_" --clear-groups "$@"; }
+as_user mv "$svc/2" "$svc/moved" 2>/dev/null && fail "the user could move an instance's directory"
+ok
 assert_eq "$U $U $U" "$(stat -c %U "$svc/1" "$svc/1/current" "$svc/1/current/releases" | tr '\n' ' ' | sed 's/ $//')" \
         "instance 1's tree belongs to the user"
-assert_eq "" "$(find "$svc" ! -user "$U" | head -n 5)" "nothing in the service tree belongs to another user"
+assert_eq "" "$(find "$svc" -mindepth 1 ! -user "$U" | head -n 5)" "nothing in the service tree belongs to another user"
 assert_eq "$U 400" "$(stat -c '%U %a' "$svc/1/home/.erlang.cookie")" "the cookie home's cookie: the user's, 0400"
 assert_eq "root" "$(stat -c %U "$T/var/state")" "the state stays root's"
 assert_eq "" "$(find "$T/var/state" -user "$U" | head -n 5)" "the user wrote nothing in the state"
@@ -134,7 +138,7 @@ assert_eq "hotapp 1.0.1 hotapp-1@$(hostname -s) count=3 upgraded_from=1.0.0" "$(
         "instance 1: new code, old state"
 assert_eq "1" "$(grep -c 'migrated hotapp 1.0.1' "$T/mark")" "the pre-command ran (as the user: it wrote the mark)"
 assert_eq "hot ok" "$(jqr "$(st)" '.apps[0].instances[0].last_deploy | "\(.kind) \(.result)"')" "status: hot"
-assert_eq "" "$(find "$svc" ! -user "$U" | head -n 5)" "after the upgrade the tree is still the user's"
+assert_eq "" "$(find "$svc" -mindepth 1 ! -user "$U" | head -n 5)" "after the upgrade the tree is still the user's"
 for n in 1 2; do
         assert_eq "" "$(foreign_in_session "$(inst_field $n pid)")" "instance $n after the upgrade: all $U"
 done
@@ -159,7 +163,7 @@ if command -v script >/dev/null 2>&1; then
         printf '\007' >&5; sleep 0.3; printf 'q\n' >&5
         wait_for 10 "! kill -0 $shell_pid" "the remote shell to end"
         exec 5>&-
-        assert_eq "" "$(find "$svc" ! -user "$U" | head -n 5)" "remote left nothing of root's in the tree"
+        assert_eq "" "$(find "$svc" -mindepth 1 ! -user "$U" | head -n 5)" "remote left nothing of root's in the tree"
 fi
 
 # --- the TLS options file is the user's, 0600 (issue 14) ---

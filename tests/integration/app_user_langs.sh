@@ -78,7 +78,7 @@ check_app() { # APP LANG-TAG
         [ "$n" -ge 2 ] || fail "$1: expected the VM and its helpers, found $n processes"
         ok
         svc="$T/var/service/$1"
-        assert_eq "" "$(find "$svc" ! -user "$u" | head -n 5)" "$1: the service tree is $u's"
+        assert_eq "" "$(find "$svc" -mindepth 1 ! -user "$u" | head -n 5)" "$1: the service tree is $u's"
         assert_eq "$u 400" "$(stat -c '%U %a' "$svc/1/home/.erlang.cookie")" "$1: the cookie home"
         assert_contains "$(cat "$T/mark-$2")" "migrated $1" "$1: the pre-command ran as $u"
         run 0 dx rpc "$1" 1 erlang node
