@@ -5,7 +5,7 @@
  *
  * One connection as the C node (beam/beam.h), one expression evaluated by
  * erl_eval on the node (stdlib only: nothing is loaded into it), which
- * takes every process's registered name, memory, reductions, message queue
+ * takes every process's (but its own) registered name, memory, reductions, message queue
  * length and current function and returns the top PROCESSES_TOP by each of
  * memory, reductions and queue length.  Always prints one JSON document:
  *
@@ -56,7 +56,7 @@ static const char program[] =
         "        _ -> []\n"
         "    end\n"
         "end,\n"
-        "Rows = lists:append([Row(P) || P <- erlang:processes()]),\n"
+        "Rows = lists:append([Row(P) || P <- erlang:processes(), P =/= self()]),\n"
         "Top = fun(I) -> lists:sublist(lists:reverse(lists:keysort(I, Rows)), " TOP_TEXT ") end,\n"
         "{length(Rows), Top(3), Top(4), Top(5)}\n"
         "end)()";

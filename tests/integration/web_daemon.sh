@@ -84,6 +84,22 @@ remsh_left() { # a remote shell whose working directory is one of this test's in
         return 1
 }
 wait_for 10 "! remsh_left" "the shell's processes to end with its socket"
+ok
+
+# A shell in use ends with its session (logout), not only when idle.
+web_post /api/apps/demo/instances/1/shell
+TICKET=$(jqr "$BODY" .ticket)
+python3 "$DEPLOYEX_TOP/tests/integration/ws_client.py" \
+        "ws://127.0.0.1:$PORT/api/apps/demo/instances/1/shell?ticket=$TICKET" --cookie "$SESSION" \
+        --origin "$WEB" --tick 0.5 --wait 60 >"$T/ws.out" 2>&1 &
+WSCLIENT=$!
+wait_for 30 "remsh_left" "the second shell to run"
+web_post /logout
+assert_eq 200 "$CODE" "logout"
+wait_for 15 "! kill -0 $WSCLIENT 2>/dev/null" "the shell's socket to close"
+assert_contains "$(cat "$T/ws.out")" "close 1008 the session ended" "the logout ended the shell"
+wait_for 10 "! remsh_left" "and its processes"
+web_login
 
 # 100 open dashboards: each gets the snapshot at once, then every change.
 mkdir -p "$T/sse"

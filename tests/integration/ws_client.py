@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # A WebSocket client for the shell tests, written against RFC 6455 by hand
 # (no library: what the server must accept and send is the point).
-#   ws_client.py URL [--cookie C] [--origin O] [--send TEXT] [--expect TEXT] [--wait S]
+#   ws_client.py URL [--cookie C] [--origin O] [--send TEXT] [--expect TEXT] [--wait S] [--tick S]
 # Prints "status N", then for a 101 the text it received ("output: ..."), and
 # "close CODE REASON" when the server closed.  --send is sent (as keystrokes)
 # (with \n, \r escapes) once --expect has been seen (or at once without it); it waits for the close
@@ -16,6 +16,7 @@ ap.add_argument("--origin")
 ap.add_argument("--send")
 ap.add_argument("--expect")
 ap.add_argument("--wait", type=float, default=20)
+ap.add_argument("--tick", type=float, default=0)  # an empty keystroke frame this often: never idle
 a = ap.parse_args()
 if a.send is not None:  # "node().\n": the escapes a shell's $'...' would give
     a.send = a.send.encode().decode("unicode_escape")
@@ -76,9 +77,14 @@ while time.time() < deadline:
         if not sent and a.expect and a.expect.encode() in out:
             s.sendall(frame(1, a.send.encode()))
             sent = True
+    if a.tick:
+        s.settimeout(a.tick)
     try:
         chunk = s.recv(65536)
     except socket.timeout:
+        if a.tick and time.time() < deadline:
+            s.sendall(frame(1, b""))
+            continue
         break
     if not chunk:
         break
