@@ -22,9 +22,10 @@ with_tls() {
                                     ca: ($d + "/ca-cert.pem")}}' "$1" >"$2"
 }
 with_tls "$T/deployex.json" "$T/tls.json" "$T/tls" && mv "$T/tls.json" "$T/deployex.json"
+add_http 47999
 run 0 dx check
 hot_publish tlsapp 1.0.0
-start_daemon
+DEPLOYEX_WEB_USER=- start_daemon
 wait_for 40 "all_running 1 1.0.0" "1.0.0 running over TLS"
 wait_for 20 "[ \"\$(inst_field 1 otp)\" = connected ]" "the probe connects over TLS"
 assert_eq "true" "$(inst_field 1 tls)" "status: tls true"
@@ -42,6 +43,21 @@ run 0 dx rpc tlsapp 1 erlang node
 assert_eq "'tlsapp-1@$HOST'" "$OUT" "rpc over TLS"
 run 0 dx rpc tlsapp 1 init get_argument proto_dist
 assert_eq '{ok,[["inet_tls"]]}' "$OUT" "the instance runs inet_tls distribution"
+
+# The web UI's process list and shell over TLS distribution (its helper's
+# __processes and `deployex remote` use the same tls settings).
+WEB="http://127.0.0.1:47999"
+wait_for 20 "curl -sf '$WEB/health'" "the web UI"
+web_login
+run 0 curl -s -b "$T/jar" "$WEB/api/apps/tlsapp/instances/1/processes"
+assert_eq "tlsapp-1@$HOST" "$(jqr "$OUT" .node)" "the process list over TLS"
+assert_eq true "$(jqr "$OUT" '.processes > 20')" "with the node's processes"
+web_post /api/apps/tlsapp/instances/1/shell
+SESSION="deployex_session=$(awk '$6 == "deployex_session" {print $7}' "$T/jar")"
+run 0 python3 "$DEPLOYEX_TOP/tests/integration/ws_client.py" \
+        "ws://127.0.0.1:47999/api/apps/tlsapp/instances/1/shell?ticket=$(jqr "$BODY" .ticket)" \
+        --cookie "$SESSION" --origin "$WEB" --expect ')1> ' --send 'node().\n' --until "'tlsapp-1@$HOST'" --wait 60
+assert_contains "$OUT" "'tlsapp-1@$HOST'" "the shell over TLS: node(). answers"
 
 # A plain node with the right cookie is refused.
 ping() { # OPTS...: net_adm:ping of the instance from a fresh node, pong or pang

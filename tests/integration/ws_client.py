@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # A WebSocket client for the shell tests, written against RFC 6455 by hand
 # (no library: what the server must accept and send is the point).
-#   ws_client.py URL [--cookie C] [--origin O] [--send TEXT] [--expect TEXT] [--wait S] [--tick S]
+#   ws_client.py URL [--cookie C] [--origin O] [--send TEXT] [--expect TEXT] [--wait S] [--tick S] [--until TEXT]
 # Prints "status N", then for a 101 the text it received ("output: ..."), and
 # "close CODE REASON" when the server closed.  --send is sent (as keystrokes)
 # (with \n, \r escapes) once --expect has been seen (or at once without it); it waits for the close
@@ -16,6 +16,7 @@ ap.add_argument("--origin")
 ap.add_argument("--send")
 ap.add_argument("--expect")
 ap.add_argument("--wait", type=float, default=20)
+ap.add_argument("--until")  # leave as soon as this text came (after --send)
 ap.add_argument("--tick", type=float, default=0)  # an empty keystroke frame this often: never idle
 a = ap.parse_args()
 if a.send is not None:  # "node().\n": the escapes a shell's $'...' would give
@@ -74,6 +75,10 @@ while time.time() < deadline:
             print(f"close {code} {payload[2:].decode(errors='replace')}")
             sys.exit(0)
         out += payload
+        if sent and a.until and a.until.encode() in out:
+            print("output: " + out.decode(errors="replace").replace("\r", "").replace("\n", "\\n"))
+            print("left")
+            sys.exit(0)
         if not sent and a.expect and a.expect.encode() in out:
             s.sendall(frame(1, a.send.encode()))
             sent = True
