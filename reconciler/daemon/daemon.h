@@ -193,6 +193,7 @@ struct daemon {
         uint64_t next_resync_ms;
         uint64_t now_ms;                     /* wall clock at the top of this iteration */
         struct host_fault fault;             /* the host is at fault (host_faults.c); err 0 = no */
+        bool fault_housekeeping;             /* host_faults_tick's own writes: not an attempt */
         /*
          * Where each instance gets its own cgroup (cgroup.c): a directory in a
          * writable cgroup v2 hierarchy, NULL without one.  limits: the

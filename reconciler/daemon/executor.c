@@ -1116,6 +1116,18 @@ static void failure_cause(const struct instance_rt *in, struct buf *out, const c
         buf_release(&seen);
 }
 
+/*
+ * A step without a journal (start, restart, stop, remove) records what it
+ * does in the instance's record: where the host cannot write it (a full or
+ * read-only var_path, host_faults.c has noted it) the step does not start.
+ */
+static bool record_writable(struct daemon *d, struct instance_rt *in)
+{
+        int r = instance_save(d, in);
+
+        return r == 0 || !host_fault_errno(r);
+}
+
 void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
 {
         struct instance_rt *in = instance_get(a, s->instance, true);
@@ -1129,6 +1141,8 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
         case PLAN_WAIT:
                 return;
         case PLAN_START:
+                if (!record_writable(d, in))
+                        return;
                 sup_start(d, in);
                 return;
         default:
@@ -1142,7 +1156,7 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
          * started at all (a full disk, a read-only var_path).  It is tried again
          * once the host's fault has passed; nothing ran, nothing is blamed.
          */
-        if (journaled(in->op) && journal_write(d, in, "begin") < 0) {
+        if (journaled(in->op) ? journal_write(d, in, "begin") < 0 : !record_writable(d, in)) {
                 free(in->op);
                 in->op = NULL;
                 return;

@@ -49,6 +49,9 @@ bool host_faults_note(struct daemon *d, int err, const char *what)
 
         if (!host_fault_errno(err))
                 return false;
+        /* The deadlines' own record writes (extend_deadlines) are no new attempt. */
+        if (d->fault_housekeeping && f->err)
+                return true;
         err = err < 0 ? -err : err;
         changed = f->err != err || strncmp(f->what, what, strcspn(what, "'")) != 0;
         if (!f->err)
@@ -107,7 +110,10 @@ uint64_t host_faults_tick(struct daemon *d)
         if (!f->err)
                 return 0;
         if (now > f->paused_to_ms) {
+                /* Their failing record writes must not put the next retry off forever. */
+                d->fault_housekeeping = true;
                 extend_deadlines(d, now - f->paused_to_ms);
+                d->fault_housekeeping = false;
                 f->paused_to_ms = now;
                 persist(d);
         }

@@ -56,6 +56,15 @@ run 0 dx status
 assert_contains "$OUT" "degraded: var_path '$T/var' is full" "status text"
 assert_eq "$pid1 running" "$(inst_field 1 pid) $(inst_field 1 state)" "the instance adopted, untouched"
 
+# A restart has no journal: its record cannot be written, so it does not start either
+# (the record cannot show a stop either: the log and the process say what happened).
+mark=$(wc -l <"$T/daemon.log")
+run 0 dx restart demo 1
+wait_for 60 "tail -n +$mark '$T/daemon.log' | grep -q 'app=demo instance=1 restart'" "the restart to be tried"
+tail -n +"$mark" "$T/daemon.log" | grep -q "stopping pid" && fail "the restart stopped the instance"
+kill -0 "$pid1" || fail "instance 1's process is gone"
+ok
+
 # A new version: the step would need its journal; it does not start.
 publish_demo 1.0.1
 wait_for 30 "grep -q 'host fault: cannot write the journal of demo' '$T/daemon.log'" \
