@@ -108,7 +108,7 @@ $(MANS): docs/man/md2scdoc
 unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployex-log $(BUILD)/tests/test_fuzz_corpus
 
 # ---- fuzz/: libFuzzer harnesses for every parser of untrusted bytes (docs/fuzzing.md) ----
-FUZZ_NAMES   := config current override instance history ghosts journal etf term sigv4 tarpath
+FUZZ_NAMES   := config current override instance history ghosts journal etf term sigv4 tarpath wsframe
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 # make test: each harness once over each file of fuzz/corpus/NAME, in this build (any compiler).

@@ -18,7 +18,7 @@
 
 #define HARNESS(name) int fuzz_##name##_one(const uint8_t *data, size_t size);
 #define HARNESSES(X) X(config) X(current) X(override) X(instance) X(history) X(ghosts) \
-        X(journal) X(etf) X(term) X(sigv4) X(tarpath)
+        X(journal) X(etf) X(term) X(sigv4) X(tarpath) X(wsframe)
 HARNESSES(HARNESS)
 
 static const struct {

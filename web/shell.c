@@ -37,6 +37,7 @@
 
 #include "web/http.h"
 #include "web/helper.h"
+#include "web/wsframe.h"
 #include "base/log.h"
 #include "base/banned.h"
 
@@ -194,61 +195,36 @@ static void ws_close(int fd, unsigned code, const char *reason)
 static unsigned ws_frames(struct shell *s, uint64_t *last_input)
 {
         for (;;) {
-                unsigned char *p = (unsigned char *)s->in.data;
-                size_t have = s->in.len, hl = 2;
-                uint64_t len;
-                unsigned opcode;
+                struct ws_frame f;
+                int r = ws_frame_parse((unsigned char *)s->in.data, s->in.len, WS_FRAME_MAX, &f);
 
-                if (have < 2)
-                        return 0;
-                opcode = p[0] & 0x0f;
-                if (!(p[1] & 0x80))
-                        return 1002; /* a client must mask */
-                len = p[1] & 0x7f;
-                if (len == 126) {
-                        if (have < 4)
-                                return 0;
-                        len = (uint64_t)p[2] << 8 | p[3];
-                        hl = 4;
-                } else if (len == 127) {
-                        if (have < 10)
-                                return 0;
-                        len = 0;
-                        for (int i = 0; i < 8; i++)
-                                len = len << 8 | p[2 + i];
-                        hl = 10;
-                }
-                if (len > WS_FRAME_MAX)
-                        return 1009;
-                if (have < hl + 4 + len)
-                        return 0;
-                unsigned char *mask = p + hl, *data = p + hl + 4;
-                for (uint64_t i = 0; i < len; i++)
-                        data[i] ^= mask[i % 4];
-                if (!(p[0] & 0x80) || opcode == 0x0)
+                if (r <= 0)
+                        return (unsigned)-r; /* 0: wait for more */
+                if (!f.fin || f.opcode == 0x0)
                         return 1003; /* keystrokes and resizes are small: no fragments */
-                if (opcode == 0x8)
+                if (f.opcode == 0x8)
                         return 1000;
-                if (opcode == 0x9 && !ws_send(s->sock, 0xA, data, len))
+                if (f.opcode == 0x9 && !ws_send(s->sock, 0xA, f.payload, f.len))
                         return 1001;
-                if (opcode == 0x1) {
+                if (f.opcode == 0x1) {
                         *last_input = time_now_ms();
-                        for (uint64_t off = 0; off < len;) {
-                                ssize_t k = write(s->master, data + off, len - off);
+                        for (size_t off = 0; off < f.len;) {
+                                ssize_t k = write(s->master, f.payload + off, f.len - off);
                                 if (k < 0 && errno == EINTR)
                                         continue;
                                 if (k <= 0)
                                         break;
-                                off += (uint64_t)k;
+                                off += (size_t)k;
                         }
-                } else if (opcode == 0x2 && len == 4) {
-                        struct winsize ws = { .ws_col = (unsigned short)(data[0] << 8 | data[1]),
-                                              .ws_row = (unsigned short)(data[2] << 8 | data[3]) };
+                } else if (f.opcode == 0x2 && f.len == 4) {
+                        const unsigned char *d = f.payload;
+                        struct winsize ws = { .ws_col = (unsigned short)(d[0] << 8 | d[1]),
+                                              .ws_row = (unsigned short)(d[2] << 8 | d[3]) };
                         if (ws.ws_col > 0 && ws.ws_row > 0)
                                 (void)ioctl(s->master, TIOCSWINSZ, &ws);
                 }
-                memmove(s->in.data, s->in.data + hl + 4 + len, have - hl - 4 - len);
-                s->in.len = have - hl - 4 - len;
+                memmove(s->in.data, s->in.data + f.size, s->in.len - f.size);
+                s->in.len -= f.size;
         }
 }
 
