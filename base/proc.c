@@ -163,7 +163,7 @@ static bool environ_has(int pid, const char *entry)
         return found;
 }
 
-int proc_kill_marked(const char *entry, int except_pid, int sig)
+int proc_kill_marked(const char *entry, uint64_t started_before, int sig)
 {
         DIR *d = opendir("/proc");
         struct dirent *de;
@@ -174,10 +174,15 @@ int proc_kill_marked(const char *entry, int except_pid, int sig)
         while ((de = readdir(d))) {
                 char *end;
                 long pid = strtol(de->d_name, &end, 10);
+                uint64_t start;
 
-                if (*end || pid <= 1 || pid == except_pid || pid == getpid())
+                if (*end || pid <= 1 || pid == getpid() || !environ_has((int)pid, entry))
                         continue;
-                if (environ_has((int)pid, entry) && kill((pid_t)pid, sig) == 0)
+                /* Unknown start time (it just exited): nothing to spare, nothing to kill. */
+                if (started_before &&
+                    (proc_start_time((int)pid, &start) < 0 || start >= started_before))
+                        continue;
+                if (kill((pid_t)pid, sig) == 0)
                         n++;
         }
         closedir(d);

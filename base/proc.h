@@ -27,12 +27,15 @@ bool proc_is_same(int pid, uint64_t start_time);
  */
 bool proc_has_marker(int pid, const char *want, const char *legacy);
 /*
- * Send sig to every process (but except_pid and this one) whose environment
- * holds exactly `entry` ("NAME=value"): the descendants of an instance that
- * left its process group and session (setsid, a double fork) still carry the
- * marker the daemon gave it.  The number signalled, or -errno.
+ * Send sig to every process (but this one) whose environment holds exactly
+ * `entry` ("NAME=value"): the descendants of an instance that left its
+ * process group and session (setsid, a double fork) still carry the marker
+ * the daemon gave it.  started_before (a start time, as proc_start_time
+ * reads it; 0 = any) spares what started at or after it: the replacement
+ * of a crashed instance, started first, and its descendants.  The number
+ * signalled, or -errno.
  */
-int proc_kill_marked(const char *entry, int except_pid, int sig);
+int proc_kill_marked(const char *entry, uint64_t started_before, int sig);
 /*
  * One pass over /proc: fn(ctx, value, pid, start_time) for every process
  * that leads its own session and has `name` in its environment (an

@@ -130,6 +130,7 @@ struct instance_rt {
         struct loop_fd exec_fd;
         int exec_err;                 /* -errno when the start command could not be executed */
         bool rec_pending;             /* rec changed in memory, not saved yet (a crash) */
+        bool sweep_pending;           /* a crash's escapees not swept yet (process_gone) */
 };
 
 /* Fleet mode (fleet.c): this host's view of the rollout of the published version. */

@@ -106,11 +106,20 @@ void instance_set_state(struct daemon *d, struct instance_rt *in, enum instance_
         instance_save(d, in);
 }
 
+static void sweep_escapees(struct daemon *d, struct instance_rt *in, uint64_t started_before);
+
 void sup_save_pending(struct daemon *d, struct app_rt *a)
 {
-        for (int n = 1; n <= REPLICAS_MAX; n++)
-                if (a->inst[n] && a->inst[n]->rec_pending)
-                        instance_save(d, a->inst[n]);
+        for (int n = 1; n <= REPLICAS_MAX; n++) {
+                struct instance_rt *in = a->inst[n];
+                if (!in)
+                        continue;
+                if (in->rec_pending)
+                        instance_save(d, in);
+                /* Not restarted in this pass: nothing of the new process to spare yet. */
+                if (in->sweep_pending && !sup_is_running(in))
+                        sweep_escapees(d, in, 0);
+        }
 }
 
 bool sup_is_running(const struct instance_rt *in)
@@ -251,14 +260,15 @@ void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event)
  * subreaper (daemon.c), so such orphans are its own to reap; they carry the
  * instance's marker in their environment, which is how they are found.
  */
-static void sweep_escapees(struct daemon *d, struct instance_rt *in)
+static void sweep_escapees(struct daemon *d, struct instance_rt *in, uint64_t started_before)
 {
         struct buf dir = BUF_INIT, entry = BUF_INIT;
         int n;
 
+        in->sweep_pending = false;
         path_service_dir(&d->cfg, in->app->name, in->rec.instance, &dir);
         buf_printf(&entry, "%s=%s", INSTANCE_MARKER, dir.data);
-        n = proc_kill_marked(entry.data, 0, SIGKILL);
+        n = proc_kill_marked(entry.data, started_before, SIGKILL);
         buf_release(&dir);
         buf_release(&entry);
         if (n > 0)
@@ -280,7 +290,16 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
         in->rec.started_at_ms = 0;
         in->own_child = false;
         in->kill_at_ms = 0;
-        sweep_escapees(d, in);
+        /*
+         * A stop sweeps now; a crash after its replacement is started (launch:
+         * what started before it), off the crash-to-exec path, or after the
+         * plan when the restart waits (sup_save_pending): a /proc scan of
+         * every process costs about as much as the rest of a restart.
+         */
+        if (in->stop_requested)
+                sweep_escapees(d, in, 0);
+        else
+                in->sweep_pending = true;
         cgroup_kill(d, in);
         if (in->pidfd.fd >= 0) {
                 daemon_unwatch(d, &in->pidfd);
@@ -661,6 +680,9 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
                 snprintf(why, sizeof(why), "pid %d", (int)pid);
                 instance_set_state(d, in, INSTANCE_STARTING, why);
         }
+        /* The crashed process's escapees: what started before this one (process_gone). */
+        if (in->sweep_pending && in->rec.proc_start_time)
+                sweep_escapees(d, in, in->rec.proc_start_time);
         d->dirty = true;
 out:
         return r;
