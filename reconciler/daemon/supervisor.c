@@ -368,6 +368,9 @@ static void on_exec_fd(struct daemon *d, struct loop_fd *lfd, uint32_t events)
                 return;
         in->exec_err = r;
         exec_fd_close(d, in);
+        /* Executed: now its readiness job and on_event (sup_tick), which waited for this. */
+        in->app->dirty = true;
+        d->apps_dirty = true;
 }
 
 static void start_held(struct daemon *d, struct instance_rt *in, int err, const char *why);
@@ -666,8 +669,15 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
         in->exec_err = 0;
         (void)fcntl(exec_fd, F_SETFL, O_NONBLOCK);
         in->exec_fd = (struct loop_fd){ exec_fd, on_exec_fd, in };
-        /* Unwatched (logged), it is still read when the process exits (sup_reap). */
-        (void)daemon_watch(d, &in->exec_fd, EPOLLIN);
+        if (daemon_watch(d, &in->exec_fd, EPOLLIN) < 0) {
+                /* Unwatched (logged): wait for the verdict here, as spawn_start() would. */
+                (void)fcntl(exec_fd, F_SETFL, 0);
+                r = spawn_exec_result(exec_fd);
+                close(exec_fd);
+                in->exec_fd.fd = -1;
+                in->exec_err = r < 0 ? r : 0;
+                r = 0; /* a failed exec is told by the exit (sup_reap) */
+        }
         in->rec.pid = pid;
         in->own_child = true;
         if (proc_start_time(pid, &in->rec.proc_start_time) < 0)
@@ -873,7 +883,14 @@ void sup_tick(struct daemon *d, struct app_rt *a)
                 struct instance_rt *in = a->inst[n];
                 if (!in)
                         continue;
-                if (in->crash_event_pending && in->rec.state != INSTANCE_BACKOFF) {
+                /*
+                 * The jobs that follow a start (on_event, readiness) wait for
+                 * the exec verdict (on_exec_fd): forked beside it, they would
+                 * hold the new process back on a busy host.
+                 */
+                bool executed = in->exec_fd.fd < 0;
+
+                if (executed && in->crash_event_pending && in->rec.state != INSTANCE_BACKOFF) {
                         in->crash_event_pending = false;
                         sup_hook_event(d, in, "crashed");
                 }
@@ -889,8 +906,8 @@ void sup_tick(struct daemon *d, struct app_rt *a)
                         spawn_kill_group(in->rec.pid, SIGKILL);
                         in->kill_at_ms = 0;
                 }
-                if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) && !in->ready_job &&
-                    !in->stop_requested && now >= in->ready_retry_at_ms)
+                if (executed && in->rec.state == INSTANCE_STARTING && sup_is_running(in) &&
+                    !in->ready_job && !in->stop_requested && now >= in->ready_retry_at_ms)
                         start_ready_job(d, in);
         }
 }
