@@ -15,6 +15,13 @@
  *       the killed process had exited (pidfd), when the daemon recorded the
  *       crash, when it executed DEPLOYEX (its jobs and log writers) and when
  *       the start command under START_FILE (a file or folder) was executed.
+ *   dxwatch respawn -x RUN_FILE -m MATCH [-r RECORD] [-w SETTLE_MS] [-n COUNT] [-t TIMEOUT_MS] [-l LABEL]
+ *       any supervisor, the same loop: find the supervised process (its
+ *       command line contains MATCH), let it run SETTLE_MS (and, with -r,
+ *       until the deployex RECORD says it is running and ready), SIGKILL it,
+ *       and time until RUN_FILE is executed again (inotify IN_OPEN: execve
+ *       opens it).  The supervisor's own share is exit (its pidfd turns
+ *       readable: the kernel is done) -> that exec.
  *   dxwatch time [-n COUNT] [-l LABEL] [-b SETUP] [-q] -- CMD [ARG..] [--and CMD [ARG..]]..
  *       run SETUP (sh -c, not timed), then the commands in sequence (timed
  *       together), COUNT times; every command must exit 0.  -q: their
@@ -23,6 +30,7 @@
  * Each prints one line per sample and a summary line:
  *   LABEL: n=20 min=1.23 median=2.34 p95=3.45 max=4.56 ms
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -626,6 +634,162 @@ static int cmd_crash(int argc, char **argv)
         return 0;
 }
 
+/* --- respawn: any supervisor, kill -9 -> exit -> new exec of its run file --- */
+
+/* The live process whose command line (arguments joined by spaces) contains match; 0 if none. */
+static long find_cmdline(const char *match)
+{
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        char path[64], text[4096];
+        long found = 0;
+
+        if (!d)
+                die("cannot read /proc: %s", strerror(errno));
+        while (!found && (de = readdir(d))) {
+                long pid;
+                ssize_t n;
+                int fd;
+
+                if (parse_long(de->d_name, &pid) < 0 || pid <= 1 || pid == (long)getpid())
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                n = read(fd, text, sizeof(text) - 1);
+                close(fd);
+                if (n <= 0)
+                        continue; /* a zombie has no command line */
+                for (ssize_t i = 0; i < n - 1; i++)
+                        if (text[i] == '\0')
+                                text[i] = ' ';
+                text[n] = '\0';
+                if (strstr(text, match))
+                        found = pid;
+        }
+        closedir(d);
+        return found;
+}
+
+static int cmd_respawn(int argc, char **argv)
+{
+        const char *run_file = NULL, *match = NULL, *record = NULL, *label = "respawn";
+        long count = 20, timeout = 30000, settle = 1500;
+        double total[SAMPLES_MAX], own[SAMPLES_MAX], kernel[SAMPLES_MAX];
+        size_t nsplit = 0;
+        int opt, ino, wd;
+
+        while ((opt = getopt(argc, argv, "+x:m:r:w:n:t:l:")) != -1) {
+                switch (opt) {
+                case 'x': run_file = optarg; break;
+                case 'm': match = optarg; break;
+                case 'r': record = optarg; break;
+                case 'w': settle = arg_long(optarg, "-w"); break;
+                case 'n': count = arg_long(optarg, "-n"); break;
+                case 't': timeout = arg_long(optarg, "-t"); break;
+                case 'l': label = optarg; break;
+                default: return 2;
+                }
+        }
+        if (!run_file || !match || count < 1 || count > SAMPLES_MAX)
+                die("respawn needs -x RUN_FILE -m MATCH [-r RECORD] [-w MS] [-n 1..%d] [-t MS] [-l LABEL]",
+                    SAMPLES_MAX);
+        ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (ino < 0 || (wd = inotify_add_watch(ino, run_file, IN_OPEN | IN_ACCESS)) < 0)
+                die("cannot watch '%s': %s", run_file, strerror(errno));
+        (void)wd;
+        for (long i = 0; i < count; i++) {
+                double t0, t_exit = 0, t_exec = 0, end = now_ms() + (double)timeout;
+                char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+                long pid = 0;
+                bool exit_now, unsplit = false;
+                int pidfd;
+
+                /* The supervised process, up and settled (past every supervisor's 1 s rule). */
+                while (!(pid = find_cmdline(match))) {
+                        if (now_ms() > end)
+                                die("sample %ld: no process matches '%s'", i + 1, match);
+                        usleep(10000);
+                }
+                usleep((useconds_t)settle * 1000);
+                while (record) {
+                        struct record r;
+                        if (record_read(record, &r) == 0 && runs_version(&r, NULL) && r.pid == pid)
+                                break;
+                        if (now_ms() > end)
+                                die("sample %ld: pid %ld never ran and was ready", i + 1, pid);
+                        usleep(10000);
+                }
+                if (find_cmdline(match) != pid)
+                        die("sample %ld: pid %ld went away by itself", i + 1, pid);
+                while (read(ino, buf, sizeof(buf)) > 0)
+                        ; /* drain the opens of the start that came before */
+                pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+                if (pidfd < 0)
+                        die("pidfd_open %ld: %s", pid, strerror(errno));
+                t0 = now_ms();
+                if (kill((pid_t)pid, SIGKILL) < 0)
+                        die("cannot kill pid %ld: %s", pid, strerror(errno));
+                while (!t_exec) {
+                        struct pollfd pfd[2] = { { ino, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+                        double left = end - now_ms();
+                        ssize_t n;
+
+                        if (left <= 0)
+                                die("sample %ld: '%s' not executed again within %ld ms", i + 1,
+                                    run_file, timeout);
+                        if (poll(pfd, t_exit ? 1 : 2, (int)left + 1) < 0 && errno != EINTR)
+                                die("poll: %s", strerror(errno));
+                        exit_now = !t_exit && (pfd[1].revents & POLLIN);
+                        if (exit_now)
+                                t_exit = now_ms();
+                        if (!(pfd[0].revents & POLLIN))
+                                continue;
+                        n = read(ino, buf, sizeof(buf));
+                        for (ssize_t off = 0; n > 0 && off < n;) {
+                                const struct inotify_event *ev = (const void *)(buf + off);
+                                if ((ev->mask & IN_OPEN) && !t_exec) {
+                                        t_exec = now_ms();
+                                        unsplit = exit_now;
+                                }
+                                off += (ssize_t)sizeof(*ev) + ev->len;
+                        }
+                }
+                close(pidfd);
+                total[i] = t_exec - t0;
+                if (unsplit || !t_exit) {
+                        /*
+                         * This watcher woke up too late to see the exit before
+                         * the exec (a busy host): no split, the total only.
+                         */
+                        printf("sample %ld: killed pid %ld: %s executed after %.2f ms in all "
+                               "(exit and exec seen in one wake-up: no split)\n", i + 1, pid,
+                               run_file, total[i]);
+                        fflush(stdout);
+                        continue;
+                }
+                kernel[nsplit] = t_exit - t0;
+                own[nsplit] = t_exec - t_exit;
+                printf("sample %ld: killed pid %ld: exit after %.2f ms, %s executed %.2f ms later "
+                       "(%.2f ms in all)\n", i + 1, pid, kernel[nsplit], run_file, own[nsplit],
+                       total[i]);
+                fflush(stdout);
+                nsplit++;
+        }
+        {
+                char l[256];
+                snprintf(l, sizeof(l), "%s: kill -9 -> new exec", label);
+                summary(l, total, (size_t)count);
+                snprintf(l, sizeof(l), "%s:   kill -> exit (the kernel)", label);
+                summary(l, kernel, nsplit);
+                snprintf(l, sizeof(l), "%s:   exit -> new exec (the supervisor's own share)", label);
+                summary(l, own, nsplit);
+        }
+        close(ino);
+        return 0;
+}
+
 /* --- time: best-of-N wall time of a command sequence --- */
 
 static int run_wait(char *const *argv, bool quiet)
@@ -705,12 +869,14 @@ int main(int argc, char **argv)
 {
         signal(SIGPIPE, SIG_IGN);
         if (argc < 2)
-                die("usage: dxwatch pin|crash|time ...");
+                die("usage: dxwatch pin|crash|respawn|time ...");
         if (strcmp(argv[1], "pin") == 0)
                 return cmd_pin(argc - 1, argv + 1);
         if (strcmp(argv[1], "crash") == 0)
                 return cmd_crash(argc - 1, argv + 1);
         if (strcmp(argv[1], "time") == 0)
                 return cmd_time(argc - 1, argv + 1);
+        if (strcmp(argv[1], "respawn") == 0)
+                return cmd_respawn(argc - 1, argv + 1);
         die("unknown command '%s'", argv[1]);
 }

@@ -12,6 +12,8 @@ SRC_BIN=${DEPLOYEX:-$TOP/build/release/deployex}
 T=$(mktemp -d "${TMPDIR:-/tmp}/deployex-bench.XXXXXX")
 mkdir -p "$T/bin" "$T/share/deployex/hooks" "$BENCH_BUILD"
 cp "$SRC_BIN" "$T/bin/deployex"
+# The lean log writer beside it, as installed (without it the daemon runs `deployex __log`).
+[ ! -x "$(dirname "$SRC_BIN")/deployex-log" ] || cp "$(dirname "$SRC_BIN")/deployex-log" "$T/bin/"
 cp "$TOP"/hooks/*.lua "$T/share/deployex/hooks/"
 DX="$T/bin/deployex"
 export DEPLOYEX_HOOKS_PATH="$T/share/deployex/hooks"
@@ -83,7 +85,7 @@ say() { printf '%s\n' "$*"; }
 DXWATCH="$BENCH_BUILD/dxwatch"
 if [ ! -x "$DXWATCH" ] || [ "$TOP/bench/dxwatch.c" -nt "$DXWATCH" ]; then
         ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Werror -Wshadow \
-                -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -O2 \
+                -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -O2 -I"$TOP" \
                 -o "$DXWATCH.tmp" "$TOP/bench/dxwatch.c" && mv "$DXWATCH.tmp" "$DXWATCH"
 fi
 
