@@ -16,24 +16,26 @@
 #include "base/util.h"
 #include "base/banned.h"
 
-static int write_all(int fd, const void *data, size_t len)
+int write_all(int fd, const void *data, size_t len, size_t *ret_done)
 {
         const char *p = data;
+        size_t done = 0;
+        int r = 0;
 
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
+        while (done < len) {
+                ssize_t n = write(fd, p + done, len - done);
 
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO;
+                        break;
                 }
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                len -= (size_t)n;
+                done += (size_t)n;
         }
-        return 0;
+        if (ret_done)
+                *ret_done = done;
+        return r;
 }
 
 int fsync_dir_of(const char *path)
@@ -97,7 +99,7 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
         if (r == 0 && exact && fchmod(fd, mode) < 0)
                 r = -errno;
         if (r == 0)
-                r = write_all(fd, data, len);
+                r = write_all(fd, data, len, NULL);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         /* close() can report a deferred write error (NFS, quota). */
@@ -186,7 +188,7 @@ int append_line(const char *path, const char *data, size_t len)
                 r = -errno;
                 goto out;
         }
-        r = write_all(fd, line.data, line.len);
+        r = write_all(fd, line.data, line.len, NULL);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)

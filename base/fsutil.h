@@ -54,6 +54,13 @@ int file_read_all(const char *path, size_t max_bytes, struct buf *out);
 int file_read_all_flags(const char *path, int flags, size_t max_bytes, struct buf *out);
 /* The rest of an fd opened by file_open_read() (-EFBIG beyond max_bytes); out is replaced. */
 int fd_read_all(int fd, size_t max_bytes, struct buf *out);
+
+/*
+ * Write all len bytes to fd, through short writes and EINTR: 0, or -errno
+ * (-EIO when the kernel takes nothing).  *ret_done, when not NULL, says how
+ * many bytes made it, also on failure.
+ */
+int write_all(int fd, const void *data, size_t len, size_t *ret_done);
 /* strerror() that also names FILE_ENOTREG and a refused symlink; r is -errno. */
 const char *file_strerror(int r);
 

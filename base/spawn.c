@@ -2,6 +2,7 @@
  * spawn: fork/exec with everything prepared before fork, and waiting with a
  * timeout that takes the whole process group down.  See spawn.h.
  */
+#include "base/fsutil.h"
 #include "base/spawn.h"
 
 #include <errno.h>
@@ -389,20 +390,6 @@ struct capture {
         struct buf *tail;
 };
 
-static void write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return; /* a full log disk must not stop the command */
-                p += w;
-                n -= (size_t)w;
-        }
-}
-
 static void capture_read(struct capture *c, int i)
 {
         char chunk[16384];
@@ -416,7 +403,7 @@ static void capture_read(struct capture *c, int i)
                 return;
         }
         if (c->copy[i] >= 0)
-                write_all(c->copy[i], chunk, (size_t)n);
+                (void)write_all(c->copy[i], chunk, (size_t)n, NULL); /* a full log disk must not stop the command */
         if (c->tail_max == 0)
                 return;
         buf_append(c->tail, chunk, (size_t)n);

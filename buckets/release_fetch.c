@@ -105,20 +105,6 @@ static void *writer_main(void *arg)
         return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 /* Pump the pipe into out, hashing; -EFBIG past max_bytes. */
 static int pump(int in, int out, uint64_t max_bytes, char ret_sha[65], uint64_t *ret_bytes)
 {
@@ -144,7 +130,7 @@ static int pump(int in, int out, uint64_t max_bytes, char ret_sha[65], uint64_t 
                         break;
                 }
                 (void)EVP_DigestUpdate(md, chunk, (size_t)n);
-                r = write_all(out, chunk, (size_t)n);
+                r = write_all(out, chunk, (size_t)n, NULL);
                 if (r < 0)
                         break;
         }

@@ -17,21 +17,6 @@
 
 #define COOKIE_NAME ".erlang.cookie"
 
-static int write_all(int fd, const char *p, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 /* 1 when dirfd/.erlang.cookie already holds exactly cookie (mode 0400). */
 static int same_cookie(int dirfd, const char *cookie)
 {
@@ -90,7 +75,7 @@ int cookie_home_write(const char *dir, const char *cookie)
                 r = -errno;
                 goto out;
         }
-        r = write_all(fd, cookie, strlen(cookie));
+        r = write_all(fd, cookie, strlen(cookie), NULL);
         if (r == 0 && fchmod(fd, 0400) < 0) /* whatever the umask */
                 r = -errno;
         if (r == 0 && fsync(fd) < 0)

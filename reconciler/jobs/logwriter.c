@@ -164,26 +164,6 @@ int logwriter_rotate(struct logwriter *w)
         return r < 0 ? r : shift;
 }
 
-/* Write n bytes; *ret_done says how many made it, also on failure. */
-static int write_all(int fd, const char *p, size_t n, size_t *ret_done)
-{
-        size_t done = 0;
-
-        while (done < n) {
-                ssize_t k = write(fd, p + done, n - done);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        *ret_done = done;
-                        return -errno;
-                }
-                done += (size_t)k;
-        }
-        *ret_done = done;
-        return 0;
-}
-
 /*
  * Before each write: someone else may have appended (the daemon copies
  * pre-command output here), or renamed, removed or truncated the file (an

@@ -296,24 +296,6 @@ static bool entry_mtime(struct archive_entry *e, struct timespec *ret)
         return true;
 }
 
-static int write_all(int fd, const void *data, size_t n)
-{
-        const char *p = data;
-
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 /* Count `more` bytes against the cap before they are written. */
 static int account(struct unpacker *u, uint64_t more)
 {
@@ -350,7 +332,7 @@ static int copy_data(struct unpacker *u, int fd, struct archive_entry *e)
                 }
                 if ((uint64_t)off != pos && lseek(fd, off, SEEK_SET) < 0)
                         return fail_at(u, -errno, "cannot seek: %s", strerror(errno));
-                r = write_all(fd, data, size);
+                r = write_all(fd, data, size, NULL);
                 if (r < 0)
                         return fail_at(u, r, "cannot write: %s", strerror(-r));
                 pos = (uint64_t)off + size;
@@ -836,7 +818,7 @@ static void *inflate_main(void *arg)
                         crc = crc32_update(crc, data, size);
                         len += size;
                 }
-                if (write_all(inf->out_fd, data, size) < 0) {
+                if (write_all(inf->out_fd, data, size, NULL) < 0) {
                         inf->cut_off = true;
                         goto out;
                 }
