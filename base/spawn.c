@@ -32,14 +32,6 @@ extern char **environ;
 #define POLL_TICK_MS 20
 #define CLOSE_RANGE_CLOEXEC_ (1U << 2) /* from linux/close_range.h */
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static const char *env_lookup(char *const *envp, const char *name)
 {
         size_t len = strlen(name);
@@ -465,7 +457,7 @@ static bool wait_until(pid_t pid, int pidfd, uint64_t until, struct capture *c)
                         pfd[n++].events = POLLIN;
                 }
                 if (until) {
-                        now = mono_ms();
+                        now = time_mono_ms();
                         if (now >= until)
                                 return false;
                         if (timeout < 0 || until - now < (uint64_t)timeout)
@@ -497,10 +489,10 @@ static int wait_child(pid_t pid, uint64_t timeout_ms, uint64_t grace_ms, struct 
         int st = 0;
         pid_t w;
 
-        if (timeout_ms == 0 || !wait_until(pid, pidfd, mono_ms() + timeout_ms, c)) {
+        if (timeout_ms == 0 || !wait_until(pid, pidfd, time_mono_ms() + timeout_ms, c)) {
                 timed_out = timeout_ms > 0;
                 spawn_kill_group(pid, SIGTERM);
-                if (!wait_until(pid, pidfd, mono_ms() + (grace_ms ? grace_ms : 1), c)) {
+                if (!wait_until(pid, pidfd, time_mono_ms() + (grace_ms ? grace_ms : 1), c)) {
                         spawn_kill_group(pid, SIGKILL);
                         wait_until(pid, pidfd, 0, c);
                 }
@@ -516,9 +508,9 @@ static int wait_child(pid_t pid, uint64_t timeout_ms, uint64_t grace_ms, struct 
                 return -errno;
         if (c) {
                 /* Stray writers outside the group may still hold the pipes: bounded drain. */
-                uint64_t until = mono_ms() + DRAIN_MS;
+                uint64_t until = time_mono_ms() + DRAIN_MS;
 
-                while ((c->fd[0] >= 0 || c->fd[1] >= 0) && mono_ms() < until) {
+                while ((c->fd[0] >= 0 || c->fd[1] >= 0) && time_mono_ms() < until) {
                         struct pollfd pfd[2];
                         nfds_t n = 0;
                         int idx[2] = { -1, -1 };

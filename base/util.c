@@ -259,6 +259,14 @@ uint64_t time_now_ms(void)
         return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t time_mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 void time_format_iso(uint64_t ms, char *dst, size_t n)
 {
         time_t t = (time_t)(ms / 1000u);

@@ -59,6 +59,8 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((form
 
 /* Wall clock in milliseconds since the epoch (shell side only; the planner never calls it). */
 uint64_t time_now_ms(void);
+/* Monotonic clock in milliseconds: durations, deadlines and timeouts (never stored). */
+uint64_t time_mono_ms(void);
 /* "2026-11-26T05:00:00Z" (UTC, second precision) into dst (at least 21 bytes). */
 void time_format_iso(uint64_t ms, char *dst, size_t n);
 /* Parses the format above (a fractional part and "Z" are accepted); -EINVAL otherwise. */

@@ -31,14 +31,6 @@ int beam_init(void)
         return init_result;
 }
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* "deployex_PID_N": unique per connection, across threads and processes of this host. */
 static void next_alive(char *out, size_t n)
 {
@@ -226,9 +218,9 @@ int beam_rpc(struct beam_conn *c, const char *mod, const char *fun, const char *
                 buf_puts(err, "rpc: out of memory");
                 return -ENOMEM;
         }
-        deadline = mono_ms() + timeout_ms;
+        deadline = time_mono_ms() + timeout_ms;
         for (;;) {
-                uint64_t now = mono_ms();
+                uint64_t now = time_mono_ms();
                 int index;
 
                 if (now >= deadline) {

@@ -68,14 +68,6 @@ static void record_ssl_error(SSL *ssl, const char *during)
         ERR_clear_error();
 }
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ms left until deadline (UINT64_MAX: none) as poll() wants it; 0 when passed. */
 static int left_ms(uint64_t deadline)
 {
@@ -83,7 +75,7 @@ static int left_ms(uint64_t deadline)
 
         if (deadline == UINT64_MAX)
                 return -1;
-        now = mono_ms();
+        now = time_mono_ms();
         if (now >= deadline)
                 return 0;
         return deadline - now > (uint64_t)INT32_MAX ? INT32_MAX : (int)(deadline - now);
@@ -91,7 +83,7 @@ static int left_ms(uint64_t deadline)
 
 static uint64_t deadline_of(unsigned tmo)
 {
-        return tmo == EI_SCLBK_INF_TMO ? UINT64_MAX : mono_ms() + tmo;
+        return tmo == EI_SCLBK_INF_TMO ? UINT64_MAX : time_mono_ms() + tmo;
 }
 
 /* Wait until fd is ready for events or the deadline passes: 0, ETIMEDOUT or errno. */

@@ -661,7 +661,6 @@ static int l_tcp_check(lua_State *L)
         struct addrinfo hints, *res = NULL;
         char portstr[16], why[160] = "";
         uint64_t timeout, start;
-        struct timespec ts;
         bool ok = false;
         int r;
 
@@ -674,8 +673,7 @@ static int l_tcp_check(lua_State *L)
         hints.ai_flags = AI_NUMERICSERV;
 
         /* No Lua calls until res is freed. */
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        start = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        start = time_mono_ms();
         r = getaddrinfo(host, portstr, &hints, &res);
         if (r != 0)
                 snprintf(why, sizeof(why), "%s", gai_strerror(r));
@@ -695,8 +693,7 @@ static int l_tcp_check(lua_State *L)
                         struct pollfd pfd = { fd, POLLOUT, 0 };
                         uint64_t now, left;
 
-                        clock_gettime(CLOCK_MONOTONIC, &ts);
-                        now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+                        now = time_mono_ms();
                         left = now - start < timeout ? timeout - (now - start) : 0;
                         r = poll(&pfd, 1, (int)left);
                         if (r == 0)
@@ -771,14 +768,6 @@ static const char *rpc_name(lua_State *L, int idx, const char *what)
         return check_cstring(L, idx, what);
 }
 
-static uint64_t mono_now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * deployex.rpc(node, mod, fun, args, timeout_ms) -> reply | nil, err
  * One connection per call (beam.h).  args is a list of Lua values (term.h
@@ -847,7 +836,7 @@ static int l_rpc(lua_State *L)
         }
 
         /* From here to the result: no Lua calls, C owns the connection. */
-        start = mono_now_ms();
+        start = time_mono_ms();
         o = (struct beam_opts){ env->cookie,
                                 (unsigned)(timeout < API_RPC_CONNECT_MS ? timeout : API_RPC_CONNECT_MS),
                                 env->tls ? beam_tls_transport(env->tls->ctx) : NULL };
@@ -860,7 +849,7 @@ static int l_rpc(lua_State *L)
                              (unsigned)(timeout < left ? timeout : left ? left : 1), reply, err);
                 beam_close(&c);
         }
-        spent = mono_now_ms() - start;
+        spent = time_mono_ms() - start;
         out_fd = open_log(env, 0);
         stamp(when, sizeof(when));
         buf_printf(line, "[deployex %s] rpc %s %s:%s/%lld: %s (%llu ms)\n", when, node, mod, fun,

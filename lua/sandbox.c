@@ -35,14 +35,6 @@ struct sandbox {
         void *user;
 };
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
         struct sandbox *sb = ud;
@@ -96,7 +88,7 @@ size_t sandbox_mem_used(const struct sandbox *sb)
 uint64_t sandbox_remaining_ms(lua_State *L)
 {
         struct sandbox *sb = sandbox_of(L);
-        uint64_t now = mono_ms();
+        uint64_t now = time_mono_ms();
 
         return now >= sb->deadline_ms ? 0 : sb->deadline_ms - now;
 }
@@ -164,7 +156,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
                          (unsigned long long)sb->instr_max);
                 raise_at(L, ar, what);
         }
-        if (mono_ms() >= sb->deadline_ms) {
+        if (time_mono_ms() >= sb->deadline_ms) {
                 snprintf(what, sizeof(what), "time limit exceeded (%llu ms)",
                          (unsigned long long)sb->time_ms);
                 raise_at(L, ar, what);
@@ -329,7 +321,7 @@ int sandbox_new(const struct sandbox_limits *limits, struct sandbox **ret)
         sb->instr_max = limits && limits->instructions ? limits->instructions
                                                         : SANDBOX_INSTRUCTIONS_DEFAULT;
         sb->time_ms = limits && limits->time_ms ? limits->time_ms : SANDBOX_TIME_DEFAULT_MS;
-        sb->deadline_ms = mono_ms() + sb->time_ms;
+        sb->deadline_ms = time_mono_ms() + sb->time_ms;
         sb->L = lua_newstate(sandbox_alloc, sb);
         if (!sb->L) {
                 free(sb);

@@ -25,14 +25,6 @@
 
 #define VERDICT_PREFIX "fleet verdict: "
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool runs_or_deploys(const struct instance_rt *in, const char *v)
 {
         return strcmp(in->rec.version, v) == 0 || (in->op && strcmp(in->op->step.to, v) == 0);
@@ -155,7 +147,7 @@ static void fleet_done(struct daemon *d, struct job *j)
                 if (strcmp(j->what + strlen(j->what) - strlen(a->fleet.version), a->fleet.version) == 0 &&
                     strlen(j->what) > strlen(a->fleet.version) &&
                     j->what[strlen(j->what) - strlen(a->fleet.version) - 1] == ' ')
-                        parse_output(a, j->out_buf.data ? j->out_buf.data : "", mono_ms());
+                        parse_output(a, j->out_buf.data ? j->out_buf.data : "", time_mono_ms());
         }
         a->fleet.next_job_ms = daemon_now(d) + interval;
         d->dirty = true;
@@ -185,7 +177,7 @@ const struct plan_fleet *fleet_tick(struct daemon *d, struct app_rt *a, uint64_t
 {
         struct fleet_rt *f = &a->fleet;
         const char *v = a->desired.release.version;
-        uint64_t now = mono_ms();
+        uint64_t now = time_mono_ms();
 
         *ret_deadline = 0;
         if (!d->cfg.has_fleet)

@@ -56,17 +56,9 @@ struct sampler {
         char health_why[256];
 };
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void sleep_until(uint64_t t_ms)
 {
-        uint64_t now = mono_ms();
+        uint64_t now = time_mono_ms();
         struct timespec ts;
 
         if (t_ms <= now)
@@ -165,12 +157,12 @@ static uint64_t cpu_ms(void)
 static int watch(struct sampler *s, int pid, uint64_t start_time)
 {
         struct readiness rd = READINESS_INIT;
-        uint64_t began = mono_ms(), cpu0 = cpu_ms();
+        uint64_t began = time_mono_ms(), cpu0 = cpu_ms();
         struct buf why = BUF_INIT, said = BUF_INIT;
         int status = EXIT_FAIL;
 
         for (;;) {
-                uint64_t now = mono_ms();
+                uint64_t now = time_mono_ms();
                 bool ok;
 
                 buf_reset(&why);
@@ -195,7 +187,7 @@ static int watch(struct sampler *s, int pid, uint64_t start_time)
                         buf_reset(&said);
                         buf_puts(&said, why.data);
                 }
-                sleep_until(readiness_next_check_ms(&rd, mono_ms(), s->app->healthy_after_ms,
+                sleep_until(readiness_next_check_ms(&rd, time_mono_ms(), s->app->healthy_after_ms,
                                                     READY_STEP_MS));
         }
         buf_release(&why);
