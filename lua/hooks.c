@@ -519,26 +519,6 @@ static int build_ctx(lua_State *L)
         return 2;
 }
 
-static bool is_sequence(lua_State *L, int idx, lua_Integer *ret_n)
-{
-        lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
-        bool seq = n > 0;
-
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-                int isint = 0;
-                lua_Integer k;
-
-                lua_pop(L, 1);
-                k = lua_tointegerx(L, -1, &isint);
-                if (lua_type(L, -1) != LUA_TNUMBER || !isint || k < 1 || k > n)
-                        seq = false;
-                count++;
-        }
-        *ret_n = n;
-        return seq && count == n;
-}
-
 static void set_string(struct hook_value *v, const char *s, size_t len)
 {
         v->type = HOOK_STRING;
@@ -606,7 +586,7 @@ static void to_value(lua_State *L, int idx, struct hook_value *v, int depth)
                 break;
         }
         case LUA_TTABLE:
-                if (is_sequence(L, idx, &n)) {
+                if (term_table_is_sequence(L, idx, &n) && n > 0) { /* {} is an empty map */
                         v->type = HOOK_LIST;
                         v->items = xcalloc((size_t)n, sizeof(*v->items));
                         for (lua_Integer i = 1; i <= n; i++) {

@@ -14,6 +14,7 @@
 
 #include <lauxlib.h>
 
+#include "beam/etf.h"
 #include "lua/sandbox.h"
 #include "state/json.h"
 #include "base/banned.h"
@@ -272,11 +273,7 @@ static void format_binary(struct buf *out, const char *s, size_t len)
         buf_puts(out, ">>");
 }
 
-/*
- * Is the table at idx a sequence (keys exactly 1..n)?  *ret_n gets n.  An
- * empty table is a sequence: it encodes as [].
- */
-static bool table_is_sequence(lua_State *L, int idx, lua_Integer *ret_n)
+bool term_table_is_sequence(lua_State *L, int idx, lua_Integer *ret_n)
 {
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
         bool seq = true;
@@ -381,7 +378,7 @@ static void format_value(lua_State *L, int idx, struct buf *out, int depth)
                 break;
         }
         case LUA_TTABLE:
-                if (table_is_sequence(L, idx, &n)) {
+                if (term_table_is_sequence(L, idx, &n)) {
                         buf_putc(out, '[');
                         format_elements(L, idx, n, out, depth);
                         buf_putc(out, ']');
@@ -492,7 +489,7 @@ static int encode_table(lua_State *L, int idx, ei_x_buff *x, struct buf *path, s
         size_t mark = path->len;
         int r = 0;
 
-        if (table_is_sequence(L, idx, &n)) {
+        if (term_table_is_sequence(L, idx, &n)) {
                 if (n > 0 && (ei_x_encode_list_header(x, (long)n) < 0 ||
                               (r = encode_elements(L, idx, n, x, path, err, depth)) < 0))
                         return r < 0 ? r : encode_fail(path, err, "cannot be encoded");
@@ -583,17 +580,14 @@ int term_encode(lua_State *L, int idx, ei_x_buff *x, struct buf *err)
 /* A term Lua has no form for: keep its bytes (to send back) and its printed text. */
 static int decode_raw(lua_State *L, const char *buf, int *index)
 {
-        int start = *index, pidx;
+        int start = *index, pidx = start; /* etf_format moves its own index */
         struct buf *text;
-        char *s = NULL;
 
-        pidx = start; /* ei_s_print_term moves its own index */
         if (ei_skip_term(buf, index) < 0)
                 return -EINVAL;
         text = sandbox_push_buf(L);
-        if (ei_s_print_term(&s, buf, &pidx) >= 0 && s)
-                buf_puts(text, s);
-        free(s);
+        /* The same printer as `deployex rpc`: a term reads alike everywhere. */
+        (void)etf_format(buf, &pidx, NULL, text);
         lua_pushlstring(L, buf + start, (size_t)(*index - start));
         push_term(L, K_RAW, -1);
         lua_pushlstring(L, text->data, text->len);

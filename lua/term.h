@@ -42,6 +42,13 @@ void term_open(lua_State *L);
 const char *term_kind(lua_State *L, int idx);
 
 /*
+ * Is the table at idx a sequence (keys exactly 1..n)?  *ret_n gets n.  An
+ * empty table is a sequence of 0: it encodes as [] and prints as [].  The
+ * hook values (hooks.c) take an empty table as an empty map instead.
+ */
+bool term_table_is_sequence(lua_State *L, int idx, lua_Integer *ret_n);
+
+/*
  * Append the value at idx to x.  0, or -EINVAL with "what is wrong" (naming
  * the path inside the value, e.g. "args[2].key: a function") appended to err.
  */

@@ -16,6 +16,7 @@
 #include <ei.h>
 #include <lauxlib.h>
 
+#include "beam/etf.h"
 #include "lua/api.h"
 #include "lua/sandbox.h"
 #include "lua/term.h"
@@ -192,6 +193,38 @@ static void test_encode_refusals(void **state)
 }
 
 /* Terms Lua has no form for come back as "raw": printable, and sent back byte for byte. */
+/* A raw term prints as `deployex rpc` prints it (beam/etf.c): one printer. */
+static void test_raw_prints_like_rpc(void **state)
+{
+        struct sandbox *sb = new_sandbox();
+        lua_State *L = sandbox_state(sb);
+        struct buf lua_text = BUF_INIT, rpc_text = BUF_INIT;
+        erlang_ref ref;
+        ei_x_buff x;
+        int idx = 0, ridx;
+        (void)state;
+
+        memset(&ref, 0, sizeof(ref));
+        str_copy(ref.node, sizeof(ref.node), "myapp-1@host");
+        ref.len = 3;
+        ref.n[0] = 1;
+        ref.n[1] = 2;
+        ref.n[2] = 3;
+        ref.creation = 5;
+        ei_x_new_with_version(&x);
+        ei_x_encode_ref(&x, &ref);
+        assert_int_equal(ei_decode_version(x.buff, &idx, NULL), 0);
+        ridx = idx;
+        assert_int_equal(etf_format(x.buff, &ridx, NULL, &rpc_text), 0);
+        assert_int_equal(term_decode(L, x.buff, &idx), 0);
+        term_format(L, -1, &lua_text);
+        assert_string_equal(lua_text.data, rpc_text.data);
+        ei_x_free(&x);
+        buf_release(&lua_text);
+        buf_release(&rpc_text);
+        sandbox_free(sb);
+}
+
 static void test_decode_raw(void **state)
 {
         struct sandbox *sb = new_sandbox();
@@ -376,6 +409,7 @@ int main(void)
                 cmocka_unit_test(test_encode_decode),
                 cmocka_unit_test(test_encode_refusals),
                 cmocka_unit_test(test_decode_raw),
+                cmocka_unit_test(test_raw_prints_like_rpc),
                 cmocka_unit_test(test_decode_small_int_lists),
                 cmocka_unit_test(test_consult),
                 cmocka_unit_test(test_parse_errors),
