@@ -149,30 +149,17 @@ static int gcs_get_current(struct source *s, const char *app, const char *etag, 
         return r;
 }
 
+/* An unconditional GET, in the shape remote_get_release() calls. */
+static int gcs_get_object(struct source *s, const char *rel, struct http_request *req,
+                          struct http_response *resp, struct buf *name, struct buf *err)
+{
+        return gcs_get(s, rel, "", req, resp, name, err);
+}
+
 static int gcs_get_release(struct source *s, const char *app, const char *version, int fd,
                            uint64_t max_bytes, struct buf *err)
 {
-        struct buf rel = BUF_INIT, name = BUF_INIT;
-        struct http_response resp;
-        struct http_request req = {
-                .timeout_ms = REMOTE_RELEASE_TIMEOUT_MS,
-                .low_speed_bytes = REMOTE_LOW_SPEED_BYTES,
-                .low_speed_secs = REMOTE_LOW_SPEED_SECS,
-                .max_bytes = max_bytes,
-                .on_data = http_sink_fd,
-                .ctx = &fd,
-        };
-        int r;
-
-        http_response_init(&resp);
-        buf_printf(&rel, "dist/%s/%s-%s.tar.gz", app, app, version);
-        r = gcs_get(s, rel.data, "", &req, &resp, &name, err);
-        if (r == -ENOENT)
-                buf_printf(err, "%s: not found", name.data);
-        http_response_release(&resp);
-        buf_release(&rel);
-        buf_release(&name);
-        return r;
+        return remote_get_release(s, gcs_get_object, app, version, fd, max_bytes, err);
 }
 
 static void gcs_free(struct source *s)

@@ -69,3 +69,29 @@ void remote_finish_current(long status, const char *new_tag, const struct buf *r
         if (!str_copy(ret_etag, ETAG_MAX + 1, new_tag ? new_tag : ""))
                 ret_etag[0] = '\0';
 }
+
+int remote_get_release(struct source *s, remote_get_fn get, const char *app, const char *version,
+                       int fd, uint64_t max_bytes, struct buf *err)
+{
+        struct buf rel = BUF_INIT, name = BUF_INIT;
+        struct http_response resp;
+        struct http_request req = {
+                .timeout_ms = REMOTE_RELEASE_TIMEOUT_MS,
+                .low_speed_bytes = REMOTE_LOW_SPEED_BYTES,
+                .low_speed_secs = REMOTE_LOW_SPEED_SECS,
+                .max_bytes = max_bytes,
+                .on_data = http_sink_fd,
+                .ctx = &fd,
+        };
+        int r;
+
+        http_response_init(&resp);
+        buf_printf(&rel, "dist/%s/%s-%s.tar.gz", app, app, version);
+        r = get(s, rel.data, &req, &resp, &name, err);
+        if (r == -ENOENT)
+                buf_printf(err, "%s: not found", name.data);
+        http_response_release(&resp);
+        buf_release(&rel);
+        buf_release(&name);
+        return r;
+}

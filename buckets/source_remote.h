@@ -1,7 +1,8 @@
 /*
  * source_remote: what the polled sources (s3://, gs://) share: URL
- * splitting, HTTP status to -errno, error lines, and the conditional-GET
- * bookkeeping of current.json.
+ * splitting, HTTP status to -errno, error lines, the conditional-GET
+ * bookkeeping of current.json and the tarball download (each store brings
+ * only its own signed GET).
  *
  * Timeouts: current.json is small, so its whole request has a deadline; a
  * tarball may be large, so its request ends when the transfer stalls (below
@@ -12,6 +13,7 @@
 #define DEPLOYEX_SOURCE_REMOTE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "buckets/http.h"
 #include "buckets/source.h"
@@ -48,5 +50,22 @@ void remote_status_error(const char *name, long status, const char *summary, str
 void remote_finish_current(long status, const char *new_tag, const struct buf *resp_body,
                            const char *held, struct buf *body, char ret_etag[ETAG_MAX + 1],
                            bool *not_modified);
+
+/*
+ * One GET of the object REL (relative to the bucket's prefix) through a
+ * store's signed or authorised request: fills resp, names the object in name
+ * ("s3://b/k", "gs://b/k"), and returns remote_status_to_errno() of the answer
+ * with err filled for every error but -ENOENT.
+ */
+typedef int (*remote_get_fn)(struct source *s, const char *rel, struct http_request *req,
+                             struct http_response *resp, struct buf *name, struct buf *err);
+
+/*
+ * get_release for a polled store: streams dist/APP/APP-VERSION.tar.gz into
+ * fd under max_bytes through get, with the tarball timeouts above.  -ENOENT
+ * says "NAME: not found".
+ */
+int remote_get_release(struct source *s, remote_get_fn get, const char *app, const char *version,
+                       int fd, uint64_t max_bytes, struct buf *err);
 
 #endif

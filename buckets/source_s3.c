@@ -109,27 +109,7 @@ static int s3_get_current(struct source *s, const char *app, const char *etag, s
 static int s3_get_release(struct source *s, const char *app, const char *version, int fd,
                           uint64_t max_bytes, struct buf *err)
 {
-        struct buf rel = BUF_INIT, name = BUF_INIT;
-        struct http_response resp;
-        struct http_request req = {
-                .timeout_ms = REMOTE_RELEASE_TIMEOUT_MS,
-                .low_speed_bytes = REMOTE_LOW_SPEED_BYTES,
-                .low_speed_secs = REMOTE_LOW_SPEED_SECS,
-                .max_bytes = max_bytes,
-                .on_data = http_sink_fd,
-                .ctx = &fd,
-        };
-        int r;
-
-        http_response_init(&resp);
-        buf_printf(&rel, "dist/%s/%s-%s.tar.gz", app, app, version);
-        r = s3_get(s, rel.data, &req, &resp, &name, err);
-        if (r == -ENOENT)
-                buf_printf(err, "%s: not found", name.data);
-        http_response_release(&resp);
-        buf_release(&rel);
-        buf_release(&name);
-        return r;
+        return remote_get_release(s, s3_get, app, version, fd, max_bytes, err);
 }
 
 static void s3_free(struct source *s)
