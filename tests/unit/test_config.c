@@ -151,6 +151,9 @@ static void test_invalid_configs(void **state)
                 { ONE_APP(", \"restart_backoff\": {\"initial\": 5000}"), "apps[0].restart_backoff: unknown key 'initial' (did you mean 'initial_ms'?)" },
                 { ONE_APP(", \"restart_backoff\": {\"initial_ms\": -1}"), "apps[0].restart_backoff.initial_ms: must be an integer from 0 to" },
                 { ONE_APP(", \"restart_backoff\": {\"max_ms\": 0}"), "apps[0].restart_backoff.max_ms: must be an integer from 1 to" },
+                { ONE_APP(", \"max_probation_crashes\": 0"), "apps[0].max_probation_crashes: must be an integer from 1 to 1000, got 0" },
+                { ONE_APP(", \"max_probation_crashes\": 1001"), "apps[0].max_probation_crashes: must be an integer from 1 to 1000, got 1001" },
+                { ONE_APP(", \"max_probation_crashes\": \"3\""), "apps[0].max_probation_crashes: must be an integer from 1 to 1000" },
                 { ONE_APP(", \"limits\": {\"memory_mb\": 5}"), "apps[0].limits: unknown key 'memory_mb' (did you mean 'memory_max_mb'?)" },
                 { ONE_APP(", \"limits\": {\"pids_max\": 0}"), "apps[0].limits.pids_max: must be an integer from 1 to" },
                 { ONE_APP(", \"limits\": 5"), "apps[0].limits: must be an object" },
@@ -330,6 +333,7 @@ static void test_full_config(void **state)
                 "    \"env\": {\"KEY\": \"value with spaces\", \"lower_ok\": \"\"},\n"
                 "    \"hooks\": \"/etc/deployex/hooks/myapp.lua\",\n"
                 "    \"healthy_after_ms\": 0, \"rollback_timeout_ms\": 1, \"stop_timeout_ms\": 2,\n"
+                "    \"max_probation_crashes\": 1,\n"
                 "    \"restart_backoff\": {\"initial_ms\": 7, \"max_ms\": 7}\n"
                 "  }, {\"name\": \"b_2\", \"language\": \"erlang\", \"replicas\": 100, \"ports\": {\"PORT\": 6000},\n"
                 "    \"restart_backoff\": {\"initial_ms\": 0, \"max_ms\": 50},\n"
@@ -384,6 +388,7 @@ static void test_full_config(void **state)
         assert_true(a->stop_timeout_ms == 2);
         assert_true(a->backoff_initial_ms == 7);
         assert_true(a->backoff_max_ms == 7);
+        assert_true(a->max_probation_crashes == 1);
         a = config_find_app(&c, "b_2");
         assert_non_null(a);
         assert_int_equal(a->language, LANG_ERLANG);
@@ -615,6 +620,9 @@ static void test_env_mode_defaults(void **state)
         assert_string_equal(a->ports[0].name, "PORT");
         assert_int_equal(a->ports[0].base, 4000);
         assert_true(a->rollback_timeout_ms == 600000);
+        /* DeployEx's own default: environment mode keeps 30000 where a file gets 10000. */
+        assert_true(a->healthy_after_ms == 30000);
+        assert_true(a->max_probation_crashes == 3);
         config_release(&c);
         buf_release(&err);
 }
