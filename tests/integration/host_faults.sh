@@ -4,6 +4,8 @@
 # ready instance keeps its pid, the fault is logged once per cause (not once
 # per attempt) and shown by status, rollbacks for readiness are held; once
 # the limit is raised (a daemon restart that adopts what runs) the app converges.
+# A daemon started with a soft limit below the hard one raises its own to the
+# hard one; the instances it starts keep the soft limit it was given.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 epmd -daemon
 BASE=47370
@@ -40,8 +42,16 @@ assert_contains "$OUT" "host fault since" "status text shows the fault"
 # A roomy deadline from here: this part is about recovery, not a loaded machine's boot times.
 kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
 jq '.apps[0].rollback_timeout_ms = 120000' "$T/deployex.json" >"$T/c.json" && mv "$T/c.json" "$T/deployex.json"
-start_daemon
+# A shell's soft limit below the hard one: the daemon raises its own soft limit to the hard
+# one at start, and the instances it starts get the soft limit it was given back.
+setsid prlimit --nofile=256:4096 "$DEPLOYEX" -c "$T/deployex.json" run --debug >>"$T/daemon.log" 2>&1 &
+DAEMON_PID=$!
+KILL_GROUPS="$KILL_GROUPS $DAEMON_PID"
+wait_for 10 "[ -s '$T/var/run/deployex.pid' ]" "the daemon to start"
+nofile() { awk '/^Max open files/ {print $4 " " $5}' "/proc/$1/limits"; }
+assert_eq "4096 4096" "$(nofile "$DAEMON_PID")" "the daemon raised its soft open-files limit to the hard one"
 wait_for 120 "all_running 3 1.0.0" "3 replicas once the host recovered"
 assert_eq "[]" "$(dx ghosts --json demo | jq -c .)" "still nothing ghosted"
 assert_eq "$pid1" "$(inst_field 1 pid)" "instance 1 was never touched"
+assert_eq "256 4096" "$(nofile "$(inst_field 3 pid)")" "an instance keeps the soft limit the daemon was given"
 finish
