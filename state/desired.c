@@ -1,6 +1,7 @@
 /*
- * desired: merge current.json, the override and the ghosts into what an app
- * should run, and keep the last good value of each input in force.
+ * desired: read current.json, the override and the ghosts, keep the last good
+ * value of each input in force, and hand them to desired_merge() (the pure
+ * merge, in reconciler/core/desired_merge.c).
  *
  * state/{app}/desired.json is the last good current.json with one more key,
  * "etag" (release_desc_parse ignores unknown keys, so the file parses as a
@@ -51,47 +52,6 @@ static void add_error(struct buf *errors, const char *text)
         if (errors->len)
                 buf_puts(errors, "; ");
         buf_puts(errors, text);
-}
-
-void desired_merge(const struct release_desc *source, const char *source_error,
-                   const struct override *ov, const char *override_error,
-                   const struct ghost_list *ghosts, struct desired *ret)
-{
-        struct buf errors = BUF_INIT;
-        struct desired d;
-
-        desired_init(&d);
-        if (ov && ov->version[0]) {
-                d.origin = DESIRED_OVERRIDE;
-                /* A pin to the published version keeps its hash, checksum and pre-commands. */
-                if (source && strcmp(source->version, ov->version) == 0)
-                        release_desc_copy(&d.release, source);
-                else
-                        str_copy(d.release.version, sizeof(d.release.version), ov->version);
-        } else if (source && source->version[0]) {
-                d.origin = DESIRED_SOURCE;
-                release_desc_copy(&d.release, source);
-        }
-        if (ov)
-                override_copy(&d.override, ov);
-
-        add_error(&errors, source_error);
-        add_error(&errors, override_error);
-        if (d.origin != DESIRED_NONE && ghosts) {
-                const struct ghost *g = ghosts_find(ghosts, d.release.version);
-                if (g) {
-                        struct buf msg = BUF_INIT;
-                        d.ghosted = true;
-                        buf_printf(&msg, "%s %s is ghosted (%s); not deploying it",
-                                   d.origin == DESIRED_OVERRIDE ? "pinned version" : "version",
-                                   g->version, g->reason[0] ? g->reason : "no reason recorded");
-                        add_error(&errors, msg.data);
-                        buf_release(&msg);
-                }
-        }
-        d.error = errors.len ? buf_detach(&errors) : NULL;
-        buf_release(&errors);
-        *ret = d;
 }
 
 /* Last good current.json and its ETag from state/{app}/desired.json. */

@@ -2,7 +2,9 @@
  * desired: what an app should run, merged from the bucket's current.json and
  * the operator's override, minus ghosted versions (DESIGN §4.2, §4.3, §5).
  *
- * desired_merge() is pure.  desired_load() is the I/O around it: it asks the
+ * desired_merge() is pure and lives in the core (reconciler/core/desired_merge.c,
+ * checked by `make core-check`); it is declared here, beside the struct it
+ * fills.  desired_load() is the I/O around it: it asks the
  * source for current.json, reads the override, and keeps the last good value
  * of each in force when the new one is missing or invalid, with the error kept
  * alongside (shown by status).  With `persist` (the daemon) the last good
