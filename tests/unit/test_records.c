@@ -16,6 +16,7 @@
 #include "base/fsutil.h"
 #include "state/ghosts.h"
 #include "state/history.h"
+#include "state/host_fault.h"
 #include "state/instance.h"
 #include "state/journal.h"
 #include "state/json.h"
@@ -619,6 +620,58 @@ static void test_instance_load_dir(void **state)
 
 /* ---- journal --------------------------------------------------------------- */
 
+/*
+ * Host faults (DESIGN §5, issue 10 item 3): which errors are the host's, not
+ * a release's, and run/host_fault.json, which status reads.
+ */
+static void test_host_fault_errno(void **state)
+{
+        static const int host[] = { EMFILE, ENFILE, EAGAIN, ENOMEM, ENOSPC, EDQUOT, EROFS };
+        static const int release[] = { 0, ENOENT, EACCES, EPERM, ENOEXEC, EINVAL, EIO, ETIMEDOUT };
+
+        (void)state;
+        for (size_t i = 0; i < ARRAY_SIZE(host); i++) {
+                assert_true(host_fault_errno(host[i]));
+                assert_true(host_fault_errno(-host[i]));
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(release); i++) {
+                assert_false(host_fault_errno(release[i]));
+                assert_false(host_fault_errno(-release[i]));
+        }
+}
+
+static void test_host_fault_save_load(void **state)
+{
+        struct host_fault f = { .err = EMFILE, .since_ms = T0, .last_ms = T0 + 5000, .count = 27,
+                                .paused_to_ms = T0 + 60000 };
+        struct host_fault got;
+        struct buf path = BUF_INIT, err = BUF_INIT;
+
+        (void)state;
+        tmp_path(&path, "host_fault.json");
+        assert_int_equal(host_fault_load(path.data, &got, &err), -ENOENT);
+        assert_int_equal(got.err, 0);
+        str_copy(f.what, sizeof(f.what), "cannot start job 'readiness demo/2'");
+        assert_int_equal(host_fault_save(path.data, &f), 0);
+        assert_int_equal(host_fault_load(path.data, &got, &err), 0);
+        assert_true(got.err != 0);
+        /* The reader shows "what: error" as one line. */
+        assert_string_equal(got.what, "cannot start job 'readiness demo/2': Too many open files");
+        assert_true(got.since_ms == T0);
+        assert_int_equal(got.count, 27);
+        assert_true(got.paused_to_ms == T0 + 60000);
+
+        write_file(path.data, "{\"what\": \"x\", \"since\": \"2026-11-26T05:00:00Z\"}\n");
+        assert_int_equal(host_fault_load(path.data, &got, &err), -EINVAL);
+        assert_non_null(strstr(err.data, "error"));
+
+        assert_int_equal(host_fault_clear(path.data), 0);
+        assert_int_equal(host_fault_clear(path.data), 0); /* already gone: fine */
+        assert_int_equal(host_fault_load(path.data, &got, &err), -ENOENT);
+        buf_release(&path);
+        buf_release(&err);
+}
+
 static void test_journal(void **state)
 {
         struct buf path = BUF_INIT, err = BUF_INIT, text = BUF_INIT;
@@ -699,6 +752,8 @@ int main(void)
                 cmocka_unit_test(test_instance_parse_rejects),
                 cmocka_unit_test_setup_teardown(test_instance_load_dir, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+                cmocka_unit_test(test_host_fault_errno),
+                cmocka_unit_test_setup_teardown(test_host_fault_save_load, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
