@@ -72,7 +72,9 @@ try {
   await page.screenshot({ path: `${SHOTS}/web-dashboard.png`, fullPage: true });
 
   step('Restart demo/2: its pid changes on the page, without a reload');
-  page.on('dialog', (d) => d.accept());
+  // Destructive actions ask first (DESIGN §9); every question is recorded, then accepted.
+  const dialogs = [];
+  page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); d.accept(); });
   const oldPid = String(s.apps[0].instances[1].pid);
   const t0 = Date.now();
   await page.getByRole('button', { name: 'Restart demo/2' }).click();
@@ -87,6 +89,7 @@ try {
   assert.equal(String(status().apps[0].instances[1].pid), newPid, 'the page shows the daemon\'s new pid');
   assert.equal(await rowCell(page, 2, 'Forced').textContent(), '1');
   assert.equal(await page.evaluate(() => window.noReload), true, 'no reload');
+  assert.deepEqual(dialogs, ['confirm: Restart demo/2?'], 'the restart asked first');
 
   // The rollout seen from the page: the (instance 1, instance 2) versions over time.
   async function watchRollout(want) {
@@ -110,6 +113,7 @@ try {
   console.log(`  seen: ${seen.join(' | ')}`);
   assert.ok(seen.includes('1.0.0 1.0.1'), 'instance 1 first, instance 2 still on 1.0.1');
   assert.equal(status().apps[0].desired.origin, 'override');
+  assert.equal(dialogs.at(-1), 'confirm: Pin demo to 1.0.0? It will be deployed.', 'the pin asked first');
 
   step('Unpin demo: back to the bucket\'s 1.0.1, live');
   await page.getByRole('button', { name: 'Unpin demo' }).click();
@@ -117,6 +121,8 @@ try {
   seen = await watchRollout('1.0.1');
   console.log(`  seen: ${seen.join(' | ')}`);
   assert.ok(seen.includes('1.0.1 1.0.0'), 'instance 1 first again');
+  assert.equal(dialogs.at(-1), 'confirm: Unpin demo? It follows the bucket again.', 'the unpin asked first');
+  const asked = dialogs.length;
 
   step('Pause demo, then Resume demo');
   await page.getByRole('button', { name: 'Pause demo' }).click();
@@ -125,6 +131,7 @@ try {
   await page.getByRole('button', { name: 'Resume demo' }).click();
   await page.locator('section[data-app="demo"] .badge.paused').waitFor({ state: 'detached' });
   assert.equal(status().apps[0].paused, false);
+  assert.equal(dialogs.length, asked, 'pause and resume change nothing that runs: no question');
 
   step('every control has its accessible name');
   for (const name of ['Restart demo/1', 'Restart demo/2', 'Restart demo', 'Pin demo', 'Pause demo']) {
