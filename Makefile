@@ -47,8 +47,9 @@ LUA_SRC    := $(wildcard lua/*.c)
 BEAM_SRC   := $(wildcard beam/*.c)
 WEB_SRC    := $(wildcard web/*.c)
 MAIN_SRC   := reconciler/cmd/main.c
+DAEMON_SRC := reconciler/daemon/deployexd.c
 LOGW_SRC   := reconciler/jobs/logwriter_main.c
-SHELL_SRC  := $(filter-out $(MAIN_SRC) $(LOGW_SRC),$(wildcard reconciler/cmd/*.c reconciler/daemon/*.c \
+SHELL_SRC  := $(filter-out $(MAIN_SRC) $(DAEMON_SRC) $(LOGW_SRC),$(wildcard reconciler/cmd/*.c reconciler/daemon/*.c \
                 reconciler/jobs/*.c reconciler/shared/*.c))
 LIB_SRC    := $(CORE_SRC) $(BASE_SRC) $(STATE_SRC) $(BUCKET_SRC) $(LUA_SRC) $(BEAM_SRC) $(WEB_SRC) \
               $(SHELL_SRC)
@@ -57,6 +58,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_OBJ := $(call obj,$(CORE_SRC))
 LIB_OBJ  := $(call obj,$(LIB_SRC))
 MAIN_OBJ := $(call obj,$(MAIN_SRC))
+# The daemon, deployexd (docs/daemon.md, "Programs"): its main and what it
+# needs of libdeployex.a, linked with yajl alone, so that a daemon object
+# calling into libcurl, libarchive, OpenSSL, Lua or libei fails this link.
+DAEMON_OBJ  := $(call obj,$(DAEMON_SRC))
+DAEMON_LIBS := $(shell pkg-config --libs yajl 2>/dev/null)
 # The log writer the daemon runs per instance stream: libc only, small.
 LOG_OBJ  := $(call obj,$(LOGW_SRC) reconciler/jobs/logwriter.c base/util.c base/fsutil.c)
 
@@ -72,7 +78,7 @@ MANS    := $(MAN_DIR)/deployex.1 $(MAN_DIR)/deployex.json.5 $(MAN_DIR)/deployex-
            $(MAN_DIR)/deployex-hooks.7
 
 .PHONY: all deps test unit-tests core-check analyze run install clean check-clang fuzz fuzz-bins man deb
-all: $(BUILD)/deployex $(BUILD)/deployex-log
+all: $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,6 +90,9 @@ $(BUILD)/libdeployex.a: $(LIB_OBJ)
 
 $(BUILD)/deployex: $(MAIN_OBJ) $(BUILD)/libdeployex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/deployexd: $(DAEMON_OBJ) $(BUILD)/libdeployex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
 $(BUILD)/deployex-log: $(LOG_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
@@ -105,7 +114,7 @@ $(MANS): docs/man/md2scdoc
 	@mkdir -p $(dir $@)
 	docs/man/md2scdoc $(filter docs/%.md,$^) | scdoc >$@.tmp && mv $@.tmp $@
 
-unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployex-log $(BUILD)/tests/test_fuzz_corpus
+unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/tests/test_fuzz_corpus
 
 # ---- fuzz/: libFuzzer harnesses for every parser of untrusted bytes (docs/fuzzing.md) ----
 FUZZ_NAMES   := config current override instance history ghosts journal etf term sigv4 tarpath wsframe
@@ -176,6 +185,7 @@ install: all man
 	install -m 0644 share/bash-completion/completions/deployex \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/deployex
 	install -m 0755 $(BUILD)/deployex $(DESTDIR)$(PREFIX)/bin/deployex
+	install -m 0755 $(BUILD)/deployexd $(DESTDIR)$(PREFIX)/lib/deployex/deployexd
 	install -m 0755 $(BUILD)/deployex-log $(DESTDIR)$(PREFIX)/lib/deployex/deployex-log
 	for f in hooks/*.lua; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/deployex/hooks/; done; true
 	install -d $(DESTDIR)$(PREFIX)/share/deployex/web

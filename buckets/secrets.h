@@ -25,8 +25,14 @@
  * adapter, the secret path and the key at fault, never a value.  Buffers that
  * held values are wiped.
  *
- * Calling sequence: the daemon (and CLI commands that need the cookie) call
- * secrets_load() once after config_load(), before the cookie is read.
+ * Calling sequence: CLI commands that need the cookie call secrets_load()
+ * once after config_load(), before the cookie is read.  `deployex run` fetches
+ * from a store and hands the values to the daemon (deployexd) in its
+ * environment, as the env adapter reads them; the daemon, which links no
+ * HTTP client, calls secrets_load_with(c, NULL, err).
+ *
+ * secrets.c (libc, yajl): the parser and the env adapter.  secrets_store.c
+ * (libcurl, OpenSSL): the aws and gcp adapters, secrets_fetch, secrets_load.
  */
 #ifndef DEPLOYEX_SECRETS_H
 #define DEPLOYEX_SECRETS_H
@@ -48,6 +54,26 @@ struct secrets {
  */
 int secrets_fetch(const struct config *c, struct secrets *ret, struct buf *err);
 void secrets_release(struct secrets *s); /* wipes */
+
+/* A store adapter: adapter is "aws" or "gcp", path DEPLOYEX_SECRETS_PATH. */
+typedef int secrets_store_fn(const struct config *c, const char *adapter, const char *path,
+                             struct secrets *ret, struct buf *err);
+/*
+ * secrets_fetch / secrets_load with the store adapters given (secrets_store.c
+ * passes its own).  store NULL: aws and gcp are refused with a line that
+ * says to start the daemon with `deployex run`.
+ */
+int secrets_fetch_with(const struct config *c, secrets_store_fn *store, struct secrets *ret,
+                       struct buf *err);
+int secrets_load_with(struct config *c, secrets_store_fn *store, struct buf *err);
+
+/* The env adapter: DEPLOYEX_ERLANG_COOKIE and the others, checked. */
+int secrets_from_env(struct secrets *ret, struct buf *err);
+
+/* Shared by the adapters: the non-empty variable a (else b, NULL for none), or NULL. */
+const char *secrets_env(const char *a, const char *b);
+/* Zero a buffer that held a secret, then release it. */
+void secrets_wipe_buf(struct buf *b);
 
 /*
  * secrets_fetch(), then fill c->cookie (when neither cookie nor cookie_file

@@ -1,6 +1,7 @@
 /*
- * source: scheme dispatch for release sources.  Adding s3:// or gs:// means
- * one more row in `openers`; nothing else in the project changes.
+ * source: scheme dispatch for release sources over a table of openers
+ * (source_open.c has every transport; source_unfetched.c the daemon's, which
+ * links no HTTP client), and the calls every implementation answers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,20 +10,10 @@
 #include "buckets/source.h"
 #include "base/banned.h"
 
-struct opener {
-        const char *prefix;
-        int (*open)(const struct config *c, struct source *s, struct buf *err);
-};
-
-static const struct opener openers[] = {
-        { "file://", source_file_open },
-        { "s3://", source_s3_open },
-        { "gs://", source_gcs_open },
-};
-
-int source_open(const struct config *c, struct source **ret, struct buf *err)
+int source_open_from(const struct source_opener *openers, size_t n, const struct config *c,
+                     struct source **ret, struct buf *err)
 {
-        for (size_t i = 0; i < ARRAY_SIZE(openers); i++) {
+        for (size_t i = 0; i < n; i++) {
                 if (strncmp(c->source, openers[i].prefix, strlen(openers[i].prefix)) != 0)
                         continue;
                 struct source *s = xcalloc(1, sizeof(*s));

@@ -49,7 +49,22 @@ struct source {
 };
 
 /* -EPROTONOSUPPORT (with err) for a scheme without an implementation. */
-int source_open(const struct config *c, struct source **ret, struct buf *err);
+int source_open(const struct config *c, struct source **ret, struct buf *err); /* source_open.c */
+/*
+ * The daemon's: file:// as above; s3:// and gs:// checked (the same errors)
+ * but without a transport: get_current and get_release answer -EOPNOTSUPP,
+ * watch_dir is NULL.  Links no HTTP client (source_unfetched.c).
+ */
+int source_open_unfetched(const struct config *c, struct source **ret, struct buf *err);
+
+/* A row of a scheme table: the URL prefix ("s3://") and its open function. */
+struct source_opener {
+        const char *prefix;
+        int (*open)(const struct config *c, struct source *s, struct buf *err);
+};
+/* source_open over the n openers given (source.c). */
+int source_open_from(const struct source_opener *openers, size_t n, const struct config *c,
+                     struct source **ret, struct buf *err);
 int source_get_current(struct source *s, const char *app, const char *etag, struct buf *body,
                        char ret_etag[ETAG_MAX + 1], bool *not_modified, struct buf *err);
 int source_get_release(struct source *s, const char *app, const char *version, int fd,

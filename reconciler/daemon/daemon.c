@@ -37,6 +37,7 @@
 #include "reconciler/daemon/webchild.h"
 #include "beam/otp.h"
 #include "base/fsutil.h"
+#include "base/programs.h"
 #include "state/json.h"
 #include "state/paths.h"
 #include "reconciler/core/poll.h"
@@ -711,19 +712,13 @@ static void write_job_config(struct daemon *d)
         buf_release(&path);
 }
 
-/* deployex-log beside the binary (a build tree) or in ../lib/deployex (an install). */
+/* deployex-log beside deployexd (base/programs.h), or NULL: the log writers are `deployex __log`. */
 static char *find_log_exe(const char *self)
 {
-        static const char *const places[] = { "deployex-log", "../lib/deployex/deployex-log" };
-        const char *slash = strrchr(self, '/');
         struct buf path = BUF_INIT;
 
-        for (size_t i = 0; slash && i < ARRAY_SIZE(places); i++) {
-                buf_reset(&path);
-                buf_printf(&path, "%.*s/%s", (int)(slash - self), self, places[i]);
-                if (access(path.data, X_OK) == 0)
-                        return buf_detach(&path);
-        }
+        if (program_path(self, PROGRAM_LOG_WRITER, &path) == 0)
+                return buf_detach(&path);
         buf_release(&path);
         return NULL;
 }
@@ -758,7 +753,7 @@ static void reload(struct daemon *d)
                 buf_release(&err);
                 return;
         }
-        if (secrets_load(&fresh, &err) < 0) {
+        if (secrets_load_with(&fresh, NULL, &err) < 0) {
                 log_err("reload refused, keeping the running configuration: %s", err.data);
                 config_release(&fresh);
                 buf_release(&err);
@@ -1063,7 +1058,7 @@ static void daemon_release(struct daemon *d)
         }
         source_free(d->src);
         config_release(&d->cfg);
-        free(d->self_exe);
+        free(d->cli_exe);
         free(d->cgroup_root);
         free(d->log_exe);
         free(d->watch_path);
@@ -1092,7 +1087,7 @@ static void raise_fd_limit(void)
         }
 }
 
-static int run(const struct cli *cli, int argc, char **argv)
+int daemon_main(const char *cli_exe, const char *config_path, bool debug)
 {
         struct daemon d;
         struct buf err = BUF_INIT;
@@ -1103,16 +1098,12 @@ static int run(const struct cli *cli, int argc, char **argv)
         memset(&d, 0, sizeof(d));
         d.epfd = -1;
         d.lock_fd = -1;
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--debug") == 0)
-                        log_set_level(LOG_DEBUG);
-                else
-                        return cli_usage_error(&cmd_run, "unexpected argument '%s'", argv[i]);
-        }
+        if (debug)
+                log_set_level(LOG_DEBUG);
         if (crash_point_init() < 0)
                 return EXIT_FAIL;
-        d.config_path = cli->config_path;
-        d.watch_path = config_file_of(cli->config_path);
+        d.config_path = config_path;
+        d.watch_path = config_file_of(config_path);
         raise_fd_limit();
         /* Orphans of the instances (a setsid grandchild) are reparented to us, not to init. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
@@ -1124,8 +1115,11 @@ static int run(const struct cli *cli, int argc, char **argv)
                 buf_release(&err);
                 return EXIT_FAIL;
         }
-        if (cli_load_secrets(&d.cfg) != EXIT_OK)
+        /* A store's secrets were fetched by `deployex run` and reach us as the env adapter's. */
+        if (secrets_load_with(&d.cfg, NULL, &err) < 0) {
+                fprintf(stderr, "deployex: %s\n", err.data);
                 goto out;
+        }
         share_secrets(&d);
         n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         if (n <= 0) {
@@ -1133,7 +1127,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                 goto out;
         }
         exe[n] = '\0';
-        d.self_exe = xstrdup(exe);
+        d.cli_exe = xstrdup(cli_exe);
         d.log_exe = find_log_exe(exe);
         srand((unsigned)(getpid() ^ time_now_ms()));
         if (take_lock(&d) < 0 || setup_loop(&d) < 0)
@@ -1141,8 +1135,8 @@ static int run(const struct cli *cli, int argc, char **argv)
         cgroups_init(&d);
         write_job_config(&d);
         /* The admin web UI, when http is set: a process tree of its own (webchild.h). */
-        webchild_start(&d.cfg, d.self_exe, d.config_path);
-        if (source_open(&d.cfg, &d.src, &err) < 0)
+        webchild_start(&d.cfg, d.cli_exe, d.config_path);
+        if (source_open_unfetched(&d.cfg, &d.src, &err) < 0)
                 log_err("%s; the last good desired state stays in force", err.data);
 
         d.apps = xcalloc(d.cfg.napps + 1, sizeof(struct app_rt *));
@@ -1229,16 +1223,3 @@ out:
         buf_release(&err);
         return status;
 }
-
-const struct cli_command cmd_run = {
-        .name = "run",
-        .usage = "run [--debug]",
-        .summary = "the reconciler, in the foreground (systemd Type=notify)",
-        .help = "Deploys and supervises every configured app until stopped.\n"
-                "  SIGTERM, SIGINT  stop every instance gracefully, then exit 0\n"
-                "  SIGQUIT          exit at once and leave the instances running; the next\n"
-                "                   'deployex run' adopts them\n"
-                "  SIGHUP           reload the configuration (also done when the file changes)\n"
-                "Only one daemon runs per var_path (run/deployex.lock).\n",
-        .run = run,
-};

@@ -174,7 +174,7 @@ struct daemon {
         char *watch_path;                    /* the file an operator edits; NULL in environment mode */
         char *job_config;                    /* run/config.json: what the jobs load (-c), or NULL */
         char *config_text;                   /* the text accepted last, until written there */
-        char *self_exe;                      /* /proc/self/exe resolved: jobs run it */
+        char *cli_exe;                       /* the full deployex binary (deployexd --cli): jobs run it */
         char *log_exe;                       /* the lean deployex-log beside it, or NULL (__log) */
         struct config cfg;
         struct source *src;
@@ -214,6 +214,11 @@ struct daemon {
 };
 
 /* daemon.c */
+/*
+ * The daemon until it stops: deployexd's main (deployexd.c).  cli_exe: the
+ * full deployex binary its jobs run; config_path: -c, or NULL.  The exit status.
+ */
+int daemon_main(const char *cli_exe, const char *config_path, bool debug);
 int daemon_watch(struct daemon *d, struct loop_fd *lfd, uint32_t events);
 void daemon_unwatch(struct daemon *d, struct loop_fd *lfd);
 uint64_t daemon_now(struct daemon *d);
@@ -228,7 +233,7 @@ uint64_t metrics_textfile_tick(struct daemon *d);
 uint64_t notify_job_tick(struct daemon *d);
 
 /* jobs.c */
-/* Start `self_exe [-c CONFIG] args...` (NULL-terminated) as a job. */
+/* Start `cli_exe [-c CONFIG] args...` (NULL-terminated) as a job. */
 struct job *job_start_self(struct daemon *d, const char *what, const char *const *args,
                            uint64_t timeout_ms, job_done_fn done, void *owner, int arg);
 /*

@@ -112,7 +112,7 @@ struct job *job_start_as(struct daemon *d, const struct proc_ids *ids, const cha
         pid_t pid;
         int r;
 
-        argv[n++] = d->self_exe;
+        argv[n++] = d->cli_exe;
         /* The configuration the daemon runs, not whatever the file holds now. */
         if (d->job_config || d->config_path) {
                 argv[n++] = "-c";
@@ -170,7 +170,7 @@ fail:
                 char why[HOST_FAULT_WHAT_MAX + 1];
                 snprintf(why, sizeof(why), "cannot start job '%s'", what);
                 if (!host_faults_note(d, r, why))
-                        log_errno(r, "job '%s': cannot start '%s'", what, d->self_exe);
+                        log_errno(r, "job '%s': cannot start '%s'", what, d->cli_exe);
         }
         errno = -r;
         return NULL;

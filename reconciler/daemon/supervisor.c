@@ -529,7 +529,7 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in)
         {
                 /* The lean writer when it is installed, else this binary's own __log. */
                 const char *lean[] = { d->log_exe, out_path.data, err_path.data, max, keep, NULL };
-                const char *self[] = { d->self_exe, "__log", out_path.data, err_path.data, max,
+                const char *self[] = { d->cli_exe, "__log", out_path.data, err_path.data, max,
                                        keep, NULL };
                 const char **argv = d->log_exe ? lean : self;
                 struct spawn_opts o = { (char *const *)argv, NULL, NULL, out[0], -1, -1, false, NULL,

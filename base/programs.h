@@ -1,0 +1,31 @@
+/*
+ * programs: where deployex's own programs are (docs/daemon.md, "Programs").
+ *
+ *     bin/deployex                   the CLI; `deployex run` execs deployexd
+ *     lib/deployex/deployexd         the daemon (libc, yajl)
+ *     lib/deployex/deployex-log      the log writer (libc)
+ *
+ * A program is looked up beside the binary asking (a build tree: build/MODE/
+ * holds them all, and lib/deployex/ holds deployexd and deployex-log), then in
+ * ../lib/deployex/ from it (an install: bin/ asking for lib/deployex/).
+ * Nothing else is searched: no PATH, no environment, so that a daemon
+ * running as root never runs a program someone put in its way.
+ */
+#ifndef DEPLOYEX_PROGRAMS_H
+#define DEPLOYEX_PROGRAMS_H
+
+#include "base/util.h"
+
+#define PROGRAM_DAEMON "deployexd"
+#define PROGRAM_LOG_WRITER "deployex-log"
+
+/*
+ * The path of program `name` for the binary at `self` (an absolute path,
+ * /proc/self/exe resolved) into out: 0, or -ENOENT when neither place has an
+ * executable file of that name.
+ */
+int program_path(const char *self, const char *name, struct buf *out);
+/* program_path() for this process's own executable. */
+int program_path_self(const char *name, struct buf *out);
+
+#endif
