@@ -161,11 +161,31 @@ assert_contains "$OUT" "deployex " "version"
 # make install: the installed binary finds its default hooks beside it.
 mode=$(basename "$(dirname "$DEPLOYEX")")
 run 0 make -s -C "$DEPLOYEX_TOP" MODE="$mode" install PREFIX=/usr DESTDIR="$T/root"
-for f in bin/deployex lib/deployex/deployex-log share/deployex/hooks/common.lua share/deployex/hooks/elixir.lua share/deployex/hooks/erlang.lua \
+for f in bin/deployex lib/deployex/deployexd lib/deployex/deployex-log share/deployex/hooks/common.lua share/deployex/hooks/elixir.lua share/deployex/hooks/erlang.lua \
          share/deployex/hooks/gleam.lua share/doc/deployex/README.md; do
         [ -f "$T/root/usr/$f" ] || fail "make install did not install $f"
 done
 ok
 run 0 env -u DEPLOYEX_HOOKS_PATH "$T/root/usr/bin/deployex" -c "$T/deployex.json" check
 assert_contains "$OUT" "ok" "the installed binary checks the hooks it installed"
+
+# The installed `deployex run` becomes lib/deployex/deployexd (same pid), which runs
+# bin/deployex for its jobs; without deployexd it says what is missing.
+mkdir -p "$T/ibucket"
+printf '{"env": "prod", "source": "file://%s/ibucket", "var_path": "%s/ivar", "log_path": "%s/ilog", "cookie": "c1", "apps": []}\n' \
+        "$T" "$T" "$T" >"$T/installed.json"
+setsid "$T/root/usr/bin/deployex" -c "$T/installed.json" run >"$T/installed.log" 2>&1 &
+ipid=$!
+KILL_GROUPS="${KILL_GROUPS:-} $ipid"
+wait_for 10 "[ -s '$T/ivar/run/deployex.pid' ]" "the installed daemon to start"
+assert_eq "$ipid" "$(cat "$T/ivar/run/deployex.pid")" "the installed daemon keeps the pid of 'deployex run'"
+assert_eq "$T/root/usr/lib/deployex/deployexd" "$(readlink "/proc/$ipid/exe")" "the installed daemon is deployexd"
+assert_contains "$(tr '\0' ' ' <"/proc/$ipid/cmdline")" "--cli $T/root/usr/bin/deployex " "its jobs run bin/deployex"
+kill -TERM "$ipid"
+wait "$ipid"; rc=$?
+assert_eq "0" "$rc" "the installed daemon's exit status after SIGTERM"
+rm "$T/root/usr/lib/deployex/deployexd"
+run 1 "$T/root/usr/bin/deployex" -c "$T/installed.json" run
+assert_contains "$ERR" "no executable deployexd beside $T/root/usr/bin/deployex nor in its ../lib/deployex/" \
+        "deployex run without deployexd"
 finish

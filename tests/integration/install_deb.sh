@@ -76,7 +76,7 @@ run 0 /usr/bin/deployex check
 assert_contains "$OUT" "ok (0 apps" "the installed example configuration"
 for f in /usr/share/man/man1/deployex.1.gz /usr/share/man/man5/deployex.json.5.gz \
         /usr/share/man/man5/deployex-state.5.gz /usr/share/man/man7/deployex-hooks.7.gz \
-        /usr/share/bash-completion/completions/deployex /usr/lib/deployex/deployex-log \
+        /usr/share/bash-completion/completions/deployex /usr/lib/deployex/deployex-log /usr/lib/deployex/deployexd \
         /usr/share/deployex/hooks/erlang.lua "$UNIT"; do
         [ -f "$f" ] || fail "$f is not installed"; ok
 done
@@ -107,6 +107,8 @@ start_unit_daemon() {
 }
 start_unit_daemon
 assert_eq "$(cat /var/lib/deployex/run/deployex.pid)" "$DAEMON_PID" "the daemon's pid file"
+# `deployex run` became the lean daemon program, in the same process.
+assert_eq "/usr/lib/deployex/deployexd" "$(readlink "/proc/$DAEMON_PID/exe")" "the daemon runs deployexd"
 grep -q "^CapBnd:.*0000000000000$(printf '%x' $(( (1<<0) | (1<<1) | (1<<3) | (1<<5) | (1<<6) | (1<<7) )))$" \
         "/proc/$DAEMON_PID/status" || fail "capability bounding set: $(grep CapBnd "/proc/$DAEMON_PID/status")"
 ok
