@@ -9,29 +9,6 @@
 #include "buckets/source_remote.h"
 #include "base/banned.h"
 
-int remote_split_url(const char *url, const char *scheme, char **ret_bucket, char **ret_prefix)
-{
-        const char *p, *slash;
-        size_t n;
-
-        if (strncmp(url, scheme, strlen(scheme)) != 0)
-                return -EINVAL;
-        p = url + strlen(scheme);
-        slash = strchr(p, '/');
-        n = slash ? (size_t)(slash - p) : strlen(p);
-        if (n == 0)
-                return -EINVAL;
-        *ret_bucket = xstrndup(p, n);
-        p += n;
-        while (*p == '/')
-                p++;
-        n = strlen(p);
-        while (n > 0 && p[n - 1] == '/')
-                n--;
-        *ret_prefix = xstrndup(p, n);
-        return 0;
-}
-
 int remote_status_to_errno(long status)
 {
         if ((status >= 200 && status <= 299) || status == 304)
