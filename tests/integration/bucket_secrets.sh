@@ -38,4 +38,25 @@ assert_contains "$(cat "$T/aws.log")" '"target":"secretsmanager.GetSecretValue",
 assert_contains "$(cat "$T/aws.log")" '"target":"secretsmanager.GetSecretValue","status":200' "an accepted signature"
 assert_contains "$(cat "$T/gcp.log")" '"path":"/token","inm":null,"status":200' "the JWT was accepted"
 assert_contains "$(cat "$T/gcp.log")" '/versions/latest:access' "the latest version was asked for"
+
+# `deployex run` reads the store (deployexd links no HTTP client) and hands the values to the
+# daemon in its environment, as the env adapter reads them: never on its command line.
+mkdir -p "$T/bucket"
+printf '{"env": "prod", "source": "file://%s/bucket", "var_path": "%s/var", "log_path": "%s/log", "apps": []}\n' \
+        "$T" "$T" "$T" >"$T/deployex.json"
+DEPLOYEX_SECRETS_ADAPTER=aws DEPLOYEX_SECRETS_PATH=deployex/prod DEPLOYEX_SECRETS_ENDPOINT=http://127.0.0.1:$AWS \
+        start_daemon
+assert_eq "$(dirname "$DEPLOYEX")/deployexd" "$(readlink "/proc/$DAEMON_PID/exe")" "the daemon runs deployexd"
+environ=$(tr '\0' '\n' <"/proc/$DAEMON_PID/environ")
+assert_contains "$environ" "DEPLOYEX_ERLANG_COOKIE=aws-cookie" "the store's cookie reached deployexd"
+assert_contains "$environ" "DEPLOYEX_SECRETS_ADAPTER=env" "deployexd reads it as the env adapter"
+assert_not_contains "$(tr '\0' ' ' <"/proc/$DAEMON_PID/cmdline")" "aws-cookie" "the cookie on deployexd's command line"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"; rc=$?
+assert_eq "0" "$rc" "the daemon's exit status after SIGTERM"
+# A store that refuses: `deployex run` fails before the daemon starts, with the store's reason.
+run 1 env DEPLOYEX_SECRETS_ADAPTER=aws DEPLOYEX_SECRETS_PATH=deployex/garbled \
+        DEPLOYEX_SECRETS_ENDPOINT=http://127.0.0.1:$AWS "$DEPLOYEX" -c "$T/deployex.json" run
+assert_contains "$ERR" "deployex/garbled" "the refused secret is named"
+assert_not_contains "$ERR" "TOPSECRET" "the secret's value in the error"
 finish
