@@ -148,7 +148,10 @@ for h in h1 h2; do
         ok
 done
 wait_for 30 "running_on h0 1.0.0" "the canary back on 1.0.0"
-assert_contains "$(hx h2 rollout --json demo 2>/dev/null || true)" "" "rollout after a verdict"
+run 0 hx h2 rollout --json demo
+assert_eq "2.0.0 failed h0" "$(jqr "$OUT" '"\(.version) \(.verdict.result) \(.verdict.by)"')" "rollout shows the verdict"
+run 0 hx h2 rollout demo
+assert_not_contains "$OUT" "verdict: none" "rollout text shows the verdict"
 
 # --- SIGSTOP of slot 1's daemon: slot 2 takes over and proceeds ---
 # Its pre-command appends the host (UTS name) that ran it to a marker: once per fleet, on the canary.
