@@ -21,9 +21,25 @@ function start(ctx)
 end
 LUA
 demo_config 1 $BASE ", \"max_probation_crashes\": 1000, \"hooks\": \"$T/hooks.lua\""
+# A webhook receiver that checks the HMAC: the crash loop is announced, once.
+HOOK=47416
+printf 'hook-s3cret\n' >"$T/hook.key" && chmod 600 "$T/hook.key"
+jq --arg u "http://127.0.0.1:$HOOK/hook" --arg k "$T/hook.key" \
+        '.notify = [{url: $u, secret_file: $k, events: ["crash_loop"]}]' \
+        "$T/deployex.json" >"$T/d.tmp" && mv "$T/d.tmp" "$T/deployex.json"
+setsid python3 "$DEPLOYEX_TOP/tests/integration/webhook_receiver.py" $HOOK "$T/hook.key" \
+        "$T/hooks.jsonl" "$T/recv.ready" >"$T/recv.out" 2>&1 &
+KILL_GROUPS="${KILL_GROUPS:-} $!"
+wait_for 10 "[ -f '$T/recv.ready' ]" "the webhook receiver"
+loops() { # the crash_loop events delivered (at least once: by id), "APP/N VERSION" each
+        [ -f "$T/hooks.jsonl" ] || return 0
+        jq -rs '[.[] | select(.valid and .body.event == "crash_loop")] | unique_by(.body.id) | .[] |
+                "\(.body.app)/\(.body.instance) \(.body.version)"' "$T/hooks.jsonl"
+}
 run 0 dx check
 publish_demo 1.0.0
 start_daemon
+wait_for 10 "[ -f '$T/var/state/notify/cursor.json' ]" "the notify job's first run"
 wait_for 60 "all_running 1 1.0.0" "instance 1 running"
 
 touch "$T/crash.flag"
@@ -60,6 +76,8 @@ if ms(2, 12) < 1022:
     sys.exit(1)
 PY
 ok
+wait_for 30 "[ -n \"\$(loops)\" ]" "the crash_loop event"
+assert_eq "demo/1 1.0.0" "$(loops)" "one crash_loop event for the streak, signed"
 assert_contains "$(inst_field 1 last_error)" "exited with status 3" "the crash is explained"
 assert_contains "$(inst_field 1 last_error)" "crash loop" "with the last stderr line"
 # Both streams went through the instance's one log writer, which outlived every crash.

@@ -11,8 +11,24 @@ BASE=47320
 ROLLBACK_MS=90000
 HEALTHY_MS=500
 demo_config 3 $BASE
+# A webhook receiver that checks the HMAC: the rollback and the ghost are announced.
+HOOK=47326
+printf 'hook-s3cret\n' >"$T/hook.key" && chmod 600 "$T/hook.key"
+jq --arg u "http://127.0.0.1:$HOOK/hook" --arg k "$T/hook.key" \
+        '.notify = [{url: $u, secret_file: $k, events: ["rolled_back", "ghosted"]}]' \
+        "$T/deployex.json" >"$T/d.tmp" && mv "$T/d.tmp" "$T/deployex.json"
+setsid python3 "$DEPLOYEX_TOP/tests/integration/webhook_receiver.py" $HOOK "$T/hook.key" \
+        "$T/hooks.jsonl" "$T/recv.ready" >"$T/recv.out" 2>&1 &
+KILL_GROUPS="${KILL_GROUPS:-} $!"
+wait_for 10 "[ -f '$T/recv.ready' ]" "the webhook receiver"
+event() { # EVENT -> "VERSION FROM" of each event delivered (at least once: by id), one line each
+        [ -f "$T/hooks.jsonl" ] || return 0
+        jq -rs --arg e "$1" '[.[] | select(.valid and .body.event == $e)] | unique_by(.body.id) | .[] |
+                "\(.body.version) \(.body.from)"' "$T/hooks.jsonl"
+}
 publish_demo 1.0.0
 start_daemon
+wait_for 10 "[ -f '$T/var/state/notify/cursor.json' ]" "the notify job's first run"
 wait_for 60 "all_running 3 1.0.0" "3 replicas running 1.0.0"
 pid2=$(inst_field 2 pid); pid3=$(inst_field 3 pid)
 
@@ -35,6 +51,10 @@ assert_eq "failed" "$(jqr "$h" '[.[] | select(.version == "1.0.1" and .kind == "
 s=$(st)
 assert_contains "$(jqr "$s" .apps[0].desired.error)" "ghosted" "status says the desired version is ghosted"
 assert_eq "1.0.1" "$(jqr "$s" .apps[0].ghosts[0])" "status lists the ghost"
+assert_eq 1 "$(dx metrics | awk '$1 == "deployex_rollbacks_total{app=\"demo\"}" { print $2 }')" "the rollback counted in the metrics"
+wait_for 30 "[ -n \"\$(event rolled_back)\" ] && [ -n \"\$(event ghosted)\" ]" "the rolled_back and ghosted events"
+assert_eq "1.0.0 1.0.1" "$(event rolled_back)" "rolled_back: to 1.0.0 from 1.0.1, signed, once"
+assert_eq "1.0.1" "$(event ghosted | cut -d' ' -f1)" "ghosted: 1.0.1, signed, once"
 # No retry: it stays put.
 sleep 3
 assert_eq "1.0.0" "$(inst_field 1 version)" "no retry of a ghosted version"

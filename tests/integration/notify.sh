@@ -86,4 +86,6 @@ rm -f "$T/var/state/notify/cursor.json" # forget the crossings already announced
 kill -HUP "$DAEMON_PID"
 wait_for 60 "[ \"\$(inst_field 1 forced_restarts)\" -ge 1 ]" "a forced restart by the watchdog"
 grep -q '"via":"watchdog"' "$T/var/state/audit.jsonl" || fail "the restart is audited as the watchdog's"; ok
+forced=$(dx metrics | awk '$1 == "deployex_instance_forced_restarts_total{app=\"demo\",instance=\"1\"}" { print $2 }')
+[ "${forced:-0}" -ge 1 ] || fail "the forced restart is not in the metrics: '$forced'"; ok
 finish
