@@ -1466,6 +1466,33 @@ static void env_string(struct checker *ck, const char *name,
         }
 }
 
+/*
+ * DeployEx's mutual TLS: DEPLOYEX_OTP_TLS_CERT_PATH names a directory holding
+ * ca.crt, deployex.crt and deployex.key (its tls-distribution-certs layout),
+ * the same certificate for DeployEx and its apps.  It becomes "tls".
+ */
+static void env_tls(struct checker *ck, struct config *c)
+{
+        static const char *const files[] = { "deployex.crt", "deployex.key", "ca.crt" };
+        char **dst[] = { &c->tls_cert, &c->tls_key, &c->tls_ca };
+        const char *dir = env_get("DEPLOYEX_OTP_TLS_CERT_PATH");
+        size_t n;
+
+        if (!dir || !check_abs_path(ck, "DEPLOYEX_OTP_TLS_CERT_PATH", dir))
+                return;
+        n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/')
+                n--;
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                struct buf path = BUF_INIT;
+
+                buf_printf(&path, "%.*s/%s", (int)n, dir, files[i]);
+                free(*dst[i]);
+                *dst[i] = buf_detach(&path);
+        }
+        c->has_tls = true;
+}
+
 int config_from_env(struct config *ret, struct buf *err)
 {
         struct checker ck = { "environment", err, 0 };
@@ -1517,6 +1544,7 @@ int config_from_env(struct config *ret, struct buf *err)
         env_string(&ck, "DEPLOYEX_ADMIN_HASHED_PASSWORD", check_password_hash, &c.admin_password_hash);
         env_string(&ck, "AWS_REGION", NULL, &c.aws_region);
         env_string(&ck, "GOOGLE_APPLICATION_CREDENTIALS", check_abs_path, &c.gcp_credentials);
+        env_tls(&ck, &c);
 
         /*
          * DeployEx served its own UI on DEPLOYEX_PHX_PORT.  Here it becomes the

@@ -464,7 +464,7 @@ static const char *const env_vars[] = {
         "DEPLOYEX_RELEASE_ADAPTER", "DEPLOYEX_RELEASE_BUCKET", "DEPLOYEX_CLOUD_ENVIRONMENT",
         "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS", "DEPLOYEX_DEPLOY_SCHEDULE_INTERVAL_MS",
         "DEPLOYEX_ERLANG_COOKIE", "DEPLOYEX_ADMIN_HASHED_PASSWORD", "AWS_REGION",
-        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_APPLICATION_CREDENTIALS", "DEPLOYEX_OTP_TLS_CERT_PATH",
 };
 
 static int clear_env(void **state)
@@ -609,6 +609,8 @@ static void test_env_mode_defaults(void **state)
         assert_null(c.cookie);
         assert_null(c.cookie_file);
         assert_null(c.http_listen);
+        assert_false(c.has_tls);
+        assert_null(c.tls_cert);
         assert_true(c.poll_interval_ms == 5000);
         assert_string_equal(c.var_path, "/var/lib/deployex");
         assert_int_equal(c.napps, 1);
@@ -648,6 +650,7 @@ static void test_env_mode_all_variables(void **state)
         setenv("DEPLOYEX_ADMIN_HASHED_PASSWORD", HASH, 1);
         setenv("AWS_REGION", "eu-west-1", 1);
         setenv("GOOGLE_APPLICATION_CREDENTIALS", "/etc/gcp.json", 1);
+        setenv("DEPLOYEX_OTP_TLS_CERT_PATH", "/usr/local/share/ca-certificates/", 1);
         assert_int_equal(config_from_env(&c, &err), -EINVAL);
         assert_non_null(strstr(err.data, "environment: DEPLOYEX_PHX_PORT: port 5001 is inside "
                                          "DEPLOYEX_MONITORED_APP_PORT 5000-5001 of app 'calc'"));
@@ -664,6 +667,11 @@ static void test_env_mode_all_variables(void **state)
         assert_string_equal(c.http_listen, "127.0.0.1:5100");
         assert_string_equal(c.aws_region, "eu-west-1");
         assert_string_equal(c.gcp_credentials, "/etc/gcp.json");
+        /* DeployEx's certificate directory: its file names, one certificate for all. */
+        assert_true(c.has_tls);
+        assert_string_equal(c.tls_cert, "/usr/local/share/ca-certificates/deployex.crt");
+        assert_string_equal(c.tls_key, "/usr/local/share/ca-certificates/deployex.key");
+        assert_string_equal(c.tls_ca, "/usr/local/share/ca-certificates/ca.crt");
         a = &c.apps[0];
         assert_int_equal(a->language, LANG_ERLANG);
         assert_int_equal(a->replicas, 2);
@@ -706,6 +714,7 @@ static void test_env_mode_invalid_values(void **state)
                 { "DEPLOYEX_ERLANG_COOKIE", "a cookie", "DEPLOYEX_ERLANG_COOKIE: must be 1 to 255 printable characters" },
                 { "DEPLOYEX_ADMIN_HASHED_PASSWORD", "nothash", "DEPLOYEX_ADMIN_HASHED_PASSWORD: must be a bcrypt hash" },
                 { "GOOGLE_APPLICATION_CREDENTIALS", "key.json", "GOOGLE_APPLICATION_CREDENTIALS: must be an absolute path" },
+                { "DEPLOYEX_OTP_TLS_CERT_PATH", "certs", "environment: DEPLOYEX_OTP_TLS_CERT_PATH: must be an absolute path, got 'certs'" },
         };
         struct buf err = BUF_INIT;
 
