@@ -21,6 +21,8 @@ run 0 dx rpc tlsex 1 init get_argument proto_dist
 assert_eq '{ok,[["inet_tls"]]}' "$OUT" "the instance runs inet_tls distribution"
 run 0 dx rpc tlsex 1 application which_applications
 assert_contains "$OUT" "{ssl," "rpc over TLS: the release runs ssl"
+run 0 dx eval tlsex 1 '{node(), :init.get_argument(:proto_dist)}'
+assert_eq "{:\"tlsex-1@$HOST\", {:ok, [['inet_tls']]}}" "$OUT" "deployex eval over TLS, in Elixir syntax"
 plain=$(erl -noshell -sname "probe$$" -setcookie "$HOT_COOKIE" -eval "
         io:format(\"~nping=~s~n\", [net_adm:ping('tlsex-1@$HOST')]), halt()." 2>/dev/null | sed -n 's/^ping=//p')
 assert_eq "pang" "$plain" "a plain node with the right cookie is refused"

@@ -43,6 +43,8 @@ run 0 dx rpc tlsapp 1 erlang node
 assert_eq "'tlsapp-1@$HOST'" "$OUT" "rpc over TLS"
 run 0 dx rpc tlsapp 1 init get_argument proto_dist
 assert_eq '{ok,[["inet_tls"]]}' "$OUT" "the instance runs inet_tls distribution"
+run 0 dx eval tlsapp 1 '{node(), init:get_argument(proto_dist)}.'
+assert_eq "{'tlsapp-1@$HOST',{ok,[[\"inet_tls\"]]}}" "$OUT" "deployex eval over TLS"
 
 # The web UI's process list and shell over TLS distribution (its helper's
 # __processes and `deployex remote` use the same tls settings).
