@@ -1,11 +1,12 @@
 #!/bin/sh
 # The Debian package, installed for real: build the .deb from this tree,
-# dpkg -i it, start the daemon as deployex.service would (root, the unit's
-# capability bounding set, umask and environment: there is no systemd here),
-# deploy the demo app, use the CLI as root, as a member of group deployex and
-# as an outsider, upgrade the package and replace the daemon the way postinst
-# does (SIGQUIT, start) with the apps' pids unchanged, then stop and purge
-# with nothing left running.
+# check it as make deb does (lintian clean, hardening-check green, the
+# unit's systemd-analyze exposure), dpkg -i it, start the daemon as
+# deployex.service would (root, the unit's capability bounding set, umask and
+# environment: there is no systemd here), deploy the demo app, use the CLI
+# as root, as a member of group deployex and as an outsider, upgrade the
+# package and replace the daemon the way postinst does (SIGQUIT, start) with
+# the apps' pids unchanged, then stop and purge with nothing left running.
 #
 # It installs the package on this machine (CI's is a fresh one): it skips when
 # a deployex package is already installed, and takes a machine-wide lock so
@@ -14,7 +15,7 @@
 
 skip() { echo "skip: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "dpkg -i needs root (CI runs as root)"
-for t in dpkg-buildpackage dh fakeroot setpriv git; do
+for t in dpkg-buildpackage dh fakeroot setpriv git lintian hardening-check; do
         command -v $t >/dev/null || skip "$t is missing (scripts/install-deps installs the packaging tools)"
 done
 exec 9>/tmp/deployex-install-test.lock
@@ -62,6 +63,23 @@ dpkg-deb -R "$deb" "$T/pkg2"
 sed -i "s/^Version: .*/Version: $v2/" "$T/pkg2/DEBIAN/control"
 deb2="$T/deployex_${v2}.deb"
 dpkg-deb -b "$T/pkg2" "$deb2" >/dev/null || fail "cannot build the upgrade package"
+
+# --- the package's checks, as make deb runs them: lintian with no error and no
+# warning, every hardening feature but control-flow protection (no CET-enabled
+# crt1.o in Debian 12), the packaged unit's exposure 3.5 or better ---
+lintian --fail-on error,warning --suppress-tags-from-file "$T/src/debian/lintian-run.ignore" "$deb" \
+        >"$T/lintian.log" 2>&1 || fail "lintian: $(cat "$T/lintian.log")"
+ok
+dpkg-deb -x "$deb" "$T/root"
+hardening-check --nocfprotection "$T/root/usr/bin/deployex" "$T"/root/usr/lib/deployex/* \
+        >"$T/hardening.log" 2>&1 || fail "hardening-check: $(cat "$T/hardening.log")"
+ok
+# (systemd_unit.sh rates examples/systemd/deployex.service the same way; both skip without systemd.)
+if command -v systemd-analyze >/dev/null; then
+        systemd-analyze security --offline=true --threshold=35 "$T/root$UNIT" >"$T/analyze.log" 2>&1 ||
+                fail "the packaged unit's exposure is above 3.5: $(tail -n 1 "$T/analyze.log")"
+        ok
+fi
 
 # --- install ---
 dpkg_do -i "$deb"
