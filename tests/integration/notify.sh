@@ -1,7 +1,8 @@
 # Notifications and the watchdog with a real daemon, real Erlang releases and
 # a webhook receiver that verifies the HMAC: deployed events delivered and
 # signed; events queued while the receiver is down during a rollout and
-# delivered when it is back; the queue surviving a daemon restart; Slack's
+# delivered when it is back; the queue surviving a daemon restart; a delivery
+# failing 24 h after its first try given up into failed/; Slack's
 # format; status showing the queue; the watchdog warning, then restarting
 # (counted as forced).
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
@@ -62,10 +63,21 @@ publish_demo 1.0.2
 wait_for 60 "all_running 2 1.0.2" "the rollout to 1.0.2"
 wait_for 10 "[ \"\$(queued)\" -ge 2 ]" "1.0.2's events in the queue"
 kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+# After 24 h of failed attempts a delivery is given up and kept in failed/: age one
+# queued Slack delivery (no daemon runs to rewrite it) to a first try long ago.
+old=$(grep -l '/slack"' "$T/var/state/notify/queue"/*.json | head -n 1)
+[ -n "$old" ] || fail "no Slack delivery in the queue"; ok
+jq -c '.first_at = 1000 | .next_at = 0' "$old" >"$T/q.tmp" && mv "$T/q.tmp" "$old"
 start_receiver
 sleep 1
 assert_eq "0" "$(delivered deployed 1.0.2)" "no daemon, no delivery"
+# The receiver down again: the aged delivery fails once more, and that is its last try.
+stop_receiver
 start_daemon
+wait_for 30 "[ -f '$T/var/state/notify/failed/$(basename "$old")' ] && [ ! -e '$old' ]" "the day-old delivery given up"
+grep -q "notify: gave up on deployed $(jq -r .id "$T/var/state/notify/failed/$(basename "$old")") after" "$T/daemon.log" ||
+        fail "the give-up is not logged"; ok
+start_receiver
 wait_for 60 "[ \"\$(delivered deployed 1.0.2)\" -ge 2 ]" "the queued events after the restart"
 # At least once, each with its id: six distinct deployed events on /hook.
 assert_eq "6" "$(jq -s '[.[] | select(.path == "/hook" and .body.event == "deployed") | .body.id] | unique | length' "$T/hooks.jsonl")" "six distinct events"
