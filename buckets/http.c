@@ -18,10 +18,47 @@
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
+/*
+ * One connection cache, DNS cache and TLS session cache for the whole
+ * process: a long-lived poller asks the same bucket every few seconds, and
+ * each request then reuses the connection the previous one left open (no
+ * TCP or TLS handshake, one round trip per unchanged poll).  A one-shot job
+ * loses nothing by it.  libcurl calls the lock functions from any thread.
+ */
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+        (void)h;
+        (void)access;
+        (void)ctx;
+        if (data < CURL_LOCK_DATA_LAST)
+                pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+        (void)h;
+        (void)ctx;
+        if (data < CURL_LOCK_DATA_LAST)
+                pthread_mutex_unlock(&share_locks[data]);
+}
+
 static void global_init(void)
 {
         /* Not thread-safe itself, hence the once; the process never calls cleanup. */
         (void)curl_global_init(CURL_GLOBAL_DEFAULT);
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+                pthread_mutex_init(&share_locks[i], NULL);
+        share = curl_share_init();
+        if (!share)
+                return; /* every request then opens its own connection, as before */
+        (void)curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+        (void)curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        (void)curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        (void)curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        (void)curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 }
 
 void http_response_init(struct http_response *r)
@@ -210,6 +247,8 @@ int http_perform(const struct http_request *req, struct http_response *resp, str
          */
 
         curl_easy_setopt(t.curl, CURLOPT_URL, req->url);
+        if (share)
+                curl_easy_setopt(t.curl, CURLOPT_SHARE, share);
         curl_easy_setopt(t.curl, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(t.curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(t.curl, CURLOPT_ERRORBUFFER, errbuf);

@@ -6,6 +6,9 @@
  * or the byte cap, so callers run it from a worker, never from the event
  * loop.  Every request has a connect timeout and either a total timeout or a
  * low-speed limit: a silent or slow peer ends the request, it never hangs it.
+ * Connections are kept open in one cache per process (a curl share): the
+ * next request to the same host reuses one, so a long-lived poller pays one
+ * handshake, not one per poll.
  *
  * A 2xx body goes to req->on_data when set (streaming, e.g. into a file),
  * else into resp->body.  The body of any other status goes into resp->body

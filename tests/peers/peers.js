@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Local, protocol-true peers for deployex's bucket and secrets tests.  Each
 // mode listens on 127.0.0.1 only, appends one JSON line per request to --log,
-// and writes --ready once it listens.
+// and writes --ready once it listens.  A line's "port" is the client's source
+// port: requests that share one keep-alive connection share it.
 //
 //   node peers.js s3  --port P --backend-port Q --dir D --buckets b1,b2
 //                     --keys AKID:SECRET[:TOKEN],... [--region R]
@@ -68,7 +69,12 @@ const region = args.region || 'us-east-1';
 
 function log(entry) {
   if (!args.log) return;
-  fs.appendFileSync(args.log, JSON.stringify(Object.assign({ peer: mode, t: Date.now() }, entry)) + '\n');
+  const line = Object.assign({ peer: mode, t: Date.now() }, entry);
+  // "port" (and "tok") go last, so that tests matching '"target":...,"status":...' still do.
+  for (const k of ['port', 'tok']) {
+    if (k in line) { const v = line[k]; delete line[k]; line[k] = v; }
+  }
+  fs.appendFileSync(args.log, JSON.stringify(line) + '\n');
 }
 
 function readBody(req) {
@@ -231,7 +237,7 @@ async function startS3() {
     const body = await readBody(req);
     if (await applyHooks(req, res)) return;
     const v = verifySigV4(req, body, keys, 's3');
-    const entry = { t0, method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
+    const entry = { t0, method: req.method, path: req.url, inm: req.headers['if-none-match'] || null, port: req.socket.remotePort };
     if (req.headers['if-match']) entry.im = req.headers['if-match'];
     if (!v.ok) {
       log(Object.assign(entry, { status: v.status, error: v.code }));
@@ -283,12 +289,13 @@ async function startS3() {
 }
 
 // ---- gcp ---------------------------------------------------------------
-const tokens = new Map(); // token -> { scope, expires, who }
+const tokens = new Map(); // token -> { scope, expires, who, n }
+let tokenSerial = 0; // "tok" in the log: which token (1, 2, ...) a request carried or got
 
 function issueToken(scope, who) {
   const ttl = Number(args['token-ttl'] || 3600);
   const token = 'ya29.' + crypto.randomBytes(24).toString('hex');
-  tokens.set(token, { scope, expires: Date.now() + ttl * 1000, who: who || 'metadata' });
+  tokens.set(token, { scope, expires: Date.now() + ttl * 1000, who: who || 'metadata', n: ++tokenSerial });
   return { access_token: token, expires_in: ttl, token_type: 'Bearer' };
 }
 
@@ -306,6 +313,12 @@ function tokenWho(req) {
   const m = /^Bearer (.+)$/.exec(req.headers.authorization || '');
   const t = m && tokens.get(m[1]);
   return t ? t.who : null;
+}
+
+function tokenNumber(req) {
+  const m = /^Bearer (.+)$/.exec(req.headers.authorization || '');
+  const t = m && tokens.get(m[1]);
+  return t ? t.n : null;
 }
 
 // accounts: email -> public key PEM.
@@ -357,9 +370,14 @@ function startGcp() {
     const t0 = Date.now(); // when the request arrived ("t": when it was answered)
     const body = await readBody(req);
     if (await applyHooks(req, res)) return;
-    const entry = { t0, method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
+    const entry = { t0, method: req.method, path: req.url, inm: req.headers['if-none-match'] || null, port: req.socket.remotePort };
     let who = tokenWho(req);
-    const done = (status, obj, extra) => { log(Object.assign(entry, { status }, who ? { who } : {})); sendJson(res, status, obj, extra); };
+    if (tokenNumber(req)) entry.tok = tokenNumber(req);
+    const done = (status, obj, extra) => {
+      if (obj && obj.access_token) entry.tok = tokenSerial; // the one just issued
+      log(Object.assign(entry, { status }, who ? { who } : {}));
+      sendJson(res, status, obj, extra);
+    };
 
     if (req.method === 'POST' && url.pathname === '/token') {
       const form = new URLSearchParams(body.toString('utf8'));
@@ -494,7 +512,7 @@ function startAws() {
     if (url.pathname.startsWith('/__admin/')) return handleAdmin(req, res, url);
     const body = await readBody(req);
     if (await applyHooks(req, res)) return;
-    const entry = { method: req.method, path: req.url, target: req.headers['x-amz-target'] || null };
+    const entry = { method: req.method, path: req.url, target: req.headers['x-amz-target'] || null, port: req.socket.remotePort };
     const done = (status, obj, type) => {
       log(Object.assign(entry, { status }));
       res.writeHead(status, { 'Content-Type': type || 'application/x-amz-json-1.1' });
@@ -570,6 +588,9 @@ async function main() {
   const listening = () => {
     if (--pending === 0 && args.ready) fs.writeFileSync(args.ready, String(process.pid));
   };
+  // Cloud stores keep an idle connection open for a while; node's default (5 s)
+  // would make a poller's connection reuse depend on how fast the host is.
+  server.keepAliveTimeout = 120000;
   server.listen(port, '127.0.0.1', listening);
   if (args.unix) {
     try { fs.unlinkSync(args.unix); } catch (e) { /* absent */ }
