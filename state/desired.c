@@ -112,7 +112,7 @@ static void ensure_state_dir(const struct config *c, const char *app)
 /* current.json: fetch, fall back to the last good one; errors into err. */
 static void load_source(const struct config *c, const struct app_config *app,
                         struct source *src, bool persist, struct release_desc *ret,
-                        bool *have, struct buf *err)
+                        bool *have, bool *saved, struct buf *err)
 {
         struct buf path = BUF_INIT, body = BUF_INIT;
         char etag[ETAG_MAX + 1], new_etag[ETAG_MAX + 1] = "";
@@ -149,7 +149,8 @@ static void load_source(const struct config *c, const struct app_config *app,
         *have = true;
         if (persist) {
                 ensure_state_dir(c, app->name);
-                (void)save_last_source(path.data, ret, new_etag);
+                if (save_last_source(path.data, ret, new_etag) == 0 && saved)
+                        *saved = true;
         }
 out:
         release_desc_release(&fresh);
@@ -207,7 +208,7 @@ int desired_load(const struct config *c, const struct app_config *app, struct so
         memset(&ov, 0, sizeof(ov));
         memset(&ghosts, 0, sizeof(ghosts));
 
-        load_source(c, app, src, persist, &source, &have_source, &source_err);
+        load_source(c, app, src, persist, &source, &have_source, NULL, &source_err);
         add_error(&source_err, source_error);
         load_override(c, app, persist, &ov, &override_err);
         path_ghosts(c, app->name, &path);
@@ -225,6 +226,22 @@ int desired_load(const struct config *c, const struct app_config *app, struct so
         buf_release(&ghosts_err);
         buf_release(&path);
         return 0;
+}
+
+int desired_poll(const struct config *c, const struct app_config *app, struct source *src,
+                 char ret_version[VERSION_MAX + 1], bool *ret_changed, struct buf *err)
+{
+        struct release_desc last;
+        bool have = false;
+
+        memset(&last, 0, sizeof(last));
+        *ret_changed = false;
+        ret_version[0] = '\0';
+        load_source(c, app, src, true, &last, &have, ret_changed, err);
+        if (have)
+                str_copy(ret_version, VERSION_MAX + 1, last.version);
+        release_desc_release(&last);
+        return err->len ? -EIO : 0;
 }
 
 static void release_path(const struct config *c, const char *app, const char *version,

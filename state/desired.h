@@ -55,6 +55,16 @@ int desired_load(const struct config *c, const struct app_config *app, struct so
                  const char *source_error, bool persist, struct desired *ret);
 
 /*
+ * One poll of src for the app's current.json alone (the __poller worker):
+ * a conditional fetch that, when the object changed, rewrites
+ * state/{app}/desired.json (*ret_changed).  ret_version: the last good
+ * version afterwards ("" = none yet).  0, or -EIO with err saying why the
+ * poll failed (the last good one stays).
+ */
+int desired_poll(const struct config *c, const struct app_config *app, struct source *src,
+                 char ret_version[VERSION_MAX + 1], bool *ret_changed, struct buf *err);
+
+/*
  * The release a deployment started with, kept in state/{app}/releases/{version}.json
  * when the deployment begins: its pre-commands and checksum stay those of the
  * current.json that published it, even if current.json moves on meanwhile.

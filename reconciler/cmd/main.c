@@ -15,7 +15,7 @@ static const struct cli_command *const commands[] = {
         &cmd_restart, &cmd_unghost, &cmd_logs,    &cmd_remote, &cmd_rpc,     &cmd_eval,
         &cmd_hook,    &cmd_publish, &cmd_metrics, &cmd_audit,  &cmd_web, &cmd_rollout,
         &cmd_hash_password, &cmd_tls_init, &cmd_version,
-        &cmd_x_hook,  &cmd_x_poll,  &cmd_x_fetch, &cmd_x_unpack, &cmd_x_log, &cmd_x_otp, &cmd_x_notify,
+        &cmd_x_hook,  &cmd_x_poll,  &cmd_x_poller, &cmd_x_fetch, &cmd_x_unpack, &cmd_x_log, &cmd_x_otp, &cmd_x_notify,
         &cmd_x_apps,  &cmd_x_websup, &cmd_x_ready, &cmd_x_fleet, &cmd_x_processes,
 };
 

@@ -40,7 +40,7 @@
 #include "base/programs.h"
 #include "state/json.h"
 #include "state/paths.h"
-#include "reconciler/core/poll.h"
+#include "reconciler/daemon/workers.h"
 #include "buckets/secrets.h"
 #include "base/spawn.h"
 #include "base/banned.h"
@@ -170,8 +170,13 @@ static void on_inotify(struct daemon *d, struct loop_fd *lfd, uint32_t events)
                         for (size_t i = 0; i < d->napps; i++)
                                 if (d->apps[i]->state_wd == ev->wd)
                                         is_state = true;
-                        /* The daemon writes its own records there: only the ghost list matters. */
-                        if (is_state && !(ev->len && strcmp(ev->name, "ghosts.json") == 0))
+                        /*
+                         * The daemon writes its own records there: only the ghost list
+                         * matters, and desired.json where the poller writes it.
+                         */
+                        if (is_state && !(ev->len && (strcmp(ev->name, "ghosts.json") == 0 ||
+                                                      (strcmp(ev->name, "desired.json") == 0 &&
+                                                       !source_is_local(d)))))
                                 continue;
                         d->dirty = true;
                 }
@@ -352,46 +357,64 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
         buf_release(&svc);
 }
 
-/* --- remote sources: polled by a job that refreshes state/{app}/desired.json --- */
+/*
+ * --- remote sources: one long-lived `__poller` worker (workers.h) polls every
+ * app and rewrites state/{app}/desired.json when current.json changed (the
+ * state directory is watched); its lines say what the daemon must show. ---
+ */
 
-static void poll_done(struct daemon *d, struct job *j)
+static void poller_line(struct daemon *d, const char *line)
 {
-        struct app_rt *a = j->owner;
-        struct buf why = BUF_INIT;
-        uint64_t interval = d->cfg.poll_interval_ms;
-        uint64_t delay;
+        char name[APP_NAME_MAX + 1], what[16];
+        struct app_rt *a;
+        int off = 0;
 
-        a->source_job = false;
-        free(a->source_error);
-        a->source_error = NULL;
-        if (job_ok(j)) {
-                a->source_failures = 0;
+        if (sscanf(line, "%32s %15s %n", name, what, &off) < 2 || !off) /* APP_NAME_MAX */
+                return;
+        if (!(a = daemon_find_app(d, name)) || a->removed)
+                return;
+        if (strcmp(what, "error") == 0) {
+                log_warn("app=%s: polling the source failed: %s", a->name, line + off);
+                /* The same failure again changes nothing the planner sees. */
+                if (a->source_error && strcmp(a->source_error, line + off) == 0)
+                        return;
+                free(a->source_error);
+                a->source_error = xstrdup(line + off);
         } else {
-                job_describe_failure(j, &why);
-                a->source_error = buf_detach(&why);
-                a->source_failures++;
-                log_warn("app=%s: polling the source failed: %s", a->name, a->source_error);
+                free(a->source_error);
+                a->source_error = NULL;
         }
-        /* Jitter keeps hosts from polling in step; failures back off (poll.h). */
-        delay = poll_next_delay_ms(interval, (unsigned)a->source_failures, (uint32_t)rand());
-        a->next_source_poll_ms = daemon_now(d) + delay;
+        a->dirty = true;
         d->dirty = true;
-        buf_release(&why);
 }
 
-static void poll_source(struct daemon *d, struct app_rt *a)
+/* What the poller reads: a change of any restarts it (a config reload). */
+static void poller_key(struct daemon *d, struct buf *key)
 {
-        const char *args[] = { "__poll", a->name, NULL };
-        char what[256];
+        const struct config *c = &d->cfg;
 
-        if (a->source_job || daemon_now(d) < a->next_source_poll_ms)
+        buf_printf(key, "%s|%s|%s|%s|%s|%s|%llu|%s|", c->source, c->env,
+                   c->aws_region ? c->aws_region : "", c->s3_endpoint ? c->s3_endpoint : "",
+                   c->gcs_endpoint ? c->gcs_endpoint : "",
+                   c->gcp_credentials ? c->gcp_credentials : "",
+                   (unsigned long long)c->poll_interval_ms, c->var_path);
+        for (size_t i = 0; i < d->napps; i++)
+                if (!d->apps[i]->removed)
+                        buf_printf(key, "%s,", d->apps[i]->name);
+}
+
+static void pollers_tick(struct daemon *d)
+{
+        const char *args[] = { "__poller", NULL };
+        struct buf key = BUF_INIT;
+
+        if (!d->src || source_is_local(d) || d->napps == 0 || d->stopping) {
+                worker_unwant(d, "poller");
                 return;
-        snprintf(what, sizeof(what), "poll %s", a->name);
-        if (job_start_self(d, what, args, d->cfg.poll_interval_ms + 30000, poll_done, a, 0))
-                a->source_job = true;
-        else /* no process to be had (EMFILE, EAGAIN): try again later, not on every wake */
-                a->next_source_poll_ms = daemon_now(d) +
-                        poll_next_delay_ms(d->cfg.poll_interval_ms, 1, (uint32_t)rand());
+        }
+        poller_key(d, &key);
+        worker_want(d, "poller", args, key.data, poller_line);
+        buf_release(&key);
 }
 
 /* --- what the nodes run: a job probes them, `status` reads state/{app}/otp.json --- */
@@ -475,7 +498,7 @@ static uint64_t min_deadline(uint64_t a, uint64_t b)
 }
 
 /*
- * Plan the app and act on it.  reread: poll its source and reread what it
+ * Plan the app and act on it.  reread: reread what it
  * should run (desired, overrides, ghosts); a pass for an instance's exit
  * alone skips that -- those files changing makes a full pass (inotify).
  */
@@ -488,8 +511,6 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a, bool reread)
         size_t n = 0;
 
         a->dirty = false;
-        if (reread && !source_is_local(d) && d->src)
-                poll_source(d, a);
         if (reread)
                 refresh_desired(d, a);
         for (int i = 1; i <= REPLICAS_MAX; i++)
@@ -515,8 +536,7 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a, bool reread)
         sup_tick(d, a);
         /* A crash that must wait for its backoff: its record now (restarts saved theirs). */
         sup_save_pending(d, a);
-        next = min_deadline(min_deadline(plan_buf.next_wake_ms, fleet_deadline),
-                            a->source_job ? 0 : a->next_source_poll_ms);
+        next = min_deadline(plan_buf.next_wake_ms, fleet_deadline);
         return next;
 }
 
@@ -594,6 +614,8 @@ static void reconcile(struct daemon *d)
                 }
         }
         forget_stopped_removed_apps(d);
+        pollers_tick(d);
+        next = min_deadline(next, workers_tick(d));
         otp_refresh(d);
         if (!d->otp_job && any_app_running(d))
                 next = min_deadline(next, d->next_otp_ms);
@@ -856,6 +878,8 @@ static bool reap_children(struct daemon *d)
                 if (sup_reap(d, pid, wstatus))
                         continue;
                 full = true;
+                if (worker_reap(d, pid, wstatus))
+                        continue;
                 if (!job_reap(d, pid, wstatus))
                         (void)sup_reap_log_writer(d, pid);
         }
@@ -870,6 +894,7 @@ static void begin_stop(struct daemon *d)
         (void)sd_notify_send("STOPPING=1");
         log_info("stopping every instance, then exiting");
         jobs_kill_all(d);
+        workers_kill_all(d);
         for (size_t i = 0; i < d->napps; i++) {
                 for (int n = 1; n <= REPLICAS_MAX; n++) {
                         struct instance_rt *in = d->apps[i]->inst[n];
@@ -1045,6 +1070,7 @@ static void daemon_release(struct daemon *d)
         for (size_t i = 0; i < d->napps; i++)
                 app_free(d, d->apps[i]);
         free(d->apps);
+        workers_kill_all(d);
         while (d->jobs) {
                 struct job *j = d->jobs;
                 d->jobs = j->next;
@@ -1178,6 +1204,7 @@ int daemon_main(const char *cli_exe, const char *config_path, bool debug)
                 }
                 if (d.quitting) {
                         jobs_kill_all(&d);
+                        workers_kill_all(&d);
                         status = EXIT_OK;
                         break;
                 }

@@ -159,9 +159,6 @@ struct app_rt {
         bool removed;                        /* gone from the config: stop, then forget */
         bool limits_warned;                  /* its limits cannot apply here: said once */
         struct app_config removed_cfg;       /* its timeouts, while its instances stop */
-        uint64_t next_source_poll_ms;
-        bool source_job;
-        int source_failures;
         int source_wd, state_wd;             /* inotify watches, -1 = none */
         /* A deploy that failed for a passing reason (fetch, disk): the planner's retry gate. */
         struct deferred deferred;
@@ -181,6 +178,7 @@ struct daemon {
         struct app_rt **apps;
         size_t napps;
         struct job *jobs;
+        struct worker *workers;              /* long-lived children (workers.h) */
         int epfd;
         struct loop_fd sig, timer, ino;
         int overrides_wd, config_wd;

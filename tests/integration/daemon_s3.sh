@@ -1,7 +1,8 @@
 # The daemon on an s3:// bucket (s3rver behind a SigV4-verifying front):
 # publish -> rollout; unchanged polls are 304s and cost no parse; one download
-# per version for every replica; an outage and refused credentials are
-# reported while the last good version keeps running, also across a daemon
+# per version for every replica; the long-lived poller asks over one kept-alive
+# connection and is restarted when it dies; an outage and refused credentials
+# are reported while the last good version keeps running, also across a daemon
 # restart.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 . "$DEPLOYEX_TOP/tests/peers/peers.sh"
@@ -36,12 +37,27 @@ assert_contains "$(answer $BASE)" "demo 1.0.0" "instance 1 answers"
 tarball_gets() { grep -c '"method":"GET","path":"/releases/dist/demo/demo-'"$1"'.tar.gz"' "$T/s3.log"; }
 assert_eq "1" "$(tarball_gets 1.0.0)" "one download of 1.0.0 for 2 replicas"
 
-# Unchanged current.json: conditional GETs answered 304.
-sleep 2
+# Unchanged current.json: conditional GETs answered 304.  From here on only the
+# poller asks (every `status` asks the bucket itself, from its own process).
+l0=$(wc -l <"$T/s3.log")
+n304() { tail -n +$((l0 + 1)) "$T/s3.log" | grep -c '"status":304'; }
+wait_for 30 '[ $(n304) -ge 10 ]' "10 unchanged polls"
 assert_contains "$(cat "$T/s3.log")" '"status":304' "unchanged polls are 304s"
 n304=$(grep -c '"status":304' "$T/s3.log")
 [ "$n304" -ge 3 ] || fail "expected several 304s, got $n304"
 ok
+# One long-lived poller, one TCP connection: every 304 came from one client port.
+ports=$(tail -n +$((l0 + 1)) "$T/s3.log" | grep '"status":304' | jq -r .port | sort -u | wc -l)
+assert_eq "1" "$ports" "$(n304) unchanged polls over one connection"
+poller() { ps --ppid "$DAEMON_PID" -o pid=,args= | awk '/__poller/ { print $1 }'; }
+p1=$(poller)
+[ -n "$p1" ] || fail "no __poller child of the daemon: $(ps --ppid "$DAEMON_PID" -o pid=,args=)"
+ok
+
+# A killed poller is restarted (the reason logged) and polling goes on.
+kill -KILL "$p1"
+wait_for 10 "grep -q 'worker poller (pid $p1) killed by signal 9' '$T/daemon.log'" "the poller's death logged"
+wait_for 10 '[ -n "$(poller)" ] && [ "$(poller)" != "$p1" ]' "a new poller"
 
 # A new version rolls out.
 s3_publish 1.0.1

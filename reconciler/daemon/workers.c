@@ -1,0 +1,330 @@
+/*
+ * workers: long-lived children of the daemon, supervised with a backoff.
+ * See workers.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/spawn.h"
+#include "reconciler/core/backoff.h"
+#include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/workers.h"
+#include "base/banned.h"
+
+#define WORKER_ARGS_MAX 16
+#define WORKER_LINE_MAX 8192
+#define WORKER_ERR_TAIL 4096
+
+struct worker {
+        struct worker *next;
+        char name[32];                  /* "poller", "otp": for logs */
+        char *args[WORKER_ARGS_MAX + 1];
+        char *key;                      /* what the running one was started for */
+        worker_line_fn on_line;
+        pid_t pid;                      /* 0: not running */
+        struct loop_fd out, err;        /* fd -1 when closed */
+        struct buf line;                /* stdout not yet ended by '\n' */
+        struct buf err_tail;
+        bool wanted;
+        bool killed;                    /* stopped by us: no warning, no backoff */
+        unsigned exits;                 /* unasked exits in a row */
+        uint64_t started_ms, next_start_ms;
+};
+
+static struct worker *find(struct daemon *d, const char *name)
+{
+        for (struct worker *w = d->workers; w; w = w->next)
+                if (strcmp(w->name, name) == 0)
+                        return w;
+        return NULL;
+}
+
+static void free_args(struct worker *w)
+{
+        for (size_t i = 0; w->args[i]; i++) {
+                free(w->args[i]);
+                w->args[i] = NULL;
+        }
+}
+
+static void close_pipe(struct daemon *d, struct loop_fd *lfd)
+{
+        if (lfd->fd < 0)
+                return;
+        daemon_unwatch(d, lfd);
+        close(lfd->fd);
+        lfd->fd = -1;
+}
+
+/* Hand every complete line to the owner; a runaway line is cut, never grown without bound. */
+static void take_lines(struct daemon *d, struct worker *w)
+{
+        char *start = w->line.data, *nl;
+        size_t used;
+
+        while ((nl = memchr(start, '\n', w->line.len - (size_t)(start - w->line.data)))) {
+                *nl = '\0';
+                if (w->on_line)
+                        w->on_line(d, start);
+                start = nl + 1;
+        }
+        used = (size_t)(start - w->line.data);
+        if (used) {
+                memmove(w->line.data, start, w->line.len - used);
+                w->line.len -= used;
+                w->line.data[w->line.len] = '\0';
+        }
+        if (w->line.len > WORKER_LINE_MAX)
+                buf_reset(&w->line);
+}
+
+static void on_pipe(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+{
+        struct worker *w = lfd->owner;
+        bool is_out = lfd == &w->out;
+        char chunk[8192];
+        ssize_t n;
+
+        (void)events;
+        for (;;) {
+                n = read(lfd->fd, chunk, sizeof(chunk));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n <= 0)
+                        break;
+                if (is_out) {
+                        buf_append(&w->line, chunk, (size_t)n);
+                        take_lines(d, w);
+                } else {
+                        buf_append(&w->err_tail, chunk, (size_t)n);
+                        if (w->err_tail.len > 2 * WORKER_ERR_TAIL) {
+                                size_t cut = w->err_tail.len - WORKER_ERR_TAIL;
+                                memmove(w->err_tail.data, w->err_tail.data + cut, WORKER_ERR_TAIL);
+                                w->err_tail.len = WORKER_ERR_TAIL;
+                                w->err_tail.data[w->err_tail.len] = '\0';
+                        }
+                }
+        }
+        close_pipe(d, lfd);
+}
+
+static int start(struct daemon *d, struct worker *w)
+{
+        int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+        const char *argv[WORKER_ARGS_MAX + 4];
+        struct spawn_opts o;
+        size_t n = 0;
+        pid_t pid;
+        int r;
+
+        argv[n++] = d->cli_exe;
+        /* The configuration the daemon runs, as its jobs get it. */
+        if (d->job_config || d->config_path) {
+                argv[n++] = "-c";
+                argv[n++] = d->job_config ? d->job_config : d->config_path;
+        }
+        for (size_t i = 0; w->args[i]; i++)
+                argv[n++] = w->args[i];
+        argv[n] = NULL;
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        memset(&o, 0, sizeof(o));
+        o.argv = (char *const *)argv;
+        o.stdin_fd = -1;
+        o.stdout_fd = out[1];
+        o.stderr_fd = err[1];
+        o.die_with_parent = true; /* a daemon's successor starts its own */
+        r = spawn_start(&o, &pid);
+        if (r < 0)
+                goto fail;
+        close(out[1]);
+        close(err[1]);
+        fcntl(out[0], F_SETFL, O_NONBLOCK);
+        fcntl(err[0], F_SETFL, O_NONBLOCK);
+        w->out = (struct loop_fd){ out[0], on_pipe, w };
+        w->err = (struct loop_fd){ err[0], on_pipe, w };
+        daemon_watch(d, &w->out, EPOLLIN);
+        daemon_watch(d, &w->err, EPOLLIN);
+        buf_reset(&w->line);
+        buf_reset(&w->err_tail);
+        w->pid = pid;
+        w->killed = false;
+        w->started_ms = daemon_now(d);
+        log_info("worker %s started, pid %d", w->name, (int)pid);
+        return 0;
+fail:
+        for (int i = 0; i < 2; i++) {
+                if (out[i] >= 0)
+                        close(out[i]);
+                if (err[i] >= 0)
+                        close(err[i]);
+        }
+        w->exits++;
+        w->next_start_ms = daemon_now(d) +
+                           backoff_delay_ms(WORKER_BACKOFF_INITIAL_MS, WORKER_BACKOFF_MAX_MS, w->exits);
+        log_errno(r, "worker %s: cannot start '%s'; trying again in %llu ms", w->name, d->cli_exe,
+                  (unsigned long long)(w->next_start_ms - daemon_now(d)));
+        return r;
+}
+
+static void stop(struct worker *w)
+{
+        if (w->pid > 0 && !w->killed) {
+                w->killed = true;
+                spawn_kill_group(w->pid, SIGKILL);
+        }
+}
+
+static bool same_args(struct worker *w, const char *const *args)
+{
+        size_t i = 0;
+
+        for (; args[i] && w->args[i]; i++)
+                if (strcmp(args[i], w->args[i]) != 0)
+                        return false;
+        return !args[i] && !w->args[i];
+}
+
+void worker_want(struct daemon *d, const char *name, const char *const *args, const char *key,
+                 worker_line_fn on_line)
+{
+        struct worker *w = find(d, name);
+
+        if (!w) {
+                w = xcalloc(1, sizeof(*w));
+                snprintf(w->name, sizeof(w->name), "%s", name);
+                w->out.fd = w->err.fd = -1;
+                buf_init(&w->line);
+                buf_init(&w->err_tail);
+                w->next = d->workers;
+                d->workers = w;
+        }
+        w->wanted = true;
+        w->on_line = on_line;
+        if (!w->key || strcmp(w->key, key) != 0 || !same_args(w, args)) {
+                if (w->pid > 0) {
+                        log_info("worker %s: its settings changed; restarting it", w->name);
+                        stop(w);
+                }
+                free(w->key);
+                w->key = xstrdup(key);
+                free_args(w);
+                for (size_t i = 0; args[i] && i < WORKER_ARGS_MAX; i++)
+                        w->args[i] = xstrdup(args[i]);
+                w->exits = 0;
+                w->next_start_ms = 0; /* new settings: no reason to wait */
+        }
+        if (w->pid == 0 && daemon_now(d) >= w->next_start_ms)
+                (void)start(d, w);
+}
+
+void worker_unwant(struct daemon *d, const char *name)
+{
+        struct worker *w = find(d, name);
+
+        if (!w || !w->wanted)
+                return;
+        w->wanted = false;
+        stop(w);
+        free(w->key); /* wanted again later: a fresh start */
+        w->key = NULL;
+}
+
+pid_t worker_pid(struct daemon *d, const char *name)
+{
+        struct worker *w = find(d, name);
+
+        return w ? w->pid : 0;
+}
+
+bool worker_reap(struct daemon *d, pid_t pid, int wstatus)
+{
+        struct buf why = BUF_INIT;
+        struct worker *w;
+        const char *tail;
+        size_t len;
+
+        for (w = d->workers; w && w->pid != pid; w = w->next)
+                ;
+        if (!w)
+                return false;
+        /* Whatever it said before it went, and whatever it left in its group. */
+        if (w->out.fd >= 0)
+                on_pipe(d, &w->out, EPOLLIN);
+        if (w->err.fd >= 0)
+                on_pipe(d, &w->err, EPOLLIN);
+        close_pipe(d, &w->out);
+        close_pipe(d, &w->err);
+        spawn_kill_group(pid, SIGKILL);
+        w->pid = 0;
+        if (w->killed) {
+                w->next_start_ms = 0;
+        } else {
+                if (daemon_now(d) - w->started_ms >= WORKER_STABLE_MS)
+                        w->exits = 0;
+                w->exits++;
+                w->next_start_ms = daemon_now(d) + backoff_delay_ms(WORKER_BACKOFF_INITIAL_MS,
+                                                                    WORKER_BACKOFF_MAX_MS, w->exits);
+                spawn_describe_status(wstatus, false, 0, &why);
+                /* The last non-empty line of stderr says why. */
+                tail = w->err_tail.data;
+                len = w->err_tail.len;
+                while (len && (tail[len - 1] == '\n' || tail[len - 1] == ' '))
+                        len--;
+                if (len) {
+                        size_t s = len;
+                        while (s && tail[s - 1] != '\n')
+                                s--;
+                        buf_printf(&why, ": %.*s", (int)(len - s), tail + s);
+                }
+                log_warn("worker %s (pid %d) %s; restarting it in %llu ms", w->name, (int)pid,
+                         why.data, (unsigned long long)(w->next_start_ms - daemon_now(d)));
+        }
+        w->killed = false;
+        d->dirty = true; /* the next pass restarts it when due */
+        buf_release(&why);
+        return true;
+}
+
+uint64_t workers_tick(struct daemon *d)
+{
+        uint64_t next = 0;
+
+        for (struct worker *w = d->workers; w; w = w->next) {
+                if (!w->wanted || w->pid > 0)
+                        continue;
+                if (daemon_now(d) >= w->next_start_ms && start(d, w) == 0)
+                        continue;
+                if (next == 0 || w->next_start_ms < next)
+                        next = w->next_start_ms;
+        }
+        return next;
+}
+
+void workers_kill_all(struct daemon *d)
+{
+        while (d->workers) {
+                struct worker *w = d->workers;
+                d->workers = w->next;
+                if (w->pid > 0)
+                        spawn_kill_group(w->pid, SIGKILL);
+                close_pipe(d, &w->out);
+                close_pipe(d, &w->err);
+                free_args(w);
+                free(w->key);
+                buf_release(&w->line);
+                buf_release(&w->err_tail);
+                free(w);
+        }
+}
