@@ -8,6 +8,7 @@
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "web/web.h"
 
@@ -54,6 +55,10 @@ void web_audit(const char *ip, const char *action, const char *app, const char *
 void web_client_ip(struct MHD_Connection *c, char *out, size_t n);
 
 /* --- session.c --- */
+#define WEB_IDLE_MS (30ULL * 60 * 1000)        /* a session unused this long has ended */
+#define WEB_ABSOLUTE_MS (12ULL * 3600 * 1000)  /* and any session this long after its login */
+/* Whether a session logged in at created_ms and last used at last_ms has ended at now. */
+bool session_expired(uint64_t created_ms, uint64_t last_ms, uint64_t now);
 /* The session of the request's cookie, or false.  csrf (65 bytes) gets its CSRF token. */
 bool session_find(struct MHD_Connection *c, char *csrf);
 /* A new session; its cookie header value into cookie (512 bytes).  0 or -errno. */

@@ -30,8 +30,6 @@
 #include "base/banned.h"
 
 #define SESSIONS_MAX 64
-#define WEB_IDLE_MS (30ULL * 60 * 1000)
-#define WEB_ABSOLUTE_MS (12ULL * 3600 * 1000)
 #define PASSWORD_CHECKS_MAX 2
 #define PASSWORD_WAIT_MS 3000
 #define RL_WINDOW_MS (60ULL * 1000)
@@ -99,10 +97,15 @@ static const char *cookie_token(struct MHD_Connection *c)
  * may have stamped a later last_ms meanwhile: a session used "in the future"
  * is fresh, never (by unsigned wrap-around) ages old.
  */
+bool session_expired(uint64_t created_ms, uint64_t last_ms, uint64_t now)
+{
+        return (now > last_ms && now - last_ms > WEB_IDLE_MS) ||
+               (now > created_ms && now - created_ms > WEB_ABSOLUTE_MS);
+}
+
 static bool expired(const struct session *s, uint64_t now)
 {
-        return (now > s->last_ms && now - s->last_ms > WEB_IDLE_MS) ||
-               (now > s->created_ms && now - s->created_ms > WEB_ABSOLUTE_MS);
+        return session_expired(s->created_ms, s->last_ms, now);
 }
 
 static struct session *find_hash_locked(const unsigned char *h, uint64_t now)
