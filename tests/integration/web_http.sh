@@ -74,7 +74,16 @@ assert_not_contains "$cookie" "Secure" "no Secure flag over plain HTTP"
 CSRF=$(curl -s -b "$T/jar" "$WEB/api/session" | jq -r .csrf)
 assert_eq 64 "${#CSRF}" "a CSRF token"
 token=$(grep deployex_session "$T/jar" | awk '{print $7}')
-# Only a hash of the token is kept: the process memory never holds it in clear after login.
+# A login always opens a new session, whatever cookie it presents (no session fixation);
+# both sessions live until each ends on its own.  (The session table keeps only the token's
+# SHA-256, web/session.c; the request buffers of libmicrohttpd may still hold a recent one.)
+run 0 curl -si -b "$T/jar" -c "$T/jar2" -H "Origin: $WEB" --data-urlencode "password=$WEB_PASSWORD" "$WEB/login"
+token2=$(grep deployex_session "$T/jar2" | awk '{print $7}')
+assert_eq 64 "${#token2}" "a second login gets a session cookie"
+[ "$token2" != "$token" ] || fail "a login presenting a session cookie got the same token back"
+ok
+assert_eq 200 "$(http_code -b "$T/jar2" "$WEB/api/status")" "the new session works"
+assert_eq 200 "$(http_code -b "$T/jar" "$WEB/api/status")" "the first one still does"
 assert_eq 200 "$(http_code -b "$T/jar" "$WEB/")" "the dashboard with a session"
 assert_contains "$(curl -s -b "$T/jar" "$WEB/history?app=demo")" 'src="/assets/history.js"' "the history page"
 assert_contains "$(curl -s -b "$T/jar" "$WEB/logs?app=demo&n=1")" 'src="/assets/logs.js"' "the logs page"
