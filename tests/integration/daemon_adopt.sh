@@ -12,9 +12,7 @@ start_daemon
 wait_for 60 "all_running 3 1.0.0" "3 replicas"
 pids=$(st | jq -r '[.apps[0].instances[].pid] | map(tostring) | join(" ")')
 
-# This test's VMs only (other tests may run demo nodes in their own namespaces).
-vm_count() { pgrep -f -- "$T/var/service/demo/$1/.*-sname demo-$1" | wc -l; }
-one_vm_each() { [ "$(vm_count 1)" = 1 ] && [ "$(vm_count 2)" = 1 ] && [ "$(vm_count 3)" = 1 ]; }
+one_vm_each() { [ "$(vm_count demo 1)" = 1 ] && [ "$(vm_count demo 2)" = 1 ] && [ "$(vm_count demo 3)" = 1 ]; }
 
 # Idle kill -9: adoption keeps every pid, counts nothing.
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null

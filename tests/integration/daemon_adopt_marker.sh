@@ -12,7 +12,6 @@ publish_demo 1.0.0
 start_daemon
 wait_for 60 "all_running 2 1.0.0" "2 replicas running"
 pid1=$(inst_field 1 pid); pid2=$(inst_field 2 pid)
-vm_count() { pgrep -f -- "$T/var/service/demo/$1/.*-sname demo-$1" | wc -l | tr -d ' '; }
 
 kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID"
 # Instance 1's record forgets its process; instance 2's record is gone.
@@ -21,7 +20,7 @@ jq '.pid = 0 | .proc_start_time = 0 | .state = "stopped"' "$T/var/state/demo/ins
 rm "$T/var/state/demo/instances/2.json"
 # Watch for a second VM of instance 2 while the new daemon settles.
 ( end=$(( $(date +%s) + 40 )); while [ "$(date +%s)" -lt "$end" ]; do
-        [ "$(vm_count 2)" -le 1 ] || { echo twice >"$T/twice"; break; }
+        [ "$(vm_count demo 2)" -le 1 ] || { pgrep -af -- "$T/var/service/demo/2/" >"$T/twice"; break; }
         sleep 0.05
 done ) &
 watcher=$!
@@ -29,10 +28,10 @@ start_daemon
 wait_for 60 "all_running 2 1.0.0" "both running again"
 wait_for 60 "[ \"\$(inst_field 2 last_deploy.kind)\" = full ]" "instance 2 settled"
 kill "$watcher" 2>/dev/null
-[ ! -e "$T/twice" ] || fail "a second VM of instance 2 ran next to the first"
+[ ! -e "$T/twice" ] || fail "a second VM of instance 2 ran next to the first: $(cat "$T/twice")"
 ok
 assert_eq "$pid1" "$(inst_field 1 pid)" "instance 1's process adopted, not restarted"
-assert_eq "1 1" "$(vm_count 1) $(vm_count 2)" "exactly one VM per instance"
+assert_eq "1 1" "$(vm_count demo 1) $(vm_count demo 2)" "exactly one VM per instance"
 grep -q "pid $pid2 runs without a record of it; adopting it" "$T/daemon.log" ||
         fail "the adoption by marker is logged"
 ok

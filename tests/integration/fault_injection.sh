@@ -38,7 +38,7 @@ app_on() { # APP VERSION: its instance runs VERSION, ready, nothing in flight
 }
 # The command lines of this test's VMs, one a line.
 beams() {
-        for p in $(pgrep -x beam.smp); do
+        for p in $(vm_pids -x beam.smp); do
                 tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null; echo
         done | grep -F -- "$T/var/service/"
 }

@@ -34,8 +34,7 @@ publish_demo 1.0.0
 start_daemon
 wait_for 60 "all_running 1 1.0.0" "instance 1 running 1.0.0"
 pid1=$(inst_field 1 pid)
-beams() { pgrep -f -- "$T/var/service/demo/1/.*-sname demo-1" | wc -l | tr -d ' '; }
-assert_eq 1 "$(beams)" "one VM"
+assert_eq 1 "$(vm_count demo 1)" "one VM"
 
 # --- var_path full: a restart starts degraded ---
 kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID"
@@ -92,7 +91,7 @@ assert_eq "$DAEMON_PID read-only true" \
         "$(jqr "$s" '"\(.daemon.pid) \(.daemon.var_path_fault) \(.daemon.degraded)"')" "status: read-only"
 assert_eq "$pid1 1.0.0 running" "$(inst_field 1 pid) $(inst_field 1 version) $(inst_field 1 state)" \
         "still untouched"
-assert_eq 1 "$(beams)" "still one VM"
+assert_eq 1 "$(vm_count demo 1)" "still one VM"
 # One line per cause and daemon start, not one per attempt.
 faults=$(grep -c "error: host fault:" "$T/daemon.log")
 [ "$faults" -le 6 ] || fail "the faults are logged once per cause, got $faults lines"
@@ -102,7 +101,7 @@ ok
 mount -o remount,rw "$T/var" && rm "$T/var/filler" || fail "cannot give var_path room again"
 ok
 wait_for 120 "all_running 1 1.0.1" "1.0.1 deployed once var_path can be written"
-assert_eq 1 "$(beams)" "one VM after the deployment"
+assert_eq 1 "$(vm_count demo 1)" "one VM after the deployment"
 assert_eq "[]" "$(dx ghosts --json demo | jq -c .)" "nothing ghosted for a host fault"
 assert_eq 1 "$(dx history --json demo | jq '[.[] | select(.version == "1.0.1" and .result == "ok")] | length')" \
         "one deployment of 1.0.1 in the history"

@@ -119,6 +119,21 @@ wait_for() {
         ok
 }
 
+# vm_pids PGREP_ARGS...: the pids of the VMs pgrep finds, one a line.  A VM
+# forks erl_child_setup as it boots, and until that child execs it has the
+# VM's name and command line: a match whose parent matches too is that child,
+# not a second VM.
+vm_pids() {
+        set -- " $(pgrep "$@" | tr '\n' ' ')"
+        for p in $1; do
+                pp=$(ps -o ppid= -p "$p" | tr -d ' ')
+                [ -n "$pp" ] || continue # gone meanwhile
+                case "$1" in *" $pp "*) ;; *) echo "$p" ;; esac
+        done
+}
+# vm_count APP N: how many VMs of this test's instance N of APP run.
+vm_count() { vm_pids -f -- "$T/var/service/$1/$2/.*-sname $1-$2" | wc -l | tr -d ' '; }
+
 st() { "$DEPLOYEX" -c "$T/deployex.json" status --json; }
 # inst_field N FIELD: a field of instance N from status --json
 inst_field() { st | jq -r ".apps[0].instances[$(( $1 - 1 ))].$2"; }
