@@ -1,7 +1,8 @@
 # A hot upgrade of an Erlang release through the real daemon: 1.0.0 -> 1.0.1
 # on two replicas, each keeping its OS process and its gen_server's state
 # while new code answers; the pre-commands ran from new/; previous/ can boot
-# 1.0.0; then a kill -9 restarts the instance on 1.0.1.
+# 1.0.0; then a kill -9 restarts the instance on 1.0.1.  Before the upgrade,
+# plan says the deploy goes hot if the release's relup upgrades from 1.0.0.
 . "$DEPLOYEX_TOP/tests/fixtures/hot-test-lib.sh"
 BASE=47820
 
@@ -19,7 +20,15 @@ pid1=$(inst_field 1 pid); pid2=$(inst_field 2 pid)
 vm1=$(pgrep -s "$pid1" beam.smp | head -n 1)
 [ -n "$vm1" ] || fail "instance 1 has a beam.smp in its session"
 
+# Before it runs, plan names both outcomes and what decides between them (the
+# upgrade_kind hook, after unpacking): plan and executor cannot disagree.
+run 0 dx pause hotapp
 hot_publish hotapp 1.0.1 '["eval hotapp_release:migrate()"]'
+step1() { dx plan --json hotapp | jq -c '.apps[0].steps[] | select(.instance == 1)'; }
+wait_for 10 "step1 | jq -e 'select(.to == \"1.0.1\")'" "the plan to see 1.0.1"
+assert_eq "deploy-full 1.0.0" "$(step1 | jq -r '"\(.action) \(.from)"')" "the plan's step for instance 1"
+assert_contains "$(step1 | jq -r .reason)" "hot if its relup upgrades from 1.0.0" "the plan says it may go hot"
+run 0 dx resume hotapp
 wait_for 40 "all_running 2 1.0.1" "both replicas on 1.0.1"
 
 # Same processes, state kept (count 4 and 2), the new code answering, code_change ran.
