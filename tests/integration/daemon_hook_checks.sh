@@ -6,7 +6,10 @@
 #  - preflight(ctx) answering nil, err ghosts the version before anything
 #    stops, with the hook's reason;
 #  - a tarball whose releases/ lacks the version being deployed is refused by
-#    pre-flight before anything stops.
+#    pre-flight before anything stops;
+#  - a start(ctx) that raises an error is a hook error, said by the ghost;
+#  - a pre-command that fails fails the deployment: ghosted with its exit
+#    status and the tail of its output, the instance back on what it ran.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 epmd -daemon
 BASE=47430
@@ -14,7 +17,12 @@ HEALTHY_MS=500
 # Long enough for 1.0.0 to boot on a loaded machine; 1.0.1 waits it out once.
 ROLLBACK_MS=15000
 cat >"$T/hooks.lua" <<'LUA'
--- 1.0.1 never passes its health check; the hook vetoes 1.0.2 at pre-flight.
+-- 1.0.1 never passes its health check; the hook vetoes 1.0.2 at pre-flight;
+-- start() raises an error for 1.0.4.
+function start(ctx)
+        if ctx.version == "1.0.4" then error("start refuses " .. ctx.version) end
+        return deployex.default.start(ctx)
+end
 function health(ctx)
         if ctx.version == "1.0.1" then return nil, "health says no to " .. ctx.version end
         return true
@@ -66,4 +74,29 @@ assert_contains "$reason" "pre-flight" "the ghost says pre-flight"
 assert_contains "$reason" "releases/1.0.3" "the ghost names the missing version directory"
 assert_eq "$pid" "$(inst_field 1 pid)" "a release without its version stops nothing"
 assert_contains "$(answer $BASE)" "demo 1.0.0" "instance 1 still answers with 1.0.0"
+
+# start(ctx) raises an error: a hook error, named in the ghost's reason; nothing stops.
+publish_demo 1.0.4
+wait_for 60 "dx ghosts --json demo | jq -e '.[] | select(.version == \"1.0.4\")'" "1.0.4 to be ghosted"
+reason=$(dx ghosts --json demo | jq -r '.[] | select(.version == "1.0.4") | .reason')
+assert_contains "$reason" "start refuses 1.0.4" "the ghost quotes the hook's error"
+assert_contains "$reason" "hooks.lua:" "and says where it was raised"
+assert_eq "$pid" "$(inst_field 1 pid)" "a hook error stops nothing"
+
+# A failing pre-command: the deployment fails with its exit status and output.
+tarball=$(demo_release 1.0.5)
+cp "$tarball" "$T/bucket/dist/demo/demo-1.0.5.tar.gz"
+sum=$(sha256sum "$tarball" | cut -d' ' -f1)
+printf '{"version": "1.0.5", "sha256": "%s", "pre_commands": ["eval io:format(\\"migration broke~n\\"), halt(3)."]}\n' \
+        "$sum" >"$T/bucket/versions/demo/prod/current.json.tmp"
+mv "$T/bucket/versions/demo/prod/current.json.tmp" "$T/bucket/versions/demo/prod/current.json"
+wait_for 60 "dx ghosts --json demo | jq -e '.[] | select(.version == \"1.0.5\")'" "1.0.5 to be ghosted"
+reason=$(dx ghosts --json demo | jq -r '.[] | select(.version == "1.0.5") | .reason')
+assert_contains "$reason" "pre-command" "the ghost says a pre-command failed"
+assert_contains "$reason" "exited with status 3" "with its exit status"
+assert_contains "$reason" "migration broke" "and the tail of its output"
+assert_eq "failed" "$(dx history --json demo | jq -r '[.[] | select(.version == "1.0.5")][0].result')" \
+        "the history records the failed deployment"
+wait_for 60 "all_running 1 1.0.0" "instance 1 back on 1.0.0"
+assert_contains "$(inst_field 1 last_error.text)" "1.0.5" "last_error names the failed version"
 finish
