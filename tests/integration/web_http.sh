@@ -219,6 +219,10 @@ wait_for 10 "grep -q '^data: three' '$T/follow.out'" "the follower's first line"
 echo four >>"$T/log/demo/demo-1-stdout.log"
 wait_for 10 "grep -q '^data: four' '$T/follow.out'" "a new line streamed"
 kill $FOLLOW
+printf 'err one\nerr two\n' >"$T/log/demo/demo-1-stderr.log"
+run 0 curl -s -b "$T/jar" "$WEB/api/apps/demo/instances/1/logs?stream=stderr&lines=1"
+assert_eq "data: err two
+event: end" "$(printf '%s' "$OUT" | grep -v '^$' | grep -v '^data: $')" "stream=stderr: the stderr log"
 assert_eq 400 "$(http_code -b "$T/jar" "$WEB/api/apps/demo/instances/1/logs?stream=both")" "bad stream"
 assert_eq 404 "$(http_code -b "$T/jar" "$WEB/api/apps/demo/instances/3/logs")" "no instance 3"
 wait_for 10 "! pgrep -f 'logs demo 1 -n 1 -f' >/dev/null" "the log follower to end with its stream"
