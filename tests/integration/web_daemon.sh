@@ -53,6 +53,10 @@ assert_contains "$(cat "$T/daemon.log")" "web UI (pid $WEB1) killed by signal 9"
 assert_eq "$P1 $P2" "$(inst_field 1 pid) $(inst_field 2 pid)" "the instances were not touched"
 kill -KILL "$(web_pid)"
 wait_for 20 "curl -sf '$WEB/health'" "the web UI back again"
+# With backoff: 1 s after the first death, twice that after a second one within a minute.
+web_delays() { sed -n 's/.*web UI restarts in \([0-9]*\) ms.*/\1/p' "$T/daemon.log" | tr '\n' ' ' | sed 's/ $//'; }
+wait_for 20 "[ \"\$(web_delays)\" = '1000 2000' ]" "the web UI to restart after 1 s, then 2 s"
+wait_for 20 "curl -sf '$WEB/health'" "the web UI back after its second delay"
 
 # The dashboard's data is the daemon's: real pids, running, ready.
 web_login
