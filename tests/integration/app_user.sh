@@ -8,7 +8,7 @@
 BASE=47840
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root to create a user and run apps as it"; exit 77; }
-command -v useradd >/dev/null || { echo "skip: no useradd"; exit 77; }
+command -v useradd >/dev/null || fail "no useradd (the passwd package)"
 U=dxu$$
 useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$U" ||
         fail "cannot create user $U"
@@ -152,19 +152,17 @@ wait_for 20 "[ \"\$(inst_field 1 crash_restarts)\" = 1 ] && [ \"\$(inst_field 1 
 assert_eq "" "$(foreign_in_session "$(inst_field 1 pid)")" "the restarted instance: all $U"
 
 # --- remote: a shell on the instance, as the user ---
-if command -v script >/dev/null 2>&1; then
-        rm -f "$T/in"; mkfifo "$T/in"
-        script -q -c "$DEPLOYEX -c $T/deployex.json remote hotapp 1" /dev/null <"$T/in" >"$T/remote.out" 2>&1 &
-        shell_pid=$!
-        exec 5>"$T/in"
-        wait_for 30 "grep -q '(hotapp-1@' '$T/remote.out'" "the remote shell prompt"
-        printf '%s\n' 'io:format("remote-node=~p~n",[node()]).' >&5
-        wait_for 10 "grep -q \"remote-node='hotapp-1@\" '$T/remote.out'" "the remote command to run"
-        printf '\007' >&5; sleep 0.3; printf 'q\n' >&5
-        wait_for 10 "! kill -0 $shell_pid" "the remote shell to end"
-        exec 5>&-
-        assert_eq "" "$(find "$svc" -mindepth 1 ! -user "$U" | head -n 5)" "remote left nothing of root's in the tree"
-fi
+rm -f "$T/in"; mkfifo "$T/in"
+script -q -c "$DEPLOYEX -c $T/deployex.json remote hotapp 1" /dev/null <"$T/in" >"$T/remote.out" 2>&1 &
+shell_pid=$!
+exec 5>"$T/in"
+wait_for 30 "grep -q '(hotapp-1@' '$T/remote.out'" "the remote shell prompt"
+printf '%s\n' 'io:format("remote-node=~p~n",[node()]).' >&5
+wait_for 10 "grep -q \"remote-node='hotapp-1@\" '$T/remote.out'" "the remote command to run"
+printf '\007' >&5; sleep 0.3; printf 'q\n' >&5
+wait_for 10 "! kill -0 $shell_pid" "the remote shell to end"
+exec 5>&-
+assert_eq "" "$(find "$svc" -mindepth 1 ! -user "$U" | head -n 5)" "remote left nothing of root's in the tree"
 
 # --- the TLS options file is the user's, 0600 (issue 14) ---
 "$DEPLOYEX" tls-init "$T/tls" >/dev/null || fail "tls-init"

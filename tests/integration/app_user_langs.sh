@@ -6,7 +6,7 @@
 . "$DEPLOYEX_TOP/tests/fixtures/hooks-test-lib.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root to create users and run apps as them"; exit 77; }
-command -v useradd >/dev/null || { echo "skip: no useradd"; exit 77; }
+command -v useradd >/dev/null || fail "no useradd (the passwd package)"
 epmd -daemon
 USERS=""
 for l in ex erl gl; do

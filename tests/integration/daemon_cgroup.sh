@@ -10,7 +10,7 @@ own=$(sed -n 's/^0:://p' /proc/self/cgroup)
 [ "$own" = / ] && own=
 probe="$mnt$own/deployex-test-probe-$$"
 if [ -z "$mnt" ] || ! mkdir "$probe" 2>/dev/null; then
-        echo "no writable cgroup v2 hierarchy here (the daemon falls back to its marker sweep)"
+        echo "skip: no writable cgroup v2 hierarchy here (the daemon falls back to its marker sweep)"
         exit 77
 fi
 rmdir "$probe"

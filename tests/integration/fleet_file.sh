@@ -13,7 +13,7 @@
 #  - SIGSTOP of the canary's daemon in its turn: slot 1 abandons it and fails
 #    the version; nobody fetches it, the canary rolls back once continued.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
-unshare --net --uts --mount true 2>/dev/null || { echo "needs root for unshare --net --uts --mount"; exit 77; }
+unshare --net --uts --mount true 2>/dev/null || { echo "skip: needs root for unshare --net --uts --mount"; exit 77; }
 PORT=47420
 SOAK=700
 STALE=2000

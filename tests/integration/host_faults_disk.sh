@@ -6,7 +6,7 @@
 # converges on the published version -- one VM, nothing ghosted.
 if [ -z "${DEPLOYEX_TEST_MNTNS:-}" ]; then
         if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
-                echo "needs root and mount namespaces (unshare -m) for a tmpfs var_path"
+                echo "skip: needs root and mount namespaces (unshare -m) for a tmpfs var_path"
                 exit 77
         fi
         DEPLOYEX_TEST_MNTNS=1 exec unshare -m --propagation private sh "$0" "$@"

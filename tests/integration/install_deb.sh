@@ -16,7 +16,7 @@
 skip() { echo "skip: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "dpkg -i needs root (CI runs as root)"
 for t in dpkg-buildpackage dh fakeroot setpriv git lintian hardening-check; do
-        command -v $t >/dev/null || skip "$t is missing (scripts/install-deps installs the packaging tools)"
+        command -v $t >/dev/null || fail "$t is missing (scripts/install-deps installs the packaging tools)"
 done
 exec 9>/tmp/deployex-install-test.lock
 flock -w 600 9 || fail "another install test holds /tmp/deployex-install-test.lock"

@@ -99,11 +99,7 @@ run 0 "$DEPLOYEX" -c "$T/tls.json" remote demo $N --dry-run
 assert_contains "$(jqr "$OUT" '.argv | join(" ")')" "-proto_dist inet_tls -ssl_dist_optfile $T/var/tls/demo.ssl_dist.conf" "erlang: tls options on erl's command line"
 
 # The real thing: start the release as the daemon would, then a remote shell on a pty.
-if ! command -v script >/dev/null 2>&1; then
-        echo "skip: no script(1) for a pty; the real remote shell is not tested"
-        finish
-        exit 0
-fi
+command -v script >/dev/null 2>&1 || fail "no script(1) for a pty (util-linux's bsdutils)"
 epmd -daemon
 # As the start hook does: the cookie in HOME/.erlang.cookie, not on argv.
 mkdir -p -m 700 "$SVC/home" && printf '%s' "$COOKIE" >"$SVC/home/.erlang.cookie" && chmod 400 "$SVC/home/.erlang.cookie"
@@ -140,11 +136,7 @@ ok
 assert_contains "$(answer $PORT)" "demo 1.0.0" "the instance still answers"
 
 # Elixir: a minimal mix release (built once, offline, cached with the other fixtures).
-if ! command -v mix >/dev/null 2>&1; then
-        echo "skip: no mix; the Elixir remote shell is not tested"
-        finish
-        exit 0
-fi
+command -v mix >/dev/null 2>&1 || fail "no mix (scripts/install-deps installs elixir)"
 EXREL="$FIXTURES/elixir-remote/ex"
 if [ ! -x "$EXREL/bin/ex" ]; then
         src="$T/ex-src"

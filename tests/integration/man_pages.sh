@@ -6,6 +6,7 @@
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 
 command -v scdoc >/dev/null || fail "scdoc is not installed (scripts/install-deps installs it)"
+command -v man >/dev/null || fail "man is not installed (scripts/install-deps installs man-db)"
 for page in cli:deployex.1 configuration:deployex.json.5 state-files:deployex-state.5 \
         hooks:deployex-hooks.7; do
         doc=${page%%:*} man=${page#*:}
@@ -15,17 +16,15 @@ for page in cli:deployex.1 configuration:deployex.json.5 state-files:deployex-st
                 fail "scdoc refused the page made from docs/$doc.md: $(cat "$T/scdoc.err")"
         name=${man%.*}
         assert_contains "$(head -n 20 "$T/$man")" ".TH \"$name\" \"${man##*.}\"" "$man's title"
-        if command -v man >/dev/null; then
-                warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z \
-                        "$T/$man" 2>&1 >/dev/null)
-                assert_eq "" "$warnings" "groff warnings for $man"
-                text=$(LC_ALL=C.UTF-8 MANWIDTH=100 man -l "$T/$man" 2>/dev/null)
-                assert_contains "$text" "NAME" "$man's NAME section"
-                # No markup may leak through: the converter escapes what scdoc would eat.
-                printf '%s' "$text" | grep -Eq '\*\*[A-Za-z`]' &&
-                        fail "Markdown bold left in $man: $(printf '%s' "$text" | grep -E '\*\*[A-Za-z`]')"
-                assert_not_contains "$text" '](' "a Markdown link left in $man"
-        fi
+        warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z \
+                "$T/$man" 2>&1 >/dev/null)
+        assert_eq "" "$warnings" "groff warnings for $man"
+        text=$(LC_ALL=C.UTF-8 MANWIDTH=100 man -l "$T/$man" 2>/dev/null)
+        assert_contains "$text" "NAME" "$man's NAME section"
+        # No markup may leak through: the converter escapes what scdoc would eat.
+        printf '%s' "$text" | grep -Eq '\*\*[A-Za-z`]' &&
+                fail "Markdown bold left in $man: $(printf '%s' "$text" | grep -E '\*\*[A-Za-z`]')"
+        assert_not_contains "$text" '](' "a Markdown link left in $man"
 done
 
 # Every visible command has a heading in docs/cli.md ("### pin APP VERSION / unpin APP").

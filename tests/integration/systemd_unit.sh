@@ -6,7 +6,7 @@
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 
 unit="$DEPLOYEX_TOP/examples/systemd/deployex.service"
-command -v systemd-analyze >/dev/null || { echo "skip: systemd-analyze is not installed"; exit 77; }
+command -v systemd-analyze >/dev/null || fail "systemd-analyze is not installed (scripts/install-deps installs systemd)"
 # --threshold is in tenths: 35 = an overall exposure of 3.5.
 systemd-analyze security --offline=true --threshold=35 "$unit" >"$T/analyze" 2>&1 ||
         fail "exposure above 3.5: $(tail -n 1 "$T/analyze")"

@@ -3,7 +3,8 @@
  * peers (tests/peers/).  Those binaries run for real only from their
  * integration script (tests/integration/bucket_*.sh), which starts the peers
  * and exports DEPLOYEX_TEST_* variables; run bare (tests/run's unit pass)
- * they skip.  Header-only.
+ * they exit 77, which tests/run reports as SKIP and run_peer_test (peers.sh)
+ * as a failure.  Header-only.
  */
 #ifndef DEPLOYEX_TEST_PEER_UTIL_H
 #define DEPLOYEX_TEST_PEER_UTIL_H
@@ -18,7 +19,19 @@
 #include "state/json.h"
 #include "base/util.h"
 
-/* The variable's value; skips the calling test when unset. */
+/*
+ * Without var, which the integration script exports with its peers' addresses,
+ * there is nothing to talk to: say which script runs this binary, exit 77.
+ */
+static inline void peer_skip_unless(const char *var, const char *script)
+{
+        if (getenv(var))
+                return;
+        printf("skip: %s is unset; %s runs this binary with its peers\n", var, script);
+        exit(77);
+}
+
+/* The variable's value; skips the calling test when unset (a script that forgot one). */
 #define PEER_ENV(name) (getenv(name) ? getenv(name) : (skip(), ""))
 
 /* A config for app "myapp" under root (var, overrides). */

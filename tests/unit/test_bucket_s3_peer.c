@@ -8,7 +8,7 @@
  *   DEPLOYEX_TEST_S3_BACKEND   s3rver itself (publish) DEPLOYEX_TEST_ROOT    a scratch dir
  *   DEPLOYEX_TEST_IMDS_ENDPOINT the IMDSv2 peer         AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
  *
- * Skips when they are unset.  The tests run in order and build on each other
+ * Exits 77 (a skip) when they are unset.  The tests run in order and build on each other
  * (publish, poll, republish, break things, recover), like a daemon's life.
  */
 #include <errno.h>
@@ -417,5 +417,6 @@ int main(void)
                 cmocka_unit_test(test_conditional_writes),
         };
 
+        peer_skip_unless("DEPLOYEX_TEST_S3_ENDPOINT", "tests/integration/bucket_s3.sh");
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -7,7 +7,7 @@
  *   DEPLOYEX_TEST_AWS_ENDPOINT   Secrets Manager + IMDS   DEPLOYEX_TEST_GCP_ENDPOINT  Secret Manager
  *   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY             GOOGLE_APPLICATION_CREDENTIALS
  *
- * Skips when they are unset.
+ * Exits 77 (a skip) when they are unset.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -168,5 +168,6 @@ int main(void)
                 cmocka_unit_test(test_gcp),
         };
 
+        peer_skip_unless("DEPLOYEX_TEST_AWS_ENDPOINT", "tests/integration/bucket_secrets.sh");
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
