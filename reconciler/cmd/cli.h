@@ -1,11 +1,12 @@
 /*
  * cli: the command table of the `deployex` binary (DESIGN §3).
  *
- * Each command lives in its own reconciler/cmd_*.c and is listed in
- * main.c's table.  A command gets argv after its name (argv[0] is the
- * command name) and the global options; it returns the exit status:
- * 0 ok, 1 failure, 2 usage error.  Errors go to stderr as one line naming
- * the file/field/app at fault.
+ * Each command lives in a file of its own in reconciler/cmd/ and is listed
+ * in main.c's table (`run` too: run.c execs the daemon program, whose main
+ * is reconciler/daemon/deployexd.c).  A command gets argv after its name
+ * (argv[0] is the command name) and the global options; it returns the exit
+ * status: 0 ok, 1 failure, 2 usage error.  Errors go to stderr as one line
+ * naming the file/field/app at fault.
  */
 #ifndef DEPLOYEX_CLI_H
 #define DEPLOYEX_CLI_H
@@ -67,7 +68,7 @@ int cli_parse_json_app(const struct cli_command *cmd, int argc, char **argv, boo
  */
 int cli_parse_since(const char *s, uint64_t now_ms, uint64_t *ret_ms);
 
-/* The commands, one reconciler/cmd_*.c each. */
+/* The commands, one file each in reconciler/cmd/. */
 extern const struct cli_command cmd_check, cmd_plan, cmd_status, cmd_history, cmd_ghosts,
         cmd_pin, cmd_unpin, cmd_pause, cmd_resume, cmd_restart, cmd_unghost, cmd_hash_password,
         cmd_version, cmd_run, cmd_logs, cmd_remote, cmd_hook, cmd_rpc, cmd_publish, cmd_metrics,

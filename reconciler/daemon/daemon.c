@@ -1113,77 +1113,95 @@ static void raise_fd_limit(void)
         }
 }
 
-int daemon_main(const char *cli_exe, const char *config_path, bool debug)
+/*
+ * Everything before the loop: the configuration, the lock, the loop's fds,
+ * the apps with their instances adopted and their journaled steps resumed.
+ * EXIT_OK, or the exit status (and *ret_loaded false when there was not even
+ * a configuration to release).
+ */
+static int daemon_start(struct daemon *d, const char *cli_exe, bool *ret_loaded)
 {
-        struct daemon d;
         struct buf err = BUF_INIT;
         char exe[PATH_MAX];
         int status = EXIT_FAIL;
         ssize_t n;
 
-        memset(&d, 0, sizeof(d));
-        d.epfd = -1;
-        d.lock_fd = -1;
-        if (debug)
-                log_set_level(LOG_DEBUG);
+        *ret_loaded = false;
         if (crash_point_init() < 0)
                 return EXIT_FAIL;
-        d.config_path = config_path;
-        d.watch_path = config_file_of(config_path);
+        d->watch_path = config_file_of(d->config_path);
         raise_fd_limit();
         /* Orphans of the instances (a setsid grandchild) are reparented to us, not to init. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 log_warn("cannot become a child subreaper: %s", strerror(errno));
-        if (load_config(&d, &d.cfg, &err) < 0) {
+        if (load_config(d, &d->cfg, &err) < 0) {
                 fprintf(stderr, "%s%s", err.data, err.len && err.data[err.len - 1] == '\n' ? "" : "\n");
-                free(d.watch_path);
-                free(d.config_text);
+                free(d->watch_path);
+                free(d->config_text);
                 buf_release(&err);
                 return EXIT_FAIL;
         }
+        *ret_loaded = true;
         /* A store's secrets were fetched by `deployex run` and reach us as the env adapter's. */
-        if (secrets_load_with(&d.cfg, NULL, &err) < 0) {
+        if (secrets_load_with(&d->cfg, NULL, &err) < 0) {
                 fprintf(stderr, "deployex: %s\n", err.data);
                 goto out;
         }
-        share_secrets(&d);
+        share_secrets(d);
         n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         if (n <= 0) {
                 log_errno(-errno, "cannot find my own executable");
                 goto out;
         }
         exe[n] = '\0';
-        d.cli_exe = xstrdup(cli_exe);
-        d.log_exe = find_log_exe(exe);
+        d->cli_exe = xstrdup(cli_exe);
+        d->log_exe = find_log_exe(exe);
         srand((unsigned)(getpid() ^ time_now_ms()));
-        if (take_lock(&d) < 0 || setup_loop(&d) < 0)
+        if (take_lock(d) < 0 || setup_loop(d) < 0)
                 goto out;
-        cgroups_init(&d);
-        write_job_config(&d);
+        cgroups_init(d);
+        write_job_config(d);
         /* The admin web UI, when http is set: a process tree of its own (webchild.h). */
-        webchild_start(&d.cfg, d.cli_exe, d.config_path);
-        if (source_open_unfetched(&d.cfg, &d.src, &err) < 0)
+        webchild_start(&d->cfg, d->cli_exe, d->config_path);
+        if (source_open_unfetched(&d->cfg, &d->src, &err) < 0)
                 log_err("%s; the last good desired state stays in force", err.data);
-
-        d.apps = xcalloc(d.cfg.napps + 1, sizeof(struct app_rt *));
-        for (size_t i = 0; i < d.cfg.napps; i++) {
-                struct app_rt *a = app_new(&d, &d.cfg.apps[i]);
-                d.apps[d.napps++] = a;
-                app_load_instances(&d, a);
+        d->apps = xcalloc(d->cfg.napps + 1, sizeof(struct app_rt *));
+        for (size_t i = 0; i < d->cfg.napps; i++) {
+                struct app_rt *a = app_new(d, &d->cfg.apps[i]);
+                d->apps[d->napps++] = a;
+                app_load_instances(d, a);
         }
-        adopt_unrecorded(&d);
-        host_faults_resume(&d);
-        for (size_t i = 0; i < d.napps; i++) {
+        adopt_unrecorded(d);
+        host_faults_resume(d);
+        for (size_t i = 0; i < d->napps; i++) {
                 /* Recovery records tokens and hashes: it needs the desired state. */
-                refresh_desired(&d, d.apps[i]);
-                exec_recover(&d, d.apps[i]);
+                refresh_desired(d, d->apps[i]);
+                exec_recover(d, d->apps[i]);
         }
-        log_info("deployex %s running: %zu apps, var_path '%s', source '%s'", DEPLOYEX_VERSION,
-                 d.napps, d.cfg.var_path, d.cfg.source);
-        d.next_resync_ms = time_now_ms() + RESYNC_MS;
-        reconcile(&d);
-        (void)sd_notify_send("READY=1");
+        status = EXIT_OK;
+out:
+        buf_release(&err);
+        return status;
+}
 
+/* SIGTERM: no new plans, only the stops and their SIGKILL deadlines. */
+static void stopping_pass(struct daemon *d)
+{
+        d->now_ms = time_now_ms();
+        d->apps_dirty = false;
+        for (size_t a = 0; a < d->napps; a++) {
+                d->apps[a]->dirty = false;
+                sup_tick(d, d->apps[a]);
+                sup_save_pending(d, d->apps[a]);
+        }
+        arm_timer(d, min_deadline(sup_next_deadline(d), d->now_ms + 1000));
+        d->now_ms = 0;
+        d->dirty = false;
+}
+
+/* The loop until the daemon exits; its exit status. */
+static int daemon_loop(struct daemon *d)
+{
         for (unsigned spins = 0;; ) {
                 struct epoll_event events[32];
                 /*
@@ -1191,62 +1209,69 @@ int daemon_main(const char *cli_exe, const char *config_path, bool debug)
                  * instance) asks for another plan at once; a few in a row at
                  * most, so that a step failing on the spot cannot spin the loop.
                  */
-                bool pending = d.dirty || d.apps_dirty;
+                bool pending = d->dirty || d->apps_dirty;
                 spins = pending ? spins + 1 : 0;
-                int ready = epoll_wait(d.epfd, events, 32, pending && spins <= 8 ? 0 : -1);
+                int ready = epoll_wait(d->epfd, events, 32, pending && spins <= 8 ? 0 : -1);
                 if (ready < 0 && errno != EINTR) {
                         log_errno(-errno, "epoll_wait");
-                        break;
+                        return EXIT_FAIL;
                 }
                 for (int i = 0; i < ready; i++) {
                         struct loop_fd *lfd = events[i].data.ptr;
-                        lfd->on_ready(&d, lfd, events[i].events);
+                        lfd->on_ready(d, lfd, events[i].events);
                 }
-                if (d.quitting) {
-                        jobs_kill_all(&d);
-                        workers_kill_all(&d);
-                        status = EXIT_OK;
-                        break;
+                if (d->quitting) {
+                        jobs_kill_all(d);
+                        workers_kill_all(d);
+                        return EXIT_OK;
                 }
-                if (d.stopping && !any_running(&d) && !d.jobs) {
-                        cgroups_remove(&d);
+                if (d->stopping && !any_running(d) && !d->jobs) {
+                        cgroups_remove(d);
                         log_info("every instance stopped; bye");
-                        status = EXIT_OK;
-                        break;
+                        return EXIT_OK;
                 }
-                if (d.reload && !d.stopping)
-                        reload(&d);
-                if (d.apps_dirty && d.stopping)
-                        d.dirty = true;
-                if (d.dirty) {
-                        if (d.stopping) {
-                                d.now_ms = time_now_ms();
-                                d.apps_dirty = false;
-                                for (size_t a = 0; a < d.napps; a++) {
-                                        d.apps[a]->dirty = false;
-                                        sup_tick(&d, d.apps[a]);
-                                        sup_save_pending(&d, d.apps[a]);
-                                }
-                                arm_timer(&d, min_deadline(sup_next_deadline(&d), d.now_ms + 1000));
-                                d.now_ms = 0;
-                                d.dirty = false;
-                        } else {
-                                reconcile(&d);
-                        }
-                } else if (d.apps_dirty) {
-                        reconcile_dirty_apps(&d);
-                }
+                if (d->reload && !d->stopping)
+                        reload(d);
+                if (d->apps_dirty && d->stopping)
+                        d->dirty = true;
+                if (d->dirty && d->stopping)
+                        stopping_pass(d);
+                else if (d->dirty)
+                        reconcile(d);
+                else if (d->apps_dirty)
+                        reconcile_dirty_apps(d);
         }
-out:
-        {
+}
+
+int daemon_main(const char *cli_exe, const char *config_path, bool debug)
+{
+        struct daemon d;
+        bool loaded;
+        int status;
+
+        memset(&d, 0, sizeof(d));
+        d.epfd = -1;
+        d.lock_fd = -1;
+        if (debug)
+                log_set_level(LOG_DEBUG);
+        d.config_path = config_path;
+        status = daemon_start(&d, cli_exe, &loaded);
+        if (!loaded)
+                return status;
+        if (status == EXIT_OK) {
+                log_info("deployex %s running: %zu apps, var_path '%s', source '%s'",
+                         DEPLOYEX_VERSION, d.napps, d.cfg.var_path, d.cfg.source);
+                d.next_resync_ms = time_now_ms() + RESYNC_MS;
+                reconcile(&d);
+                (void)sd_notify_send("READY=1");
+                status = daemon_loop(&d);
+        }
+        if (status == EXIT_OK && d.lock_fd >= 0) {
                 struct buf pid = BUF_INIT;
-                if (status == EXIT_OK && d.lock_fd >= 0) {
-                        path_pid_file(&d.cfg, &pid);
-                        (void)unlink(pid.data);
-                }
+                path_pid_file(&d.cfg, &pid);
+                (void)unlink(pid.data);
                 buf_release(&pid);
         }
         daemon_release(&d);
-        buf_release(&err);
         return status;
 }

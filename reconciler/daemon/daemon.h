@@ -15,6 +15,7 @@
 #ifndef DEPLOYEX_DAEMON_H
 #define DEPLOYEX_DAEMON_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -255,6 +256,27 @@ bool job_err_line(const struct job *j, const char *prefix, struct buf *out);
 void job_describe_failure(const struct job *j, struct buf *out);
 
 /* supervisor.c */
+/*
+ * The one way a job is started for an instance (a step's phase, a hook, the
+ * readiness watch): `deployex CMD [APP N] ARGS...`, named after what_fmt in
+ * the logs, owned by the instance (cancelled with it) unless fire_and_forget.
+ * NULL with errno set when it could not start; jobs.c has logged it (and
+ * noted a host fault).
+ */
+struct inst_job {
+        const char *cmd;              /* "__hook", "__ready", "__fetch", "__unpack" */
+        bool app_and_number;          /* the app's name and the instance number follow cmd */
+        const char *const *args;      /* then these, NULL-terminated; NULL = none */
+        bool as_app_user;             /* runs as the app's user from its exec on (DESIGN §8) */
+        uint64_t timeout_ms;
+        job_done_fn done;
+        bool fire_and_forget;         /* no owner: outlives the instance (on_event) */
+        int arg;                      /* job->arg: the pid the answer is about, for instance */
+};
+struct job *inst_job_start(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+                           const char *what_fmt, ...) __attribute__((format(printf, 4, 5)));
+struct job *inst_job_startv(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+                            const char *what_fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 void instance_set_state(struct daemon *d, struct instance_rt *in, enum instance_state s,
                         const char *why);
 int instance_save(struct daemon *d, struct instance_rt *in);

@@ -25,6 +25,7 @@
  * it back exactly as after a full deployment.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,22 +287,23 @@ static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char
  * never fails a deployment.  false for any other failure, which the caller
  * handles as before.
  */
-static bool phase_job_as(struct daemon *d, struct instance_rt *in, const struct proc_ids *ids,
-                         const char *what, const char *const *args, uint64_t timeout_ms,
-                         job_done_fn done, int arg)
+static bool phase_job(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+                      const char *what_fmt, ...) __attribute__((format(printf, 4, 5)));
+static bool phase_job(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+                      const char *what_fmt, ...)
 {
-        if (job_start_as(d, ids, what, args, timeout_ms, done, in, arg))
+        struct job *j;
+        va_list ap;
+
+        va_start(ap, what_fmt);
+        j = inst_job_startv(d, in, spec, what_fmt, ap);
+        va_end(ap);
+        if (j)
                 return true;
         if (!host_fault_errno(errno))
                 return false;
         in->op->retry_at_ms = host_faults_retry_at(d);
         return true;
-}
-
-static bool phase_job(struct daemon *d, struct instance_rt *in, const char *what,
-                      const char *const *args, uint64_t timeout_ms, job_done_fn done, int arg)
-{
-        return phase_job_as(d, in, NULL, what, args, timeout_ms, done, arg);
 }
 
 void exec_tick(struct daemon *d, struct app_rt *a)
@@ -807,291 +809,348 @@ static void remove_instance(struct daemon *d, struct instance_rt *in)
         d->dirty = true;
 }
 
-static void advance(struct daemon *d, struct instance_rt *in)
+/* --- one function per phase (enum op_phase); advance() dispatches --- */
+
+static void enter_fetch(struct daemon *d, struct instance_rt *in)
 {
-        struct op *op = in->op;
-        struct buf a = BUF_INIT, b = BUF_INIT;
-        char num[16], max[32];
+        const char *args[] = { in->app->name, in->op->step.to, NULL };
+        const struct inst_job job = { .cmd = "__fetch", .args = args,
+                                      .timeout_ms = FETCH_TIMEOUT_MS, .done = fetch_done };
+
+        if (!phase_job(d, in, &job, "fetch %s-%s", in->app->name, in->op->step.to))
+                deploy_deferred(d, in, "fetch", "cannot start the fetch job");
+}
+
+/*
+ * The unpack job of `version` (from the cache) into the instance's release
+ * tree `into`, as the app's user (DESIGN §8): it reads the tarball and
+ * writes its own tree.  -errno when the tarball cannot be shared with it
+ * (logged); else whether the job started (or waits out a host fault).
+ */
+static int unpack_job(struct daemon *d, struct instance_rt *in, const char *version,
+                      const char *into, job_done_fn done, const char *what_suffix)
+{
+        struct buf tar = BUF_INIT;
+        char max[32];
         int r;
 
-        snprintf(num, sizeof(num), "%d", in->rec.instance);
-        switch (op->step.action) {
-        case PLAN_REMOVE:
-                if (sup_is_running(in))
-                        sup_stop(d, in, after_stop);
-                else
-                        remove_instance(d, in);
-                goto out;
-        case PLAN_STOP:
-                if (sup_is_running(in)) {
-                        sup_stop(d, in, after_stop);
-                } else {
-                        in->rec.ready = false;
-                        instance_set_state(d, in, INSTANCE_STOPPED, op->step.reason);
-                        op_finish(d, in);
-                }
-                goto out;
-        default:
-                break;
+        path_cache_file(&d->cfg, in->app->name, version, &tar);
+        if ((r = app_user_share_cache_file(&d->cfg, in->app->cfg, tar.data)) < 0) {
+                log_errno(r, "app=%s: cannot let user %s read '%s'", in->app->name,
+                          in->app->cfg->user, tar.data);
+                buf_release(&tar);
+                return r;
         }
+        snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
+        const char *args[] = { tar.data, into, max, NULL };
+        const struct inst_job job = { .cmd = "__unpack", .args = args, .as_app_user = true,
+                                      .timeout_ms = UNPACK_TIMEOUT_MS, .done = done };
+        r = phase_job(d, in, &job, "unpack %s-%s into %s/%d%s", in->app->name, version,
+                      in->app->name, in->rec.instance, what_suffix);
+        buf_release(&tar);
+        return r;
+}
 
-        switch (op->phase) {
-        case PHASE_FETCH: {
-                const char *args[] = { "__fetch", in->app->name, op->step.to, NULL };
-                buf_printf(&a, "fetch %s-%s", in->app->name, op->step.to);
-                if (!phase_job(d, in, a.data, args, FETCH_TIMEOUT_MS, fetch_done, 0))
-                        deploy_deferred(d, in, "fetch", "cannot start the fetch job");
-                break;
+static void enter_unpack(struct daemon *d, struct instance_rt *in)
+{
+        struct buf nw = BUF_INIT, dir = BUF_INIT;
+        int r;
+
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &nw);
+        /* A leftover new/ from an interrupted deploy is not trusted. */
+        if ((r = remove_tree(nw.data)) < 0) {
+                log_errno(r, "cannot remove '%s'", nw.data);
+                deploy_deferred(d, in, "unpack", "cannot clear new/");
+                goto out;
         }
-        case PHASE_UNPACK: {
-                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &b);
-                /* A leftover new/ from an interrupted deploy is not trusted. */
-                if ((r = remove_tree(b.data)) < 0) {
-                        log_errno(r, "cannot remove '%s'", b.data);
-                        deploy_deferred(d, in, "unpack", "cannot clear new/");
-                        break;
-                }
-                path_service_dir(&d->cfg, in->app->name, in->rec.instance, &a);
-                (void)mkdir_p(a.data, 0700);
-                /* The app's user unpacks into its tree and reads the tarball (DESIGN §8). */
-                if ((r = app_user_own_tree(&d->cfg, in->app->cfg, in->rec.instance)) < 0) {
-                        log_errno(r, "app=%s: cannot give '%s' to user %s", in->app->name, a.data,
-                                  in->app->cfg->user);
-                        deploy_deferred(d, in, "unpack", "cannot give the service tree to the app's user");
-                        break;
-                }
-                path_cache_file(&d->cfg, in->app->name, op->step.to, &a);
-                if ((r = app_user_share_cache_file(&d->cfg, in->app->cfg, a.data)) < 0) {
-                        log_errno(r, "app=%s: cannot let user %s read '%s'", in->app->name,
-                                  in->app->cfg->user, a.data);
-                        deploy_deferred(d, in, "unpack", "cannot let the app's user read the tarball");
-                        break;
-                }
-                snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
-                const char *args[] = { "__unpack", a.data, b.data, max, NULL };
-                char what[256];
-                snprintf(what, sizeof(what), "unpack %s-%s into %s/%d", in->app->name,
-                         op->step.to, in->app->name, in->rec.instance);
-                if (!phase_job_as(d, in, in->app->cfg->ids, what, args, UNPACK_TIMEOUT_MS,
-                                  unpack_done, 0))
-                        deploy_deferred(d, in, "unpack", "cannot start the unpack job");
-                break;
+        path_service_dir(&d->cfg, in->app->name, in->rec.instance, &dir);
+        (void)mkdir_p(dir.data, 0700);
+        /* The app's user unpacks into its tree and reads the tarball (DESIGN §8). */
+        if ((r = app_user_own_tree(&d->cfg, in->app->cfg, in->rec.instance)) < 0) {
+                log_errno(r, "app=%s: cannot give '%s' to user %s", in->app->name, dir.data,
+                          in->app->cfg->user);
+                deploy_deferred(d, in, "unpack", "cannot give the service tree to the app's user");
+                goto out;
         }
-        case PHASE_PREFLIGHT: {
-                const char *args[] = { "__hook", in->app->name, num, "preflight", "--version",
-                                       op->step.to, NULL };
-                char what[256];
-                snprintf(what, sizeof(what), "pre-flight %s-%s on %s/%d", in->app->name,
-                         op->step.to, in->app->name, in->rec.instance);
-                if (!phase_job(d, in, what, args, UPGRADE_KIND_TIMEOUT_MS, preflight_done, 0))
-                        deploy_deferred(d, in, "check", "cannot start the pre-flight job");
-                break;
-        }
-        case PHASE_STOP:
-                sup_stop(d, in, after_stop);
-                break;
-        case PHASE_ROTATE:
-                if (op->step.action == PLAN_ROLLBACK)
-                        r = replace_current(d, in, "previous");
+        r = unpack_job(d, in, in->op->step.to, nw.data, unpack_done, "");
+        if (r < 0)
+                deploy_deferred(d, in, "unpack", "cannot let the app's user read the tarball");
+        else if (r == 0)
+                deploy_deferred(d, in, "unpack", "cannot start the unpack job");
+out:
+        buf_release(&nw);
+        buf_release(&dir);
+}
+
+static void enter_preflight(struct daemon *d, struct instance_rt *in)
+{
+        const char *args[] = { "preflight", "--version", in->op->step.to, NULL };
+        const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
+                                      .timeout_ms = UPGRADE_KIND_TIMEOUT_MS,
+                                      .done = preflight_done };
+
+        if (!phase_job(d, in, &job, "pre-flight %s-%s on %s/%d", in->app->name, in->op->step.to,
+                       in->app->name, in->rec.instance))
+                deploy_deferred(d, in, "check", "cannot start the pre-flight job");
+}
+
+static void enter_stop(struct daemon *d, struct instance_rt *in)
+{
+        sup_stop(d, in, after_stop);
+}
+
+/* A rollback with nothing to go back to: stopped, not stuck in deploying. */
+static void rollback_failed(struct daemon *d, struct instance_rt *in, const char *why)
+{
+        sup_record_history(d, in, HISTORY_ROLLBACK, in->op->step.from, in->op->step.to, false,
+                           why);
+        in->rec.previous_version[0] = '\0';
+        instance_set_state(d, in, INSTANCE_STOPPED, "rollback failed");
+        op_finish(d, in);
+}
+
+static void enter_rotate(struct daemon *d, struct instance_rt *in)
+{
+        const struct op *op = in->op;
+        bool rollback = op->step.action == PLAN_ROLLBACK;
+        int r = rollback ? replace_current(d, in, "previous") : rotate_forward(d, in);
+
+        if (r < 0) {
+                log_errno(r, "app=%s instance=%d: cannot rotate releases", in->app->name,
+                          in->rec.instance);
+                if (rollback)
+                        rollback_failed(d, in, "cannot rotate releases");
                 else
-                        r = rotate_forward(d, in);
-                if (r < 0) {
-                        log_errno(r, "app=%s instance=%d: cannot rotate releases", in->app->name,
-                                  in->rec.instance);
-                        if (op->step.action == PLAN_ROLLBACK) {
-                                sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from,
-                                                   op->step.to, false, "cannot rotate releases");
-                                /* Nothing to go back to: stopped, not stuck in deploying. */
-                                in->rec.previous_version[0] = '\0';
-                                instance_set_state(d, in, INSTANCE_STOPPED, "rollback failed");
-                                op_finish(d, in);
-                        } else {
-                                deploy_failed(d, in, "cannot rotate releases");
-                        }
-                        break;
-                }
-                deferred_done(d, in->app, op->step.to);
-                if (op->step.action == PLAN_ROLLBACK) {
-                        str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
-                        in->rec.previous_version[0] = '\0';
-                        in->rec.deploy_started_at_ms = 0;
-                        in->rec.probation_started_at_ms = 0;
-                        in->rec.probation_crashes = 0;
-                        in->rec.consecutive_crashes = 0;
-                        instance_save(d, in);
-                        set_phase(d, in, PHASE_START);
-                } else {
-                        str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
-                                 in->rec.version);
-                        str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
-                        in->rec.consecutive_crashes = 0;
-                        instance_save(d, in);
-                        set_phase(d, in, PHASE_PRE_COMMANDS);
-                }
-                advance(d, in);
-                break;
-        case PHASE_PRE_COMMANDS: {
-                const char *args[] = { "__hook", in->app->name, num, "pre_commands", NULL };
-                char what[256];
-                if (pre_commands_ran(d, in)) {
-                        set_phase(d, in, PHASE_START);
-                        advance(d, in);
-                        break;
-                }
-                instance_set_state(d, in, INSTANCE_PRE_COMMANDS, NULL);
-                snprintf(what, sizeof(what), "hook pre_commands %s/%d", in->app->name,
-                         in->rec.instance);
-                /* Each pre-command has its own timeout in the hook; this bounds them all. */
-                if (!phase_job(d, in, what, args, in->app->cfg->rollback_timeout_ms,
-                               pre_commands_done, 0))
-                        deploy_failed(d, in, "cannot run the pre_commands hook");
-                break;
+                        deploy_failed(d, in, "cannot rotate releases");
+                return;
         }
-        case PHASE_START:
-                if (op->step.action == PLAN_RESTART) {
-                        in->rec.forced_restarts++;
-                        if (op->step.instance_token)
-                                str_copy(in->rec.instance_restart_token,
-                                         sizeof(in->rec.instance_restart_token), op->step.token);
-                        else
-                                str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
-                                         op->step.token);
-                        sup_record_history(d, in, HISTORY_RESTART, in->rec.version,
-                                           in->rec.version, true, op->step.reason);
-                } else if (op->step.action == PLAN_ROLLBACK) {
-                        if (!op->recorded) {
-                                sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from,
-                                                   op->step.to, true, op->step.reason);
-                                sup_hook_event(d, in, "rolled_back");
-                        }
-                } else {
-                        /* A fresh deployment applies the restart requests in force. */
-                        str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
-                                 in->app->desired.override.restart);
-                        const char *tok = override_instance_token(&in->app->desired.override,
-                                                                  in->rec.instance);
-                        str_copy(in->rec.instance_restart_token,
-                                 sizeof(in->rec.instance_restart_token), tok ? tok : "");
-                }
-                instance_set_state(d, in, INSTANCE_STARTING, "starting");
-                op_finish(d, in);
-                sup_start(d, in);
-                break;
-        case PHASE_UPGRADE_KIND: {
-                if (!hot_candidate(in)) {
-                        set_phase(d, in, PHASE_STOP);
-                        advance(d, in);
-                        break;
-                }
-                const char *args[] = { "__hook", in->app->name, num, "upgrade_kind", "--version",
-                                       op->step.to, "--from", in->rec.version, NULL };
-                char what[256];
-                snprintf(what, sizeof(what), "hook upgrade_kind %s/%d", in->app->name,
-                         in->rec.instance);
-                if (!phase_job(d, in, what, args, UPGRADE_KIND_TIMEOUT_MS, upgrade_kind_done,
-                                    in->rec.pid)) {
-                        set_phase(d, in, PHASE_STOP);
-                        advance(d, in);
-                }
-                break;
-        }
-        case PHASE_HOT_PRE_COMMANDS: {
-                /* ctx.version is the new release: its pre_commands run from new/. */
-                const char *args[] = { "__hook", in->app->name, num, "pre_commands", "--version",
-                                       op->step.to, "--from", op->step.from, "--hot", NULL };
-                char what[256];
-                if (pre_commands_ran(d, in)) {
-                        set_phase(d, in, PHASE_HOT_UPGRADE);
-                        advance(d, in);
-                        break;
-                }
-                snprintf(what, sizeof(what), "hook pre_commands %s/%d (hot)", in->app->name,
-                         in->rec.instance);
-                if (!phase_job(d, in, what, args, in->app->cfg->rollback_timeout_ms,
-                               hot_pre_commands_done, 0))
-                        hot_not_installed(d, in, "cannot run the pre_commands hook");
-                break;
-        }
-        case PHASE_HOT_UPGRADE: {
-                if (!sup_is_running(in)) {
-                        hot_fallback(d, in, "the instance stopped before its hot upgrade");
-                        break;
-                }
-                const char *args[] = { "__hook", in->app->name, num, "hot_upgrade", "--version",
-                                       op->step.to, "--from", op->step.from, "--hot", NULL };
-                char what[256];
-                snprintf(what, sizeof(what), "hook hot_upgrade %s/%d %s -> %s", in->app->name,
-                         in->rec.instance, op->step.from, op->step.to);
-                /* arg: the pid upgraded; the same one must be there after. */
-                if (!phase_job(d, in, what, args, HOT_UPGRADE_TIMEOUT_MS, hot_upgrade_done,
-                                    in->rec.pid))
-                        hot_not_installed(d, in, "cannot run the hot_upgrade hook");
-                break;
-        }
-        case PHASE_HOT_PREVIOUS: {
-                /* The new release lives in current/ now (hot) or goes there (fallback). */
-                if (op->step.action == PLAN_DEPLOY_HOT)
-                        remove_new(d, in);
-                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &b);
-                if ((r = remove_tree(b.data)) < 0) {
-                        log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
-                                  in->rec.instance, b.data);
-                        hot_previous_finish(d, in, false);
-                        break;
-                }
-                path_cache_file(&d->cfg, in->app->name, op->step.from, &a);
-                if (!op->step.from[0] || access(a.data, R_OK) != 0) {
-                        log_warn("app=%s instance=%d: %s is not in the cache; no release to roll "
-                                 "back to", in->app->name, in->rec.instance,
-                                 op->step.from[0] ? op->step.from : "the old release");
-                        hot_previous_finish(d, in, false);
-                        break;
-                }
-                if ((r = app_user_share_cache_file(&d->cfg, in->app->cfg, a.data)) < 0) {
-                        log_errno(r, "app=%s: cannot let user %s read '%s'", in->app->name,
-                                  in->app->cfg->user, a.data);
-                        hot_previous_finish(d, in, false);
-                        break;
-                }
-                snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
-                const char *args[] = { "__unpack", a.data, b.data, max, NULL };
-                char what[256];
-                snprintf(what, sizeof(what), "unpack %s-%s into %s/%d/previous", in->app->name,
-                         op->step.from, in->app->name, in->rec.instance);
-                if (!phase_job_as(d, in, in->app->cfg->ids, what, args, UNPACK_TIMEOUT_MS,
-                                  hot_previous_done, 0))
-                        hot_previous_finish(d, in, false);
-                break;
-        }
-        case PHASE_REPLACE:
-                if (sup_is_running(in)) {
-                        sup_stop(d, in, replace_stopped);
-                        break;
-                }
-                if ((r = replace_current(d, in, "new")) < 0) {
-                        log_errno(r, "app=%s instance=%d: cannot replace the release",
-                                  in->app->name, in->rec.instance);
-                        deploy_failed(d, in, "cannot replace the release");
-                        break;
-                }
-                deferred_done(d, in->app, op->step.to);
-                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &b);
+        deferred_done(d, in->app, op->step.to);
+        if (rollback) {
+                str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+                in->rec.previous_version[0] = '\0';
+                in->rec.deploy_started_at_ms = 0;
+                in->rec.probation_started_at_ms = 0;
+                in->rec.probation_crashes = 0;
+                in->rec.consecutive_crashes = 0;
+                instance_save(d, in);
+                set_phase(d, in, PHASE_START);
+        } else {
                 str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
-                         dir_exists(b.data) ? op->step.from : "");
+                         in->rec.version);
                 str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
                 in->rec.consecutive_crashes = 0;
                 instance_save(d, in);
-                /* The pre-commands ran before the hot attempt. */
+                set_phase(d, in, PHASE_PRE_COMMANDS);
+        }
+        advance(d, in);
+}
+
+static void enter_pre_commands(struct daemon *d, struct instance_rt *in)
+{
+        const char *args[] = { "pre_commands", NULL };
+        /* Each pre-command has its own timeout in the hook; this bounds them all. */
+        const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
+                                      .timeout_ms = in->app->cfg->rollback_timeout_ms,
+                                      .done = pre_commands_done };
+
+        if (pre_commands_ran(d, in)) {
                 set_phase(d, in, PHASE_START);
                 advance(d, in);
-                break;
-        case PHASE_DONE:
-                op_finish(d, in);
-                break;
+                return;
         }
+        instance_set_state(d, in, INSTANCE_PRE_COMMANDS, NULL);
+        if (!phase_job(d, in, &job, "hook pre_commands %s/%d", in->app->name, in->rec.instance))
+                deploy_failed(d, in, "cannot run the pre_commands hook");
+}
+
+static void enter_start(struct daemon *d, struct instance_rt *in)
+{
+        const struct op *op = in->op;
+
+        if (op->step.action == PLAN_RESTART) {
+                in->rec.forced_restarts++;
+                if (op->step.instance_token)
+                        str_copy(in->rec.instance_restart_token,
+                                 sizeof(in->rec.instance_restart_token), op->step.token);
+                else
+                        str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
+                                 op->step.token);
+                sup_record_history(d, in, HISTORY_RESTART, in->rec.version, in->rec.version, true,
+                                   op->step.reason);
+        } else if (op->step.action == PLAN_ROLLBACK) {
+                if (!op->recorded) {
+                        sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from, op->step.to,
+                                           true, op->step.reason);
+                        sup_hook_event(d, in, "rolled_back");
+                }
+        } else {
+                /* A fresh deployment applies the restart requests in force. */
+                const char *tok = override_instance_token(&in->app->desired.override,
+                                                          in->rec.instance);
+                str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
+                         in->app->desired.override.restart);
+                str_copy(in->rec.instance_restart_token, sizeof(in->rec.instance_restart_token),
+                         tok ? tok : "");
+        }
+        instance_set_state(d, in, INSTANCE_STARTING, "starting");
+        op_finish(d, in);
+        sup_start(d, in);
+}
+
+static void enter_done(struct daemon *d, struct instance_rt *in)
+{
+        op_finish(d, in);
+}
+
+static void enter_upgrade_kind(struct daemon *d, struct instance_rt *in)
+{
+        const char *args[] = { "upgrade_kind", "--version", in->op->step.to, "--from",
+                               in->rec.version, NULL };
+        /* arg: the pid asked; the answer is about that process only. */
+        const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
+                                      .timeout_ms = UPGRADE_KIND_TIMEOUT_MS,
+                                      .done = upgrade_kind_done, .arg = in->rec.pid };
+
+        if (!hot_candidate(in) ||
+            !phase_job(d, in, &job, "hook upgrade_kind %s/%d", in->app->name, in->rec.instance)) {
+                set_phase(d, in, PHASE_STOP);
+                advance(d, in);
+        }
+}
+
+static void enter_hot_pre_commands(struct daemon *d, struct instance_rt *in)
+{
+        /* ctx.version is the new release: its pre_commands run from new/. */
+        const char *args[] = { "pre_commands", "--version", in->op->step.to, "--from",
+                               in->op->step.from, "--hot", NULL };
+        const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
+                                      .timeout_ms = in->app->cfg->rollback_timeout_ms,
+                                      .done = hot_pre_commands_done };
+
+        if (pre_commands_ran(d, in)) {
+                set_phase(d, in, PHASE_HOT_UPGRADE);
+                advance(d, in);
+                return;
+        }
+        if (!phase_job(d, in, &job, "hook pre_commands %s/%d (hot)", in->app->name,
+                       in->rec.instance))
+                hot_not_installed(d, in, "cannot run the pre_commands hook");
+}
+
+static void enter_hot_upgrade(struct daemon *d, struct instance_rt *in)
+{
+        const struct op *op = in->op;
+        const char *args[] = { "hot_upgrade", "--version", op->step.to, "--from", op->step.from,
+                               "--hot", NULL };
+        /* arg: the pid upgraded; the same one must be there after. */
+        const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
+                                      .timeout_ms = HOT_UPGRADE_TIMEOUT_MS,
+                                      .done = hot_upgrade_done, .arg = in->rec.pid };
+
+        if (!sup_is_running(in))
+                hot_fallback(d, in, "the instance stopped before its hot upgrade");
+        else if (!phase_job(d, in, &job, "hook hot_upgrade %s/%d %s -> %s", in->app->name,
+                            in->rec.instance, op->step.from, op->step.to))
+                hot_not_installed(d, in, "cannot run the hot_upgrade hook");
+}
+
+static void enter_hot_previous(struct daemon *d, struct instance_rt *in)
+{
+        const struct op *op = in->op;
+        struct buf prev = BUF_INIT, tar = BUF_INIT;
+        int r;
+
+        /* The new release lives in current/ now (hot) or goes there (fallback). */
+        if (op->step.action == PLAN_DEPLOY_HOT)
+                remove_new(d, in);
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &prev);
+        if ((r = remove_tree(prev.data)) < 0) {
+                log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
+                          in->rec.instance, prev.data);
+                hot_previous_finish(d, in, false);
+                goto out;
+        }
+        path_cache_file(&d->cfg, in->app->name, op->step.from, &tar);
+        if (!op->step.from[0] || access(tar.data, R_OK) != 0) {
+                log_warn("app=%s instance=%d: %s is not in the cache; no release to roll "
+                         "back to", in->app->name, in->rec.instance,
+                         op->step.from[0] ? op->step.from : "the old release");
+                hot_previous_finish(d, in, false);
+                goto out;
+        }
+        if (unpack_job(d, in, op->step.from, prev.data, hot_previous_done, "/previous") <= 0)
+                hot_previous_finish(d, in, false);
 out:
-        buf_release(&a);
-        buf_release(&b);
+        buf_release(&prev);
+        buf_release(&tar);
+}
+
+static void enter_replace(struct daemon *d, struct instance_rt *in)
+{
+        const struct op *op = in->op;
+        struct buf prev = BUF_INIT;
+        int r;
+
+        if (sup_is_running(in)) {
+                sup_stop(d, in, replace_stopped);
+                return;
+        }
+        if ((r = replace_current(d, in, "new")) < 0) {
+                log_errno(r, "app=%s instance=%d: cannot replace the release", in->app->name,
+                          in->rec.instance);
+                deploy_failed(d, in, "cannot replace the release");
+                return;
+        }
+        deferred_done(d, in->app, op->step.to);
+        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &prev);
+        str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
+                 dir_exists(prev.data) ? op->step.from : "");
+        buf_release(&prev);
+        str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
+        in->rec.consecutive_crashes = 0;
+        instance_save(d, in);
+        /* The pre-commands ran before the hot attempt. */
+        set_phase(d, in, PHASE_START);
+        advance(d, in);
+}
+
+/* remove and stop are not phased: stop the process, then forget it or settle it. */
+static void advance_unphased(struct daemon *d, struct instance_rt *in)
+{
+        if (sup_is_running(in)) {
+                sup_stop(d, in, after_stop);
+        } else if (in->op->step.action == PLAN_REMOVE) {
+                remove_instance(d, in);
+        } else {
+                in->rec.ready = false;
+                instance_set_state(d, in, INSTANCE_STOPPED, in->op->step.reason);
+                op_finish(d, in);
+        }
+}
+
+static void (*const phase_enter[])(struct daemon *d, struct instance_rt *in) = {
+        [PHASE_FETCH] = enter_fetch,
+        [PHASE_UNPACK] = enter_unpack,
+        [PHASE_PREFLIGHT] = enter_preflight,
+        [PHASE_STOP] = enter_stop,
+        [PHASE_ROTATE] = enter_rotate,
+        [PHASE_PRE_COMMANDS] = enter_pre_commands,
+        [PHASE_START] = enter_start,
+        [PHASE_DONE] = enter_done,
+        [PHASE_UPGRADE_KIND] = enter_upgrade_kind,
+        [PHASE_HOT_PRE_COMMANDS] = enter_hot_pre_commands,
+        [PHASE_HOT_UPGRADE] = enter_hot_upgrade,
+        [PHASE_HOT_PREVIOUS] = enter_hot_previous,
+        [PHASE_REPLACE] = enter_replace,
+};
+
+/* Run the instance's step from its current phase. */
+static void advance(struct daemon *d, struct instance_rt *in)
+{
+        if (in->op->step.action == PLAN_REMOVE || in->op->step.action == PLAN_STOP)
+                advance_unphased(d, in);
+        else
+                phase_enter[in->op->phase](d, in);
 }
 
 /*

@@ -227,6 +227,40 @@ static void count_crash(struct daemon *d, struct instance_rt *in, const char *wh
         buf_release(&text);
 }
 
+struct job *inst_job_startv(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+                            const char *what_fmt, va_list ap)
+{
+        const char *argv[16];
+        char num[16], what[256];
+        size_t n = 0;
+
+        argv[n++] = spec->cmd;
+        if (spec->app_and_number) {
+                snprintf(num, sizeof(num), "%d", in->rec.instance);
+                argv[n++] = in->app->name;
+                argv[n++] = num;
+        }
+        for (size_t i = 0; spec->args && spec->args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+                argv[n++] = spec->args[i];
+        argv[n] = NULL;
+        vsnprintf(what, sizeof(what), what_fmt, ap);
+        return job_start_as(d, spec->as_app_user ? in->app->cfg->ids : NULL, what, argv,
+                            spec->timeout_ms, spec->done, spec->fire_and_forget ? NULL : in,
+                            spec->arg);
+}
+
+struct job *inst_job_start(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+                           const char *what_fmt, ...)
+{
+        struct job *j;
+        va_list ap;
+
+        va_start(ap, what_fmt);
+        j = inst_job_startv(d, in, spec, what_fmt, ap);
+        va_end(ap);
+        return j;
+}
+
 static void hook_event_done(struct daemon *d, struct job *j)
 {
         struct buf why = BUF_INIT;
@@ -242,13 +276,13 @@ static void hook_event_done(struct daemon *d, struct job *j)
 /* on_event(ctx, ev) is informational: fire and forget. */
 void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event)
 {
-        char n[16], what[96];
-        const char *args[] = { "__hook", in->app->name, n, "on_event", "--event", event, NULL };
+        const char *args[] = { "on_event", "--event", event, NULL };
+        const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
+                                      .timeout_ms = HOOK_TIMEOUT_MS, .done = hook_event_done,
+                                      .fire_and_forget = true };
 
-        snprintf(n, sizeof(n), "%d", in->rec.instance);
-        snprintf(what, sizeof(what), "hook on_event(%s) %s/%d", event, in->app->name,
-                 in->rec.instance);
-        job_start_self(d, what, args, HOOK_TIMEOUT_MS, hook_event_done, NULL, 0);
+        inst_job_start(d, in, &job, "hook on_event(%s) %s/%d", event, in->app->name,
+                       in->rec.instance);
 }
 
 /* --- exits --- */
@@ -780,8 +814,9 @@ out:
  */
 void sup_start(struct daemon *d, struct instance_rt *in)
 {
-        char n[16], what[256];
-        const char *args[] = { "__hook", in->app->name, n, "start", NULL };
+        const char *args[] = { "start", NULL };
+        const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
+                                      .timeout_ms = HOOK_TIMEOUT_MS, .done = start_hook_done };
 
         if (in->starting_job || sup_is_running(in))
                 return;
@@ -796,9 +831,7 @@ void sup_start(struct daemon *d, struct instance_rt *in)
                 buf_release(&err);
                 return;
         }
-        snprintf(n, sizeof(n), "%d", in->rec.instance);
-        snprintf(what, sizeof(what), "hook start %s/%d", in->app->name, in->rec.instance);
-        if (job_start_self(d, what, args, HOOK_TIMEOUT_MS, start_hook_done, in, 0))
+        if (inst_job_start(d, in, &job, "hook start %s/%d", in->app->name, in->rec.instance))
                 in->starting_job = true;
         else if (host_fault_errno(errno))
                 start_held(d, in, -errno, "cannot run the start hook");
@@ -861,16 +894,16 @@ out:
 static void start_ready_job(struct daemon *d, struct instance_rt *in)
 {
         const struct app_config *cfg = in->app->cfg;
-        char num[16], pid[16], start[32], what[96];
-        const char *args[] = { "__ready", in->app->name, num, pid, start, NULL };
+        char pid[16], start[32];
+        const char *args[] = { pid, start, NULL };
+        const struct inst_job job = { .cmd = "__ready", .app_and_number = true, .args = args,
+                                      .timeout_ms = cfg->rollback_timeout_ms + cfg->healthy_after_ms,
+                                      .done = ready_done, .arg = in->rec.pid };
 
-        snprintf(num, sizeof(num), "%d", in->rec.instance);
         snprintf(pid, sizeof(pid), "%d", in->rec.pid);
         snprintf(start, sizeof(start), "%llu", (unsigned long long)in->rec.proc_start_time);
-        snprintf(what, sizeof(what), "readiness %s/%d", in->app->name, in->rec.instance);
-        in->ready_job = job_start_self(d, what, args,
-                                       cfg->rollback_timeout_ms + cfg->healthy_after_ms,
-                                       ready_done, in, in->rec.pid);
+        in->ready_job = inst_job_start(d, in, &job, "readiness %s/%d", in->app->name,
+                                       in->rec.instance);
         if (!in->ready_job)
                 in->ready_retry_at_ms = daemon_now(d) + READY_RETRY_MS;
 }
