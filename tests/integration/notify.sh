@@ -4,7 +4,7 @@
 # delivered when it is back; the queue surviving a daemon restart; a delivery
 # failing 24 h after its first try given up into failed/; Slack's
 # format; status showing the queue; the watchdog warning, then restarting
-# (counted as forced).
+# (counted as forced), then a VM over its share of the process limit.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 epmd -daemon
 HOOK=47480
@@ -92,12 +92,39 @@ run 0 dx status demo
 assert_contains "$OUT" "watchdog: instance 1: memory" "status shows the crossing"
 grep -q "watchdog: demo/1 memory" "$T/daemon.log" || fail "the crossing is logged"; ok
 assert_eq "0 0" "$(inst_field 1 forced_restarts) $(inst_field 2 forced_restarts)" "warn restarts nothing"
-# restart: a forced restart, counted as such.
-jq '.apps[0].watchdog.action = "restart"' "$T/deployex.json" >"$T/d.tmp" && mv "$T/d.tmp" "$T/deployex.json"
-rm -f "$T/var/state/notify/cursor.json" # forget the crossings already announced
+# restart: a forced restart, counted as such.  The crossings end first (a threshold no VM
+# reaches), so that the next ones are new: removing the cursor instead races with a
+# notify job that is running and saves the old one.
+jq '.apps[0].watchdog.memory_mb = 1000000' "$T/deployex.json" >"$T/d.tmp" && mv "$T/d.tmp" "$T/deployex.json"
+kill -HUP "$DAEMON_PID"
+wait_for 30 "jq -e '.instances == {}' '$T/var/state/demo/watchdog.json'" "the crossings to end"
+jq '.apps[0].watchdog.memory_mb = 1 | .apps[0].watchdog.action = "restart"' "$T/deployex.json" >"$T/d.tmp" &&
+        mv "$T/d.tmp" "$T/deployex.json"
 kill -HUP "$DAEMON_PID"
 wait_for 60 "[ \"\$(inst_field 1 forced_restarts)\" -ge 1 ]" "a forced restart by the watchdog"
 grep -q '"via":"watchdog"' "$T/var/state/audit.jsonl" || fail "the restart is audited as the watchdog's"; ok
 forced=$(dx metrics | awk '$1 == "deployex_instance_forced_restarts_total{app=\"demo\",instance=\"1\"}" { print $2 }')
 [ "${forced:-0}" -ge 1 ] || fail "the forced restart is not in the metrics: '$forced'"; ok
+
+# processes_pct: the VM's processes against its limit (1 %: about 2600 of 262144). Nothing
+# is over it until instance 2 spawns 3000 idle processes; then instance 2 alone crosses it.
+jq '.apps[0].watchdog = {interval_ms: 1000, processes_pct: 1, action: "warn"}' "$T/deployex.json" >"$T/d.tmp" &&
+        mv "$T/d.tmp" "$T/deployex.json"
+kill -HUP "$DAEMON_PID"
+# The memory crossings' restarts done first (nothing left to plan): a VM about to be
+# restarted would take the spawned processes with it.
+wait_for 60 "all_running 2 1.0.2 && dx plan --json | jq -e '[.apps[].steps[]] | length == 0' &&
+             jq -e '.instances == {}' '$T/var/state/demo/watchdog.json'" "no restart pending, no instance over 1 % of its processes"
+procs() { # INSTANCE -> the watchdog events about processes of that instance
+        jq -s --argjson n "$1" '[.[] | select(.path == "/hook" and .body.event == "watchdog" and .body.instance == $n
+                                          and (.body.reason | startswith("processes")))] | length' "$T/hooks.jsonl"
+}
+assert_eq "0 0" "$(procs 1) $(procs 2)" "no processes crossing yet"
+run 0 dx eval demo 2 '[spawn(fun() -> receive stop -> ok end end) || _ <- lists:seq(1, 3000)], ok.'
+wait_for 60 "[ \"\$(procs 2)\" = 1 ]" "a watchdog event for instance 2's processes"
+reason=$(jq -rs '[.[] | select(.body.event == "watchdog" and .body.instance == 2)][-1].body.reason' "$T/hooks.jsonl")
+case "$reason" in "processes "[0-9]*" of "[0-9]*", over 1%") ok ;; *) fail "the processes reason: $reason" ;; esac
+run 0 dx status demo
+assert_contains "$OUT" "watchdog: instance 2: processes" "status shows the processes crossing"
+assert_eq "0" "$(procs 1)" "instance 1 is under its limit"
 finish
