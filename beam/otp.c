@@ -115,67 +115,140 @@ static void probe_vm(struct beam_conn *c, struct otp_probe *p, unsigned timeout_
         p->has_vm = true;
 }
 
-void otp_probe_one(struct otp_probe *p, const struct beam_opts *o, unsigned rpc_timeout_ms)
+static void probe_reset(struct otp_probe *p)
 {
-        struct beam_conn c;
-        struct buf err = BUF_INIT;
-        ei_x_buff reply;
-        int r;
-
         p->connected = false;
         p->has_vm = false;
         p->tls = false;
         p->release[0] = '\0';
         p->error[0] = '\0';
+}
+
+/*
+ * The probe's calls on an open connection: the release, then the VM's
+ * figures.  The result of the release call: -ETIMEDOUT or -ECONNRESET mean
+ * the link failed (c is closed then), anything else that it works.
+ */
+static int probe_on(struct beam_conn *c, struct otp_probe *p, bool tls, unsigned rpc_timeout_ms,
+                    struct buf *err)
+{
+        ei_x_buff reply;
+        int r;
+
         ei_x_new(&reply);
-        r = beam_connect(&c, p->node, o, &err);
+        p->connected = true;
+        p->tls = tls;
+        r = beam_rpc(c, "release_handler", "which_releases", NULL, 0, rpc_timeout_ms, &reply, err);
         if (r == 0) {
-                p->connected = true;
-                p->tls = o->transport != NULL;
-                r = beam_rpc(&c, "release_handler", "which_releases", NULL, 0, rpc_timeout_ms,
-                             &reply, &err);
-                if (r == 0) {
-                        r = otp_running_release(reply.buff, 0, p->release, sizeof(p->release));
-                        if (r < 0)
-                                buf_puts(&err, r == -ENOENT ? "release_handler names no running release"
-                                                            : "release_handler:which_releases/0: an unexpected reply");
-                } else if (r == -EREMOTEIO) {
-                        /* No release_handler (no sasl): the boot script still names the release. */
-                        buf_reset(&err);
-                        reply.index = 0;
-                        r = beam_rpc(&c, "init", "script_id", NULL, 0, rpc_timeout_ms, &reply, &err);
-                        if (r == 0 && script_release(&reply, p->release, sizeof(p->release)) < 0)
-                                buf_puts(&err, "the node runs no release (no release_handler, a plain boot script)");
-                }
-                /* A node that stops answering after the handshake is not connected in any useful sense. */
-                if (r == -ETIMEDOUT || r == -ECONNRESET)
-                        p->connected = false;
-                else if (c.fd >= 0)
-                        probe_vm(&c, p, rpc_timeout_ms);
+                r = otp_running_release(reply.buff, 0, p->release, sizeof(p->release));
+                if (r < 0)
+                        buf_puts(err, r == -ENOENT ? "release_handler names no running release"
+                                                   : "release_handler:which_releases/0: an unexpected reply");
+        } else if (r == -EREMOTEIO) {
+                /* No release_handler (no sasl): the boot script still names the release. */
+                buf_reset(err);
+                reply.index = 0;
+                r = beam_rpc(c, "init", "script_id", NULL, 0, rpc_timeout_ms, &reply, err);
+                if (r == 0 && script_release(&reply, p->release, sizeof(p->release)) < 0)
+                        buf_puts(err, "the node runs no release (no release_handler, a plain boot script)");
+        }
+        /* A node that stops answering after the handshake is not connected in any useful sense. */
+        if (r == -ETIMEDOUT || r == -ECONNRESET)
+                p->connected = false;
+        else if (c->fd >= 0)
+                probe_vm(c, p, rpc_timeout_ms);
+        ei_x_free(&reply);
+        return r;
+}
+
+static void probe_finish(struct otp_probe *p, struct buf *err)
+{
+        str_copy(p->error, sizeof(p->error), err->data);
+        p->at_ms = time_now_ms();
+        buf_release(err);
+}
+
+void otp_probe_one(struct otp_probe *p, const struct beam_opts *o, unsigned rpc_timeout_ms)
+{
+        struct beam_conn c;
+        struct buf err = BUF_INIT;
+
+        probe_reset(p);
+        if (beam_connect(&c, p->node, o, &err) == 0) {
+                (void)probe_on(&c, p, o->transport != NULL, rpc_timeout_ms, &err);
                 beam_close(&c);
         }
-        str_copy(p->error, sizeof(p->error), err.data);
-        p->at_ms = time_now_ms();
-        ei_x_free(&reply);
-        buf_release(&err);
+        probe_finish(p, &err);
+}
+
+void otp_link_init(struct otp_link *l)
+{
+        memset(l, 0, sizeof(*l));
+        l->conn.fd = -1;
+}
+
+void otp_link_close(struct otp_link *l)
+{
+        beam_close(&l->conn);
+        l->pid = 0;
+}
+
+void otp_probe_kept(struct otp_probe *p, struct otp_link *l, const struct beam_opts *o,
+                    unsigned rpc_timeout_ms)
+{
+        struct buf err = BUF_INIT;
+        bool fresh = false;
+        int r;
+
+        probe_reset(p);
+        /* Another process behind the same node name: the old link leads nowhere. */
+        if (l->conn.fd >= 0 && l->pid != p->pid)
+                otp_link_close(l);
+        for (int attempt = 0; attempt < 2; attempt++) {
+                if (l->conn.fd < 0) {
+                        if (beam_connect(&l->conn, p->node, o, &err) < 0)
+                                break;
+                        fresh = true;
+                        l->pid = p->pid;
+                        l->connects++;
+                }
+                r = probe_on(&l->conn, p, o->transport != NULL, rpc_timeout_ms, &err);
+                /*
+                 * A kept link the node dropped (it restarted distribution, a
+                 * net tick was missed) is reconnected at once; a timeout is not
+                 * retried: a stopped node costs one timeout per round, no more.
+                 */
+                if (r != -ECONNRESET || fresh)
+                        break;
+                probe_reset(p);
+                buf_reset(&err);
+        }
+        probe_finish(p, &err);
 }
 
 struct probe_arg {
         struct otp_probe *p;
+        struct otp_link *link; /* NULL: a connection for this probe alone */
         const struct beam_opts *o;
         unsigned rpc_timeout_ms;
 };
 
+static void probe_arg_run(struct probe_arg *a)
+{
+        if (a->link)
+                otp_probe_kept(a->p, a->link, a->o, a->rpc_timeout_ms);
+        else
+                otp_probe_one(a->p, a->o, a->rpc_timeout_ms);
+}
+
 static void *probe_thread(void *data)
 {
-        struct probe_arg *a = data;
-
-        otp_probe_one(a->p, a->o, a->rpc_timeout_ms);
+        probe_arg_run(data);
         return NULL;
 }
 
-void otp_probe_all(struct otp_probe *p, size_t n, const struct beam_opts *o,
-                   unsigned rpc_timeout_ms)
+void otp_probe_all_kept(struct otp_probe *p, struct otp_link **links, size_t n,
+                        const struct beam_opts *o, unsigned rpc_timeout_ms)
 {
         struct probe_arg *args = xcalloc(n + 1, sizeof(*args));
         pthread_t *threads = xcalloc(n + 1, sizeof(*threads));
@@ -188,12 +261,14 @@ void otp_probe_all(struct otp_probe *p, size_t n, const struct beam_opts *o,
                         p[i].release[0] = '\0';
                         str_copy(p[i].error, sizeof(p[i].error), "not running");
                         p[i].at_ms = time_now_ms();
+                        if (links && links[i])
+                                otp_link_close(links[i]);
                         continue;
                 }
-                args[i] = (struct probe_arg){ &p[i], o, rpc_timeout_ms };
+                args[i] = (struct probe_arg){ &p[i], links ? links[i] : NULL, o, rpc_timeout_ms };
                 started[i] = pthread_create(&threads[i], NULL, probe_thread, &args[i]) == 0;
                 if (!started[i])
-                        otp_probe_one(&p[i], o, rpc_timeout_ms); /* no thread: do it here */
+                        probe_arg_run(&args[i]); /* no thread: do it here */
         }
         for (size_t i = 0; i < n; i++)
                 if (started[i])
@@ -201,6 +276,12 @@ void otp_probe_all(struct otp_probe *p, size_t n, const struct beam_opts *o,
         free(args);
         free(threads);
         free(started);
+}
+
+void otp_probe_all(struct otp_probe *p, size_t n, const struct beam_opts *o,
+                   unsigned rpc_timeout_ms)
+{
+        otp_probe_all_kept(p, NULL, n, o, rpc_timeout_ms);
 }
 
 /* ---- otp.json ---------------------------------------------------------------- */

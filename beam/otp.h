@@ -2,10 +2,11 @@
  * otp: what each instance's node says it runs, for `deployex status` (its
  * "otp" and "otp_release" fields).
  *
- * The daemon never talks to a node from its loop.  Every OTP_REFRESH_MS it
- * runs `deployex __otp` as a job; the job fills one struct otp_probe per
- * instance of every app (node name, the pid the daemon recorded), calls
- * otp_probe_all() -- one thread per running instance: connect,
+ * The daemon never talks to a node from its loop.  It runs one long-lived
+ * worker, `deployex __otp --worker`; every OTP_REFRESH_MS the worker fills
+ * one struct otp_probe per instance of every app (node name, the pid the
+ * daemon recorded), calls otp_probe_all_kept() -- one thread per running
+ * instance, on the distribution connection kept from the last round:
  * release_handler:which_releases/0 -- and writes each state/{app}/otp.json
  * with otp_status_write().  A node that hangs (SIGSTOP) costs its own thread
  * one connect or rpc timeout; the job as a whole takes at most connect + rpc
@@ -73,6 +74,35 @@ void otp_probe_all(struct otp_probe *p, size_t n, const struct beam_opts *o,
 
 /* One probe on the calling thread (what otp_probe_all runs per instance). */
 void otp_probe_one(struct otp_probe *p, const struct beam_opts *o, unsigned rpc_timeout_ms);
+
+/*
+ * A distribution connection kept from one probe to the next (the `__otp
+ * --worker` process): connecting costs a handshake (and a TLS one) per node
+ * per round, keeping it costs nothing between rounds.  The link belongs to
+ * one OS process of the instance (pid): another pid behind the node name
+ * gets a new connection.  Each round's rpc traffic keeps the link alive for
+ * the node's net tick.
+ */
+struct otp_link {
+        struct beam_conn conn; /* fd -1: none */
+        int pid;               /* the process it was made for */
+        unsigned connects;     /* handshakes made (tests, benchmarks) */
+};
+void otp_link_init(struct otp_link *l);
+void otp_link_close(struct otp_link *l);
+
+/*
+ * otp_probe_one() on the link: reuses its connection, makes one when there
+ * is none (or the pid changed), and reconnects at once when the node
+ * dropped the kept one.  A timeout closes it (a late reply would be taken
+ * for the next answer) and is not retried: a stopped node costs one timeout.
+ */
+void otp_probe_kept(struct otp_probe *p, struct otp_link *l, const struct beam_opts *o,
+                    unsigned rpc_timeout_ms);
+
+/* otp_probe_all() with links[i] (NULL entries: one-shot) for p[i]; an entry not running closes its link. */
+void otp_probe_all_kept(struct otp_probe *p, struct otp_link **links, size_t n,
+                        const struct beam_opts *o, unsigned rpc_timeout_ms);
 
 /*
  * The version in a which_releases/0 reply ([{Name, Vsn, Apps, Status}]) that

@@ -8,14 +8,18 @@
  *       reply is printed in Erlang syntax.  {badrpc, ...}, a timeout or an
  *       unreachable node: one line on stderr, exit 1.
  *
- *   __otp [APP...]  (a daemon job, every OTP_REFRESH_MS; no APP = every app)
+ *   __otp [--worker] [APP...]  (no APP = every app)
  *       probe the running instances in parallel for the release their node
  *       runs and write state/APP/otp.json (beam/otp.h), which `status` reads.
+ *       --worker: the daemon's long-lived probe, a round every
+ *       OTP_REFRESH_MS on distribution connections kept between rounds.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "reconciler/cmd/cli.h"
 #include "reconciler/cmd/dist.h"
@@ -222,25 +226,78 @@ static void add_app(const struct config *c, const struct app_config *app, struct
         buf_release(&node);
 }
 
-/* Probe every instance of the apps at once (one thread each), then write each app's otp.json. */
-static int probe_apps(const struct config *c, const struct app_config *const *apps, size_t napps)
+/*
+ * The worker's connections, one per node name, kept across rounds; a node no
+ * round asks about any more (its app removed, fewer replicas) is closed.
+ */
+struct kept_link {
+        char node[BEAM_NODE_MAX + 1];
+        struct otp_link link;
+        bool used; /* asked about in this round */
+};
+
+struct kept_links {
+        struct kept_link **v;
+        size_t n, cap;
+};
+
+static struct otp_link *kept_for(struct kept_links *k, const char *node)
 {
-        struct buf err = BUF_INIT, path = BUF_INIT;
-        struct dist dist = DIST_INIT;
+        struct kept_link *l;
+
+        for (size_t i = 0; i < k->n; i++)
+                if (strcmp(k->v[i]->node, node) == 0) {
+                        k->v[i]->used = true;
+                        return &k->v[i]->link;
+                }
+        l = xcalloc(1, sizeof(*l));
+        str_copy(l->node, sizeof(l->node), node);
+        otp_link_init(&l->link);
+        l->used = true;
+        xgrow((void **)&k->v, &k->cap, k->n + 1, sizeof(*k->v));
+        k->v[k->n++] = l;
+        return &l->link;
+}
+
+static void kept_sweep(struct kept_links *k)
+{
+        size_t kept = 0;
+
+        for (size_t i = 0; i < k->n; i++) {
+                if (!k->v[i]->used) {
+                        otp_link_close(&k->v[i]->link);
+                        free(k->v[i]);
+                        continue;
+                }
+                k->v[i]->used = false;
+                k->v[kept++] = k->v[i];
+        }
+        k->n = kept;
+}
+
+/*
+ * Probe every instance of the apps at once (one thread each), then write
+ * each app's otp.json.  kept: the worker's connections (NULL: one each).
+ */
+static int probe_apps(const struct config *c, const struct app_config *const *apps, size_t napps,
+                      const struct beam_opts *o, struct kept_links *kept)
+{
+        struct otp_link **links = NULL;
+        struct buf path = BUF_INIT;
         struct app_probes *per = xcalloc(napps + 1, sizeof(*per));
         struct otp_probe *probes = NULL;
         size_t n = 0, cap = 0;
-        struct beam_opts o;
-        int r;
+        int r = 0;
 
-        if ((r = dist_opts(c, &dist, &o, &err)) < 0) {
-                fprintf(stderr, "%s\n", err.data);
-                goto out;
-        }
-        o.connect_timeout_ms = OTP_CONNECT_TIMEOUT_MS;
         for (size_t a = 0; a < napps; a++)
                 add_app(c, apps[a], &probes, &n, &cap, &per[a]);
-        otp_probe_all(probes, n, &o, OTP_RPC_TIMEOUT_MS);
+        if (kept) {
+                links = xcalloc(n + 1, sizeof(*links));
+                for (size_t i = 0; i < n; i++)
+                        links[i] = kept_for(kept, probes[i].node);
+                kept_sweep(kept);
+        }
+        otp_probe_all_kept(probes, links, n, o, OTP_RPC_TIMEOUT_MS);
 
         for (size_t a = 0; a < napps; a++) {
                 const struct otp_probe *p = probes + per[a].first;
@@ -254,20 +311,58 @@ static int probe_apps(const struct config *c, const struct app_config *const *ap
                         fprintf(stderr, "cannot write '%s': %s\n", path.data, strerror(-w));
                         r = w;
                 }
-                for (size_t i = 0; i < per[a].n; i++)
+                for (size_t i = 0; i < per[a].n && !kept; i++)
                         if (p[i].pid > 0)
                                 printf("%s/%d %s %s%s%s\n", per[a].app->name, p[i].instance,
                                        p[i].connected ? "connected" : "disconnected",
                                        p[i].release[0] ? p[i].release : "-",
                                        p[i].error[0] ? " " : "", p[i].error);
         }
-out:
-        dist_release(&dist);
-        buf_release(&err);
         buf_release(&path);
+        free(links);
         free(probes);
         free(per);
         return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+/*
+ * --worker: probe every OTP_REFRESH_MS for as long as the daemon runs, on
+ * connections kept between rounds (the daemon supervises this process,
+ * workers.h).  A round that overruns (a stopped node's timeout) starts the
+ * next one at once rather than twice as late.
+ */
+static int otp_worker(const struct config *c, const struct app_config *const *apps, size_t napps,
+                      const struct beam_opts *o)
+{
+        struct kept_links kept = { NULL, 0, 0 };
+
+        /* A node that closes the socket while we write must not kill us. */
+        signal(SIGPIPE, SIG_IGN);
+        for (;;) {
+                uint64_t start = time_mono_ms(), took;
+                unsigned before = 0, after = 0, open = 0;
+
+                for (size_t i = 0; i < kept.n; i++)
+                        before += kept.v[i]->link.connects;
+                (void)probe_apps(c, apps, napps, o, &kept);
+                took = time_mono_ms() - start;
+                for (size_t i = 0; i < kept.n; i++) {
+                        after += kept.v[i]->link.connects;
+                        open += kept.v[i]->link.conn.fd >= 0;
+                }
+                /* For the daemon's debug log: what a round cost, and whether links were kept. */
+                printf("round %llu ms, %u open connections, %u new\n", (unsigned long long)took,
+                       open, after - before);
+                if (fflush(stdout) == EOF)
+                        return EXIT_FAIL; /* the daemon is gone */
+                if (took < OTP_REFRESH_MS) {
+                        struct timespec ts = { (time_t)((OTP_REFRESH_MS - took) / 1000),
+                                               (long)((OTP_REFRESH_MS - took) % 1000) * 1000000L };
+                        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                                ;
+                }
+        }
+        return EXIT_OK;
 }
 
 static int run_x_otp(const struct cli *cli, int argc, char **argv)
@@ -275,8 +370,16 @@ static int run_x_otp(const struct cli *cli, int argc, char **argv)
         const struct app_config **apps;
         struct config c;
         size_t napps = 0;
+        bool worker = argc > 1 && strcmp(argv[1], "--worker") == 0;
+        struct dist dist = DIST_INIT;
+        struct buf err = BUF_INIT;
+        struct beam_opts o;
         int r;
 
+        if (worker) {
+                argc--;
+                argv++;
+        }
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
         if (cli_load_secrets(&c) != EXIT_OK) {
@@ -291,8 +394,18 @@ static int run_x_otp(const struct cli *cli, int argc, char **argv)
         if (argc < 2)
                 for (size_t i = 0; i < c.napps; i++)
                         apps[napps++] = &c.apps[i];
-        if (r == EXIT_OK)
-                r = probe_apps(&c, apps, napps);
+        /* The cookie and the TLS context outlive every connection made with them. */
+        if (r == EXIT_OK && dist_opts(&c, &dist, &o, &err) < 0) {
+                fprintf(stderr, "%s\n", err.data);
+                r = EXIT_FAIL;
+        }
+        o.connect_timeout_ms = OTP_CONNECT_TIMEOUT_MS;
+        if (r == EXIT_OK && worker)
+                r = otp_worker(&c, apps, napps, &o);
+        else if (r == EXIT_OK)
+                r = probe_apps(&c, apps, napps, &o, NULL);
+        dist_release(&dist);
+        buf_release(&err);
         free(apps);
         config_release(&c);
         return r;
@@ -300,7 +413,7 @@ static int run_x_otp(const struct cli *cli, int argc, char **argv)
 
 const struct cli_command cmd_x_otp = {
         .name = "__otp",
-        .usage = "__otp [APP...]",
+        .usage = "__otp [--worker] [APP...]",
         .summary = "(internal) probe the nodes for the release they run (state/APP/otp.json)",
         .help = "",
         .run = run_x_otp,

@@ -417,48 +417,50 @@ static void pollers_tick(struct daemon *d)
         buf_release(&key);
 }
 
-/* --- what the nodes run: a job probes them, `status` reads state/{app}/otp.json --- */
+/*
+ * --- what the nodes run: a long-lived `__otp --worker` (workers.h) probes
+ * them every OTP_REFRESH_MS on kept connections; `status` reads
+ * state/{app}/otp.json ---
+ */
 
-#define OTP_JOB_TIMEOUT_MS 15000
-
-static bool any_app_running(struct daemon *d)
+/* What the probe reads: a change of any restarts it (a config reload). Never logged. */
+static void otp_key(struct daemon *d, struct buf *key)
 {
+        const struct config *c = &d->cfg;
+
+        buf_printf(key, "%s|%s|%s|%s|%s|%s|", c->var_path, c->cookie ? c->cookie : "",
+                   c->cookie_file ? c->cookie_file : "", c->tls_cert ? c->tls_cert : "",
+                   c->tls_key ? c->tls_key : "", c->tls_ca ? c->tls_ca : "");
         for (size_t i = 0; i < d->napps; i++)
-                for (int n = 1; n <= REPLICAS_MAX; n++)
-                        if (d->apps[i]->inst[n] && sup_is_running(d->apps[i]->inst[n]))
-                                return true;
-        return false;
+                if (!d->apps[i]->removed)
+                        buf_printf(key, "%s:%d,", d->apps[i]->name, d->apps[i]->cfg->replicas);
 }
 
-static void otp_done(struct daemon *d, struct job *j)
+static void otp_line(struct daemon *d, const char *line)
 {
-        struct buf why = BUF_INIT;
-
-        d->otp_job = false;
-        if (!job_ok(j)) {
-                job_describe_failure(j, &why);
-                log_debug("probing the nodes failed: %s", why.data);
-        }
-        d->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
-        d->dirty = true; /* re-arm the timer for the next probe */
-        buf_release(&why);
+        (void)d;
+        log_debug("otp probe: %s", line);
 }
 
 /*
- * One job for every app (a process start costs more than the probes): each
- * node is probed in a thread of its own with connect and rpc timeouts, so a
- * hung node costs the job a few seconds, never the loop.
+ * One worker for every app (each node is probed in a thread of its own with
+ * connect and rpc timeouts, so a hung node costs a round a few seconds,
+ * never the loop).  It runs while there are apps, not only while an
+ * instance does: a crash loop must not also restart the probe each time.
  */
 static void otp_refresh(struct daemon *d)
 {
-        const char *args[] = { "__otp", NULL };
+        const char *args[] = { "__otp", "--worker", NULL };
+        struct buf key = BUF_INIT;
 
-        if (d->otp_job || daemon_now(d) < d->next_otp_ms || !any_app_running(d))
+        if (d->stopping || d->napps == 0) {
+                worker_unwant(d, "otp");
                 return;
-        if (job_start_self(d, "otp", args, OTP_JOB_TIMEOUT_MS, otp_done, d, 0))
-                d->otp_job = true;
-        else
-                d->next_otp_ms = daemon_now(d) + OTP_REFRESH_MS;
+        }
+        otp_key(d, &key);
+        worker_want(d, "otp", args, key.data, otp_line);
+        explicit_bzero(key.data, key.len); /* it holds the cookie */
+        buf_release(&key);
 }
 
 /* --- reconcile --- */
@@ -615,10 +617,8 @@ static void reconcile(struct daemon *d)
         }
         forget_stopped_removed_apps(d);
         pollers_tick(d);
-        next = min_deadline(next, workers_tick(d));
         otp_refresh(d);
-        if (!d->otp_job && any_app_running(d))
-                next = min_deadline(next, d->next_otp_ms);
+        next = min_deadline(next, workers_tick(d));
         next = min_deadline(next, metrics_textfile_tick(d));
         next = min_deadline(next, notify_job_tick(d));
         jobs_tick(d);

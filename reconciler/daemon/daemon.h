@@ -201,9 +201,6 @@ struct daemon {
          */
         char *cgroup_root;
         bool cgroup_memory, cgroup_pids;
-        /* What the nodes run: one `__otp` job for every app refreshes state/{app}/otp.json. */
-        bool otp_job;
-        uint64_t next_otp_ms;
         /* metrics_textfile, rewritten by a `metrics -o` job (metrics_textfile.c). */
         bool metrics_job;
         uint64_t next_metrics_ms;

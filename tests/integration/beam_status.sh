@@ -1,7 +1,10 @@
 # status over distribution with the real daemon and the demo release: every
 # running instance shows otp "connected" and the release its node says it
-# runs; a SIGSTOPped instance turns "disconnected" without stalling status or
-# the daemon's loop, and comes back after SIGCONT; with no daemon, "unknown".
+# runs; the daemon's long-lived probe worker keeps one distribution connection
+# per node between rounds; a SIGSTOPped instance turns "disconnected" without
+# stalling status or the daemon's loop (a round costs it one timeout), and
+# comes back after SIGCONT; a killed probe worker is restarted and probing
+# goes on; with no daemon, "unknown".
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 epmd -daemon
 BASE=47560
@@ -28,11 +31,28 @@ assert_eq "1.0.0" "$(printf '%s\n' "$OUT" | awk '$1 == 1 { print $6 }')" "the te
 run 0 dx rpc demo 1 release_handler which_releases
 assert_contains "$OUT" '"demo","1.0.0"' "which_releases over rpc"
 
+# One worker, one connection per node kept between rounds: the node sees the
+# same hidden C node (deployex_WORKERPID_K) round after round, and rounds make
+# no new connections.
+prober() { ps --ppid "$DAEMON_PID" -o pid=,args= | awk '/__otp --worker/ { print $1 }'; }
+probes() { grep -c "otp probe: round" "$T/daemon.log"; }
+w1=$(prober)
+[ -n "$w1" ] || fail "no '__otp --worker' child of the daemon: $(ps --ppid "$DAEMON_PID" -o pid=,args=)"
+cnode() { # N WORKER_PID: the worker's C node name as instance N's node sees it
+        "$DEPLOYEX" -c "$T/deployex.json" rpc demo "$1" erlang nodes '[hidden]' |
+                grep -o "deployex_$2_[0-9]*" | sort -u
+}
+c1=$(cnode 1 "$w1")
+[ -n "$c1" ] || fail "instance 1 sees no connection from the probe worker $w1"
+n=$(probes)
+wait_for 30 "[ \$(probes) -ge $((n + 2)) ]" "two more probe rounds"
+assert_eq "$c1" "$(cnode 1 "$w1")" "two rounds later, the same connection"
+assert_contains "$(grep 'otp probe: round' "$T/daemon.log" | tail -1)" "2 open connections, 0 new" "a round reconnects nothing"
+
 # SIGSTOP instance 2's VM (its whole process group).
 pid2=$(inst_field 2 pid)
 kill -STOP "-$pid2"
 at0=$(jq -r .at "$f")
-probes() { grep -c "job 'otp' started" "$T/daemon.log"; }
 n0=$(probes)
 # status keeps answering at once, every time, while the node is stopped.
 for i in 1 2 3 4 5 6 7 8; do
@@ -49,13 +69,26 @@ assert_contains "$(jq -r '.instances["2"].error' "$f")" "timed out" "why instanc
 at1=$(jq -r .at "$f")
 [ "$at1" -gt "$at0" ] || fail "otp.json was rewritten when instance 2 changed"
 ok
-# The loop goes on: a probe every 5 s, each bounded, while the node stays stopped.
-wait_for 25 "[ \$(probes) -ge $((n0 + 4)) ]" "the daemon to keep probing"
-assert_not_contains "$(cat "$T/daemon.log")" "job 'otp' timed out" "the probe job stays within its bounds"
+# The loop goes on: a round every 5 s while the node stays stopped, each
+# costing one timeout (2 s: the kept link's rpc, then each reconnect's
+# handshake), never two.
+wait_for 25 "[ \$(probes) -ge $((n0 + 3)) ]" "the worker to keep probing"
+slow=$(grep 'otp probe: round' "$T/daemon.log" | tail -n +$((n0 + 1)) |
+        awk '{ for (i = 1; i <= NF; i++) if ($i == "round" && $(i + 1) >= 4000) print }')
+assert_eq "" "$slow" "no round costs more than one timeout"
+assert_eq "connected" "$(otp_of 1)" "instance 1 still connected while 2 is stopped"
 
 kill -CONT "-$pid2"
 wait_for 20 '[ "$(otp_of 2)" = connected ]' "instance 2 to reconnect after SIGCONT"
 assert_eq "1.0.0" "$(inst_field 2 otp_release)" "and say what it runs"
+
+# A killed probe worker: the reason logged, a new one started, probing goes on.
+kill -KILL "$w1"
+wait_for 10 "grep -q 'worker otp (pid $w1) killed by signal 9' '$T/daemon.log'" "the worker's death logged"
+wait_for 10 '[ -n "$(prober)" ] && [ "$(prober)" != "$w1" ]' "a new probe worker"
+w2=$(prober)
+wait_for 20 '[ -n "$(cnode 1 "$w2")" ]' "the new worker to connect to instance 1"
+assert_eq "connected" "$(otp_of 1)" "instance 1 connected"
 
 # No daemon: nobody refreshes, so status says unknown.
 kill -QUIT "$DAEMON_PID"
