@@ -6,8 +6,11 @@
  *       - per node, one at a time: connect + release_handler:which_releases/0 +
  *         close (what one status probe of one instance costs);
  *       - the rpc alone on a connection kept open;
- *       - every node at once with otp_probe_all() (what a __otp job does after
- *         its process has started).
+ *       - every node at once with otp_probe_all() (what a one-shot __otp did
+ *         after its process had started, a connection per node per round);
+ *       - every node at once with otp_probe_all_kept() on links kept between
+ *         rounds (what the daemon's `__otp --worker` does every 5 s): wall
+ *         and CPU time of this process per round.
  *   beam_probe exec ROUNDS LABEL -- CMD [ARG...]
  *       run CMD ROUNDS times (stdout to /dev/null; it must exit 0): wall time
  *       on CLOCK_MONOTONIC and the CPU time of CMD and every process it waited
@@ -160,6 +163,55 @@ static int cmd_libei(int argc, char **argv)
                 }
                 snprintf(label, sizeof(label), "libei, all %d nodes in parallel (otp_probe_all)", nnodes);
                 summary(label, t, n);
+
+                /* the same rounds on kept links, as the __otp worker does */
+                struct otp_link *links = calloc((size_t)nnodes, sizeof(*links));
+                struct otp_link **lp = calloc((size_t)nnodes, sizeof(*lp));
+                double *cpu = calloc((size_t)rounds, sizeof(*cpu));
+                unsigned connects = 0;
+
+                for (int i = 0; i < nnodes; i++) {
+                        otp_link_init(&links[i]);
+                        lp[i] = &links[i];
+                }
+                n = 0;
+                for (long r = 0; r <= rounds; r++) {
+                        struct rusage r0, r1;
+                        double t0;
+
+                        for (int i = 0; i < nnodes; i++) {
+                                memset(&p[i], 0, sizeof(p[i]));
+                                p[i].instance = i + 1;
+                                p[i].pid = 1;
+                                str_copy(p[i].node, sizeof(p[i].node), nodes[i]);
+                        }
+                        getrusage(RUSAGE_SELF, &r0);
+                        t0 = now_ms();
+                        otp_probe_all_kept(p, lp, (size_t)nnodes, &o, 2000);
+                        if (r == 0)
+                                continue; /* the first round connects */
+                        t[n] = now_ms() - t0;
+                        getrusage(RUSAGE_SELF, &r1);
+                        cpu[n++] = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec +
+                                            r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000.0 +
+                                   (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec +
+                                            r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1000.0;
+                        for (int i = 0; i < nnodes; i++)
+                                if (!p[i].connected || !p[i].release[0])
+                                        return die(p[i].error);
+                }
+                for (int i = 0; i < nnodes; i++) {
+                        connects += links[i].connects;
+                        otp_link_close(&links[i]);
+                }
+                snprintf(label, sizeof(label), "libei, all %d nodes on kept links (otp_probe_all_kept)", nnodes);
+                summary(label, t, n);
+                snprintf(label, sizeof(label), "libei, kept links, CPU per round (%u connects for %ld rounds)",
+                         connects, rounds + 1);
+                summary(label, cpu, n);
+                free(cpu);
+                free(lp);
+                free(links);
                 free(p);
         }
         free(t);

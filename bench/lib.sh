@@ -14,6 +14,8 @@ mkdir -p "$T/bin" "$T/share/deployex/hooks" "$BENCH_BUILD"
 cp "$SRC_BIN" "$T/bin/deployex"
 # The lean log writer beside it, as installed (without it the daemon runs `deployex __log`).
 [ ! -x "$(dirname "$SRC_BIN")/deployex-log" ] || cp "$(dirname "$SRC_BIN")/deployex-log" "$T/bin/"
+# The daemon program `deployex run` execs, beside it as in a build tree.
+cp "$(dirname "$SRC_BIN")/deployexd" "$T/bin/"
 cp "$TOP"/hooks/*.lua "$T/share/deployex/hooks/"
 DX="$T/bin/deployex"
 export DEPLOYEX_HOOKS_PATH="$T/share/deployex/hooks"

@@ -4,8 +4,9 @@
  *
  *     {"polls": 12, "errors": 1, "last_success_at": MS, "last_error_at": MS}
  *
- * Written by the `__poll` job after each poll of s3:// or gs:// (the daemon
- * runs one at a time per app, so there is one writer); read by `metrics`.
+ * Written by the `__poller` worker after each poll of s3:// or gs:// (one
+ * per daemon, so there is one writer; `__poll` by hand is a second one that
+ * may lose a count); read by `metrics`.
  * file:// sources are watched with inotify, not polled: no file.
  */
 #ifndef DEPLOYEX_SOURCE_STATS_H

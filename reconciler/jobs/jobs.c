@@ -13,6 +13,8 @@
  *   __poll APP
  *       fetch current.json (conditionally) and keep the last good one in
  *       state/APP/desired.json; count the poll in state/APP/source.json
+ *       (one poll, by hand or for bench/bucket; the daemon runs the
+ *       long-lived __poller instead, poller.c)
  *   __fetch APP VERSION
  *       bring the tarball into the cache, verified against the sha256 of
  *       the current.json that published VERSION (when it is the last good

@@ -2,7 +2,8 @@
 // Local, protocol-true peers for deployex's bucket and secrets tests.  Each
 // mode listens on 127.0.0.1 only, appends one JSON line per request to --log,
 // and writes --ready once it listens.  A line's "port" is the client's source
-// port: requests that share one keep-alive connection share it.
+// port: requests that share one keep-alive connection share it; a gcp line's
+// "tok" numbers the access token the request carried or was issued (1, 2, ...).
 //
 //   node peers.js s3  --port P --backend-port Q --dir D --buckets b1,b2
 //                     --keys AKID:SECRET[:TOKEN],... [--region R]
