@@ -71,10 +71,9 @@ static int script_release(const ei_x_buff *x, char *ret, size_t n)
 
 /* mod:fun(Atom) answering an integer. */
 static int rpc_int(struct beam_conn *c, const char *mod, const char *fun, const char *atom,
-                   unsigned timeout_ms, long long *ret)
+                   unsigned timeout_ms, long long *ret, struct buf *err)
 {
         ei_x_buff args, reply;
-        struct buf err = BUF_INIT;
         int r, index = 0;
 
         ei_x_new(&args);
@@ -82,18 +81,23 @@ static int rpc_int(struct beam_conn *c, const char *mod, const char *fun, const 
         ei_x_encode_list_header(&args, 1);
         ei_x_encode_atom(&args, atom);
         ei_x_encode_empty_list(&args);
-        r = beam_rpc(c, mod, fun, args.buff, args.index, timeout_ms, &reply, &err);
+        r = beam_rpc(c, mod, fun, args.buff, args.index, timeout_ms, &reply, err);
         if (r == 0 && ei_decode_longlong(reply.buff, &index, ret) < 0)
                 r = -EPROTO;
         ei_x_free(&args);
         ei_x_free(&reply);
-        buf_release(&err);
         return r;
 }
 
-/* The figures of struct otp_vm; has_vm only when every one came back. */
-static void probe_vm(struct beam_conn *c, struct otp_probe *p, unsigned timeout_ms)
+/*
+ * The figures of struct otp_vm; has_vm only when every one came back.  The
+ * first failed call's result, with its reason in err when the link failed.
+ */
+static int probe_vm(struct beam_conn *c, struct otp_probe *p, unsigned timeout_ms, struct buf *err)
 {
+        struct buf why = BUF_INIT;
+        int r = 0;
+
         static const struct {
                 const char *fun, *arg;
                 size_t off;
@@ -108,11 +112,15 @@ static void probe_vm(struct beam_conn *c, struct otp_probe *p, unsigned timeout_
         };
 
         p->has_vm = false;
-        for (size_t i = 0; i < ARRAY_SIZE(calls); i++)
-                if (rpc_int(c, "erlang", calls[i].fun, calls[i].arg, timeout_ms,
-                            (long long *)((char *)&p->vm + calls[i].off)) < 0)
-                        return;
-        p->has_vm = true;
+        for (size_t i = 0; i < ARRAY_SIZE(calls) && r == 0; i++)
+                r = rpc_int(c, "erlang", calls[i].fun, calls[i].arg, timeout_ms,
+                            (long long *)((char *)&p->vm + calls[i].off), &why);
+        p->has_vm = r == 0;
+        /* Only a lost node is worth saying: a figure the VM does not give is no error. */
+        if ((r == -ETIMEDOUT || r == -ECONNRESET) && !err->len)
+                buf_puts(err, why.data);
+        buf_release(&why);
+        return r;
 }
 
 static void probe_reset(struct otp_probe *p)
@@ -153,10 +161,13 @@ static int probe_on(struct beam_conn *c, struct otp_probe *p, bool tls, unsigned
                         buf_puts(err, "the node runs no release (no release_handler, a plain boot script)");
         }
         /* A node that stops answering after the handshake is not connected in any useful sense. */
+        if (r != -ETIMEDOUT && r != -ECONNRESET && c->fd >= 0) {
+                int v = probe_vm(c, p, rpc_timeout_ms, err);
+                if (v == -ETIMEDOUT || v == -ECONNRESET)
+                        r = v; /* it stopped answering half-way */
+        }
         if (r == -ETIMEDOUT || r == -ECONNRESET)
                 p->connected = false;
-        else if (c->fd >= 0)
-                probe_vm(c, p, rpc_timeout_ms);
         ei_x_free(&reply);
         return r;
 }

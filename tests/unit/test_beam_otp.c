@@ -140,6 +140,28 @@ static void test_probe_nodes(void **state)
         buf_release(&host);
 }
 
+/* Until the kernel says the process is stopped ('T'): SIGSTOP is delivered asynchronously. */
+static void wait_stopped(pid_t pid)
+{
+        char path[64], text[512];
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        for (int i = 0; i < 5000; i++) {
+                FILE *f = fopen(path, "r");
+                size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+                char *close_paren;
+
+                if (f)
+                        fclose(f);
+                text[n] = '\0';
+                close_paren = strrchr(text, ')');
+                if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'T')
+                        return;
+                usleep(1000);
+        }
+        fail_msg("pid %d never showed as stopped", (int)pid);
+}
+
 /* One stopped node costs one timeout, in parallel with the others. */
 static void test_probe_stopped(void **state)
 {
@@ -151,6 +173,7 @@ static void test_probe_stopped(void **state)
         probe_init(&p[0], 1, &sasl);
         probe_init(&p[1], 2, &plain);
         assert_int_equal(spawn_kill_group(plain.pid, SIGSTOP), 0);
+        wait_stopped(plain.pid);
         start = test_mono_ms();
         otp_probe_all(p, 2, &o, 500);
         assert_in_range(test_mono_ms() - start, 400, 1500);
@@ -159,6 +182,73 @@ static void test_probe_stopped(void **state)
         assert_string_equal(p[0].release, "25");
         assert_false(p[1].connected);
         assert_non_null(strstr(p[1].error, "timed out"));
+}
+
+/*
+ * Kept links: rounds reuse one connection per node; another pid behind the
+ * name gets a new one; a stopped node's timeout closes its link (not
+ * retried: one timeout) and the next round after SIGCONT connects again.
+ */
+static void test_probe_kept(void **state)
+{
+        struct otp_probe p[2];
+        struct otp_link links[2], *lp[2] = { &links[0], &links[1] };
+        struct beam_opts o = { sasl.cookie, 500, NULL };
+        uint64_t start;
+        (void)state;
+
+        otp_link_init(&links[0]);
+        otp_link_init(&links[1]);
+        for (int round = 0; round < 3; round++) {
+                probe_init(&p[0], 1, &sasl);
+                probe_init(&p[1], 2, &plain);
+                otp_probe_all_kept(p, lp, 2, &o, 1000);
+                assert_true(p[0].connected);
+                assert_string_equal(p[0].release, "25");
+                assert_true(p[1].connected);
+        }
+        assert_int_equal(links[0].connects, 1);
+        assert_int_equal(links[1].connects, 1);
+        assert_true(links[0].conn.fd >= 0);
+
+        /* The same node name, another pid: a new connection. */
+        probe_init(&p[0], 1, &sasl);
+        p[0].pid += 100000;
+        otp_probe_kept(&p[0], &links[0], &o, 1000);
+        assert_true(p[0].connected);
+        assert_int_equal(links[0].connects, 2);
+
+        /* Stopped: one timeout, the link closed, the other node probed on its kept link. */
+        assert_int_equal(spawn_kill_group(plain.pid, SIGSTOP), 0);
+        wait_stopped(plain.pid);
+        probe_init(&p[0], 1, &sasl);
+        p[0].pid += 100000;
+        probe_init(&p[1], 2, &plain);
+        start = test_mono_ms();
+        otp_probe_all_kept(p, lp, 2, &o, 500);
+        assert_in_range(test_mono_ms() - start, 400, 1500);
+        assert_int_equal(spawn_kill_group(plain.pid, SIGCONT), 0);
+        assert_true(p[0].connected);
+        assert_int_equal(links[0].connects, 2);
+        assert_false(p[1].connected);
+        assert_non_null(strstr(p[1].error, "timed out"));
+        assert_int_equal(links[1].conn.fd, -1);
+        assert_int_equal(links[1].connects, 1);
+
+        probe_init(&p[1], 2, &plain);
+        otp_probe_kept(&p[1], &links[1], &o, 1000);
+        assert_true(p[1].connected);
+        assert_int_equal(links[1].connects, 2);
+
+        /* Not running: its link is closed. */
+        probe_init(&p[1], 2, &plain);
+        p[1].pid = 0;
+        probe_init(&p[0], 1, &sasl);
+        p[0].pid += 100000;
+        otp_probe_all_kept(p, lp, 2, &o, 1000);
+        assert_int_equal(links[1].conn.fd, -1);
+        otp_link_close(&links[0]);
+        otp_link_close(&links[1]);
 }
 
 static void test_status_file(void **state)
@@ -257,6 +347,7 @@ int main(void)
                 cmocka_unit_test(test_running_release),
                 cmocka_unit_test(test_probe_nodes),
                 cmocka_unit_test(test_probe_stopped),
+                cmocka_unit_test(test_probe_kept),
                 cmocka_unit_test(test_status_file),
                 cmocka_unit_test(test_status_of),
         };
