@@ -12,10 +12,12 @@ SRC_BIN=${DEPLOYEX:-$TOP/build/release/deployex}
 T=$(mktemp -d "${TMPDIR:-/tmp}/deployex-bench.XXXXXX")
 mkdir -p "$T/bin" "$T/share/deployex/hooks" "$BENCH_BUILD"
 cp "$SRC_BIN" "$T/bin/deployex"
-# The lean log writer beside it, as installed (without it the daemon runs `deployex __log`).
-[ ! -x "$(dirname "$SRC_BIN")/deployex-log" ] || cp "$(dirname "$SRC_BIN")/deployex-log" "$T/bin/"
-# The daemon program `deployex run` execs, beside it as in a build tree.
-cp "$(dirname "$SRC_BIN")/deployexd" "$T/bin/"
+# The daemon program and the lean log writer beside it, as in a build tree (docs/daemon.md,
+# PROGRAMS; a tree from before deployexd runs the daemon in deployex itself, and without
+# deployex-log the daemon runs `deployex __log`).
+for p in deployexd deployex-log; do
+        [ ! -x "$(dirname "$SRC_BIN")/$p" ] || cp "$(dirname "$SRC_BIN")/$p" "$T/bin/"
+done
 cp "$TOP"/hooks/*.lua "$T/share/deployex/hooks/"
 DX="$T/bin/deployex"
 export DEPLOYEX_HOOKS_PATH="$T/share/deployex/hooks"
