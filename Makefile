@@ -171,7 +171,7 @@ analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE \
 	  -I. base state buckets reconciler lua beam web
-	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) -- $(WARN) -I. $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
+	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) $(DAEMON_SRC) -- $(WARN) -I. $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
 
 check-clang:
 	$(MAKE) CC=clang MODE=clang all unit-tests

@@ -14,6 +14,6 @@
 #include "state/config.h"
 
 /* Start the supervisor when cfg sets http.listen.  Logs what it does; never fails the daemon. */
-void webchild_start(const struct config *cfg, const char *self_exe, const char *config_path);
+void webchild_start(const struct config *cfg, const char *cli_exe, const char *config_path);
 
 #endif
