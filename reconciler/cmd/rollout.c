@@ -177,6 +177,18 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                         bool settled = mine && mine->state == st && mine->ready == ready &&
                                        (st == FLEET_SLOT_READY || st == FLEET_SLOT_FAILED);
 
+                        /*
+                         * Bytes this host never recorded, still naming it and not abandoned:
+                         * its own last write, whose save to rollout.json a kill cut short
+                         * (the PUT landed, the job died).  Only a takeover (state abandoned)
+                         * takes a slot from a host; anything else is still this host's turn.
+                         */
+                        if (mine && mine->fingerprint != cl.fingerprint &&
+                            mine->state != FLEET_SLOT_ABANDONED &&
+                            strcmp(mine->host, c.fleet_host) == 0) {
+                                cl.fingerprint = mine->fingerprint;
+                                cl.beat = mine->beat;
+                        }
                         if (!settled) {
                                 buf_reset(&text);
                                 buf_reset(&err);

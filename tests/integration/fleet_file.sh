@@ -4,7 +4,8 @@
 #  - all started at once: exactly one winner per slot, the canary on slot 0;
 #  - strict order: a host fetches the release only after the previous slot
 #    wrote "ready", plus soak_ms;
-#  - a daemon killed while it waits for its turn resumes the same slot;
+#  - a daemon killed while it waits for its turn resumes the same slot, also
+#    when its last heartbeat reached the bucket but not its rollout.json;
 #  - a release that fails on the canary gets a verdict: the other hosts
 #    ghost it and never fetch it;
 #  - SIGSTOP of slot 1's daemon: slot 2 abandons it after stale_after_ms and
@@ -104,6 +105,9 @@ kill -KILL "-$pg"
 # Its lock on var_path goes with the process: a daemon started before that refuses to run
 # beside it (by design), so the restart waits for the exit, as a supervisor would.
 wait "$pg" 2>/dev/null
+# Killed between a heartbeat's write and its save of rollout.json, it left bytes in its
+# slot that it never recorded: still its own slot, not one taken from it.
+jq -c '.beat += 1' "$(slot_file 1.0.0 2)" >"$T/slot.tmp" && mv "$T/slot.tmp" "$(slot_file 1.0.0 2)"
 start_host "$third"
 
 wait_for 120 "running_on h0 1.0.0 && running_on h1 1.0.0 && running_on h2 1.0.0" "all hosts on 1.0.0"
