@@ -87,6 +87,12 @@ assert_eq 200 "$(http_code -b "$T/jar" "$WEB/api/status")" "the first one still 
 assert_eq 200 "$(http_code -b "$T/jar" "$WEB/")" "the dashboard with a session"
 assert_contains "$(curl -s -b "$T/jar" "$WEB/history?app=demo")" 'src="/assets/history.js"' "the history page"
 assert_contains "$(curl -s -b "$T/jar" "$WEB/logs?app=demo&n=1")" 'src="/assets/logs.js"' "the logs page"
+# Only the shell page relaxes the CSP, and only for inline styles (xterm.js sets them).
+run 0 curl -si -b "$T/jar" "$WEB/shell?app=demo&n=1"
+assert_contains "$OUT" "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'" \
+        "the shell page's CSP"
+run 0 curl -si -b "$T/jar" "$WEB/"
+assert_not_contains "$OUT" "unsafe-inline" "the dashboard's CSP allows no inline style"
 
 # The API answers what the CLI prints.
 mkdir -p "$T/var/state/demo"
