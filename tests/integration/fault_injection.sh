@@ -128,6 +128,10 @@ for hp in $HOT_POINTS ""; do
         crash_daemon "$fp"
         hot_publish hotapp 1.0.0 '["eval hotapp_release:migrate()"]'
         after_crash "$fp"
+        # A step in flight: status (reading the records while no daemon runs) names its target.
+        case "$fp" in deploy-full/stop | deploy-full/rotate | deploy-full/pre_commands | deploy-full/start)
+                assert_eq 1.0.0 "$(app_field hotapp target_version)" "$fp: status --json's target_version" ;;
+        esac
         start_daemon
         converged hotapp 1.0.0 "$fp"
         assert_eq $((ok_before + 1)) "$(history_count hotapp '.version == "1.0.0" and .result == "ok"')" \
