@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "base/proc.h"
 #include "reconciler/core/readiness.h"
+#include "reconciler/jobs/logwriter.h"
 #include "base/fsutil.h"
 #include "state/history.h"
 #include "state/json.h"
@@ -167,9 +168,14 @@ void sup_set_error(struct daemon *d, struct instance_rt *in, const char *text)
  * The last non-empty line of the instance's stderr log, cut at
  * STDERR_LINE_MAX: what an operator reads first after a crash.  The log
  * writer appends what the instance wrote; a line still in the pipe when the
- * exit is seen is missed (it shows in `logs`).
+ * exit is seen is missed (it shows in `logs`).  The log outlives processes
+ * and versions: a line the writer stamped before since_ms (the process's
+ * start; 0 = unknown) is an earlier process's, not this exit's cause, and is
+ * not quoted -- a release that halts silently must not be blamed on the
+ * crash dump of the version before it.
  */
-static void last_stderr_line(struct daemon *d, struct instance_rt *in, struct buf *out)
+static void last_stderr_line(struct daemon *d, struct instance_rt *in, uint64_t since_ms,
+                             struct buf *out)
 {
         struct buf path = BUF_INIT;
         char tail[STDERR_TAIL_BYTES + 1];
@@ -193,7 +199,11 @@ static void last_stderr_line(struct daemon *d, struct instance_rt *in, struct bu
         tail[n] = '\0';
         {
                 char *line = memrchr(tail, '\n', (size_t)n);
+                uint64_t at;
+
                 line = line ? line + 1 : tail;
+                if (since_ms && logwriter_parse_stamp(line, strlen(line), &at) && at < since_ms)
+                        return;
                 if (*line)
                         buf_printf(out, ": last stderr line: %.*s", STDERR_LINE_MAX, line);
         }
@@ -205,8 +215,12 @@ void sup_not_ready_reason(const struct instance_rt *in, struct buf *out)
                 (void)job_err_line(in->ready_job, "not ready: ", out);
 }
 
-/* A crash (an exit or a failed start) on probation counts toward failing its deployment. */
-static void count_crash(struct daemon *d, struct instance_rt *in, const char *what)
+/*
+ * A crash (an exit or a failed start) on probation counts toward failing its
+ * deployment.  since_ms: when the process that ended was started.
+ */
+static void count_crash(struct daemon *d, struct instance_rt *in, const char *what,
+                        uint64_t since_ms)
 {
         struct buf text = BUF_INIT;
         uint64_t now = daemon_now(d);
@@ -222,7 +236,7 @@ static void count_crash(struct daemon *d, struct instance_rt *in, const char *wh
                 buf_printf(&text, " (crash %u of %u on probation)", in->rec.probation_crashes,
                            in->app->cfg->max_probation_crashes);
         }
-        last_stderr_line(d, in, &text);
+        last_stderr_line(d, in, since_ms, &text);
         instance_record_set_error(&in->rec, now, text.data);
         buf_release(&text);
 }
@@ -314,6 +328,7 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
 {
         struct buf why = BUF_INIT;
         void (*stopped)(struct daemon *, struct instance_rt *) = in->stopped;
+        uint64_t started_at_ms = in->rec.started_at_ms;
 
         if (known)
                 spawn_describe_status(wstatus, false, 0, &why);
@@ -349,7 +364,7 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
                         stopped(d, in);
         } else {
                 /* Any exit the daemon did not ask for is a crash. */
-                count_crash(d, in, why.data);
+                count_crash(d, in, why.data, started_at_ms);
                 log_warn("app=%s instance=%d version=%s %s", in->app->name, in->rec.instance,
                          in->rec.version[0] ? in->rec.version : "none", in->rec.last_error);
                 buf_printf(&why, "; crash %u in a row", in->rec.consecutive_crashes);
@@ -641,7 +656,8 @@ static void start_failed(struct daemon *d, struct instance_rt *in, const char *w
 
         in->rec.pid = 0;
         buf_printf(&text, "cannot start: %s", why);
-        count_crash(d, in, text.data);
+        /* Nothing it wrote: the start command never ran. */
+        count_crash(d, in, text.data, daemon_now(d));
         buf_release(&text);
         log_err("app=%s instance=%d version=%s cannot start: %s", in->app->name,
                 in->rec.instance, in->rec.version, why);
