@@ -64,7 +64,7 @@ void fleet_gate_compute(const struct fleet_view *v, uint64_t stale_after_ms, uin
         }
         for (int j = k - 1; j >= 0; j--) {
                 const struct fleet_slot *s = j < v->nslots ? &v->slots[j] : NULL;
-                uint64_t stale_at;
+                uint64_t unchanged;
 
                 if (!s || s->state == FLEET_SLOT_ABSENT) {
                         out->decision = FLEET_WAIT;
@@ -96,18 +96,20 @@ void fleet_gate_compute(const struct fleet_view *v, uint64_t stale_after_ms, uin
                                  "slot %d waits for the verdict of %s", k, s->host);
                         return;
                 default:
-                        stale_at = add_sat(s->changed_at_ms, stale_after_ms);
-                        if (now_ms >= stale_at) {
+                        /* Only a read can show it unchanged: the next one decides, no timer. */
+                        unchanged = s->seen_at_ms > s->changed_at_ms
+                                            ? s->seen_at_ms - s->changed_at_ms
+                                            : 0;
+                        if (unchanged >= stale_after_ms) {
                                 out->takeover = j;
                                 out->takeover_fingerprint = s->fingerprint;
                                 out->decision = FLEET_WAIT;
                                 snprintf(out->reason, sizeof(out->reason),
                                          "slot %d takes over slot %d of %s (unchanged %" PRIu64 " ms)",
-                                         k, j, s->host, now_ms - s->changed_at_ms);
+                                         k, j, s->host, unchanged);
                                 return;
                         }
                         out->decision = FLEET_WAIT;
-                        out->wake_at_ms = stale_at;
                         snprintf(out->reason, sizeof(out->reason), "slot %d waits for %s", k, s->host);
                         return;
                 }

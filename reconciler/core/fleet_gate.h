@@ -2,8 +2,9 @@
  * fleet_gate: "may this host deploy D now, and if not, why" (DESIGN §10,
  * docs/fleet.md).  Pure, like plan.c: the slots of rollout/{app}/{env}/{D}/
  * as the last `__fleet` job read them, with the times at which this daemon
- * saw each one change (its own monotonic clock), go in; the decision comes
- * out.  No I/O, no clock: the daemon (fleet.c in reconciler) does both.
+ * saw each one change and last found it unchanged (its own monotonic clock),
+ * go in; the decision comes out.  No I/O, no clock: the daemon (fleet.c in
+ * reconciler) does both.
  *
  * Rules, for this host holding slot k:
  *  - a failed verdict: D fails here too (FLEET_FAILED);
@@ -13,8 +14,12 @@
  *      absent            -> wait for someone to claim it (slot 0: a canary);
  *      ready             -> deploy once soak_ms passed since it was seen ready;
  *      failed            -> wait (its host writes the verdict);
- *      waiting/deploying -> wait, unless unchanged for stale_after_ms: then
- *                           take it over (abandon it; slot 0 fails D);
+ *      waiting/deploying -> wait, unless this daemon's reads found it
+ *                           unchanged for stale_after_ms: then take it over
+ *                           (abandon it; slot 0 fails D).  Reads, not the
+ *                           clock alone: a daemon that was itself stopped or
+ *                           starved has read nothing since, and decides
+ *                           nothing on what it read before;
  *    no live slot below k (or k = 0): deploy.
  */
 #ifndef DEPLOYEX_FLEET_GATE_H
@@ -47,6 +52,7 @@ struct fleet_slot {
         uint64_t beat;
         uint64_t fingerprint;     /* of the file's bytes: the If-Match of a takeover */
         uint64_t changed_at_ms;   /* monotonic: when this daemon last saw it change */
+        uint64_t seen_at_ms;      /* monotonic: when the last read that found it unchanged began */
         uint64_t ready_at_ms;     /* monotonic: when this daemon first saw it ready, 0 = not */
 };
 

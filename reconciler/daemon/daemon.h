@@ -139,6 +139,7 @@ struct fleet_rt {
         char version[VERSION_MAX + 1];       /* the version the view is about, "" = none */
         struct fleet_view view;              /* slots as the last __fleet job read them */
         bool job;                            /* a __fleet job is in flight */
+        uint64_t job_started_ms;             /* monotonic: when it began (its read came after) */
         uint64_t next_job_ms;                /* wall clock */
         int failures;                        /* __fleet jobs failed in a row */
         struct fleet_gate gate;              /* recomputed every reconcile */

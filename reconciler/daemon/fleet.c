@@ -6,10 +6,12 @@
  * instances show (waiting, deploying, ready/total, failed), abandons a slot
  * the gate found stale, and prints every slot.  The loop never touches the
  * bucket.  Here, each slot's bytes are compared with the previous read to
- * note when it last changed on this daemon's monotonic clock (staleness is
- * never judged on another host's clock), and fleet_gate_compute() turns
- * that into the planner's input: go, or wait with the reason.  A failed
- * verdict ghosts D here (the planner then rolls back and never fetches it).
+ * note when it last changed and when a read last found it unchanged, on this
+ * daemon's monotonic clock (staleness is never judged on another host's
+ * clock, nor on time this daemon spent reading nothing), and
+ * fleet_gate_compute() turns that into the planner's input: go, or wait with
+ * the reason.  A failed verdict ghosts D here (the planner then rolls back and
+ * never fetches it).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -59,8 +61,14 @@ static enum fleet_slot_state my_state(struct app_rt *a, const char *v, int *read
         return *ready >= *total ? FLEET_SLOT_READY : FLEET_SLOT_DEPLOYING;
 }
 
-/* Merge a fresh read into the view: a slot whose bytes changed is "changed now". */
-static void merge_slot(struct fleet_view *v, int k, const struct fleet_slot *s, uint64_t now)
+/*
+ * Merge a read made between read_start and now into the view.  Both ends
+ * lean towards a live holder: bytes that changed are taken as written at the
+ * end of the read ("changed now"), bytes that did not as seen unchanged at
+ * its start.
+ */
+static void merge_slot(struct fleet_view *v, int k, const struct fleet_slot *s, uint64_t read_start,
+                       uint64_t now)
 {
         struct fleet_slot *old = &v->slots[k];
         struct fleet_slot n = *s;
@@ -68,13 +76,14 @@ static void merge_slot(struct fleet_view *v, int k, const struct fleet_slot *s, 
         bool same = old->state != FLEET_SLOT_ABSENT && old->fingerprint == s->fingerprint;
 
         n.changed_at_ms = same ? old->changed_at_ms : now;
+        n.seen_at_ms = same && read_start > old->changed_at_ms ? read_start : n.changed_at_ms;
         n.ready_at_ms = 0;
         if (s->state == FLEET_SLOT_READY)
                 n.ready_at_ms = old->state == FLEET_SLOT_READY && old->ready_at_ms ? old->ready_at_ms : now;
         *old = n;
 }
 
-static void parse_output(struct app_rt *a, const char *out, uint64_t now)
+static void parse_output(struct app_rt *a, const char *out, uint64_t read_start, uint64_t now)
 {
         struct fleet_view *v = &a->fleet.view;
         bool seen[FLEET_SLOTS_MAX] = { false };
@@ -109,7 +118,7 @@ static void parse_output(struct app_rt *a, const char *out, uint64_t now)
                                 s.total = total;
                                 s.beat = beat;
                                 s.fingerprint = fp;
-                                merge_slot(v, k, &s, now);
+                                merge_slot(v, k, &s, read_start, now);
                                 seen[k] = true;
                                 if (k + 1 > v->nslots)
                                         v->nslots = k + 1;
@@ -147,7 +156,8 @@ static void fleet_done(struct daemon *d, struct job *j)
                 if (strcmp(j->what + strlen(j->what) - strlen(a->fleet.version), a->fleet.version) == 0 &&
                     strlen(j->what) > strlen(a->fleet.version) &&
                     j->what[strlen(j->what) - strlen(a->fleet.version) - 1] == ' ')
-                        parse_output(a, j->out_buf.data ? j->out_buf.data : "", time_mono_ms());
+                        parse_output(a, j->out_buf.data ? j->out_buf.data : "", a->fleet.job_started_ms,
+                                     time_mono_ms());
         }
         a->fleet.next_job_ms = daemon_now(d) + interval;
         d->dirty = true;
@@ -167,6 +177,7 @@ static void start_job(struct daemon *d, struct app_rt *a, const char *v)
         snprintf(take_s, sizeof(take_s), "%d", a->fleet.gate.takeover);
         snprintf(fp_s, sizeof(fp_s), "%016" PRIx64, a->fleet.gate.takeover_fingerprint);
         snprintf(what, sizeof(what), "fleet %s %s", a->name, v);
+        a->fleet.job_started_ms = time_mono_ms();
         if (job_start_self(d, what, args, d->cfg.fleet_heartbeat_ms + 30000, fleet_done, a, 0))
                 a->fleet.job = true;
         else

@@ -176,6 +176,11 @@ running_on "$holder" 1.0.0 || fail "the stopped host moved"
 ok
 kill -CONT "$(cat "$T/$holder/var/run/deployex.pid")"
 wait_for 60 "running_on $holder 1.0.1" "$holder to join again and deploy"
+# When it stopped, the canary's slot was still changing: continued, it read again before
+# deciding anything, rather than take that old view for a stale canary.
+grep -q "version=1.0.1 fleet: slot 1 takes over slot 0" "$T/$holder/daemon.log" &&
+        fail "$holder decided to take over slot 0 on what it had read before its stop"
+ok
 assert_eq "$holder" "$(jq -r .host "$(slot_file 1.0.1 3)")" "the continued host joined again at slot 3"
 assert_eq "h0" "$(cat "$marker")" "pre-commands ran once in the fleet, on the canary"
 
