@@ -75,7 +75,7 @@ static int lock_holder(const struct config *c)
         struct stat st;
         int pid = 0;
 
-        buf_printf(&path, "%s/run/deployex.lock", c->var_path);
+        path_lock_file(c, &path);
         if (stat(path.data, &st) == 0 && file_read_all("/proc/locks", 1024 * 1024, &locks) == 0) {
                 for (char *line = locks.data; line && *line && pid == 0;) {
                         char *next = strchr(line, '\n');

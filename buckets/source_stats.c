@@ -10,12 +10,6 @@
 
 #define STATS_MAX_BYTES 4096
 
-static void stats_path(const struct config *c, const char *app, struct buf *out)
-{
-        path_state_dir(c, app, out);
-        buf_puts(out, "/source.json");
-}
-
 static uint64_t u64_member(yajl_val obj, const char *key)
 {
         yajl_val v = json_get(obj, key);
@@ -30,7 +24,7 @@ int source_stats_load(const struct config *c, const char *app, struct source_sta
         int r;
 
         memset(ret, 0, sizeof(*ret));
-        stats_path(c, app, &path);
+        path_source_stats(c, app, &path);
         r = json_parse_file(path.data, STATS_MAX_BYTES, &root, &err);
         if (r == 0) {
                 ret->polls = u64_member(root, "polls");
@@ -68,7 +62,7 @@ int source_stats_record(const struct config *c, const char *app, bool ok, uint64
         yajl_gen_map_close(g);
         yajl_gen_free(g);
         buf_putc(&out, '\n');
-        stats_path(c, app, &path);
+        path_source_stats(c, app, &path);
         r = atomic_write_shared(path.data, out.data, out.len, (gid_t)-1); /* status, metrics read it */
         buf_release(&path);
         buf_release(&out);

@@ -14,16 +14,11 @@
 #include "base/fsutil.h"
 #include "buckets/http.h"
 #include "state/json.h"
+#include "state/paths.h"
 #include "buckets/webhook.h"
 #include "base/banned.h"
 
 #define SECRET_MAX 4096
-
-static void notify_dir(const struct config *c, const char *sub, struct buf *out)
-{
-        buf_reset(out);
-        buf_printf(out, "%s/state/notify%s%s", c->var_path, sub[0] ? "/" : "", sub);
-}
 
 void webhook_sign(const void *key, size_t key_len, const char *body, size_t len, char ret[65])
 {
@@ -113,7 +108,7 @@ int webhook_enqueue(const struct config *c, enum notify_event event, const char 
 
         if ((r = json_parse(body, strlen(body), "event body", &tree, err)) < 0)
                 return r;
-        notify_dir(c, "queue", &dir);
+        path_notify_dir(c, "queue", &dir);
         for (size_t t = 0; t < c->nnotify; t++) {
                 if (!(c->notify[t].events & (unsigned)event) || !c->notify[t].url)
                         continue;
@@ -238,7 +233,7 @@ void webhook_deliver_due(const struct config *c, uint64_t now_ms, unsigned *ret_
         struct dirent *e;
 
         *ret_sent = *ret_failed = 0;
-        notify_dir(c, "queue", &dir);
+        path_notify_dir(c, "queue", &dir);
         d = opendir(dir.data);
         while (d && (e = readdir(d))) {
                 yajl_val v = NULL;
@@ -274,7 +269,7 @@ void webhook_deliver_due(const struct config *c, uint64_t now_ms, unsigned *ret_
                         buf_printf(log, "notify: %s %s delivered to %s\n", str_of(v, "event"),
                                    str_of(v, "id"), c->notify[t].url);
                 } else if (!configured || now_ms >= first_at + WEBHOOK_GIVE_UP_MS) {
-                        notify_dir(c, "failed", &failed);
+                        path_notify_dir(c, "failed", &failed);
                         (void)mkdir_p(failed.data, 0700);
                         buf_printf(&failed, "/%s", e->d_name);
                         (void)rename(path.data, failed.data);
@@ -326,9 +321,9 @@ void webhook_status(const struct config *c, struct webhook_status *ret)
         struct dirent *e;
 
         memset(ret, 0, sizeof(*ret));
-        notify_dir(c, "failed", &dir);
+        path_notify_dir(c, "failed", &dir);
         ret->failed = count_dir(dir.data);
-        notify_dir(c, "queue", &dir);
+        path_notify_dir(c, "queue", &dir);
         ret->queued = count_dir(dir.data);
         d = opendir(dir.data);
         while (d && (e = readdir(d))) {

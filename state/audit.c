@@ -8,15 +8,10 @@
 #include "state/audit.h"
 #include "base/fsutil.h"
 #include "state/json.h"
+#include "state/paths.h"
 #include "base/banned.h"
 
 #define AUDIT_MAX_BYTES (64 * 1024 * 1024)
-
-void path_audit(const struct config *c, struct buf *out)
-{
-        buf_reset(out);
-        buf_printf(out, "%s/state/audit.jsonl", c->var_path);
-}
 
 void audit_entry_to_json(const struct audit_entry *e, struct buf *out)
 {
@@ -45,7 +40,7 @@ int audit_append(const struct config *c, const struct audit_entry *e)
 
         if (!copy.at_ms)
                 copy.at_ms = time_now_ms();
-        buf_printf(&dir, "%s/state", c->var_path);
+        path_state_root(c, &dir);
         (void)mkdir_p(dir.data, 0750);
         path_audit(c, &path);
         audit_entry_to_json(&copy, &line);

@@ -37,7 +37,6 @@ struct audit_list {
         size_t skipped; /* malformed lines */
 };
 
-void path_audit(const struct config *c, struct buf *out); /* {var_path}/state/audit.jsonl */
 void audit_entry_to_json(const struct audit_entry *e, struct buf *out); /* no newline */
 /* Append one entry (at_ms 0 = now).  0 or -errno. */
 int audit_append(const struct config *c, const struct audit_entry *e);

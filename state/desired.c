@@ -244,13 +244,6 @@ int desired_poll(const struct config *c, const struct app_config *app, struct so
         return err->len ? -EIO : 0;
 }
 
-static void release_path(const struct config *c, const char *app, const char *version,
-                         struct buf *out)
-{
-        path_state_dir(c, app, out);
-        buf_printf(out, "/releases/%s.json", version);
-}
-
 /*
  * The "pre_commands_done" member of releases/{version}.json:
  *     "pre_commands_done": {"sha256": "<of the tarball they ran for>", "at": "..."}
@@ -324,11 +317,10 @@ int desired_remember_release(const struct config *c, const char *app,
         uint64_t done_at = 0;
         int ret;
 
-        path_state_dir(c, app, &path);
-        buf_puts(&path, "/releases");
+        path_releases_dir(c, app, &path);
         ret = mkdir_p(path.data, 0750);
         if (ret >= 0) {
-                release_path(c, app, r->version, &path);
+                path_release_record(c, app, r->version, &path);
                 /* The same bytes keep their pre-commands done; other bytes start afresh. */
                 if (load_release_file(path.data, r->version, &old, &done_at) == 0 &&
                     strcmp(old.sha256, r->sha256) != 0)
@@ -347,7 +339,7 @@ int desired_pre_commands_done(const struct config *c, const char *app, const cha
         struct release_desc r;
         int ret;
 
-        release_path(c, app, version, &path);
+        path_release_record(c, app, version, &path);
         ret = load_release_file(path.data, version, &r, ret_at);
         release_desc_release(&r);
         buf_release(&path);
@@ -364,7 +356,7 @@ int desired_mark_pre_commands_done(const struct config *c, const char *app, cons
         uint64_t done_at;
         int ret;
 
-        release_path(c, app, version, &path);
+        path_release_record(c, app, version, &path);
         ret = load_release_file(path.data, version, &r, &done_at);
         if (ret == 0)
                 ret = write_release_file(path.data, &r, at_ms ? at_ms : 1);
@@ -381,7 +373,7 @@ int desired_release_for(const struct config *c, const struct app_config *app,
         int r = -ENOENT;
 
         memset(ret, 0, sizeof(*ret));
-        release_path(c, app->name, version, &path);
+        path_release_record(c, app->name, version, &path);
         if (file_read_all(path.data, JSON_MAX_BYTES, &text) == 0 &&
             release_desc_parse(text.data, text.len, path.data, ret, &ignored) == 0 &&
             strcmp(ret->version, version) == 0) {

@@ -20,6 +20,12 @@ static void put_base(struct buf *out, const char *base)
         buf_append(out, base, n);
 }
 
+void path_state_root(const struct config *c, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_puts(out, "/state");
+}
+
 void path_state_dir(const struct config *c, const char *app, struct buf *out)
 {
         put_base(out, c->var_path);
@@ -138,4 +144,71 @@ void path_fleet_turn(const struct config *c, const char *app, struct buf *out)
 {
         path_state_dir(c, app, out);
         buf_puts(out, "/fleet.json");
+}
+
+void path_releases_dir(const struct config *c, const char *app, struct buf *out)
+{
+        path_state_dir(c, app, out);
+        buf_puts(out, "/releases");
+}
+
+void path_release_record(const struct config *c, const char *app, const char *version,
+                         struct buf *out)
+{
+        path_releases_dir(c, app, out);
+        buf_printf(out, "/%s.json", version);
+}
+
+void path_otp_status(const struct config *c, const char *app, struct buf *out)
+{
+        path_state_dir(c, app, out);
+        buf_puts(out, "/otp.json");
+}
+
+void path_watchdog(const struct config *c, const char *app, struct buf *out)
+{
+        path_state_dir(c, app, out);
+        buf_puts(out, "/watchdog.json");
+}
+
+void path_source_stats(const struct config *c, const char *app, struct buf *out)
+{
+        path_state_dir(c, app, out);
+        buf_puts(out, "/source.json");
+}
+
+void path_audit(const struct config *c, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_puts(out, "/state/audit.jsonl");
+}
+
+void path_notify_cursor(const struct config *c, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_puts(out, "/state/notify/cursor.json");
+}
+
+void path_run_dir(const struct config *c, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_puts(out, "/run");
+}
+
+void path_lock_file(const struct config *c, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_puts(out, "/run/deployex.lock");
+}
+
+void path_job_config(const struct config *c, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_puts(out, "/run/config.json");
+}
+
+void path_notify_dir(const struct config *c, const char *sub, struct buf *out)
+{
+        put_base(out, c->var_path);
+        buf_printf(out, "/state/notify%s%s", sub[0] ? "/" : "", sub);
 }

@@ -78,10 +78,9 @@ static void add_watches(void)
                               IN_DELETE | IN_ATTRIB;
         struct buf p = BUF_INIT;
 
-        buf_printf(&p, "%s/state", c->var_path);
+        path_state_root(c, &p);
         (void)inotify_add_watch(ino, p.data, mask);
-        buf_reset(&p);
-        buf_printf(&p, "%s/run", c->var_path);
+        path_run_dir(c, &p);
         (void)inotify_add_watch(ino, p.data, mask);
         (void)inotify_add_watch(ino, c->overrides_path, mask);
         for (size_t i = 0; i < c->napps; i++) {

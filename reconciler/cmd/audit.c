@@ -7,6 +7,7 @@
 
 #include "reconciler/cmd/cli.h"
 #include "state/audit.h"
+#include "state/paths.h"
 #include "base/banned.h"
 
 static int run(const struct cli *cli, int argc, char **argv)

@@ -11,20 +11,22 @@
 #include "reconciler/cmd/cli.h"
 #include "base/fsutil.h"
 #include "buckets/secrets.h"
+#include "state/paths.h"
 #include "base/banned.h"
 
 int cli_check_state_readable(const struct cli_command *cmd, const struct config *c)
 {
         /* The directories readers need, and the pid file that tells whether the daemon runs. */
-        static const char *const parts[] = { "state", "run", "run/deployex.pid" };
+        static void (*const parts[])(const struct config *, struct buf *) = {
+                path_state_root, path_run_dir, path_pid_file,
+        };
         struct buf path = BUF_INIT;
         int status = EXIT_OK;
 
         for (size_t i = 0; i < ARRAY_SIZE(parts) && status == EXIT_OK; i++) {
                 bool dir = i < 2;
 
-                buf_reset(&path);
-                buf_printf(&path, "%s/%s", c->var_path, parts[i]);
+                parts[i](c, &path);
                 if (access(path.data, dir ? R_OK | X_OK : R_OK) == 0 || errno == ENOENT)
                         continue;
                 if (errno == EACCES || errno == EPERM)

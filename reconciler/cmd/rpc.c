@@ -305,7 +305,7 @@ static int probe_apps(const struct config *c, const struct app_config *const *ap
 
                 path_state_dir(c, per[a].app->name, &path);
                 (void)mkdir_p(path.data, 0750);
-                buf_puts(&path, "/otp.json");
+                path_otp_status(c, per[a].app->name, &path);
                 if (!otp_status_unchanged(path.data, p, per[a].n, time_now_ms()) &&
                     (w = otp_status_write(path.data, p, per[a].n, time_now_ms())) < 0) {
                         fprintf(stderr, "cannot write '%s': %s\n", path.data, strerror(-w));

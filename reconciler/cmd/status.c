@@ -60,8 +60,7 @@ static void print_watchdog(struct buf *out, const struct status_frame *f, const 
 
         if (!app->watchdog.set)
                 return;
-        path_state_dir(f->c, app->name, &path);
-        buf_puts(&path, "/watchdog.json");
+        path_watchdog(f->c, app->name, &path);
         if (json_parse_file(path.data, JSON_MAX_BYTES, &root, &err) == 0) {
                 inst = json_get(root, "instances");
                 for (size_t i = 0; inst && YAJL_IS_OBJECT(inst) && i < inst->u.object.len; i++) {

@@ -33,11 +33,9 @@ static void add_watches(int fd, const struct config *c)
 
         buf_printf(&p, "%s", c->var_path);
         (void)inotify_add_watch(fd, p.data, WATCH_EVENTS);
-        buf_reset(&p);
-        buf_printf(&p, "%s/state", c->var_path);
+        path_state_root(c, &p);
         (void)inotify_add_watch(fd, p.data, WATCH_EVENTS);
-        buf_reset(&p);
-        buf_printf(&p, "%s/run", c->var_path);
+        path_run_dir(c, &p);
         (void)inotify_add_watch(fd, p.data, WATCH_EVENTS);
         (void)inotify_add_watch(fd, c->overrides_path, WATCH_EVENTS);
         for (size_t i = 0; i < c->napps; i++) {

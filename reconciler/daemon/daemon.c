@@ -721,7 +721,7 @@ static void write_job_config(struct daemon *d)
 
         if (!d->config_text)
                 return;
-        buf_printf(&path, "%s/run/config.json", d->cfg.var_path);
+        path_job_config(&d->cfg, &path);
         r = atomic_write_file(path.data, d->config_text, strlen(d->config_text));
         if (r == 0) {
                 free(d->job_config);
@@ -991,12 +991,12 @@ static int take_lock(struct daemon *d)
         char text[32];
         int r = 0;
 
-        buf_printf(&path, "%s/run", d->cfg.var_path);
+        path_run_dir(&d->cfg, &path);
         if ((r = mkdir_p(path.data, 0750)) < 0) {
                 log_errno(r, "cannot create '%s'", path.data);
                 goto out;
         }
-        buf_puts(&path, "/deployex.lock");
+        path_lock_file(&d->cfg, &path);
         d->lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         /* A read-only var_path: a flock needs no write access. */
         if (d->lock_fd < 0 && errno == EROFS)

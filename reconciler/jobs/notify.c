@@ -57,12 +57,6 @@ struct app_cursor {
         uint64_t watchdog_at;     /* last watchdog check */
 };
 
-static void cursor_path(const struct config *c, struct buf *out)
-{
-        buf_reset(out);
-        buf_printf(out, "%s/state/notify/cursor.json", c->var_path);
-}
-
 static bool has_int(const int *list, size_t n, int v)
 {
         for (size_t i = 0; i < n; i++)
@@ -296,8 +290,7 @@ static void instance_events(const struct config *c, const struct app_config *app
 
         path_instances_dir(c, app->name, &path);
         (void)instance_records_load_dir(path.data, &recs, &nrecs, &err);
-        path_state_dir(c, app->name, &path);
-        buf_puts(&path, "/otp.json");
+        path_otp_status(c, app->name, &path);
         if (check_wd && otp_status_load(path.data, &probes, &nprobes, &err) < 0)
                 nprobes = 0;
         if (check_wd) {
@@ -374,8 +367,7 @@ static void instance_events(const struct config *c, const struct app_config *app
                 yajl_gen_map_close(g);
                 yajl_gen_free(g);
                 buf_putc(&wd, '\n');
-                path_state_dir(c, app->name, &path);
-                buf_puts(&path, "/watchdog.json");
+                path_watchdog(c, app->name, &path);
                 (void)atomic_write_file(path.data, wd.data, wd.len);
                 memcpy(cur->tripped, tripped, ntrip * sizeof(int));
                 cur->ntripped = ntrip;
@@ -404,7 +396,7 @@ static int run_x_notify(const struct cli *cli, int argc, char **argv)
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
         now = time_now_ms();
-        cursor_path(&c, &path);
+        path_notify_cursor(&c, &path);
         if (json_parse_file(path.data, JSON_MAX_BYTES, &root, &err) < 0)
                 root = NULL; /* none yet (or unreadable): every app starts from where it stands */
         g = json_gen_new(&out);

@@ -1,8 +1,11 @@
 /*
  * app_view: everything known about one app at one moment — configuration,
  * desired state, instance records, ghosts — read from disk (and the source)
- * in one call.  The CLI readers (plan, status) and the daemon build their
- * planner input from it.
+ * in one call.  The readers build their planner input from it: the CLI's
+ * plan and status, the status document (report.c: status --json and the web
+ * UI) and the metrics page (metrics.c).  The daemon does not: it keeps each
+ * app's desired state and records in memory across wake-ups and plans from
+ * those (reconciler/daemon/daemon.c).
  *
  *     struct app_view v;  app_view_load(cfg, app, src, persist, &v);
  *     plan_compute(&(struct plan_input){...from v...}, now, &plan);

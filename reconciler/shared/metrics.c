@@ -95,8 +95,7 @@ static void load_app(const struct config *c, const struct app_config *app, struc
 
         memset(m, 0, sizeof(*m));
         app_view_load(c, app, NULL, false, &m->view);
-        path_state_dir(c, app->name, &path);
-        buf_puts(&path, "/otp.json");
+        path_otp_status(c, app->name, &path);
         if (otp_status_load(path.data, &m->probes, &m->nprobes, &err) < 0) {
                 m->probes = NULL;
                 m->nprobes = 0;

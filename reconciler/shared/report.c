@@ -27,8 +27,7 @@ void otp_view_load(const struct config *c, const char *app, struct otp_view *v)
 
         v->probes = NULL;
         v->n = 0;
-        path_state_dir(c, app, &path);
-        buf_puts(&path, "/otp.json");
+        path_otp_status(c, app, &path);
         /* Missing or unreadable: every instance says "unknown", which is the truth. */
         (void)otp_status_load(path.data, &v->probes, &v->n, &err);
         buf_release(&path);
