@@ -11,13 +11,13 @@
 #include "state/config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "state/json.h"
+#include "state/record.h"
 #include "base/banned.h"
 
 #define MIB (1024ull * 1024ull)
@@ -104,72 +104,12 @@ static const char *const http_keys[] = { "listen", "admin_password_hash", "tls_c
                                          "metrics", NULL };
 static const char *const backoff_keys[] = { "initial_ms", "max_ms", NULL };
 
-/* Collects problems; nerr > 0 means the config is refused. */
-struct checker {
-        const char *origin;
-        struct buf *err;
-        int nerr;
-};
-
-static void problem(struct checker *ck, const char *field, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void problem(struct checker *ck, const char *field, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ck->err->len && ck->err->data[ck->err->len - 1] != '\n')
-                buf_putc(ck->err, '\n');
-        buf_printf(ck->err, "%s: ", ck->origin);
-        if (!str_empty(field))
-                buf_printf(ck->err, "%s: ", field);
-        va_start(ap, fmt);
-        buf_vprintf(ck->err, fmt, ap);
-        va_end(ap);
-        ck->nerr++;
-}
-
-/* A user-supplied string made safe for one log line: quoted, no control bytes, bounded. */
-static void put_quoted(struct buf *out, const char *s)
-{
-        size_t n = strlen(s);
-        size_t shown = n > 60 ? 57 : n;
-
-        buf_putc(out, '\'');
-        for (size_t i = 0; i < shown; i++) {
-                unsigned char c = (unsigned char)s[i];
-
-                buf_putc(out, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
-        }
-        if (shown < n)
-                buf_puts(out, "...");
-        buf_putc(out, '\'');
-}
-
-/* How a JSON value is shown after "got": numbers as written, strings quoted. */
-static void describe(struct buf *out, yajl_val v)
-{
-        if (YAJL_IS_NUMBER(v) && v->u.number.r) {
-                size_t n = strlen(v->u.number.r);
-
-                buf_append(out, v->u.number.r, n > 40 ? 40 : n);
-        } else if (YAJL_IS_STRING(v)) {
-                put_quoted(out, v->u.string);
-        } else if (YAJL_IS_TRUE(v)) {
-                buf_puts(out, "true");
-        } else if (YAJL_IS_FALSE(v)) {
-                buf_puts(out, "false");
-        } else {
-                buf_puts(out, json_type_name(v));
-        }
-}
-
 /* For an integer field, "got '3'" would hide that the quotes are the problem. */
 static void describe_number(struct buf *out, yajl_val v)
 {
         if (YAJL_IS_STRING(v))
                 buf_puts(out, "the string ");
-        describe(out, v);
+        record_describe_quoted(out, v);
 }
 
 /* A key from the input as part of a field path: bounded and without control bytes. */
@@ -192,86 +132,6 @@ static void field_name(struct buf *out, const char *prefix, const char *key)
         put_key(out, key);
 }
 
-static bool in_list(const char *const *list, const char *s)
-{
-        for (; *list; list++)
-                if (str_eq(*list, s))
-                        return true;
-        return false;
-}
-
-/* Edit distance, bounded: only to suggest a near key for a typo. */
-static size_t distance(const char *a, const char *b)
-{
-        size_t la = strlen(a), lb = strlen(b);
-        size_t row[40];
-
-        if (la >= ARRAY_SIZE(row) || lb >= ARRAY_SIZE(row))
-                return SIZE_MAX;
-        for (size_t j = 0; j <= lb; j++)
-                row[j] = j;
-        for (size_t i = 1; i <= la; i++) {
-                size_t diag = row[0];
-
-                row[0] = i;
-                for (size_t j = 1; j <= lb; j++) {
-                        size_t up = row[j];
-                        size_t best = diag + (a[i - 1] != b[j - 1]);
-
-                        if (up + 1 < best)
-                                best = up + 1;
-                        if (row[j - 1] + 1 < best)
-                                best = row[j - 1] + 1;
-                        row[j] = best;
-                        diag = up;
-                }
-        }
-        return row[lb];
-}
-
-/*
- * Unknown keys are errors: a misspelt "replica" silently falling back to the
- * default would deploy the wrong thing.  Duplicates too: yajl keeps both and
- * which one wins would be an accident of the lookup.
- */
-static void check_keys(struct checker *ck, yajl_val obj, const char *where, const char *const *allowed)
-{
-        struct buf msg = BUF_INIT;
-
-        for (size_t i = 0; i < obj->u.object.len; i++) {
-                const char *key = obj->u.object.keys[i];
-                const char *near = NULL;
-                size_t best = SIZE_MAX;
-
-                buf_reset(&msg);
-                for (size_t j = 0; j < i; j++) {
-                        if (str_eq(obj->u.object.keys[j], key)) {
-                                put_quoted(&msg, key);
-                                problem(ck, where, "duplicate key %s", msg.data);
-                                break;
-                        }
-                }
-                if (msg.len || in_list(allowed, key))
-                        continue;
-                for (const char *const *a = allowed; *a; a++) {
-                        size_t d = distance(key, *a);
-                        /* Near enough to be a typo: "replica", "initial", "sorce". */
-                        size_t limit = strlen(*a) / 3 > 2 ? strlen(*a) / 3 : 2;
-
-                        if (d <= limit && d < best) {
-                                best = d;
-                                near = *a;
-                        }
-                }
-                put_quoted(&msg, key);
-                if (near)
-                        problem(ck, where, "unknown key %s (did you mean '%s'?)", msg.data, near);
-                else
-                        problem(ck, where, "unknown key %s", msg.data);
-        }
-        buf_release(&msg);
-}
-
 /* ---- value checks shared by the file and the environment forms ---- */
 
 static bool is_abs_path(const char *s)
@@ -279,27 +139,27 @@ static bool is_abs_path(const char *s)
         return s[0] == '/';
 }
 
-static bool check_abs_path(struct checker *ck, const char *field, const char *s)
+static bool check_abs_path(struct record_ctx *ck, const char *field, const char *s)
 {
         struct buf q = BUF_INIT;
 
         if (is_abs_path(s))
                 return true;
-        put_quoted(&q, s);
-        problem(ck, field, "must be an absolute path, got %s", q.data);
+        record_quote(&q, s);
+        record_fail(ck, field, "must be an absolute path, got %s", q.data);
         buf_release(&q);
         return false;
 }
 
 /* node_exporter's textfile collector reads *.prom only. */
-static bool check_textfile(struct checker *ck, const char *field, const char *s)
+static bool check_textfile(struct record_ctx *ck, const char *field, const char *s)
 {
         size_t n = strlen(s);
 
         if (!check_abs_path(ck, field, s))
                 return false;
         if (n < 6 || strcmp(s + n - 5, ".prom") != 0) {
-                problem(ck, field, "must end in .prom (node_exporter's textfile collector reads only *.prom files)");
+                record_fail(ck, field, "must end in .prom (node_exporter's textfile collector reads only *.prom files)");
                 return false;
         }
         return true;
@@ -336,15 +196,15 @@ static bool has_dotdot_segment(const char *s)
         return false;
 }
 
-static bool check_source(struct checker *ck, const char *field, const char *s)
+static bool check_source(struct record_ctx *ck, const char *field, const char *s)
 {
         struct buf q = BUF_INIT;
         bool ok = true;
 
-        put_quoted(&q, s);
+        record_quote(&q, s);
         if (strncmp(s, "file://", 7) == 0) {
                 if (!is_abs_path(s + 7)) {
-                        problem(ck, field, "file:// needs an absolute path (file:///srv/bucket), got %s",
+                        record_fail(ck, field, "file:// needs an absolute path (file:///srv/bucket), got %s",
                                 q.data);
                         ok = false;
                 }
@@ -353,16 +213,16 @@ static bool check_source(struct checker *ck, const char *field, const char *s)
                 size_t n = strcspn(bucket, "/");
 
                 if (!bucket_is_valid(bucket, n)) {
-                        problem(ck, field, "needs a bucket name of letters, digits, '.', '_' or '-' "
+                        record_fail(ck, field, "needs a bucket name of letters, digits, '.', '_' or '-' "
                                 "after %.5s, got %s", s, q.data);
                         ok = false;
                 } else if (has_dotdot_segment(bucket + n) || strchr(bucket + n, '?') ||
                            strchr(bucket + n, '#')) {
-                        problem(ck, field, "the prefix may not contain '..', '?' or '#', got %s", q.data);
+                        record_fail(ck, field, "the prefix may not contain '..', '?' or '#', got %s", q.data);
                         ok = false;
                 }
         } else {
-                problem(ck, field, "must start with file://, s3:// or gs://, got %s", q.data);
+                record_fail(ck, field, "must start with file://, s3:// or gs://, got %s", q.data);
                 ok = false;
         }
         buf_release(&q);
@@ -370,7 +230,7 @@ static bool check_source(struct checker *ck, const char *field, const char *s)
 }
 
 /* env is the {env} segment of bucket paths: a plain name, never a path. */
-static bool check_env_segment(struct checker *ck, const char *field, const char *s)
+static bool check_env_segment(struct record_ctx *ck, const char *field, const char *s)
 {
         size_t n = strlen(s);
         struct buf q = BUF_INIT;
@@ -383,31 +243,31 @@ static bool check_env_segment(struct checker *ck, const char *field, const char 
                      c == '.' || c == '_' || c == '-';
         }
         if (!ok) {
-                put_quoted(&q, s);
-                problem(ck, field, "must be 1 to %d letters, digits, '.', '_' or '-', got %s",
+                record_quote(&q, s);
+                record_fail(ck, field, "must be 1 to %d letters, digits, '.', '_' or '-', got %s",
                         ENV_SEGMENT_MAX, q.data);
         }
         buf_release(&q);
         return ok;
 }
 
-static bool check_endpoint(struct checker *ck, const char *field, const char *s)
+static bool check_endpoint(struct record_ctx *ck, const char *field, const char *s)
 {
         struct buf q = BUF_INIT;
 
         if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
                 return true;
-        put_quoted(&q, s);
-        problem(ck, field, "must be an http:// or https:// URL, got %s", q.data);
+        record_quote(&q, s);
+        record_fail(ck, field, "must be an http:// or https:// URL, got %s", q.data);
         buf_release(&q);
         return false;
 }
 
-static bool check_nonempty(struct checker *ck, const char *field, const char *s)
+static bool check_nonempty(struct record_ctx *ck, const char *field, const char *s)
 {
         if (!str_empty(s))
                 return true;
-        problem(ck, field, "must not be empty");
+        record_fail(ck, field, "must not be empty");
         return false;
 }
 
@@ -430,26 +290,26 @@ static bool cookie_is_valid(const char *s)
         return true;
 }
 
-static bool check_cookie(struct checker *ck, const char *field, const char *s)
+static bool check_cookie(struct record_ctx *ck, const char *field, const char *s)
 {
         if (cookie_is_valid(s))
                 return true;
         /* Never echo the value: it is a secret, even when malformed. */
-        problem(ck, field, "must be 1 to %d printable characters without spaces", COOKIE_MAX);
+        record_fail(ck, field, "must be 1 to %d printable characters without spaces", COOKIE_MAX);
         return false;
 }
 
-static bool check_password_hash(struct checker *ck, const char *field, const char *s)
+static bool check_password_hash(struct record_ctx *ck, const char *field, const char *s)
 {
         if ((strncmp(s, "$2b$", 4) == 0 || strncmp(s, "$2y$", 4) == 0) && strlen(s) == 60)
                 return true;
-        problem(ck, field, "must be a bcrypt hash ($2b$... or $2y$..., 60 characters; "
+        record_fail(ck, field, "must be a bcrypt hash ($2b$... or $2y$..., 60 characters; "
                 "see `deployex hash-password`)");
         return false;
 }
 
 /* "host:port" or "[v6]:port"; the port into *ret_port. */
-static bool check_listen(struct checker *ck, const char *field, const char *s, int *ret_port)
+static bool check_listen(struct record_ctx *ck, const char *field, const char *s, int *ret_port)
 {
         const char *colon;
         struct buf q = BUF_INIT;
@@ -469,8 +329,8 @@ static bool check_listen(struct checker *ck, const char *field, const char *s, i
         if (ok) {
                 *ret_port = (int)port;
         } else {
-                put_quoted(&q, s);
-                problem(ck, field, "must be \"host:port\" (e.g. \"127.0.0.1:5001\") with a port "
+                record_quote(&q, s);
+                record_fail(ck, field, "must be \"host:port\" (e.g. \"127.0.0.1:5001\") with a port "
                         "from 1 to 65535, got %s", q.data);
         }
         buf_release(&q);
@@ -506,20 +366,20 @@ static bool is_reserved_env(const char *s)
         return false;
 }
 
-static bool check_app_name(struct checker *ck, const char *field, const char *s)
+static bool check_app_name(struct record_ctx *ck, const char *field, const char *s)
 {
         struct buf q = BUF_INIT;
 
         if (app_name_is_valid(s))
                 return true;
-        put_quoted(&q, s);
-        problem(ck, field, "must match [a-z][a-z0-9_]{0,%d}, got %s", APP_NAME_MAX - 1, q.data);
+        record_quote(&q, s);
+        record_fail(ck, field, "must match [a-z][a-z0-9_]{0,%d}, got %s", APP_NAME_MAX - 1, q.data);
         buf_release(&q);
         return false;
 }
 
 /* A user or group name as useradd(8) accepts it: no path, shell or JSON surprises. */
-static bool check_account_name(struct checker *ck, const char *field, const char *s)
+static bool check_account_name(struct record_ctx *ck, const char *field, const char *s)
 {
         struct buf q = BUF_INIT;
         size_t n = strlen(s);
@@ -530,21 +390,21 @@ static bool check_account_name(struct checker *ck, const char *field, const char
                      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.';
         if (ok)
                 return true;
-        put_quoted(&q, s);
-        problem(ck, field, "must be a user or group name ([A-Za-z0-9._-], at most 32, not "
+        record_quote(&q, s);
+        record_fail(ck, field, "must be a user or group name ([A-Za-z0-9._-], at most 32, not "
                 "starting with '-'), got %s", q.data);
         buf_release(&q);
         return false;
 }
 
-static bool check_language(struct checker *ck, const char *field, const char *s, enum language *ret)
+static bool check_language(struct record_ctx *ck, const char *field, const char *s, enum language *ret)
 {
         struct buf q = BUF_INIT;
 
         if (language_from_string(s, ret) == 0)
                 return true;
-        put_quoted(&q, s);
-        problem(ck, field, "must be \"elixir\", \"erlang\" or \"gleam\", got %s", q.data);
+        record_quote(&q, s);
+        record_fail(ck, field, "must be \"elixir\", \"erlang\" or \"gleam\", got %s", q.data);
         buf_release(&q);
         return false;
 }
@@ -559,7 +419,7 @@ static yajl_val member(yajl_val obj, const char *key)
         return (v && YAJL_IS_NULL(v)) ? NULL : v;
 }
 
-static bool j_string(struct checker *ck, yajl_val v, const char *field, const char **ret)
+static bool j_string(struct record_ctx *ck, yajl_val v, const char *field, const char **ret)
 {
         struct buf d = BUF_INIT;
 
@@ -567,13 +427,13 @@ static bool j_string(struct checker *ck, yajl_val v, const char *field, const ch
                 *ret = v->u.string;
                 return true;
         }
-        describe(&d, v);
-        problem(ck, field, "must be a string, got %s", d.data);
+        record_describe_quoted(&d, v);
+        record_fail(ck, field, "must be a string, got %s", d.data);
         buf_release(&d);
         return false;
 }
 
-static bool j_uint(struct checker *ck, yajl_val v, const char *field, uint64_t min, uint64_t max,
+static bool j_uint(struct record_ctx *ck, yajl_val v, const char *field, uint64_t min, uint64_t max,
                    uint64_t *ret)
 {
         struct buf d = BUF_INIT;
@@ -584,27 +444,27 @@ static bool j_uint(struct checker *ck, yajl_val v, const char *field, uint64_t m
                 return true;
         }
         describe_number(&d, v);
-        problem(ck, field, "must be an integer from %llu to %llu, got %s", (unsigned long long)min,
+        record_fail(ck, field, "must be an integer from %llu to %llu, got %s", (unsigned long long)min,
                 (unsigned long long)max, d.data);
         buf_release(&d);
         return false;
 }
 
-static bool j_object(struct checker *ck, yajl_val v, const char *field)
+static bool j_object(struct record_ctx *ck, yajl_val v, const char *field)
 {
         struct buf d = BUF_INIT;
 
         if (YAJL_IS_OBJECT(v))
                 return true;
-        describe(&d, v);
-        problem(ck, field, "must be an object, got %s", d.data);
+        record_describe_quoted(&d, v);
+        record_fail(ck, field, "must be an object, got %s", d.data);
         buf_release(&d);
         return false;
 }
 
 /* Optional string member into *ret (a copy), with an extra check. */
-static void opt_string(struct checker *ck, yajl_val obj, const char *prefix, const char *key,
-                       bool (*check)(struct checker *, const char *, const char *), char **ret)
+static void opt_string(struct record_ctx *ck, yajl_val obj, const char *prefix, const char *key,
+                       bool (*check)(struct record_ctx *, const char *, const char *), char **ret)
 {
         struct buf field = BUF_INIT;
         yajl_val v = member(obj, key);
@@ -619,7 +479,7 @@ static void opt_string(struct checker *ck, yajl_val obj, const char *prefix, con
         buf_release(&field);
 }
 
-static void opt_uint(struct checker *ck, yajl_val obj, const char *prefix, const char *key, uint64_t min,
+static void opt_uint(struct record_ctx *ck, yajl_val obj, const char *prefix, const char *key, uint64_t min,
                      uint64_t max, uint64_t *ret)
 {
         struct buf field = BUF_INIT;
@@ -726,17 +586,17 @@ void config_release(struct config *c)
  * The file form blames healthy_after_ms; the environment form can only set
  * the rollback timeout, so it blames that.
  */
-static void check_timeouts(struct checker *ck, const struct app_config *a, const char *healthy_field,
+static void check_timeouts(struct record_ctx *ck, const struct app_config *a, const char *healthy_field,
                            const char *rollback_field)
 {
         if (a->healthy_after_ms < a->rollback_timeout_ms)
                 return;
         if (healthy_field)
-                problem(ck, healthy_field, "must be less than rollback_timeout_ms (%llu), got %llu",
+                record_fail(ck, healthy_field, "must be less than rollback_timeout_ms (%llu), got %llu",
                         (unsigned long long)a->rollback_timeout_ms,
                         (unsigned long long)a->healthy_after_ms);
         else
-                problem(ck, rollback_field, "must be more than healthy_after_ms (%llu), got %llu",
+                record_fail(ck, rollback_field, "must be more than healthy_after_ms (%llu), got %llu",
                         (unsigned long long)a->healthy_after_ms,
                         (unsigned long long)a->rollback_timeout_ms);
 }
@@ -749,7 +609,7 @@ struct range_owner {
 };
 
 /* No two (app, port name) ranges may share a port, nor the admin UI's listen port. */
-static void check_port_overlaps(struct checker *ck, const struct config *c, const char *const *fields,
+static void check_port_overlaps(struct record_ctx *ck, const struct config *c, const char *const *fields,
                                 const char *listen_field, int listen_port)
 {
         struct range_owner *r = NULL;
@@ -774,24 +634,24 @@ static void check_port_overlaps(struct checker *ck, const struct config *c, cons
                         if (r[j].first > r[i].last || r[i].first > r[j].last)
                                 continue;
                         if (r[i].app == r[j].app)
-                                problem(ck, r[j].field, "ports %d-%d overlap %s %d-%d", r[j].first,
+                                record_fail(ck, r[j].field, "ports %d-%d overlap %s %d-%d", r[j].first,
                                         r[j].last, r[i].field, r[i].first, r[i].last);
                         else
-                                problem(ck, r[j].field, "ports %d-%d of app '%s' overlap %s %d-%d of app '%s'",
+                                record_fail(ck, r[j].field, "ports %d-%d of app '%s' overlap %s %d-%d of app '%s'",
                                         r[j].first, r[j].last, c->apps[r[j].app].name, r[i].field,
                                         r[i].first, r[i].last, c->apps[r[i].app].name);
                 }
         }
         for (size_t i = 0; listen_port > 0 && i < n; i++)
                 if (listen_port >= r[i].first && listen_port <= r[i].last)
-                        problem(ck, listen_field, "port %d is inside %s %d-%d of app '%s'", listen_port,
+                        record_fail(ck, listen_field, "port %d is inside %s %d-%d of app '%s'", listen_port,
                                 r[i].field, r[i].first, r[i].last, c->apps[r[i].app].name);
         free(r);
 }
 
 /* ---- the file form ---- */
 
-static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_config *a)
+static void parse_app(struct record_ctx *ck, yajl_val v, size_t idx, struct app_config *a)
 {
         struct buf where = BUF_INIT, field = BUF_INIT, q = BUF_INIT;
         yajl_val x;
@@ -803,19 +663,19 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
         app_init(a);
         if (!j_object(ck, v, where.data))
                 goto out;
-        check_keys(ck, v, where.data, app_keys);
+        record_check_keys(ck, v, where.data, app_keys);
 
         field_name(&field, where.data, "name");
         x = member(v, "name");
         if (!x)
-                problem(ck, field.data, "required");
+                record_fail(ck, field.data, "required");
         else if (j_string(ck, x, field.data, &s) && check_app_name(ck, field.data, s))
                 a->name = xstrdup(s);
 
         field_name(&field, where.data, "language");
         x = member(v, "language");
         if (!x)
-                problem(ck, field.data, "required (\"elixir\", \"erlang\" or \"gleam\")");
+                record_fail(ck, field.data, "required (\"elixir\", \"erlang\" or \"gleam\")");
         else if (j_string(ck, x, field.data, &s))
                 check_language(ck, field.data, s, &a->language);
 
@@ -842,24 +702,24 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
                         for (size_t j = 0; j < a->nports; j++)
                                 dup = dup || str_eq(a->ports[j].name, name);
                         buf_reset(&q);
-                        put_quoted(&q, name);
+                        record_quote(&q, name);
                         if (dup) {
-                                problem(ck, field.data, "duplicate port name");
+                                record_fail(ck, field.data, "duplicate port name");
                                 continue;
                         }
                         if (!port_name_is_valid(name)) {
-                                problem(ck, field.data, "a port name must match [A-Z_][A-Z0-9_]*, got %s",
+                                record_fail(ck, field.data, "a port name must match [A-Z_][A-Z0-9_]*, got %s",
                                         q.data);
                                 continue;
                         }
                         if (is_reserved_env(name)) {
-                                problem(ck, field.data, "%s is set by deployex itself", q.data);
+                                record_fail(ck, field.data, "%s is set by deployex itself", q.data);
                                 continue;
                         }
                         if (!j_uint(ck, pv, field.data, 1, 65535, &u))
                                 continue;
                         if (replicas_ok && a->replicas > 0 && u + (uint64_t)a->replicas - 1 > 65535) {
-                                problem(ck, field.data, "base %llu with %d replicas goes beyond port 65535",
+                                record_fail(ck, field.data, "base %llu with %d replicas goes beyond port 65535",
                                         (unsigned long long)u, a->replicas);
                                 continue;
                         }
@@ -882,26 +742,26 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
                         buf_printf(&field, "%s.env.", where.data);
                         put_key(&field, key);
                         buf_reset(&q);
-                        put_quoted(&q, key);
+                        record_quote(&q, key);
                         for (size_t j = 0; j < a->nenv; j++)
                                 dup = dup || str_eq(a->env[j].key, key);
                         for (size_t j = 0; j < a->nports; j++)
                                 is_port = is_port || str_eq(a->ports[j].name, key);
                         if (dup) {
-                                problem(ck, field.data, "duplicate variable");
+                                record_fail(ck, field.data, "duplicate variable");
                                 continue;
                         }
                         if (!env_name_is_valid(key)) {
-                                problem(ck, field.data, "a variable name must match [A-Za-z_][A-Za-z0-9_]*, got %s",
+                                record_fail(ck, field.data, "a variable name must match [A-Za-z_][A-Za-z0-9_]*, got %s",
                                         q.data);
                                 continue;
                         }
                         if (is_reserved_env(key)) {
-                                problem(ck, field.data, "%s is set by deployex itself", q.data);
+                                record_fail(ck, field.data, "%s is set by deployex itself", q.data);
                                 continue;
                         }
                         if (is_port) {
-                                problem(ck, field.data, "%s is already set by ports", q.data);
+                                record_fail(ck, field.data, "%s is already set by ports", q.data);
                                 continue;
                         }
                         if (!j_string(ck, ev, field.data, &s))
@@ -916,7 +776,7 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
         opt_string(ck, v, where.data, "user", check_account_name, &a->user);
         opt_string(ck, v, where.data, "group", check_account_name, &a->group);
         if (a->group && !a->user)
-                problem(ck, where.data, "group is set but user is not; set user too (group "
+                record_fail(ck, where.data, "group is set but user is not; set user too (group "
                         "defaults to the user's primary group)");
         opt_uint(ck, v, where.data, "healthy_after_ms", 0, TIMEOUT_MAX_MS, &a->healthy_after_ms);
         opt_uint(ck, v, where.data, "rollback_timeout_ms", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
@@ -937,12 +797,12 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
                 int before = ck->nerr;
 
                 buf_puts(&sub, field.data);
-                check_keys(ck, x, sub.data, backoff_keys);
+                record_check_keys(ck, x, sub.data, backoff_keys);
                 /* 0: the first crash restarts at once, then 1, 2, 4 ... ms (backoff.h). */
                 opt_uint(ck, x, sub.data, "initial_ms", 0, TIMEOUT_MAX_MS, &a->backoff_initial_ms);
                 opt_uint(ck, x, sub.data, "max_ms", 1, TIMEOUT_MAX_MS, &a->backoff_max_ms);
                 if (ck->nerr == before && a->backoff_initial_ms > a->backoff_max_ms)
-                        problem(ck, sub.data, "initial_ms (%llu) must not exceed max_ms (%llu)",
+                        record_fail(ck, sub.data, "initial_ms (%llu) must not exceed max_ms (%llu)",
                                 (unsigned long long)a->backoff_initial_ms,
                                 (unsigned long long)a->backoff_max_ms);
                 buf_release(&sub);
@@ -950,7 +810,7 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
         field_name(&field, where.data, "limits");
         x = member(v, "limits");
         if (x && j_object(ck, x, field.data)) {
-                check_keys(ck, x, field.data, limits_keys);
+                record_check_keys(ck, x, field.data, limits_keys);
                 opt_uint(ck, x, field.data, "memory_max_mb", 1, 1ULL << 30, &a->limit_memory_mb);
                 opt_uint(ck, x, field.data, "pids_max", 1, 1ULL << 22, &a->limit_pids);
         }
@@ -963,7 +823,7 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
                 const char *name;
 
                 buf_puts(&sub, field.data);
-                check_keys(ck, x, sub.data, watchdog_keys);
+                record_check_keys(ck, x, sub.data, watchdog_keys);
                 w->set = true;
                 w->interval_ms = 5000;
                 opt_uint(ck, x, sub.data, "interval_ms", 1000, TIMEOUT_MAX_MS, &w->interval_ms);
@@ -977,7 +837,7 @@ static void parse_app(struct checker *ck, yajl_val v, size_t idx, struct app_con
                         if (strcmp(name, "restart") == 0)
                                 w->restart = true;
                         else if (strcmp(name, "warn") != 0)
-                                problem(ck, sub.data, "must be \"warn\" or \"restart\"");
+                                record_fail(ck, sub.data, "must be \"warn\" or \"restart\"");
                 }
                 buf_release(&sub);
         }
@@ -988,12 +848,12 @@ out:
 }
 
 /* "notify": [{"url", "format", "events", "secret_file"}, ...] */
-static void parse_notify(struct checker *ck, yajl_val v, struct config *c)
+static void parse_notify(struct record_ctx *ck, yajl_val v, struct config *c)
 {
         struct buf field = BUF_INIT;
 
         if (!YAJL_IS_ARRAY(v)) {
-                problem(ck, "notify", "must be an array of objects");
+                record_fail(ck, "notify", "must be an array of objects");
                 return;
         }
         c->notify = xcalloc(v->u.array.len + 1, sizeof(*c->notify));
@@ -1007,14 +867,14 @@ static void parse_notify(struct checker *ck, yajl_val v, struct config *c)
                 t->events = NOTIFY_ALL;
                 if (!j_object(ck, o, where))
                         continue;
-                check_keys(ck, o, where, notify_keys);
+                record_check_keys(ck, o, where, notify_keys);
                 field_name(&field, where, "url");
                 x = member(o, "url");
                 if (!x)
-                        problem(ck, field.data, "required (http:// or https://)");
+                        record_fail(ck, field.data, "required (http:// or https://)");
                 else if (j_string(ck, x, field.data, &s)) {
                         if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-                                problem(ck, field.data, "must start with http:// or https://");
+                                record_fail(ck, field.data, "must start with http:// or https://");
                         else
                                 t->url = xstrdup(s);
                 }
@@ -1024,12 +884,12 @@ static void parse_notify(struct checker *ck, yajl_val v, struct config *c)
                         if (strcmp(s, "slack") == 0)
                                 t->slack = true;
                         else if (strcmp(s, "json") != 0)
-                                problem(ck, field.data, "must be \"json\" or \"slack\"");
+                                record_fail(ck, field.data, "must be \"json\" or \"slack\"");
                 }
                 field_name(&field, where, "events");
                 x = member(o, "events");
                 if (x && !YAJL_IS_ARRAY(x)) {
-                        problem(ck, field.data, "must be an array of event names");
+                        record_fail(ck, field.data, "must be an array of event names");
                 } else if (x) {
                         t->events = 0;
                         for (size_t k = 0; k < x->u.array.len; k++) {
@@ -1040,7 +900,7 @@ static void parse_notify(struct checker *ck, yajl_val v, struct config *c)
                                         if (strcmp(e->u.string, notify_event_names[j]) == 0)
                                                 bit = 1u << j;
                                 if (!bit)
-                                        problem(ck, field.data, "unknown event (deployed, rolled_back, "
+                                        record_fail(ck, field.data, "unknown event (deployed, rolled_back, "
                                                 "ghosted, crash_loop, watchdog)");
                                 t->events |= bit;
                         }
@@ -1048,14 +908,14 @@ static void parse_notify(struct checker *ck, yajl_val v, struct config *c)
                 field_name(&field, where, "secret_file");
                 x = member(o, "secret_file");
                 if (!x)
-                        problem(ck, field.data, "required: the HMAC-SHA256 key that signs each POST");
+                        record_fail(ck, field.data, "required: the HMAC-SHA256 key that signs each POST");
                 else
                         opt_string(ck, o, where, "secret_file", check_abs_path, &t->secret_file);
         }
         buf_release(&field);
 }
 
-static void parse_tls(struct checker *ck, yajl_val v, struct config *c)
+static void parse_tls(struct record_ctx *ck, yajl_val v, struct config *c)
 {
         static const char *const names[] = { "cert", "key", "ca" };
         char **dst[] = { &c->tls_cert, &c->tls_key, &c->tls_ca };
@@ -1063,12 +923,12 @@ static void parse_tls(struct checker *ck, yajl_val v, struct config *c)
 
         if (!j_object(ck, v, "tls"))
                 return;
-        check_keys(ck, v, "tls", tls_keys);
+        record_check_keys(ck, v, "tls", tls_keys);
         /* mTLS needs all three: our identity and the CA that vouches for the peers. */
         for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
                 field_name(&field, "tls", names[i]);
                 if (!member(v, names[i]))
-                        problem(ck, field.data, "required when \"tls\" is set");
+                        record_fail(ck, field.data, "required when \"tls\" is set");
                 else
                         opt_string(ck, v, "tls", names[i], check_abs_path, dst[i]);
         }
@@ -1083,7 +943,7 @@ static bool listen_is_loopback(const char *listen)
                strncmp(listen, "localhost:", 10) == 0;
 }
 
-static int parse_http(struct checker *ck, yajl_val v, struct config *c)
+static int parse_http(struct record_ctx *ck, yajl_val v, struct config *c)
 {
         const char *s;
         yajl_val x;
@@ -1091,10 +951,10 @@ static int parse_http(struct checker *ck, yajl_val v, struct config *c)
 
         if (!j_object(ck, v, "http"))
                 return 0;
-        check_keys(ck, v, "http", http_keys);
+        record_check_keys(ck, v, "http", http_keys);
         x = member(v, "listen");
         if (!x)
-                problem(ck, "http.listen", "required when \"http\" is set");
+                record_fail(ck, "http.listen", "required when \"http\" is set");
         else if (j_string(ck, x, "http.listen", &s) && check_listen(ck, "http.listen", s, &port))
                 c->http_listen = xstrdup(s);
         x = member(v, "admin_password_hash");
@@ -1112,29 +972,29 @@ static int parse_http(struct checker *ck, yajl_val v, struct config *c)
                 else if (strcmp(s, "off") == 0)
                         c->http_metrics = HTTP_METRICS_OFF;
                 else
-                        problem(ck, "http.metrics", "must be \"login\", \"public\" or \"off\"");
+                        record_fail(ck, "http.metrics", "must be \"login\", \"public\" or \"off\"");
         }
         if (!c->http_tls_cert != !c->http_tls_key)
-                problem(ck, "http.tls_cert", "http.tls_cert and http.tls_key go together");
+                record_fail(ck, "http.tls_cert", "http.tls_cert and http.tls_key go together");
         /* Anything but loopback is reachable by others: only over HTTPS. */
         if (c->http_listen && !listen_is_loopback(c->http_listen) && !c->http_tls_cert)
-                problem(ck, "http.listen", "%s is not a loopback address: set http.tls_cert and "
+                record_fail(ck, "http.listen", "%s is not a loopback address: set http.tls_cert and "
                         "http.tls_key (HTTPS), or listen on 127.0.0.1", c->http_listen);
         return c->http_listen ? port : 0;
 }
 
 /* A host name as it appears in slot files: [A-Za-z0-9._-]{1,63}. */
-static bool check_fleet_host(struct checker *ck, const char *field, const char *s)
+static bool check_fleet_host(struct record_ctx *ck, const char *field, const char *s)
 {
         size_t n = strlen(s);
 
         if (n <= 63 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n)
                 return true;
-        problem(ck, field, "must be 1 to 63 of A-Z a-z 0-9 . _ -, got '%.80s'", s);
+        record_fail(ck, field, "must be 1 to 63 of A-Z a-z 0-9 . _ -, got '%.80s'", s);
         return false;
 }
 
-static bool opt_bool(struct checker *ck, yajl_val obj, const char *field, const char *key, bool *ret)
+static bool opt_bool(struct record_ctx *ck, yajl_val obj, const char *field, const char *key, bool *ret)
 {
         yajl_val v = member(obj, key);
 
@@ -1144,17 +1004,17 @@ static bool opt_bool(struct checker *ck, yajl_val obj, const char *field, const 
                 *ret = YAJL_IS_TRUE(v);
                 return true;
         }
-        problem(ck, field, "must be true or false");
+        record_fail(ck, field, "must be true or false");
         return false;
 }
 
-static void parse_fleet(struct checker *ck, yajl_val v, struct config *c)
+static void parse_fleet(struct record_ctx *ck, yajl_val v, struct config *c)
 {
         char host[256];
 
         if (!j_object(ck, v, "fleet"))
                 return;
-        check_keys(ck, v, "fleet", fleet_keys);
+        record_check_keys(ck, v, "fleet", fleet_keys);
         c->has_fleet = true;
         c->fleet_heartbeat_ms = DEFAULT_FLEET_HEARTBEAT_MS;
         c->fleet_stale_after_ms = DEFAULT_FLEET_STALE_AFTER_MS;
@@ -1169,7 +1029,7 @@ static void parse_fleet(struct checker *ck, yajl_val v, struct config *c)
                 if (host[0] && check_fleet_host(ck, "fleet.host", host))
                         c->fleet_host = xstrdup(host);
                 else if (!host[0])
-                        problem(ck, "fleet.host", "the hostname is empty: set fleet.host");
+                        record_fail(ck, "fleet.host", "the hostname is empty: set fleet.host");
         }
         (void)opt_bool(ck, v, "fleet.canary", "canary", &c->fleet_canary);
         (void)opt_bool(ck, v, "fleet.canaries", "canaries", &c->fleet_canaries);
@@ -1179,21 +1039,21 @@ static void parse_fleet(struct checker *ck, yajl_val v, struct config *c)
         opt_uint(ck, v, "fleet", "soak_ms", 0, 86400000, &c->fleet_soak_ms);
         /* A live holder must never look stale: it refreshes at least twice per window. */
         if (c->fleet_stale_after_ms < 2 * c->fleet_heartbeat_ms + 1)
-                problem(ck, "fleet.stale_after_ms", "must be more than twice fleet.heartbeat_ms "
+                record_fail(ck, "fleet.stale_after_ms", "must be more than twice fleet.heartbeat_ms "
                         "(%llu), got %llu", (unsigned long long)c->fleet_heartbeat_ms,
                         (unsigned long long)c->fleet_stale_after_ms);
 }
 
-static void check_cookie_choice(struct checker *ck, bool has_cookie, bool has_cookie_file)
+static void check_cookie_choice(struct record_ctx *ck, bool has_cookie, bool has_cookie_file)
 {
         if (has_cookie && has_cookie_file)
-                problem(ck, "cookie", "set \"cookie\" or \"cookie_file\", not both");
+                record_fail(ck, "cookie", "set \"cookie\" or \"cookie_file\", not both");
         else if (!has_cookie && !has_cookie_file && str_empty(getenv("DEPLOYEX_SECRETS_ADAPTER")))
                 /* With a secrets adapter the cookie comes from the secret store (secrets.h). */
-                problem(ck, "cookie", "set \"cookie\" or \"cookie_file\" (or DEPLOYEX_SECRETS_ADAPTER)");
+                record_fail(ck, "cookie", "set \"cookie\" or \"cookie_file\" (or DEPLOYEX_SECRETS_ADAPTER)");
 }
 
-static void parse_root(struct checker *ck, yajl_val root, struct config *c)
+static void parse_root(struct record_ctx *ck, yajl_val root, struct config *c)
 {
         struct buf field = BUF_INIT, d = BUF_INIT;
         const char **port_fields = NULL;
@@ -1202,12 +1062,12 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
         yajl_val x;
         uint64_t u;
 
-        check_keys(ck, root, "", top_keys);
+        record_check_keys(ck, root, "", top_keys);
 
         opt_string(ck, root, "", "env", check_env_segment, &c->env);
         x = member(root, "source");
         if (!x)
-                problem(ck, "source", "required (file:///path, s3://bucket or gs://bucket)");
+                record_fail(ck, "source", "required (file:///path, s3://bucket or gs://bucket)");
         else
                 opt_string(ck, root, "", "source", check_source, &c->source);
         opt_string(ck, root, "", "aws_region", NULL, &c->aws_region);
@@ -1237,7 +1097,7 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
                 parse_tls(ck, x, c);
         /* The TLS options file ({var_path}/tls/...) reaches erl through ERL_AFLAGS, split on blanks. */
         if (c->has_tls && c->var_path && c->var_path[strcspn(c->var_path, " \t\n")])
-                problem(ck, "var_path", "must not contain blanks when \"tls\" is set (the TLS "
+                record_fail(ck, "var_path", "must not contain blanks when \"tls\" is set (the TLS "
                                         "distribution options file under it is passed in ERL_AFLAGS)");
         x = member(root, "http");
         if (x)
@@ -1251,10 +1111,10 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
 
         x = member(root, "apps");
         if (!x) {
-                problem(ck, "apps", "required (an array, may be empty)");
+                record_fail(ck, "apps", "required (an array, may be empty)");
         } else if (!YAJL_IS_ARRAY(x)) {
-                describe(&d, x);
-                problem(ck, "apps", "must be an array, got %s", d.data);
+                record_describe_quoted(&d, x);
+                record_fail(ck, "apps", "must be an array, got %s", d.data);
         } else {
                 c->apps = xcalloc(x->u.array.len, sizeof(*c->apps));
                 for (size_t i = 0; i < x->u.array.len; i++) {
@@ -1268,7 +1128,7 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
                                 if (str_eq(c->apps[j].name, a->name)) {
                                         buf_reset(&field);
                                         buf_printf(&field, "apps[%zu].name", i);
-                                        problem(ck, field.data, "'%s' is already the name of apps[%zu]",
+                                        record_fail(ck, field.data, "'%s' is already the name of apps[%zu]",
                                                 a->name, j);
                                         break;
                                 }
@@ -1298,7 +1158,7 @@ static void parse_root(struct checker *ck, yajl_val root, struct config *c)
 
 int config_parse(const char *text, size_t len, const char *origin, struct config *ret, struct buf *err)
 {
-        struct checker ck = { origin, err, 0 };
+        struct record_ctx ck = RECORD_CTX(origin, err);
         struct config c;
         struct buf d = BUF_INIT;
         yajl_val root = NULL;
@@ -1309,8 +1169,8 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
                 return r;
         config_init(&c, origin);
         if (!YAJL_IS_OBJECT(root)) {
-                describe(&d, root);
-                problem(&ck, "", "must be a JSON object, got %s", d.data);
+                record_describe_quoted(&d, root);
+                record_fail(&ck, "", "must be a JSON object, got %s", d.data);
         } else {
                 parse_root(&ck, root, &c);
         }
@@ -1402,7 +1262,7 @@ static const char *env_get(const char *name)
 }
 
 /* An integer variable: absent leaves *ret alone; bad values name the variable. */
-static bool env_uint(struct checker *ck, const char *name, uint64_t min, uint64_t max, uint64_t *ret)
+static bool env_uint(struct record_ctx *ck, const char *name, uint64_t min, uint64_t max, uint64_t *ret)
 {
         const char *s = env_get(name);
         struct buf q = BUF_INIT;
@@ -1414,14 +1274,14 @@ static bool env_uint(struct checker *ck, const char *name, uint64_t min, uint64_
                 *ret = v;
                 return true;
         }
-        put_quoted(&q, s);
-        problem(ck, name, "must be an integer from %llu to %llu, got %s", (unsigned long long)min,
+        record_quote(&q, s);
+        record_fail(ck, name, "must be an integer from %llu to %llu, got %s", (unsigned long long)min,
                 (unsigned long long)max, q.data);
         buf_release(&q);
         return false;
 }
 
-static void env_source(struct checker *ck, struct config *c)
+static void env_source(struct record_ctx *ck, struct config *c)
 {
         const char *adapter = env_get("DEPLOYEX_RELEASE_ADAPTER");
         const char *bucket = env_get("DEPLOYEX_RELEASE_BUCKET");
@@ -1437,13 +1297,13 @@ static void env_source(struct checker *ck, struct config *c)
         } else if (str_eq(adapter, "local")) {
                 buf_puts(&url, "file://");
         } else {
-                put_quoted(&q, adapter);
-                problem(ck, "DEPLOYEX_RELEASE_ADAPTER", "must be \"s3\", \"gcp\" or \"local\", got %s",
+                record_quote(&q, adapter);
+                record_fail(ck, "DEPLOYEX_RELEASE_ADAPTER", "must be \"s3\", \"gcp\" or \"local\", got %s",
                         q.data);
                 goto out;
         }
         if (!bucket) {
-                problem(ck, "DEPLOYEX_RELEASE_BUCKET", "required (the bucket name, or a directory for local)");
+                record_fail(ck, "DEPLOYEX_RELEASE_BUCKET", "required (the bucket name, or a directory for local)");
                 goto out;
         }
         buf_puts(&url, bucket);
@@ -1455,8 +1315,8 @@ out:
 }
 
 /* A string variable with a value check; absent leaves *ret alone. */
-static void env_string(struct checker *ck, const char *name,
-                       bool (*check)(struct checker *, const char *, const char *), char **ret)
+static void env_string(struct record_ctx *ck, const char *name,
+                       bool (*check)(struct record_ctx *, const char *, const char *), char **ret)
 {
         const char *s = env_get(name);
 
@@ -1495,7 +1355,7 @@ static void env_tls(struct checker *ck, struct config *c)
 
 int config_from_env(struct config *ret, struct buf *err)
 {
-        struct checker ck = { "environment", err, 0 };
+        struct record_ctx ck = RECORD_CTX("environment", err);
         const char *name = env_get("DEPLOYEX_MONITORED_APP_NAME");
         const char *lang = env_get("DEPLOYEX_MONITORED_APP_LANG");
         const char *fields[1] = { "DEPLOYEX_MONITORED_APP_PORT" };
@@ -1522,7 +1382,7 @@ int config_from_env(struct config *ret, struct buf *err)
         a->replicas = (int)replicas;
         port_ok = env_uint(&ck, "DEPLOYEX_MONITORED_APP_PORT", 1, 65535, &port);
         if (port_ok && replicas_ok && replicas > 0 && port + replicas - 1 > 65535) {
-                problem(&ck, "DEPLOYEX_MONITORED_APP_PORT", "base %llu with %llu replicas goes beyond port 65535",
+                record_fail(&ck, "DEPLOYEX_MONITORED_APP_PORT", "base %llu with %llu replicas goes beyond port 65535",
                         (unsigned long long)port, (unsigned long long)replicas);
                 port_ok = false;
         }

@@ -68,24 +68,20 @@ int ghosts_parse(const char *text, size_t len, const char *origin, struct ghost_
         return 0;
 }
 
+static int parse_ghosts(const char *text, size_t len, const char *origin, void *ret,
+                        struct buf *err)
+{
+        return ghosts_parse(text, len, origin, ret, err);
+}
+
 int ghosts_load(const char *path, struct ghost_list *ret, struct buf *err)
 {
-        struct record_ctx c = RECORD_CTX(path, err);
-        struct buf text = BUF_INIT;
-        int r;
+        int r = record_load(path, NULL, parse_ghosts, ret, err);
 
-        r = file_read_all(path, JSON_MAX_BYTES, &text);
         if (r == -ENOENT) {
                 memset(ret, 0, sizeof(*ret));
                 r = 0;
-        } else if (r == -EFBIG) {
-                record_fail(&c, "", "larger than %d bytes", JSON_MAX_BYTES);
-        } else if (r < 0) {
-                record_fail(&c, "", "cannot read: %s", file_strerror(r));
-        } else {
-                r = ghosts_parse(text.data, text.len, path, ret, err);
         }
-        buf_release(&text);
         return r;
 }
 

@@ -43,24 +43,16 @@ int journal_parse(const char *text, size_t len, const char *origin, struct journ
         return 0;
 }
 
+static int parse_journal(const char *text, size_t len, const char *origin, void *ret,
+                         struct buf *err)
+{
+        return journal_parse(text, len, origin, ret, err);
+}
+
 int journal_load(const char *path, struct journal *ret, struct buf *err)
 {
-        struct record_ctx c = RECORD_CTX(path, err);
-        struct buf text = BUF_INIT;
-        int r;
-
-        r = file_read_all(path, JSON_MAX_BYTES, &text);
-        if (r == -ENOENT)
-                goto out; /* nothing in flight */
-        if (r == -EFBIG)
-                record_fail(&c, "", "larger than %d bytes", JSON_MAX_BYTES);
-        else if (r < 0)
-                record_fail(&c, "", "cannot read: %s", file_strerror(r));
-        else
-                r = journal_parse(text.data, text.len, path, ret, err);
-out:
-        buf_release(&text);
-        return r;
+        /* -ENOENT: nothing in flight. */
+        return record_load(path, NULL, parse_journal, ret, err);
 }
 
 void journal_to_json(const struct journal *j, struct buf *out)

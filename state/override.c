@@ -168,44 +168,19 @@ int override_check_file(const struct stat *st, struct buf *why)
         return 0;
 }
 
+static int parse_override(const char *text, size_t len, const char *origin, void *ret,
+                          struct buf *err)
+{
+        return override_parse(text, len, origin, ret, err);
+}
+
 int override_load(const char *path, struct override *ret, struct buf *err)
 {
-        struct record_ctx c = RECORD_CTX(path, err);
-        struct buf text = BUF_INIT, why = BUF_INIT;
-        struct stat st;
-        size_t size;
-        int fd, r;
-
         /* A symlink or a FIFO planted there is refused, never followed or waited on. */
-        fd = file_open_read(path, 0, &size);
-        if (fd == -ENOENT) {
+        int r = record_load(path, override_check_file, parse_override, ret, err);
+
+        if (r == -ENOENT)
                 memset(ret, 0, sizeof(*ret));
-                r = -ENOENT;
-                goto out;
-        }
-        if (fd < 0) {
-                r = fd;
-                record_fail(&c, "", "refused: %s", file_strerror(r));
-                goto out;
-        }
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                record_fail(&c, "", "cannot read: %s", strerror(-r));
-        } else if ((r = override_check_file(&st, &why)) < 0) {
-                record_fail(&c, "", "refused: %s", why.data);
-        } else if (size > JSON_MAX_BYTES ||
-                   (r = fd_read_all(fd, JSON_MAX_BYTES, &text)) == -EFBIG) {
-                r = -EFBIG;
-                record_fail(&c, "", "larger than %d bytes", JSON_MAX_BYTES);
-        } else if (r < 0) {
-                record_fail(&c, "", "cannot read: %s", file_strerror(r));
-        } else {
-                r = override_parse(text.data, text.len, path, ret, err);
-        }
-        close(fd);
-out:
-        buf_release(&text);
-        buf_release(&why);
         return r;
 }
 

@@ -1,11 +1,13 @@
-/* record: shared field checks and output helpers of the state-file codecs. */
+/* record: the field-checking toolkit of state/ (config and state files).  See record.h. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/fsutil.h"
 #include "state/config.h"
 #include "state/record.h"
 
@@ -86,6 +88,39 @@ void record_describe(struct buf *out, yajl_val v)
                 buf_puts(out, "an unknown value");
 }
 
+void record_quote(struct buf *out, const char *s)
+{
+        size_t n = strlen(s);
+        size_t shown = n > 60 ? 57 : n;
+
+        buf_putc(out, '\'');
+        for (size_t i = 0; i < shown; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                buf_putc(out, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
+        }
+        if (shown < n)
+                buf_puts(out, "...");
+        buf_putc(out, '\'');
+}
+
+void record_describe_quoted(struct buf *out, yajl_val v)
+{
+        if (YAJL_IS_NUMBER(v) && v->u.number.r) {
+                size_t n = strlen(v->u.number.r);
+
+                buf_append(out, v->u.number.r, n > 40 ? 40 : n);
+        } else if (YAJL_IS_STRING(v)) {
+                record_quote(out, v->u.string);
+        } else if (YAJL_IS_TRUE(v)) {
+                buf_puts(out, "true");
+        } else if (YAJL_IS_FALSE(v)) {
+                buf_puts(out, "false");
+        } else {
+                buf_puts(out, json_type_name(v));
+        }
+}
+
 /* "WHAT, got Y" with Y rendered by record_describe. */
 int record_fail_got(struct record_ctx *c, const char *field, const char *what, yajl_val v)
 {
@@ -127,6 +162,42 @@ int record_check_text(struct record_ctx *c, const char *text, size_t len)
                 i++;
         }
         return 0;
+}
+
+int record_load(const char *path, int (*check)(const struct stat *st, struct buf *why),
+                record_parse_fn parse, void *ret, struct buf *err)
+{
+        struct record_ctx c = RECORD_CTX(path, err);
+        struct buf text = BUF_INIT, why = BUF_INIT;
+        struct stat st;
+        size_t size;
+        int fd, r = 0;
+
+        fd = file_open_read(path, 0, &size);
+        if (fd == -ENOENT)
+                return -ENOENT;
+        if (fd < 0) {
+                record_fail(&c, "", "%s: %s", check ? "refused" : "cannot read", file_strerror(fd));
+                return fd;
+        }
+        if (check && fstat(fd, &st) < 0) {
+                r = -errno;
+                record_fail(&c, "", "cannot read: %s", strerror(-r));
+        } else if (check && (r = check(&st, &why)) < 0) {
+                record_fail(&c, "", "refused: %s", why.data);
+        } else if (size > JSON_MAX_BYTES ||
+                   (r = fd_read_all(fd, JSON_MAX_BYTES, &text)) == -EFBIG) {
+                r = -EFBIG;
+                record_fail(&c, "", "larger than %d bytes", JSON_MAX_BYTES);
+        } else if (r < 0) {
+                record_fail(&c, "", "cannot read: %s", file_strerror(r));
+        } else {
+                r = parse(text.data, text.len, path, ret, err);
+        }
+        close(fd);
+        buf_release(&text);
+        buf_release(&why);
+        return r;
 }
 
 int record_parse_root(struct record_ctx *c, const char *text, size_t len, bool want_array,
@@ -364,6 +435,90 @@ int record_no_unknown_keys(struct record_ctx *c, yajl_val obj, const char *prefi
                 buf_release(&expected);
         }
         return r;
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+        for (; *list; list++)
+                if (str_eq(*list, s))
+                        return true;
+        return false;
+}
+
+/* Edit distance, bounded: only to suggest a near key for a typo. */
+static size_t distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        size_t row[40];
+
+        if (la >= ARRAY_SIZE(row) || lb >= ARRAY_SIZE(row))
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t diag = row[0];
+
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j];
+                        size_t best = diag + (a[i - 1] != b[j - 1]);
+
+                        if (up + 1 < best)
+                                best = up + 1;
+                        if (row[j - 1] + 1 < best)
+                                best = row[j - 1] + 1;
+                        row[j] = best;
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+/* The closest allowed key, when near enough to be a typo ("replica", "initial", "sorce"). */
+static const char *nearest_key(const char *key, const char *const *allowed)
+{
+        const char *near = NULL;
+        size_t best = SIZE_MAX;
+
+        for (const char *const *a = allowed; *a; a++) {
+                size_t d = distance(key, *a);
+                size_t limit = strlen(*a) / 3 > 2 ? strlen(*a) / 3 : 2;
+
+                if (d <= limit && d < best) {
+                        best = d;
+                        near = *a;
+                }
+        }
+        return near;
+}
+
+void record_check_keys(struct record_ctx *c, yajl_val obj, const char *where,
+                       const char *const *allowed)
+{
+        struct buf msg = BUF_INIT;
+
+        for (size_t i = 0; i < obj->u.object.len; i++) {
+                const char *key = obj->u.object.keys[i];
+                const char *near;
+
+                buf_reset(&msg);
+                for (size_t j = 0; j < i; j++) {
+                        if (str_eq(obj->u.object.keys[j], key)) {
+                                record_quote(&msg, key);
+                                record_fail(c, where, "duplicate key %s", msg.data);
+                                break;
+                        }
+                }
+                if (msg.len || in_list(allowed, key))
+                        continue;
+                near = nearest_key(key, allowed);
+                record_quote(&msg, key);
+                if (near)
+                        record_fail(c, where, "unknown key %s (did you mean '%s'?)", msg.data, near);
+                else
+                        record_fail(c, where, "unknown key %s", msg.data);
+        }
+        buf_release(&msg);
 }
 
 bool record_token_is_valid(const char *s, size_t max)

@@ -1,7 +1,9 @@
 /*
- * record: the field checks and output helpers shared by the JSON codecs of
- * deployex's small state files (release, override, ghosts, history,
- * instance, journal).  Internal to state/; nothing outside it includes this.
+ * record: the one JSON field-checking toolkit of state/: the configuration
+ * (config.c) and the codecs of deployex's small state files (release,
+ * override, ghosts, history, instance, journal, deferred) collect their
+ * problems, render the offending values, check keys and load files through
+ * it.  Internal to state/; nothing outside it includes this.
  *
  * A parser sets up a struct record_ctx with the origin (the file) and the
  * caller's err buffer, then checks one value at a time.  A rejected value
@@ -25,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "state/json.h"
 #include "base/util.h"
@@ -54,6 +57,16 @@ int record_fail_got(struct record_ctx *c, const char *field, const char *what, y
 
 /* A short one-line rendering of v for "got ...": a quoted, escaped and cut string, a number, ... */
 void record_describe(struct buf *out, yajl_val v);
+/*
+ * The configuration's rendering (its messages are read by the operator who
+ * typed the file or the variables): a string in single quotes, control bytes
+ * as '?', cut to 57 characters and "..." beyond 60; a number as written (at
+ * most 40 characters); otherwise the JSON type's name.  The state files'
+ * messages keep record_describe()'s JSON escaping.  docs/configuration.md and
+ * the tests quote both forms.
+ */
+void record_quote(struct buf *out, const char *s);
+void record_describe_quoted(struct buf *out, yajl_val v);
 
 /*
  * Refuse escaped NUL characters (\u0000) in a JSON text: yajl's tree keeps C
@@ -61,6 +74,20 @@ void record_describe(struct buf *out, yajl_val v);
  * NUL bytes itself.)
  */
 int record_check_text(struct record_ctx *c, const char *text, size_t len);
+
+/*
+ * The load sequence of a small state file, one for all of them: open it
+ * safely (file_open_read: no symlink, no FIFO), with check (may be NULL) vet
+ * its owner and mode, refuse more than JSON_MAX_BYTES, then parse (which
+ * checks the top-level type and every field).  Every failure is one line
+ * "PATH: ..." in err: "cannot read: REASON", "larger than N bytes", or, for a
+ * file with a check (one that others write), "refused: REASON".  -ENOENT,
+ * with err untouched, when there is no file: what that means is the caller's.
+ */
+typedef int (*record_parse_fn)(const char *text, size_t len, const char *origin, void *ret,
+                               struct buf *err);
+int record_load(const char *path, int (*check)(const struct stat *st, struct buf *why),
+                record_parse_fn parse, void *ret, struct buf *err);
 
 /* Parse text with json_parse() and require a top-level object (or array when want_array). */
 int record_parse_root(struct record_ctx *c, const char *text, size_t len, bool want_array,
@@ -96,6 +123,16 @@ int record_no_duplicate_keys(struct record_ctx *c, yajl_val obj, const char *pre
  */
 int record_no_unknown_keys(struct record_ctx *c, yajl_val obj, const char *prefix,
                            const char *const *known);
+
+/*
+ * The configuration's key check (obj must be an object): a key given twice is
+ * "ORIGIN: WHERE: duplicate key 'k'"; a key not in allowed is "ORIGIN: WHERE:
+ * unknown key 'k'", with " (did you mean 'x'?)" when an allowed key is within
+ * a typo's edit distance.  Unknown keys are errors: a misspelt "replica"
+ * silently falling back to the default would deploy the wrong thing.
+ */
+void record_check_keys(struct record_ctx *c, yajl_val obj, const char *where,
+                       const char *const *allowed);
 
 /* A token: 1..max printable ASCII characters (space included). */
 bool record_token_is_valid(const char *s, size_t max);
