@@ -13,8 +13,8 @@
  * fun m:f/1 or #Fun<m.I.U>; "0" when the pid/ref/port lives on home_node,
  * else the node's name.
  *
- * This works on encoded terms; lua/term.c prints Lua values (which no longer
- * know a charlist from a binary) and stays the printer inside hooks.
+ * This works on encoded terms; lua/term_print.c prints Lua values (which no
+ * longer know a charlist from a binary) and stays the printer inside hooks.
  */
 #ifndef DEPLOYEX_ETF_H
 #define DEPLOYEX_ETF_H

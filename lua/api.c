@@ -210,20 +210,11 @@ static int open_log(const struct api_env *env, int k)
         return api_open_log(k ? env->stderr_log : env->stdout_log);
 }
 
+/* Best effort: a log that cannot be written does not fail the hook. */
 static void write_str(int fd, const char *s)
 {
-        size_t n = strlen(s);
-
-        while (fd >= 0 && n > 0) {
-                ssize_t w = write(fd, s, n);
-
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return;
-                s += w;
-                n -= (size_t)w;
-        }
+        if (fd >= 0)
+                (void)write_all(fd, s, strlen(s), NULL);
 }
 
 static void stamp(char *out, size_t n)
@@ -231,22 +222,247 @@ static void stamp(char *out, size_t n)
         time_format_iso(time_now_ms(), out, n);
 }
 
+/*
+ * deployex.exec(argv, opts): the arguments and the result live on the Lua
+ * stack at fixed slots, in the order the steps below push them:
+ *   1 argv, 2 opts, 3 the argv array, 4 cwd, 5 timeout_ms, 6 env, 7 unset,
+ *   8 the set array, 9 the unset array, 10 anchors of converted numbers,
+ *   11.. the buffers of the log line, the masked text, the tail, the error.
+ * Lua owns every array: an error raised while filling them frees them.
+ */
+struct exec_call {
+        lua_Integer argc;
+        char **argv;
+        const char *cwd;             /* NULL: the hook's */
+        lua_Integer timeout;         /* 0: none but the hook's own */
+        struct kv *set;
+        size_t nset;
+        const char **unset;
+        size_t nunset;
+        uint64_t limit;              /* ms: the smaller of timeout and the hook's time left */
+        struct buf *line, *masked, *tail, *what;
+};
+
+/* Slot 3: argv as a NULL-terminated array of the caller's strings. */
+static void exec_read_argv(lua_State *L, struct exec_call *x)
+{
+        x->argc = (lua_Integer)lua_rawlen(L, 1);
+        if (x->argc < 1 || x->argc > ARGV_MAX)
+                luaL_error(L, "exec: argv must be a list of 1 to %d strings", ARGV_MAX);
+        x->argv = lua_newuserdatauv(L, (size_t)(x->argc + 1) * sizeof(*x->argv), 0);
+        for (lua_Integer k = 1; k <= x->argc; k++) {
+                char what_arg[32];
+
+                snprintf(what_arg, sizeof(what_arg), "exec: argv[%lld]", (long long)k);
+                lua_rawgeti(L, 1, k);
+                /* The string stays reachable through argv's table, which the caller holds. */
+                x->argv[k - 1] = (char *)check_cstring(L, -1, what_arg);
+                lua_pop(L, 1);
+        }
+        x->argv[x->argc] = NULL;
+}
+
+/* Slots 4 and 5: opts.cwd and opts.timeout_ms. */
+static void exec_read_options(lua_State *L, struct exec_call *x)
+{
+        lua_getfield(L, 2, "cwd");
+        if (!lua_isnil(L, 4))
+                x->cwd = check_cstring(L, 4, "exec: cwd");
+        lua_getfield(L, 2, "timeout_ms");
+        if (!lua_isnil(L, 5)) {
+                int isint = 0;
+
+                x->timeout = lua_tointegerx(L, 5, &isint);
+                if (!isint || x->timeout <= 0)
+                        luaL_error(L, "exec: timeout_ms must be a positive integer");
+        }
+}
+
+/* How many entries of env (slot 6) set a value and how many unset a name (false). */
+static void exec_count_env(lua_State *L, size_t *ret_nset, size_t *ret_nunset)
+{
+        lua_pushnil(L);
+        while (lua_next(L, 6)) {
+                size_t klen;
+                const char *k;
+
+                if (lua_type(L, -2) != LUA_TSTRING)
+                        luaL_error(L, "exec: env keys must be strings");
+                k = lua_tolstring(L, -2, &klen);
+                if (!env_name_ok(k, klen))
+                        luaL_error(L, "exec: env: bad variable name '%s'", k);
+                if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
+                        (*ret_nset)++;
+                else if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+                        (*ret_nunset)++;
+                else
+                        luaL_error(L, "exec: env.%s must be a string or false", k);
+                lua_pop(L, 1);
+        }
+}
+
+/* Fill set and unset from env (slot 6, checked by exec_count_env) and unset (slot 7). */
+static void exec_fill_env(lua_State *L, struct exec_call *x)
+{
+        if (lua_istable(L, 6)) {
+                lua_pushnil(L);
+                while (lua_next(L, 6)) {
+                        if (lua_type(L, -1) == LUA_TBOOLEAN) {
+                                x->unset[x->nunset++] = lua_tostring(L, -2);
+                        } else {
+                                char what_env[ENV_NAME_MAX + 16];
+
+                                snprintf(what_env, sizeof(what_env), "exec: env.%s", lua_tostring(L, -2));
+                                lua_tostring(L, -1); /* a number becomes its text, on the stack */
+                                x->set[x->nset].value = (char *)check_cstring(L, -1, what_env);
+                                x->set[x->nset].key = (char *)lua_tostring(L, -2);
+                                /* lua_next's copy of the value goes away: anchor the text. */
+                                lua_pushvalue(L, -1);
+                                lua_rawseti(L, 10, (lua_Integer)lua_rawlen(L, 10) + 1);
+                                x->nset++;
+                        }
+                        lua_pop(L, 1);
+                }
+        }
+        if (lua_istable(L, 7)) {
+                size_t n = lua_rawlen(L, 7);
+
+                for (size_t i = 1; i <= n; i++) {
+                        lua_rawgeti(L, 7, (lua_Integer)i);
+                        x->unset[x->nunset++] = check_cstring(L, -1, "exec: unset[]");
+                        lua_pop(L, 1);
+                }
+        }
+}
+
+/* Slots 6 to 10: opts.env and opts.unset, counted, then copied into arrays. */
+static void exec_read_env(lua_State *L, struct exec_call *x)
+{
+        size_t nset = 0, nunset = 0;
+
+        lua_getfield(L, 2, "env");
+        lua_getfield(L, 2, "unset");
+        if (!lua_isnil(L, 6) && !lua_istable(L, 6))
+                luaL_error(L, "exec: env must be a table of NAME = value");
+        if (!lua_isnil(L, 7) && !lua_istable(L, 7))
+                luaL_error(L, "exec: unset must be a list of name patterns");
+        if (lua_istable(L, 6))
+                exec_count_env(L, &nset, &nunset);
+        if (lua_istable(L, 7))
+                nunset += lua_rawlen(L, 7);
+        x->set = lua_newuserdatauv(L, (nset + 1) * sizeof(*x->set), 0);
+        x->unset = lua_newuserdatauv(L, (nunset + 1) * sizeof(*x->unset), 0);
+        lua_newtable(L);
+        exec_fill_env(L, x);
+}
+
+/* x->masked: the command line as the log shows it, quoted, the cookie masked. */
+static void exec_describe(const struct api_env *env, struct exec_call *x)
+{
+        for (lua_Integer k = 0; k < x->argc; k++) {
+                if (k)
+                        buf_putc(x->line, ' ');
+                /* Quoting splits a cookie holding a quote: then it is masked before. */
+                buf_reset(x->what);
+                quote_arg(x->what, x->argv[k]);
+                if (!str_empty(env->cookie) && strstr(x->argv[k], env->cookie) &&
+                    !strstr(x->what->data, env->cookie)) {
+                        buf_reset(x->what);
+                        api_mask(env->cookie, x->argv[k], strlen(x->argv[k]), x->masked);
+                        quote_arg(x->what, x->masked->data);
+                        buf_reset(x->masked);
+                }
+                buf_append(x->line, x->what->data, x->what->len);
+        }
+        buf_reset(x->what);
+        if (x->cwd)
+                buf_printf(x->line, " (in %s)", x->cwd);
+        api_mask(env->cookie, x->line->data, x->line->len, x->masked);
+}
+
+/*
+ * Run the command with its output into the instance's logs, between two
+ * stamped lines.  No Lua calls: C owns the fds and envp here.  x->what gets
+ * why it failed ("" when it exited 0), x->tail the end of its output.
+ */
+static int exec_spawn(const struct api_env *env, struct exec_call *x, struct spawn_result *res)
+{
+        char **envp = spawn_env_build(NULL, x->unset, x->nunset, x->set, x->nset);
+        int out_fd = open_log(env, 0), err_fd = open_log(env, 1);
+        struct spawn_opts o;
+        struct spawn_run run;
+        char when[32];
+        int r;
+
+        stamp(when, sizeof(when));
+        buf_reset(x->line);
+        buf_printf(x->line, "[deployex %s] exec: %s\n", when, x->masked->data);
+        write_str(out_fd, x->line->data);
+
+        /* A command dies with the hook that runs it (and so with the daemon's job). */
+        o = (struct spawn_opts){ x->argv, envp, x->cwd, -1, -1, -1, true, NULL, NULL };
+        run = (struct spawn_run){ x->limit, API_EXEC_GRACE_MS, out_fd, err_fd, API_OUTPUT_TAIL };
+        r = spawn_run(&o, &run, res);
+        if (r < 0) {
+                buf_printf(x->what, "cannot execute '%s': %s", x->argv[0], strerror(-r));
+        } else {
+                buf_release(x->tail);
+                *x->tail = res->tail; /* the box owns it now */
+                buf_init(&res->tail);
+                if (res->timed_out || !WIFEXITED(res->wstatus) || WEXITSTATUS(res->wstatus) != 0)
+                        spawn_describe_status(res->wstatus, res->timed_out, x->limit, x->what);
+        }
+        stamp(when, sizeof(when));
+        buf_reset(x->line);
+        buf_printf(x->line, "[deployex %s] %s\n", when,
+                   x->what->len ? x->what->data : "exited with status 0");
+        write_str(out_fd, x->line->data);
+        if (out_fd >= 0)
+                close(out_fd);
+        if (err_fd >= 0)
+                close(err_fd);
+        spawn_strv_free(envp);
+        return r;
+}
+
+/* The result table: ok, status or signal, timed_out, output (cookie masked), error. */
+static void exec_push_result(lua_State *L, const struct api_env *env, struct exec_call *x, int r,
+                             const struct spawn_result *res)
+{
+        lua_createtable(L, 0, 6);
+        lua_pushboolean(L, r == 0 && x->what->len == 0);
+        lua_setfield(L, -2, "ok");
+        if (r == 0 && !res->timed_out && WIFEXITED(res->wstatus)) {
+                lua_pushinteger(L, WEXITSTATUS(res->wstatus));
+                lua_setfield(L, -2, "status");
+        }
+        if (r == 0 && WIFSIGNALED(res->wstatus)) {
+                lua_pushinteger(L, WTERMSIG(res->wstatus));
+                lua_setfield(L, -2, "signal");
+        }
+        lua_pushboolean(L, r == 0 && res->timed_out);
+        lua_setfield(L, -2, "timed_out");
+        buf_reset(x->masked);
+        /* A full tail was cut from longer output: maybe inside the cookie. */
+        if (x->tail->len >= API_OUTPUT_TAIL)
+                api_mask_cut(env->cookie, x->tail->data, x->tail->len, x->masked);
+        else
+                api_mask(env->cookie, x->tail->data, x->tail->len, x->masked);
+        lua_pushlstring(L, x->masked->data, x->masked->len);
+        lua_setfield(L, -2, "output");
+        if (x->what->len) {
+                lua_pushlstring(L, x->what->data, x->what->len);
+                lua_setfield(L, -2, "error");
+        }
+}
+
 static int l_exec(lua_State *L)
 {
         struct api_env *env = env_of(L);
-        lua_Integer argc, timeout = 0;
-        size_t nset = 0, nunset = 0, i;
-        const char *cwd = NULL;
-        char **argv, **envp;
-        const char **unset;
-        struct kv *set;
-        struct buf *line, *tail, *what, *masked;
-        struct spawn_opts o;
-        struct spawn_run run;
+        struct exec_call x = { 0 };
         struct spawn_result res;
-        uint64_t remaining, limit;
-        int out_fd, err_fd, r;
-        char when[32];
+        uint64_t remaining;
+        int r;
 
         luaL_checktype(L, 1, LUA_TTABLE);
         if (lua_isnoneornil(L, 2)) {
@@ -255,184 +471,21 @@ static int l_exec(lua_State *L)
         }
         luaL_checktype(L, 2, LUA_TTABLE);
         lua_settop(L, 2);
-
-        argc = (lua_Integer)lua_rawlen(L, 1);
-        if (argc < 1 || argc > ARGV_MAX)
-                return luaL_error(L, "exec: argv must be a list of 1 to %d strings", ARGV_MAX);
-        /* Lua owns every array below: an error raised while filling them frees them. */
-        argv = lua_newuserdatauv(L, (size_t)(argc + 1) * sizeof(*argv), 0); /* 3 */
-        for (lua_Integer k = 1; k <= argc; k++) {
-                char what_arg[32];
-
-                snprintf(what_arg, sizeof(what_arg), "exec: argv[%lld]", (long long)k);
-                lua_rawgeti(L, 1, k);
-                /* The string stays reachable through argv's table, which the caller holds. */
-                argv[k - 1] = (char *)check_cstring(L, -1, what_arg);
-                lua_pop(L, 1);
-        }
-        argv[argc] = NULL;
-
-        lua_getfield(L, 2, "cwd"); /* 4 */
-        if (!lua_isnil(L, 4))
-                cwd = check_cstring(L, 4, "exec: cwd");
-        lua_getfield(L, 2, "timeout_ms"); /* 5 */
-        if (!lua_isnil(L, 5)) {
-                int isint = 0;
-
-                timeout = lua_tointegerx(L, 5, &isint);
-                if (!isint || timeout <= 0)
-                        return luaL_error(L, "exec: timeout_ms must be a positive integer");
-        }
-        lua_getfield(L, 2, "env");   /* 6 */
-        lua_getfield(L, 2, "unset"); /* 7 */
-        if (!lua_isnil(L, 6) && !lua_istable(L, 6))
-                return luaL_error(L, "exec: env must be a table of NAME = value");
-        if (!lua_isnil(L, 7) && !lua_istable(L, 7))
-                return luaL_error(L, "exec: unset must be a list of name patterns");
-
-        /* Count, then fill: env entries set a value, or unset a name when false. */
-        if (lua_istable(L, 6)) {
-                lua_pushnil(L);
-                while (lua_next(L, 6)) {
-                        size_t klen;
-                        const char *k;
-
-                        if (lua_type(L, -2) != LUA_TSTRING)
-                                return luaL_error(L, "exec: env keys must be strings");
-                        k = lua_tolstring(L, -2, &klen);
-                        if (!env_name_ok(k, klen))
-                                return luaL_error(L, "exec: env: bad variable name '%s'", k);
-                        if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
-                                nset++;
-                        else if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
-                                nunset++;
-                        else
-                                return luaL_error(L, "exec: env.%s must be a string or false", k);
-                        lua_pop(L, 1);
-                }
-        }
-        if (lua_istable(L, 7))
-                nunset += lua_rawlen(L, 7);
-        set = lua_newuserdatauv(L, (nset + 1) * sizeof(*set), 0);         /* 8 */
-        unset = lua_newuserdatauv(L, (nunset + 1) * sizeof(*unset), 0);   /* 9 */
-        lua_newtable(L); /* 10: anchors numbers converted to strings */
-        nset = nunset = 0;
-        if (lua_istable(L, 6)) {
-                lua_pushnil(L);
-                while (lua_next(L, 6)) {
-                        if (lua_type(L, -1) == LUA_TBOOLEAN) {
-                                unset[nunset++] = lua_tostring(L, -2);
-                        } else {
-                                char what_env[ENV_NAME_MAX + 16];
-
-                                snprintf(what_env, sizeof(what_env), "exec: env.%s", lua_tostring(L, -2));
-                                lua_tostring(L, -1); /* a number becomes its text, on the stack */
-                                set[nset].value = (char *)check_cstring(L, -1, what_env);
-                                set[nset].key = (char *)lua_tostring(L, -2);
-                                /* lua_next's copy of the value goes away: anchor the text. */
-                                lua_pushvalue(L, -1);
-                                lua_rawseti(L, 10, (lua_Integer)lua_rawlen(L, 10) + 1);
-                                nset++;
-                        }
-                        lua_pop(L, 1);
-                }
-        }
-        if (lua_istable(L, 7)) {
-                size_t n = lua_rawlen(L, 7);
-
-                for (i = 1; i <= n; i++) {
-                        lua_rawgeti(L, 7, (lua_Integer)i);
-                        unset[nunset++] = check_cstring(L, -1, "exec: unset[]");
-                        lua_pop(L, 1);
-                }
-        }
+        exec_read_argv(L, &x);
+        exec_read_options(L, &x);
+        exec_read_env(L, &x);
 
         remaining = sandbox_remaining_ms(L);
         if (remaining == 0)
                 sandbox_time_error(L);
-        limit = timeout > 0 && (uint64_t)timeout < remaining ? (uint64_t)timeout : remaining;
-
-        line = sandbox_push_buf(L);
-        masked = sandbox_push_buf(L);
-        tail = sandbox_push_buf(L);
-        what = sandbox_push_buf(L);
-        for (lua_Integer k = 0; k < argc; k++) {
-                if (k)
-                        buf_putc(line, ' ');
-                /* Quoting splits a cookie holding a quote: then it is masked before. */
-                buf_reset(what);
-                quote_arg(what, argv[k]);
-                if (!str_empty(env->cookie) && strstr(argv[k], env->cookie) &&
-                    !strstr(what->data, env->cookie)) {
-                        buf_reset(what);
-                        api_mask(env->cookie, argv[k], strlen(argv[k]), masked);
-                        quote_arg(what, masked->data);
-                        buf_reset(masked);
-                }
-                buf_append(line, what->data, what->len);
-        }
-        buf_reset(what);
-        if (cwd)
-                buf_printf(line, " (in %s)", cwd);
-        api_mask(env->cookie, line->data, line->len, masked);
-
-        /* From here to the result table: no Lua calls, C owns fds and envp. */
-        envp = spawn_env_build(NULL, unset, nunset, set, nset);
-        out_fd = open_log(env, 0);
-        err_fd = open_log(env, 1);
-        stamp(when, sizeof(when));
-        buf_reset(line);
-        buf_printf(line, "[deployex %s] exec: %s\n", when, masked->data);
-        write_str(out_fd, line->data);
-
-        /* A command dies with the hook that runs it (and so with the daemon's job). */
-        o = (struct spawn_opts){ argv, envp, cwd, -1, -1, -1, true, NULL, NULL };
-        run = (struct spawn_run){ limit, API_EXEC_GRACE_MS, out_fd, err_fd, API_OUTPUT_TAIL };
-        r = spawn_run(&o, &run, &res);
-        if (r < 0) {
-                buf_printf(what, "cannot execute '%s': %s", argv[0], strerror(-r));
-        } else {
-                buf_release(tail);
-                *tail = res.tail; /* the box owns it now */
-                buf_init(&res.tail);
-                if (res.timed_out || !WIFEXITED(res.wstatus) || WEXITSTATUS(res.wstatus) != 0)
-                        spawn_describe_status(res.wstatus, res.timed_out, limit, what);
-        }
-        stamp(when, sizeof(when));
-        buf_reset(line);
-        buf_printf(line, "[deployex %s] %s\n", when, what->len ? what->data : "exited with status 0");
-        write_str(out_fd, line->data);
-        if (out_fd >= 0)
-                close(out_fd);
-        if (err_fd >= 0)
-                close(err_fd);
-        spawn_strv_free(envp);
-
-        lua_createtable(L, 0, 6);
-        lua_pushboolean(L, r == 0 && what->len == 0);
-        lua_setfield(L, -2, "ok");
-        if (r == 0 && !res.timed_out && WIFEXITED(res.wstatus)) {
-                lua_pushinteger(L, WEXITSTATUS(res.wstatus));
-                lua_setfield(L, -2, "status");
-        }
-        if (r == 0 && WIFSIGNALED(res.wstatus)) {
-                lua_pushinteger(L, WTERMSIG(res.wstatus));
-                lua_setfield(L, -2, "signal");
-        }
-        lua_pushboolean(L, r == 0 && res.timed_out);
-        lua_setfield(L, -2, "timed_out");
-        buf_reset(masked);
-        /* A full tail was cut from longer output: maybe inside the cookie. */
-        if (tail->len >= API_OUTPUT_TAIL)
-                api_mask_cut(env->cookie, tail->data, tail->len, masked);
-        else
-                api_mask(env->cookie, tail->data, tail->len, masked);
-        lua_pushlstring(L, masked->data, masked->len);
-        lua_setfield(L, -2, "output");
-        if (what->len) {
-                lua_pushlstring(L, what->data, what->len);
-                lua_setfield(L, -2, "error");
-        }
+        x.limit = x.timeout > 0 && (uint64_t)x.timeout < remaining ? (uint64_t)x.timeout : remaining;
+        x.line = sandbox_push_buf(L);
+        x.masked = sandbox_push_buf(L);
+        x.tail = sandbox_push_buf(L);
+        x.what = sandbox_push_buf(L);
+        exec_describe(env, &x);
+        r = exec_spawn(env, &x, &res);
+        exec_push_result(L, env, &x, r, &res);
         return 1;
 }
 

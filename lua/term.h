@@ -44,7 +44,7 @@ const char *term_kind(lua_State *L, int idx);
 /*
  * Is the table at idx a sequence (keys exactly 1..n)?  *ret_n gets n.  An
  * empty table is a sequence of 0: it encodes as [] and prints as [].  The
- * hook values (hooks.c) take an empty table as an empty map instead.
+ * hook values (hooks_values.c) take an empty table as an empty map instead.
  */
 bool term_table_is_sequence(lua_State *L, int idx, lua_Integer *ret_n);
 

@@ -1,6 +1,7 @@
 /*
- * config: parse and validate the daemon's configuration (DESIGN §4.1), from a
- * JSON file or from the DeployEx 0.3 environment variables.  See config.h.
+ * config: parse and validate the daemon's configuration (DESIGN §4.1) from
+ * its JSON file, and the checks both forms share (config_check.h); the
+ * DeployEx 0.3 environment variables are read by config_env.c.  See config.h.
  *
  * Validation never stops at the first problem: an operator fixing a config
  * wants every mistake in one `deployex check`.  Each problem is one line
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "state/json.h"
+#include "state/config_check.h"
 #include "state/record.h"
 #include "base/banned.h"
 
@@ -37,8 +39,6 @@
 
 #define DEFAULT_REPLICAS 1
 #define DEFAULT_HEALTHY_AFTER_MS 10000
-/* DeployEx (environment mode) waited 30 s; its users keep that. */
-#define ENV_HEALTHY_AFTER_MS 30000
 #define DEFAULT_MAX_PROBATION_CRASHES 3
 #define MAX_PROBATION_CRASHES_MAX 1000
 #define DEFAULT_ROLLBACK_TIMEOUT_MS 600000
@@ -46,20 +46,12 @@
 #define DEFAULT_BACKOFF_INITIAL_MS 2000
 #define DEFAULT_BACKOFF_MAX_MS 300000
 
-/* Upper bounds keep deadline arithmetic (now + timeout) far from overflow. */
-#define TIMEOUT_MAX_MS (365ull * 24 * 3600 * 1000)
-#define POLL_INTERVAL_MIN_MS 100
-#define POLL_INTERVAL_MAX_MS (24ull * 3600 * 1000)
 #define LOG_MAX_BYTES_MIN 4096ull
 #define LOG_KEEP_MAX 1000
 #define SIZE_CAP_MAX (1ull << 50)
 #define COOKIE_MAX 255
 #define COOKIE_FILE_MAX 4096
 #define ENV_SEGMENT_MAX 64
-
-/* The DeployEx 0.3 mode's defaults (they differ from the file form's). */
-#define ENV_MODE_REPLICAS 3
-#define ENV_MODE_PORT 4000
 
 /* Variables deployex sets for every instance itself (DESIGN §5). */
 static const char *const reserved_env[] = {
@@ -139,7 +131,7 @@ static bool is_abs_path(const char *s)
         return s[0] == '/';
 }
 
-static bool check_abs_path(struct record_ctx *ck, const char *field, const char *s)
+bool config_check_abs_path(struct record_ctx *ck, const char *field, const char *s)
 {
         struct buf q = BUF_INIT;
 
@@ -156,7 +148,7 @@ static bool check_textfile(struct record_ctx *ck, const char *field, const char 
 {
         size_t n = strlen(s);
 
-        if (!check_abs_path(ck, field, s))
+        if (!config_check_abs_path(ck, field, s))
                 return false;
         if (n < 6 || strcmp(s + n - 5, ".prom") != 0) {
                 record_fail(ck, field, "must end in .prom (node_exporter's textfile collector reads only *.prom files)");
@@ -196,7 +188,7 @@ static bool has_dotdot_segment(const char *s)
         return false;
 }
 
-static bool check_source(struct record_ctx *ck, const char *field, const char *s)
+bool config_check_source(struct record_ctx *ck, const char *field, const char *s)
 {
         struct buf q = BUF_INIT;
         bool ok = true;
@@ -205,7 +197,7 @@ static bool check_source(struct record_ctx *ck, const char *field, const char *s
         if (strncmp(s, "file://", 7) == 0) {
                 if (!is_abs_path(s + 7)) {
                         record_fail(ck, field, "file:// needs an absolute path (file:///srv/bucket), got %s",
-                                q.data);
+                                    q.data);
                         ok = false;
                 }
         } else if (strncmp(s, "s3://", 5) == 0 || strncmp(s, "gs://", 5) == 0) {
@@ -214,7 +206,7 @@ static bool check_source(struct record_ctx *ck, const char *field, const char *s
 
                 if (!bucket_is_valid(bucket, n)) {
                         record_fail(ck, field, "needs a bucket name of letters, digits, '.', '_' or '-' "
-                                "after %.5s, got %s", s, q.data);
+                                    "after %.5s, got %s", s, q.data);
                         ok = false;
                 } else if (has_dotdot_segment(bucket + n) || strchr(bucket + n, '?') ||
                            strchr(bucket + n, '#')) {
@@ -230,7 +222,7 @@ static bool check_source(struct record_ctx *ck, const char *field, const char *s
 }
 
 /* env is the {env} segment of bucket paths: a plain name, never a path. */
-static bool check_env_segment(struct record_ctx *ck, const char *field, const char *s)
+bool config_check_env_segment(struct record_ctx *ck, const char *field, const char *s)
 {
         size_t n = strlen(s);
         struct buf q = BUF_INIT;
@@ -245,7 +237,7 @@ static bool check_env_segment(struct record_ctx *ck, const char *field, const ch
         if (!ok) {
                 record_quote(&q, s);
                 record_fail(ck, field, "must be 1 to %d letters, digits, '.', '_' or '-', got %s",
-                        ENV_SEGMENT_MAX, q.data);
+                            ENV_SEGMENT_MAX, q.data);
         }
         buf_release(&q);
         return ok;
@@ -290,7 +282,7 @@ static bool cookie_is_valid(const char *s)
         return true;
 }
 
-static bool check_cookie(struct record_ctx *ck, const char *field, const char *s)
+bool config_check_cookie(struct record_ctx *ck, const char *field, const char *s)
 {
         if (cookie_is_valid(s))
                 return true;
@@ -299,12 +291,12 @@ static bool check_cookie(struct record_ctx *ck, const char *field, const char *s
         return false;
 }
 
-static bool check_password_hash(struct record_ctx *ck, const char *field, const char *s)
+bool config_check_password_hash(struct record_ctx *ck, const char *field, const char *s)
 {
         if ((strncmp(s, "$2b$", 4) == 0 || strncmp(s, "$2y$", 4) == 0) && strlen(s) == 60)
                 return true;
         record_fail(ck, field, "must be a bcrypt hash ($2b$... or $2y$..., 60 characters; "
-                "see `deployex hash-password`)");
+                    "see `deployex hash-password`)");
         return false;
 }
 
@@ -331,7 +323,7 @@ static bool check_listen(struct record_ctx *ck, const char *field, const char *s
         } else {
                 record_quote(&q, s);
                 record_fail(ck, field, "must be \"host:port\" (e.g. \"127.0.0.1:5001\") with a port "
-                        "from 1 to 65535, got %s", q.data);
+                            "from 1 to 65535, got %s", q.data);
         }
         buf_release(&q);
         return ok;
@@ -366,7 +358,7 @@ static bool is_reserved_env(const char *s)
         return false;
 }
 
-static bool check_app_name(struct record_ctx *ck, const char *field, const char *s)
+bool config_check_app_name(struct record_ctx *ck, const char *field, const char *s)
 {
         struct buf q = BUF_INIT;
 
@@ -392,12 +384,12 @@ static bool check_account_name(struct record_ctx *ck, const char *field, const c
                 return true;
         record_quote(&q, s);
         record_fail(ck, field, "must be a user or group name ([A-Za-z0-9._-], at most 32, not "
-                "starting with '-'), got %s", q.data);
+                    "starting with '-'), got %s", q.data);
         buf_release(&q);
         return false;
 }
 
-static bool check_language(struct record_ctx *ck, const char *field, const char *s, enum language *ret)
+bool config_check_language(struct record_ctx *ck, const char *field, const char *s, enum language *ret)
 {
         struct buf q = BUF_INIT;
 
@@ -445,7 +437,7 @@ static bool j_uint(struct record_ctx *ck, yajl_val v, const char *field, uint64_
         }
         describe_number(&d, v);
         record_fail(ck, field, "must be an integer from %llu to %llu, got %s", (unsigned long long)min,
-                (unsigned long long)max, d.data);
+                    (unsigned long long)max, d.data);
         buf_release(&d);
         return false;
 }
@@ -493,7 +485,7 @@ static void opt_uint(struct record_ctx *ck, yajl_val obj, const char *prefix, co
 
 /* ---- building the struct ---- */
 
-static void app_init(struct app_config *a)
+void config_app_init(struct app_config *a)
 {
         memset(a, 0, sizeof(*a));
         a->language = LANG_ELIXIR;
@@ -524,7 +516,7 @@ static void app_release(struct app_config *a)
         memset(a, 0, sizeof(*a));
 }
 
-static void config_init(struct config *c, const char *origin)
+void config_init(struct config *c, const char *origin)
 {
         memset(c, 0, sizeof(*c));
         c->origin = xstrdup(origin);
@@ -586,19 +578,19 @@ void config_release(struct config *c)
  * The file form blames healthy_after_ms; the environment form can only set
  * the rollback timeout, so it blames that.
  */
-static void check_timeouts(struct record_ctx *ck, const struct app_config *a, const char *healthy_field,
+void config_check_timeouts(struct record_ctx *ck, const struct app_config *a, const char *healthy_field,
                            const char *rollback_field)
 {
         if (a->healthy_after_ms < a->rollback_timeout_ms)
                 return;
         if (healthy_field)
                 record_fail(ck, healthy_field, "must be less than rollback_timeout_ms (%llu), got %llu",
-                        (unsigned long long)a->rollback_timeout_ms,
-                        (unsigned long long)a->healthy_after_ms);
+                            (unsigned long long)a->rollback_timeout_ms,
+                            (unsigned long long)a->healthy_after_ms);
         else
                 record_fail(ck, rollback_field, "must be more than healthy_after_ms (%llu), got %llu",
-                        (unsigned long long)a->healthy_after_ms,
-                        (unsigned long long)a->rollback_timeout_ms);
+                            (unsigned long long)a->healthy_after_ms,
+                            (unsigned long long)a->rollback_timeout_ms);
 }
 
 /* Where each port range comes from, for messages naming both sides. */
@@ -609,7 +601,7 @@ struct range_owner {
 };
 
 /* No two (app, port name) ranges may share a port, nor the admin UI's listen port. */
-static void check_port_overlaps(struct record_ctx *ck, const struct config *c, const char *const *fields,
+void config_check_port_overlaps(struct record_ctx *ck, const struct config *c, const char *const *fields,
                                 const char *listen_field, int listen_port)
 {
         struct range_owner *r = NULL;
@@ -635,32 +627,193 @@ static void check_port_overlaps(struct record_ctx *ck, const struct config *c, c
                                 continue;
                         if (r[i].app == r[j].app)
                                 record_fail(ck, r[j].field, "ports %d-%d overlap %s %d-%d", r[j].first,
-                                        r[j].last, r[i].field, r[i].first, r[i].last);
+                                            r[j].last, r[i].field, r[i].first, r[i].last);
                         else
                                 record_fail(ck, r[j].field, "ports %d-%d of app '%s' overlap %s %d-%d of app '%s'",
-                                        r[j].first, r[j].last, c->apps[r[j].app].name, r[i].field,
-                                        r[i].first, r[i].last, c->apps[r[i].app].name);
+                                            r[j].first, r[j].last, c->apps[r[j].app].name, r[i].field,
+                                            r[i].first, r[i].last, c->apps[r[i].app].name);
                 }
         }
         for (size_t i = 0; listen_port > 0 && i < n; i++)
                 if (listen_port >= r[i].first && listen_port <= r[i].last)
                         record_fail(ck, listen_field, "port %d is inside %s %d-%d of app '%s'", listen_port,
-                                r[i].field, r[i].first, r[i].last, c->apps[r[i].app].name);
+                                    r[i].field, r[i].first, r[i].last, c->apps[r[i].app].name);
         free(r);
 }
 
 /* ---- the file form ---- */
 
+/* apps[i].ports: NAME -> base port, each replica n getting base + n - 1. */
+static void parse_app_ports(struct record_ctx *ck, yajl_val x, const char *where, bool replicas_ok,
+                            struct app_config *a)
+{
+        struct buf field = BUF_INIT, q = BUF_INIT;
+        uint64_t u;
+
+        a->ports = xcalloc(x->u.object.len, sizeof(*a->ports));
+        for (size_t i = 0; i < x->u.object.len; i++) {
+                const char *name = x->u.object.keys[i];
+                yajl_val pv = x->u.object.values[i];
+                bool dup = false;
+
+                buf_reset(&field);
+                buf_printf(&field, "%s.ports.", where);
+                put_key(&field, name);
+                for (size_t j = 0; j < a->nports; j++)
+                        dup = dup || str_eq(a->ports[j].name, name);
+                buf_reset(&q);
+                record_quote(&q, name);
+                if (dup) {
+                        record_fail(ck, field.data, "duplicate port name");
+                        continue;
+                }
+                if (!port_name_is_valid(name)) {
+                        record_fail(ck, field.data, "a port name must match [A-Z_][A-Z0-9_]*, got %s",
+                                    q.data);
+                        continue;
+                }
+                if (is_reserved_env(name)) {
+                        record_fail(ck, field.data, "%s is set by deployex itself", q.data);
+                        continue;
+                }
+                if (!j_uint(ck, pv, field.data, 1, 65535, &u))
+                        continue;
+                if (replicas_ok && a->replicas > 0 && u + (uint64_t)a->replicas - 1 > 65535) {
+                        record_fail(ck, field.data, "base %llu with %d replicas goes beyond port 65535",
+                                    (unsigned long long)u, a->replicas);
+                        continue;
+                }
+                a->ports[a->nports].name = xstrdup(name);
+                a->ports[a->nports].base = (int)u;
+                a->nports++;
+        }
+        buf_release(&field);
+        buf_release(&q);
+}
+
+/* apps[i].env: NAME -> value, neither a port's name nor one deployex sets. */
+static void parse_app_env(struct record_ctx *ck, yajl_val x, const char *where, struct app_config *a)
+{
+        struct buf field = BUF_INIT, q = BUF_INIT;
+        const char *s;
+
+        a->env = xcalloc(x->u.object.len, sizeof(*a->env));
+        for (size_t i = 0; i < x->u.object.len; i++) {
+                const char *key = x->u.object.keys[i];
+                yajl_val ev = x->u.object.values[i];
+                bool dup = false, is_port = false;
+
+                buf_reset(&field);
+                buf_printf(&field, "%s.env.", where);
+                put_key(&field, key);
+                buf_reset(&q);
+                record_quote(&q, key);
+                for (size_t j = 0; j < a->nenv; j++)
+                        dup = dup || str_eq(a->env[j].key, key);
+                for (size_t j = 0; j < a->nports; j++)
+                        is_port = is_port || str_eq(a->ports[j].name, key);
+                if (dup) {
+                        record_fail(ck, field.data, "duplicate variable");
+                        continue;
+                }
+                if (!env_name_is_valid(key)) {
+                        record_fail(ck, field.data, "a variable name must match [A-Za-z_][A-Za-z0-9_]*, got %s",
+                                    q.data);
+                        continue;
+                }
+                if (is_reserved_env(key)) {
+                        record_fail(ck, field.data, "%s is set by deployex itself", q.data);
+                        continue;
+                }
+                if (is_port) {
+                        record_fail(ck, field.data, "%s is already set by ports", q.data);
+                        continue;
+                }
+                if (!j_string(ck, ev, field.data, &s))
+                        continue;
+                a->env[a->nenv].key = xstrdup(key);
+                a->env[a->nenv].value = xstrdup(s);
+                a->nenv++;
+        }
+        buf_release(&field);
+        buf_release(&q);
+}
+
+/* apps[i].healthy_after_ms, rollback_timeout_ms, stop_timeout_ms, max_probation_crashes. */
+static void parse_app_timeouts(struct record_ctx *ck, yajl_val v, const char *where,
+                               struct app_config *a)
+{
+        struct buf field = BUF_INIT;
+        uint64_t crashes = a->max_probation_crashes;
+
+        opt_uint(ck, v, where, "healthy_after_ms", 0, TIMEOUT_MAX_MS, &a->healthy_after_ms);
+        opt_uint(ck, v, where, "rollback_timeout_ms", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
+        opt_uint(ck, v, where, "stop_timeout_ms", 1, TIMEOUT_MAX_MS, &a->stop_timeout_ms);
+        opt_uint(ck, v, where, "max_probation_crashes", 1, MAX_PROBATION_CRASHES_MAX, &crashes);
+        a->max_probation_crashes = (uint32_t)crashes;
+        field_name(&field, where, "healthy_after_ms");
+        config_check_timeouts(ck, a, field.data, NULL);
+        buf_release(&field);
+}
+
+/* apps[i].restart_backoff: {initial_ms, max_ms}. */
+static void parse_app_backoff(struct record_ctx *ck, yajl_val x, const char *field,
+                              struct app_config *a)
+{
+        struct buf sub = BUF_INIT;
+        int before = ck->nerr;
+
+        buf_puts(&sub, field);
+        record_check_keys(ck, x, sub.data, backoff_keys);
+        /* 0: the first crash restarts at once, then 1, 2, 4 ... ms (backoff.h). */
+        opt_uint(ck, x, sub.data, "initial_ms", 0, TIMEOUT_MAX_MS, &a->backoff_initial_ms);
+        opt_uint(ck, x, sub.data, "max_ms", 1, TIMEOUT_MAX_MS, &a->backoff_max_ms);
+        if (ck->nerr == before && a->backoff_initial_ms > a->backoff_max_ms)
+                record_fail(ck, sub.data, "initial_ms (%llu) must not exceed max_ms (%llu)",
+                            (unsigned long long)a->backoff_initial_ms,
+                            (unsigned long long)a->backoff_max_ms);
+        buf_release(&sub);
+}
+
+/* apps[i].watchdog: thresholds over the VM's probes, and what to do past them. */
+static void parse_app_watchdog(struct record_ctx *ck, yajl_val x, const char *field,
+                               struct app_config *a)
+{
+        struct watchdog_config *w = &a->watchdog;
+        struct buf sub = BUF_INIT;
+        yajl_val act;
+        const char *name;
+
+        buf_puts(&sub, field);
+        record_check_keys(ck, x, sub.data, watchdog_keys);
+        w->set = true;
+        w->interval_ms = 5000;
+        opt_uint(ck, x, sub.data, "interval_ms", 1000, TIMEOUT_MAX_MS, &w->interval_ms);
+        opt_uint(ck, x, sub.data, "memory_mb", 1, 1ULL << 30, &w->memory_mb);
+        opt_uint(ck, x, sub.data, "processes_pct", 1, 100, &w->processes_pct);
+        opt_uint(ck, x, sub.data, "atoms_pct", 1, 100, &w->atoms_pct);
+        opt_uint(ck, x, sub.data, "ports_pct", 1, 100, &w->ports_pct);
+        act = member(x, "action");
+        buf_puts(&sub, ".action");
+        if (act && j_string(ck, act, sub.data, &name)) {
+                if (strcmp(name, "restart") == 0)
+                        w->restart = true;
+                else if (strcmp(name, "warn") != 0)
+                        record_fail(ck, sub.data, "must be \"warn\" or \"restart\"");
+        }
+        buf_release(&sub);
+}
+
 static void parse_app(struct record_ctx *ck, yajl_val v, size_t idx, struct app_config *a)
 {
-        struct buf where = BUF_INIT, field = BUF_INIT, q = BUF_INIT;
+        struct buf where = BUF_INIT, field = BUF_INIT;
         yajl_val x;
         const char *s;
         uint64_t u;
         bool replicas_ok = true;
 
         buf_printf(&where, "apps[%zu]", idx);
-        app_init(a);
+        config_app_init(a);
         if (!j_object(ck, v, where.data))
                 goto out;
         record_check_keys(ck, v, where.data, app_keys);
@@ -669,7 +822,7 @@ static void parse_app(struct record_ctx *ck, yajl_val v, size_t idx, struct app_
         x = member(v, "name");
         if (!x)
                 record_fail(ck, field.data, "required");
-        else if (j_string(ck, x, field.data, &s) && check_app_name(ck, field.data, s))
+        else if (j_string(ck, x, field.data, &s) && config_check_app_name(ck, field.data, s))
                 a->name = xstrdup(s);
 
         field_name(&field, where.data, "language");
@@ -677,7 +830,7 @@ static void parse_app(struct record_ctx *ck, yajl_val v, size_t idx, struct app_
         if (!x)
                 record_fail(ck, field.data, "required (\"elixir\", \"erlang\" or \"gleam\")");
         else if (j_string(ck, x, field.data, &s))
-                check_language(ck, field.data, s, &a->language);
+                config_check_language(ck, field.data, s, &a->language);
 
         field_name(&field, where.data, "replicas");
         x = member(v, "replicas");
@@ -689,124 +842,25 @@ static void parse_app(struct record_ctx *ck, yajl_val v, size_t idx, struct app_
 
         field_name(&field, where.data, "ports");
         x = member(v, "ports");
-        if (x && j_object(ck, x, field.data)) {
-                a->ports = xcalloc(x->u.object.len, sizeof(*a->ports));
-                for (size_t i = 0; i < x->u.object.len; i++) {
-                        const char *name = x->u.object.keys[i];
-                        yajl_val pv = x->u.object.values[i];
-                        bool dup = false;
-
-                        buf_reset(&field);
-                        buf_printf(&field, "%s.ports.", where.data);
-                        put_key(&field, name);
-                        for (size_t j = 0; j < a->nports; j++)
-                                dup = dup || str_eq(a->ports[j].name, name);
-                        buf_reset(&q);
-                        record_quote(&q, name);
-                        if (dup) {
-                                record_fail(ck, field.data, "duplicate port name");
-                                continue;
-                        }
-                        if (!port_name_is_valid(name)) {
-                                record_fail(ck, field.data, "a port name must match [A-Z_][A-Z0-9_]*, got %s",
-                                        q.data);
-                                continue;
-                        }
-                        if (is_reserved_env(name)) {
-                                record_fail(ck, field.data, "%s is set by deployex itself", q.data);
-                                continue;
-                        }
-                        if (!j_uint(ck, pv, field.data, 1, 65535, &u))
-                                continue;
-                        if (replicas_ok && a->replicas > 0 && u + (uint64_t)a->replicas - 1 > 65535) {
-                                record_fail(ck, field.data, "base %llu with %d replicas goes beyond port 65535",
-                                        (unsigned long long)u, a->replicas);
-                                continue;
-                        }
-                        a->ports[a->nports].name = xstrdup(name);
-                        a->ports[a->nports].base = (int)u;
-                        a->nports++;
-                }
-        }
-
+        if (x && j_object(ck, x, field.data))
+                parse_app_ports(ck, x, where.data, replicas_ok, a);
         field_name(&field, where.data, "env");
         x = member(v, "env");
-        if (x && j_object(ck, x, field.data)) {
-                a->env = xcalloc(x->u.object.len, sizeof(*a->env));
-                for (size_t i = 0; i < x->u.object.len; i++) {
-                        const char *key = x->u.object.keys[i];
-                        yajl_val ev = x->u.object.values[i];
-                        bool dup = false, is_port = false;
+        if (x && j_object(ck, x, field.data))
+                parse_app_env(ck, x, where.data, a);
 
-                        buf_reset(&field);
-                        buf_printf(&field, "%s.env.", where.data);
-                        put_key(&field, key);
-                        buf_reset(&q);
-                        record_quote(&q, key);
-                        for (size_t j = 0; j < a->nenv; j++)
-                                dup = dup || str_eq(a->env[j].key, key);
-                        for (size_t j = 0; j < a->nports; j++)
-                                is_port = is_port || str_eq(a->ports[j].name, key);
-                        if (dup) {
-                                record_fail(ck, field.data, "duplicate variable");
-                                continue;
-                        }
-                        if (!env_name_is_valid(key)) {
-                                record_fail(ck, field.data, "a variable name must match [A-Za-z_][A-Za-z0-9_]*, got %s",
-                                        q.data);
-                                continue;
-                        }
-                        if (is_reserved_env(key)) {
-                                record_fail(ck, field.data, "%s is set by deployex itself", q.data);
-                                continue;
-                        }
-                        if (is_port) {
-                                record_fail(ck, field.data, "%s is already set by ports", q.data);
-                                continue;
-                        }
-                        if (!j_string(ck, ev, field.data, &s))
-                                continue;
-                        a->env[a->nenv].key = xstrdup(key);
-                        a->env[a->nenv].value = xstrdup(s);
-                        a->nenv++;
-                }
-        }
-
-        opt_string(ck, v, where.data, "hooks", check_abs_path, &a->hooks);
+        opt_string(ck, v, where.data, "hooks", config_check_abs_path, &a->hooks);
         opt_string(ck, v, where.data, "user", check_account_name, &a->user);
         opt_string(ck, v, where.data, "group", check_account_name, &a->group);
         if (a->group && !a->user)
                 record_fail(ck, where.data, "group is set but user is not; set user too (group "
-                        "defaults to the user's primary group)");
-        opt_uint(ck, v, where.data, "healthy_after_ms", 0, TIMEOUT_MAX_MS, &a->healthy_after_ms);
-        opt_uint(ck, v, where.data, "rollback_timeout_ms", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
-        opt_uint(ck, v, where.data, "stop_timeout_ms", 1, TIMEOUT_MAX_MS, &a->stop_timeout_ms);
-        {
-                uint64_t crashes = a->max_probation_crashes;
-                opt_uint(ck, v, where.data, "max_probation_crashes", 1, MAX_PROBATION_CRASHES_MAX,
-                         &crashes);
-                a->max_probation_crashes = (uint32_t)crashes;
-        }
-        field_name(&field, where.data, "healthy_after_ms");
-        check_timeouts(ck, a, field.data, NULL);
+                            "defaults to the user's primary group)");
+        parse_app_timeouts(ck, v, where.data, a);
 
         field_name(&field, where.data, "restart_backoff");
         x = member(v, "restart_backoff");
-        if (x && j_object(ck, x, field.data)) {
-                struct buf sub = BUF_INIT;
-                int before = ck->nerr;
-
-                buf_puts(&sub, field.data);
-                record_check_keys(ck, x, sub.data, backoff_keys);
-                /* 0: the first crash restarts at once, then 1, 2, 4 ... ms (backoff.h). */
-                opt_uint(ck, x, sub.data, "initial_ms", 0, TIMEOUT_MAX_MS, &a->backoff_initial_ms);
-                opt_uint(ck, x, sub.data, "max_ms", 1, TIMEOUT_MAX_MS, &a->backoff_max_ms);
-                if (ck->nerr == before && a->backoff_initial_ms > a->backoff_max_ms)
-                        record_fail(ck, sub.data, "initial_ms (%llu) must not exceed max_ms (%llu)",
-                                (unsigned long long)a->backoff_initial_ms,
-                                (unsigned long long)a->backoff_max_ms);
-                buf_release(&sub);
-        }
+        if (x && j_object(ck, x, field.data))
+                parse_app_backoff(ck, x, field.data, a);
         field_name(&field, where.data, "limits");
         x = member(v, "limits");
         if (x && j_object(ck, x, field.data)) {
@@ -816,35 +870,11 @@ static void parse_app(struct record_ctx *ck, yajl_val v, size_t idx, struct app_
         }
         field_name(&field, where.data, "watchdog");
         x = member(v, "watchdog");
-        if (x && j_object(ck, x, field.data)) {
-                struct watchdog_config *w = &a->watchdog;
-                struct buf sub = BUF_INIT;
-                yajl_val act;
-                const char *name;
-
-                buf_puts(&sub, field.data);
-                record_check_keys(ck, x, sub.data, watchdog_keys);
-                w->set = true;
-                w->interval_ms = 5000;
-                opt_uint(ck, x, sub.data, "interval_ms", 1000, TIMEOUT_MAX_MS, &w->interval_ms);
-                opt_uint(ck, x, sub.data, "memory_mb", 1, 1ULL << 30, &w->memory_mb);
-                opt_uint(ck, x, sub.data, "processes_pct", 1, 100, &w->processes_pct);
-                opt_uint(ck, x, sub.data, "atoms_pct", 1, 100, &w->atoms_pct);
-                opt_uint(ck, x, sub.data, "ports_pct", 1, 100, &w->ports_pct);
-                act = member(x, "action");
-                buf_puts(&sub, ".action");
-                if (act && j_string(ck, act, sub.data, &name)) {
-                        if (strcmp(name, "restart") == 0)
-                                w->restart = true;
-                        else if (strcmp(name, "warn") != 0)
-                                record_fail(ck, sub.data, "must be \"warn\" or \"restart\"");
-                }
-                buf_release(&sub);
-        }
+        if (x && j_object(ck, x, field.data))
+                parse_app_watchdog(ck, x, field.data, a);
 out:
         buf_release(&where);
         buf_release(&field);
-        buf_release(&q);
 }
 
 /* "notify": [{"url", "format", "events", "secret_file"}, ...] */
@@ -901,7 +931,7 @@ static void parse_notify(struct record_ctx *ck, yajl_val v, struct config *c)
                                                 bit = 1u << j;
                                 if (!bit)
                                         record_fail(ck, field.data, "unknown event (deployed, rolled_back, "
-                                                "ghosted, crash_loop, watchdog)");
+                                                    "ghosted, crash_loop, watchdog)");
                                 t->events |= bit;
                         }
                 }
@@ -910,7 +940,7 @@ static void parse_notify(struct record_ctx *ck, yajl_val v, struct config *c)
                 if (!x)
                         record_fail(ck, field.data, "required: the HMAC-SHA256 key that signs each POST");
                 else
-                        opt_string(ck, o, where, "secret_file", check_abs_path, &t->secret_file);
+                        opt_string(ck, o, where, "secret_file", config_check_abs_path, &t->secret_file);
         }
         buf_release(&field);
 }
@@ -930,7 +960,7 @@ static void parse_tls(struct record_ctx *ck, yajl_val v, struct config *c)
                 if (!member(v, names[i]))
                         record_fail(ck, field.data, "required when \"tls\" is set");
                 else
-                        opt_string(ck, v, "tls", names[i], check_abs_path, dst[i]);
+                        opt_string(ck, v, "tls", names[i], config_check_abs_path, dst[i]);
         }
         c->has_tls = c->tls_cert && c->tls_key && c->tls_ca;
         buf_release(&field);
@@ -959,10 +989,10 @@ static int parse_http(struct record_ctx *ck, yajl_val v, struct config *c)
                 c->http_listen = xstrdup(s);
         x = member(v, "admin_password_hash");
         if (x && j_string(ck, x, "http.admin_password_hash", &s) &&
-            check_password_hash(ck, "http.admin_password_hash", s))
+            config_check_password_hash(ck, "http.admin_password_hash", s))
                 c->admin_password_hash = xstrdup(s);
-        opt_string(ck, v, "http", "tls_cert", check_abs_path, &c->http_tls_cert);
-        opt_string(ck, v, "http", "tls_key", check_abs_path, &c->http_tls_key);
+        opt_string(ck, v, "http", "tls_cert", config_check_abs_path, &c->http_tls_cert);
+        opt_string(ck, v, "http", "tls_key", config_check_abs_path, &c->http_tls_key);
         x = member(v, "metrics");
         if (x && j_string(ck, x, "http.metrics", &s)) {
                 if (strcmp(s, "login") == 0)
@@ -979,7 +1009,7 @@ static int parse_http(struct record_ctx *ck, yajl_val v, struct config *c)
         /* Anything but loopback is reachable by others: only over HTTPS. */
         if (c->http_listen && !listen_is_loopback(c->http_listen) && !c->http_tls_cert)
                 record_fail(ck, "http.listen", "%s is not a loopback address: set http.tls_cert and "
-                        "http.tls_key (HTTPS), or listen on 127.0.0.1", c->http_listen);
+                            "http.tls_key (HTTPS), or listen on 127.0.0.1", c->http_listen);
         return c->http_listen ? port : 0;
 }
 
@@ -1040,8 +1070,8 @@ static void parse_fleet(struct record_ctx *ck, yajl_val v, struct config *c)
         /* A live holder must never look stale: it refreshes at least twice per window. */
         if (c->fleet_stale_after_ms < 2 * c->fleet_heartbeat_ms + 1)
                 record_fail(ck, "fleet.stale_after_ms", "must be more than twice fleet.heartbeat_ms "
-                        "(%llu), got %llu", (unsigned long long)c->fleet_heartbeat_ms,
-                        (unsigned long long)c->fleet_stale_after_ms);
+                            "(%llu), got %llu", (unsigned long long)c->fleet_heartbeat_ms,
+                            (unsigned long long)c->fleet_stale_after_ms);
 }
 
 static void check_cookie_choice(struct record_ctx *ck, bool has_cookie, bool has_cookie_file)
@@ -1064,23 +1094,23 @@ static void parse_root(struct record_ctx *ck, yajl_val root, struct config *c)
 
         record_check_keys(ck, root, "", top_keys);
 
-        opt_string(ck, root, "", "env", check_env_segment, &c->env);
+        opt_string(ck, root, "", "env", config_check_env_segment, &c->env);
         x = member(root, "source");
         if (!x)
                 record_fail(ck, "source", "required (file:///path, s3://bucket or gs://bucket)");
         else
-                opt_string(ck, root, "", "source", check_source, &c->source);
+                opt_string(ck, root, "", "source", config_check_source, &c->source);
         opt_string(ck, root, "", "aws_region", NULL, &c->aws_region);
         opt_string(ck, root, "", "s3_endpoint", check_endpoint, &c->s3_endpoint);
         opt_string(ck, root, "", "gcs_endpoint", check_endpoint, &c->gcs_endpoint);
-        opt_string(ck, root, "", "gcp_credentials", check_abs_path, &c->gcp_credentials);
+        opt_string(ck, root, "", "gcp_credentials", config_check_abs_path, &c->gcp_credentials);
         opt_uint(ck, root, "", "poll_interval_ms", POLL_INTERVAL_MIN_MS, POLL_INTERVAL_MAX_MS,
                  &c->poll_interval_ms);
-        opt_string(ck, root, "", "var_path", check_abs_path, &c->var_path);
-        opt_string(ck, root, "", "log_path", check_abs_path, &c->log_path);
-        opt_string(ck, root, "", "overrides_path", check_abs_path, &c->overrides_path);
-        opt_string(ck, root, "", "cookie", check_cookie, &c->cookie);
-        opt_string(ck, root, "", "cookie_file", check_abs_path, &c->cookie_file);
+        opt_string(ck, root, "", "var_path", config_check_abs_path, &c->var_path);
+        opt_string(ck, root, "", "log_path", config_check_abs_path, &c->log_path);
+        opt_string(ck, root, "", "overrides_path", config_check_abs_path, &c->overrides_path);
+        opt_string(ck, root, "", "cookie", config_check_cookie, &c->cookie);
+        opt_string(ck, root, "", "cookie_file", config_check_abs_path, &c->cookie_file);
         check_cookie_choice(ck, member(root, "cookie") != NULL, member(root, "cookie_file") != NULL);
         opt_uint(ck, root, "", "log_max_bytes", LOG_MAX_BYTES_MIN, SIZE_CAP_MAX, &c->log_max_bytes);
         u = (uint64_t)c->log_keep;
@@ -1098,7 +1128,7 @@ static void parse_root(struct record_ctx *ck, yajl_val root, struct config *c)
         /* The TLS options file ({var_path}/tls/...) reaches erl through ERL_AFLAGS, split on blanks. */
         if (c->has_tls && c->var_path && c->var_path[strcspn(c->var_path, " \t\n")])
                 record_fail(ck, "var_path", "must not contain blanks when \"tls\" is set (the TLS "
-                                        "distribution options file under it is passed in ERL_AFLAGS)");
+                            "distribution options file under it is passed in ERL_AFLAGS)");
         x = member(root, "http");
         if (x)
                 listen_port = parse_http(ck, x, c);
@@ -1129,7 +1159,7 @@ static void parse_root(struct record_ctx *ck, yajl_val root, struct config *c)
                                         buf_reset(&field);
                                         buf_printf(&field, "apps[%zu].name", i);
                                         record_fail(ck, field.data, "'%s' is already the name of apps[%zu]",
-                                                a->name, j);
+                                                    a->name, j);
                                         break;
                                 }
                         }
@@ -1147,7 +1177,7 @@ static void parse_root(struct record_ctx *ck, yajl_val root, struct config *c)
                         port_fields[k] = buf_detach(&field);
                 }
         }
-        check_port_overlaps(ck, c, port_fields, "http.listen", listen_port);
+        config_check_port_overlaps(ck, c, port_fields, "http.listen", listen_port);
         for (size_t k = 0; k < nport_fields; k++)
                 free((char *)port_fields[k]);
         free(port_fields);
@@ -1252,184 +1282,6 @@ out:
         return r;
 }
 
-/* ---- the environment form (DeployEx 0.3) ---- */
-
-static const char *env_get(const char *name)
-{
-        const char *v = getenv(name);
-
-        return str_empty(v) ? NULL : v;
-}
-
-/* An integer variable: absent leaves *ret alone; bad values name the variable. */
-static bool env_uint(struct record_ctx *ck, const char *name, uint64_t min, uint64_t max, uint64_t *ret)
-{
-        const char *s = env_get(name);
-        struct buf q = BUF_INIT;
-        uint64_t v;
-
-        if (!s)
-                return true;
-        if (parse_u64(s, &v) == 0 && v >= min && v <= max) {
-                *ret = v;
-                return true;
-        }
-        record_quote(&q, s);
-        record_fail(ck, name, "must be an integer from %llu to %llu, got %s", (unsigned long long)min,
-                (unsigned long long)max, q.data);
-        buf_release(&q);
-        return false;
-}
-
-static void env_source(struct record_ctx *ck, struct config *c)
-{
-        const char *adapter = env_get("DEPLOYEX_RELEASE_ADAPTER");
-        const char *bucket = env_get("DEPLOYEX_RELEASE_BUCKET");
-        struct buf url = BUF_INIT, q = BUF_INIT;
-
-        /* DeployEx's default storage was S3. */
-        if (!adapter)
-                adapter = "s3";
-        if (str_eq(adapter, "s3")) {
-                buf_puts(&url, "s3://");
-        } else if (str_eq(adapter, "gcp") || str_eq(adapter, "gcs")) {
-                buf_puts(&url, "gs://");
-        } else if (str_eq(adapter, "local")) {
-                buf_puts(&url, "file://");
-        } else {
-                record_quote(&q, adapter);
-                record_fail(ck, "DEPLOYEX_RELEASE_ADAPTER", "must be \"s3\", \"gcp\" or \"local\", got %s",
-                        q.data);
-                goto out;
-        }
-        if (!bucket) {
-                record_fail(ck, "DEPLOYEX_RELEASE_BUCKET", "required (the bucket name, or a directory for local)");
-                goto out;
-        }
-        buf_puts(&url, bucket);
-        if (check_source(ck, "DEPLOYEX_RELEASE_BUCKET", url.data))
-                c->source = buf_detach(&url);
-out:
-        buf_release(&url);
-        buf_release(&q);
-}
-
-/* A string variable with a value check; absent leaves *ret alone. */
-static void env_string(struct record_ctx *ck, const char *name,
-                       bool (*check)(struct record_ctx *, const char *, const char *), char **ret)
-{
-        const char *s = env_get(name);
-
-        if (s && (!check || check(ck, name, s))) {
-                free(*ret);
-                *ret = xstrdup(s);
-        }
-}
-
-/*
- * DeployEx's mutual TLS: DEPLOYEX_OTP_TLS_CERT_PATH names a directory holding
- * ca.crt, deployex.crt and deployex.key (its tls-distribution-certs layout),
- * the same certificate for DeployEx and its apps.  It becomes "tls".
- */
-static void env_tls(struct checker *ck, struct config *c)
-{
-        static const char *const files[] = { "deployex.crt", "deployex.key", "ca.crt" };
-        char **dst[] = { &c->tls_cert, &c->tls_key, &c->tls_ca };
-        const char *dir = env_get("DEPLOYEX_OTP_TLS_CERT_PATH");
-        size_t n;
-
-        if (!dir || !check_abs_path(ck, "DEPLOYEX_OTP_TLS_CERT_PATH", dir))
-                return;
-        n = strlen(dir);
-        while (n > 1 && dir[n - 1] == '/')
-                n--;
-        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-                struct buf path = BUF_INIT;
-
-                buf_printf(&path, "%.*s/%s", (int)n, dir, files[i]);
-                free(*dst[i]);
-                *dst[i] = buf_detach(&path);
-        }
-        c->has_tls = true;
-}
-
-int config_from_env(struct config *ret, struct buf *err)
-{
-        struct record_ctx ck = RECORD_CTX("environment", err);
-        const char *name = env_get("DEPLOYEX_MONITORED_APP_NAME");
-        const char *lang = env_get("DEPLOYEX_MONITORED_APP_LANG");
-        const char *fields[1] = { "DEPLOYEX_MONITORED_APP_PORT" };
-        struct config c;
-        struct app_config *a;
-        uint64_t replicas = ENV_MODE_REPLICAS, port = ENV_MODE_PORT, u;
-        int listen_port = 0;
-        bool replicas_ok, port_ok;
-
-        if (!name)
-                return -ENOENT;
-        config_init(&c, "environment");
-        c.apps = xcalloc(1, sizeof(*c.apps));
-        c.napps = 1;
-        a = &c.apps[0];
-        app_init(a);
-        a->healthy_after_ms = ENV_HEALTHY_AFTER_MS;
-
-        if (check_app_name(&ck, "DEPLOYEX_MONITORED_APP_NAME", name))
-                a->name = xstrdup(name);
-        if (lang)
-                check_language(&ck, "DEPLOYEX_MONITORED_APP_LANG", lang, &a->language);
-        replicas_ok = env_uint(&ck, "DEPLOYEX_MONITORED_REPLICAS", 0, REPLICAS_MAX, &replicas);
-        a->replicas = (int)replicas;
-        port_ok = env_uint(&ck, "DEPLOYEX_MONITORED_APP_PORT", 1, 65535, &port);
-        if (port_ok && replicas_ok && replicas > 0 && port + replicas - 1 > 65535) {
-                record_fail(&ck, "DEPLOYEX_MONITORED_APP_PORT", "base %llu with %llu replicas goes beyond port 65535",
-                        (unsigned long long)port, (unsigned long long)replicas);
-                port_ok = false;
-        }
-        if (port_ok) {
-                a->ports = xcalloc(1, sizeof(*a->ports));
-                a->ports[0].name = xstrdup("PORT");
-                a->ports[0].base = (int)port;
-                a->nports = 1;
-        }
-
-        env_source(&ck, &c);
-        env_string(&ck, "DEPLOYEX_CLOUD_ENVIRONMENT", check_env_segment, &c.env);
-        env_uint(&ck, "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS", 1, TIMEOUT_MAX_MS, &a->rollback_timeout_ms);
-        env_uint(&ck, "DEPLOYEX_DEPLOY_SCHEDULE_INTERVAL_MS", POLL_INTERVAL_MIN_MS, POLL_INTERVAL_MAX_MS,
-                 &c.poll_interval_ms);
-        check_timeouts(&ck, a, NULL, "DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS");
-        /* Optional here: a secrets adapter may supply the cookie later. */
-        env_string(&ck, "DEPLOYEX_ERLANG_COOKIE", check_cookie, &c.cookie);
-        env_string(&ck, "DEPLOYEX_ADMIN_HASHED_PASSWORD", check_password_hash, &c.admin_password_hash);
-        env_string(&ck, "AWS_REGION", NULL, &c.aws_region);
-        env_string(&ck, "GOOGLE_APPLICATION_CREDENTIALS", check_abs_path, &c.gcp_credentials);
-        env_tls(&ck, &c);
-
-        /*
-         * DeployEx served its own UI on DEPLOYEX_PHX_PORT.  Here it becomes the
-         * admin UI's listen address, on loopback: exposing it is a decision for
-         * a config file (or a reverse proxy), not a side effect of a port number.
-         */
-        u = 0;
-        if (env_get("DEPLOYEX_PHX_PORT") && env_uint(&ck, "DEPLOYEX_PHX_PORT", 1, 65535, &u)) {
-                struct buf listen = BUF_INIT;
-
-                buf_printf(&listen, "127.0.0.1:%llu", (unsigned long long)u);
-                c.http_listen = buf_detach(&listen);
-                listen_port = (int)u;
-        }
-        if (a->name)
-                check_port_overlaps(&ck, &c, fields, "DEPLOYEX_PHX_PORT", listen_port);
-
-        if (ck.nerr) {
-                config_release(&c);
-                return -EINVAL;
-        }
-        *ret = c;
-        return 0;
-}
-
 int config_load(const char *cli_path, struct config *ret, struct buf *err)
 {
         const char *path = cli_path;
@@ -1437,12 +1289,12 @@ int config_load(const char *cli_path, struct config *ret, struct buf *err)
         int r;
 
         if (str_empty(path))
-                path = env_get("DEPLOYEX_CONFIG");
+                path = getenv("DEPLOYEX_CONFIG");
         if (!str_empty(path))
                 return config_load_file(path, ret, err);
 
         r = config_load_file(DEFAULT_CONFIG_PATH, ret, &tmp);
-        if (r == -ENOENT && env_get("DEPLOYEX_MONITORED_APP_NAME")) {
+        if (r == -ENOENT && !str_empty(getenv("DEPLOYEX_MONITORED_APP_NAME"))) {
                 r = config_from_env(ret, err);
         } else if (r < 0) {
                 if (err->len && err->data[err->len - 1] != '\n')
