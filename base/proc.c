@@ -237,3 +237,35 @@ bool proc_has_marker(int pid, const char *want, const char *legacy)
                 return false;
         return environ_has(pid, want) || (legacy && environ_has_node(pid, legacy));
 }
+
+int proc_share_dir(const char *env_var, const char *name, struct buf *ret)
+{
+        const char *env = getenv(env_var);
+        char exe[PATH_MAX];
+        struct buf dir = BUF_INIT;
+        struct stat st;
+        ssize_t n;
+        char *slash;
+
+        if (!str_empty(env)) {
+                buf_reset(ret);
+                buf_puts(ret, env);
+                return 0;
+        }
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0)
+                return -ENOENT;
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (!slash)
+                return -ENOENT;
+        *slash = '\0';
+        buf_printf(&dir, "%s/../share/deployex/%s", exe, name);
+        if (stat(dir.data, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                buf_release(&dir);
+                return -ENOENT;
+        }
+        buf_release(ret);
+        *ret = dir;
+        return 0;
+}

@@ -11,6 +11,13 @@
 
 #include "state/config.h"
 
+/*
+ * Where installed data of deployex lives: $env_var when it is set and not
+ * empty, else {this executable's directory}/../share/deployex/{name} when
+ * that is a directory.  -ENOENT, ret untouched, when neither.
+ */
+int proc_share_dir(const char *env_var, const char *name, struct buf *ret);
+
 /* 0 and the start time, or -ENOENT when no such process (or a zombie). */
 int proc_start_time(int pid, uint64_t *ret);
 /*

@@ -18,6 +18,7 @@
 #include <lauxlib.h>
 
 #include "lua/term.h"
+#include "base/proc.h"
 #include "base/banned.h"
 
 const char *const hooks_names[] = {
@@ -30,34 +31,7 @@ const char *const hooks_required[] = { "start", "pre_commands", "upgrade_kind", 
 
 int hooks_default_dir(struct buf *ret)
 {
-        const char *env = getenv("DEPLOYEX_HOOKS_PATH");
-        char exe[PATH_MAX];
-        struct buf dir = BUF_INIT;
-        struct stat st;
-        ssize_t n;
-        char *slash;
-
-        if (!str_empty(env)) {
-                buf_reset(ret);
-                buf_puts(ret, env);
-                return 0;
-        }
-        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n <= 0)
-                return -ENOENT;
-        exe[n] = '\0';
-        slash = strrchr(exe, '/');
-        if (!slash)
-                return -ENOENT;
-        *slash = '\0';
-        buf_printf(&dir, "%s/../share/deployex/hooks", exe);
-        if (stat(dir.data, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                buf_release(&dir);
-                return -ENOENT;
-        }
-        buf_release(ret);
-        *ret = dir;
-        return 0;
+        return proc_share_dir("DEPLOYEX_HOOKS_PATH", "hooks", ret);
 }
 
 int hooks_default_file(const char *dir, enum language lang, struct buf *ret)

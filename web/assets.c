@@ -16,35 +16,15 @@
 #include <unistd.h>
 
 #include "web/http.h"
+#include "base/proc.h"
 #include "base/banned.h"
 
 #define ASSET_DEPTH_MAX 4
 
 int web_assets_dir(struct buf *ret)
 {
-        const char *env = getenv("DEPLOYEX_WEB_PATH");
-        char exe[PATH_MAX];
-        struct stat st;
-        ssize_t n;
-        char *slash;
-
         buf_reset(ret);
-        if (!str_empty(env)) {
-                buf_puts(ret, env);
-                return 0;
-        }
-        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n <= 0)
-                return -ENOENT;
-        exe[n] = '\0';
-        slash = strrchr(exe, '/');
-        if (!slash)
-                return -ENOENT;
-        *slash = '\0';
-        buf_printf(ret, "%s/../share/deployex/web", exe);
-        if (stat(ret->data, &st) < 0 || !S_ISDIR(st.st_mode))
-                return -ENOENT;
-        return 0;
+        return proc_share_dir("DEPLOYEX_WEB_PATH", "web", ret);
 }
 
 bool asset_name_is_safe(const char *name)
