@@ -198,6 +198,22 @@ static int decode_raw(lua_State *L, const char *buf, int *index)
         return 0;
 }
 
+static int decode_value(lua_State *L, const char *buf, int *index, int depth);
+
+/* Push a table of the next arity terms (a list's or a tuple's elements). */
+static int decode_elements(lua_State *L, const char *buf, int *index, int arity, int depth)
+{
+        lua_createtable(L, arity, 0);
+        for (int i = 1; i <= arity; i++) {
+                int r = decode_value(L, buf, index, depth + 1);
+
+                if (r < 0)
+                        return r;
+                lua_rawseti(L, -2, i);
+        }
+        return 0;
+}
+
 static int decode_value(lua_State *L, const char *buf, int *index, int depth)
 {
         int type, size, arity, r;
@@ -288,12 +304,8 @@ static int decode_value(lua_State *L, const char *buf, int *index, int depth)
 
                 if (ei_decode_list_header(buf, index, &arity) < 0)
                         return -EINVAL;
-                lua_createtable(L, arity, 0);
-                for (int i = 1; i <= arity; i++) {
-                        if ((r = decode_value(L, buf, index, depth + 1)) < 0)
-                                return r;
-                        lua_rawseti(L, -2, i);
-                }
+                if ((r = decode_elements(L, buf, index, arity, depth)) < 0)
+                        return r;
                 if (arity > 0) {
                         if (ei_get_type(buf, index, &type, &size) < 0)
                                 return -EINVAL;
@@ -312,12 +324,8 @@ static int decode_value(lua_State *L, const char *buf, int *index, int depth)
         case ERL_LARGE_TUPLE_EXT:
                 if (ei_decode_tuple_header(buf, index, &arity) < 0)
                         return -EINVAL;
-                lua_createtable(L, arity, 0);
-                for (int i = 1; i <= arity; i++) {
-                        if ((r = decode_value(L, buf, index, depth + 1)) < 0)
-                                return r;
-                        lua_rawseti(L, -2, i);
-                }
+                if ((r = decode_elements(L, buf, index, arity, depth)) < 0)
+                        return r;
                 term_push(L, K_TUPLE, -1);
                 lua_remove(L, -2);
                 return 0;
