@@ -59,6 +59,19 @@ kill -KILL "$p1"
 wait_for 10 "grep -q 'worker poller (pid $p1) killed by signal 9' '$T/daemon.log'" "the poller's death logged"
 wait_for 10 '[ -n "$(poller)" ] && [ "$(poller)" != "$p1" ]' "a new poller"
 
+# A reload restarts the poller only when what it reads changed.
+p2=$(poller)
+jq '.apps[0].healthy_after_ms = 900' "$T/deployex.json" >"$T/c.json" && mv "$T/c.json" "$T/deployex.json"
+kill -HUP "$DAEMON_PID"
+wait_for 10 "grep -q 'configuration reloaded' '$T/daemon.log'" "the first reload"
+jq '.poll_interval_ms = 250' "$T/deployex.json" >"$T/c.json" && mv "$T/c.json" "$T/deployex.json"
+kill -HUP "$DAEMON_PID"
+wait_for 10 "grep -q 'worker poller: its settings changed; restarting it' '$T/daemon.log'" "the poller restarted by the reload"
+wait_for 10 '[ -n "$(poller)" ] && [ "$(poller)" != "$p2" ]' "a poller for the new interval"
+# The loop handles one reload after the other: one restart means the first edit caused none.
+assert_eq "1" "$(grep -c 'worker poller: its settings changed' "$T/daemon.log")" \
+        "only the reload that changed poll_interval_ms restarted the poller"
+
 # A new version rolls out.
 s3_publish 1.0.1
 wait_for 60 "all_running 2 1.0.1" "1.0.1 from s3://"
