@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,14 +20,22 @@
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
 /*
- * One connection cache, DNS cache and TLS session cache for the whole
- * process: a long-lived poller asks the same bucket every few seconds, and
- * each request then reuses the connection the previous one left open (no
- * TCP or TLS handshake, one round trip per unchanged poll).  A one-shot job
- * loses nothing by it.  libcurl calls the lock functions from any thread.
+ * One connection cache, DNS cache and TLS session cache for the process,
+ * once http_keep_connections() asked for it: a long-lived poller asks the
+ * same bucket every few seconds, and each request then reuses the
+ * connection the previous one left open (no TCP or TLS handshake, one round
+ * trip per unchanged poll).  One-shot jobs keep a connection per request,
+ * closed with it, as they always did.  libcurl calls the lock functions from
+ * any thread.
  */
 static CURLSH *share;
+static bool keep_connections;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+void http_keep_connections(void)
+{
+        keep_connections = true;
+}
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
 {
@@ -49,6 +58,8 @@ static void global_init(void)
 {
         /* Not thread-safe itself, hence the once; the process never calls cleanup. */
         (void)curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (!keep_connections)
+                return;
         for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
                 pthread_mutex_init(&share_locks[i], NULL);
         share = curl_share_init();

@@ -6,9 +6,10 @@
  * or the byte cap, so callers run it from a worker, never from the event
  * loop.  Every request has a connect timeout and either a total timeout or a
  * low-speed limit: a silent or slow peer ends the request, it never hangs it.
- * Connections are kept open in one cache per process (a curl share): the
- * next request to the same host reuses one, so a long-lived poller pays one
- * handshake, not one per poll.
+ * A long-lived caller calls http_keep_connections() first: connections are
+ * then kept open in one cache for the process (a curl share) and the next
+ * request to the same host reuses one, so the poller pays one handshake,
+ * not one per poll.  Otherwise each request has its own connection.
  *
  * A 2xx body goes to req->on_data when set (streaming, e.g. into a file),
  * else into resp->body.  The body of any other status goes into resp->body
@@ -65,6 +66,9 @@ struct http_response {
         struct buf body;
         uint64_t body_bytes;             /* 2xx bytes received (streamed or buffered) */
 };
+
+/* Keep connections between requests (before the first request; the __poller worker). */
+void http_keep_connections(void);
 
 void http_response_init(struct http_response *r);
 void http_response_release(struct http_response *r);

@@ -8,7 +8,7 @@
  * (reconciler/daemon/workers.c); it dies with the daemon (PR_SET_PDEATHSIG)
  * and is restarted when the source's settings change.  Living on between
  * polls is what makes an unchanged poll cheap: the HTTP connection stays
- * open (http.c's shared connection cache), a gs:// access token is reused
+ * open (http_keep_connections()), a gs:// access token is reused
  * until 60 s before it expires (gcp_auth), IMDS credentials until they
  * expire (aws_creds), and nothing is exec'd, linked or parsed again.
  *
@@ -35,6 +35,7 @@
 
 #include "base/fsutil.h"
 #include "base/util.h"
+#include "buckets/http.h"
 #include "buckets/source.h"
 #include "buckets/source_stats.h"
 #include "reconciler/cmd/cli.h"
@@ -118,6 +119,7 @@ static int run_x_poller(const struct cli *cli, int argc, char **argv)
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
         r = EXIT_FAIL;
+        http_keep_connections(); /* before any request */
         if (source_open(&c, &src, &err) < 0) {
                 fprintf(stderr, "%s\n", err.data);
                 goto out;
