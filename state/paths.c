@@ -110,6 +110,12 @@ void path_cache_file(const struct config *c, const char *app, const char *versio
         buf_printf(out, "/cache/%s/%s-%s.tar.gz", app, app, version);
 }
 
+void path_log_dir(const struct config *c, const char *app, struct buf *out)
+{
+        put_base(out, c->log_path);
+        buf_printf(out, "/%s", app);
+}
+
 void path_log_file(const struct config *c, const char *app, int n, bool is_stderr, struct buf *out)
 {
         put_base(out, c->log_path);

@@ -1,6 +1,6 @@
 /*
  * paths: every on-disk location of DESIGN §4.4 in one place: no other file
- * joins var_path or overrides_path with a file name.  Each function
+ * joins var_path, log_path or overrides_path with a file name.  Each function
  * resets `out` and writes the path into it (trailing slashes of the base are
  * dropped).
  */
@@ -39,6 +39,7 @@ void path_service_dir(const struct config *c, const char *app, int n, struct buf
 /* which: "new", "current", "previous", "tmp" */
 void path_release_dir(const struct config *c, const char *app, int n, const char *which, struct buf *out);
 void path_cache_file(const struct config *c, const char *app, const char *version, struct buf *out);
+void path_log_dir(const struct config *c, const char *app, struct buf *out); /* {log_path}/{app} */
 void path_log_file(const struct config *c, const char *app, int n, bool is_stderr, struct buf *out);
 /* {var_path}/tls/{app}.ssl_dist.conf: the app's TLS distribution options (tls.h) */
 void path_tls_dist_file(const struct config *c, const char *app, struct buf *out);

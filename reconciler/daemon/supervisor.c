@@ -565,7 +565,7 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in)
 
         path_log_file(&d->cfg, in->app->name, in->rec.instance, false, &out_path);
         path_log_file(&d->cfg, in->app->name, in->rec.instance, true, &err_path);
-        buf_printf(&dir, "%s/%s", d->cfg.log_path, in->app->name);
+        path_log_dir(&d->cfg, in->app->name, &dir);
         r = mkdir_p(dir.data, 0750);
         if (r < 0)
                 goto out;
