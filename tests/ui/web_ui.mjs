@@ -33,6 +33,12 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
   const docs = [];
   page.on('response', (r) => { if (r.request().resourceType() === 'document') docs.push(r); });
+  // The API GETs the pages make: the dashboard is live through its one event stream, never polls.
+  const apiGets = [];
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (r.method() === 'GET' && path.startsWith('/api/')) apiGets.push(path);
+  });
 
   step('without a session / sends to the login page');
   await page.goto(`${WEB}/`);
@@ -132,6 +138,12 @@ try {
   await page.locator('section[data-app="demo"] .badge.paused').waitFor({ state: 'detached' });
   assert.equal(status().apps[0].paused, false);
   assert.equal(dialogs.length, asked, 'pause and resume change nothing that runs: no question');
+
+  step('the dashboard followed all of that through /api/events: it never polled the status');
+  // (It reads an app's history, for the pin list, when a deployment changed it.)
+  assert.equal(apiGets.filter((p) => p === '/api/events').length >= 1, true, 'the event stream');
+  assert.deepEqual(apiGets.filter((p) => p === '/api/status' || p === '/api/host'), [],
+    `status read besides the stream: ${apiGets.join(' ')}`);
 
   step('every control has its accessible name');
   for (const name of ['Restart demo/1', 'Restart demo/2', 'Restart demo', 'Pin demo', 'Pause demo']) {

@@ -1,7 +1,8 @@
 # The admin UI in a real browser (headless Chromium driven by playwright-core)
 # against `deployex run` deploying a real Erlang release: login, a wrong
 # password, the dashboard's real instances, a restart clicked and seen live,
-# pin and unpin with the rollout followed live, pause, logs streaming, phone
+# pin and unpin with the rollout followed live (one event stream, no polling),
+# destructive actions confirmed, pause, logs streaming, phone
 # width, no console errors, CSP and cookie flags, logout, the login rate limit.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 PEERS="$DEPLOYEX_TOP/tests/peers"
