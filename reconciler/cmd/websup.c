@@ -23,6 +23,7 @@
 
 #include "reconciler/cmd/cli.h"
 #include "base/log.h"
+#include "reconciler/core/backoff.h"
 #include "web/helper.h"
 #include "base/banned.h"
 
@@ -87,7 +88,7 @@ static int run_websup(const struct cli *cli, int argc, char **argv)
         struct passwd pwd;
         const struct passwd *pw = NULL;
         struct sigaction sa;
-        uint64_t backoff = BACKOFF_MIN_MS;
+        uint32_t failures = 0; /* runs in a row shorter than STABLE_MS */
         ssize_t n;
         int k = 0;
 
@@ -148,12 +149,14 @@ static int run_websup(const struct cli *cli, int argc, char **argv)
                                          WEXITSTATUS(wstatus) == 126 ? " (cannot switch user)" : "");
                 }
                 if (time_now_ms() - started >= STABLE_MS)
-                        backoff = BACKOFF_MIN_MS;
+                        failures = 0;
+                if (failures < UINT32_MAX)
+                        failures++;
+                uint64_t backoff = backoff_delay_ms(BACKOFF_MIN_MS, BACKOFF_MAX_MS, failures);
                 log_info("web UI restarts in %llu ms", (unsigned long long)backoff);
                 struct timespec ts = { (time_t)(backoff / 1000), (long)(backoff % 1000) * 1000000 };
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_sig)
                         ;
-                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         }
         return EXIT_OK;
 }

@@ -2,6 +2,8 @@
  * poll: the poller's next delay, with jitter and backoff.  See poll.h.
  */
 #include "reconciler/core/poll.h"
+
+#include "reconciler/core/backoff.h"
 #include "base/banned.h"
 
 uint64_t poll_next_delay_ms(uint64_t interval, unsigned failures, uint32_t random)
@@ -15,12 +17,8 @@ uint64_t poll_next_delay_ms(uint64_t interval, unsigned failures, uint32_t rando
                 return interval - interval / 10 + (span ? random % (span + 1) : 0);
         }
         cap = interval > POLL_BACKOFF_MAX_MS ? interval : POLL_BACKOFF_MAX_MS;
-        /* interval * 2^failures without overflow: stop doubling at the cap. */
-        ceiling = interval;
-        for (unsigned i = 0; i < failures && ceiling < cap; i++)
-                ceiling *= 2;
-        if (ceiling > cap)
-                ceiling = cap;
+        /* min(interval * 2^failures, cap): the crash-restart series, one step on. */
+        ceiling = backoff_delay_ms(interval, cap, failures < UINT32_MAX ? failures + 1 : UINT32_MAX);
         low = ceiling / 2;
         if (low < interval)
                 low = interval;
