@@ -27,9 +27,9 @@ int proc_start_time(int pid, uint64_t *ret);
 bool proc_is_same(int pid, uint64_t start_time);
 /*
  * /proc/PID/environ holds the entry want ("DEPLOYEX_INSTANCE=...", see
- * INSTANCE_MARKER in daemon.h) or, for a process started before the marker
- * existed, an entry that is legacy or legacy + "@..." ("RELEASE_NODE=APP-N"
- * or "RELEASE_NODE=APP-N@HOST").  With a matching start time, what makes a
+ * INSTANCE_MARKER in reconciler/daemon/instances.h) or, for a process
+ * started before the marker existed, an entry that is legacy or legacy +
+ * "@..." ("RELEASE_NODE=APP-N" or "RELEASE_NODE=APP-N@HOST").  With a matching start time, what makes a
  * live pid an instance deployex may adopt and signal.
  */
 bool proc_has_marker(int pid, const char *want, const char *legacy);

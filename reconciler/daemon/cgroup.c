@@ -22,7 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/runtime.h"
+#include "reconciler/daemon/instances.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/banned.h"
@@ -116,7 +117,7 @@ static bool has_controller(const char *dir, const char *name)
 }
 
 /* memory and pids for the instances' cgroups, where the parent has them. */
-static void enable_controllers(struct daemon *d, const char *parent)
+static void enable_controllers(struct runtime *rt, const char *parent)
 {
         static const char *const names[] = { "memory", "pids" };
 
@@ -132,32 +133,32 @@ static void enable_controllers(struct daemon *d, const char *parent)
                  */
                 if (write_text(parent, "cgroup.subtree_control", plus) == -EBUSY) {
                         struct buf leaf = BUF_INIT;
-                        buf_printf(&leaf, "%s-daemon", d->cgroup_root);
+                        buf_printf(&leaf, "%s-daemon", rt->cgroup_root);
                         if ((mkdir(leaf.data, 0755) == 0 || errno == EEXIST) &&
                             write_text(leaf.data, "cgroup.procs", "0") == 0)
                                 (void)write_text(parent, "cgroup.subtree_control", plus);
                         buf_release(&leaf);
                 }
-                (void)write_text(d->cgroup_root, "cgroup.subtree_control", plus);
+                (void)write_text(rt->cgroup_root, "cgroup.subtree_control", plus);
         }
-        d->cgroup_memory = has_controller(d->cgroup_root, "memory");
-        d->cgroup_pids = has_controller(d->cgroup_root, "pids");
+        rt->cgroup_memory = has_controller(rt->cgroup_root, "memory");
+        rt->cgroup_pids = has_controller(rt->cgroup_root, "pids");
 }
 
-void cgroups_init(struct daemon *d)
+void cgroups_init(struct runtime *rt)
 {
         struct buf mount = BUF_INIT, own = BUF_INIT, parent = BUF_INIT, root = BUF_INIT;
         uint64_t h = 1469598103934665603ULL; /* FNV-1a: one root per var_path on a host */
 
-        free(d->cgroup_root);
-        d->cgroup_root = NULL;
+        free(rt->cgroup_root);
+        rt->cgroup_root = NULL;
         if (!cgroup2_mount(&mount) || !own_cgroup(&own)) {
                 log_info("no cgroup v2 hierarchy: escaped processes are found by their "
                          "instance's marker (docs/daemon.md CGROUPS); limits do not apply");
                 goto out;
         }
         buf_printf(&parent, "%s%s", mount.data, strcmp(own.data, "/") == 0 ? "" : own.data);
-        for (const char *p = d->cfg.var_path; *p; p++)
+        for (const char *p = rt->cfg->var_path; *p; p++)
                 h = (h ^ (unsigned char)*p) * 1099511628211ULL;
         buf_printf(&root, "%s/deployex-%016llx", parent.data, (unsigned long long)h);
         if (mkdir(root.data, 0755) < 0 && errno != EEXIST) {
@@ -166,11 +167,11 @@ void cgroups_init(struct daemon *d)
                          root.data, strerror(errno));
                 goto out;
         }
-        d->cgroup_root = buf_detach(&root);
-        enable_controllers(d, parent.data);
+        rt->cgroup_root = buf_detach(&root);
+        enable_controllers(rt, parent.data);
         log_info("instances run in cgroups under '%s' (memory.max: %s, pids.max: %s)",
-                 d->cgroup_root, d->cgroup_memory ? "yes" : "no controller",
-                 d->cgroup_pids ? "yes" : "no controller");
+                 rt->cgroup_root, rt->cgroup_memory ? "yes" : "no controller",
+                 rt->cgroup_pids ? "yes" : "no controller");
 out:
         buf_release(&mount);
         buf_release(&own);
@@ -178,20 +179,20 @@ out:
         buf_release(&root);
 }
 
-static void instance_dir(struct daemon *d, struct instance_rt *in, struct buf *out)
+static void instance_dir(struct runtime *rt, struct instance_rt *in, struct buf *out)
 {
         buf_reset(out);
-        buf_printf(out, "%s/%s-%d", d->cgroup_root, in->app->name, in->rec.instance);
+        buf_printf(out, "%s/%s-%d", rt->cgroup_root, in->app->name, in->rec.instance);
 }
 
 /* memory.max and pids.max from the app's limits ("max" when unset: a limit removed goes). */
-static void apply_limits(struct daemon *d, struct instance_rt *in, const char *dir)
+static void apply_limits(struct runtime *rt, struct instance_rt *in, const char *dir)
 {
         const struct app_config *c = in->app->cfg;
         char text[32];
         bool missing = false;
 
-        if (d->cgroup_memory) {
+        if (rt->cgroup_memory) {
                 if (c->limit_memory_mb)
                         snprintf(text, sizeof(text), "%llu",
                                  (unsigned long long)c->limit_memory_mb * 1024 * 1024);
@@ -202,7 +203,7 @@ static void apply_limits(struct daemon *d, struct instance_rt *in, const char *d
         } else if (c->limit_memory_mb) {
                 missing = true;
         }
-        if (d->cgroup_pids) {
+        if (rt->cgroup_pids) {
                 if (c->limit_pids)
                         snprintf(text, sizeof(text), "%llu", (unsigned long long)c->limit_pids);
                 else
@@ -215,26 +216,26 @@ static void apply_limits(struct daemon *d, struct instance_rt *in, const char *d
         if (missing && !in->app->limits_warned) {
                 in->app->limits_warned = true;
                 log_warn("app=%s: its limits cannot apply: %s", in->app->name,
-                         d->cgroup_root ? "the memory or pids controller is not enabled for "
+                         rt->cgroup_root ? "the memory or pids controller is not enabled for "
                                           "deployex's cgroup (delegate them)"
                                         : "no writable cgroup v2 hierarchy");
         }
 }
 
-bool cgroup_prepare(struct daemon *d, struct instance_rt *in, struct buf *path)
+bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path)
 {
-        if (!d->cgroup_root) {
-                apply_limits(d, in, NULL);
+        if (!rt->cgroup_root) {
+                apply_limits(rt, in, NULL);
                 return false;
         }
-        instance_dir(d, in, path);
+        instance_dir(rt, in, path);
         if (mkdir(path->data, 0755) < 0 && errno != EEXIST) {
                 log_warn("app=%s instance=%d: cannot create its cgroup '%s': %s; started "
                          "outside one", in->app->name, in->rec.instance, path->data,
                          strerror(errno));
                 return false;
         }
-        apply_limits(d, in, path->data);
+        apply_limits(rt, in, path->data);
         buf_puts(path, "/cgroup.procs");
         return true;
 }
@@ -258,15 +259,15 @@ static size_t cgroup_pids(const char *dir, pid_t *pids, size_t max)
         return n;
 }
 
-void cgroup_kill(struct daemon *d, struct instance_rt *in)
+void cgroup_kill(struct runtime *rt, struct instance_rt *in)
 {
         struct buf dir = BUF_INIT;
         pid_t pids[256];
         size_t n;
 
-        if (!d->cgroup_root)
+        if (!rt->cgroup_root)
                 return;
-        instance_dir(d, in, &dir);
+        instance_dir(rt, in, &dir);
         n = cgroup_pids(dir.data, pids, ARRAY_SIZE(pids));
         if (n > 0) {
                 /* cgroup.kill (Linux 5.14) takes every process, even one forking right now. */
@@ -281,22 +282,22 @@ void cgroup_kill(struct daemon *d, struct instance_rt *in)
         buf_release(&dir);
 }
 
-void cgroups_remove(struct daemon *d)
+void cgroups_remove(struct runtime *rt)
 {
         struct buf path = BUF_INIT;
         DIR *dir;
         struct dirent *e;
 
-        if (!d->cgroup_root || !(dir = opendir(d->cgroup_root)))
+        if (!rt->cgroup_root || !(dir = opendir(rt->cgroup_root)))
                 return;
         /* Only empty cgroups can go: one still holding a process stays, as it must. */
         while ((e = readdir(dir)))
                 if (e->d_type == DT_DIR && e->d_name[0] != '.') {
                         buf_reset(&path);
-                        buf_printf(&path, "%s/%s", d->cgroup_root, e->d_name);
+                        buf_printf(&path, "%s/%s", rt->cgroup_root, e->d_name);
                         (void)rmdir(path.data);
                 }
         closedir(dir);
-        (void)rmdir(d->cgroup_root);
+        (void)rmdir(rt->cgroup_root);
         buf_release(&path);
 }

@@ -50,26 +50,6 @@
 
 static struct plan plan_buf; /* large: one, reused, off the stack */
 
-uint64_t daemon_now(struct daemon *d)
-{
-        return d->now_ms ? d->now_ms : time_now_ms();
-}
-
-int daemon_watch(struct daemon *d, struct loop_fd *lfd, uint32_t events)
-{
-        struct epoll_event ev = { .events = events, .data.ptr = lfd };
-
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, lfd->fd, &ev) < 0)
-                return log_errno(-errno, "cannot watch fd %d", lfd->fd);
-        return 0;
-}
-
-void daemon_unwatch(struct daemon *d, struct loop_fd *lfd)
-{
-        if (lfd->fd >= 0)
-                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, lfd->fd, NULL);
-}
-
 struct app_rt *daemon_find_app(struct daemon *d, const char *name)
 {
         for (size_t i = 0; i < d->napps; i++)
@@ -132,8 +112,9 @@ static bool refresh_watches(struct daemon *d)
         return missing;
 }
 
-static void on_inotify(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+static void on_inotify(struct loop_fd *lfd, uint32_t events)
 {
+        struct daemon *d = lfd->owner;
         char chunk[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
         const char *config_base = d->watch_path ? strrchr(d->watch_path, '/') : NULL;
 
@@ -158,7 +139,7 @@ static void on_inotify(struct daemon *d, struct loop_fd *lfd, uint32_t events)
                                         if (d->apps[i]->state_wd == ev->wd)
                                                 d->apps[i]->state_wd = -1;
                                 }
-                                d->dirty = true;
+                                d->rt.loop.dirty = true;
                                 continue;
                         }
                         if (ev->wd == d->config_wd) {
@@ -178,7 +159,7 @@ static void on_inotify(struct daemon *d, struct loop_fd *lfd, uint32_t events)
                                                       (strcmp(ev->name, "desired.json") == 0 &&
                                                        !source_is_local(d)))))
                                 continue;
-                        d->dirty = true;
+                        d->rt.loop.dirty = true;
                 }
         }
 }
@@ -189,7 +170,7 @@ static struct app_rt *app_new(struct daemon *d, const struct app_config *cfg)
 {
         struct app_rt *a = xcalloc(1, sizeof(*a));
 
-        a->d = d;
+        a->rt = &d->rt;
         a->cfg = cfg;
         str_copy(a->name, sizeof(a->name), cfg->name);
         a->source_wd = -1;
@@ -210,8 +191,8 @@ static struct app_rt *app_new(struct daemon *d, const struct app_config *cfg)
 static void app_free(struct daemon *d, struct app_rt *a)
 {
         for (int n = 1; n <= REPLICAS_MAX; n++)
-                instance_free(d, a->inst[n]);
-        jobs_cancel_owner(d, a);
+                instance_free(&d->rt, a->inst[n]);
+        jobs_cancel_owner(&d->rt.jobs, a);
         desired_release(&a->desired);
         ghosts_release(&a->ghosts);
         free(a->source_error);
@@ -291,8 +272,8 @@ static void adopt_unrecorded(struct daemon *d)
                 in->rec.proc_start_time = u.found[i].start;
                 in->rec.started_at_ms = daemon_now(d);
                 in->rec.ready = false;
-                instance_set_state(d, in, INSTANCE_STARTING, "adopted by its marker");
-                sup_adopt(d, in);
+                instance_set_state(&d->rt, in, INSTANCE_STARTING, "adopted by its marker");
+                sup_adopt(&d->rt, in);
         }
         free(u.found);
         buf_release(&u.prefix);
@@ -322,7 +303,7 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
                 buf_printf(&legacy, "RELEASE_NODE=%s-%d", a->name, in->rec.instance);
                 if (in->rec.pid > 0 && proc_is_same(in->rec.pid, in->rec.proc_start_time) &&
                     proc_has_marker(in->rec.pid, marker.data, legacy.data)) {
-                        sup_adopt(d, in);
+                        sup_adopt(&d->rt, in);
                         continue;
                 }
                 not_ours = in->rec.pid > 0 && kill(in->rec.pid, 0) == 0;
@@ -344,9 +325,9 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
                         in->rec.consecutive_crashes++;
                         in->rec.crash_restarts++;
                         in->rec.last_exit_at_ms = daemon_now(d);
-                        instance_set_state(d, in, INSTANCE_BACKOFF, "found dead at start");
+                        instance_set_state(&d->rt, in, INSTANCE_BACKOFF, "found dead at start");
                 } else if (in->rec.state == INSTANCE_STARTING || in->rec.state == INSTANCE_RUNNING) {
-                        instance_set_state(d, in, INSTANCE_STOPPED, "no process at start");
+                        instance_set_state(&d->rt, in, INSTANCE_STOPPED, "no process at start");
                 }
         }
         free(recs);
@@ -385,7 +366,7 @@ static void poller_line(struct daemon *d, const char *line)
                 a->source_error = NULL;
         }
         a->dirty = true;
-        d->dirty = true;
+        d->rt.loop.dirty = true;
 }
 
 /* What the poller reads: a change of any restarts it (a config reload). */
@@ -408,7 +389,7 @@ static void pollers_tick(struct daemon *d)
         const char *args[] = { "__poller", NULL };
         struct buf key = BUF_INIT;
 
-        if (!d->src || source_is_local(d) || d->napps == 0 || d->stopping) {
+        if (!d->src || source_is_local(d) || d->napps == 0 || d->rt.stopping) {
                 worker_unwant(d, "poller");
                 return;
         }
@@ -453,7 +434,7 @@ static void otp_refresh(struct daemon *d)
         const char *args[] = { "__otp", "--worker", NULL };
         struct buf key = BUF_INIT;
 
-        if (d->stopping || d->napps == 0) {
+        if (d->rt.stopping || d->napps == 0) {
                 worker_unwant(d, "otp");
                 return;
         }
@@ -525,19 +506,19 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a, bool reread)
         in.ninstances = n;
         in.ghosts = &a->ghosts;
         in.deferred = a->deferred.version[0] ? &a->deferred : NULL;
-        in.host_fault = d->fault.err ? d->fault.what : NULL;
+        in.host_fault = d->rt.fault.err ? d->rt.fault.what : NULL;
         in.fleet = fleet_tick(d, a, &fleet_deadline);
         plan_compute(&in, daemon_now(d), &plan_buf);
         /* The host cannot start anything right now: hold every step until the retry time. */
-        for (size_t i = 0; i < plan_buf.n && !d->stopping && !host_faults_holding(d); i++) {
+        for (size_t i = 0; i < plan_buf.n && !d->rt.stopping && !host_faults_holding(&d->rt); i++) {
                 const struct plan_step *s = &plan_buf.steps[i];
                 if (s->runnable && s->action != PLAN_WAIT)
-                        exec_begin(d, a, s);
+                        exec_begin(&d->rt, a, s);
         }
-        exec_tick(d, a);
-        sup_tick(d, a);
+        exec_tick(&d->rt, a);
+        sup_tick(&d->rt, a);
         /* A crash that must wait for its backoff: its record now (restarts saved theirs). */
-        sup_save_pending(d, a);
+        sup_save_pending(&d->rt, a);
         next = min_deadline(plan_buf.next_wake_ms, fleet_deadline);
         return next;
 }
@@ -596,21 +577,41 @@ static void forget_stopped_removed_apps(struct daemon *d)
         d->napps = kept;
 }
 
+/* The earliest deadline of every app's instances (kills, readiness retries). */
+static uint64_t sup_next_deadline_all(struct daemon *d)
+{
+        uint64_t next = 0;
+
+        for (size_t i = 0; i < d->napps; i++)
+                next = min_deadline(next, sup_next_deadline(d->apps[i]));
+        return next;
+}
+
+/* The earliest retry of a phase that waits out a host fault, in every app. */
+static uint64_t exec_next_retry_all(struct daemon *d)
+{
+        uint64_t next = 0;
+
+        for (size_t i = 0; i < d->napps; i++)
+                next = min_deadline(next, exec_next_retry(d->apps[i]));
+        return next;
+}
+
 static void reconcile(struct daemon *d)
 {
         uint64_t next = d->next_resync_ms;
 
-        d->dirty = false;
-        d->apps_dirty = false;
-        d->now_ms = time_now_ms();
+        d->rt.loop.dirty = false;
+        d->rt.loop.apps_dirty = false;
+        d->rt.loop.now_ms = time_now_ms();
         if (refresh_watches(d))
-                next = min_deadline(next, d->now_ms + RETRY_WATCH_MS);
+                next = min_deadline(next, d->rt.loop.now_ms + RETRY_WATCH_MS);
         for (size_t i = 0; i < d->napps; i++) {
                 struct app_rt *a = d->apps[i];
                 if (a->removed) {
                         a->dirty = false;
-                        sup_tick(d, a); /* only its stops: SIGKILL deadlines */
-                        sup_save_pending(d, a);
+                        sup_tick(&d->rt, a); /* only its stops: SIGKILL deadlines */
+                        sup_save_pending(&d->rt, a);
                 } else {
                         next = min_deadline(next, reconcile_app(d, a, true));
                 }
@@ -621,15 +622,15 @@ static void reconcile(struct daemon *d)
         next = min_deadline(next, workers_tick(d));
         next = min_deadline(next, metrics_textfile_tick(d));
         next = min_deadline(next, notify_job_tick(d));
-        jobs_tick(d);
-        next = min_deadline(next, sup_next_deadline(d));
-        next = min_deadline(next, jobs_next_deadline(d));
+        jobs_tick(&d->rt.jobs);
+        next = min_deadline(next, sup_next_deadline_all(d));
+        next = min_deadline(next, jobs_next_deadline(&d->rt.jobs));
         next = min_deadline(next, host_faults_tick(d));
-        next = min_deadline(next, host_faults_retry_at(d));
-        next = min_deadline(next, exec_next_retry(d));
+        next = min_deadline(next, host_faults_retry_at(&d->rt));
+        next = min_deadline(next, exec_next_retry_all(d));
         arm_timer(d, next);
         status_notify(d);
-        d->now_ms = 0;
+        d->rt.loop.now_ms = 0;
 }
 
 /*
@@ -641,23 +642,23 @@ static void reconcile_dirty_apps(struct daemon *d)
 {
         uint64_t next = 0;
 
-        d->apps_dirty = false;
-        d->now_ms = time_now_ms();
+        d->rt.loop.apps_dirty = false;
+        d->rt.loop.now_ms = time_now_ms();
         for (size_t i = 0; i < d->napps; i++) {
                 struct app_rt *a = d->apps[i];
                 if (!a->dirty)
                         continue;
                 if (a->removed) {
-                        d->dirty = true; /* forgetting it is the full pass's job */
+                        d->rt.loop.dirty = true; /* forgetting it is the full pass's job */
                         continue;
                 }
                 next = min_deadline(next, reconcile_app(d, a, false));
         }
-        next = min_deadline(next, sup_next_deadline(d));
+        next = min_deadline(next, sup_next_deadline_all(d));
         if (next && next < d->armed_ms)
                 arm_timer(d, next);
         status_notify(d);
-        d->now_ms = 0;
+        d->rt.loop.now_ms = 0;
 }
 
 static void share_secrets(struct daemon *d);
@@ -726,6 +727,7 @@ static void write_job_config(struct daemon *d)
         if (r == 0) {
                 free(d->job_config);
                 d->job_config = buf_detach(&path);
+                d->rt.jobs.config = d->job_config;
         } else {
                 log_errno(r, "cannot write '%s'; jobs read the configuration file itself", path.data);
         }
@@ -800,7 +802,7 @@ static void reload(struct daemon *d)
                 } else {
                         a = app_new(d, &fresh.apps[i]);
                         app_load_instances(d, a);
-                        exec_recover(d, a);
+                        exec_recover(&d->rt, a);
                         log_info("app=%s added", a->name);
                 }
                 apps[napps++] = a;
@@ -830,18 +832,18 @@ static void reload(struct daemon *d)
                 a->removed_cfg.user = a->removed_cfg.group = NULL;
                 a->removed_cfg.ids = NULL;
                 a->cfg = &a->removed_cfg;
-                jobs_cancel_owner(d, a);
+                jobs_cancel_owner(&d->rt.jobs, a);
                 for (int n = 1; n <= REPLICAS_MAX; n++) {
                         struct instance_rt *in = a->inst[n];
                         if (!in)
                                 continue;
-                        jobs_cancel_owner(d, in);
+                        jobs_cancel_owner(&d->rt.jobs, in);
                         free(in->op); /* an in-flight step stays journaled */
                         in->op = NULL;
                         in->starting_job = false;
                         in->ready_job = NULL;
                         if (sup_is_running(in))
-                                sup_stop(d, in, NULL);
+                                sup_stop(&d->rt, in, NULL);
                 }
         }
         free(d->apps);
@@ -856,11 +858,27 @@ static void reload(struct daemon *d)
         write_job_config(d);
         share_secrets(d);
         log_info("configuration reloaded: %zu apps", d->napps);
-        d->dirty = true;
+        d->rt.loop.dirty = true;
         buf_release(&err);
 }
 
 /* --- signals --- */
+
+static bool reap_instance(struct daemon *d, pid_t pid, int wstatus)
+{
+        for (size_t i = 0; i < d->napps; i++)
+                if (sup_reap(&d->rt, d->apps[i], pid, wstatus))
+                        return true;
+        return false;
+}
+
+static bool reap_log_writer(struct daemon *d, pid_t pid)
+{
+        for (size_t i = 0; i < d->napps; i++)
+                if (sup_reap_log_writer(&d->rt, d->apps[i], pid))
+                        return true;
+        return false;
+}
 
 /*
  * true when the exits ask for a full pass: a job's or a log writer's.  An
@@ -875,25 +893,25 @@ static bool reap_children(struct daemon *d)
                 pid_t pid = waitpid(-1, &wstatus, WNOHANG);
                 if (pid <= 0)
                         break;
-                if (sup_reap(d, pid, wstatus))
+                if (reap_instance(d, pid, wstatus))
                         continue;
                 full = true;
                 if (worker_reap(d, pid, wstatus))
                         continue;
-                if (!job_reap(d, pid, wstatus))
-                        (void)sup_reap_log_writer(d, pid);
+                if (!job_reap(&d->rt.jobs, pid, wstatus))
+                        (void)reap_log_writer(d, pid);
         }
         return full;
 }
 
 static void begin_stop(struct daemon *d)
 {
-        if (d->stopping)
+        if (d->rt.stopping)
                 return;
-        d->stopping = true;
+        d->rt.stopping = true;
         (void)sd_notify_send("STOPPING=1");
         log_info("stopping every instance, then exiting");
-        jobs_kill_all(d);
+        jobs_kill_all(&d->rt.jobs);
         workers_kill_all(d);
         for (size_t i = 0; i < d->napps; i++) {
                 for (int n = 1; n <= REPLICAS_MAX; n++) {
@@ -906,13 +924,14 @@ static void begin_stop(struct daemon *d)
                         in->starting_job = false;
                         in->ready_job = NULL;
                         if (sup_is_running(in))
-                                sup_stop(d, in, NULL);
+                                sup_stop(&d->rt, in, NULL);
                 }
         }
 }
 
-static void on_signal(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+static void on_signal(struct loop_fd *lfd, uint32_t events)
 {
+        struct daemon *d = lfd->owner;
         struct signalfd_siginfo si;
         bool full = false;
 
@@ -940,18 +959,19 @@ static void on_signal(struct daemon *d, struct loop_fd *lfd, uint32_t events)
                 }
         }
         if (full)
-                d->dirty = true;
+                d->rt.loop.dirty = true;
 }
 
-static void on_timer(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+static void on_timer(struct loop_fd *lfd, uint32_t events)
 {
+        struct daemon *d = lfd->owner;
         uint64_t expirations;
 
         (void)events;
         (void)!read(lfd->fd, &expirations, sizeof(expirations));
         if (time_now_ms() >= d->next_resync_ms)
                 d->next_resync_ms = time_now_ms() + RESYNC_MS;
-        d->dirty = true;
+        d->rt.loop.dirty = true;
 }
 
 static bool any_running(struct daemon *d)
@@ -1051,15 +1071,15 @@ static int setup_loop(struct daemon *d)
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_errno(-errno, "cannot block signals");
         signal(SIGPIPE, SIG_IGN);
-        d->epfd = epoll_create1(EPOLL_CLOEXEC);
+        d->rt.loop.epfd = epoll_create1(EPOLL_CLOEXEC);
         d->sig = (struct loop_fd){ signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), on_signal, d };
         d->timer = (struct loop_fd){ timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
                                      on_timer, d };
         d->ino = (struct loop_fd){ inotify_init1(IN_CLOEXEC | IN_NONBLOCK), on_inotify, d };
-        if (d->epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->ino.fd < 0)
+        if (d->rt.loop.epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->ino.fd < 0)
                 return log_errno(-errno, "cannot set up the event loop");
-        if (daemon_watch(d, &d->sig, EPOLLIN) < 0 || daemon_watch(d, &d->timer, EPOLLIN) < 0 ||
-            daemon_watch(d, &d->ino, EPOLLIN) < 0)
+        if (loop_watch(&d->rt.loop, &d->sig, EPOLLIN) < 0 || loop_watch(&d->rt.loop, &d->timer, EPOLLIN) < 0 ||
+            loop_watch(&d->rt.loop, &d->ino, EPOLLIN) < 0)
                 return -EIO;
         d->overrides_wd = d->config_wd = -1;
         return 0;
@@ -1071,27 +1091,17 @@ static void daemon_release(struct daemon *d)
                 app_free(d, d->apps[i]);
         free(d->apps);
         workers_kill_all(d);
-        while (d->jobs) {
-                struct job *j = d->jobs;
-                d->jobs = j->next;
-                buf_release(&j->out_buf);
-                buf_release(&j->err_buf);
-                if (j->out.fd >= 0)
-                        close(j->out.fd);
-                if (j->err.fd >= 0)
-                        close(j->err.fd);
-                free(j);
-        }
+        jobs_release(&d->rt.jobs);
         source_free(d->src);
         config_release(&d->cfg);
         free(d->cli_exe);
-        free(d->cgroup_root);
+        free(d->rt.cgroup_root);
         free(d->log_exe);
         free(d->watch_path);
         free(d->job_config);
         free(d->config_text);
-        if (d->epfd >= 0)
-                close(d->epfd);
+        if (d->rt.loop.epfd >= 0)
+                close(d->rt.loop.epfd);
 }
 
 /*
@@ -1111,6 +1121,12 @@ static void raise_fd_limit(void)
                         log_debug("open files limit raised from %llu to %llu",
                                   (unsigned long long)was, (unsigned long long)rl.rlim_max);
         }
+}
+
+/* The child table's report of a job that could not start: the host's fault? */
+static bool jobs_host_fault(struct jobs *js, int err, const char *what)
+{
+        return host_faults_note(runtime_of(js), err, what);
 }
 
 /*
@@ -1156,10 +1172,12 @@ static int daemon_start(struct daemon *d, const char *cli_exe, bool *ret_loaded)
         exe[n] = '\0';
         d->cli_exe = xstrdup(cli_exe);
         d->log_exe = find_log_exe(exe);
+        d->rt.cli_exe = d->rt.jobs.cli_exe = d->cli_exe;
+        d->rt.log_exe = d->log_exe;
         srand((unsigned)(getpid() ^ time_now_ms()));
         if (take_lock(d) < 0 || setup_loop(d) < 0)
                 goto out;
-        cgroups_init(d);
+        cgroups_init(&d->rt);
         write_job_config(d);
         /* The admin web UI, when http is set: a process tree of its own (webchild.h). */
         webchild_start(&d->cfg, d->cli_exe, d->config_path);
@@ -1176,7 +1194,7 @@ static int daemon_start(struct daemon *d, const char *cli_exe, bool *ret_loaded)
         for (size_t i = 0; i < d->napps; i++) {
                 /* Recovery records tokens and hashes: it needs the desired state. */
                 refresh_desired(d, d->apps[i]);
-                exec_recover(d, d->apps[i]);
+                exec_recover(&d->rt, d->apps[i]);
         }
         status = EXIT_OK;
 out:
@@ -1187,16 +1205,16 @@ out:
 /* SIGTERM: no new plans, only the stops and their SIGKILL deadlines. */
 static void stopping_pass(struct daemon *d)
 {
-        d->now_ms = time_now_ms();
-        d->apps_dirty = false;
+        d->rt.loop.now_ms = time_now_ms();
+        d->rt.loop.apps_dirty = false;
         for (size_t a = 0; a < d->napps; a++) {
                 d->apps[a]->dirty = false;
-                sup_tick(d, d->apps[a]);
-                sup_save_pending(d, d->apps[a]);
+                sup_tick(&d->rt, d->apps[a]);
+                sup_save_pending(&d->rt, d->apps[a]);
         }
-        arm_timer(d, min_deadline(sup_next_deadline(d), d->now_ms + 1000));
-        d->now_ms = 0;
-        d->dirty = false;
+        arm_timer(d, min_deadline(sup_next_deadline_all(d), d->rt.loop.now_ms + 1000));
+        d->rt.loop.now_ms = 0;
+        d->rt.loop.dirty = false;
 }
 
 /* The loop until the daemon exits; its exit status. */
@@ -1209,36 +1227,36 @@ static int daemon_loop(struct daemon *d)
                  * instance) asks for another plan at once; a few in a row at
                  * most, so that a step failing on the spot cannot spin the loop.
                  */
-                bool pending = d->dirty || d->apps_dirty;
+                bool pending = d->rt.loop.dirty || d->rt.loop.apps_dirty;
                 spins = pending ? spins + 1 : 0;
-                int ready = epoll_wait(d->epfd, events, 32, pending && spins <= 8 ? 0 : -1);
+                int ready = epoll_wait(d->rt.loop.epfd, events, 32, pending && spins <= 8 ? 0 : -1);
                 if (ready < 0 && errno != EINTR) {
                         log_errno(-errno, "epoll_wait");
                         return EXIT_FAIL;
                 }
                 for (int i = 0; i < ready; i++) {
                         struct loop_fd *lfd = events[i].data.ptr;
-                        lfd->on_ready(d, lfd, events[i].events);
+                        lfd->on_ready(lfd, events[i].events);
                 }
                 if (d->quitting) {
-                        jobs_kill_all(d);
+                        jobs_kill_all(&d->rt.jobs);
                         workers_kill_all(d);
                         return EXIT_OK;
                 }
-                if (d->stopping && !any_running(d) && !d->jobs) {
-                        cgroups_remove(d);
+                if (d->rt.stopping && !any_running(d) && !d->rt.jobs.list) {
+                        cgroups_remove(&d->rt);
                         log_info("every instance stopped; bye");
                         return EXIT_OK;
                 }
-                if (d->reload && !d->stopping)
+                if (d->reload && !d->rt.stopping)
                         reload(d);
-                if (d->apps_dirty && d->stopping)
-                        d->dirty = true;
-                if (d->dirty && d->stopping)
+                if (d->rt.loop.apps_dirty && d->rt.stopping)
+                        d->rt.loop.dirty = true;
+                if (d->rt.loop.dirty && d->rt.stopping)
                         stopping_pass(d);
-                else if (d->dirty)
+                else if (d->rt.loop.dirty)
                         reconcile(d);
-                else if (d->apps_dirty)
+                else if (d->rt.loop.apps_dirty)
                         reconcile_dirty_apps(d);
         }
 }
@@ -1250,11 +1268,15 @@ int daemon_main(const char *cli_exe, const char *config_path, bool debug)
         int status;
 
         memset(&d, 0, sizeof(d));
-        d.epfd = -1;
+        d.rt.loop.epfd = -1;
         d.lock_fd = -1;
         if (debug)
                 log_set_level(LOG_DEBUG);
         d.config_path = config_path;
+        d.rt.cfg = &d.cfg;
+        d.rt.jobs = (struct jobs){ .loop = &d.rt.loop, .config = config_path,
+                                   .spawn = jobs_spawn, .kill = spawn_kill_group,
+                                   .host_fault = jobs_host_fault };
         status = daemon_start(&d, cli_exe, &loaded);
         if (!loaded)
                 return status;

@@ -33,7 +33,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/executor.h"
+#include "reconciler/daemon/supervisor.h"
 #include "state/app_user.h"
 #include "reconciler/core/backoff.h"
 #include "reconciler/daemon/crash_point.h"
@@ -41,6 +42,7 @@
 #include "base/log.h"
 #include "reconciler/jobs/unpack.h"
 #include "base/fsutil.h"
+#include "state/journal.h"
 #include "state/lock.h"
 #include "state/paths.h"
 #include "base/banned.h"
@@ -51,8 +53,8 @@
 #define UPGRADE_KIND_TIMEOUT_MS (60 * 1000)
 #define HOT_UPGRADE_TIMEOUT_MS (15 * 60 * 1000)
 
-static void advance(struct daemon *d, struct instance_rt *in);
-static void remove_new(struct daemon *d, struct instance_rt *in);
+static void advance(struct runtime *rt, struct instance_rt *in);
+static void remove_new(struct runtime *rt, struct instance_rt *in);
 static void hook_failure(const struct job *j, struct buf *out);
 
 bool exec_app_busy(const struct app_rt *a)
@@ -91,7 +93,7 @@ static const char *phase_name(enum op_phase p)
 }
 
 /* point: the crash point's name (crash_point.h); NULL names it after the phase. */
-static int journal_write(struct daemon *d, struct instance_rt *in, const char *point)
+static int journal_write(struct runtime *rt, struct instance_rt *in, const char *point)
 {
         struct buf path = BUF_INIT;
         struct journal j;
@@ -105,12 +107,12 @@ static int journal_write(struct daemon *d, struct instance_rt *in, const char *p
         str_copy(j.to, sizeof(j.to), in->op->step.to);
         str_copy(j.phase, sizeof(j.phase), phase_name(in->op->phase));
         j.started_at_ms = in->op->started_at_ms;
-        path_journal(&d->cfg, in->app->name, &path);
+        path_journal(rt->cfg, in->app->name, &path);
         r = journal_save(path.data, &j);
         if (r < 0) {
                 char what[HOST_FAULT_WHAT_MAX + 1];
                 snprintf(what, sizeof(what), "cannot write the journal of %s", in->app->name);
-                if (!host_faults_note(d, r, what))
+                if (!host_faults_note(rt, r, what))
                         log_errno(r, "app=%s: cannot write the journal '%s'", in->app->name,
                                   path.data);
         }
@@ -126,35 +128,35 @@ static bool journaled(const struct op *op)
                op->step.action == PLAN_ROLLBACK;
 }
 
-static void journal_remove(struct daemon *d, struct app_rt *a)
+static void journal_remove(struct runtime *rt, struct app_rt *a)
 {
         struct buf path = BUF_INIT;
 
-        path_journal(&d->cfg, a->name, &path);
+        path_journal(rt->cfg, a->name, &path);
         (void)journal_clear(path.data);
         buf_release(&path);
 }
 
-static void op_finish(struct daemon *d, struct instance_rt *in)
+static void op_finish(struct runtime *rt, struct instance_rt *in)
 {
         if (in->op && journaled(in->op)) {
                 const char *action = plan_action_to_string(in->op->step.action);
                 crash_point(action, "finish");
-                journal_remove(d, in->app);
+                journal_remove(rt, in->app);
                 crash_point(action, "cleared");
         }
         free(in->op);
         in->op = NULL;
         if (in->rec.target_version[0]) {
                 in->rec.target_version[0] = '\0';
-                instance_save(d, in);
+                instance_save(rt, in);
         }
-        d->dirty = true;
+        rt->loop.dirty = true;
 }
 
-static void set_phase(struct daemon *d, struct instance_rt *in, enum op_phase p)
+static void set_phase(struct runtime *rt, struct instance_rt *in, enum op_phase p)
 {
-        uint64_t now = daemon_now(d);
+        uint64_t now = loop_now(&rt->loop);
 
         /* Each phase's duration, for operators and bench/hot_upgrade (--debug). */
         if (in->op->phase_at_ms)
@@ -166,10 +168,10 @@ static void set_phase(struct daemon *d, struct instance_rt *in, enum op_phase p)
         in->op->phase_at_ms = now;
         in->op->phase = p;
         if (journaled(in->op))
-                (void)journal_write(d, in, NULL);
+                (void)journal_write(rt, in, NULL);
 }
 
-void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const char *reason)
+void exec_ghost(struct runtime *rt, struct app_rt *a, const char *version, const char *reason)
 {
         struct buf path = BUF_INIT, err = BUF_INIT;
         struct ghost_list l;
@@ -178,7 +180,7 @@ void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const c
 
         memset(&l, 0, sizeof(l));
         memset(&g, 0, sizeof(g));
-        path_ghosts(&d->cfg, a->name, &path);
+        path_ghosts(rt->cfg, a->name, &path);
         lock = file_lock(path.data);
         if (ghosts_load(path.data, &l, &err) < 0) {
                 /* Keep the ghosts known in memory rather than forget them. */
@@ -191,7 +193,7 @@ void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const c
         str_copy(g.version, sizeof(g.version), version);
         if (strcmp(version, a->desired.release.version) == 0)
                 str_copy(g.hash, sizeof(g.hash), a->desired.release.hash);
-        g.at_ms = daemon_now(d);
+        g.at_ms = loop_now(&rt->loop);
         str_copy(g.reason, sizeof(g.reason), reason);
         ghosts_add(&l, &g);
         r = ghosts_save(path.data, &l);
@@ -205,11 +207,11 @@ void exec_ghost(struct daemon *d, struct app_rt *a, const char *version, const c
         ghosts_release(&l);
         buf_release(&path);
         buf_release(&err);
-        d->dirty = true;
+        rt->loop.dirty = true;
 }
 
 /* A deployment that cannot succeed: ghost the version; the planner then rolls back. */
-static void deploy_failed(struct daemon *d, struct instance_rt *in, const char *why)
+static void deploy_failed(struct runtime *rt, struct instance_rt *in, const char *why)
 {
         char reason[REASON_MAX + 1];
         enum history_kind kind = in->op->step.action == PLAN_DEPLOY_HOT ? HISTORY_HOT : HISTORY_FULL;
@@ -220,20 +222,20 @@ static void deploy_failed(struct daemon *d, struct instance_rt *in, const char *
         {
                 struct buf text = BUF_INIT;
                 buf_printf(&text, "deploy of %s failed: %s", in->op->step.to, why);
-                instance_record_set_error(&in->rec, daemon_now(d), text.data);
+                instance_record_set_error(&in->rec, loop_now(&rt->loop), text.data);
                 buf_release(&text);
         }
-        sup_record_history(d, in, kind, in->op->step.from, in->op->step.to, false, why);
-        exec_ghost(d, in->app, in->op->step.to, reason);
-        sup_hook_event(d, in, "ghosted");
+        sup_record_history(rt, in, kind, in->op->step.from, in->op->step.to, false, why);
+        exec_ghost(rt, in->app, in->op->step.to, reason);
+        sup_hook_event(rt, in, "ghosted");
         in->rec.deploy_started_at_ms = 0;
         /* Never leave an in-flight state behind: the planner would wait on it forever. */
         if (!sup_is_running(in))
-                instance_set_state(d, in, INSTANCE_STOPPED, "deploy failed");
+                instance_set_state(rt, in, INSTANCE_STOPPED, "deploy failed");
         else
-                instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                instance_set_state(rt, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                                    "deploy failed");
-        op_finish(d, in);
+        op_finish(rt, in);
 }
 
 /*
@@ -243,7 +245,7 @@ static void deploy_failed(struct daemon *d, struct instance_rt *in, const char *
  * planner hold the next attempt 5 s, doubling up to 5 min (deferred.h), so
  * that a broken bucket does not make the daemon spin.
  */
-static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char *what,
+static void deploy_deferred(struct runtime *rt, struct instance_rt *in, const char *what,
                             const char *why)
 {
         struct app_rt *a = in->app;
@@ -258,10 +260,10 @@ static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char
         }
         df->failures++;
         delay = backoff_delay_ms(DEFERRED_INITIAL_MS, DEFERRED_MAX_MS, df->failures);
-        df->retry_at_ms = daemon_now(d) + delay;
+        df->retry_at_ms = loop_now(&rt->loop) + delay;
         buf_printf(&text, "%s failed: %s", what, why);
         str_copy(df->reason, sizeof(df->reason), text.data);
-        path_deferred(&d->cfg, a->name, &path);
+        path_deferred(rt->cfg, a->name, &path);
         if ((r = deferred_save(path.data, df)) < 0)
                 log_errno(r, "app=%s: cannot save '%s'; the retry delay holds until a restart",
                           a->name, path.data);
@@ -269,15 +271,15 @@ static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char
                 in->rec.instance, what, in->op->step.to, why, (unsigned long long)delay);
         buf_reset(&text);
         buf_printf(&text, "cannot %s %s: %s", what, in->op->step.to, why);
-        instance_record_set_error(&in->rec, daemon_now(d), text.data);
+        instance_record_set_error(&in->rec, loop_now(&rt->loop), text.data);
         in->rec.target_version[0] = '\0';
         buf_release(&path);
         buf_release(&text);
         in->rec.deploy_started_at_ms = 0;
-        instance_set_state(d, in, !sup_is_running(in) ? INSTANCE_STOPPED
+        instance_set_state(rt, in, !sup_is_running(in) ? INSTANCE_STOPPED
                                   : in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                            "deploy deferred");
-        op_finish(d, in);
+        op_finish(rt, in);
 }
 
 /*
@@ -287,61 +289,59 @@ static void deploy_deferred(struct daemon *d, struct instance_rt *in, const char
  * never fails a deployment.  false for any other failure, which the caller
  * handles as before.
  */
-static bool phase_job(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+static bool phase_job(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,
                       const char *what_fmt, ...) __attribute__((format(printf, 4, 5)));
-static bool phase_job(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+static bool phase_job(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,
                       const char *what_fmt, ...)
 {
         struct job *j;
         va_list ap;
 
         va_start(ap, what_fmt);
-        j = inst_job_startv(d, in, spec, what_fmt, ap);
+        j = inst_job_startv(rt, in, spec, what_fmt, ap);
         va_end(ap);
         if (j)
                 return true;
         if (!host_fault_errno(errno))
                 return false;
-        in->op->retry_at_ms = host_faults_retry_at(d);
+        in->op->retry_at_ms = host_faults_retry_at(rt);
         return true;
 }
 
-void exec_tick(struct daemon *d, struct app_rt *a)
+void exec_tick(struct runtime *rt, struct app_rt *a)
 {
         for (int n = 1; n <= REPLICAS_MAX; n++) {
                 struct instance_rt *in = a->inst[n];
-                if (!in || !in->op || !in->op->retry_at_ms || host_faults_holding(d) ||
-                    daemon_now(d) < in->op->retry_at_ms)
+                if (!in || !in->op || !in->op->retry_at_ms || host_faults_holding(rt) ||
+                    loop_now(&rt->loop) < in->op->retry_at_ms)
                         continue;
                 in->op->retry_at_ms = 0;
                 log_info("app=%s instance=%d: retrying phase %s after a host fault", a->name, n,
                          phase_name(in->op->phase));
-                advance(d, in);
+                advance(rt, in);
         }
 }
 
-uint64_t exec_next_retry(struct daemon *d)
+uint64_t exec_next_retry(const struct app_rt *a)
 {
         uint64_t next = 0;
 
-        for (size_t i = 0; i < d->napps; i++)
-                for (int n = 1; n <= REPLICAS_MAX; n++) {
-                        const struct instance_rt *in = d->apps[i]->inst[n];
-                        if (in && in->op && in->op->retry_at_ms &&
-                            (!next || in->op->retry_at_ms < next))
-                                next = in->op->retry_at_ms;
-                }
+        for (int n = 1; n <= REPLICAS_MAX; n++) {
+                const struct instance_rt *in = a->inst[n];
+                if (in && in->op && in->op->retry_at_ms && (!next || in->op->retry_at_ms < next))
+                        next = in->op->retry_at_ms;
+        }
         return next;
 }
 
 /* The version reached an instance: nothing is deferred for it any more. */
-static void deferred_done(struct daemon *d, struct app_rt *a, const char *version)
+static void deferred_done(struct runtime *rt, struct app_rt *a, const char *version)
 {
         struct buf path = BUF_INIT;
 
         if (strcmp(a->deferred.version, version) == 0) {
                 memset(&a->deferred, 0, sizeof(a->deferred));
-                path_deferred(&d->cfg, a->name, &path);
+                path_deferred(rt->cfg, a->name, &path);
                 (void)deferred_clear(path.data);
         }
         buf_release(&path);
@@ -349,61 +349,64 @@ static void deferred_done(struct daemon *d, struct app_rt *a, const char *versio
 
 /* --- phases --- */
 
-static void fetch_done(struct daemon *d, struct job *j)
+static void fetch_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT;
 
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
-                deploy_deferred(d, in, "fetch", why.data);
+                deploy_deferred(rt, in, "fetch", why.data);
         } else {
-                set_phase(d, in, PHASE_UNPACK);
-                advance(d, in);
+                set_phase(rt, in, PHASE_UNPACK);
+                advance(rt, in);
         }
         buf_release(&why);
 }
 
-static void unpack_done(struct daemon *d, struct job *j)
+static void unpack_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT;
 
         if (!job_ok(j) && !j->timed_out && WIFEXITED(j->wstatus) &&
             WEXITSTATUS(j->wstatus) == UNPACK_EXIT_LOCAL) {
                 job_describe_failure(j, &why);
-                deploy_deferred(d, in, "unpack", why.data);
+                deploy_deferred(rt, in, "unpack", why.data);
         } else if (!job_ok(j)) {
                 /* A refused tarball fails the deployment; the running replica is untouched. */
                 job_describe_failure(j, &why);
                 if (sup_is_running(in))
-                        instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                        instance_set_state(rt, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                                            "release refused");
-                deploy_failed(d, in, why.data);
+                deploy_failed(rt, in, why.data);
         } else {
-                set_phase(d, in, PHASE_PREFLIGHT);
-                advance(d, in);
+                set_phase(rt, in, PHASE_PREFLIGHT);
+                advance(rt, in);
         }
         buf_release(&why);
 }
 
 /* The release in new/ cannot start: ghost it before anything running is touched. */
-static void preflight_done(struct daemon *d, struct job *j)
+static void preflight_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT, text = BUF_INIT;
 
         if (!job_ok(j)) {
                 hook_failure(j, &why);
                 buf_printf(&text, "pre-flight: %s", why.data);
-                remove_new(d, in);
+                remove_new(rt, in);
                 if (sup_is_running(in))
-                        instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                        instance_set_state(rt, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                                            "pre-flight failed");
-                deploy_failed(d, in, text.data);
+                deploy_failed(rt, in, text.data);
         } else {
-                set_phase(d, in, PHASE_UPGRADE_KIND);
-                advance(d, in);
+                set_phase(rt, in, PHASE_UPGRADE_KIND);
+                advance(rt, in);
         }
         buf_release(&why);
         buf_release(&text);
@@ -415,12 +418,12 @@ static void preflight_done(struct daemon *d, struct job *j)
  * (the canary's): a later slot deploys only after slot 0 was ready, so they
  * ran there (docs/fleet.md).  A pinned version is local: it runs them here.
  */
-static bool pre_commands_ran(struct daemon *d, struct instance_rt *in)
+static bool pre_commands_ran(struct runtime *rt, struct instance_rt *in)
 {
         const struct fleet_rt *f = &in->app->fleet;
         uint64_t at = 0;
 
-        if (d->cfg.has_fleet && in->app->desired.origin == DESIRED_SOURCE &&
+        if (rt->cfg->has_fleet && in->app->desired.origin == DESIRED_SOURCE &&
             strcmp(f->version, in->op->step.to) == 0 && f->view.mine > 0) {
                 log_info("app=%s instance=%d pre-commands of %s ran on slot 0's turn of the "
                          "fleet; skipped on slot %d", in->app->name, in->rec.instance,
@@ -428,73 +431,74 @@ static bool pre_commands_ran(struct daemon *d, struct instance_rt *in)
                 return true;
         }
 
-        if (desired_pre_commands_done(&d->cfg, in->app->name, in->op->step.to, &at) <= 0)
+        if (desired_pre_commands_done(rt->cfg, in->app->name, in->op->step.to, &at) <= 0)
                 return false;
         log_info("app=%s instance=%d pre-commands of %s ran on this host already; skipped",
                  in->app->name, in->rec.instance, in->op->step.to);
         return true;
 }
 
-static void pre_commands_mark(struct daemon *d, struct instance_rt *in)
+static void pre_commands_mark(struct runtime *rt, struct instance_rt *in)
 {
-        int r = desired_mark_pre_commands_done(&d->cfg, in->app->name, in->op->step.to,
-                                               daemon_now(d));
+        int r = desired_mark_pre_commands_done(rt->cfg, in->app->name, in->op->step.to,
+                                               loop_now(&rt->loop));
 
         if (r < 0)
                 log_errno(r, "app=%s: cannot record that the pre-commands of %s ran; another "
                           "instance may run them again", in->app->name, in->op->step.to);
 }
 
-static void pre_commands_done(struct daemon *d, struct job *j)
+static void pre_commands_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT;
 
         if (!job_ok(j)) {
                 struct buf text = BUF_INIT;
                 hook_failure(j, &why);
                 buf_printf(&text, "pre-commands: %s", why.data);
-                deploy_failed(d, in, text.data);
+                deploy_failed(rt, in, text.data);
                 buf_release(&text);
         } else {
-                pre_commands_mark(d, in);
-                set_phase(d, in, PHASE_START);
-                advance(d, in);
+                pre_commands_mark(rt, in);
+                set_phase(rt, in, PHASE_START);
+                advance(rt, in);
         }
         buf_release(&why);
 }
 
-static void after_stop(struct daemon *d, struct instance_rt *in)
+static void after_stop(struct runtime *rt, struct instance_rt *in)
 {
         if (!in->op)
                 return;
         if (in->op->step.action == PLAN_REMOVE || in->op->step.action == PLAN_STOP) {
-                advance(d, in);
+                advance(rt, in);
                 return;
         }
-        set_phase(d, in, in->op->step.action == PLAN_RESTART ? PHASE_START : PHASE_ROTATE);
-        advance(d, in);
+        set_phase(rt, in, in->op->step.action == PLAN_RESTART ? PHASE_START : PHASE_ROTATE);
+        advance(rt, in);
 }
 
-static bool release_dir_exists(struct daemon *d, struct instance_rt *in, const char *which)
+static bool release_dir_exists(struct runtime *rt, struct instance_rt *in, const char *which)
 {
         struct buf path = BUF_INIT;
         bool r;
 
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, which, &path);
+        path_release_dir(rt->cfg, in->app->name, in->rec.instance, which, &path);
         r = dir_exists(path.data);
         buf_release(&path);
         return r;
 }
 
 /* Release tree `from` takes the place of `to` (which is deleted); nothing when `from` is absent. */
-static int move_release(struct daemon *d, struct instance_rt *in, const char *from, const char *to)
+static int move_release(struct runtime *rt, struct instance_rt *in, const char *from, const char *to)
 {
         struct buf src = BUF_INIT, dst = BUF_INIT;
         int r = 0;
 
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, from, &src);
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, to, &dst);
+        path_release_dir(rt->cfg, in->app->name, in->rec.instance, from, &src);
+        path_release_dir(rt->cfg, in->app->name, in->rec.instance, to, &dst);
         if (!dir_exists(src.data))
                 goto out;
         if ((r = remove_tree(dst.data)) < 0)
@@ -511,15 +515,15 @@ out:
 }
 
 /* new/ -> current/ -> previous/.  Idempotent: a rerun after a crash completes it. */
-static int rotate_forward(struct daemon *d, struct instance_rt *in)
+static int rotate_forward(struct runtime *rt, struct instance_rt *in)
 {
         int r;
 
-        if (!release_dir_exists(d, in, "new"))
-                return release_dir_exists(d, in, "current") ? 0 : -ENOENT;
-        if ((r = move_release(d, in, "current", "previous")) < 0)
+        if (!release_dir_exists(rt, in, "new"))
+                return release_dir_exists(rt, in, "current") ? 0 : -ENOENT;
+        if ((r = move_release(rt, in, "current", "previous")) < 0)
                 return r;
-        return move_release(d, in, "new", "current");
+        return move_release(rt, in, "new", "current");
 }
 
 /*
@@ -527,11 +531,11 @@ static int rotate_forward(struct daemon *d, struct instance_rt *in)
  * is deleted; new/ for a fallback after a hot upgrade: previous/ is kept).
  * Idempotent: a rerun after a crash completes it.
  */
-static int replace_current(struct daemon *d, struct instance_rt *in, const char *which)
+static int replace_current(struct runtime *rt, struct instance_rt *in, const char *which)
 {
-        if (!release_dir_exists(d, in, which))
-                return release_dir_exists(d, in, "current") ? 0 : -ENOENT;
-        return move_release(d, in, which, "current");
+        if (!release_dir_exists(rt, in, which))
+                return release_dir_exists(rt, in, "current") ? 0 : -ENOENT;
+        return move_release(rt, in, which, "current");
 }
 
 /* --- hot upgrades --- */
@@ -562,9 +566,10 @@ static bool hot_candidate(const struct instance_rt *in)
 }
 
 /* The node answered upgrade_kind: "hot" goes on in place, anything else is a full deployment. */
-static void upgrade_kind_done(struct daemon *d, struct job *j)
+static void upgrade_kind_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT;
 
         log_hook_lines(j);
@@ -578,25 +583,25 @@ static void upgrade_kind_done(struct daemon *d, struct job *j)
                 log_info("app=%s instance=%d hot upgrade %s -> %s", in->app->name,
                          in->rec.instance, in->rec.version, in->op->step.to);
                 in->op->step.action = PLAN_DEPLOY_HOT;
-                instance_set_state(d, in, INSTANCE_UPGRADING, "hot upgrade");
-                set_phase(d, in, PHASE_HOT_PRE_COMMANDS);
-                advance(d, in);
+                instance_set_state(rt, in, INSTANCE_UPGRADING, "hot upgrade");
+                set_phase(rt, in, PHASE_HOT_PRE_COMMANDS);
+                advance(rt, in);
                 goto out;
         }
         log_info("app=%s instance=%d full deployment of %s: %s", in->app->name, in->rec.instance,
                  in->op->step.to, why.data);
-        set_phase(d, in, PHASE_STOP);
-        advance(d, in);
+        set_phase(rt, in, PHASE_STOP);
+        advance(rt, in);
 out:
         buf_release(&why);
 }
 
-static void remove_new(struct daemon *d, struct instance_rt *in)
+static void remove_new(struct runtime *rt, struct instance_rt *in)
 {
         struct buf nw = BUF_INIT;
         int r;
 
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &nw);
+        path_release_dir(rt->cfg, in->app->name, in->rec.instance, "new", &nw);
         if ((r = remove_tree(nw.data)) < 0)
                 log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
                           in->rec.instance, nw.data);
@@ -608,19 +613,19 @@ static void remove_new(struct daemon *d, struct instance_rt *in)
  * version is ghosted.  An instance that did not survive is not "untouched":
  * that is a fallback instead (hot_failed decides).
  */
-static void hot_not_installed(struct daemon *d, struct instance_rt *in, const char *why)
+static void hot_not_installed(struct runtime *rt, struct instance_rt *in, const char *why)
 {
-        remove_new(d, in);
-        instance_set_state(d, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+        remove_new(rt, in);
+        instance_set_state(rt, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                            "hot upgrade not installed");
-        deploy_failed(d, in, why);
+        deploy_failed(rt, in, why);
 }
 
 /*
  * Installed, or the node died or restarted itself, or nobody knows: deploy
  * the same version in full.  The pre-commands ran already.
  */
-static void hot_fallback(struct daemon *d, struct instance_rt *in, const char *why)
+static void hot_fallback(struct runtime *rt, struct instance_rt *in, const char *why)
 {
         struct buf reason = BUF_INIT;
 
@@ -628,12 +633,12 @@ static void hot_fallback(struct daemon *d, struct instance_rt *in, const char *w
                  in->app->name, in->rec.instance, in->op->step.from, in->op->step.to, why);
         /* The reason may be cut at REASON_MAX: what happens next goes first. */
         buf_printf(&reason, "deploying it in full after: %s", why);
-        sup_record_history(d, in, HISTORY_HOT, in->op->step.from, in->op->step.to, false,
+        sup_record_history(rt, in, HISTORY_HOT, in->op->step.from, in->op->step.to, false,
                            reason.data);
         in->op->step.action = PLAN_DEPLOY_FULL;
-        instance_set_state(d, in, INSTANCE_DEPLOYING, "hot upgrade failed");
-        set_phase(d, in, PHASE_HOT_PREVIOUS);
-        advance(d, in);
+        instance_set_state(rt, in, INSTANCE_DEPLOYING, "hot upgrade failed");
+        set_phase(rt, in, PHASE_HOT_PREVIOUS);
+        advance(rt, in);
         buf_release(&reason);
 }
 
@@ -676,28 +681,30 @@ static void hook_failure(const struct job *j, struct buf *out)
         }
 }
 
-static void hot_pre_commands_done(struct daemon *d, struct job *j)
+static void hot_pre_commands_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT;
 
         if (!job_ok(j)) {
                 hook_failure(j, &why);
                 if (sup_is_running(in))
-                        hot_not_installed(d, in, why.data);
+                        hot_not_installed(rt, in, why.data);
                 else
-                        hot_fallback(d, in, why.data);
+                        hot_fallback(rt, in, why.data);
         } else {
-                pre_commands_mark(d, in);
-                set_phase(d, in, PHASE_HOT_UPGRADE);
-                advance(d, in);
+                pre_commands_mark(rt, in);
+                set_phase(rt, in, PHASE_HOT_UPGRADE);
+                advance(rt, in);
         }
         buf_release(&why);
 }
 
-static void hot_upgrade_done(struct daemon *d, struct job *j)
+static void hot_upgrade_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct op *op = in->op;
         bool same_process = sup_is_running(in) && in->rec.pid == (pid_t)j->arg;
         struct buf why = BUF_INIT;
@@ -706,13 +713,13 @@ static void hot_upgrade_done(struct daemon *d, struct job *j)
         if (!job_ok(j)) {
                 hook_failure(j, &why);
                 if (same_process && stage_is(j, "not_installed"))
-                        hot_not_installed(d, in, why.data);
+                        hot_not_installed(rt, in, why.data);
                 else
-                        hot_fallback(d, in, why.data);
+                        hot_fallback(rt, in, why.data);
                 goto out;
         }
         if (!same_process) {
-                hot_fallback(d, in, "the instance's process exited during the hot upgrade");
+                hot_fallback(rt, in, "the instance's process exited during the hot upgrade");
                 goto out;
         }
         /*
@@ -720,57 +727,58 @@ static void hot_upgrade_done(struct daemon *d, struct job *j)
          * stays "upgrading" (a step in flight for the planner) until previous/
          * is rebuilt.
          */
-        deferred_done(d, in->app, op->step.to);
+        deferred_done(rt, in->app, op->step.to);
         str_copy(in->rec.previous_version, sizeof(in->rec.previous_version), op->step.from);
         str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
         in->rec.consecutive_crashes = 0;
         in->rec.deploy_started_at_ms = 0;
         in->rec.ready = true;
-        sup_record_history(d, in, HISTORY_HOT, op->step.from, op->step.to, true,
+        sup_record_history(rt, in, HISTORY_HOT, op->step.from, op->step.to, true,
                            "hot upgrade, same process");
         /* Figures for operators and bench/hot_upgrade: the hook's wall time, the step's so far. */
         log_info("app=%s instance=%d version=%s hot upgrade done: pid %d kept, hook %llu ms, "
                  "step %llu ms", in->app->name, in->rec.instance, in->rec.version,
                  (int)in->rec.pid,
-                 (unsigned long long)(daemon_now(d) - (j->deadline_ms - HOT_UPGRADE_TIMEOUT_MS)),
-                 (unsigned long long)(daemon_now(d) - op->started_at_ms));
-        sup_hook_event(d, in, "deployed");
-        set_phase(d, in, PHASE_HOT_PREVIOUS);
-        advance(d, in);
+                 (unsigned long long)(loop_now(&rt->loop) - (j->deadline_ms - HOT_UPGRADE_TIMEOUT_MS)),
+                 (unsigned long long)(loop_now(&rt->loop) - op->started_at_ms));
+        sup_hook_event(rt, in, "deployed");
+        set_phase(rt, in, PHASE_HOT_PREVIOUS);
+        advance(rt, in);
 out:
         buf_release(&why);
 }
 
 /* previous/ holds the old release (have_previous) or nothing; then the step goes on. */
-static void hot_previous_finish(struct daemon *d, struct instance_rt *in, bool have_previous)
+static void hot_previous_finish(struct runtime *rt, struct instance_rt *in, bool have_previous)
 {
         if (!have_previous && in->op->step.action == PLAN_DEPLOY_HOT && in->rec.previous_version[0]) {
                 in->rec.previous_version[0] = '\0';
-                instance_save(d, in);
+                instance_save(rt, in);
         }
         if (in->op->step.action == PLAN_DEPLOY_HOT) {
                 log_debug("app=%s instance=%d deploy-hot %s -> %s: phase hot_previous took %llu ms",
                           in->app->name, in->rec.instance, in->op->step.from, in->op->step.to,
-                          (unsigned long long)(daemon_now(d) - in->op->phase_at_ms));
+                          (unsigned long long)(loop_now(&rt->loop) - in->op->phase_at_ms));
                 log_info("app=%s instance=%d version=%s hot deploy step done in %llu ms%s",
                          in->app->name, in->rec.instance, in->rec.version,
-                         (unsigned long long)(daemon_now(d) - in->op->started_at_ms),
+                         (unsigned long long)(loop_now(&rt->loop) - in->op->started_at_ms),
                          have_previous ? "" : " (no previous release kept)");
                 /* The node may have crashed while previous/ was rebuilt: keep its backoff. */
                 if (sup_is_running(in))
-                        instance_set_state(d, in, INSTANCE_RUNNING, "hot upgrade done");
+                        instance_set_state(rt, in, INSTANCE_RUNNING, "hot upgrade done");
                 else
-                        instance_save(d, in);
-                op_finish(d, in);
+                        instance_save(rt, in);
+                op_finish(rt, in);
                 return;
         }
-        set_phase(d, in, PHASE_REPLACE);
-        advance(d, in);
+        set_phase(rt, in, PHASE_REPLACE);
+        advance(rt, in);
 }
 
-static void hot_previous_done(struct daemon *d, struct job *j)
+static void hot_previous_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT;
 
         if (!job_ok(j)) {
@@ -779,46 +787,46 @@ static void hot_previous_done(struct daemon *d, struct job *j)
                          "to roll back to", in->app->name, in->rec.instance, in->op->step.from,
                          why.data);
         }
-        hot_previous_finish(d, in, job_ok(j));
+        hot_previous_finish(rt, in, job_ok(j));
         buf_release(&why);
 }
 
-static void replace_stopped(struct daemon *d, struct instance_rt *in)
+static void replace_stopped(struct runtime *rt, struct instance_rt *in)
 {
         if (in->op)
-                advance(d, in);
+                advance(rt, in);
 }
 
-static void remove_instance(struct daemon *d, struct instance_rt *in)
+static void remove_instance(struct runtime *rt, struct instance_rt *in)
 {
         struct buf path = BUF_INIT;
         int r;
 
-        path_service_dir(&d->cfg, in->app->name, in->rec.instance, &path);
+        path_service_dir(rt->cfg, in->app->name, in->rec.instance, &path);
         r = remove_tree(path.data);
         if (r < 0)
                 log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
                           in->rec.instance, path.data);
-        path_instance_record(&d->cfg, in->app->name, in->rec.instance, &path);
+        path_instance_record(rt->cfg, in->app->name, in->rec.instance, &path);
         (void)unlink(path.data);
         log_info("app=%s instance=%d removed", in->app->name, in->rec.instance);
         buf_release(&path);
         free(in->op);
         in->op = NULL;
-        instance_free(d, in);
-        d->dirty = true;
+        instance_free(rt, in);
+        rt->loop.dirty = true;
 }
 
 /* --- one function per phase (enum op_phase); advance() dispatches --- */
 
-static void enter_fetch(struct daemon *d, struct instance_rt *in)
+static void enter_fetch(struct runtime *rt, struct instance_rt *in)
 {
         const char *args[] = { in->app->name, in->op->step.to, NULL };
         const struct inst_job job = { .cmd = "__fetch", .args = args,
                                       .timeout_ms = FETCH_TIMEOUT_MS, .done = fetch_done };
 
-        if (!phase_job(d, in, &job, "fetch %s-%s", in->app->name, in->op->step.to))
-                deploy_deferred(d, in, "fetch", "cannot start the fetch job");
+        if (!phase_job(rt, in, &job, "fetch %s-%s", in->app->name, in->op->step.to))
+                deploy_deferred(rt, in, "fetch", "cannot start the fetch job");
 }
 
 /*
@@ -827,104 +835,104 @@ static void enter_fetch(struct daemon *d, struct instance_rt *in)
  * writes its own tree.  -errno when the tarball cannot be shared with it
  * (logged); else whether the job started (or waits out a host fault).
  */
-static int unpack_job(struct daemon *d, struct instance_rt *in, const char *version,
+static int unpack_job(struct runtime *rt, struct instance_rt *in, const char *version,
                       const char *into, job_done_fn done, const char *what_suffix)
 {
         struct buf tar = BUF_INIT;
         char max[32];
         int r;
 
-        path_cache_file(&d->cfg, in->app->name, version, &tar);
-        if ((r = app_user_share_cache_file(&d->cfg, in->app->cfg, tar.data)) < 0) {
+        path_cache_file(rt->cfg, in->app->name, version, &tar);
+        if ((r = app_user_share_cache_file(rt->cfg, in->app->cfg, tar.data)) < 0) {
                 log_errno(r, "app=%s: cannot let user %s read '%s'", in->app->name,
                           in->app->cfg->user, tar.data);
                 buf_release(&tar);
                 return r;
         }
-        snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.max_unpacked_bytes);
+        snprintf(max, sizeof(max), "%llu", (unsigned long long)rt->cfg->max_unpacked_bytes);
         const char *args[] = { tar.data, into, max, NULL };
         const struct inst_job job = { .cmd = "__unpack", .args = args, .as_app_user = true,
                                       .timeout_ms = UNPACK_TIMEOUT_MS, .done = done };
-        r = phase_job(d, in, &job, "unpack %s-%s into %s/%d%s", in->app->name, version,
+        r = phase_job(rt, in, &job, "unpack %s-%s into %s/%d%s", in->app->name, version,
                       in->app->name, in->rec.instance, what_suffix);
         buf_release(&tar);
         return r;
 }
 
-static void enter_unpack(struct daemon *d, struct instance_rt *in)
+static void enter_unpack(struct runtime *rt, struct instance_rt *in)
 {
         struct buf nw = BUF_INIT, dir = BUF_INIT;
         int r;
 
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "new", &nw);
+        path_release_dir(rt->cfg, in->app->name, in->rec.instance, "new", &nw);
         /* A leftover new/ from an interrupted deploy is not trusted. */
         if ((r = remove_tree(nw.data)) < 0) {
                 log_errno(r, "cannot remove '%s'", nw.data);
-                deploy_deferred(d, in, "unpack", "cannot clear new/");
+                deploy_deferred(rt, in, "unpack", "cannot clear new/");
                 goto out;
         }
-        path_service_dir(&d->cfg, in->app->name, in->rec.instance, &dir);
+        path_service_dir(rt->cfg, in->app->name, in->rec.instance, &dir);
         (void)mkdir_p(dir.data, 0700);
         /* The app's user unpacks into its tree and reads the tarball (DESIGN §8). */
-        if ((r = app_user_own_tree(&d->cfg, in->app->cfg, in->rec.instance)) < 0) {
+        if ((r = app_user_own_tree(rt->cfg, in->app->cfg, in->rec.instance)) < 0) {
                 log_errno(r, "app=%s: cannot give '%s' to user %s", in->app->name, dir.data,
                           in->app->cfg->user);
-                deploy_deferred(d, in, "unpack", "cannot give the service tree to the app's user");
+                deploy_deferred(rt, in, "unpack", "cannot give the service tree to the app's user");
                 goto out;
         }
-        r = unpack_job(d, in, in->op->step.to, nw.data, unpack_done, "");
+        r = unpack_job(rt, in, in->op->step.to, nw.data, unpack_done, "");
         if (r < 0)
-                deploy_deferred(d, in, "unpack", "cannot let the app's user read the tarball");
+                deploy_deferred(rt, in, "unpack", "cannot let the app's user read the tarball");
         else if (r == 0)
-                deploy_deferred(d, in, "unpack", "cannot start the unpack job");
+                deploy_deferred(rt, in, "unpack", "cannot start the unpack job");
 out:
         buf_release(&nw);
         buf_release(&dir);
 }
 
-static void enter_preflight(struct daemon *d, struct instance_rt *in)
+static void enter_preflight(struct runtime *rt, struct instance_rt *in)
 {
         const char *args[] = { "preflight", "--version", in->op->step.to, NULL };
         const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
                                       .timeout_ms = UPGRADE_KIND_TIMEOUT_MS,
                                       .done = preflight_done };
 
-        if (!phase_job(d, in, &job, "pre-flight %s-%s on %s/%d", in->app->name, in->op->step.to,
+        if (!phase_job(rt, in, &job, "pre-flight %s-%s on %s/%d", in->app->name, in->op->step.to,
                        in->app->name, in->rec.instance))
-                deploy_deferred(d, in, "check", "cannot start the pre-flight job");
+                deploy_deferred(rt, in, "check", "cannot start the pre-flight job");
 }
 
-static void enter_stop(struct daemon *d, struct instance_rt *in)
+static void enter_stop(struct runtime *rt, struct instance_rt *in)
 {
-        sup_stop(d, in, after_stop);
+        sup_stop(rt, in, after_stop);
 }
 
 /* A rollback with nothing to go back to: stopped, not stuck in deploying. */
-static void rollback_failed(struct daemon *d, struct instance_rt *in, const char *why)
+static void rollback_failed(struct runtime *rt, struct instance_rt *in, const char *why)
 {
-        sup_record_history(d, in, HISTORY_ROLLBACK, in->op->step.from, in->op->step.to, false,
+        sup_record_history(rt, in, HISTORY_ROLLBACK, in->op->step.from, in->op->step.to, false,
                            why);
         in->rec.previous_version[0] = '\0';
-        instance_set_state(d, in, INSTANCE_STOPPED, "rollback failed");
-        op_finish(d, in);
+        instance_set_state(rt, in, INSTANCE_STOPPED, "rollback failed");
+        op_finish(rt, in);
 }
 
-static void enter_rotate(struct daemon *d, struct instance_rt *in)
+static void enter_rotate(struct runtime *rt, struct instance_rt *in)
 {
         const struct op *op = in->op;
         bool rollback = op->step.action == PLAN_ROLLBACK;
-        int r = rollback ? replace_current(d, in, "previous") : rotate_forward(d, in);
+        int r = rollback ? replace_current(rt, in, "previous") : rotate_forward(rt, in);
 
         if (r < 0) {
                 log_errno(r, "app=%s instance=%d: cannot rotate releases", in->app->name,
                           in->rec.instance);
                 if (rollback)
-                        rollback_failed(d, in, "cannot rotate releases");
+                        rollback_failed(rt, in, "cannot rotate releases");
                 else
-                        deploy_failed(d, in, "cannot rotate releases");
+                        deploy_failed(rt, in, "cannot rotate releases");
                 return;
         }
-        deferred_done(d, in->app, op->step.to);
+        deferred_done(rt, in->app, op->step.to);
         if (rollback) {
                 str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
                 in->rec.previous_version[0] = '\0';
@@ -932,20 +940,20 @@ static void enter_rotate(struct daemon *d, struct instance_rt *in)
                 in->rec.probation_started_at_ms = 0;
                 in->rec.probation_crashes = 0;
                 in->rec.consecutive_crashes = 0;
-                instance_save(d, in);
-                set_phase(d, in, PHASE_START);
+                instance_save(rt, in);
+                set_phase(rt, in, PHASE_START);
         } else {
                 str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
                          in->rec.version);
                 str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
                 in->rec.consecutive_crashes = 0;
-                instance_save(d, in);
-                set_phase(d, in, PHASE_PRE_COMMANDS);
+                instance_save(rt, in);
+                set_phase(rt, in, PHASE_PRE_COMMANDS);
         }
-        advance(d, in);
+        advance(rt, in);
 }
 
-static void enter_pre_commands(struct daemon *d, struct instance_rt *in)
+static void enter_pre_commands(struct runtime *rt, struct instance_rt *in)
 {
         const char *args[] = { "pre_commands", NULL };
         /* Each pre-command has its own timeout in the hook; this bounds them all. */
@@ -953,17 +961,17 @@ static void enter_pre_commands(struct daemon *d, struct instance_rt *in)
                                       .timeout_ms = in->app->cfg->rollback_timeout_ms,
                                       .done = pre_commands_done };
 
-        if (pre_commands_ran(d, in)) {
-                set_phase(d, in, PHASE_START);
-                advance(d, in);
+        if (pre_commands_ran(rt, in)) {
+                set_phase(rt, in, PHASE_START);
+                advance(rt, in);
                 return;
         }
-        instance_set_state(d, in, INSTANCE_PRE_COMMANDS, NULL);
-        if (!phase_job(d, in, &job, "hook pre_commands %s/%d", in->app->name, in->rec.instance))
-                deploy_failed(d, in, "cannot run the pre_commands hook");
+        instance_set_state(rt, in, INSTANCE_PRE_COMMANDS, NULL);
+        if (!phase_job(rt, in, &job, "hook pre_commands %s/%d", in->app->name, in->rec.instance))
+                deploy_failed(rt, in, "cannot run the pre_commands hook");
 }
 
-static void enter_start(struct daemon *d, struct instance_rt *in)
+static void enter_start(struct runtime *rt, struct instance_rt *in)
 {
         const struct op *op = in->op;
 
@@ -975,13 +983,13 @@ static void enter_start(struct daemon *d, struct instance_rt *in)
                 else
                         str_copy(in->rec.restart_token, sizeof(in->rec.restart_token),
                                  op->step.token);
-                sup_record_history(d, in, HISTORY_RESTART, in->rec.version, in->rec.version, true,
+                sup_record_history(rt, in, HISTORY_RESTART, in->rec.version, in->rec.version, true,
                                    op->step.reason);
         } else if (op->step.action == PLAN_ROLLBACK) {
                 if (!op->recorded) {
-                        sup_record_history(d, in, HISTORY_ROLLBACK, op->step.from, op->step.to,
+                        sup_record_history(rt, in, HISTORY_ROLLBACK, op->step.from, op->step.to,
                                            true, op->step.reason);
-                        sup_hook_event(d, in, "rolled_back");
+                        sup_hook_event(rt, in, "rolled_back");
                 }
         } else {
                 /* A fresh deployment applies the restart requests in force. */
@@ -992,17 +1000,17 @@ static void enter_start(struct daemon *d, struct instance_rt *in)
                 str_copy(in->rec.instance_restart_token, sizeof(in->rec.instance_restart_token),
                          tok ? tok : "");
         }
-        instance_set_state(d, in, INSTANCE_STARTING, "starting");
-        op_finish(d, in);
-        sup_start(d, in);
+        instance_set_state(rt, in, INSTANCE_STARTING, "starting");
+        op_finish(rt, in);
+        sup_start(rt, in);
 }
 
-static void enter_done(struct daemon *d, struct instance_rt *in)
+static void enter_done(struct runtime *rt, struct instance_rt *in)
 {
-        op_finish(d, in);
+        op_finish(rt, in);
 }
 
-static void enter_upgrade_kind(struct daemon *d, struct instance_rt *in)
+static void enter_upgrade_kind(struct runtime *rt, struct instance_rt *in)
 {
         const char *args[] = { "upgrade_kind", "--version", in->op->step.to, "--from",
                                in->rec.version, NULL };
@@ -1012,13 +1020,13 @@ static void enter_upgrade_kind(struct daemon *d, struct instance_rt *in)
                                       .done = upgrade_kind_done, .arg = in->rec.pid };
 
         if (!hot_candidate(in) ||
-            !phase_job(d, in, &job, "hook upgrade_kind %s/%d", in->app->name, in->rec.instance)) {
-                set_phase(d, in, PHASE_STOP);
-                advance(d, in);
+            !phase_job(rt, in, &job, "hook upgrade_kind %s/%d", in->app->name, in->rec.instance)) {
+                set_phase(rt, in, PHASE_STOP);
+                advance(rt, in);
         }
 }
 
-static void enter_hot_pre_commands(struct daemon *d, struct instance_rt *in)
+static void enter_hot_pre_commands(struct runtime *rt, struct instance_rt *in)
 {
         /* ctx.version is the new release: its pre_commands run from new/. */
         const char *args[] = { "pre_commands", "--version", in->op->step.to, "--from",
@@ -1027,17 +1035,17 @@ static void enter_hot_pre_commands(struct daemon *d, struct instance_rt *in)
                                       .timeout_ms = in->app->cfg->rollback_timeout_ms,
                                       .done = hot_pre_commands_done };
 
-        if (pre_commands_ran(d, in)) {
-                set_phase(d, in, PHASE_HOT_UPGRADE);
-                advance(d, in);
+        if (pre_commands_ran(rt, in)) {
+                set_phase(rt, in, PHASE_HOT_UPGRADE);
+                advance(rt, in);
                 return;
         }
-        if (!phase_job(d, in, &job, "hook pre_commands %s/%d (hot)", in->app->name,
+        if (!phase_job(rt, in, &job, "hook pre_commands %s/%d (hot)", in->app->name,
                        in->rec.instance))
-                hot_not_installed(d, in, "cannot run the pre_commands hook");
+                hot_not_installed(rt, in, "cannot run the pre_commands hook");
 }
 
-static void enter_hot_upgrade(struct daemon *d, struct instance_rt *in)
+static void enter_hot_upgrade(struct runtime *rt, struct instance_rt *in)
 {
         const struct op *op = in->op;
         const char *args[] = { "hot_upgrade", "--version", op->step.to, "--from", op->step.from,
@@ -1048,13 +1056,13 @@ static void enter_hot_upgrade(struct daemon *d, struct instance_rt *in)
                                       .done = hot_upgrade_done, .arg = in->rec.pid };
 
         if (!sup_is_running(in))
-                hot_fallback(d, in, "the instance stopped before its hot upgrade");
-        else if (!phase_job(d, in, &job, "hook hot_upgrade %s/%d %s -> %s", in->app->name,
+                hot_fallback(rt, in, "the instance stopped before its hot upgrade");
+        else if (!phase_job(rt, in, &job, "hook hot_upgrade %s/%d %s -> %s", in->app->name,
                             in->rec.instance, op->step.from, op->step.to))
-                hot_not_installed(d, in, "cannot run the hot_upgrade hook");
+                hot_not_installed(rt, in, "cannot run the hot_upgrade hook");
 }
 
-static void enter_hot_previous(struct daemon *d, struct instance_rt *in)
+static void enter_hot_previous(struct runtime *rt, struct instance_rt *in)
 {
         const struct op *op = in->op;
         struct buf prev = BUF_INIT, tar = BUF_INIT;
@@ -1062,73 +1070,73 @@ static void enter_hot_previous(struct daemon *d, struct instance_rt *in)
 
         /* The new release lives in current/ now (hot) or goes there (fallback). */
         if (op->step.action == PLAN_DEPLOY_HOT)
-                remove_new(d, in);
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &prev);
+                remove_new(rt, in);
+        path_release_dir(rt->cfg, in->app->name, in->rec.instance, "previous", &prev);
         if ((r = remove_tree(prev.data)) < 0) {
                 log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
                           in->rec.instance, prev.data);
-                hot_previous_finish(d, in, false);
+                hot_previous_finish(rt, in, false);
                 goto out;
         }
-        path_cache_file(&d->cfg, in->app->name, op->step.from, &tar);
+        path_cache_file(rt->cfg, in->app->name, op->step.from, &tar);
         if (!op->step.from[0] || access(tar.data, R_OK) != 0) {
                 log_warn("app=%s instance=%d: %s is not in the cache; no release to roll "
                          "back to", in->app->name, in->rec.instance,
                          op->step.from[0] ? op->step.from : "the old release");
-                hot_previous_finish(d, in, false);
+                hot_previous_finish(rt, in, false);
                 goto out;
         }
-        if (unpack_job(d, in, op->step.from, prev.data, hot_previous_done, "/previous") <= 0)
-                hot_previous_finish(d, in, false);
+        if (unpack_job(rt, in, op->step.from, prev.data, hot_previous_done, "/previous") <= 0)
+                hot_previous_finish(rt, in, false);
 out:
         buf_release(&prev);
         buf_release(&tar);
 }
 
-static void enter_replace(struct daemon *d, struct instance_rt *in)
+static void enter_replace(struct runtime *rt, struct instance_rt *in)
 {
         const struct op *op = in->op;
         struct buf prev = BUF_INIT;
         int r;
 
         if (sup_is_running(in)) {
-                sup_stop(d, in, replace_stopped);
+                sup_stop(rt, in, replace_stopped);
                 return;
         }
-        if ((r = replace_current(d, in, "new")) < 0) {
+        if ((r = replace_current(rt, in, "new")) < 0) {
                 log_errno(r, "app=%s instance=%d: cannot replace the release", in->app->name,
                           in->rec.instance);
-                deploy_failed(d, in, "cannot replace the release");
+                deploy_failed(rt, in, "cannot replace the release");
                 return;
         }
-        deferred_done(d, in->app, op->step.to);
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "previous", &prev);
+        deferred_done(rt, in->app, op->step.to);
+        path_release_dir(rt->cfg, in->app->name, in->rec.instance, "previous", &prev);
         str_copy(in->rec.previous_version, sizeof(in->rec.previous_version),
                  dir_exists(prev.data) ? op->step.from : "");
         buf_release(&prev);
         str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
         in->rec.consecutive_crashes = 0;
-        instance_save(d, in);
+        instance_save(rt, in);
         /* The pre-commands ran before the hot attempt. */
-        set_phase(d, in, PHASE_START);
-        advance(d, in);
+        set_phase(rt, in, PHASE_START);
+        advance(rt, in);
 }
 
 /* remove and stop are not phased: stop the process, then forget it or settle it. */
-static void advance_unphased(struct daemon *d, struct instance_rt *in)
+static void advance_unphased(struct runtime *rt, struct instance_rt *in)
 {
         if (sup_is_running(in)) {
-                sup_stop(d, in, after_stop);
+                sup_stop(rt, in, after_stop);
         } else if (in->op->step.action == PLAN_REMOVE) {
-                remove_instance(d, in);
+                remove_instance(rt, in);
         } else {
                 in->rec.ready = false;
-                instance_set_state(d, in, INSTANCE_STOPPED, in->op->step.reason);
-                op_finish(d, in);
+                instance_set_state(rt, in, INSTANCE_STOPPED, in->op->step.reason);
+                op_finish(rt, in);
         }
 }
 
-static void (*const phase_enter[])(struct daemon *d, struct instance_rt *in) = {
+static void (*const phase_enter[])(struct runtime *rt, struct instance_rt *in) = {
         [PHASE_FETCH] = enter_fetch,
         [PHASE_UNPACK] = enter_unpack,
         [PHASE_PREFLIGHT] = enter_preflight,
@@ -1145,12 +1153,12 @@ static void (*const phase_enter[])(struct daemon *d, struct instance_rt *in) = {
 };
 
 /* Run the instance's step from its current phase. */
-static void advance(struct daemon *d, struct instance_rt *in)
+static void advance(struct runtime *rt, struct instance_rt *in)
 {
         if (in->op->step.action == PLAN_REMOVE || in->op->step.action == PLAN_STOP)
-                advance_unphased(d, in);
+                advance_unphased(rt, in);
         else
-                phase_enter[in->op->phase](d, in);
+                phase_enter[in->op->phase](rt, in);
 }
 
 /*
@@ -1180,14 +1188,14 @@ static void failure_cause(const struct instance_rt *in, struct buf *out, const c
  * does in the instance's record: where the host cannot write it (a full or
  * read-only var_path, host_faults.c has noted it) the step does not start.
  */
-static bool record_writable(struct daemon *d, struct instance_rt *in)
+static bool record_writable(struct runtime *rt, struct instance_rt *in)
 {
-        int r = instance_save(d, in);
+        int r = instance_save(rt, in);
 
         return r == 0 || !host_fault_errno(r);
 }
 
-void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
+void exec_begin(struct runtime *rt, struct app_rt *a, const struct plan_step *s)
 {
         struct instance_rt *in = instance_get(a, s->instance, true);
 
@@ -1200,22 +1208,22 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
         case PLAN_WAIT:
                 return;
         case PLAN_START:
-                if (!record_writable(d, in))
+                if (!record_writable(rt, in))
                         return;
-                sup_start(d, in);
+                sup_start(rt, in);
                 return;
         default:
                 break;
         }
         in->op = xcalloc(1, sizeof(*in->op));
         in->op->step = *s;
-        in->op->started_at_ms = daemon_now(d);
+        in->op->started_at_ms = loop_now(&rt->loop);
         /*
          * Resume, don't redo: a step whose journal cannot be written is not
          * started at all (a full disk, a read-only var_path).  It is tried again
          * once the host's fault has passed; nothing ran, nothing is blamed.
          */
-        if (journaled(in->op) ? journal_write(d, in, "begin") < 0 : !record_writable(d, in)) {
+        if (journaled(in->op) ? journal_write(rt, in, "begin") < 0 : !record_writable(rt, in)) {
                 free(in->op);
                 in->op = NULL;
                 return;
@@ -1225,16 +1233,16 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
         case PLAN_DEPLOY_HOT:
                 /* Pre-commands and checksum as published with this version, whatever comes next. */
                 if (strcmp(a->desired.release.version, s->to) == 0 &&
-                    desired_remember_release(&d->cfg, a->name, &a->desired.release) < 0)
+                    desired_remember_release(rt->cfg, a->name, &a->desired.release) < 0)
                         log_warn("app=%s: cannot remember release %s; its jobs read current.json",
                                  a->name, s->to);
-                in->rec.deploy_started_at_ms = daemon_now(d);
+                in->rec.deploy_started_at_ms = loop_now(&rt->loop);
                 /* On probation from here: its crashes count toward failing the deployment. */
-                in->rec.probation_started_at_ms = daemon_now(d);
+                in->rec.probation_started_at_ms = loop_now(&rt->loop);
                 in->rec.probation_crashes = 0;
                 str_copy(in->rec.target_version, sizeof(in->rec.target_version), s->to);
-                instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
-                set_phase(d, in, PHASE_FETCH);
+                instance_set_state(rt, in, INSTANCE_DEPLOYING, s->reason);
+                set_phase(rt, in, PHASE_FETCH);
                 break;
         case PLAN_ROLLBACK:
         case PLAN_STOP:
@@ -1245,24 +1253,24 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
                 if (s->from[0] && !ghosts_find(&a->ghosts, s->from)) {
                         struct buf why = BUF_INIT;
                         failure_cause(in, &why, s->reason);
-                        sup_record_history(d, in, HISTORY_FULL, in->rec.previous_version,
+                        sup_record_history(rt, in, HISTORY_FULL, in->rec.previous_version,
                                            s->from, false, why.data);
-                        exec_ghost(d, a, s->from, why.data);
-                        instance_record_set_error(&in->rec, daemon_now(d), why.data);
-                        sup_hook_event(d, in, "ghosted");
+                        exec_ghost(rt, a, s->from, why.data);
+                        instance_record_set_error(&in->rec, loop_now(&rt->loop), why.data);
+                        sup_hook_event(rt, in, "ghosted");
                         buf_release(&why);
                 }
                 in->rec.deploy_started_at_ms = 0;
                 str_copy(in->rec.target_version, sizeof(in->rec.target_version), s->to);
                 if (s->action == PLAN_ROLLBACK)
-                        instance_set_state(d, in, INSTANCE_DEPLOYING, s->reason);
-                set_phase(d, in, PHASE_STOP);
+                        instance_set_state(rt, in, INSTANCE_DEPLOYING, s->reason);
+                set_phase(rt, in, PHASE_STOP);
                 break;
         default: /* restart, remove */
-                set_phase(d, in, PHASE_STOP);
+                set_phase(rt, in, PHASE_STOP);
                 break;
         }
-        advance(d, in);
+        advance(rt, in);
 }
 
 /*
@@ -1280,14 +1288,14 @@ void exec_begin(struct daemon *d, struct app_rt *a, const struct plan_step *s)
  * daemon that died between the two finds it (this instance's latest line,
  * written since the step began) and does not write it twice.
  */
-static bool history_recorded(struct daemon *d, struct instance_rt *in, enum history_kind kind,
+static bool history_recorded(struct runtime *rt, struct instance_rt *in, enum history_kind kind,
                              const struct journal *j)
 {
         struct buf path = BUF_INIT, err = BUF_INIT;
         struct history_list l;
         bool found = false;
 
-        path_history(&d->cfg, in->app->name, &path);
+        path_history(rt->cfg, in->app->name, &path);
         if (history_load(path.data, &l, &err) == 0) {
                 for (size_t i = l.n; i-- > 0;) {
                         const struct history_event *e = &l.items[i];
@@ -1305,18 +1313,18 @@ static bool history_recorded(struct daemon *d, struct instance_rt *in, enum hist
 }
 
 /* An instance left in an in-flight state with no step to finish: settle it on what runs. */
-static void drop_in_flight(struct daemon *d, struct instance_rt *in)
+static void drop_in_flight(struct runtime *rt, struct instance_rt *in)
 {
         if (in->rec.state != INSTANCE_DEPLOYING && in->rec.state != INSTANCE_PRE_COMMANDS &&
             in->rec.state != INSTANCE_UPGRADING)
                 return;
         in->rec.deploy_started_at_ms = 0;
-        instance_set_state(d, in, !sup_is_running(in) ? INSTANCE_STOPPED
+        instance_set_state(rt, in, !sup_is_running(in) ? INSTANCE_STOPPED
                                   : in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                            "interrupted step dropped");
 }
 
-void exec_recover(struct daemon *d, struct app_rt *a)
+void exec_recover(struct runtime *rt, struct app_rt *a)
 {
         struct buf path = BUF_INIT, err = BUF_INIT;
         struct journal j;
@@ -1324,7 +1332,7 @@ void exec_recover(struct daemon *d, struct app_rt *a)
         struct plan_step s;
         enum op_phase phase;
 
-        path_journal(&d->cfg, a->name, &path);
+        path_journal(rt->cfg, a->name, &path);
         if (journal_load(path.data, &j, &err) < 0) {
                 if (err.len)
                         log_warn("app=%s: %s; ignoring it", a->name, err.data);
@@ -1336,7 +1344,7 @@ void exec_recover(struct daemon *d, struct app_rt *a)
          */
         for (int n = 1; n <= REPLICAS_MAX; n++)
                 if (a->inst[n] && n != j.instance && !a->inst[n]->op)
-                        drop_in_flight(d, a->inst[n]);
+                        drop_in_flight(rt, a->inst[n]);
         if (j.instance == 0)
                 goto out;
         in = instance_get(a, j.instance, true);
@@ -1356,7 +1364,7 @@ void exec_recover(struct daemon *d, struct app_rt *a)
         else
                 goto clear;
         if (strcmp(j.phase, "hot_upgrade") == 0) {
-                sup_record_history(d, in, HISTORY_HOT, j.from, j.to, false,
+                sup_record_history(rt, in, HISTORY_HOT, j.from, j.to, false,
                                    "deploying it in full after: interrupted by a daemon restart");
                 s.action = PLAN_DEPLOY_FULL;
                 phase = PHASE_HOT_PREVIOUS;
@@ -1381,7 +1389,7 @@ void exec_recover(struct daemon *d, struct app_rt *a)
                 log_info("app=%s instance=%d: interrupted %s %s -> %s had not touched the "
                          "instance; the planner will redo it", a->name, j.instance, j.action,
                          j.from, j.to);
-                drop_in_flight(d, in);
+                drop_in_flight(rt, in);
                 goto clear;
         }
         log_info("app=%s instance=%d: resuming %s %s -> %s at phase %s", a->name, j.instance,
@@ -1391,7 +1399,7 @@ void exec_recover(struct daemon *d, struct app_rt *a)
         in->op->started_at_ms = j.started_at_ms;
         in->op->phase = phase;
         if (s.action == PLAN_ROLLBACK && phase == PHASE_START &&
-            history_recorded(d, in, HISTORY_ROLLBACK, &j)) {
+            history_recorded(rt, in, HISTORY_ROLLBACK, &j)) {
                 log_info("app=%s instance=%d: the rollback to %s was recorded before the restart; "
                          "starting it", a->name, j.instance, j.to);
                 in->op->recorded = true;
@@ -1399,11 +1407,11 @@ void exec_recover(struct daemon *d, struct app_rt *a)
         if (s.action == PLAN_DEPLOY_FULL && !in->rec.deploy_started_at_ms)
                 in->rec.deploy_started_at_ms = j.started_at_ms;
         if (s.action == PLAN_DEPLOY_FULL && phase == PHASE_HOT_PREVIOUS)
-                instance_set_state(d, in, INSTANCE_DEPLOYING, "hot upgrade interrupted");
+                instance_set_state(rt, in, INSTANCE_DEPLOYING, "hot upgrade interrupted");
         /* A process still running (adopted) must stop before the releases move. */
         if ((phase == PHASE_ROTATE || phase == PHASE_STOP) && sup_is_running(in))
                 in->op->phase = PHASE_STOP;
-        advance(d, in);
+        advance(rt, in);
         goto out;
 clear:
         (void)journal_clear(path.data);

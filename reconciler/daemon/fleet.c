@@ -131,8 +131,9 @@ static void parse_output(struct app_rt *a, const char *out, uint64_t read_start,
                         memset(&v->slots[k], 0, sizeof(v->slots[k]));
 }
 
-static void fleet_done(struct daemon *d, struct job *j)
+static void fleet_done(struct jobs *js, struct job *j)
 {
+        struct daemon *d = daemon_of_jobs(js);
         struct app_rt *a = j->owner;
         struct buf why = BUF_INIT;
         uint64_t interval = d->cfg.fleet_heartbeat_ms;
@@ -160,7 +161,7 @@ static void fleet_done(struct daemon *d, struct job *j)
                                      time_mono_ms());
         }
         a->fleet.next_job_ms = daemon_now(d) + interval;
-        d->dirty = true;
+        d->rt.loop.dirty = true;
 }
 
 static void start_job(struct daemon *d, struct app_rt *a, const char *v)
@@ -178,7 +179,7 @@ static void start_job(struct daemon *d, struct app_rt *a, const char *v)
         snprintf(fp_s, sizeof(fp_s), "%016" PRIx64, a->fleet.gate.takeover_fingerprint);
         snprintf(what, sizeof(what), "fleet %s %s", a->name, v);
         a->fleet.job_started_ms = time_mono_ms();
-        if (job_start_self(d, what, args, d->cfg.fleet_heartbeat_ms + 30000, fleet_done, a, 0))
+        if (job_start_self(&d->rt.jobs, what, args, d->cfg.fleet_heartbeat_ms + 30000, fleet_done, a, 0))
                 a->fleet.job = true;
         else
                 a->fleet.next_job_ms = daemon_now(d) + d->cfg.fleet_heartbeat_ms;
@@ -212,7 +213,7 @@ const struct plan_fleet *fleet_tick(struct daemon *d, struct app_rt *a, uint64_t
 
                 snprintf(reason, sizeof(reason), VERDICT_PREFIX "%.400s", f->view.verdict_reason);
                 if (!ghosts_find(&a->ghosts, v))
-                        exec_ghost(d, a, v, reason);
+                        exec_ghost(&d->rt, a, v, reason);
                 f->ghosted = true;
         }
         if (strcmp(f->plan.version, v) != 0 || f->plan.go != (f->gate.decision == FLEET_GO) ||

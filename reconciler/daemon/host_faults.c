@@ -13,6 +13,10 @@
  * that died mid-fault): the time the host was at fault does not count
  * against a release.  Once the host has been quiet for HOST_FAULT_QUIET_MS
  * the fault is cleared.
+ *
+ * Noting a fault needs only the runtime (runtime.h: the executor, the
+ * supervisor and the child table note them); the tick and the resume move
+ * every app's deadlines, so they take the daemon (daemon.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,29 +32,29 @@
 #define HOST_FAULT_RETRY_MAX_MS 30000
 #define HOST_FAULT_QUIET_MS 30000
 
-static void persist(struct daemon *d)
+static void persist(struct runtime *rt)
 {
         struct buf path = BUF_INIT;
 
-        path_host_fault(&d->cfg, &path);
+        path_host_fault(rt->cfg, &path);
         /* On a full disk this fails too: the log line stands in for it. */
-        if (d->fault.err)
-                (void)host_fault_save(path.data, &d->fault);
+        if (rt->fault.err)
+                (void)host_fault_save(path.data, &rt->fault);
         else
                 (void)host_fault_clear(path.data);
         buf_release(&path);
 }
 
-bool host_faults_note(struct daemon *d, int err, const char *what)
+bool host_faults_note(struct runtime *rt, int err, const char *what)
 {
-        struct host_fault *f = &d->fault;
-        uint64_t now = daemon_now(d);
+        struct host_fault *f = &rt->fault;
+        uint64_t now = loop_now(&rt->loop);
         bool changed;
 
         if (!host_fault_errno(err))
                 return false;
         /* The deadlines' own record writes (extend_deadlines) are no new attempt. */
-        if (d->fault_housekeeping && f->err)
+        if (rt->fault_housekeeping && f->err)
                 return true;
         err = err < 0 ? -err : err;
         changed = f->err != err || strncmp(f->what, what, strcspn(what, "'")) != 0;
@@ -65,19 +69,19 @@ bool host_faults_note(struct daemon *d, int err, const char *what)
                         "(retry with backoff; status shows it)", what, strerror(err));
         /* status sees the count grow without a write per attempt. */
         if (changed || (f->count & (f->count - 1)) == 0)
-                persist(d);
-        d->dirty = true;
+                persist(rt);
+        rt->loop.dirty = true;
         return true;
 }
 
-bool host_faults_holding(struct daemon *d)
+bool host_faults_holding(const struct runtime *rt)
 {
-        return d->fault.err && daemon_now(d) < host_faults_retry_at(d);
+        return rt->fault.err && loop_now(&rt->loop) < host_faults_retry_at(rt);
 }
 
-uint64_t host_faults_retry_at(const struct daemon *d)
+uint64_t host_faults_retry_at(const struct runtime *rt)
 {
-        const struct host_fault *f = &d->fault;
+        const struct host_fault *f = &rt->fault;
 
         if (!f->err)
                 return 0;
@@ -97,25 +101,26 @@ static void extend_deadlines(struct daemon *d, uint64_t by)
                                 in->rec.deploy_started_at_ms += by;
                         if (in->rec.probation_started_at_ms)
                                 in->rec.probation_started_at_ms += by;
-                        instance_save(d, in);
+                        instance_save(&d->rt, in);
                 }
         }
 }
 
 uint64_t host_faults_tick(struct daemon *d)
 {
-        struct host_fault *f = &d->fault;
-        uint64_t now = daemon_now(d), quiet_at;
+        struct runtime *rt = &d->rt;
+        struct host_fault *f = &rt->fault;
+        uint64_t now = loop_now(&rt->loop), quiet_at;
 
         if (!f->err)
                 return 0;
         if (now > f->paused_to_ms) {
                 /* Their failing record writes must not put the next retry off forever. */
-                d->fault_housekeeping = true;
+                rt->fault_housekeeping = true;
                 extend_deadlines(d, now - f->paused_to_ms);
-                d->fault_housekeeping = false;
+                rt->fault_housekeeping = false;
                 f->paused_to_ms = now;
-                persist(d);
+                persist(rt);
         }
         quiet_at = f->last_ms + HOST_FAULT_QUIET_MS;
         if (now < quiet_at)
@@ -124,8 +129,8 @@ uint64_t host_faults_tick(struct daemon *d)
                  "were paused meanwhile", f->what, strerror(f->err), f->count,
                  (unsigned long long)(now - f->since_ms));
         memset(f, 0, sizeof(*f));
-        persist(d);
-        d->dirty = true;
+        persist(rt);
+        rt->loop.dirty = true;
         return 0;
 }
 
@@ -133,7 +138,7 @@ void host_faults_resume(struct daemon *d)
 {
         struct buf path = BUF_INIT, err = BUF_INIT;
         struct host_fault f;
-        uint64_t now = daemon_now(d);
+        uint64_t now = loop_now(&d->rt.loop);
 
         path_host_fault(&d->cfg, &path);
         if (host_fault_load(path.data, &f, &err) == 0) {

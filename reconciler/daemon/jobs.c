@@ -1,9 +1,6 @@
 /*
- * jobs: blocking work (hooks, downloads, unpacking) runs as a child of the
- * daemon, `deployex [-c CONFIG] __command ...`, in its own process group.
- * Its stdout (the result) and the tail of its stderr (the error) are read
- * through the loop; a deadline kills the group.  The callback runs once the
- * child has exited AND both pipes reached EOF, so no output is lost.
+ * jobs: the child table (jobs.h).  A job's pipes are read through the loop;
+ * the callback runs once the child exited and both pipes reached EOF.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/jobs.h"
+#include "state/host_fault.h"
 #include "base/log.h"
 #include "base/spawn.h"
 #include "base/banned.h"
@@ -23,18 +21,18 @@
 #define JOB_OUT_MAX (1024 * 1024)
 #define JOB_ERR_TAIL 4096
 
-static void job_maybe_finish(struct daemon *d, struct job *j);
+static void job_maybe_finish(struct jobs *js, struct job *j);
 
-static void close_pipe(struct daemon *d, struct loop_fd *lfd)
+static void close_pipe(struct jobs *js, struct loop_fd *lfd)
 {
         if (lfd->fd < 0)
                 return;
-        daemon_unwatch(d, lfd);
+        loop_unwatch(js->loop, lfd);
         close(lfd->fd);
         lfd->fd = -1;
 }
 
-static void on_pipe(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+static void on_pipe(struct loop_fd *lfd, uint32_t events)
 {
         struct job *j = lfd->owner;
         bool is_out = lfd == &j->out;
@@ -63,8 +61,8 @@ static void on_pipe(struct daemon *d, struct loop_fd *lfd, uint32_t events)
                         }
                 }
         }
-        close_pipe(d, lfd);
-        job_maybe_finish(d, j);
+        close_pipe(j->table, lfd);
+        job_maybe_finish(j->table, j);
 }
 
 static void job_free(struct job *j)
@@ -74,9 +72,9 @@ static void job_free(struct job *j)
         free(j);
 }
 
-static void job_unlink(struct daemon *d, struct job *j)
+static void job_unlink(struct jobs *js, struct job *j)
 {
-        for (struct job **p = &d->jobs; *p; p = &(*p)->next) {
+        for (struct job **p = &js->list; *p; p = &(*p)->next) {
                 if (*p == j) {
                         *p = j->next;
                         return;
@@ -84,43 +82,28 @@ static void job_unlink(struct daemon *d, struct job *j)
         }
 }
 
-static void job_maybe_finish(struct daemon *d, struct job *j)
+static void job_maybe_finish(struct jobs *js, struct job *j)
 {
         if (!j->exited || j->out.fd >= 0 || j->err.fd >= 0)
                 return;
-        job_unlink(d, j);
+        job_unlink(js, j);
         if (!j->cancelled && j->done)
-                j->done(d, j);
+                j->done(js, j);
         job_free(j);
 }
 
-struct job *job_start_self(struct daemon *d, const char *what, const char *const *args,
+struct job *job_start_self(struct jobs *js, const char *what, const char *const *args,
                            uint64_t timeout_ms, job_done_fn done, void *owner, int arg)
 {
-        return job_start_as(d, NULL, what, args, timeout_ms, done, owner, arg);
+        return job_start_as(js, NULL, what, args, timeout_ms, done, owner, arg);
 }
 
-struct job *job_start_as(struct daemon *d, const struct proc_ids *ids, const char *what,
-                         const char *const *args, uint64_t timeout_ms, job_done_fn done,
-                         void *owner, int arg)
+int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
+               const char *const *argv)
 {
         int out[2] = { -1, -1 }, err[2] = { -1, -1 };
-        const char *argv[32];
-        size_t n = 0;
         struct spawn_opts o;
-        struct job *j;
-        pid_t pid;
         int r;
-
-        argv[n++] = d->cli_exe;
-        /* The configuration the daemon runs, not whatever the file holds now. */
-        if (d->job_config || d->config_path) {
-                argv[n++] = "-c";
-                argv[n++] = d->job_config ? d->job_config : d->config_path;
-        }
-        for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
-                argv[n++] = args[i];
-        argv[n] = NULL;
 
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
                 r = -errno;
@@ -134,30 +117,18 @@ struct job *job_start_as(struct daemon *d, const struct proc_ids *ids, const cha
         /* A job must not outlive the daemon and race the work its successor redoes. */
         o.die_with_parent = true;
         o.ids = ids;
-        r = spawn_start(&o, &pid);
+        r = spawn_start(&o, &j->pid);
         if (r < 0)
                 goto fail;
         close(out[1]);
         close(err[1]);
-        j = xcalloc(1, sizeof(*j));
-        snprintf(j->what, sizeof(j->what), "%s", what);
-        j->pid = pid;
-        buf_init(&j->out_buf);
-        buf_init(&j->err_buf);
-        j->out = (struct loop_fd){ out[0], on_pipe, j };
-        j->err = (struct loop_fd){ err[0], on_pipe, j };
+        j->out.fd = out[0];
+        j->err.fd = err[0];
         fcntl(out[0], F_SETFL, O_NONBLOCK);
         fcntl(err[0], F_SETFL, O_NONBLOCK);
-        daemon_watch(d, &j->out, EPOLLIN);
-        daemon_watch(d, &j->err, EPOLLIN);
-        j->deadline_ms = daemon_now(d) + timeout_ms;
-        j->done = done;
-        j->owner = owner;
-        j->arg = arg;
-        j->next = d->jobs;
-        d->jobs = j;
-        log_debug("job '%s' started, pid %d", what, (int)pid);
-        return j;
+        loop_watch(js->loop, &j->out, EPOLLIN);
+        loop_watch(js->loop, &j->err, EPOLLIN);
+        return 0;
 fail:
         for (int i = 0; i < 2; i++) {
                 if (out[i] >= 0)
@@ -165,15 +136,54 @@ fail:
                 if (err[i] >= 0)
                         close(err[i]);
         }
-        {
+        return r;
+}
+
+struct job *job_start_as(struct jobs *js, const struct proc_ids *ids, const char *what,
+                         const char *const *args, uint64_t timeout_ms, job_done_fn done,
+                         void *owner, int arg)
+{
+        const char *argv[32];
+        size_t n = 0;
+        struct job *j;
+        int r;
+
+        argv[n++] = js->cli_exe;
+        /* The configuration the daemon runs, not whatever the file holds now. */
+        if (js->config) {
+                argv[n++] = "-c";
+                argv[n++] = js->config;
+        }
+        for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+
+        j = xcalloc(1, sizeof(*j));
+        j->table = js;
+        snprintf(j->what, sizeof(j->what), "%s", what);
+        buf_init(&j->out_buf);
+        buf_init(&j->err_buf);
+        j->out = (struct loop_fd){ -1, on_pipe, j };
+        j->err = (struct loop_fd){ -1, on_pipe, j };
+        r = js->spawn(js, j, ids, argv);
+        if (r < 0) {
+                job_free(j);
                 /* Out of fds, processes or memory: the host's fault, logged once per cause. */
                 char why[HOST_FAULT_WHAT_MAX + 1];
                 snprintf(why, sizeof(why), "cannot start job '%s'", what);
-                if (!host_faults_note(d, r, why))
-                        log_errno(r, "job '%s': cannot start '%s'", what, d->cli_exe);
+                if (!js->host_fault || !js->host_fault(js, r, why))
+                        log_errno(r, "job '%s': cannot start '%s'", what, js->cli_exe);
+                errno = -r;
+                return NULL;
         }
-        errno = -r;
-        return NULL;
+        j->deadline_ms = loop_now(js->loop) + timeout_ms;
+        j->done = done;
+        j->owner = owner;
+        j->arg = arg;
+        j->next = js->list;
+        js->list = j;
+        log_debug("job '%s' started, pid %d", what, (int)j->pid);
+        return j;
 }
 
 bool job_err_line(const struct job *j, const char *prefix, struct buf *out)
@@ -195,61 +205,74 @@ bool job_err_line(const struct job *j, const char *prefix, struct buf *out)
         return last != NULL;
 }
 
-bool job_reap(struct daemon *d, pid_t pid, int wstatus)
+bool job_reap(struct jobs *js, pid_t pid, int wstatus)
 {
-        for (struct job *j = d->jobs; j; j = j->next) {
+        for (struct job *j = js->list; j; j = j->next) {
                 if (j->pid != pid)
                         continue;
                 j->exited = true;
                 j->wstatus = wstatus;
                 /* Whatever the job left in its group goes with it. */
-                spawn_kill_group(pid, SIGKILL);
-                job_maybe_finish(d, j);
+                js->kill(pid, SIGKILL);
+                job_maybe_finish(js, j);
                 return true;
         }
         return false;
 }
 
-void jobs_tick(struct daemon *d)
+void jobs_tick(struct jobs *js)
 {
-        uint64_t now = daemon_now(d);
+        uint64_t now = loop_now(js->loop);
 
-        for (struct job *j = d->jobs; j; j = j->next) {
+        for (struct job *j = js->list; j; j = j->next) {
                 if (j->exited || j->timed_out || now < j->deadline_ms)
                         continue;
                 log_warn("job '%s' timed out; killing it", j->what);
                 j->timed_out = true;
-                spawn_kill_group(j->pid, SIGKILL);
+                js->kill(j->pid, SIGKILL);
         }
 }
 
-uint64_t jobs_next_deadline(struct daemon *d)
+uint64_t jobs_next_deadline(const struct jobs *js)
 {
         uint64_t next = 0;
 
-        for (struct job *j = d->jobs; j; j = j->next)
+        for (const struct job *j = js->list; j; j = j->next)
                 if (!j->exited && !j->timed_out && (next == 0 || j->deadline_ms < next))
                         next = j->deadline_ms;
         return next;
 }
 
-void jobs_cancel_owner(struct daemon *d, void *owner)
+void jobs_cancel_owner(struct jobs *js, void *owner)
 {
-        for (struct job *j = d->jobs; j; j = j->next) {
+        for (struct job *j = js->list; j; j = j->next) {
                 if (j->owner != owner || j->cancelled)
                         continue;
                 j->cancelled = true;
                 if (!j->exited)
-                        spawn_kill_group(j->pid, SIGKILL);
+                        js->kill(j->pid, SIGKILL);
         }
 }
 
-void jobs_kill_all(struct daemon *d)
+void jobs_kill_all(struct jobs *js)
 {
-        for (struct job *j = d->jobs; j; j = j->next) {
+        for (struct job *j = js->list; j; j = j->next) {
                 j->cancelled = true;
                 if (!j->exited)
-                        spawn_kill_group(j->pid, SIGKILL);
+                        js->kill(j->pid, SIGKILL);
+        }
+}
+
+void jobs_release(struct jobs *js)
+{
+        while (js->list) {
+                struct job *j = js->list;
+                js->list = j->next;
+                if (j->out.fd >= 0)
+                        close(j->out.fd);
+                if (j->err.fd >= 0)
+                        close(j->err.fd);
+                job_free(j);
         }
 }
 

@@ -12,8 +12,9 @@
 #define METRICS_TEXTFILE_MS 10000
 #define METRICS_JOB_TIMEOUT_MS 15000
 
-static void metrics_done(struct daemon *d, struct job *j)
+static void metrics_done(struct jobs *js, struct job *j)
 {
+        struct daemon *d = daemon_of_jobs(js);
         struct buf why = BUF_INIT;
 
         d->metrics_job = false;
@@ -22,7 +23,7 @@ static void metrics_done(struct daemon *d, struct job *j)
                 log_warn("writing metrics_textfile failed: %s", why.data);
         }
         d->next_metrics_ms = daemon_now(d) + METRICS_TEXTFILE_MS;
-        d->dirty = true; /* re-arm the timer for the next write */
+        d->rt.loop.dirty = true; /* re-arm the timer for the next write */
         buf_release(&why);
 }
 
@@ -34,7 +35,7 @@ uint64_t metrics_textfile_tick(struct daemon *d)
                 return 0;
         if (daemon_now(d) < d->next_metrics_ms)
                 return d->next_metrics_ms;
-        if (job_start_self(d, "metrics", args, METRICS_JOB_TIMEOUT_MS, metrics_done, d, 0)) {
+        if (job_start_self(&d->rt.jobs, "metrics", args, METRICS_JOB_TIMEOUT_MS, metrics_done, d, 0)) {
                 d->metrics_job = true;
                 return 0;
         }

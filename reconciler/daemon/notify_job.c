@@ -25,8 +25,9 @@ static bool wanted(const struct config *c)
         return false;
 }
 
-static void notify_done(struct daemon *d, struct job *j)
+static void notify_done(struct jobs *js, struct job *j)
 {
+        struct daemon *d = daemon_of_jobs(js);
         struct buf why = BUF_INIT;
 
         d->notify_job = false;
@@ -43,7 +44,7 @@ static void notify_done(struct daemon *d, struct job *j)
                 log_warn("the notify job failed: %s", why.data);
         }
         d->next_notify_ms = daemon_now(d) + NOTIFY_JOB_MS;
-        d->dirty = true;
+        d->rt.loop.dirty = true;
         buf_release(&why);
 }
 
@@ -55,7 +56,7 @@ uint64_t notify_job_tick(struct daemon *d)
                 return 0;
         if (daemon_now(d) < d->next_notify_ms)
                 return d->next_notify_ms;
-        if (job_start_self(d, "notify", args, NOTIFY_JOB_TIMEOUT_MS, notify_done, d, 0)) {
+        if (job_start_self(&d->rt.jobs, "notify", args, NOTIFY_JOB_TIMEOUT_MS, notify_done, d, 0)) {
                 d->notify_job = true;
                 return 0;
         }

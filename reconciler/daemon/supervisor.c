@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/supervisor.h"
 #include "state/app_user.h"
 #include "base/log.h"
 #include "base/proc.h"
@@ -56,17 +56,17 @@ struct instance_rt *instance_get(struct app_rt *a, int n, bool create)
         return in;
 }
 
-void instance_free(struct daemon *d, struct instance_rt *in)
+void instance_free(struct runtime *rt, struct instance_rt *in)
 {
         if (!in)
                 return;
-        jobs_cancel_owner(d, in);
+        jobs_cancel_owner(&rt->jobs, in);
         if (in->pidfd.fd >= 0) {
-                daemon_unwatch(d, &in->pidfd);
+                loop_unwatch(&rt->loop, &in->pidfd);
                 close(in->pidfd.fd);
         }
         if (in->exec_fd.fd >= 0) {
-                daemon_unwatch(d, &in->exec_fd);
+                loop_unwatch(&rt->loop, &in->exec_fd);
                 close(in->exec_fd.fd);
         }
         free(in->op);
@@ -76,26 +76,26 @@ void instance_free(struct daemon *d, struct instance_rt *in)
         free(in);
 }
 
-int instance_save(struct daemon *d, struct instance_rt *in)
+int instance_save(struct runtime *rt, struct instance_rt *in)
 {
         struct buf path = BUF_INIT;
         int r;
 
         in->rec_pending = false;
-        path_instances_dir(&d->cfg, in->app->name, &path);
+        path_instances_dir(rt->cfg, in->app->name, &path);
         r = mkdir_p(path.data, 0750);
         if (r >= 0) {
-                path_instance_record(&d->cfg, in->app->name, in->rec.instance, &path);
+                path_instance_record(rt->cfg, in->app->name, in->rec.instance, &path);
                 r = instance_record_save(path.data, &in->rec);
         }
-        if (r < 0 && !host_faults_note(d, r, "cannot save an instance record"))
+        if (r < 0 && !host_faults_note(rt, r, "cannot save an instance record"))
                 log_errno(r, "app=%s instance=%d: cannot save '%s'", in->app->name,
                           in->rec.instance, path.data);
         buf_release(&path);
         return r;
 }
 
-void instance_set_state(struct daemon *d, struct instance_rt *in, enum instance_state s,
+void instance_set_state(struct runtime *rt, struct instance_rt *in, enum instance_state s,
                         const char *why)
 {
         if (in->rec.state != s)
@@ -104,22 +104,22 @@ void instance_set_state(struct daemon *d, struct instance_rt *in, enum instance_
                          instance_state_to_string(in->rec.state), instance_state_to_string(s),
                          why ? ": " : "", why ? why : "");
         in->rec.state = s;
-        instance_save(d, in);
+        instance_save(rt, in);
 }
 
-static void sweep_escapees(struct daemon *d, struct instance_rt *in, uint64_t started_before);
+static void sweep_escapees(struct runtime *rt, struct instance_rt *in, uint64_t started_before);
 
-void sup_save_pending(struct daemon *d, struct app_rt *a)
+void sup_save_pending(struct runtime *rt, struct app_rt *a)
 {
         for (int n = 1; n <= REPLICAS_MAX; n++) {
                 struct instance_rt *in = a->inst[n];
                 if (!in)
                         continue;
                 if (in->rec_pending)
-                        instance_save(d, in);
+                        instance_save(rt, in);
                 /* Not restarted in this pass: nothing of the new process to spare yet. */
                 if (in->sweep_pending && !sup_is_running(in))
-                        sweep_escapees(d, in, 0);
+                        sweep_escapees(rt, in, 0);
         }
 }
 
@@ -128,7 +128,7 @@ bool sup_is_running(const struct instance_rt *in)
         return in->rec.pid > 0;
 }
 
-void sup_record_history(struct daemon *d, struct instance_rt *in, enum history_kind kind,
+void sup_record_history(struct runtime *rt, struct instance_rt *in, enum history_kind kind,
                         const char *from, const char *version, bool ok, const char *reason)
 {
         struct history_event e;
@@ -136,7 +136,7 @@ void sup_record_history(struct daemon *d, struct instance_rt *in, enum history_k
         int r;
 
         memset(&e, 0, sizeof(e));
-        e.at_ms = daemon_now(d);
+        e.at_ms = loop_now(&rt->loop);
         str_copy(e.app, sizeof(e.app), in->app->name);
         e.instance = in->rec.instance;
         e.kind = kind;
@@ -146,7 +146,7 @@ void sup_record_history(struct daemon *d, struct instance_rt *in, enum history_k
                 str_copy(e.hash, sizeof(e.hash), in->app->desired.release.hash);
         e.ok = ok;
         str_copy(e.reason, sizeof(e.reason), reason ? reason : "");
-        path_history(&d->cfg, in->app->name, &path);
+        path_history(rt->cfg, in->app->name, &path);
         r = history_append(path.data, &e);
         if (r < 0)
                 log_errno(r, "app=%s: cannot append to '%s'", in->app->name, path.data);
@@ -154,14 +154,14 @@ void sup_record_history(struct daemon *d, struct instance_rt *in, enum history_k
         in->rec.last_deploy_kind = kind;
         in->rec.last_deploy_ok = ok;
         in->rec.last_deploy_at_ms = e.at_ms;
-        instance_save(d, in);
+        instance_save(rt, in);
         buf_release(&path);
 }
 
-void sup_set_error(struct daemon *d, struct instance_rt *in, const char *text)
+void sup_set_error(struct runtime *rt, struct instance_rt *in, const char *text)
 {
-        instance_record_set_error(&in->rec, daemon_now(d), text);
-        instance_save(d, in);
+        instance_record_set_error(&in->rec, loop_now(&rt->loop), text);
+        instance_save(rt, in);
 }
 
 /*
@@ -174,7 +174,7 @@ void sup_set_error(struct daemon *d, struct instance_rt *in, const char *text)
  * not quoted -- a release that halts silently must not be blamed on the
  * crash dump of the version before it.
  */
-static void last_stderr_line(struct daemon *d, struct instance_rt *in, uint64_t since_ms,
+static void last_stderr_line(struct runtime *rt, struct instance_rt *in, uint64_t since_ms,
                              struct buf *out)
 {
         struct buf path = BUF_INIT;
@@ -183,7 +183,7 @@ static void last_stderr_line(struct daemon *d, struct instance_rt *in, uint64_t 
         ssize_t n = 0;
         int fd;
 
-        path_log_file(&d->cfg, in->app->name, in->rec.instance, true, &path);
+        path_log_file(rt->cfg, in->app->name, in->rec.instance, true, &path);
         fd = open(path.data, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
         if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
                 off_t at = st.st_size > STDERR_TAIL_BYTES ? st.st_size - STDERR_TAIL_BYTES : 0;
@@ -219,11 +219,11 @@ void sup_not_ready_reason(const struct instance_rt *in, struct buf *out)
  * A crash (an exit or a failed start) on probation counts toward failing its
  * deployment.  since_ms: when the process that ended was started.
  */
-static void count_crash(struct daemon *d, struct instance_rt *in, const char *what,
+static void count_crash(struct runtime *rt, struct instance_rt *in, const char *what,
                         uint64_t since_ms)
 {
         struct buf text = BUF_INIT;
-        uint64_t now = daemon_now(d);
+        uint64_t now = loop_now(&rt->loop);
 
         in->rec.ready = false;
         in->rec.consecutive_crashes++;
@@ -236,12 +236,12 @@ static void count_crash(struct daemon *d, struct instance_rt *in, const char *wh
                 buf_printf(&text, " (crash %u of %u on probation)", in->rec.probation_crashes,
                            in->app->cfg->max_probation_crashes);
         }
-        last_stderr_line(d, in, since_ms, &text);
+        last_stderr_line(rt, in, since_ms, &text);
         instance_record_set_error(&in->rec, now, text.data);
         buf_release(&text);
 }
 
-struct job *inst_job_startv(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+struct job *inst_job_startv(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,
                             const char *what_fmt, va_list ap)
 {
         const char *argv[16];
@@ -258,28 +258,28 @@ struct job *inst_job_startv(struct daemon *d, struct instance_rt *in, const stru
                 argv[n++] = spec->args[i];
         argv[n] = NULL;
         vsnprintf(what, sizeof(what), what_fmt, ap);
-        return job_start_as(d, spec->as_app_user ? in->app->cfg->ids : NULL, what, argv,
+        return job_start_as(&rt->jobs, spec->as_app_user ? in->app->cfg->ids : NULL, what, argv,
                             spec->timeout_ms, spec->done, spec->fire_and_forget ? NULL : in,
                             spec->arg);
 }
 
-struct job *inst_job_start(struct daemon *d, struct instance_rt *in, const struct inst_job *spec,
+struct job *inst_job_start(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,
                            const char *what_fmt, ...)
 {
         struct job *j;
         va_list ap;
 
         va_start(ap, what_fmt);
-        j = inst_job_startv(d, in, spec, what_fmt, ap);
+        j = inst_job_startv(rt, in, spec, what_fmt, ap);
         va_end(ap);
         return j;
 }
 
-static void hook_event_done(struct daemon *d, struct job *j)
+static void hook_event_done(struct jobs *js, struct job *j)
 {
         struct buf why = BUF_INIT;
 
-        (void)d;
+        (void)js;
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
                 log_warn("%s: %s", j->what, why.data);
@@ -288,14 +288,14 @@ static void hook_event_done(struct daemon *d, struct job *j)
 }
 
 /* on_event(ctx, ev) is informational: fire and forget. */
-void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event)
+void sup_hook_event(struct runtime *rt, struct instance_rt *in, const char *event)
 {
         const char *args[] = { "on_event", "--event", event, NULL };
         const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
                                       .timeout_ms = HOOK_TIMEOUT_MS, .done = hook_event_done,
                                       .fire_and_forget = true };
 
-        inst_job_start(d, in, &job, "hook on_event(%s) %s/%d", event, in->app->name,
+        inst_job_start(rt, in, &job, "hook on_event(%s) %s/%d", event, in->app->name,
                        in->rec.instance);
 }
 
@@ -308,13 +308,13 @@ void sup_hook_event(struct daemon *d, struct instance_rt *in, const char *event)
  * subreaper (daemon.c), so such orphans are its own to reap; they carry the
  * instance's marker in their environment, which is how they are found.
  */
-static void sweep_escapees(struct daemon *d, struct instance_rt *in, uint64_t started_before)
+static void sweep_escapees(struct runtime *rt, struct instance_rt *in, uint64_t started_before)
 {
         struct buf dir = BUF_INIT, entry = BUF_INIT;
         int n;
 
         in->sweep_pending = false;
-        path_service_dir(&d->cfg, in->app->name, in->rec.instance, &dir);
+        path_service_dir(rt->cfg, in->app->name, in->rec.instance, &dir);
         buf_printf(&entry, "%s=%s", INSTANCE_MARKER, dir.data);
         n = proc_kill_marked(entry.data, started_before, SIGKILL);
         buf_release(&dir);
@@ -324,10 +324,10 @@ static void sweep_escapees(struct daemon *d, struct instance_rt *in, uint64_t st
                          "process group", in->app->name, in->rec.instance, n, n == 1 ? "" : "es");
 }
 
-static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, bool known)
+static void process_gone(struct runtime *rt, struct instance_rt *in, int wstatus, bool known)
 {
         struct buf why = BUF_INIT;
-        void (*stopped)(struct daemon *, struct instance_rt *) = in->stopped;
+        void (*stopped)(struct runtime *, struct instance_rt *) = in->stopped;
         uint64_t started_at_ms = in->rec.started_at_ms;
 
         if (known)
@@ -346,12 +346,12 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
          * every process costs about as much as the rest of a restart.
          */
         if (in->stop_requested)
-                sweep_escapees(d, in, 0);
+                sweep_escapees(rt, in, 0);
         else
                 in->sweep_pending = true;
-        cgroup_kill(d, in);
+        cgroup_kill(rt, in);
         if (in->pidfd.fd >= 0) {
-                daemon_unwatch(d, &in->pidfd);
+                loop_unwatch(&rt->loop, &in->pidfd);
                 close(in->pidfd.fd);
                 in->pidfd.fd = -1;
         }
@@ -359,12 +359,12 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
                 in->stop_requested = false;
                 in->stopped = NULL;
                 in->rec.ready = false;
-                instance_set_state(d, in, INSTANCE_STOPPED, why.data);
+                instance_set_state(rt, in, INSTANCE_STOPPED, why.data);
                 if (stopped)
-                        stopped(d, in);
+                        stopped(rt, in);
         } else {
                 /* Any exit the daemon did not ask for is a crash. */
-                count_crash(d, in, why.data, started_at_ms);
+                count_crash(rt, in, why.data, started_at_ms);
                 log_warn("app=%s instance=%d version=%s %s", in->app->name, in->rec.instance,
                          in->rec.version[0] ? in->rec.version : "none", in->rec.last_error);
                 buf_printf(&why, "; crash %u in a row", in->rec.consecutive_crashes);
@@ -385,27 +385,28 @@ static void process_gone(struct daemon *d, struct instance_rt *in, int wstatus, 
                 /* Told to the hooks once the restart is scheduled, off the crash-to-exec path. */
                 in->crash_event_pending = true;
                 in->app->dirty = true;
-                d->apps_dirty = true;
+                rt->loop.apps_dirty = true;
                 buf_release(&why);
                 return;
         }
-        d->dirty = true;
+        rt->loop.dirty = true;
         buf_release(&why);
 }
 
-static void exec_fd_close(struct daemon *d, struct instance_rt *in)
+static void exec_fd_close(struct runtime *rt, struct instance_rt *in)
 {
         if (in->exec_fd.fd < 0)
                 return;
-        daemon_unwatch(d, &in->exec_fd);
+        loop_unwatch(&rt->loop, &in->exec_fd);
         close(in->exec_fd.fd);
         in->exec_fd.fd = -1;
 }
 
 /* The verdict on the exec, when the loop sees it first: remembered for the exit. */
-static void on_exec_fd(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+static void on_exec_fd(struct loop_fd *lfd, uint32_t events)
 {
         struct instance_rt *in = lfd->owner;
+        struct runtime *rt = in->app->rt;
         int r;
 
         (void)events;
@@ -416,17 +417,17 @@ static void on_exec_fd(struct daemon *d, struct loop_fd *lfd, uint32_t events)
         if (r == -EINPROGRESS)
                 return;
         in->exec_err = r;
-        exec_fd_close(d, in);
+        exec_fd_close(rt, in);
         /* Executed: now its readiness job and on_event (sup_tick), which waited for this. */
         in->app->dirty = true;
-        d->apps_dirty = true;
+        rt->loop.apps_dirty = true;
 }
 
-static void start_held(struct daemon *d, struct instance_rt *in, int err, const char *why);
-static void start_failed(struct daemon *d, struct instance_rt *in, const char *why);
+static void start_held(struct runtime *rt, struct instance_rt *in, int err, const char *why);
+static void start_failed(struct runtime *rt, struct instance_rt *in, const char *why);
 
 /* The start command could not be executed: a failed start, not a crash of a running release. */
-static void exec_failed(struct daemon *d, struct instance_rt *in, int err)
+static void exec_failed(struct runtime *rt, struct instance_rt *in, int err)
 {
         struct buf text = BUF_INIT;
         const struct start_cmd *cmd = &in->last_start;
@@ -439,55 +440,53 @@ static void exec_failed(struct daemon *d, struct instance_rt *in, int err)
         in->rec.proc_start_time = 0;
         in->rec.started_at_ms = 0;
         if (host_fault_errno(err))
-                start_held(d, in, err, text.data);
+                start_held(rt, in, err, text.data);
         else
-                start_failed(d, in, text.data);
+                start_failed(rt, in, text.data);
         buf_release(&text);
 }
 
-bool sup_reap(struct daemon *d, pid_t pid, int wstatus)
+bool sup_reap(struct runtime *rt, struct app_rt *a, pid_t pid, int wstatus)
 {
-        for (size_t i = 0; i < d->napps; i++) {
-                struct app_rt *a = d->apps[i];
-                for (int n = 1; n <= REPLICAS_MAX; n++) {
-                        struct instance_rt *in = a->inst[n];
-                        if (in && in->own_child && in->rec.pid == pid) {
-                                /* The group may hold the VM's helpers (epmd is not ours: own session). */
-                                spawn_kill_group(pid, SIGKILL);
-                                /* Gone before the loop read its exec pipe: the verdict is in it now. */
-                                if (in->exec_fd.fd >= 0) {
-                                        int r = spawn_exec_result(in->exec_fd.fd);
-                                        if (r < 0 && r != -EINPROGRESS)
-                                                in->exec_err = r;
-                                        exec_fd_close(d, in);
-                                }
-                                if (in->exec_err < 0)
-                                        exec_failed(d, in, in->exec_err);
-                                else
-                                        process_gone(d, in, wstatus, true);
-                                return true;
-                        }
+        for (int n = 1; n <= REPLICAS_MAX; n++) {
+                struct instance_rt *in = a->inst[n];
+                if (!in || !in->own_child || in->rec.pid != pid)
+                        continue;
+                /* The group may hold the VM's helpers (epmd is not ours: own session). */
+                spawn_kill_group(pid, SIGKILL);
+                /* Gone before the loop read its exec pipe: the verdict is in it now. */
+                if (in->exec_fd.fd >= 0) {
+                        int r = spawn_exec_result(in->exec_fd.fd);
+                        if (r < 0 && r != -EINPROGRESS)
+                                in->exec_err = r;
+                        exec_fd_close(rt, in);
                 }
+                if (in->exec_err < 0)
+                        exec_failed(rt, in, in->exec_err);
+                else
+                        process_gone(rt, in, wstatus, true);
+                return true;
         }
         return false;
 }
 
-static void on_pidfd(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+static void on_pidfd(struct loop_fd *lfd, uint32_t events)
 {
         struct instance_rt *in = lfd->owner;
+        struct runtime *rt = in->app->rt;
 
         (void)events;
         spawn_kill_group(in->rec.pid, SIGKILL);
-        process_gone(d, in, 0, false);
+        process_gone(rt, in, 0, false);
 }
 
 /* A process this daemon did not start (a previous daemon did): watch it through a pidfd. */
-void sup_adopt(struct daemon *d, struct instance_rt *in)
+void sup_adopt(struct runtime *rt, struct instance_rt *in)
 {
         int fd = (int)syscall(SYS_pidfd_open, in->rec.pid, 0);
 
         if (fd < 0 && errno == ESRCH) {
-                process_gone(d, in, 0, false); /* it exited since we looked */
+                process_gone(rt, in, 0, false); /* it exited since we looked */
                 return;
         }
         if (fd < 0) {
@@ -498,7 +497,7 @@ void sup_adopt(struct daemon *d, struct instance_rt *in)
         }
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         in->pidfd = (struct loop_fd){ fd, on_pidfd, in };
-        daemon_watch(d, &in->pidfd, EPOLLIN);
+        loop_watch(&rt->loop, &in->pidfd, EPOLLIN);
         log_info("app=%s instance=%d version=%s adopted pid %d (%s)", in->app->name,
                  in->rec.instance, in->rec.version, in->rec.pid,
                  instance_state_to_string(in->rec.state));
@@ -506,23 +505,23 @@ void sup_adopt(struct daemon *d, struct instance_rt *in)
 
 /* --- stop --- */
 
-void sup_stop(struct daemon *d, struct instance_rt *in,
-              void (*stopped)(struct daemon *d, struct instance_rt *in))
+void sup_stop(struct runtime *rt, struct instance_rt *in,
+              void (*stopped)(struct runtime *rt, struct instance_rt *in))
 {
         if (!sup_is_running(in)) {
                 in->rec.ready = false;
                 if (in->rec.state != INSTANCE_STOPPED && in->rec.state != INSTANCE_DEPLOYING &&
                     in->rec.state != INSTANCE_PRE_COMMANDS && in->rec.state != INSTANCE_UPGRADING)
-                        instance_set_state(d, in, INSTANCE_STOPPED, "not running");
+                        instance_set_state(rt, in, INSTANCE_STOPPED, "not running");
                 if (stopped)
-                        stopped(d, in);
+                        stopped(rt, in);
                 return;
         }
         in->stopped = stopped;
         if (in->stop_requested)
                 return;
         in->stop_requested = true;
-        in->kill_at_ms = daemon_now(d) + in->app->cfg->stop_timeout_ms;
+        in->kill_at_ms = loop_now(&rt->loop) + in->app->cfg->stop_timeout_ms;
         log_info("app=%s instance=%d version=%s stopping pid %d (SIGTERM, SIGKILL after %llu ms)",
                  in->app->name, in->rec.instance, in->rec.version, in->rec.pid,
                  (unsigned long long)in->app->cfg->stop_timeout_ms);
@@ -555,7 +554,7 @@ static char **strv_from_json(yajl_val arr)
  * writer ends at EOF on both: when the instance is removed, or when the
  * daemon is gone and the instance exits too.
  */
-static int open_log_writer(struct daemon *d, struct instance_rt *in)
+static int open_log_writer(struct runtime *rt, struct instance_rt *in)
 {
         struct buf out_path = BUF_INIT, err_path = BUF_INIT, dir = BUF_INIT;
         char max[32], keep[16];
@@ -563,9 +562,9 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in)
         pid_t pid;
         int r;
 
-        path_log_file(&d->cfg, in->app->name, in->rec.instance, false, &out_path);
-        path_log_file(&d->cfg, in->app->name, in->rec.instance, true, &err_path);
-        path_log_dir(&d->cfg, in->app->name, &dir);
+        path_log_file(rt->cfg, in->app->name, in->rec.instance, false, &out_path);
+        path_log_file(rt->cfg, in->app->name, in->rec.instance, true, &err_path);
+        path_log_dir(rt->cfg, in->app->name, &dir);
         r = mkdir_p(dir.data, 0750);
         if (r < 0)
                 goto out;
@@ -573,14 +572,14 @@ static int open_log_writer(struct daemon *d, struct instance_rt *in)
                 r = -errno;
                 goto out;
         }
-        snprintf(max, sizeof(max), "%llu", (unsigned long long)d->cfg.log_max_bytes);
-        snprintf(keep, sizeof(keep), "%d", d->cfg.log_keep);
+        snprintf(max, sizeof(max), "%llu", (unsigned long long)rt->cfg->log_max_bytes);
+        snprintf(keep, sizeof(keep), "%d", rt->cfg->log_keep);
         {
                 /* The lean writer when it is installed, else this binary's own __log. */
-                const char *lean[] = { d->log_exe, out_path.data, err_path.data, max, keep, NULL };
-                const char *self[] = { d->cli_exe, "__log", out_path.data, err_path.data, max,
+                const char *lean[] = { rt->log_exe, out_path.data, err_path.data, max, keep, NULL };
+                const char *self[] = { rt->cli_exe, "__log", out_path.data, err_path.data, max,
                                        keep, NULL };
-                const char **argv = d->log_exe ? lean : self;
+                const char **argv = rt->log_exe ? lean : self;
                 struct spawn_opts o = { (char *const *)argv, NULL, NULL, out[0], -1, -1, false, NULL,
                                         NULL };
                 r = spawn_start_fd3(&o, err[0], &pid);
@@ -615,15 +614,14 @@ void sup_close_logs(struct instance_rt *in)
 }
 
 /* The log writer died (it should not): the next start gives the instance a new one. */
-bool sup_reap_log_writer(struct daemon *d, pid_t pid)
+bool sup_reap_log_writer(struct runtime *rt, struct app_rt *a, pid_t pid)
 {
-        for (size_t i = 0; i < d->napps; i++) {
-                for (int n = 1; n <= REPLICAS_MAX; n++) {
-                        struct instance_rt *in = d->apps[i]->inst[n];
-                        if (in && in->log_pid == pid) {
-                                sup_close_logs(in);
-                                return true;
-                        }
+        (void)rt;
+        for (int n = 1; n <= REPLICAS_MAX; n++) {
+                struct instance_rt *in = a->inst[n];
+                if (in && in->log_pid == pid) {
+                        sup_close_logs(in);
+                        return true;
                 }
         }
         return false;
@@ -634,35 +632,35 @@ bool sup_reap_log_writer(struct daemon *d, pid_t pid)
  * nothing counted, no backoff of its own -- host_faults.c holds every start
  * until the host's retry time, and the planner starts it again then.
  */
-static void start_held(struct daemon *d, struct instance_rt *in, int err, const char *why)
+static void start_held(struct runtime *rt, struct instance_rt *in, int err, const char *why)
 {
         struct buf text = BUF_INIT;
 
         in->rec.pid = 0;
         in->rec.ready = false;
-        host_faults_note(d, err, why);
+        host_faults_note(rt, err, why);
         buf_printf(&text, "cannot start (host fault): %s: %s", why, strerror(err < 0 ? -err : err));
-        instance_record_set_error(&in->rec, daemon_now(d), text.data);
-        instance_set_state(d, in, in->rec.state == INSTANCE_BACKOFF ? INSTANCE_BACKOFF
+        instance_record_set_error(&in->rec, loop_now(&rt->loop), text.data);
+        instance_set_state(rt, in, in->rec.state == INSTANCE_BACKOFF ? INSTANCE_BACKOFF
                                                                     : INSTANCE_STOPPED,
                            "the host is at fault");
         buf_release(&text);
-        d->dirty = true;
+        rt->loop.dirty = true;
 }
 
-static void start_failed(struct daemon *d, struct instance_rt *in, const char *why)
+static void start_failed(struct runtime *rt, struct instance_rt *in, const char *why)
 {
         struct buf text = BUF_INIT;
 
         in->rec.pid = 0;
         buf_printf(&text, "cannot start: %s", why);
         /* Nothing it wrote: the start command never ran. */
-        count_crash(d, in, text.data, daemon_now(d));
+        count_crash(rt, in, text.data, loop_now(&rt->loop));
         buf_release(&text);
         log_err("app=%s instance=%d version=%s cannot start: %s", in->app->name,
                 in->rec.instance, in->rec.version, why);
-        instance_set_state(d, in, INSTANCE_BACKOFF, "start failed");
-        d->dirty = true;
+        instance_set_state(rt, in, INSTANCE_BACKOFF, "start failed");
+        rt->loop.dirty = true;
 }
 
 /* What the daemon's own environment must not pass on to an instance. */
@@ -670,19 +668,19 @@ static const char *const scrubbed_env[] = { "NOTIFY_SOCKET", "LISTEN_*", "WATCHD
                                              "DEPLOYEX_*" };
 
 /* Spawn the instance with its log writers; 0, or -errno with the reason in err. */
-static int launch(struct daemon *d, struct instance_rt *in, const struct start_cmd *cmd,
+static int launch(struct runtime *rt, struct instance_rt *in, const struct start_cmd *cmd,
                   struct buf *err)
 {
         int out_fd = -1, err_fd = -1, exec_fd = -1, r;
         struct buf tmp = BUF_INIT;
         pid_t pid;
 
-        path_release_dir(&d->cfg, in->app->name, in->rec.instance, "tmp", &tmp);
+        path_release_dir(rt->cfg, in->app->name, in->rec.instance, "tmp", &tmp);
         /*
          * The user reaches its tree (a reboot's tmpfiles may have reset
          * var_path's mode) and writes RELEASE_TMP.
          */
-        if ((r = app_user_own_tree(&d->cfg, in->app->cfg, in->rec.instance)) < 0) {
+        if ((r = app_user_own_tree(rt->cfg, in->app->cfg, in->rec.instance)) < 0) {
                 buf_printf(err, "cannot give the service tree to user %s: %s", in->app->cfg->user,
                            strerror(-r));
                 buf_release(&tmp);
@@ -693,7 +691,7 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
         buf_release(&tmp);
         if (in->log_fd[0] < 0 || in->log_fd[1] < 0) {
                 sup_close_logs(in);
-                if ((r = open_log_writer(d, in)) < 0) {
+                if ((r = open_log_writer(rt, in)) < 0) {
                         buf_printf(err, "cannot start the log writer: %s", strerror(-r));
                         goto out;
                 }
@@ -705,7 +703,7 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
                 struct buf cg = BUF_INIT;
                 struct spawn_opts o = { cmd->argv, cmd->envp, cmd->cwd, -1, out_fd, err_fd, false,
                                         in->app->cfg->ids, NULL };
-                if (cgroup_prepare(d, in, &cg))
+                if (cgroup_prepare(rt, in, &cg))
                         o.cgroup_procs = cg.data;
                 r = spawn_start_async(&o, &pid, &exec_fd);
                 buf_release(&cg);
@@ -715,11 +713,11 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
                            strerror(-r));
                 goto out;
         }
-        exec_fd_close(d, in);
+        exec_fd_close(rt, in);
         in->exec_err = 0;
         (void)fcntl(exec_fd, F_SETFL, O_NONBLOCK);
         in->exec_fd = (struct loop_fd){ exec_fd, on_exec_fd, in };
-        if (daemon_watch(d, &in->exec_fd, EPOLLIN) < 0) {
+        if (loop_watch(&rt->loop, &in->exec_fd, EPOLLIN) < 0) {
                 /* Unwatched (logged): wait for the verdict here, as spawn_start() would. */
                 (void)fcntl(exec_fd, F_SETFL, 0);
                 r = spawn_exec_result(exec_fd);
@@ -732,18 +730,18 @@ static int launch(struct daemon *d, struct instance_rt *in, const struct start_c
         in->own_child = true;
         if (proc_start_time(pid, &in->rec.proc_start_time) < 0)
                 in->rec.proc_start_time = 0;
-        in->rec.started_at_ms = daemon_now(d);
+        in->rec.started_at_ms = loop_now(&rt->loop);
         in->rec.ready = false;
         in->ready_retry_at_ms = 0;
         {
                 char why[64];
                 snprintf(why, sizeof(why), "pid %d", (int)pid);
-                instance_set_state(d, in, INSTANCE_STARTING, why);
+                instance_set_state(rt, in, INSTANCE_STARTING, why);
         }
         /* The crashed process's escapees: what started before this one (process_gone). */
         if (in->sweep_pending && in->rec.proc_start_time)
-                sweep_escapees(d, in, in->rec.proc_start_time);
-        d->dirty = true;
+                sweep_escapees(rt, in, in->rec.proc_start_time);
+        rt->loop.dirty = true;
 out:
         return r;
 }
@@ -756,9 +754,10 @@ void start_cmd_release(struct start_cmd *cmd)
         memset(cmd, 0, sizeof(*cmd));
 }
 
-static void start_hook_done(struct daemon *d, struct job *j)
+static void start_hook_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct buf err = BUF_INIT;
         struct start_cmd cmd;
         yajl_val tree = NULL, result, cwd_v;
@@ -767,7 +766,7 @@ static void start_hook_done(struct daemon *d, struct job *j)
 
         memset(&cmd, 0, sizeof(cmd));
         in->starting_job = false;
-        if (d->stopping || in->op || sup_is_running(in))
+        if (rt->stopping || in->op || sup_is_running(in))
                 goto out;
         if (!job_ok(j)) {
                 job_describe_failure(j, &err);
@@ -786,7 +785,7 @@ static void start_hook_done(struct daemon *d, struct job *j)
                 /* The marker every descendant inherits: sweep_escapees() finds them by it. */
                 struct buf value = BUF_INIT;
                 struct kv marker = { (char *)INSTANCE_MARKER, NULL };
-                path_service_dir(&d->cfg, in->app->name, in->rec.instance, &value);
+                path_service_dir(rt->cfg, in->app->name, in->rec.instance, &value);
                 marker.value = value.data;
                 cmd.envp = spawn_env_build(hook_env, (const char *const *)scrubbed_env,
                                            ARRAY_SIZE(scrubbed_env), &marker, 1);
@@ -797,12 +796,12 @@ static void start_hook_done(struct daemon *d, struct job *j)
                 cmd.cwd = xstrdup(YAJL_GET_STRING(cwd_v));
         } else {
                 struct buf cur = BUF_INIT;
-                path_release_dir(&d->cfg, in->app->name, in->rec.instance, "current", &cur);
+                path_release_dir(rt->cfg, in->app->name, in->rec.instance, "current", &cur);
                 cmd.cwd = buf_detach(&cur);
         }
         str_copy(cmd.version, sizeof(cmd.version), in->rec.version);
-        if ((r = launch(d, in, &cmd, &err)) < 0 && host_fault_errno(r)) {
-                start_held(d, in, r, err.data);
+        if ((r = launch(rt, in, &cmd, &err)) < 0 && host_fault_errno(r)) {
+                start_held(rt, in, r, err.data);
                 goto out;
         }
         if (r < 0)
@@ -813,7 +812,7 @@ static void start_hook_done(struct daemon *d, struct job *j)
         memset(&cmd, 0, sizeof(cmd));
         goto out;
 bad:
-        start_failed(d, in, err.data);
+        start_failed(rt, in, err.data);
 out:
         if (tree)
                 yajl_tree_free(tree);
@@ -828,7 +827,7 @@ out:
  * a crash does not change, and skipping a child keeps crash-to-exec short.
  * Deploys, rollbacks and operator restarts ask the hook again.
  */
-void sup_start(struct daemon *d, struct instance_rt *in)
+void sup_start(struct runtime *rt, struct instance_rt *in)
 {
         const char *args[] = { "start", NULL };
         const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
@@ -839,43 +838,44 @@ void sup_start(struct daemon *d, struct instance_rt *in)
         if (in->rec.state == INSTANCE_BACKOFF && in->last_start.argv &&
             strcmp(in->last_start.version, in->rec.version) == 0) {
                 struct buf err = BUF_INIT;
-                int r = launch(d, in, &in->last_start, &err);
+                int r = launch(rt, in, &in->last_start, &err);
                 if (r < 0 && host_fault_errno(r))
-                        start_held(d, in, r, err.data);
+                        start_held(rt, in, r, err.data);
                 else if (r < 0)
-                        start_failed(d, in, err.data);
+                        start_failed(rt, in, err.data);
                 buf_release(&err);
                 return;
         }
-        if (inst_job_start(d, in, &job, "hook start %s/%d", in->app->name, in->rec.instance))
+        if (inst_job_start(rt, in, &job, "hook start %s/%d", in->app->name, in->rec.instance))
                 in->starting_job = true;
         else if (host_fault_errno(errno))
-                start_held(d, in, -errno, "cannot run the start hook");
+                start_held(rt, in, -errno, "cannot run the start hook");
         else
-                start_failed(d, in, "cannot run the start hook");
+                start_failed(rt, in, "cannot run the start hook");
 }
 
 /* --- readiness --- */
 
-static void mark_ready(struct daemon *d, struct instance_rt *in)
+static void mark_ready(struct runtime *rt, struct instance_rt *in)
 {
         bool was_deploy = in->rec.deploy_started_at_ms != 0;
 
         in->rec.ready = true;
         in->rec.consecutive_crashes = 0;
         in->rec.deploy_started_at_ms = 0;
-        instance_set_state(d, in, INSTANCE_RUNNING, "ready");
+        instance_set_state(rt, in, INSTANCE_RUNNING, "ready");
         if (was_deploy) {
-                sup_record_history(d, in, HISTORY_FULL, in->rec.previous_version,
+                sup_record_history(rt, in, HISTORY_FULL, in->rec.previous_version,
                                    in->rec.version, true, "ready");
-                sup_hook_event(d, in, "deployed");
+                sup_hook_event(rt, in, "deployed");
         }
-        d->dirty = true;
+        rt->loop.dirty = true;
 }
 
-static void ready_done(struct daemon *d, struct job *j)
+static void ready_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT;
 
         in->ready_job = NULL;
@@ -888,17 +888,17 @@ static void ready_done(struct daemon *d, struct job *j)
                 if (job_err_line(j, "ready: ", &why))
                         log_debug("app=%s instance=%d ready: %s", in->app->name, in->rec.instance,
                                   why.data);
-                mark_ready(d, in);
+                mark_ready(rt, in);
         } else {
                 /* It could not watch (no config, no cookie): say so, try again shortly. */
                 job_describe_failure(j, &why);
                 log_warn("app=%s instance=%d: the readiness check failed: %s", in->app->name,
                          in->rec.instance, why.data);
-                in->ready_retry_at_ms = daemon_now(d) + READY_RETRY_MS;
+                in->ready_retry_at_ms = loop_now(&rt->loop) + READY_RETRY_MS;
         }
 out:
         buf_release(&why);
-        d->dirty = true;
+        rt->loop.dirty = true;
 }
 
 /*
@@ -907,7 +907,7 @@ out:
  * The rollback deadline (the planner's) bounds it; the job's own timeout is
  * a backstop.
  */
-static void start_ready_job(struct daemon *d, struct instance_rt *in)
+static void start_ready_job(struct runtime *rt, struct instance_rt *in)
 {
         const struct app_config *cfg = in->app->cfg;
         char pid[16], start[32];
@@ -918,15 +918,15 @@ static void start_ready_job(struct daemon *d, struct instance_rt *in)
 
         snprintf(pid, sizeof(pid), "%d", in->rec.pid);
         snprintf(start, sizeof(start), "%llu", (unsigned long long)in->rec.proc_start_time);
-        in->ready_job = inst_job_start(d, in, &job, "readiness %s/%d", in->app->name,
+        in->ready_job = inst_job_start(rt, in, &job, "readiness %s/%d", in->app->name,
                                        in->rec.instance);
         if (!in->ready_job)
-                in->ready_retry_at_ms = daemon_now(d) + READY_RETRY_MS;
+                in->ready_retry_at_ms = loop_now(&rt->loop) + READY_RETRY_MS;
 }
 
-void sup_tick(struct daemon *d, struct app_rt *a)
+void sup_tick(struct runtime *rt, struct app_rt *a)
 {
-        uint64_t now = daemon_now(d);
+        uint64_t now = loop_now(&rt->loop);
 
         for (int n = 1; n <= REPLICAS_MAX; n++) {
                 struct instance_rt *in = a->inst[n];
@@ -941,12 +941,12 @@ void sup_tick(struct daemon *d, struct app_rt *a)
 
                 if (executed && in->crash_event_pending && in->rec.state != INSTANCE_BACKOFF) {
                         in->crash_event_pending = false;
-                        sup_hook_event(d, in, "crashed");
+                        sup_hook_event(rt, in, "crashed");
                 }
                 /* An adopted process without a pidfd: is it still there? */
                 if (sup_is_running(in) && !in->own_child && in->pidfd.fd < 0 &&
                     !proc_is_same(in->rec.pid, in->rec.proc_start_time)) {
-                        process_gone(d, in, 0, false);
+                        process_gone(rt, in, 0, false);
                         continue;
                 }
                 if (in->kill_at_ms && now >= in->kill_at_ms && sup_is_running(in)) {
@@ -957,30 +957,26 @@ void sup_tick(struct daemon *d, struct app_rt *a)
                 }
                 if (executed && in->rec.state == INSTANCE_STARTING && sup_is_running(in) &&
                     !in->ready_job && !in->stop_requested && now >= in->ready_retry_at_ms)
-                        start_ready_job(d, in);
+                        start_ready_job(rt, in);
         }
 }
 
-uint64_t sup_next_deadline(struct daemon *d)
+uint64_t sup_next_deadline(const struct app_rt *a)
 {
         uint64_t next = 0;
 
-        for (size_t i = 0; i < d->napps; i++) {
-                struct app_rt *a = d->apps[i];
-                for (int n = 1; n <= REPLICAS_MAX; n++) {
-                        struct instance_rt *in = a->inst[n];
-                        uint64_t t = 0;
-                        if (!in)
-                                continue;
-                        if (in->kill_at_ms)
-                                t = in->kill_at_ms;
-                        if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) &&
-                            !in->ready_job && !in->stop_requested && in->ready_retry_at_ms &&
-                            (!t || in->ready_retry_at_ms < t))
-                                t = in->ready_retry_at_ms;
-                        if (t && (!next || t < next))
-                                next = t;
-                }
+        for (int n = 1; n <= REPLICAS_MAX; n++) {
+                const struct instance_rt *in = a->inst[n];
+                uint64_t t = 0;
+                if (!in)
+                        continue;
+                if (in->kill_at_ms)
+                        t = in->kill_at_ms;
+                if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) && !in->ready_job &&
+                    !in->stop_requested && in->ready_retry_at_ms && (!t || in->ready_retry_at_ms < t))
+                        t = in->ready_retry_at_ms;
+                if (t && (!next || t < next))
+                        next = t;
         }
         return next;
 }

@@ -24,6 +24,7 @@
 
 struct worker {
         struct worker *next;
+        struct daemon *d;               /* whose: its pipes' callbacks act there */
         char name[32];                  /* "poller", "otp": for logs */
         char *args[WORKER_ARGS_MAX + 1];
         char *key;                      /* what the running one was started for */
@@ -58,7 +59,7 @@ static void close_pipe(struct daemon *d, struct loop_fd *lfd)
 {
         if (lfd->fd < 0)
                 return;
-        daemon_unwatch(d, lfd);
+        loop_unwatch(&d->rt.loop, lfd);
         close(lfd->fd);
         lfd->fd = -1;
 }
@@ -85,9 +86,10 @@ static void take_lines(struct daemon *d, struct worker *w)
                 buf_reset(&w->line);
 }
 
-static void on_pipe(struct daemon *d, struct loop_fd *lfd, uint32_t events)
+static void on_pipe(struct loop_fd *lfd, uint32_t events)
 {
         struct worker *w = lfd->owner;
+        struct daemon *d = w->d;
         bool is_out = lfd == &w->out;
         char chunk[8192];
         ssize_t n;
@@ -154,8 +156,8 @@ static int start(struct daemon *d, struct worker *w)
         fcntl(err[0], F_SETFL, O_NONBLOCK);
         w->out = (struct loop_fd){ out[0], on_pipe, w };
         w->err = (struct loop_fd){ err[0], on_pipe, w };
-        daemon_watch(d, &w->out, EPOLLIN);
-        daemon_watch(d, &w->err, EPOLLIN);
+        loop_watch(&d->rt.loop, &w->out, EPOLLIN);
+        loop_watch(&d->rt.loop, &w->err, EPOLLIN);
         buf_reset(&w->line);
         buf_reset(&w->err_tail);
         w->pid = pid;
@@ -203,6 +205,7 @@ void worker_want(struct daemon *d, const char *name, const char *const *args, co
 
         if (!w) {
                 w = xcalloc(1, sizeof(*w));
+                w->d = d;
                 snprintf(w->name, sizeof(w->name), "%s", name);
                 w->out.fd = w->err.fd = -1;
                 buf_init(&w->line);
@@ -261,9 +264,9 @@ bool worker_reap(struct daemon *d, pid_t pid, int wstatus)
                 return false;
         /* Whatever it said before it went, and whatever it left in its group. */
         if (w->out.fd >= 0)
-                on_pipe(d, &w->out, EPOLLIN);
+                on_pipe(&w->out, EPOLLIN);
         if (w->err.fd >= 0)
-                on_pipe(d, &w->err, EPOLLIN);
+                on_pipe(&w->err, EPOLLIN);
         close_pipe(d, &w->out);
         close_pipe(d, &w->err);
         spawn_kill_group(pid, SIGKILL);
@@ -292,7 +295,7 @@ bool worker_reap(struct daemon *d, pid_t pid, int wstatus)
                          why.data, (unsigned long long)(w->next_start_ms - daemon_now(d)));
         }
         w->killed = false;
-        d->dirty = true; /* the next pass restarts it when due */
+        d->rt.loop.dirty = true; /* the next pass restarts it when due */
         buf_release(&why);
         return true;
 }

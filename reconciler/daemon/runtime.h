@@ -1,0 +1,68 @@
+/*
+ * runtime: what the executor and the supervisor are given instead of the
+ * daemon.  The configuration in force, the loop, the child table, the paths
+ * of the helper programs, whether the daemon is stopping, and the two pieces
+ * of host state every start of a child needs: the host fault in force (a
+ * job or a state write that could not happen because the host ran out of
+ * something, host_faults.c) and where instances get their cgroups
+ * (cgroup.c).
+ *
+ * Ownership: struct daemon embeds its runtime (daemon.h) and owns what the
+ * pointers here point at; cfg points at the daemon's config, replaced in
+ * place on a reload.  The runtime knows no app: loops over all apps are the
+ * daemon's (daemon.c).
+ */
+#ifndef DEPLOYEX_RUNTIME_H
+#define DEPLOYEX_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reconciler/daemon/jobs.h"
+#include "reconciler/daemon/loop.h"
+#include "state/config.h"
+#include "state/host_fault.h"
+
+struct instance_rt;
+
+struct runtime {
+        const struct config *cfg;            /* the daemon's, updated in place on reload */
+        struct loop loop;
+        struct jobs jobs;
+        const char *cli_exe;                 /* the full deployex binary: jobs and __log run it */
+        const char *log_exe;                 /* the lean deployex-log beside it, or NULL (__log) */
+        bool stopping;                       /* SIGTERM: stop everything, then exit 0 */
+        struct host_fault fault;             /* the host is at fault (host_faults.c); err 0 = no */
+        bool fault_housekeeping;             /* host_faults_tick's own writes: not an attempt */
+        /*
+         * Where each instance gets its own cgroup (cgroup.c): a directory in a
+         * writable cgroup v2 hierarchy, NULL without one.  limits: the
+         * controllers ("memory", "pids") its children may use.
+         */
+        char *cgroup_root;
+        bool cgroup_memory, cgroup_pids;
+};
+
+/* The runtime whose child table js is: what a job's done callback acts in. */
+static inline struct runtime *runtime_of(struct jobs *js)
+{
+        return (struct runtime *)(void *)((char *)js - offsetof(struct runtime, jobs));
+}
+
+/* host_faults.c: noting a fault (the daemon ticks it and resumes it, daemon.h) */
+/* A failure with errno err: true (and recorded) when it is the host's fault. */
+bool host_faults_note(struct runtime *rt, int err, const char *what);
+bool host_faults_holding(const struct runtime *rt);     /* new steps wait for the retry time */
+uint64_t host_faults_retry_at(const struct runtime *rt); /* 0 = no fault */
+
+/* cgroup.c: one cgroup v2 per instance where the hierarchy can be written (docs/daemon.md) */
+void cgroups_init(struct runtime *rt);
+/* The instance's cgroup.procs to start it in, into path; false without cgroups. */
+bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path);
+/* Kill whatever is left in the instance's cgroup (cgroup.kill), then remove it. */
+void cgroup_kill(struct runtime *rt, struct instance_rt *in);
+/* Every empty cgroup of the instances, and their root (the daemon stopped them all). */
+void cgroups_remove(struct runtime *rt);
+
+#endif
