@@ -105,6 +105,9 @@ $(filter-out $(CORE_TESTS),$(UNIT_BINS)): $(BUILD)/tests/%: $(BUILD)/obj/tests/u
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+# test_executor records every journal write (the order of the phases' journal points).
+$(BUILD)/tests/test_executor: ALL_LDFLAGS += -Wl,--wrap=journal_save
+
 man: $(MANS)
 $(MAN_DIR)/deployex.1: docs/cli.md
 $(MAN_DIR)/deployex.json.5: docs/configuration.md
