@@ -40,6 +40,7 @@
 #include "reconciler/daemon/crash_point.h"
 #include "reconciler/core/readiness.h"
 #include "base/log.h"
+#include "reconciler/jobs/answer.h"
 #include "reconciler/jobs/unpack.h"
 #include "base/fsutil.h"
 #include "state/journal.h"
@@ -565,34 +566,53 @@ static bool hot_candidate(const struct instance_rt *in)
                in->rec.version[0] != '\0' && strcmp(in->rec.version, in->op->step.to) != 0;
 }
 
+/* Whether upgrade_kind answered "hot" (answer.h); else why not, into why. */
+static bool answered_hot(const struct job *j, struct buf *why)
+{
+        yajl_val tree, result;
+        bool hot;
+
+        if (!job_ok(j)) {
+                job_describe_failure(j, why);
+                return false;
+        }
+        if (answer_parse(j->out_buf.data, j->out_buf.len, "upgrade_kind", &tree, &result, why) < 0)
+                return false;
+        hot = answer_is(result, ANSWER_HOT);
+        if (!hot)
+                buf_puts(why, "upgrade_kind answered \"full\"");
+        yajl_tree_free(tree);
+        return hot;
+}
+
 /* The node answered upgrade_kind: "hot" goes on in place, anything else is a full deployment. */
 static void upgrade_kind_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
         struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT;
+        bool hot;
 
         log_hook_lines(j);
-        if (!job_ok(j)) {
-                job_describe_failure(j, &why);
-        } else if (!strstr(j->out_buf.data, "\"hot\"")) {
-                buf_puts(&why, "upgrade_kind answered \"full\"");
-        } else if (!sup_is_running(in) || in->rec.pid != (pid_t)j->arg) {
+        hot = answered_hot(j, &why);
+        if (hot && (!sup_is_running(in) || in->rec.pid != (pid_t)j->arg)) {
                 buf_puts(&why, "the instance stopped while upgrade_kind ran");
-        } else {
+                hot = false;
+        }
+        if (hot) {
                 log_info("app=%s instance=%d hot upgrade %s -> %s", in->app->name,
                          in->rec.instance, in->rec.version, in->op->step.to);
                 in->op->step.action = PLAN_DEPLOY_HOT;
                 instance_set_state(rt, in, INSTANCE_UPGRADING, "hot upgrade");
                 set_phase(rt, in, PHASE_HOT_PRE_COMMANDS);
                 advance(rt, in);
-                goto out;
+                buf_release(&why);
+                return;
         }
         log_info("app=%s instance=%d full deployment of %s: %s", in->app->name, in->rec.instance,
                  in->op->step.to, why.data);
         set_phase(rt, in, PHASE_STOP);
         advance(rt, in);
-out:
         buf_release(&why);
 }
 

@@ -28,6 +28,7 @@
 #include "reconciler/jobs/logwriter.h"
 #include "base/fsutil.h"
 #include "state/history.h"
+#include "reconciler/jobs/answer.h"
 #include "state/json.h"
 #include "state/paths.h"
 #include "base/spawn.h"
@@ -772,9 +773,8 @@ static void start_hook_done(struct jobs *js, struct job *j)
                 job_describe_failure(j, &err);
                 goto bad;
         }
-        if (json_parse(j->out_buf.data, j->out_buf.len, "start hook", &tree, &err) < 0)
+        if (answer_parse(j->out_buf.data, j->out_buf.len, "start hook", &tree, &result, &err) < 0)
                 goto bad;
-        result = json_get(tree, "result");
         cmd.argv = strv_from_json(json_get(result, "argv"));
         hook_env = strv_from_json(json_get(result, "envp"));
         if (!cmd.argv || !cmd.argv[0] || !hook_env) {

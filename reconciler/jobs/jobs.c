@@ -4,9 +4,9 @@
  * result on stdout and a one-line reason on stderr, and exits 0 on success.
  *
  *   __hook APP N FUNCTION [--version V] [--from V] [--event KIND] [--hot]
- *       call one hook for instance N; start prints {"argv","envp","cwd"},
- *       upgrade_kind prints "hot" or "full"; exit 3 when the hook is not
- *       defined (health is optional)
+ *       call one hook for instance N; the answer is {"result": ...}
+ *       (answer.h): start's is {"argv","envp","cwd"}, upgrade_kind's "hot"
+ *       or "full"; exit 3 when the hook is not defined (health is optional)
  *       preflight: the checks before anything running is stopped (DESIGN
  *       §5): start()'s argv[0] for the release in new/ exists and is
  *       executable, new/ holds the version, and preflight(ctx) agrees
@@ -28,6 +28,7 @@
 
 #include "reconciler/cmd/cli.h"
 #include "lua/hooks.h"
+#include "reconciler/jobs/answer.h"
 #include "reconciler/jobs/become.h"
 #include "state/desired.h"
 #include "state/instance.h"
@@ -179,14 +180,13 @@ static int call_hook(struct config *c, const struct app_config *app, int n,
                 r = hooks_start(&call, &cmd, &err);
                 if (r == 0) {
                         yajl_gen g = json_gen_new(&out);
-                        yajl_gen_map_open(g);
-                        json_gen_str(g, "result");
+                        answer_gen_open(g);
                         yajl_gen_map_open(g);
                         print_strv(g, "argv", cmd.argv);
                         print_strv(g, "envp", cmd.envp);
                         json_gen_kv_str(g, "cwd", cmd.cwd);
                         yajl_gen_map_close(g);
-                        yajl_gen_map_close(g);
+                        answer_gen_close(g);
                         yajl_gen_free(g);
                         hook_command_release(&cmd);
                 }
@@ -194,11 +194,11 @@ static int call_hook(struct config *c, const struct app_config *app, int n,
                 bool is_hot = false;
                 r = hooks_upgrade_kind(&call, &is_hot, &err);
                 if (r == 0)
-                        buf_printf(&out, "{\"result\":\"%s\"}", is_hot ? "hot" : "full");
+                        answer_string(&out, is_hot ? ANSWER_HOT : ANSWER_FULL);
         } else if (strcmp(function, "preflight") == 0) {
                 r = preflight(&call, &err);
                 if (r == 0)
-                        buf_puts(&out, "{\"result\":true}");
+                        answer_true(&out);
                 else if (r == -ENOENT)
                         r = -EINVAL; /* not "no hook": a failed check */
         } else if (strcmp(function, "on_event") == 0) {
@@ -211,7 +211,7 @@ static int call_hook(struct config *c, const struct app_config *app, int n,
         } else {
                 r = hooks_call_ok(&call, function, &err, stage, sizeof(stage));
                 if (r == 0)
-                        buf_puts(&out, "{\"result\":true}");
+                        answer_true(&out);
         }
         if (r == 0) {
                 printf("%s\n", out.data);

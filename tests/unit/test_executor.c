@@ -692,6 +692,33 @@ static void test_upgrade_kind_failure_deploys_in_full(void **state)
         assert_false(ghosted("1.0.1"));
 }
 
+/* The answer is parsed (answer.h): only a result of "hot" is hot, wherever else "hot" appears. */
+static void test_upgrade_kind_answer_is_parsed(void **state)
+{
+        (void)state;
+        start_instance();
+        full_until("preflight");
+        complete("preflight", 0, "{\"result\": true}\n", "");
+        complete("upgrade_kind", 0, "{\"result\": \"full\", \"hot\": false}\n", "");
+        assert_string_equal(points[npoints - 1], "stop");
+        assert_int_equal(fx.in->op->step.action, PLAN_DEPLOY_FULL);
+        reap_child();
+        assert_string_equal(points[npoints - 1], "pre_commands");
+}
+
+static void test_upgrade_kind_bad_answer_deploys_in_full(void **state)
+{
+        (void)state;
+        start_instance();
+        full_until("preflight");
+        complete("preflight", 0, "{\"result\": true}\n", "");
+        complete("upgrade_kind", 0, "hot\n", "");
+        assert_string_equal(points[npoints - 1], "stop");
+        reap_child();
+        assert_string_equal(points[npoints - 1], "pre_commands");
+        assert_false(ghosted("1.0.1"));
+}
+
 static void test_hot_pre_commands_failure_ghosts_and_keeps_running(void **state)
 {
         (void)state;
@@ -778,6 +805,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_start_failure_is_the_supervisors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hot_upgrade_phases_in_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_upgrade_kind_failure_deploys_in_full, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_upgrade_kind_answer_is_parsed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_upgrade_kind_bad_answer_deploys_in_full, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hot_pre_commands_failure_ghosts_and_keeps_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hot_upgrade_not_installed_ghosts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hot_upgrade_installed_failure_falls_back_to_full, setup, teardown),
