@@ -230,9 +230,8 @@ bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path
         }
         instance_dir(rt, in, path);
         if (mkdir(path->data, 0755) < 0 && errno != EEXIST) {
-                log_warn("app=%s instance=%d: cannot create its cgroup '%s': %s; started "
-                         "outside one", in->app->name, in->rec.instance, path->data,
-                         strerror(errno));
+                log_inst(LOG_WARN, in, "cannot create its cgroup '%s': %s; started outside one",
+                         path->data, strerror(errno));
                 return false;
         }
         apply_limits(rt, in, path->data);
@@ -274,6 +273,7 @@ void cgroup_kill(struct runtime *rt, struct instance_rt *in)
                 if (write_text(dir.data, "cgroup.kill", "1") < 0)
                         for (size_t i = 0; i < n; i++)
                                 (void)kill(pids[i], SIGKILL);
+                /* Not log_inst: daemon_cgroup.sh matches this line as it is. */
                 log_warn("app=%s instance=%d: killed %zu process%s left in its cgroup",
                          in->app->name, in->rec.instance, n, n == 1 ? "" : "es");
         }

@@ -128,7 +128,8 @@ static void on_inotify(struct loop_fd *lfd, uint32_t events)
                         const struct inotify_event *ev = (const struct inotify_event *)p;
                         p += sizeof(*ev) + ev->len;
                         if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
-                                /* The watched directory went away: watch it again when it is back. */
+                                /* The watched directory went away: watch it again when it is back.
+                                 */
                                 if (ev->wd == d->overrides_wd)
                                         d->overrides_wd = -1;
                                 if (ev->wd == d->config_wd)
@@ -176,7 +177,8 @@ static struct app_rt *app_new(struct daemon *d, const struct app_config *cfg)
         a->source_wd = -1;
         a->state_wd = -1;
         desired_init(&a->desired);
-        /* A retry delay outlives the daemon: memory is its truth from here on, the file its copy. */
+        /* A retry delay outlives the daemon: memory is its truth from here on, the file its copy.
+         */
         {
                 struct buf path = BUF_INIT, err = BUF_INIT;
                 path_deferred(&d->cfg, a->name, &path);
@@ -266,8 +268,8 @@ static void adopt_unrecorded(struct daemon *d)
         (void)proc_scan_marked(INSTANCE_MARKER, found_marked, &u);
         for (size_t i = 0; i < u.n; i++) {
                 struct instance_rt *in = u.found[i].in;
-                log_warn("app=%s instance=%d: pid %d runs without a record of it; adopting it",
-                         in->app->name, in->rec.instance, u.found[i].pid);
+                log_inst(LOG_WARN, in, "pid %d runs without a record of it; adopting it",
+                         u.found[i].pid);
                 in->rec.pid = u.found[i].pid;
                 in->rec.proc_start_time = u.found[i].start;
                 in->rec.started_at_ms = daemon_now(d);
@@ -281,13 +283,15 @@ static void adopt_unrecorded(struct daemon *d)
 
 static void app_load_instances(struct daemon *d, struct app_rt *a)
 {
-        struct buf path = BUF_INIT, err = BUF_INIT, marker = BUF_INIT, legacy = BUF_INIT, svc = BUF_INIT;
+        struct buf path = BUF_INIT, err = BUF_INIT, marker = BUF_INIT, legacy = BUF_INIT,
+                   svc = BUF_INIT;
         struct instance_record *recs = NULL;
         size_t n = 0;
 
         path_instances_dir(&d->cfg, a->name, &path);
         if (instance_records_load_dir(path.data, &recs, &n, &err) < 0 || err.len)
-                log_warn("app=%s: %s", a->name, err.len ? err.data : "cannot read instance records");
+                log_warn("app=%s: %s", a->name,
+                         err.len ? err.data : "cannot read instance records");
         for (size_t i = 0; i < n; i++) {
                 struct instance_rt *in = instance_get(a, recs[i].instance, true);
                 bool not_ours;
@@ -309,8 +313,8 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
                 not_ours = in->rec.pid > 0 && kill(in->rec.pid, 0) == 0;
                 if (not_ours)
                         /* Alive, but not provably ours: never adopted, never signalled. */
-                        log_warn("app=%s instance=%d: pid %d is not this instance (%s); not adopted",
-                                 a->name, in->rec.instance, in->rec.pid,
+                        log_inst(LOG_WARN, in, "pid %d is not this instance (%s); not adopted",
+                                 in->rec.pid,
                                  in->rec.proc_start_time == 0 ? "the record has no start time"
                                  : !proc_is_same(in->rec.pid, in->rec.proc_start_time)
                                          ? "another start time"
@@ -318,15 +322,16 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
                 if (in->rec.pid > 0) {
                         /* It died while no daemon watched: that was a crash. */
                         if (!not_ours)
-                                log_warn("app=%s instance=%d: pid %d is gone since the last daemon",
-                                         a->name, in->rec.instance, in->rec.pid);
+                                log_inst(LOG_WARN, in, "pid %d is gone since the last daemon",
+                                         in->rec.pid);
                         in->rec.pid = 0;
                         in->rec.ready = false;
                         in->rec.consecutive_crashes++;
                         in->rec.crash_restarts++;
                         in->rec.last_exit_at_ms = daemon_now(d);
                         instance_set_state(&d->rt, in, INSTANCE_BACKOFF, "found dead at start");
-                } else if (in->rec.state == INSTANCE_STARTING || in->rec.state == INSTANCE_RUNNING) {
+                } else if (in->rec.state == INSTANCE_STARTING ||
+                           in->rec.state == INSTANCE_RUNNING) {
                         instance_set_state(&d->rt, in, INSTANCE_STOPPED, "no process at start");
                 }
         }
@@ -548,7 +553,8 @@ static void status_notify(struct daemon *d)
                                 total++;
                                 running += d->apps[i]->inst[n]->rec.ready;
                         }
-        snprintf(msg, sizeof(msg), "STATUS=%zu apps, %u/%u instances ready", d->napps, running, total);
+        snprintf(msg, sizeof(msg), "STATUS=%zu apps, %u/%u instances ready", d->napps, running,
+                 total);
         (void)sd_notify_send(msg);
 }
 
@@ -729,7 +735,8 @@ static void write_job_config(struct daemon *d)
                 d->job_config = buf_detach(&path);
                 d->rt.jobs.config = d->job_config;
         } else {
-                log_errno(r, "cannot write '%s'; jobs read the configuration file itself", path.data);
+                log_errno(r, "cannot write '%s'; jobs read the configuration file itself",
+                          path.data);
         }
         free(d->config_text);
         d->config_text = NULL;
@@ -783,9 +790,10 @@ static void reload(struct daemon *d)
                 buf_release(&err);
                 return;
         }
-        if (strcmp(fresh.var_path, d->cfg.var_path) != 0 || strcmp(fresh.source, d->cfg.source) != 0 ||
-            strcmp(fresh.env, d->cfg.env) != 0) {
-                log_warn("reload: var_path, source and env changes need a restart; keeping the old ones");
+        if (strcmp(fresh.var_path, d->cfg.var_path) != 0 ||
+            strcmp(fresh.source, d->cfg.source) != 0 || strcmp(fresh.env, d->cfg.env) != 0) {
+                log_warn("reload: var_path, source and env changes need a restart; keeping the old "
+                         "ones");
                 free(fresh.var_path);
                 fresh.var_path = xstrdup(d->cfg.var_path);
                 free(fresh.source);
@@ -1078,7 +1086,8 @@ static int setup_loop(struct daemon *d)
         d->ino = (struct loop_fd){ inotify_init1(IN_CLOEXEC | IN_NONBLOCK), on_inotify, d };
         if (d->rt.loop.epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->ino.fd < 0)
                 return log_errno(-errno, "cannot set up the event loop");
-        if (loop_watch(&d->rt.loop, &d->sig, EPOLLIN) < 0 || loop_watch(&d->rt.loop, &d->timer, EPOLLIN) < 0 ||
+        if (loop_watch(&d->rt.loop, &d->sig, EPOLLIN) < 0 ||
+            loop_watch(&d->rt.loop, &d->timer, EPOLLIN) < 0 ||
             loop_watch(&d->rt.loop, &d->ino, EPOLLIN) < 0)
                 return -EIO;
         d->overrides_wd = d->config_wd = -1;
@@ -1151,7 +1160,8 @@ static int daemon_start(struct daemon *d, const char *cli_exe, bool *ret_loaded)
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 log_warn("cannot become a child subreaper: %s", strerror(errno));
         if (load_config(d, &d->cfg, &err) < 0) {
-                fprintf(stderr, "%s%s", err.data, err.len && err.data[err.len - 1] == '\n' ? "" : "\n");
+                fprintf(stderr, "%s%s", err.data,
+                        err.len && err.data[err.len - 1] == '\n' ? "" : "\n");
                 free(d->watch_path);
                 free(d->config_text);
                 buf_release(&err);

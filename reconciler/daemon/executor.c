@@ -161,11 +161,11 @@ static void set_phase(struct runtime *rt, struct instance_rt *in, enum op_phase 
 
         /* Each phase's duration, for operators and bench/hot_upgrade (--debug). */
         if (in->op->phase_at_ms)
-                log_debug("app=%s instance=%d %s %s -> %s: phase %s took %llu ms", in->app->name,
-                          in->rec.instance, plan_action_to_string(in->op->step.action),
-                          in->op->step.from[0] ? in->op->step.from : "none", in->op->step.to,
-                          phase_name(in->op->phase),
-                          (unsigned long long)(now - in->op->phase_at_ms));
+                log_inst(LOG_DEBUG, in, "%s %s -> %s: phase %s took %llu ms",
+                         plan_action_to_string(in->op->step.action),
+                         in->op->step.from[0] ? in->op->step.from : "none", in->op->step.to,
+                         phase_name(in->op->phase),
+                         (unsigned long long)(now - in->op->phase_at_ms));
         in->op->phase_at_ms = now;
         in->op->phase = p;
         if (journaled(in->op))
@@ -215,11 +215,11 @@ void exec_ghost(struct runtime *rt, struct app_rt *a, const char *version, const
 static void deploy_failed(struct runtime *rt, struct instance_rt *in, const char *why)
 {
         char reason[REASON_MAX + 1];
-        enum history_kind kind = in->op->step.action == PLAN_DEPLOY_HOT ? HISTORY_HOT : HISTORY_FULL;
+        enum history_kind kind =
+                in->op->step.action == PLAN_DEPLOY_HOT ? HISTORY_HOT : HISTORY_FULL;
 
         snprintf(reason, sizeof(reason), "instance %d: %s", in->rec.instance, why);
-        log_err("app=%s instance=%d deploy of %s failed: %s", in->app->name, in->rec.instance,
-                in->op->step.to, why);
+        log_inst(LOG_ERR, in, "deploy of %s failed: %s", in->op->step.to, why);
         {
                 struct buf text = BUF_INIT;
                 buf_printf(&text, "deploy of %s failed: %s", in->op->step.to, why);
@@ -268,8 +268,8 @@ static void deploy_deferred(struct runtime *rt, struct instance_rt *in, const ch
         if ((r = deferred_save(path.data, df)) < 0)
                 log_errno(r, "app=%s: cannot save '%s'; the retry delay holds until a restart",
                           a->name, path.data);
-        log_err("app=%s instance=%d cannot %s %s: %s; retry in %llu ms", a->name,
-                in->rec.instance, what, in->op->step.to, why, (unsigned long long)delay);
+        log_inst(LOG_ERR, in, "cannot %s %s: %s; retry in %llu ms", what, in->op->step.to, why,
+                 (unsigned long long)delay);
         buf_reset(&text);
         buf_printf(&text, "cannot %s %s: %s", what, in->op->step.to, why);
         instance_record_set_error(&in->rec, loop_now(&rt->loop), text.data);
@@ -317,7 +317,7 @@ void exec_tick(struct runtime *rt, struct app_rt *a)
                     loop_now(&rt->loop) < in->op->retry_at_ms)
                         continue;
                 in->op->retry_at_ms = 0;
-                log_info("app=%s instance=%d: retrying phase %s after a host fault", a->name, n,
+                log_inst(LOG_INFO, in, "retrying phase %s after a host fault",
                          phase_name(in->op->phase));
                 advance(rt, in);
         }
@@ -380,7 +380,8 @@ static void unpack_done(struct jobs *js, struct job *j)
                 /* A refused tarball fails the deployment; the running replica is untouched. */
                 job_describe_failure(j, &why);
                 if (sup_is_running(in))
-                        instance_set_state(rt, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                        instance_set_state(rt, in,
+                                           in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                                            "release refused");
                 deploy_failed(rt, in, why.data);
         } else {
@@ -402,7 +403,8 @@ static void preflight_done(struct jobs *js, struct job *j)
                 buf_printf(&text, "pre-flight: %s", why.data);
                 remove_new(rt, in);
                 if (sup_is_running(in))
-                        instance_set_state(rt, in, in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
+                        instance_set_state(rt, in,
+                                           in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
                                            "pre-flight failed");
                 deploy_failed(rt, in, text.data);
         } else {
@@ -426,16 +428,16 @@ static bool pre_commands_ran(struct runtime *rt, struct instance_rt *in)
 
         if (rt->cfg->has_fleet && in->app->desired.origin == DESIRED_SOURCE &&
             strcmp(f->version, in->op->step.to) == 0 && f->view.mine > 0) {
-                log_info("app=%s instance=%d pre-commands of %s ran on slot 0's turn of the "
-                         "fleet; skipped on slot %d", in->app->name, in->rec.instance,
+                log_inst(LOG_INFO, in,
+                         "pre-commands of %s ran on slot 0's turn of the fleet; skipped on slot %d",
                          in->op->step.to, f->view.mine);
                 return true;
         }
 
         if (desired_pre_commands_done(rt->cfg, in->app->name, in->op->step.to, &at) <= 0)
                 return false;
-        log_info("app=%s instance=%d pre-commands of %s ran on this host already; skipped",
-                 in->app->name, in->rec.instance, in->op->step.to);
+        log_inst(LOG_INFO, in, "pre-commands of %s ran on this host already; skipped",
+                 in->op->step.to);
         return true;
 }
 
@@ -493,7 +495,8 @@ static bool release_dir_exists(struct runtime *rt, struct instance_rt *in, const
 }
 
 /* Release tree `from` takes the place of `to` (which is deleted); nothing when `from` is absent. */
-static int move_release(struct runtime *rt, struct instance_rt *in, const char *from, const char *to)
+static int move_release(struct runtime *rt, struct instance_rt *in, const char *from,
+                        const char *to)
 {
         struct buf src = BUF_INIT, dst = BUF_INIT;
         int r = 0;
@@ -600,8 +603,7 @@ static void upgrade_kind_done(struct jobs *js, struct job *j)
                 hot = false;
         }
         if (hot) {
-                log_info("app=%s instance=%d hot upgrade %s -> %s", in->app->name,
-                         in->rec.instance, in->rec.version, in->op->step.to);
+                log_inst(LOG_INFO, in, "hot upgrade %s -> %s", in->rec.version, in->op->step.to);
                 in->op->step.action = PLAN_DEPLOY_HOT;
                 instance_set_state(rt, in, INSTANCE_UPGRADING, "hot upgrade");
                 set_phase(rt, in, PHASE_HOT_PRE_COMMANDS);
@@ -609,8 +611,7 @@ static void upgrade_kind_done(struct jobs *js, struct job *j)
                 buf_release(&why);
                 return;
         }
-        log_info("app=%s instance=%d full deployment of %s: %s", in->app->name, in->rec.instance,
-                 in->op->step.to, why.data);
+        log_inst(LOG_INFO, in, "full deployment of %s: %s", in->op->step.to, why.data);
         set_phase(rt, in, PHASE_STOP);
         advance(rt, in);
         buf_release(&why);
@@ -623,8 +624,7 @@ static void remove_new(struct runtime *rt, struct instance_rt *in)
 
         path_release_dir(rt->cfg, in->app->name, in->rec.instance, "new", &nw);
         if ((r = remove_tree(nw.data)) < 0)
-                log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
-                          in->rec.instance, nw.data);
+                log_inst_errno(r, in, "cannot remove '%s'", nw.data);
         buf_release(&nw);
 }
 
@@ -649,8 +649,8 @@ static void hot_fallback(struct runtime *rt, struct instance_rt *in, const char 
 {
         struct buf reason = BUF_INIT;
 
-        log_warn("app=%s instance=%d hot upgrade %s -> %s failed: %s; deploying it in full",
-                 in->app->name, in->rec.instance, in->op->step.from, in->op->step.to, why);
+        log_inst(LOG_WARN, in, "hot upgrade %s -> %s failed: %s; deploying it in full",
+                 in->op->step.from, in->op->step.to, why);
         /* The reason may be cut at REASON_MAX: what happens next goes first. */
         buf_printf(&reason, "deploying it in full after: %s", why);
         sup_record_history(rt, in, HISTORY_HOT, in->op->step.from, in->op->step.to, false,
@@ -756,10 +756,10 @@ static void hot_upgrade_done(struct jobs *js, struct job *j)
         sup_record_history(rt, in, HISTORY_HOT, op->step.from, op->step.to, true,
                            "hot upgrade, same process");
         /* Figures for operators and bench/hot_upgrade: the hook's wall time, the step's so far. */
-        log_info("app=%s instance=%d version=%s hot upgrade done: pid %d kept, hook %llu ms, "
-                 "step %llu ms", in->app->name, in->rec.instance, in->rec.version,
+        log_inst(LOG_INFO, in, "hot upgrade done: pid %d kept, hook %llu ms, step %llu ms",
                  (int)in->rec.pid,
-                 (unsigned long long)(loop_now(&rt->loop) - (j->deadline_ms - HOT_UPGRADE_TIMEOUT_MS)),
+                 (unsigned long long)(loop_now(&rt->loop) -
+                                      (j->deadline_ms - HOT_UPGRADE_TIMEOUT_MS)),
                  (unsigned long long)(loop_now(&rt->loop) - op->started_at_ms));
         sup_hook_event(rt, in, "deployed");
         set_phase(rt, in, PHASE_HOT_PREVIOUS);
@@ -771,16 +771,16 @@ out:
 /* previous/ holds the old release (have_previous) or nothing; then the step goes on. */
 static void hot_previous_finish(struct runtime *rt, struct instance_rt *in, bool have_previous)
 {
-        if (!have_previous && in->op->step.action == PLAN_DEPLOY_HOT && in->rec.previous_version[0]) {
+        if (!have_previous && in->op->step.action == PLAN_DEPLOY_HOT &&
+            in->rec.previous_version[0]) {
                 in->rec.previous_version[0] = '\0';
                 instance_save(rt, in);
         }
         if (in->op->step.action == PLAN_DEPLOY_HOT) {
-                log_debug("app=%s instance=%d deploy-hot %s -> %s: phase hot_previous took %llu ms",
-                          in->app->name, in->rec.instance, in->op->step.from, in->op->step.to,
-                          (unsigned long long)(loop_now(&rt->loop) - in->op->phase_at_ms));
-                log_info("app=%s instance=%d version=%s hot deploy step done in %llu ms%s",
-                         in->app->name, in->rec.instance, in->rec.version,
+                log_inst(LOG_DEBUG, in, "deploy-hot %s -> %s: phase hot_previous took %llu ms",
+                         in->op->step.from, in->op->step.to,
+                         (unsigned long long)(loop_now(&rt->loop) - in->op->phase_at_ms));
+                log_inst(LOG_INFO, in, "hot deploy step done in %llu ms%s",
                          (unsigned long long)(loop_now(&rt->loop) - in->op->started_at_ms),
                          have_previous ? "" : " (no previous release kept)");
                 /* The node may have crashed while previous/ was rebuilt: keep its backoff. */
@@ -803,9 +803,9 @@ static void hot_previous_done(struct jobs *js, struct job *j)
 
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
-                log_warn("app=%s instance=%d: cannot unpack %s into previous/: %s; no release "
-                         "to roll back to", in->app->name, in->rec.instance, in->op->step.from,
-                         why.data);
+                log_inst(LOG_WARN, in,
+                         "cannot unpack %s into previous/: %s; no release to roll back to",
+                         in->op->step.from, why.data);
         }
         hot_previous_finish(rt, in, job_ok(j));
         buf_release(&why);
@@ -825,11 +825,10 @@ static void remove_instance(struct runtime *rt, struct instance_rt *in)
         path_service_dir(rt->cfg, in->app->name, in->rec.instance, &path);
         r = remove_tree(path.data);
         if (r < 0)
-                log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
-                          in->rec.instance, path.data);
+                log_inst_errno(r, in, "cannot remove '%s'", path.data);
         path_instance_record(rt->cfg, in->app->name, in->rec.instance, &path);
         (void)unlink(path.data);
-        log_info("app=%s instance=%d removed", in->app->name, in->rec.instance);
+        log_inst(LOG_INFO, in, "removed");
         buf_release(&path);
         free(in->op);
         in->op = NULL;
@@ -944,8 +943,7 @@ static void enter_rotate(struct runtime *rt, struct instance_rt *in)
         int r = rollback ? replace_current(rt, in, "previous") : rotate_forward(rt, in);
 
         if (r < 0) {
-                log_errno(r, "app=%s instance=%d: cannot rotate releases", in->app->name,
-                          in->rec.instance);
+                log_inst_errno(r, in, "cannot rotate releases");
                 if (rollback)
                         rollback_failed(rt, in, "cannot rotate releases");
                 else
@@ -1093,15 +1091,13 @@ static void enter_hot_previous(struct runtime *rt, struct instance_rt *in)
                 remove_new(rt, in);
         path_release_dir(rt->cfg, in->app->name, in->rec.instance, "previous", &prev);
         if ((r = remove_tree(prev.data)) < 0) {
-                log_errno(r, "app=%s instance=%d: cannot remove '%s'", in->app->name,
-                          in->rec.instance, prev.data);
+                log_inst_errno(r, in, "cannot remove '%s'", prev.data);
                 hot_previous_finish(rt, in, false);
                 goto out;
         }
         path_cache_file(rt->cfg, in->app->name, op->step.from, &tar);
         if (!op->step.from[0] || access(tar.data, R_OK) != 0) {
-                log_warn("app=%s instance=%d: %s is not in the cache; no release to roll "
-                         "back to", in->app->name, in->rec.instance,
+                log_inst(LOG_WARN, in, "%s is not in the cache; no release to roll back to",
                          op->step.from[0] ? op->step.from : "the old release");
                 hot_previous_finish(rt, in, false);
                 goto out;
@@ -1124,8 +1120,7 @@ static void enter_replace(struct runtime *rt, struct instance_rt *in)
                 return;
         }
         if ((r = replace_current(rt, in, "new")) < 0) {
-                log_errno(r, "app=%s instance=%d: cannot replace the release", in->app->name,
-                          in->rec.instance);
+                log_inst_errno(r, in, "cannot replace the release");
                 deploy_failed(rt, in, "cannot replace the release");
                 return;
         }
@@ -1221,6 +1216,7 @@ void exec_begin(struct runtime *rt, struct app_rt *a, const struct plan_step *s)
 
         if (!in || in->op || in->starting_job || in->stop_requested)
                 return;
+        /* The step, not log_inst: tests match "app=A instance=N ACTION" (host_faults_disk.sh). */
         log_info("app=%s instance=%d %s %s -> %s (%s)", a->name, s->instance,
                  plan_action_to_string(s->action), s->from[0] ? s->from : "none",
                  s->to[0] ? s->to : "none", s->reason);
@@ -1406,22 +1402,22 @@ void exec_recover(struct runtime *rt, struct app_rt *a)
         }
 
         if (phase == PHASE_FETCH) {
-                log_info("app=%s instance=%d: interrupted %s %s -> %s had not touched the "
-                         "instance; the planner will redo it", a->name, j.instance, j.action,
-                         j.from, j.to);
+                log_inst(LOG_INFO, in,
+                         "interrupted %s %s -> %s had not touched the instance; the planner will "
+                         "redo it",
+                         j.action, j.from, j.to);
                 drop_in_flight(rt, in);
                 goto clear;
         }
-        log_info("app=%s instance=%d: resuming %s %s -> %s at phase %s", a->name, j.instance,
-                 j.action, j.from, j.to, j.phase);
+        log_inst(LOG_INFO, in, "resuming %s %s -> %s at phase %s", j.action, j.from, j.to, j.phase);
         in->op = xcalloc(1, sizeof(*in->op));
         in->op->step = s;
         in->op->started_at_ms = j.started_at_ms;
         in->op->phase = phase;
         if (s.action == PLAN_ROLLBACK && phase == PHASE_START &&
             history_recorded(rt, in, HISTORY_ROLLBACK, &j)) {
-                log_info("app=%s instance=%d: the rollback to %s was recorded before the restart; "
-                         "starting it", a->name, j.instance, j.to);
+                log_inst(LOG_INFO, in,
+                         "the rollback to %s was recorded before the restart; starting it", j.to);
                 in->op->recorded = true;
         }
         if (s.action == PLAN_DEPLOY_FULL && !in->rec.deploy_started_at_ms)

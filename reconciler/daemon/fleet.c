@@ -79,7 +79,8 @@ static void merge_slot(struct fleet_view *v, int k, const struct fleet_slot *s, 
         n.seen_at_ms = same && read_start > old->changed_at_ms ? read_start : n.changed_at_ms;
         n.ready_at_ms = 0;
         if (s->state == FLEET_SLOT_READY)
-                n.ready_at_ms = old->state == FLEET_SLOT_READY && old->ready_at_ms ? old->ready_at_ms : now;
+                n.ready_at_ms =
+                        old->state == FLEET_SLOT_READY && old->ready_at_ms ? old->ready_at_ms : now;
         *old = n;
 }
 
@@ -109,8 +110,8 @@ static void parse_output(struct app_rt *a, const char *out, uint64_t read_start,
                                 v->verdict_failed = true;
                                 snprintf(v->verdict_reason, sizeof(v->verdict_reason), "%.190s",
                                          tab ? tab + 1 : l + 8);
-                        } else if (sscanf(l, "slot %d %15s %d %d %llu %llx %llu %63s", &k, st, &ready,
-                                          &total, &beat, &fp, &at, host) == 8 &&
+                        } else if (sscanf(l, "slot %d %15s %d %d %llu %llx %llu %63s", &k, st,
+                                          &ready, &total, &beat, &fp, &at, host) == 8 &&
                                    k >= 0 && k < FLEET_SLOTS_MAX &&
                                    fleet_slot_state_from_string(st, &s.state) == 0) {
                                 str_copy(s.host, sizeof(s.host), host);
@@ -149,12 +150,13 @@ static void fleet_done(struct jobs *js, struct job *j)
                 buf_release(&why);
         } else {
                 if (j->err_buf.len)
-                        log_info("app=%s: fleet: %.*s", a->name, (int)strcspn(j->err_buf.data, "\n"),
-                                 j->err_buf.data);
+                        log_info("app=%s: fleet: %.*s", a->name,
+                                 (int)strcspn(j->err_buf.data, "\n"), j->err_buf.data);
                 if (a->fleet.failures)
                         log_info("app=%s: fleet: the rollout files are readable again", a->name);
                 a->fleet.failures = 0;
-                if (strcmp(j->what + strlen(j->what) - strlen(a->fleet.version), a->fleet.version) == 0 &&
+                if (strcmp(j->what + strlen(j->what) - strlen(a->fleet.version),
+                           a->fleet.version) == 0 &&
                     strlen(j->what) > strlen(a->fleet.version) &&
                     j->what[strlen(j->what) - strlen(a->fleet.version) - 1] == ' ')
                         parse_output(a, j->out_buf.data ? j->out_buf.data : "", a->fleet.job_started_ms,
@@ -179,7 +181,8 @@ static void start_job(struct daemon *d, struct app_rt *a, const char *v)
         snprintf(fp_s, sizeof(fp_s), "%016" PRIx64, a->fleet.gate.takeover_fingerprint);
         snprintf(what, sizeof(what), "fleet %s %s", a->name, v);
         a->fleet.job_started_ms = time_mono_ms();
-        if (job_start_self(&d->rt.jobs, what, args, d->cfg.fleet_heartbeat_ms + 30000, fleet_done, a, 0))
+        if (job_start_self(&d->rt.jobs, what, args, d->cfg.fleet_heartbeat_ms + 30000, fleet_done,
+                           a, 0))
                 a->fleet.job = true;
         else
                 a->fleet.next_job_ms = daemon_now(d) + d->cfg.fleet_heartbeat_ms;
@@ -198,7 +201,8 @@ const struct plan_fleet *fleet_tick(struct daemon *d, struct app_rt *a, uint64_t
         if (a->desired.origin != DESIRED_SOURCE || !v[0])
                 return NULL;
         if (strcmp(f->version, v) != 0) {
-                bool job = f->job; /* a job about the old version still runs: its answer is dropped */
+                bool job =
+                        f->job; /* a job about the old version still runs: its answer is dropped */
 
                 memset(f, 0, sizeof(*f));
                 f->job = job;

@@ -95,7 +95,8 @@ static void extend_deadlines(struct daemon *d, uint64_t by)
         for (size_t i = 0; i < d->napps; i++) {
                 for (int n = 1; n <= REPLICAS_MAX; n++) {
                         struct instance_rt *in = d->apps[i]->inst[n];
-                        if (!in || (!in->rec.deploy_started_at_ms && !in->rec.probation_started_at_ms))
+                        if (!in ||
+                            (!in->rec.deploy_started_at_ms && !in->rec.probation_started_at_ms))
                                 continue;
                         if (in->rec.deploy_started_at_ms)
                                 in->rec.deploy_started_at_ms += by;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/log.h"
 #include "buckets/source.h"
 #include "reconciler/core/fleet_gate.h"
 #include "reconciler/core/plan.h"
@@ -134,5 +135,19 @@ struct app_rt {
         struct fleet_rt fleet;
         bool dirty;                          /* one of its instances exited: plan this app */
 };
+
+/*
+ * The one prefix of a log line about an instance (log_inst.c):
+ *
+ *     app=myapp instance=2 version=1.0.1 MESSAGE
+ *
+ * the version the instance runs ("none" before its first), then the message
+ * in words.  log_inst_errno appends ": strerror(r)" like log_errno and
+ * returns r.
+ */
+void log_inst(enum log_level level, const struct instance_rt *in, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+int log_inst_errno(int r, const struct instance_rt *in, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -35,7 +35,8 @@ uint64_t metrics_textfile_tick(struct daemon *d)
                 return 0;
         if (daemon_now(d) < d->next_metrics_ms)
                 return d->next_metrics_ms;
-        if (job_start_self(&d->rt.jobs, "metrics", args, METRICS_JOB_TIMEOUT_MS, metrics_done, d, 0)) {
+        if (job_start_self(&d->rt.jobs, "metrics", args, METRICS_JOB_TIMEOUT_MS, metrics_done, d,
+                           0)) {
                 d->metrics_job = true;
                 return 0;
         }

@@ -90,8 +90,7 @@ int instance_save(struct runtime *rt, struct instance_rt *in)
                 r = instance_record_save(path.data, &in->rec);
         }
         if (r < 0 && !host_faults_note(rt, r, "cannot save an instance record"))
-                log_errno(r, "app=%s instance=%d: cannot save '%s'", in->app->name,
-                          in->rec.instance, path.data);
+                log_inst_errno(r, in, "cannot save '%s'", path.data);
         buf_release(&path);
         return r;
 }
@@ -100,10 +99,8 @@ void instance_set_state(struct runtime *rt, struct instance_rt *in, enum instanc
                         const char *why)
 {
         if (in->rec.state != s)
-                log_info("app=%s instance=%d version=%s %s -> %s%s%s", in->app->name,
-                         in->rec.instance, in->rec.version[0] ? in->rec.version : "none",
-                         instance_state_to_string(in->rec.state), instance_state_to_string(s),
-                         why ? ": " : "", why ? why : "");
+                log_inst(LOG_INFO, in, "%s -> %s%s%s", instance_state_to_string(in->rec.state),
+                         instance_state_to_string(s), why ? ": " : "", why ? why : "");
         in->rec.state = s;
         instance_save(rt, in);
 }
@@ -321,8 +318,9 @@ static void sweep_escapees(struct runtime *rt, struct instance_rt *in, uint64_t 
         buf_release(&dir);
         buf_release(&entry);
         if (n > 0)
-                log_warn("app=%s instance=%d: killed %d process%s it left behind outside its "
-                         "process group", in->app->name, in->rec.instance, n, n == 1 ? "" : "es");
+                log_inst(LOG_WARN, in,
+                         "killed %d process%s it left behind outside its process group", n,
+                         n == 1 ? "" : "es");
 }
 
 static void process_gone(struct runtime *rt, struct instance_rt *in, int wstatus, bool known)
@@ -366,12 +364,10 @@ static void process_gone(struct runtime *rt, struct instance_rt *in, int wstatus
         } else {
                 /* Any exit the daemon did not ask for is a crash. */
                 count_crash(rt, in, why.data, started_at_ms);
-                log_warn("app=%s instance=%d version=%s %s", in->app->name, in->rec.instance,
-                         in->rec.version[0] ? in->rec.version : "none", in->rec.last_error);
+                log_inst(LOG_WARN, in, "%s", in->rec.last_error);
                 buf_printf(&why, "; crash %u in a row", in->rec.consecutive_crashes);
-                log_info("app=%s instance=%d version=%s %s -> backoff: %s", in->app->name,
-                         in->rec.instance, in->rec.version[0] ? in->rec.version : "none",
-                         instance_state_to_string(in->rec.state), why.data);
+                log_inst(LOG_INFO, in, "%s -> backoff: %s", instance_state_to_string(in->rec.state),
+                         why.data);
                 /*
                  * Restart first, record after: the plan of this app alone runs
                  * next (daemon.c), and the record is saved once the replacement
@@ -492,15 +488,14 @@ void sup_adopt(struct runtime *rt, struct instance_rt *in)
         }
         if (fd < 0) {
                 /* sup_tick() checks it through /proc instead. */
-                log_warn("app=%s instance=%d: cannot watch adopted pid %d: %s; polling it",
-                         in->app->name, in->rec.instance, in->rec.pid, strerror(errno));
+                log_inst(LOG_WARN, in, "cannot watch adopted pid %d: %s; polling it", in->rec.pid,
+                         strerror(errno));
                 return;
         }
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         in->pidfd = (struct loop_fd){ fd, on_pidfd, in };
         loop_watch(&rt->loop, &in->pidfd, EPOLLIN);
-        log_info("app=%s instance=%d version=%s adopted pid %d (%s)", in->app->name,
-                 in->rec.instance, in->rec.version, in->rec.pid,
+        log_inst(LOG_INFO, in, "adopted pid %d (%s)", in->rec.pid,
                  instance_state_to_string(in->rec.state));
 }
 
@@ -523,8 +518,7 @@ void sup_stop(struct runtime *rt, struct instance_rt *in,
                 return;
         in->stop_requested = true;
         in->kill_at_ms = loop_now(&rt->loop) + in->app->cfg->stop_timeout_ms;
-        log_info("app=%s instance=%d version=%s stopping pid %d (SIGTERM, SIGKILL after %llu ms)",
-                 in->app->name, in->rec.instance, in->rec.version, in->rec.pid,
+        log_inst(LOG_INFO, in, "stopping pid %d (SIGTERM, SIGKILL after %llu ms)", in->rec.pid,
                  (unsigned long long)in->app->cfg->stop_timeout_ms);
         spawn_kill_group(in->rec.pid, SIGTERM);
 }
@@ -581,8 +575,8 @@ static int open_log_writer(struct runtime *rt, struct instance_rt *in)
                 const char *self[] = { rt->cli_exe, "__log", out_path.data, err_path.data, max,
                                        keep, NULL };
                 const char **argv = rt->log_exe ? lean : self;
-                struct spawn_opts o = { (char *const *)argv, NULL, NULL, out[0], -1, -1, false, NULL,
-                                        NULL };
+                struct spawn_opts o = {
+                        (char *const *)argv, NULL, NULL, out[0], -1, -1, false, NULL, NULL};
                 r = spawn_start_fd3(&o, err[0], &pid);
         }
         if (r < 0)
@@ -658,8 +652,7 @@ static void start_failed(struct runtime *rt, struct instance_rt *in, const char 
         /* Nothing it wrote: the start command never ran. */
         count_crash(rt, in, text.data, loop_now(&rt->loop));
         buf_release(&text);
-        log_err("app=%s instance=%d version=%s cannot start: %s", in->app->name,
-                in->rec.instance, in->rec.version, why);
+        log_inst(LOG_ERR, in, "cannot start: %s", why);
         instance_set_state(rt, in, INSTANCE_BACKOFF, "start failed");
         rt->loop.dirty = true;
 }
@@ -886,14 +879,14 @@ static void ready_done(struct jobs *js, struct job *j)
         if (job_ok(j)) {
                 /* Its figures, "ready: ..." (the lines before say why it was not). */
                 if (job_err_line(j, "ready: ", &why))
+                        /* Not log_inst: bench/readiness reads "APP instance=N ready: FIGURES". */
                         log_debug("app=%s instance=%d ready: %s", in->app->name, in->rec.instance,
                                   why.data);
                 mark_ready(rt, in);
         } else {
                 /* It could not watch (no config, no cookie): say so, try again shortly. */
                 job_describe_failure(j, &why);
-                log_warn("app=%s instance=%d: the readiness check failed: %s", in->app->name,
-                         in->rec.instance, why.data);
+                log_inst(LOG_WARN, in, "the readiness check failed: %s", why.data);
                 in->ready_retry_at_ms = loop_now(&rt->loop) + READY_RETRY_MS;
         }
 out:
@@ -912,9 +905,12 @@ static void start_ready_job(struct runtime *rt, struct instance_rt *in)
         const struct app_config *cfg = in->app->cfg;
         char pid[16], start[32];
         const char *args[] = { pid, start, NULL };
-        const struct inst_job job = { .cmd = "__ready", .app_and_number = true, .args = args,
-                                      .timeout_ms = cfg->rollback_timeout_ms + cfg->healthy_after_ms,
-                                      .done = ready_done, .arg = in->rec.pid };
+        const struct inst_job job = {.cmd = "__ready",
+                                     .app_and_number = true,
+                                     .args = args,
+                                     .timeout_ms = cfg->rollback_timeout_ms + cfg->healthy_after_ms,
+                                     .done = ready_done,
+                                     .arg = in->rec.pid};
 
         snprintf(pid, sizeof(pid), "%d", in->rec.pid);
         snprintf(start, sizeof(start), "%llu", (unsigned long long)in->rec.proc_start_time);
@@ -950,8 +946,8 @@ void sup_tick(struct runtime *rt, struct app_rt *a)
                         continue;
                 }
                 if (in->kill_at_ms && now >= in->kill_at_ms && sup_is_running(in)) {
-                        log_warn("app=%s instance=%d: still running %llu ms after SIGTERM; SIGKILL",
-                                 a->name, n, (unsigned long long)a->cfg->stop_timeout_ms);
+                        log_inst(LOG_WARN, in, "still running %llu ms after SIGTERM; SIGKILL",
+                                 (unsigned long long)a->cfg->stop_timeout_ms);
                         spawn_kill_group(in->rec.pid, SIGKILL);
                         in->kill_at_ms = 0;
                 }
@@ -973,7 +969,8 @@ uint64_t sup_next_deadline(const struct app_rt *a)
                 if (in->kill_at_ms)
                         t = in->kill_at_ms;
                 if (in->rec.state == INSTANCE_STARTING && sup_is_running(in) && !in->ready_job &&
-                    !in->stop_requested && in->ready_retry_at_ms && (!t || in->ready_retry_at_ms < t))
+                    !in->stop_requested && in->ready_retry_at_ms &&
+                    (!t || in->ready_retry_at_ms < t))
                         t = in->ready_retry_at_ms;
                 if (t && (!next || t < next))
                         next = t;

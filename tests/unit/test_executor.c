@@ -793,24 +793,35 @@ static void test_hot_upgrade_process_gone_falls_back(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_full_deployment_phases_in_order, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_full_deployment_of_a_running_instance, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_full_deployment_phases_in_order, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_full_deployment_of_a_running_instance, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_stop_ignored_is_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fetch_failure_defers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unpack_refused_ghosts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unpack_local_failure_defers, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_preflight_failure_ghosts_before_anything_stops, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_preflight_failure_ghosts_before_anything_stops,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotate_failure_ghosts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pre_commands_failure_ghosts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_start_failure_is_the_supervisors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_start_failure_is_the_supervisors, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_hot_upgrade_phases_in_order, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_upgrade_kind_failure_deploys_in_full, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_upgrade_kind_answer_is_parsed, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_upgrade_kind_bad_answer_deploys_in_full, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_hot_pre_commands_failure_ghosts_and_keeps_running, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_hot_upgrade_not_installed_ghosts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_hot_upgrade_installed_failure_falls_back_to_full, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_hot_upgrade_process_gone_falls_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_upgrade_kind_failure_deploys_in_full, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_upgrade_kind_answer_is_parsed, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_upgrade_kind_bad_answer_deploys_in_full, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_hot_pre_commands_failure_ghosts_and_keeps_running, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hot_upgrade_not_installed_ghosts, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_hot_upgrade_installed_failure_falls_back_to_full, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hot_upgrade_process_gone_falls_back, setup,
+                                                teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
