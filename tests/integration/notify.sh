@@ -115,10 +115,11 @@ kill -HUP "$DAEMON_PID"
 # restarted would take the spawned processes with it.
 wait_for 60 "all_running 2 1.0.2 && dx plan --json | jq -e '[.apps[].steps[]] | length == 0' &&
              jq -e '.instances == {}' '$T/var/state/demo/watchdog.json'" "no restart pending, no instance over 1 % of its processes"
-procs() { # INSTANCE -> the watchdog events about processes of that instance
-        jq -s --argjson n "$1" '[.[] | select(.path == "/hook" and .body.event == "watchdog" and .body.instance == $n
-                                          and (.body.reason | startswith("processes")))] | length' "$T/hooks.jsonl"
+crossings() { # FIGURE INSTANCE -> the watchdog events about that figure of that instance
+        jq -s --arg f "$1 " --argjson n "$2" '[.[] | select(.path == "/hook" and .body.event == "watchdog" and .body.instance == $n
+                                          and (.body.reason | startswith($f)))] | length' "$T/hooks.jsonl"
 }
+procs() { crossings processes "$1"; }
 assert_eq "0 0" "$(procs 1) $(procs 2)" "no processes crossing yet"
 run 0 dx eval demo 2 '[spawn(fun() -> receive stop -> ok end end) || _ <- lists:seq(1, 3000)], ok.'
 wait_for 60 "[ \"\$(procs 2)\" = 1 ]" "a watchdog event for instance 2's processes"
@@ -127,4 +128,32 @@ case "$reason" in "processes "[0-9]*" of "[0-9]*", over 1%") ok ;; *) fail "the 
 run 0 dx status demo
 assert_contains "$OUT" "watchdog: instance 2: processes" "status shows the processes crossing"
 assert_eq "0" "$(procs 1)" "instance 1 is under its limit"
+
+# atoms_pct and ports_pct, with action restart: instance 1 makes atoms past 2 % of its atom
+# limit, instance 2 opens UDP sockets (ports) past 1 % of its port limit, each counted from
+# the VM's own limits.  Each is announced with its figure and restarted (forced).
+jq '.apps[0].watchdog = {interval_ms: 1000, atoms_pct: 2, ports_pct: 1, action: "restart"}' "$T/deployex.json" >"$T/d.tmp" &&
+        mv "$T/d.tmp" "$T/deployex.json"
+kill -HUP "$DAEMON_PID"
+wait_for 30 "jq -e '.instances == {}' '$T/var/state/demo/watchdog.json'" "no instance over 2 % of its atoms or 1 % of its ports"
+assert_eq "0 0 0 0" "$(crossings atoms 1) $(crossings atoms 2) $(crossings ports 1) $(crossings ports 2)" "no atoms or ports crossing yet"
+forced1=$(inst_field 1 forced_restarts) forced2=$(inst_field 2 forced_restarts)
+run 0 dx eval demo 1 'N = erlang:system_info(atom_limit) * 2 div 100 + 1000 - erlang:system_info(atom_count),
+        [list_to_atom("wd_atom_" ++ integer_to_list(I)) || I <- lists:seq(1, N)], ok.'
+run 0 dx eval demo 2 'N = erlang:system_info(port_limit) div 100 + 100, Self = self(),
+        spawn(fun() -> [{ok, _} = gen_udp:open(0) || _ <- lists:seq(1, N)], Self ! opened,
+                       receive stop -> ok end end),
+        receive opened -> ok after 10000 -> timeout end.'
+assert_eq "ok" "$OUT" "instance 2 holds its UDP sockets"
+wait_for 60 "[ \"\$(crossings atoms 1)\" = 1 ]" "a watchdog event for instance 1's atoms"
+wait_for 30 "[ \"\$(crossings ports 2)\" = 1 ]" "a watchdog event for instance 2's ports"
+reason=$(jq -rs '[.[] | select(.body.event == "watchdog" and .body.instance == 1)][-1].body.reason' "$T/hooks.jsonl")
+case "$reason" in "atoms "[0-9]*" of "[0-9]*", over 2%") ok ;; *) fail "the atoms reason: $reason" ;; esac
+reason=$(jq -rs '[.[] | select(.body.event == "watchdog" and .body.instance == 2)][-1].body.reason' "$T/hooks.jsonl")
+case "$reason" in "ports "[0-9]*" of "[0-9]*", over 1%") ok ;; *) fail "the ports reason: $reason" ;; esac
+grep -q "watchdog: demo/1 atoms .*; restarting it" "$T/daemon.log" || fail "the atoms crossing is logged"; ok
+grep -q "watchdog: demo/2 ports .*; restarting it" "$T/daemon.log" || fail "the ports crossing is logged"; ok
+wait_for 60 "[ \"\$(inst_field 1 forced_restarts)\" -gt $forced1 ] && [ \"\$(inst_field 2 forced_restarts)\" -gt $forced2 ]" \
+        "a forced restart of each by the watchdog"
+assert_eq "0 0" "$(crossings ports 1) $(crossings atoms 2)" "each instance crossed only its own figure"
 finish
