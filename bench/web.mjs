@@ -56,7 +56,14 @@ try {
   // Crash -> dashboard: every open dashboard notes when demo/1's crash count changes.
   const lat = [];
   for (let k = 0; k < Number(process.env.SAMPLES); k++) {
-    const r0 = record();
+    // The previous sample's restart must be done: a record in backoff has pid 0, and
+    // `kill -KILL 0` would end this bench's own process group.
+    let r0 = null;
+    for (const end = Date.now() + 60000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      try { r0 = record(); } catch { r0 = null; /* mid-rename */ }
+      if (r0 && r0.pid > 0 && r0.state === 'running') break;
+    }
+    if (!r0 || !(r0.pid > 0) || r0.state !== 'running') throw new Error('instance 1 did not come back running');
     for (const p of pages) {
       await p.evaluate(({ app, want }) => {
         window.crashSeen = 0;
