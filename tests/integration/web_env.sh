@@ -32,7 +32,11 @@ env_deployex() {
 run 1 env_deployex DEPLOYEX_ADMIN_HASHED_PASSWORD="$WEB_HASH" "$DEPLOYEX" web
 assert_contains "$ERR" "DEPLOYEX_PHX_PORT" "web without a port says which variable sets it"
 
-env_deployex DEPLOYEX_PHX_PORT=$PORT DEPLOYEX_ADMIN_HASHED_PASSWORD="$WEB_HASH" \
+# Not through env_deployex: a function in the background is a subshell, and $! would be its
+# pid, not the UI's (which setsid puts out of reach of the cleanup).
+env -u DEPLOYEX_CONFIG DEPLOYEX_MONITORED_APP_NAME=demo DEPLOYEX_RELEASE_ADAPTER=local \
+        DEPLOYEX_RELEASE_BUCKET="$T/bucket" DEPLOYEX_ERLANG_COOKIE=env-cookie \
+        DEPLOYEX_PHX_PORT=$PORT DEPLOYEX_ADMIN_HASHED_PASSWORD="$WEB_HASH" \
         setsid "$DEPLOYEX" web >>"$T/web.log" 2>&1 &
 WEB_PID=$!
 KILL_GROUPS="$WEB_PID"
@@ -47,6 +51,8 @@ assert_eq "demo elixir 3" "$(jqr "$OUT" '.apps[0] | "\(.name) \(.language) \(.re
         "the app of the environment"
 [ -s /var/lib/deployex/state/audit.jsonl ] || fail "the login is audited under environment mode's var_path"
 ok
+assert_contains "$(tr '\0' ' ' <"/proc/$WEB_PID/cmdline")" "$DEPLOYEX web" "\$! is the UI itself"
 kill -TERM "$WEB_PID"
 wait_for 10 "! kill -0 $WEB_PID" "the web UI to exit on SIGTERM"
+wait_for 10 "! pgrep -f -- '^$DEPLOYEX web\$' >/dev/null" "no web process left"
 finish
