@@ -76,7 +76,7 @@ static const char *const app_keys[] = {
         "rollback_timeout_ms", "stop_timeout_ms", "restart_backoff", "max_probation_crashes",
         "watchdog", "user", "group", "limits", NULL,
 };
-static const char *const limits_keys[] = { "memory_max_mb", "pids_max", NULL };
+static const char *const limits_keys[] = { "memory_max", "tasks_max", NULL };
 static const char *const watchdog_keys[] = { "interval_ms", "memory_mb", "processes_pct", "atoms_pct",
                                              "ports_pct", "action", NULL };
 static const char *const notify_keys[] = { "url", "format", "events", "secret_file", NULL };
@@ -483,6 +483,65 @@ static void opt_uint(struct record_ctx *ck, yajl_val obj, const char *prefix, co
         buf_release(&field);
 }
 
+/*
+ * A size as cgroup's memory.max takes it: "512M", "1G", "1536K", "2T", or
+ * a plain count of bytes ("1073741824" or the integer itself); K, M, G, T
+ * are powers of 1024.  Below min (1M) is refused: "512" is 512 bytes,
+ * almost certainly meant as megabytes.
+ */
+#define MEMORY_MAX_MIN (1ULL << 20)
+
+static int parse_size(const char *s, uint64_t *ret)
+{
+        static const char units[] = "KMGT";
+        uint64_t n = 0, scale = 1;
+        const char *p = s, *u;
+
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (n > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                n = n * 10 + (uint64_t)(*p - '0');
+        }
+        if (*p) {
+                if (p[1] || !(u = strchr(units, *p)))
+                        return -EINVAL;
+                for (const char *k = units; k <= u; k++)
+                        scale *= 1024;
+        }
+        if (n > UINT64_MAX / scale)
+                return -ERANGE;
+        *ret = n * scale;
+        return 0;
+}
+
+static void opt_size(struct record_ctx *ck, yajl_val obj, const char *prefix, const char *key, uint64_t min,
+                     uint64_t *ret)
+{
+        struct buf field = BUF_INIT;
+        yajl_val v = member(obj, key);
+        uint64_t n;
+
+        field_name(&field, prefix, key);
+        if (!v)
+                goto out;
+        if (YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= 0) {
+                n = (uint64_t)YAJL_GET_INTEGER(v);
+        } else if (!YAJL_IS_STRING(v) || parse_size(YAJL_GET_STRING(v), &n) < 0) {
+                record_fail(ck, field.data, "must be a size such as \"512M\" or \"2G\" (K, M, G, T: "
+                                            "powers of 1024; a bare number counts bytes)");
+                goto out;
+        }
+        if (n < min)
+                record_fail(ck, field.data, "must be at least 1M; a bare number counts bytes (write \"%llu"
+                                           "M\" for megabytes)", (unsigned long long)n);
+        else
+                *ret = n;
+out:
+        buf_release(&field);
+}
+
 /* ---- building the struct ---- */
 
 void config_app_init(struct app_config *a)
@@ -865,8 +924,8 @@ static void parse_app(struct record_ctx *ck, yajl_val v, size_t idx, struct app_
         x = member(v, "limits");
         if (x && j_object(ck, x, field.data)) {
                 record_check_keys(ck, x, field.data, limits_keys);
-                opt_uint(ck, x, field.data, "memory_max_mb", 1, 1ULL << 30, &a->limit_memory_mb);
-                opt_uint(ck, x, field.data, "pids_max", 1, 1ULL << 22, &a->limit_pids);
+                opt_size(ck, x, field.data, "memory_max", MEMORY_MAX_MIN, &a->limit_memory_bytes);
+                opt_uint(ck, x, field.data, "tasks_max", 1, 1ULL << 22, &a->limit_tasks);
         }
         field_name(&field, where.data, "watchdog");
         x = member(v, "watchdog");

@@ -74,8 +74,8 @@ struct app_config {
         uint64_t backoff_max_ms;      /* default 300000 */
         struct watchdog_config watchdog;
         /* limits: cgroup v2 memory.max and pids.max of each instance; 0 = unset. */
-        uint64_t limit_memory_mb;
-        uint64_t limit_pids;
+        uint64_t limit_memory_bytes; /* limits.memory_max, 0 = none */
+        uint64_t limit_tasks;        /* limits.tasks_max, 0 = none */
 };
 
 /* The events a notify target may ask for (bits). */

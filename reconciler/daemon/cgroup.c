@@ -193,24 +193,23 @@ static void apply_limits(struct runtime *rt, struct instance_rt *in, const char 
         bool missing = false;
 
         if (rt->cgroup_memory) {
-                if (c->limit_memory_mb)
-                        snprintf(text, sizeof(text), "%llu",
-                                 (unsigned long long)c->limit_memory_mb * 1024 * 1024);
+                if (c->limit_memory_bytes)
+                        snprintf(text, sizeof(text), "%llu", (unsigned long long)c->limit_memory_bytes);
                 else
                         str_copy(text, sizeof(text), "max");
                 if (write_text(dir, "memory.max", text) < 0)
-                        missing = c->limit_memory_mb != 0;
-        } else if (c->limit_memory_mb) {
+                        missing = c->limit_memory_bytes != 0;
+        } else if (c->limit_memory_bytes) {
                 missing = true;
         }
         if (rt->cgroup_pids) {
-                if (c->limit_pids)
-                        snprintf(text, sizeof(text), "%llu", (unsigned long long)c->limit_pids);
+                if (c->limit_tasks)
+                        snprintf(text, sizeof(text), "%llu", (unsigned long long)c->limit_tasks);
                 else
                         str_copy(text, sizeof(text), "max");
                 if (write_text(dir, "pids.max", text) < 0)
-                        missing = missing || c->limit_pids != 0;
-        } else if (c->limit_pids) {
+                        missing = missing || c->limit_tasks != 0;
+        } else if (c->limit_tasks) {
                 missing = true;
         }
         if (missing && !in->app->limits_warned) {

@@ -28,7 +28,7 @@ function start(ctx)
         return cmd
 end
 LUA
-demo_config 1 $BASE ", \"hooks\": \"$T/hooks.lua\", \"limits\": {\"memory_max_mb\": 512, \"pids_max\": 300}"
+demo_config 1 $BASE ", \"hooks\": \"$T/hooks.lua\", \"limits\": {\"memory_max\": \"512M\", \"tasks_max\": 300}"
 publish_demo 1.0.0
 start_daemon
 wait_for 60 "all_running 1 1.0.0" "instance 1 running"

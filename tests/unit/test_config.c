@@ -154,8 +154,15 @@ static void test_invalid_configs(void **state)
                 { ONE_APP(", \"max_probation_crashes\": 0"), "apps[0].max_probation_crashes: must be an integer from 1 to 1000, got 0" },
                 { ONE_APP(", \"max_probation_crashes\": 1001"), "apps[0].max_probation_crashes: must be an integer from 1 to 1000, got 1001" },
                 { ONE_APP(", \"max_probation_crashes\": \"3\""), "apps[0].max_probation_crashes: must be an integer from 1 to 1000" },
-                { ONE_APP(", \"limits\": {\"memory_mb\": 5}"), "apps[0].limits: unknown key 'memory_mb' (did you mean 'memory_max_mb'?)" },
-                { ONE_APP(", \"limits\": {\"pids_max\": 0}"), "apps[0].limits.pids_max: must be an integer from 1 to" },
+                { ONE_APP(", \"limits\": {\"memory_max_mb\": 512}"), "apps[0].limits: unknown key 'memory_max_mb' (did you mean 'memory_max'?)" },
+                { ONE_APP(", \"limits\": {\"tasks_max\": 0}"), "apps[0].limits.tasks_max: must be an integer from 1 to" },
+                { ONE_APP(", \"limits\": {\"memory_max\": \"1Gb\"}"), "apps[0].limits.memory_max: must be a size such as \"512M\" or \"2G\"" },
+                { ONE_APP(", \"limits\": {\"memory_max\": \"-1G\"}"), "apps[0].limits.memory_max: must be a size such as" },
+                { ONE_APP(", \"limits\": {\"memory_max\": \"\"}"), "apps[0].limits.memory_max: must be a size such as" },
+                { ONE_APP(", \"limits\": {\"memory_max\": 1.5}"), "apps[0].limits.memory_max: must be a size such as" },
+                { ONE_APP(", \"limits\": {\"memory_max\": \"99999999999999999999\"}"), "apps[0].limits.memory_max: must be a size such as" },
+                { ONE_APP(", \"limits\": {\"memory_max\": \"99999999999T\"}"), "apps[0].limits.memory_max: must be a size such as" },
+                { ONE_APP(", \"limits\": {\"memory_max\": \"512\"}"), "apps[0].limits.memory_max: must be at least 1M; a bare number counts bytes (write \"512M\" for megabytes)" },
                 { ONE_APP(", \"limits\": 5"), "apps[0].limits: must be an object" },
                 /* syntax */
                 { "{\"source\": ", ORIGIN ": parse error" },
@@ -272,6 +279,35 @@ static void test_minimal_config_gets_defaults(void **state)
         buf_release(&err);
 }
 
+/* limits.memory_max: DESIGN §4.1's sizes ("1G"), powers of 1024, a bare number counts bytes. */
+static void test_limits_sizes(void **state)
+{
+        static const struct {
+                const char *memory_max;
+                uint64_t bytes;
+        } cases[] = {
+                { "\"1G\"", 1ULL << 30 },      { "\"512M\"", 512ULL << 20 }, { "\"1536K\"", 1536ULL << 10 },
+                { "\"2T\"", 2ULL << 40 },      { "\"1048576\"", 1ULL << 20 }, { "2097152", 2ULL << 20 },
+        };
+        struct buf err = BUF_INIT, text = BUF_INIT;
+
+        (void)state;
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                struct config c;
+
+                buf_reset(&text);
+                buf_printf(&text, ONE_APP(", \"limits\": {\"memory_max\": %s, \"tasks_max\": 4096}"),
+                           cases[i].memory_max);
+                buf_reset(&err);
+                assert_int_equal(parse(text.data, &c, &err), 0);
+                assert_true(c.apps[0].limit_memory_bytes == cases[i].bytes);
+                assert_true(c.apps[0].limit_tasks == 4096);
+                config_release(&c);
+        }
+        buf_release(&err);
+        buf_release(&text);
+}
+
 static void test_fleet(void **state)
 {
         struct config c;
@@ -337,7 +373,7 @@ static void test_full_config(void **state)
                 "    \"restart_backoff\": {\"initial_ms\": 7, \"max_ms\": 7}\n"
                 "  }, {\"name\": \"b_2\", \"language\": \"erlang\", \"replicas\": 100, \"ports\": {\"PORT\": 6000},\n"
                 "    \"restart_backoff\": {\"initial_ms\": 0, \"max_ms\": 50},\n"
-                "    \"limits\": {\"memory_max_mb\": 512, \"pids_max\": 300}}]\n"
+                "    \"limits\": {\"memory_max\": \"512M\", \"tasks_max\": 300}}]\n"
                 "}\n";
         struct buf err = BUF_INIT;
         struct config c;
@@ -396,9 +432,9 @@ static void test_full_config(void **state)
         /* 0: the first crash restarts at once (backoff.h says how a loop still backs off). */
         assert_true(a->backoff_initial_ms == 0);
         assert_true(a->backoff_max_ms == 50);
-        assert_true(a->limit_memory_mb == 512);
-        assert_true(a->limit_pids == 300);
-        assert_true(config_find_app(&c, "myapp")->limit_memory_mb == 0);
+        assert_true(a->limit_memory_bytes == 512ULL << 20);
+        assert_true(a->limit_tasks == 300);
+        assert_true(config_find_app(&c, "myapp")->limit_memory_bytes == 0);
         config_release(&c);
         buf_release(&err);
 }
@@ -802,6 +838,7 @@ int main(void)
                 cmocka_unit_test(test_cookie_never_echoed),
                 cmocka_unit_test(test_minimal_config_gets_defaults),
                 cmocka_unit_test(test_full_config),
+                cmocka_unit_test(test_limits_sizes),
                 cmocka_unit_test(test_fleet),
                 cmocka_unit_test(test_name_and_version_rules),
                 cmocka_unit_test_setup(test_load_file, clear_env),
