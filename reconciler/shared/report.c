@@ -61,40 +61,60 @@ void report_live_of(const struct instance_record *r, bool daemon_up, uint64_t no
 /*
  * Who the instance runs as (DESIGN §3 "user"): the owner of its running
  * process (the truth, also for one started before the config changed), else
- * the configured user; NULL when neither is known.
+ * the configured user; NULL when neither is known.  The last uid's name is
+ * kept: an app's instances share their user, and each lookup reads the
+ * whole of /etc/passwd (1000 instances: 1000 reads of it).
  */
-static const char *instance_user(const struct app_config *app, pid_t pid, char *out, size_t size)
+struct user_names {
+        bool known;
+        uid_t uid;
+        char name[64];
+};
+
+static const char *instance_user(const struct app_config *app, pid_t pid, struct user_names *cache)
 {
         char proc[32], b[1024];
         struct passwd pw, *res = NULL;
         struct stat st;
 
-        if (pid > 0) {
-                snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
-                if (stat(proc, &st) == 0) {
-                        if (getpwuid_r(st.st_uid, &pw, b, sizeof(b), &res) == 0 && res)
-                                snprintf(out, size, "%s", pw.pw_name);
-                        else
-                                snprintf(out, size, "%u", (unsigned)st.st_uid);
-                        return out;
-                }
+        if (pid <= 0)
+                return app->user;
+        snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
+        if (stat(proc, &st) < 0)
+                return app->user;
+        if (!cache->known || cache->uid != st.st_uid) {
+                if (getpwuid_r(st.st_uid, &pw, b, sizeof(b), &res) == 0 && res)
+                        snprintf(cache->name, sizeof(cache->name), "%s", pw.pw_name);
+                else
+                        snprintf(cache->name, sizeof(cache->name), "%u", (unsigned)st.st_uid);
+                cache->uid = st.st_uid;
+                cache->known = true;
         }
-        return app->user;
+        return cache->name;
 }
 
+/* What gen_instance() looks up once per document, not once per instance. */
+struct gen_ctx {
+        bool daemon_up;
+        uint64_t now;
+        const char *host;       /* this host's short name, for node names */
+        struct user_names users;
+};
+
 static void gen_instance(yajl_gen g, const struct app_config *app, int n,
-                         const struct instance_record *r, const struct otp_view *ov,
-                         bool daemon_up, uint64_t now)
+                         const struct instance_record *r, const struct otp_view *ov, struct gen_ctx *x)
 {
         const struct otp_probe *probe = otp_status_find(ov->probes, ov->n, n);
+        bool daemon_up = x->daemon_up;
+        uint64_t now = x->now;
         struct buf node = BUF_INIT;
         const char *otp;
         struct live l;
-        char at[32], user[64];
+        char at[32];
 
         report_live_of(r, daemon_up, now, &l);
         otp = otp_status_of(probe, daemon_up, l.pid, now);
-        node_name(app->name, n, &node);
+        buf_printf(&node, "%s-%d@%s", app->name, n, x->host);
         yajl_gen_map_open(g);
         json_gen_kv_int(g, "instance", n);
         json_gen_kv_str(g, "node", node.data);
@@ -120,7 +140,7 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
                         strcmp(otp, "connected") == 0 && probe->release[0] ? probe->release : NULL);
         /* Whether the node answered deployex over TLS distribution, when it answered lately. */
         json_gen_kv_bool(g, "tls", strcmp(otp, "connected") == 0 && probe->tls);
-        json_gen_kv_str(g, "user", instance_user(app, l.pid, user, sizeof(user)));
+        json_gen_kv_str(g, "user", instance_user(app, l.pid, &x->users));
         json_gen_str(g, "last_deploy");
         if (r && r->has_last_deploy) {
                 time_format_iso(r->last_deploy_at_ms, at, sizeof(at));
@@ -147,8 +167,7 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
         buf_release(&node);
 }
 
-static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v, bool daemon_up,
-                    uint64_t now)
+static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v, struct gen_ctx *x)
 {
         const struct desired *d = &v->desired;
         struct buf errors = BUF_INIT;
@@ -192,7 +211,7 @@ static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v
         json_gen_str(g, "instances");
         yajl_gen_array_open(g);
         for (int n = 1; n <= app_view_instance_count(v); n++)
-                gen_instance(g, v->app, n, app_view_record(v, n), &ov, daemon_up, now);
+                gen_instance(g, v->app, n, app_view_record(v, n), &ov, x);
         yajl_gen_array_close(g);
         yajl_gen_map_close(g);
         buf_release(&errors);
@@ -220,6 +239,8 @@ void report_status_json(const struct config *c, struct source *src, const char *
         int pid = daemon_running_pid(c);
         uint64_t now = time_now_ms();
         yajl_gen g = json_gen_new(out);
+        struct buf host = BUF_INIT;
+        struct gen_ctx x = { 0 };
 
         yajl_gen_map_open(g);
         json_gen_str(g, "daemon");
@@ -266,15 +287,20 @@ void report_status_json(const struct config *c, struct source *src, const char *
         }
         json_gen_str(g, "apps");
         yajl_gen_array_open(g);
+        node_short_host(&host);
+        x.daemon_up = pid > 0;
+        x.now = now;
+        x.host = host.data;
         for (size_t i = 0; i < c->napps; i++) {
                 struct app_view v;
 
                 if (only && strcmp(only, c->apps[i].name) != 0)
                         continue;
                 app_view_load(c, &c->apps[i], src, false, &v);
-                gen_app(g, c, &v, pid > 0, now);
+                gen_app(g, c, &v, &x);
                 app_view_release(&v);
         }
+        buf_release(&host);
         yajl_gen_array_close(g);
         yajl_gen_map_close(g);
         yajl_gen_free(g);
