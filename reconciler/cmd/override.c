@@ -61,21 +61,29 @@ static int do_pin(const struct config *c, const struct app_config *app, const vo
 static int run_pin(const struct cli *cli, int argc, char **argv)
 {
         struct pin_arg a = { NULL, false };
-        int i = 1;
+        const char *pos[2];
+        int npos = 0;
 
-        if (argc > 1 && strcmp(argv[1], "--force") == 0) {
-                a.force = true;
-                i++;
+        /* DESIGN §3 writes `pin APP VERSION ... unless --force`: the flag goes anywhere. */
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--force") == 0)
+                        a.force = true;
+                else if (argv[i][0] == '-')
+                        return cli_usage_error(&cmd_pin, "unknown option '%s'", argv[i]);
+                else if (npos < 2)
+                        pos[npos++] = argv[i];
+                else
+                        return cli_usage_error(&cmd_pin, "unexpected argument '%s'", argv[i]);
         }
-        if (argc - i != 2)
+        if (npos != 2)
                 return cli_usage_error(&cmd_pin, "expected APP and VERSION");
-        if (!version_is_valid(argv[i + 1])) {
+        if (!version_is_valid(pos[1])) {
                 fprintf(stderr, "deployex pin: '%s' is not a version ([A-Za-z0-9._+-]{1,64})\n",
-                        argv[i + 1]);
+                        pos[1]);
                 return EXIT_FAIL;
         }
-        a.version = argv[i + 1];
-        return with_app(&cmd_pin, cli, argv[i], do_pin, &a);
+        a.version = pos[1];
+        return with_app(&cmd_pin, cli, pos[0], do_pin, &a);
 }
 
 static int do_unpin(const struct config *c, const struct app_config *app, const void *arg,

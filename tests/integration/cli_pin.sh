@@ -23,5 +23,9 @@ assert_contains "$ERR" "1.0.0 is ghosted (3 crashes)" "a ghosted version is refu
 assert_eq "null" "$(jq -r '.version // null' "$T/overrides/myapp.json")" "the refused pin left no version"
 run 0 dx pin --force myapp 9.9.9
 assert_eq "9.9.9" "$(jq -r .version "$T/overrides/myapp.json")" "--force pins anyway"
+# DESIGN §3 writes `pin APP VERSION ... unless --force`: the flag may follow the arguments.
+run 0 dx pin myapp 9.9.8 --force
+assert_eq "9.9.8" "$(jq -r .version "$T/overrides/myapp.json")" "--force after APP VERSION pins too"
+run 2 dx pin myapp 9.9.8 --forse
 run 2 dx pin myapp
 finish
