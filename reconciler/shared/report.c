@@ -182,7 +182,11 @@ static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v
         yajl_gen_map_open(g);
         json_gen_kv_str(g, "version", d->release.version[0] ? d->release.version : NULL);
         json_gen_kv_str(g, "hash", d->release.hash[0] ? d->release.hash : NULL);
-        json_gen_kv_str(g, "origin", desired_origin_to_string(d->origin));
+        /*
+         * DESIGN §3: "source" | "override".  Nothing published and nothing
+         * pinned is the source's answer (version null, the reason in "error").
+         */
+        json_gen_kv_str(g, "origin", d->origin == DESIRED_OVERRIDE ? "override" : "source");
         if (d->error)
                 buf_puts(&errors, d->error);
         if (v->errors.len)
@@ -246,8 +250,12 @@ void report_status_json(const struct config *c, struct source *src, const char *
         json_gen_str(g, "daemon");
         yajl_gen_map_open(g);
         json_gen_kv_bool(g, "running", pid > 0);
+        /* DESIGN §3's shape always has "pid": null while the daemon is down. */
+        json_gen_str(g, "pid");
         if (pid > 0)
-                json_gen_kv_int(g, "pid", pid);
+                yajl_gen_integer(g, pid);
+        else
+                yajl_gen_null(g);
         json_gen_kv_str(g, "version", DEPLOYEX_VERSION);
         /* The host ran out of fds, memory or disk (the daemon's run/host_fault.json). */
         json_gen_str(g, "host_fault");

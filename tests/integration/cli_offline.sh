@@ -2,6 +2,15 @@
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 
 write_config 3
+
+# DESIGN §3: "origin" is "source" | "override" even before anything is published (the reason
+# is in "error"), and the daemon always has "pid" (null while it is down).
+run 0 dx status --json
+assert_eq "source null" "$(jqr "$OUT" '"\(.apps[0].desired.origin) \(.apps[0].desired.version)"')" \
+        "nothing published: origin source, no version"
+assert_contains "$(jqr "$OUT" '.apps[0].desired.error')" "not published yet" "nothing published: the error"
+assert_eq "true null" "$(jqr "$OUT" '"\(.daemon | has("pid")) \(.daemon.pid)"')" "daemon down: pid null"
+
 publish 1.0.0 ', "hash": "abc123"'
 
 # check: a valid setup passes; the acceptance case -1 names the field.
