@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "state/json.h"
@@ -143,15 +144,27 @@ bool config_check_abs_path(struct record_ctx *ck, const char *field, const char 
         return false;
 }
 
-/* node_exporter's textfile collector reads *.prom only. */
-static bool check_textfile(struct record_ctx *ck, const char *field, const char *s)
+/*
+ * DESIGN §4.1: metrics_textfile names node_exporter's textfile collector
+ * directory; the daemon writes deployex.prom in it.  A path ending in .prom
+ * names the file itself (the collector reads only *.prom files).
+ */
+static bool ends_in_prom(const char *s)
 {
         size_t n = strlen(s);
 
+        return n >= 6 && strcmp(s + n - 5, ".prom") == 0;
+}
+
+static bool check_textfile(struct record_ctx *ck, const char *field, const char *s)
+{
+        struct stat st;
+
         if (!config_check_abs_path(ck, field, s))
                 return false;
-        if (n < 6 || strcmp(s + n - 5, ".prom") != 0) {
-                record_fail(ck, field, "must end in .prom (node_exporter's textfile collector reads only *.prom files)");
+        if (!ends_in_prom(s) && stat(s, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                record_fail(ck, field, "is not a directory: name the textfile collector's directory, "
+                                       "or a file ending in .prom (the collector reads only *.prom files)");
                 return false;
         }
         return true;
@@ -469,6 +482,19 @@ static void opt_string(struct record_ctx *ck, yajl_val obj, const char *prefix, 
                 *ret = xstrdup(s);
         }
         buf_release(&field);
+}
+
+static void parse_textfile(struct record_ctx *ck, yajl_val root, struct config *c)
+{
+        struct buf path = BUF_INIT;
+
+        opt_string(ck, root, "", "metrics_textfile", check_textfile, &c->metrics_textfile);
+        if (!c->metrics_textfile || ends_in_prom(c->metrics_textfile))
+                return;
+        buf_printf(&path, "%s%s" METRICS_TEXTFILE_NAME, c->metrics_textfile,
+                   c->metrics_textfile[strlen(c->metrics_textfile) - 1] == '/' ? "" : "/");
+        free(c->metrics_textfile);
+        c->metrics_textfile = buf_detach(&path);
 }
 
 static void opt_uint(struct record_ctx *ck, yajl_val obj, const char *prefix, const char *key, uint64_t min,
@@ -1179,7 +1205,7 @@ static void parse_root(struct record_ctx *ck, yajl_val root, struct config *c)
         opt_uint(ck, root, "", "max_unpacked_bytes", 1, SIZE_CAP_MAX, &c->max_unpacked_bytes);
         x = member(root, "metrics_textfile");
         if (x && !YAJL_IS_NULL(x))
-                opt_string(ck, root, "", "metrics_textfile", check_textfile, &c->metrics_textfile);
+                parse_textfile(ck, root, c);
 
         x = member(root, "tls");
         if (x)

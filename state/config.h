@@ -21,6 +21,7 @@
 #define VERSION_MAX 64        /* [A-Za-z0-9._+-]{1,64} */
 #define REPLICAS_MAX 100
 #define DEFAULT_CONFIG_PATH "/etc/deployex/deployex.json"
+#define METRICS_TEXTFILE_NAME "deployex.prom" /* in a metrics_textfile directory */
 
 enum language {
         LANG_ELIXIR,
@@ -122,7 +123,8 @@ struct config {
         int log_keep;               /* rotated files kept; default 5 */
         uint64_t max_release_bytes; /* cap on a downloaded tarball; default 1 GiB */
         uint64_t max_unpacked_bytes;/* cap on an unpacked release; default 4 GiB */
-        char *metrics_textfile;     /* the daemon keeps the metrics there (*.prom), or NULL */
+        char *metrics_textfile;     /* the daemon keeps the metrics there (*.prom), or NULL;
+                                       a directory in the file is resolved to DIR/deployex.prom */
         /* Fleet rollouts (DESIGN §10, docs/fleet.md): has_fleet false = every host deploys at once. */
         bool has_fleet;
         char *fleet_host;           /* this host's name in slots; default the short hostname */

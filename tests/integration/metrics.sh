@@ -16,11 +16,14 @@ printf '# HELP a x\n# TYPE a gauge\na 1\n# HELP b x\n# TYPE b gauge\nb 1\na 2\n'
 
 BASE=47420
 demo_config 2 $BASE
-sed -i "s|\"overrides_path\"|\"metrics_textfile\": \"$T/textfile/deployex.prom\", \"overrides_path\"|" "$T/deployex.json"
+# DESIGN §4.1: metrics_textfile is the textfile collector's directory; the daemon writes
+# deployex.prom in it (a path ending in .prom names the file itself).
+sed -i "s|\"overrides_path\"|\"metrics_textfile\": \"$T/textfile\", \"overrides_path\"|" "$T/deployex.json"
 mkdir -p "$T/textfile"
-sed "s|$T/textfile/deployex.prom|$T/textfile/deployex.txt|" "$T/deployex.json" >"$T/bad.json"
+printf 'x\n' >"$T/textfile.txt"
+sed "s|\"$T/textfile\"|\"$T/textfile.txt\"|" "$T/deployex.json" >"$T/bad.json"
 run 1 "$DEPLOYEX" -c "$T/bad.json" check
-assert_contains "$ERR" "metrics_textfile: must end in .prom" "check names a textfile node_exporter would skip"
+assert_contains "$ERR" "metrics_textfile: is not a directory" "check names a textfile node_exporter would skip"
 
 # Without a daemon and without state: valid, everything down.
 run 0 dx metrics

@@ -308,6 +308,39 @@ static void test_limits_sizes(void **state)
         buf_release(&text);
 }
 
+/* metrics_textfile: DESIGN §4.1 names the textfile collector's directory; a .prom path is the file. */
+static void test_metrics_textfile(void **state)
+{
+        static const struct {
+                const char *given;
+                const char *path;
+        } cases[] = {
+                { "/var/lib/node_exporter/textfile", "/var/lib/node_exporter/textfile/deployex.prom" },
+                { "/var/lib/node_exporter/textfile/", "/var/lib/node_exporter/textfile/deployex.prom" },
+                { "/var/lib/node_exporter/textfile/dx.prom", "/var/lib/node_exporter/textfile/dx.prom" },
+        };
+        struct buf err = BUF_INIT, text = BUF_INIT;
+        struct config c;
+
+        (void)state;
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                buf_reset(&text);
+                buf_printf(&text, TOP(", \"metrics_textfile\": \"%s\""), cases[i].given);
+                buf_reset(&err);
+                assert_int_equal(parse(text.data, &c, &err), 0);
+                assert_string_equal(c.metrics_textfile, cases[i].path);
+                config_release(&c);
+        }
+        /* An existing file that is not a directory and not *.prom: node_exporter would skip it. */
+        assert_int_equal(parse(TOP(", \"metrics_textfile\": \"/etc/passwd\""), &c, &err), -EINVAL);
+        assert_non_null(strstr(err.data, "metrics_textfile: is not a directory"));
+        assert_int_equal(parse(TOP(", \"metrics_textfile\": null"), &c, &err), 0);
+        assert_null(c.metrics_textfile);
+        config_release(&c);
+        buf_release(&err);
+        buf_release(&text);
+}
+
 static void test_fleet(void **state)
 {
         struct config c;
@@ -839,6 +872,7 @@ int main(void)
                 cmocka_unit_test(test_minimal_config_gets_defaults),
                 cmocka_unit_test(test_full_config),
                 cmocka_unit_test(test_limits_sizes),
+                cmocka_unit_test(test_metrics_textfile),
                 cmocka_unit_test(test_fleet),
                 cmocka_unit_test(test_name_and_version_rules),
                 cmocka_unit_test_setup(test_load_file, clear_env),
