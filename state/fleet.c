@@ -277,18 +277,31 @@ void fleet_verdict_parse(const char *text, size_t len, struct fleet_view *v,
         struct buf err = BUF_INIT;
         yajl_val root = NULL;
 
-        if (json_parse(text, len, "verdict.json", &root, &err) == 0) {
+        /*
+         * DESIGN §4.2: the file's existence says "the version failed"; "by" and
+         * "reason" explain it.  So "result" may be absent (a verdict written by
+         * hand or by another tool) and a verdict we cannot read still fails the
+         * version: never deploy what a host marked failed.  Only an explicit
+         * other "result" is not a failure.
+         */
+        if (json_parse(text, len, "verdict.json", &root, &err) == 0 && YAJL_IS_OBJECT(root)) {
                 const char *res = get_str(root, "result"), *why = get_str(root, "reason"),
                            *by = get_str(root, "by");
 
-                if (res && strcmp(res, "failed") == 0) {
+                if (!json_get(root, "result") || (res && strcmp(res, "failed") == 0)) {
                         v->verdict_failed = true;
                         snprintf(v->verdict_reason, sizeof(v->verdict_reason), "%s: %s",
                                  by ? by : "?", why ? why : "failed");
                         str_copy(verdict_by, FLEET_HOST_MAX + 1, by ? by : "");
                 }
-                yajl_tree_free(root);
+        } else {
+                v->verdict_failed = true;
+                snprintf(v->verdict_reason, sizeof(v->verdict_reason),
+                         "?: verdict.json is not a JSON object");
+                verdict_by[0] = '\0';
         }
+        if (root)
+                yajl_tree_free(root);
         buf_release(&err);
 }
 
