@@ -18,6 +18,9 @@ function release_env(ctx)
         for k, v in pairs(ctx.env) do env[k] = v end
         for name, port in pairs(ctx.ports) do env[name] = tostring(port) end
         env.RELEASE_NODE = ctx.sname
+        -- DESIGN §5 sets it for every language; plain erl ignores it, but an
+        -- app or tool reading it (e.g. to build a remsh) expects "sname".
+        env.RELEASE_DISTRIBUTION = "sname"
         env.RELEASE_COOKIE = ctx.cookie
         env.RELEASE_TMP = ctx.dirs.tmp
         env.HOME = cookie_home(ctx)

@@ -22,6 +22,9 @@ assert_contains "$OUT" "a Gleam app only runs 'eval EXPR'" "other commands are r
 run 0 dx hook $APP 1 start
 assert_eq '["erl","-pa","erlang-shipment/gleamapp/ebin","erlang-shipment/gleamapp_web/ebin","-eval","gleamapp@@main:run(gleamapp)","-noshell","-sname","gleamapp-1"]' \
         "$(jqr "$OUT" '.argv | tojson')" "start argv"
+# DESIGN §5: RELEASE_NODE, RELEASE_DISTRIBUTION=sname, RELEASE_TMP for every language.
+assert_eq "gleamapp-1 sname" "$(jqr "$OUT" '"\(.env.RELEASE_NODE) \(.env.RELEASE_DISTRIBUTION)"')" "start env"
+assert_contains "$(jqr "$OUT" '.env.RELEASE_TMP')" "/service/$APP/1/tmp" "RELEASE_TMP"
 start_instance $APP 1; pid=$LAUNCHED
 body=$(http_get 47330) || fail "instance 1 does not answer on 47330: $(tail -n 20 "$T/log/$APP/$APP-1-stderr.log")"
 assert_eq "gleamapp 1.0.0 gleamapp-1@$HOST" "$body" "instance 1 answers"
