@@ -14,7 +14,9 @@
 #include "web/helper.h"
 #include "reconciler/shared/actions.h"
 #include "reconciler/shared/report.h"
+#include "state/ghosts.h"
 #include "state/json.h"
+#include "state/paths.h"
 #include "base/banned.h"
 
 /* "/api/apps/APP/REST": the app (NULL when unknown) and REST. */
@@ -115,6 +117,11 @@ enum MHD_Result api_get(struct MHD_Connection *c, const char *url)
         }
         if (strcmp(url, "/api/events") == 0)
                 return events_serve(c);
+        /* DESIGN §9 lists "/plan" beside /api/status: every app, as `plan --json`. */
+        if (strcmp(url, "/api/plan") == 0) {
+                web_plan_json(NULL, &doc);
+                return send_doc(c, 0, &doc, &err);
+        }
         if (strncmp(url, "/api/apps/", 10) != 0)
                 return http_error(c, MHD_HTTP_NOT_FOUND, "no such route: %s", url);
         if (!(app = app_of(url, &rest, name, sizeof(name))))
@@ -159,6 +166,22 @@ static bool opt_string(yajl_val body, const char *key, const char **ret, struct 
         return true;
 }
 
+/* Whether `version` is among app's ghosts (an unreadable list: no). */
+static bool is_ghost(const struct config *cfg, const struct app_config *app, const char *version)
+{
+        struct ghost_list l;
+        struct buf path = BUF_INIT, err = BUF_INIT;
+        bool found;
+
+        memset(&l, 0, sizeof(l));
+        path_ghosts(cfg, app->name, &path);
+        found = ghosts_load(path.data, &l, &err) == 0 && ghosts_find(&l, version) != NULL;
+        ghosts_release(&l);
+        buf_release(&path);
+        buf_release(&err);
+        return found;
+}
+
 static int do_action(const struct config *cfg, const struct app_config *app, const char *what,
                      yajl_val body, const struct action_origin *o, struct buf *msg,
                      struct buf *err)
@@ -186,8 +209,14 @@ static int do_action(const struct config *cfg, const struct app_config *app, con
 
                 v = json_get(body, "instance");
                 if (v && !YAJL_IS_NULL(v)) {
-                        if (!YAJL_IS_INTEGER(v) || (n = YAJL_GET_INTEGER(v)) < 1 ||
-                            n > app->replicas) {
+                        int ns = 0;
+
+                        /* 2 or "2": a form or a script may send either. */
+                        if (YAJL_IS_STRING(v) && parse_int(YAJL_GET_STRING(v), &ns) == 0)
+                                n = ns;
+                        else if (YAJL_IS_INTEGER(v))
+                                n = YAJL_GET_INTEGER(v);
+                        if (n < 1 || n > app->replicas) {
                                 buf_printf(err, "\"instance\" must be an integer from 1 to %d",
                                            app->replicas);
                                 return -EINVAL;
@@ -200,6 +229,9 @@ static int do_action(const struct config *cfg, const struct app_config *app, con
                 if (!opt_string(body, "version", &version, err))
                         return -EINVAL;
                 if (v && YAJL_IS_TRUE(v) && !version)
+                        return action_unghost(cfg, app, NULL, o, msg, err);
+                /* DESIGN §9 writes the body {"version" | "all"}: "all" as a value, too. */
+                if (version && strcmp(version, "all") == 0 && !is_ghost(cfg, app, version))
                         return action_unghost(cfg, app, NULL, o, msg, err);
                 if (!version) {
                         buf_puts(err, "unghost needs {\"version\": \"...\"} or {\"all\": true}");

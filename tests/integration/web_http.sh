@@ -102,7 +102,8 @@ cat >"$T/var/state/demo/history.jsonl" <<'JSONL'
 JSONL
 printf '[{"version":"1.0.1","hash":"h2","at":"2026-12-01T11:00:00Z","reason":"not ready after 20 s"}]\n' >"$T/var/state/demo/ghosts.json"
 for route in "status:status --json" "apps/demo/history:history --json demo" \
-             "apps/demo/ghosts:ghosts --json demo" "apps/demo/plan:plan --json demo"; do
+             "apps/demo/ghosts:ghosts --json demo" "apps/demo/plan:plan --json demo" \
+             "plan:plan --json"; do
         api=${route%%:*} cli=${route#*:}
         run 0 curl -s -b "$T/jar" "$WEB/api/$api"
         web_doc=$(printf '%s' "$OUT" | jq -S .)
@@ -166,12 +167,29 @@ assert_eq 200 "$CODE" "restart one"
 assert_eq "1" "$(jq '.restart_instances | length' "$T/overrides/demo.json")" "restart token of instance 2"
 web_post /api/apps/demo/restart
 assert_eq "string" "$(jq -r '.restart | type' "$T/overrides/demo.json")" "rolling restart token"
+web_post /api/apps/demo/restart '{"instance": "1"}'
+assert_eq 200 "$CODE" "restart one, the instance as a string: $BODY"
+assert_eq "1 2" "$(jq -r '.restart_instances | keys | join(" ")' "$T/overrides/demo.json")" "restart token of instance 1"
 web_post /api/apps/demo/unghost '{"version": "1.0.1"}'
 assert_eq 200 "$CODE" "unghost"
 assert_eq "[]" "$(dx ghosts --json demo)" "unghosted"
 web_post /api/apps/demo/unghost '{"version": "1.0.1"}'
 assert_eq 400 "$CODE" "unghost of a version that is not ghosted"
 assert_contains "$(jqr "$BODY" .error)" "demo 1.0.1 is not ghosted" "says why"
+# DESIGN §9's {"version" | "all"}: {"all": true} and {"version": "all"} unghost every version.
+printf '[{"version":"1.0.1","hash":"h2","at":"2026-12-01T11:00:00Z","reason":"x"},{"version":"1.0.2","hash":"h3","at":"2026-12-01T11:00:00Z","reason":"y"}]\n' >"$T/var/state/demo/ghosts.json"
+web_post /api/apps/demo/unghost '{"version": "all"}'
+assert_eq 200 "$CODE" "unghost {\"version\": \"all\"}: $BODY"
+assert_eq "[]" "$(dx ghosts --json demo)" "every version unghosted"
+printf '[{"version":"1.0.1","hash":"h2","at":"2026-12-01T11:00:00Z","reason":"x"}]\n' >"$T/var/state/demo/ghosts.json"
+web_post /api/apps/demo/unghost '{"all": true}'
+assert_eq 200 "$CODE" "unghost {\"all\": true}: $BODY"
+assert_eq "[]" "$(dx ghosts --json demo)" "unghosted by all"
+# A ghost literally named "all" is still unghosted alone.
+printf '[{"version":"all","hash":"h","at":"2026-12-01T11:00:00Z","reason":"x"},{"version":"1.0.1","hash":"h2","at":"2026-12-01T11:00:00Z","reason":"x"}]\n' >"$T/var/state/demo/ghosts.json"
+web_post /api/apps/demo/unghost '{"version": "all"}'
+assert_eq '["1.0.1"]' "$(dx ghosts --json demo | jq -c 'map(.version)')" "the ghost named all alone"
+rm -f "$T/var/state/demo/ghosts.json"
 
 # Bad bodies: one-line JSON errors, nothing written.
 before=$(cat "$T/overrides/demo.json")
@@ -189,6 +207,10 @@ web_post /api/apps/demo/pin '{}'
 assert_eq 400 "$CODE" "pin without a version"
 web_post /api/apps/demo/restart '{"instance": 3}'
 assert_eq 400 "$CODE" "restart of an instance that does not exist"
+web_post /api/apps/demo/restart '{"instance": "two"}'
+assert_eq 400 "$CODE" "restart of an instance that is not a number"
+web_post /api/apps/demo/restart '{"instance": true}'
+assert_eq 400 "$CODE" "restart of an instance that is not a number or string"
 web_post /api/apps/demo/explode
 assert_eq 404 "$CODE" "unknown action"
 web_post /api/apps/nosuch/pause
