@@ -129,9 +129,13 @@ static int run_hash_password(const struct cli *cli, int argc, char **argv)
 static int run_version(const struct cli *cli, int argc, char **argv)
 {
         (void)cli;
-        (void)argv;
+        /* DESIGN §3: every reader takes --json; the version is a constant, no escaping needed. */
+        if (argc == 2 && strcmp(argv[1], "--json") == 0) {
+                printf("{\"version\":\"%s\"}\n", DEPLOYEX_VERSION);
+                return EXIT_OK;
+        }
         if (argc != 1)
-                return cli_usage_error(&cmd_version, "takes no arguments");
+                return cli_usage_error(&cmd_version, "takes only --json");
         printf("deployex %s\n", DEPLOYEX_VERSION);
         return EXIT_OK;
 }
@@ -149,7 +153,7 @@ const struct cli_command cmd_hash_password = {
 
 const struct cli_command cmd_version = {
         .name = "version",
-        .usage = "version",
+        .usage = "version [--json]",
         .summary = "print the version",
         .help = "",
         .run = run_version,

@@ -166,6 +166,9 @@ run 0 "$DEPLOYEX" --help
 run 2 "$DEPLOYEX"
 run 0 "$DEPLOYEX" version
 assert_contains "$OUT" "deployex " "version"
+run 0 "$DEPLOYEX" version --json
+assert_eq "$(jqr "$OUT" .version)" "$(dx status --json | jq -r .daemon.version)" "version --json"
+run 2 "$DEPLOYEX" version --bogus
 
 # make install: the installed binary finds its default hooks beside it.
 mode=$(basename "$(dirname "$DEPLOYEX")")
