@@ -191,6 +191,8 @@ static int run_ghosts(const struct cli *cli, int argc, char **argv)
         }
         if (l.n == 0)
                 printf("%s: no ghosted versions\n", app->name);
+        else /* DESIGN §3: human output has a header line. */
+                printf("%-16s %-20s  %s\n", "VERSION", "AT", "REASON");
         for (size_t i = 0; i < l.n; i++) {
                 char at[32];
                 time_format_iso(l.items[i].at_ms, at, sizeof(at));

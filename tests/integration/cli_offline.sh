@@ -116,6 +116,7 @@ run 0 dx ghosts --json myapp
 assert_eq "1.0.0" "$(jqr "$OUT" '.[0].version')" "ghosts lists the version"
 run 0 dx ghosts myapp
 assert_contains "$OUT" "instance 1 not ready" "ghosts text shows the reason"
+assert_eq "VERSION AT REASON" "$(printf '%s\n' "$OUT" | head -1 | tr -s ' ')" "ghosts text: the header line"
 run 0 dx plan --json
 assert_eq "0" "$(jqr "$OUT" '[.apps[0].steps[] | select(.action == "deploy-full")] | length')" "ghosted desired: no deploy"
 run 0 dx status --json
