@@ -137,6 +137,37 @@ int cli_parse_json_app(const struct cli_command *cmd, int argc, char **argv, boo
         return EXIT_OK;
 }
 
+/*
+ * An RFC 3339 time with a numeric offset ("2026-11-26T07:00:00+02:00", what
+ * `date -Iseconds` prints): the same instant in UTC.  time_parse_iso() reads
+ * the "Z" form the readers print.
+ */
+static int parse_offset_time(const char *s, uint64_t *ret_ms)
+{
+        size_t len = strlen(s);
+        char utc[64];
+        uint64_t t, off;
+        unsigned hh, mm;
+
+        if (len < 7 || len - 6 + 2 > sizeof(utc) || (s[len - 6] != '+' && s[len - 6] != '-') ||
+            s[len - 3] != ':' || sscanf(s + len - 5, "%2u", &hh) != 1 ||
+            sscanf(s + len - 2, "%2u", &mm) != 1 || hh > 23 || mm > 59 ||
+            strspn(s + len - 5, "0123456789") != 2 || strspn(s + len - 2, "0123456789") != 2)
+                return -EINVAL;
+        memcpy(utc, s, len - 6);
+        utc[len - 6] = 'Z';
+        utc[len - 5] = '\0';
+        if (time_parse_iso(utc, &t) < 0)
+                return -EINVAL;
+        off = ((uint64_t)hh * 60 + mm) * 60000;
+        /* +02:00 is two hours ahead of UTC: subtract; -05:00: add. */
+        if (s[len - 6] == '+')
+                *ret_ms = t >= off ? t - off : 0;
+        else
+                *ret_ms = t + off;
+        return 0;
+}
+
 int cli_parse_since(const char *s, uint64_t now_ms, uint64_t *ret_ms)
 {
         static const struct {
@@ -146,7 +177,7 @@ int cli_parse_since(const char *s, uint64_t now_ms, uint64_t *ret_ms)
         size_t len = strlen(s);
         uint64_t n;
 
-        if (time_parse_iso(s, ret_ms) == 0)
+        if (time_parse_iso(s, ret_ms) == 0 || parse_offset_time(s, ret_ms) == 0)
                 return 0;
         for (size_t i = 0; len >= 2 && i < ARRAY_SIZE(units); i++) {
                 char digits[24];

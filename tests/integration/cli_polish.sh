@@ -70,6 +70,14 @@ run 0 dx history --json -n 2
 assert_eq "1.0.1 1.0.0" "$(jqr "$OUT" '[.[].version] | join(" ")')" "-n 2: the last two"
 run 0 dx history --json --since 2026-01-01T00:01:00Z other
 assert_eq "2.0.0" "$(jqr "$OUT" '[.[].version] | join(" ")')" "--since a time, one app"
+# RFC 3339 with a numeric offset (date -Iseconds): the same instant as ...00:01:00Z.
+run 0 dx history --json --since 2026-01-01T02:01:00+02:00 other
+assert_eq "2.0.0" "$(jqr "$OUT" '[.[].version] | join(" ")')" "--since a time with +02:00"
+run 0 dx history --json --since 2026-01-01T02:01:01+02:00 other
+assert_eq "" "$(jqr "$OUT" '[.[].version] | join(" ")')" "--since one second later with +02:00"
+run 0 dx history --json --since 2025-12-31T19:01:00-05:00 other
+assert_eq "2.0.0" "$(jqr "$OUT" '[.[].version] | join(" ")')" "--since a time with -05:00"
+run 2 dx history --since 2026-01-01T02:01:00+2:00
 run 0 dx history --json --since 1h
 assert_eq "rollback" "$(jqr "$OUT" '[.[].kind] | join(" ")')" "--since a duration"
 run 0 dx history --since 1h other
