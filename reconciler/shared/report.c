@@ -101,8 +101,36 @@ struct gen_ctx {
         struct user_names users;
 };
 
+/*
+ * "watchdog": the instance's crossing at the last check, as `status` prints
+ * it (DESIGN §11: a warn shows in status), from state/APP/watchdog.json
+ * {"at", "instances": {"N": {"reason", "action"}}}; null when not over.
+ */
+static void gen_watchdog(yajl_gen g, yajl_val wd, int n)
+{
+        yajl_val inst = wd ? json_get(wd, "instances") : NULL, e = NULL, why, act;
+        char key[16];
+
+        snprintf(key, sizeof(key), "%d", n);
+        if (inst && YAJL_IS_OBJECT(inst))
+                e = json_get(inst, key);
+        json_gen_str(g, "watchdog");
+        if (!e || !YAJL_IS_OBJECT(e)) {
+                yajl_gen_null(g);
+                return;
+        }
+        why = json_get(e, "reason");
+        act = json_get(e, "action");
+        yajl_gen_map_open(g);
+        json_gen_kv_str(g, "reason", why && YAJL_IS_STRING(why) ? why->u.string : "over a threshold");
+        json_gen_kv_str(g, "action", act && YAJL_IS_STRING(act) && strcmp(act->u.string, "restart") == 0
+                                             ? "restart" : "warn");
+        yajl_gen_map_close(g);
+}
+
 static void gen_instance(yajl_gen g, const struct app_config *app, int n,
-                         const struct instance_record *r, const struct otp_view *ov, struct gen_ctx *x)
+                         const struct instance_record *r, const struct otp_view *ov, yajl_val wd,
+                         struct gen_ctx *x)
 {
         const struct otp_probe *probe = otp_status_find(ov->probes, ov->n, n);
         bool daemon_up = x->daemon_up;
@@ -163,6 +191,7 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
         } else {
                 yajl_gen_null(g);
         }
+        gen_watchdog(g, wd, n);
         yajl_gen_map_close(g);
         buf_release(&node);
 }
@@ -170,10 +199,16 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
 static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v, struct gen_ctx *x)
 {
         const struct desired *d = &v->desired;
-        struct buf errors = BUF_INIT;
+        struct buf errors = BUF_INIT, path = BUF_INIT, err = BUF_INIT;
+        yajl_val wd = NULL;
         struct otp_view ov;
 
         otp_view_load(c, v->app->name, &ov);
+        if (v->app->watchdog.set) {
+                path_watchdog(c, v->app->name, &path);
+                if (json_parse_file(path.data, JSON_MAX_BYTES, &wd, &err) < 0)
+                        wd = NULL; /* absent (no check yet) or unreadable: nothing over */
+        }
         yajl_gen_map_open(g);
         json_gen_kv_str(g, "name", v->app->name);
         json_gen_kv_str(g, "language", language_to_string(v->app->language));
@@ -215,9 +250,13 @@ static void gen_app(yajl_gen g, const struct config *c, const struct app_view *v
         json_gen_str(g, "instances");
         yajl_gen_array_open(g);
         for (int n = 1; n <= app_view_instance_count(v); n++)
-                gen_instance(g, v->app, n, app_view_record(v, n), &ov, x);
+                gen_instance(g, v->app, n, app_view_record(v, n), &ov, wd, x);
         yajl_gen_array_close(g);
         yajl_gen_map_close(g);
+        if (wd)
+                yajl_tree_free(wd);
+        buf_release(&path);
+        buf_release(&err);
         buf_release(&errors);
         otp_view_release(&ov);
 }

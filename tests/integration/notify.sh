@@ -90,6 +90,9 @@ wait_for 40 "[ \"\$(jq -s '[.[] | select(.path == \"/hook\" and .body.event == \
 assert_contains "$(jq -rs '[.[] | select(.body.event == "watchdog")][0].body.reason' "$T/hooks.jsonl")" "MB over 1 MB" "the reason"
 run 0 dx status demo
 assert_contains "$OUT" "watchdog: instance 1: memory" "status shows the crossing"
+run 0 dx status --json demo
+assert_contains "$(jqr "$OUT" '.apps[0].instances[0].watchdog.reason')" "MB over 1 MB" "status --json shows the crossing"
+assert_eq "warn" "$(jqr "$OUT" '.apps[0].instances[0].watchdog.action')" "status --json: its action"
 grep -q "watchdog: demo/1 memory" "$T/daemon.log" || fail "the crossing is logged"; ok
 assert_eq "0 0" "$(inst_field 1 forced_restarts) $(inst_field 2 forced_restarts)" "warn restarts nothing"
 # restart: a forced restart, counted as such.  The crossings end first (a threshold no VM
