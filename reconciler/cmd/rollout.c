@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "buckets/fleet_store.h"
+#include "buckets/source.h"
 #include "reconciler/cmd/cli.h"
 #include "state/desired.h"
 #include "state/fleet.h"
@@ -278,10 +279,23 @@ static int run_rollout(const struct cli *cli, int argc, char **argv)
                 fprintf(stderr, "deployex: no \"fleet\" in %s: every host deploys at once\n", c.origin);
                 goto out;
         }
-        /* The version rolling out: the one the bucket publishes. */
-        desired_load(&c, app, NULL, NULL, false, &want);
+        /*
+         * The version rolling out: the one the bucket publishes, asked now
+         * (not only the daemon's last good one: the reader works while no
+         * daemon has run, DESIGN §3).  An unreachable bucket falls back on it.
+         */
+        {
+                struct source *src = NULL;
+
+                if (source_open(&c, &src, &err) < 0)
+                        src = NULL;
+                desired_load(&c, app, src, src ? NULL : err.data, false, &want);
+                source_free(src);
+                buf_reset(&err);
+        }
         if (want.origin == DESIRED_NONE || !want.release.version[0]) {
-                fprintf(stderr, "deployex: %s: nothing published yet\n", app->name);
+                fprintf(stderr, "deployex: %s: nothing published yet%s%s\n", app->name,
+                        want.error ? ": " : "", want.error ? want.error : "");
                 goto out;
         }
         path_rollout(&c, app->name, &path);

@@ -158,6 +158,18 @@ case "$hash" in '$2b$12$'*) ok ;; *) fail "hash-password printed '$hash'" ;; esa
 ok
 run 1 sh -c "printf '' | '$DEPLOYEX' hash-password"
 
+# rollout is a reader too: with no daemon ever run it shows what the bucket publishes now.
+publish 1.0.2
+jq --arg t "$T" '.fleet = {"host": "web-1"} | .overrides_path = "\($t)/ov-fleet" | .var_path = "\($t)/var-fleet"' \
+        "$T/deployex.json" >"$T/fleet.json"
+mkdir -p "$T/ov-fleet" "$T/var-fleet"
+run 0 "$DEPLOYEX" -c "$T/fleet.json" rollout --json myapp
+assert_eq "1.0.2 web-1 -1 0" "$(jqr "$OUT" '"\(.version) \(.host) \(.mine) \(.slots | length)"')" \
+        "rollout without a daemon: the published version, no slot yet"
+rm "$T/bucket/versions/myapp/prod/current.json"
+run 1 "$DEPLOYEX" -c "$T/fleet.json" rollout myapp
+assert_contains "$ERR" "nothing published yet" "rollout with nothing published"
+
 # --help on every command; version.
 for c in run check plan status history ghosts pin unpin pause resume restart unghost logs remote hook hash-password version; do
         run 0 "$DEPLOYEX" "$c" --help
