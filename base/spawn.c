@@ -347,8 +347,8 @@ int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
 
 int spawn_start_fd3(const struct spawn_opts *o, int fd3, pid_t *ret_pid)
 {
-        pid_t pid;
-        int fd, r;
+        pid_t pid = -1;
+        int fd = -1, r;
 
         r = start_child(o, fd3, &pid, &fd);
         if (r < 0)

@@ -369,7 +369,8 @@ int fleet_store_prune(struct fleet_store *s, int *ret_deleted, struct buf *err)
                 buf_printf(&base, "rollout/%s/%s", s->app, s->env);
         if ((r = list_folders(s, base.data, &f, &n, err)) < 0)
                 goto out;
-        qsort(f, n, sizeof(*f), by_newest);
+        if (n > 1)
+                qsort(f, n, sizeof(*f), by_newest);
         for (size_t i = FLEET_KEEP_VERSIONS; i < n && r == 0; i++) {
                 buf_reset(&path);
                 buf_printf(&path, "%s/%s", base.data, f[i].name);

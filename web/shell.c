@@ -184,7 +184,8 @@ static void ws_close(int fd, unsigned code, const char *reason)
 
         b[0] = (char)(code >> 8);
         b[1] = (char)code;
-        memcpy(b + 2, reason, n);
+        for (size_t i = 0; i < n; i++) /* no NUL: a close frame's reason is counted */
+                b[2 + i] = reason[i];
         (void)ws_send(fd, 0x8, b, n + 2);
 }
 

@@ -338,7 +338,7 @@ static int run_remote(const struct cli *cli, int argc, char **argv)
          * would need a cookie home of its own in a tree root does not own,
          * and an operator's shell has no business being root there.
          */
-        if (!dry_run && (r = app_user_become(app, &why)) < 0) {
+        if (!dry_run && app_user_become(app, &why) < 0) {
                 fprintf(stderr, "deployex remote: %s\n", why.data);
                 goto out;
         }

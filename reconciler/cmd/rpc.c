@@ -254,7 +254,7 @@ static struct otp_link *kept_for(struct kept_links *k, const char *node)
         str_copy(l->node, sizeof(l->node), node);
         otp_link_init(&l->link);
         l->used = true;
-        xgrow((void **)&k->v, &k->cap, k->n + 1, sizeof(*k->v));
+        xgrow((void **)&k->v, &k->cap, k->n + 1, sizeof(struct kept_link *));
         k->v[k->n++] = l;
         return &l->link;
 }
@@ -292,7 +292,7 @@ static int probe_apps(const struct config *c, const struct app_config *const *ap
         for (size_t a = 0; a < napps; a++)
                 add_app(c, apps[a], &probes, &n, &cap, &per[a]);
         if (kept) {
-                links = xcalloc(n + 1, sizeof(*links));
+                links = xcalloc(n + 1, sizeof(struct otp_link *));
                 for (size_t i = 0; i < n; i++)
                         links[i] = kept_for(kept, probes[i].node);
                 kept_sweep(kept);

@@ -30,7 +30,7 @@ static int hand_over_secrets(const struct cli *cli)
         int r;
 
         /* None, or the environment: deployexd reads it itself. */
-        if (str_empty(adapter) || strcmp(adapter, "env") == 0)
+        if (!adapter || !*adapter || strcmp(adapter, "env") == 0)
                 return EXIT_OK;
         if (cli_load_config(cli, &c) != EXIT_OK)
                 return EXIT_FAIL;

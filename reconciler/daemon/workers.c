@@ -223,7 +223,7 @@ void worker_want(struct daemon *d, const char *name, const char *const *args, co
                 free(w->key);
                 w->key = xstrdup(key);
                 free_args(w);
-                for (size_t i = 0; args[i] && i < WORKER_ARGS_MAX; i++)
+                for (size_t i = 0; i < WORKER_ARGS_MAX && args[i]; i++)
                         w->args[i] = xstrdup(args[i]);
                 w->exits = 0;
                 w->next_start_ms = 0; /* new settings: no reason to wait */
