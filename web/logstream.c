@@ -132,7 +132,7 @@ enum MHD_Result logstream_serve(struct MHD_Connection *c, const struct app_confi
         const char *lines = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lines");
         const char *follow = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow");
         char inst[16], nlines[16];
-        const char *argv[12];
+        const char *argv[14];
         struct logstream *s;
         struct MHD_Response *r;
         enum MHD_Result ret;
@@ -163,6 +163,7 @@ enum MHD_Result logstream_serve(struct MHD_Connection *c, const struct app_confi
         argv[k++] = nlines;
         if (follow && strcmp(follow, "1") == 0)
                 argv[k++] = "-f";
+        argv[k++] = "--as-stored"; /* one instance's page: no [N] on every line */
         argv[k] = NULL;
         if (pipe2(fds, O_CLOEXEC) < 0) {
                 e = errno;

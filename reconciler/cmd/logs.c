@@ -1,9 +1,9 @@
 /*
  * deployex logs APP [N] [--stderr] [-f] [-n LINES] [--since T]: the end of
  * an instance's log file, or of every instance's merged by the time stamps
- * the log writer puts on each line (logwriter.h), and with -f what is
- * appended from then on, across rotations (DESIGN §3, §4.4).  Reads the
- * files only; no daemon involved.
+ * the log writer puts on each line (logwriter.h), each line shown as
+ * "TIME [N] text", and with -f what is appended from then on, across
+ * rotations (DESIGN §3, §4.4).  Reads the files only; no daemon involved.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,28 +54,6 @@ static int write_out(const char *p, size_t n)
         return 0;
 }
 
-/* Copy fd from its offset to its current end onto stdout. */
-static int copy_to_end(int fd)
-{
-        char buf[CHUNK];
-
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                int r;
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return 0;
-                r = write_out(buf, (size_t)n);
-                if (r < 0)
-                        return r;
-        }
-}
-
 /* Where the last `lines` lines of the first `size` bytes of fd begin. */
 static int tail_offset(int fd, off_t size, uint64_t lines, off_t *ret)
 {
@@ -119,99 +97,9 @@ static bool stdout_closed(int timeout_ms)
         return poll(&p, 1, timeout_ms) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
 }
 
-/*
- * Several rotations between two looks: the file we were reading is now
- * PATH.j for some j > 1, and PATH.(j-1) .. PATH.1 were written and rotated
- * unseen.  Print them, oldest first, so that a burst loses nothing that is
- * still on disk.
- */
-static int catch_up(const char *path, const struct stat *old)
-{
-        struct buf p = BUF_INIT;
-        struct stat st;
-        int j, r = 0;
+/* ---- every instance interleaved, or one (logs APP [N]) ----------------------- */
 
-        for (j = 1; j <= ROTATED_MAX; j++) {
-                buf_reset(&p);
-                buf_printf(&p, "%s.%d", path, j);
-                if (stat(p.data, &st) < 0)
-                        goto out; /* not kept any more: nothing to add */
-                if (st.st_ino == old->st_ino && st.st_dev == old->st_dev)
-                        break;
-        }
-        for (j--; j >= 1 && r == 0; j--) {
-                int fd;
-
-                buf_reset(&p);
-                buf_printf(&p, "%s.%d", path, j);
-                fd = file_open_read(p.data, 0, NULL);
-                if (fd < 0)
-                        continue;
-                r = copy_to_end(fd);
-                close(fd);
-        }
-out:
-        buf_release(&p);
-        return r;
-}
-
-/*
- * -f: print what is appended.  Every FOLLOW_POLL_MS the path is compared with
- * the open file: another inode means the writer rotated -- finish the old
- * file (and any rotated unseen since), then read the new one from its start;
- * a smaller size means it was truncated.  Ends on SIGINT/SIGTERM or when stdout closes.
- */
-static int follow(const char *path, int fd)
-{
-        struct sigaction sa;
-        struct stat cur, now;
-        int r = 0;
-
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_stop_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        if (fstat(fd, &cur) < 0) {
-                r = -errno;
-                goto out;
-        }
-        while (!stop_requested) {
-                r = copy_to_end(fd);
-                if (r < 0 || stdout_closed(FOLLOW_POLL_MS) || stop_requested)
-                        break;
-                if (stat(path, &now) == 0 && (now.st_ino != cur.st_ino || now.st_dev != cur.st_dev)) {
-                        int nfd;
-
-                        r = copy_to_end(fd); /* the last lines written before the rotation */
-                        if (r == 0)
-                                r = catch_up(path, &cur);
-                        if (r < 0)
-                                break;
-                        nfd = file_open_read(path, 0, NULL);
-                        if (nfd < 0)
-                                continue; /* gone again; look next time */
-                        close(fd);
-                        fd = nfd;
-                        if (fstat(fd, &cur) < 0) {
-                                r = -errno;
-                                break;
-                        }
-                } else if (fstat(fd, &now) == 0 && now.st_size < lseek(fd, 0, SEEK_CUR)) {
-                        /* Truncated in place: start again from its beginning. */
-                        if (lseek(fd, 0, SEEK_SET) < 0) {
-                                r = -errno;
-                                break;
-                        }
-                }
-        }
-out:
-        close(fd);
-        return r;
-}
-
-/* ---- every instance, interleaved (logs APP) --------------------------------- */
-
+/* --as-stored: each line as the file holds it, without the [N] (the web UI's one-instance view). */
 static bool show_instance = true;
 /* --json: one object a line, {"at", "instance", "stream", "line"}. */
 static bool json_out;
@@ -318,7 +206,7 @@ static int print_line(int instance, uint64_t ms, const char *text, size_t len)
                 logwriter_format_stamp(ms, stamp);
         else
                 snprintf(stamp, sizeof(stamp), "%-*s", LOGWRITER_STAMP_LEN, "-");
-        /* One instance asked for (logs APP N --since): its lines as they are stored. */
+        /* DESIGN §3: one instance or all, each line prefixed with time and instance. */
         n = show_instance ? snprintf(head, sizeof(head), "%s[%d] ", stamp, instance)
                           : snprintf(head, sizeof(head), "%s", ms ? stamp : "");
         if (write_out(head, (size_t)n) < 0)
@@ -498,6 +386,13 @@ static int logs_all(const struct config *c, const struct app_config *app, int on
                 path_log_file(c, app->name, t->instance, is_stderr, &path);
                 t->path = xstrdup(path.data);
                 t->fd = file_open_read(t->path, 0, NULL);
+                if (t->fd == -EACCES) {
+                        fprintf(stderr, "deployex logs: cannot read %s: permission denied; are you "
+                                        "in group deployex?\n", t->path);
+                        t->fd = -1;
+                        r = -EACCES;
+                        goto out;
+                }
                 if (t->fd < 0) {
                         t->fd = -1;
                         continue;
@@ -509,6 +404,10 @@ static int logs_all(const struct config *c, const struct app_config *app, int on
                     lseek(t->fd, start, SEEK_SET) < 0)
                         continue;
                 if ((r = drain(t, t->fd, &e, since_ms, &seq)) < 0)
+                        goto out;
+                /* Not following: a last line without its newline yet is shown all the same. */
+                if (!follow_on && t->pending.len > 0 &&
+                    (r = take_lines(t, "\n", 1, &e, since_ms, &seq)) < 0)
                         goto out;
         }
         if (!found && !follow_on) {
@@ -563,11 +462,8 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
         bool is_stderr = false, follow_on = false, options_done = false;
         uint64_t lines = DEFAULT_LINES, since_ms = 0;
         const struct app_config *app;
-        struct buf path = BUF_INIT;
         struct config c;
-        struct stat st;
-        off_t start = 0;
-        int n = 0, fd = -1, r, ret = EXIT_FAIL;
+        int n = 0, r, ret = EXIT_FAIL;
 
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
@@ -576,6 +472,8 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
                         options_done = true;
                 } else if (!options_done && strcmp(a, "--stderr") == 0) {
                         is_stderr = true;
+                } else if (!options_done && strcmp(a, "--as-stored") == 0) {
+                        show_instance = false;
                 } else if (!options_done && strcmp(a, "--json") == 0) {
                         json_out = true;
                 } else if (!options_done && (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0)) {
@@ -604,6 +502,8 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
         }
         if (!app_name)
                 return cli_usage_error(&cmd_logs, "needs APP (and an instance number N for one instance)");
+        if (!show_instance && !instance)
+                return cli_usage_error(&cmd_logs, "--as-stored needs an instance number N");
         if (instance && parse_int(instance, &n) < 0)
                 return cli_usage_error(&cmd_logs, "N must be an instance number, got '%s'", instance);
 
@@ -618,52 +518,15 @@ static int run_logs(const struct cli *cli, int argc, char **argv)
                 goto out;
         }
         stream_name = is_stderr ? "stderr" : "stdout";
-        if (!instance || since_ms || json_out) {
-                /* Line by line: every instance interleaved, or one from a time on. */
-                show_instance = !instance;
-                r = logs_all(&c, app, n, is_stderr,
-                             since_ms && lines == DEFAULT_LINES ? UINT64_MAX : lines, since_ms, follow_on);
-                if (r < 0 && r != -ENOENT)
-                        fprintf(stderr, "deployex logs: %s: %s\n", app->name, strerror(-r));
-                ret = r < 0 ? EXIT_FAIL : EXIT_OK;
-                goto out;
-        }
-        path_log_file(&c, app->name, n, is_stderr, &path);
-        fd = file_open_read(path.data, 0, NULL);
-        if (fd < 0) {
-                if (fd == -ENOENT)
-                        fprintf(stderr, "deployex logs: no log yet at %s\n", path.data);
-                else if (fd == -EACCES)
-                        fprintf(stderr, "deployex logs: cannot read %s: permission denied; are you "
-                                        "in group deployex?\n", path.data);
-                else
-                        fprintf(stderr, "deployex logs: cannot open %s: %s\n", path.data,
-                                file_strerror(fd));
-                goto out;
-        }
-        /* A rotation between fstat and pread shows up as a short read: measure again. */
-        for (int tries = 0;; tries++) {
-                r = fstat(fd, &st) < 0 ? -errno : tail_offset(fd, st.st_size, lines, &start);
-                if (r != -EIO || tries == 3)
-                        break;
-        }
-        if (r == 0 && lseek(fd, start, SEEK_SET) < 0)
-                r = -errno;
-        if (r == 0)
-                r = follow_on ? follow(path.data, fd) : copy_to_end(fd);
-        if (follow_on)
-                fd = -1; /* follow() owns and closes it */
-        if (r == -EPIPE)
-                r = 0; /* `deployex logs ... | head` */
+        r = logs_all(&c, app, n, is_stderr, since_ms && lines == DEFAULT_LINES ? UINT64_MAX : lines,
+                     since_ms, follow_on);
         if (r < 0) {
-                fprintf(stderr, "deployex logs: %s: %s\n", path.data, file_strerror(r));
+                if (r != -ENOENT && r != -EACCES)
+                        fprintf(stderr, "deployex logs: %s: %s\n", app->name, strerror(-r));
                 goto out;
         }
         ret = EXIT_OK;
 out:
-        if (fd >= 0)
-                close(fd);
-        buf_release(&path);
         config_release(&c);
         return ret;
 }
@@ -675,8 +538,8 @@ const struct cli_command cmd_logs = {
         .help = "Without N: the last LINES lines of every instance of APP, merged by time, each\n"
                 "prefixed with its time and [instance]:\n"
                 "  2026-11-26T05:00:00.123Z [2] GET /health 200\n"
-                "With N: the last LINES (default 50) lines of {log_path}/APP/APP-N-stdout.log as\n"
-                "stored (each line starts with the time it was written).\n"
+                "With N: the last LINES (default 50) lines of {log_path}/APP/APP-N-stdout.log,\n"
+                "prefixed the same way.\n"
                 "  -f, --follow       keep printing what is appended, across rotations, until\n"
                 "                     interrupted (SIGINT/SIGTERM) or stdout is closed\n"
                 "  -n, --lines LINES  how many lines to start with (0: only new ones; with\n"
@@ -684,6 +547,7 @@ const struct cli_command cmd_logs = {
                 "  --since T          lines written at or after T: a time (2026-11-26T05:00:00Z)\n"
                 "                     or a duration before now (90s, 15m, 2h, 3d)\n"
                 "  --stderr           the instances' stderr logs\n"
+                "  --as-stored        with N: each line as the file holds it, without [N]\n"
                 "  --json             one object a line: {\"at\", \"instance\", \"stream\", \"line\"}\n"
                 "                     (a line without a stamp has the time of the one before;\n"
                 "                     null before any; bad UTF-8 as U+FFFD)\n"

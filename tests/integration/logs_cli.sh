@@ -10,6 +10,8 @@ LOG="$T/log/myapp/myapp-1-stdout.log"
 
 # The writer stamps each line with the time it came: strip it to compare text.
 unstamp() { sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z //'; }
+# What `logs` prints, one instance or all (DESIGN §3): "TIME [N] text", TIME "-" before any stamp.
+unprefix() { sed -E 's/^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z|-) +\[[0-9]+\] //'; }
 
 # Errors: usage (2), unknown app / instance / no log yet (1).
 run 2 dx logs
@@ -46,7 +48,8 @@ assert_eq "750" "$(stat -c %a "$T/log/myapp")" "log directory mode"
 run 0 dx logs myapp 1 -n 3
 assert_eq "line 18
 line 19
-line 20" "$(printf '%s\n' "$OUT" | unstamp)" "the last 3 lines"
+line 20" "$(printf '%s\n' "$OUT" | unprefix)" "the last 3 lines"
+assert_contains "$(printf '%s\n' "$OUT" | head -1)" "Z [1] line 18" "one instance: each line with its time and instance"
 run 0 dx logs myapp 1
 assert_eq "20" "$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" "default: all 20 (fewer than 50)"
 run 0 dx logs myapp 1 -n 0
@@ -54,7 +57,7 @@ assert_eq "" "$OUT" "-n 0 prints nothing"
 printf 'err one\nerr two\nerr three' >"$T/log/myapp/myapp-1-stderr.log"
 run 0 dx logs myapp 1 --stderr -n 2
 assert_eq "err two
-err three" "$OUT" "--stderr, a last line without newline"
+err three" "$(printf '%s\n' "$OUT" | unprefix)" "--stderr, a last line without newline"
 
 # -f from the current end: a burst of 200 lines means several rotations between
 # two looks of the follower; it still prints every line once, in order.
@@ -65,7 +68,7 @@ i=21
 while [ $i -le 220 ]; do echo "line $i" >&4; i=$((i + 1)); done
 wait_for 10 "grep -q ' line 220\$' '$T/follow.out'" "the follower to see the last line"
 seq 21 220 | sed 's/^/line /' >"$T/want"
-unstamp <"$T/follow.out" >"$T/follow.txt"
+unprefix <"$T/follow.out" >"$T/follow.txt"
 cmp -s "$T/want" "$T/follow.txt" || { diff "$T/want" "$T/follow.txt" | head >&2; fail "follow output differs"; }
 ok
 [ -f "$LOG.1" ] && [ -f "$LOG.3" ] || fail "the burst rotated the log several times"
@@ -91,7 +94,7 @@ sleep 0.5
 echo "line 221" >&4
 wait_for 5 "! kill -0 $HPID" "logs -f to end after its reader closed"
 assert_eq "line 216
-line 217" "$(unstamp <"$T/head.out")" "head saw the start of the tail"
+line 217" "$(unprefix <"$T/head.out")" "head saw the start of the tail"
 
 # The writer ignores SIGTERM (the instance's group gets it) and flushes at EOF.
 kill -TERM $WPID
@@ -126,7 +129,11 @@ assert_eq "2026-01-01T00:00:04.000Z [2] b4
 run 0 dx logs myapp --since 2026-01-01T00:00:03Z
 assert_eq "a3 copied after a3 b4 a5" "$(printf '%s\n' "$OUT" | cut -d' ' -f3- | tr '\n' ' ' | sed 's/ $//')" "--since a time"
 run 0 dx logs myapp 2 --since 2026-01-01T00:00:03Z
-assert_eq "2026-01-01T00:00:04.000Z b4" "$OUT" "--since on one instance: lines as stored"
+assert_eq "2026-01-01T00:00:04.000Z [2] b4" "$OUT" "--since on one instance: time and instance too"
+run 0 dx logs myapp 1 --as-stored -n 2
+assert_eq "copied after a3
+2026-01-01T00:00:05.500Z a5" "$OUT" "--as-stored: the lines as the file holds them"
+run 2 dx logs myapp --as-stored
 run 0 dx logs myapp --since 10m
 assert_eq "" "$OUT" "--since a duration: nothing that recent"
 run 2 dx logs myapp --since soon
