@@ -126,13 +126,17 @@ enum MHD_Result http_redirect(struct MHD_Connection *c, const char *location, co
 }
 
 /*
- * Is this POST from our own pages?  A browser names the page's origin in
- * Origin -- except that under our Referrer-Policy: no-referrer it sends
- * "Origin: null" for same-origin requests; it then still says
- * Sec-Fetch-Site: same-origin, which no page of another site can send.
- * So: Sec-Fetch-Site, when present, must be same-origin; a real Origin must
- * be ours (scheme + the Host the browser used); "null" or no Origin passes
- * only with Sec-Fetch-Site: same-origin.  A client sending neither is refused.
+ * Is this POST from our own pages, or from no browser at all?  A browser
+ * names the page's origin in Origin -- except that under our
+ * Referrer-Policy: no-referrer it sends "Origin: null" for same-origin
+ * requests; it then still says Sec-Fetch-Site: same-origin, which no page
+ * of another site can send.  So: Sec-Fetch-Site, when present, must be
+ * same-origin; a real Origin must be ours (scheme + the Host the browser
+ * used); "Origin: null" passes only with Sec-Fetch-Site: same-origin.
+ * A request with neither header is no browser's (every browser this UI
+ * supports sends Origin on a POST, and a page cannot make it leave both
+ * out): curl or a script, which a cross-site request cannot be, so it
+ * passes here, and the CSRF token (API) or the password (login) decide.
  */
 static bool origin_ok(struct MHD_Connection *c)
 {
@@ -146,7 +150,7 @@ static bool origin_ok(struct MHD_Connection *c)
                 return false;
         if (origin && strcmp(origin, "null") != 0)
                 return host && strncmp(origin, scheme, n) == 0 && strcmp(origin + n, host) == 0;
-        return site != NULL;
+        return site != NULL || origin == NULL;
 }
 
 void web_audit(const char *ip, const char *action, const char *app, const char *detail, bool ok,
@@ -321,7 +325,7 @@ static enum MHD_Result route_post(struct MHD_Connection *c, struct request *req,
 
         if (!origin_ok(c))
                 return http_error(c, MHD_HTTP_FORBIDDEN,
-                                  "the Origin header is missing or not this server's");
+                                  "the Origin header is not this server's");
         if (strcmp(url, "/login") == 0)
                 return do_login(c, req);
         if (strcmp(url, "/logout") != 0 && strncmp(url, "/api/", 5) != 0)

@@ -57,8 +57,11 @@ assert_contains "$OUT" "Location: /login" "to /login"
 assert_eq 200 "$(http_code "$WEB/login")" "the login page is public"
 assert_eq 401 "$(http_code -X POST -H "Origin: $WEB" -d '{}' "$WEB/api/apps/demo/pause")" "POST without a session"
 
-# Login: Origin required, wrong password, right password and its cookie.
-assert_eq 403 "$(http_code --data-urlencode "password=$WEB_PASSWORD" "$WEB/login")" "login without Origin"
+# Login: another origin refused, wrong password, right password and its cookie.
+# A client that is no browser (no Origin, no Sec-Fetch-Site: curl) may log in.
+run 0 curl -si --data-urlencode "password=$WEB_PASSWORD" "$WEB/login"
+assert_contains "$OUT" "Location: /" "curl (no Origin, no Sec-Fetch-Site) logs in"
+assert_contains "$OUT" "deployex_session=" "and gets a session"
 assert_eq 403 "$(http_code -H 'Origin: http://evil.example' --data-urlencode "password=$WEB_PASSWORD" "$WEB/login")" "login from another origin"
 run 0 curl -si -H "Origin: $WEB" -d password=wrong "$WEB/login"
 assert_contains "$OUT" "Location: /login?failed=1" "a wrong password goes back to the form"
@@ -123,7 +126,8 @@ assert_eq 405 "$(http_code -b "$T/jar" -X DELETE "$WEB/api/status")" "unknown me
 assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: $WEB" -d '{}' "$WEB/api/apps/demo/pause")" "no CSRF token"
 assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: $WEB" -H "X-CSRF-Token: $(printf '%064d' 0)" -d '{}' "$WEB/api/apps/demo/pause")" "a wrong CSRF token"
 assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: http://evil.example" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "another origin"
-assert_eq 403 "$(http_code -b "$T/jar" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "no Origin"
+assert_eq 403 "$(http_code -b "$T/jar" -d '{}' "$WEB/api/apps/demo/pause")" "no Origin and no CSRF token"
+assert_eq 403 "$(http_code -b "$T/jar" -H "Sec-Fetch-Site: same-origin" -d '{}' "$WEB/api/apps/demo/pause")" "a browser's same-origin POST without the CSRF token"
 assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: null" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "Origin null alone"
 assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: $WEB" -H "Sec-Fetch-Site: cross-site" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "Sec-Fetch-Site: cross-site"
 assert_eq 403 "$(http_code -b "$T/jar" -H "Origin: null" -H "Sec-Fetch-Site: same-site" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/pause")" "Sec-Fetch-Site: same-site"
@@ -132,6 +136,8 @@ ok
 
 # A browser under Referrer-Policy: no-referrer says "Origin: null" and Sec-Fetch-Site: same-origin.
 assert_eq 200 "$(http_code -b "$T/jar" -H "Origin: null" -H "Sec-Fetch-Site: same-origin" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/resume")" "a same-origin browser POST"
+# No browser at all (no Origin, no Sec-Fetch-Site): the CSRF token decides.
+assert_eq 200 "$(http_code -b "$T/jar" -H "X-CSRF-Token: $CSRF" -d '{}' "$WEB/api/apps/demo/resume")" "curl with the session's CSRF token"
 rm -f "$T/overrides/demo.json"
 
 # Actions write the override file exactly as the CLI does.
@@ -298,8 +304,8 @@ run 0 dx audit --json -n 0
 assert_eq "web" "$(jqr "$OUT" '[.[] | select(.action == "pause")][0].via')" "the UI's pause audited"
 assert_eq "127.0.0.1" "$(jqr "$OUT" '[.[] | select(.action == "pause")][0].from')" "from its address"
 assert_eq "cli" "$(jqr "$OUT" '[.[] | select(.action == "pause")][1].via')" "the CLI's pause audited"
-assert_eq "failed" "$(jqr "$OUT" '[.[] | select(.action == "login")][0].result')" "the failed login"
-assert_eq "ok" "$(jqr "$OUT" '[.[] | select(.action == "login")][1].result')" "the good login"
+assert_eq "failed" "$(jqr "$OUT" '[.[] | select(.action == "login" and .result == "failed")][0].result')" "the failed login"
+assert_eq "ok" "$(jqr "$OUT" '[.[] | select(.action == "login" and .result == "ok")][0].result')" "the good login"
 assert_eq "failed" "$(jqr "$OUT" '[.[] | select(.action == "unghost")][1].result')" "a refused action"
 run 0 dx audit -n 3
 assert_eq 3 "$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" "audit -n 3"
