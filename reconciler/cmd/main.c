@@ -42,6 +42,38 @@ static void print_usage(FILE *f)
                 DEFAULT_CONFIG_PATH);
 }
 
+/*
+ * DESIGN §3 calls -c FILE a global option: `deployex status -c FILE` works
+ * like `deployex -c FILE status`.  Commands whose arguments are free text
+ * (a term, an expression, a shell command) are left alone, and so is
+ * everything after "--".  Returns the new argc of the command's arguments.
+ */
+static int take_late_config(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
+{
+        static const char *const free_text[] = { "rpc", "eval", "remote", "publish", "hook" };
+        int out = 1;
+
+        if (strncmp(cmd->name, "__", 2) == 0)
+                return argc;
+        for (size_t k = 0; k < ARRAY_SIZE(free_text); k++)
+                if (strcmp(cmd->name, free_text[k]) == 0)
+                        return argc;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0) {
+                        while (i < argc)
+                                argv[out++] = argv[i++];
+                        break;
+                }
+                if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+                        cli->config_path = argv[++i];
+                        continue;
+                }
+                argv[out++] = argv[i];
+        }
+        argv[out] = NULL;
+        return out;
+}
+
 int main(int argc, char **argv)
 {
         struct cli cli = { .config_path = NULL };
@@ -91,5 +123,5 @@ int main(int argc, char **argv)
                 cli_print_help(cmd);
                 return EXIT_OK;
         }
-        return cmd->run(&cli, argc - i, argv + i);
+        return cmd->run(&cli, take_late_config(&cli, cmd, argc - i, argv + i), argv + i);
 }

@@ -25,6 +25,13 @@ run 1 "$DEPLOYEX" -c "$T/torn.json" check
 assert_contains "$ERR" "$T/torn.json" "a torn config is named"
 run 1 "$DEPLOYEX" -c "$T/missing.json" status
 assert_contains "$ERR" "$T/missing.json" "a missing config is named"
+# -c is a global option (DESIGN §3): after the command too; free-text commands keep theirs.
+run 0 "$DEPLOYEX" check -c "$T/deployex.json"
+assert_contains "$OUT" "current.json publishes 1.0.0" "check -c FILE after the command"
+run 0 "$DEPLOYEX" status --json -c "$T/deployex.json"
+assert_eq "1.0.0" "$(jqr "$OUT" '.apps[0].desired.version')" "status --json -c FILE"
+run 1 "$DEPLOYEX" -c "$T/deployex.json" status -c "$T/missing.json"
+assert_contains "$ERR" "$T/missing.json" "the last -c wins"
 
 # plan: first deploy of 1.0.0 starts with instance 1, the others wait for it.
 run 0 dx plan --json
