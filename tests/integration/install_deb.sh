@@ -109,6 +109,8 @@ cat >/etc/deployex/deployex.json <<JSON
  "apps": [{"name": "demo", "language": "erlang", "user": "root", "replicas": 2, "ports": {"PORT": $PORT},
            "healthy_after_ms": 500, "stop_timeout_ms": 5000}]}
 JSON
+# The packaged conffile's mode, whatever umask wrote this copy (a test runner's may be 077).
+chmod 0644 /etc/deployex/deployex.json
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 umask_unit=$(sed -n 's/^UMask=//p' "$UNIT")
 [ -n "$caps" ] && [ -n "$umask_unit" ] || fail "no CapabilityBoundingSet or UMask in the unit"
