@@ -367,3 +367,16 @@ size_t utf8_encode(uint32_t cp, char out[4])
         out[3] = (char)(0x80 | (cp & 0x3f));
         return 4;
 }
+
+void time_sleep_until_mono_ms(uint64_t when_ms)
+{
+        uint64_t now = time_mono_ms();
+        struct timespec ts;
+
+        if (when_ms <= now)
+                return;
+        ts.tv_sec = (time_t)((when_ms - now) / 1000);
+        ts.tv_nsec = (long)((when_ms - now) % 1000) * 1000000L;
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}

@@ -61,6 +61,8 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((form
 uint64_t time_now_ms(void);
 /* Monotonic clock in milliseconds: durations, deadlines and timeouts (never stored). */
 uint64_t time_mono_ms(void);
+/* Sleep until time_mono_ms() reaches when_ms (at once if it has); a signal does not cut it short. */
+void time_sleep_until_mono_ms(uint64_t when_ms);
 /* "2026-11-26T05:00:00Z" (UTC, second precision) into dst (at least 21 bytes). */
 void time_format_iso(uint64_t ms, char *dst, size_t n);
 /* Parses the format above (a fractional part and "Z" are accepted); -EINVAL otherwise. */

@@ -92,19 +92,6 @@ static void poll_one(const struct config *c, struct source *src, struct app_poll
         buf_release(&err);
 }
 
-static void sleep_until(uint64_t when_ms)
-{
-        uint64_t now = time_mono_ms();
-        struct timespec ts;
-
-        if (when_ms <= now)
-                return;
-        ts.tv_sec = (time_t)((when_ms - now) / 1000);
-        ts.tv_nsec = (long)((when_ms - now) % 1000) * 1000000L;
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static int run_x_poller(const struct cli *cli, int argc, char **argv)
 {
         struct app_poll *polls = NULL;
@@ -145,7 +132,7 @@ static int run_x_poller(const struct cli *cli, int argc, char **argv)
                 }
                 if (c.napps == 0)
                         next = time_mono_ms() + c.poll_interval_ms; /* nothing to poll: idle */
-                sleep_until(next);
+                time_sleep_until_mono_ms(next);
         }
 out:
         free(polls);

@@ -56,18 +56,6 @@ struct sampler {
         char health_why[256];
 };
 
-static void sleep_until(uint64_t t_ms)
-{
-        uint64_t now = time_mono_ms();
-        struct timespec ts;
-
-        if (t_ms <= now)
-                return;
-        ts.tv_sec = (time_t)((t_ms - now) / 1000);
-        ts.tv_nsec = (long)((t_ms - now) % 1000) * 1000000L;
-        nanosleep(&ts, NULL);
-}
-
 /* init:get_status() -> {Internal, Provided}: booted for this language? */
 static bool booted(const struct sampler *s, const ei_x_buff *reply, struct buf *why)
 {
@@ -187,7 +175,7 @@ static int watch(struct sampler *s, int pid, uint64_t start_time)
                         buf_reset(&said);
                         buf_puts(&said, why.data);
                 }
-                sleep_until(readiness_next_check_ms(&rd, time_mono_ms(), s->app->healthy_after_ms,
+                time_sleep_until_mono_ms(readiness_next_check_ms(&rd, time_mono_ms(), s->app->healthy_after_ms,
                                                     READY_STEP_MS));
         }
         buf_release(&why);
