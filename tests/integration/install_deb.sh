@@ -147,6 +147,8 @@ as_member() { setpriv --reuid=65534 --regid=65534 --groups="$gid" "$@"; }
 as_outsider() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 run 0 /usr/bin/deployex status
 assert_contains "$OUT" "daemon running (pid $DAEMON_PID)" "root's status"
+as_member test -r /etc/deployex/deployex.json ||
+        fail "a member of group deployex cannot read /etc/deployex/deployex.json: $(as_member id 2>&1); $(namei -l /etc/deployex/deployex.json 2>&1 | tr '\n' ';'); $(ls -la /etc/deployex 2>&1 | tr '\n' ';')"
 run 0 as_member /usr/bin/deployex status --json
 assert_eq "true" "$(jqr "$OUT" '.daemon.running')" "a member's status: the daemon"
 assert_eq "$pids" "$(printf '%s' "$OUT" | jq -c '[.apps[0].instances[].pid]')" \
