@@ -272,9 +272,8 @@ void cgroup_kill(struct runtime *rt, struct instance_rt *in)
                 if (write_text(dir.data, "cgroup.kill", "1") < 0)
                         for (size_t i = 0; i < n; i++)
                                 (void)kill(pids[i], SIGKILL);
-                /* Not log_inst: daemon_cgroup.sh matches this line as it is. */
-                log_warn("app=%s instance=%d: killed %zu process%s left in its cgroup",
-                         in->app->name, in->rec.instance, n, n == 1 ? "" : "es");
+                log_inst(LOG_WARN, in, "killed %zu process%s left in its cgroup", n,
+                         n == 1 ? "" : "es");
         }
         /* Busy while the killed ones die: then the next start reuses it. */
         (void)rmdir(dir.data);

@@ -1216,10 +1216,8 @@ void exec_begin(struct runtime *rt, struct app_rt *a, const struct plan_step *s)
 
         if (!in || in->op || in->starting_job || in->stop_requested)
                 return;
-        /* The step, not log_inst: tests match "app=A instance=N ACTION" (host_faults_disk.sh). */
-        log_info("app=%s instance=%d %s %s -> %s (%s)", a->name, s->instance,
-                 plan_action_to_string(s->action), s->from[0] ? s->from : "none",
-                 s->to[0] ? s->to : "none", s->reason);
+        log_inst(LOG_INFO, in, "%s %s -> %s (%s)", plan_action_to_string(s->action),
+                 s->from[0] ? s->from : "none", s->to[0] ? s->to : "none", s->reason);
         switch (s->action) {
         case PLAN_WAIT:
                 return;

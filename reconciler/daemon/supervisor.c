@@ -879,9 +879,7 @@ static void ready_done(struct jobs *js, struct job *j)
         if (job_ok(j)) {
                 /* Its figures, "ready: ..." (the lines before say why it was not). */
                 if (job_err_line(j, "ready: ", &why))
-                        /* Not log_inst: bench/readiness reads "APP instance=N ready: FIGURES". */
-                        log_debug("app=%s instance=%d ready: %s", in->app->name, in->rec.instance,
-                                  why.data);
+                        log_inst(LOG_DEBUG, in, "ready: %s", why.data);
                 mark_ready(rt, in);
         } else {
                 /* It could not watch (no config, no cookie): say so, try again shortly. */

@@ -58,7 +58,7 @@ run 0 dx restart demo 1
 wait_for 60 "[ \"\$(inst_field 1 pid)\" != $pid ] && [ \"\$(inst_field 1 state)\" = running ]" "the restart"
 wait_for 10 "[ -n \"\$(escapees)\" ] && [ \"\$(escapees)\" != $s1 ]" "the new escapee"
 assert_eq 1 "$(escapees | wc -w | tr -d ' ')" "the restart left no escapee behind"
-grep -Eq "app=demo instance=1: killed [0-9]+ process(es)? left in its cgroup" "$T/daemon.log" ||
+grep -Eq "app=demo instance=1 version=[^ ]+ killed [0-9]+ process(es)? left in its cgroup" "$T/daemon.log" ||
         fail "the cgroup kill is logged"
 ok
 [ "$(grep -c "its limits cannot apply" "$T/daemon.log")" -le 1 ] || fail "limits not applying is said once"

@@ -59,7 +59,7 @@ assert_eq "$pid1 running" "$(inst_field 1 pid) $(inst_field 1 state)" "the insta
 # (the record cannot show a stop either: the log and the process say what happened).
 mark=$(wc -l <"$T/daemon.log")
 run 0 dx restart demo 1
-wait_for 60 "tail -n +$mark '$T/daemon.log' | grep -q 'app=demo instance=1 restart'" "the restart to be tried"
+wait_for 60 "tail -n +$mark '$T/daemon.log' | grep -q 'app=demo instance=1 version=1.0.0 restart'" "the restart to be tried"
 tail -n +"$mark" "$T/daemon.log" | grep -q "stopping pid" && fail "the restart stopped the instance"
 kill -0 "$pid1" || fail "instance 1's process is gone"
 ok
