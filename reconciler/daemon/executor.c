@@ -35,6 +35,7 @@
 
 #include "reconciler/daemon/executor.h"
 #include "reconciler/daemon/supervisor.h"
+#include "reconciler/daemon/verified_cache.h"
 #include "state/app_user.h"
 #include "reconciler/core/backoff.h"
 #include "reconciler/daemon/crash_point.h"
@@ -350,6 +351,35 @@ static void deferred_done(struct runtime *rt, struct app_rt *a, const char *vers
 
 /* --- phases --- */
 
+/*
+ * The fetch job answers the cached path and the sha256 it verified the file
+ * against ("none" when current.json has none): remember the file, so that the
+ * next replica deploying this version needs no fetch job (verified_cache.h).
+ */
+static void note_verified(struct runtime *rt, struct instance_rt *in, const struct job *j)
+{
+        const char *out = j->out_buf.data, *nl = strchr(out, '\n');
+        struct buf tar = BUF_INIT;
+        char sha[65];
+        size_t len;
+
+        verified_cache_forget(&in->app->verified);
+        if (!nl)
+                return;
+        len = strcspn(nl + 1, "\n");
+        if (len >= sizeof(sha))
+                return;
+        memcpy(sha, nl + 1, len);
+        sha[len] = '\0';
+        if (strcmp(sha, "none") == 0)
+                sha[0] = '\0';
+        else if (len != 64 || strspn(sha, "0123456789abcdef") != 64)
+                return;
+        path_cache_file(rt->cfg, in->app->name, in->op->step.to, &tar);
+        verified_cache_note(&in->app->verified, in->op->step.to, sha, tar.data);
+        buf_release(&tar);
+}
+
 static void fetch_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
@@ -357,9 +387,11 @@ static void fetch_done(struct jobs *js, struct job *j)
         struct buf why = BUF_INIT;
 
         if (!job_ok(j)) {
+                verified_cache_forget(&in->app->verified);
                 job_describe_failure(j, &why);
                 deploy_deferred(rt, in, "fetch", why.data);
         } else {
+                note_verified(rt, in, j);
                 set_phase(rt, in, PHASE_UNPACK);
                 advance(rt, in);
         }
@@ -378,6 +410,7 @@ static void unpack_done(struct jobs *js, struct job *j)
                 deploy_deferred(rt, in, "unpack", why.data);
         } else if (!job_ok(j)) {
                 /* A refused tarball fails the deployment; the running replica is untouched. */
+                verified_cache_forget(&in->app->verified);
                 job_describe_failure(j, &why);
                 if (sup_is_running(in))
                         instance_set_state(rt, in,
@@ -838,12 +871,38 @@ static void remove_instance(struct runtime *rt, struct instance_rt *in)
 
 /* --- one function per phase (enum op_phase); advance() dispatches --- */
 
+/*
+ * Is the cached tarball of the step's version the one a fetch job of this
+ * daemon verified, for the sha256 current.json gives it now?
+ */
+static bool fetch_verified_already(struct runtime *rt, struct instance_rt *in)
+{
+        struct buf tar = BUF_INIT;
+        struct release_desc rel;
+        bool held;
+
+        (void)desired_release_for(rt->cfg, in->app->cfg, in->op->step.to, &rel);
+        path_cache_file(rt->cfg, in->app->name, in->op->step.to, &tar);
+        held = verified_cache_holds(&in->app->verified, in->op->step.to, rel.sha256, tar.data);
+        release_desc_release(&rel);
+        buf_release(&tar);
+        return held;
+}
+
 static void enter_fetch(struct runtime *rt, struct instance_rt *in)
 {
         const char *args[] = { in->app->name, in->op->step.to, NULL };
         const struct inst_job job = { .cmd = "__fetch", .args = args,
                                       .timeout_ms = FETCH_TIMEOUT_MS, .done = fetch_done };
 
+        /* Another replica's fetch job verified this very file: no job, no second hash. */
+        if (fetch_verified_already(rt, in)) {
+                log_inst(LOG_DEBUG, in, "%s-%s: the cached tarball is the one verified; no fetch job",
+                         in->app->name, in->op->step.to);
+                set_phase(rt, in, PHASE_UNPACK);
+                advance(rt, in);
+                return;
+        }
         if (!phase_job(rt, in, &job, "fetch %s-%s", in->app->name, in->op->step.to))
                 deploy_deferred(rt, in, "fetch", "cannot start the fetch job");
 }

@@ -22,6 +22,7 @@
 #include "reconciler/core/plan.h"
 #include "reconciler/daemon/jobs.h"
 #include "reconciler/daemon/loop.h"
+#include "reconciler/daemon/verified_cache.h"
 #include "state/config.h"
 #include "state/deferred.h"
 #include "state/desired.h"
@@ -132,6 +133,8 @@ struct app_rt {
         int source_wd, state_wd;             /* inotify watches, -1 = none */
         /* A deploy that failed for a passing reason (fetch, disk): the planner's retry gate. */
         struct deferred deferred;
+        /* The tarball the last fetch job verified: its replicas need no other (verified_cache.h). */
+        struct verified_cache verified;
         struct fleet_rt fleet;
         bool dirty;                          /* one of its instances exited: plan this app */
 };

@@ -18,7 +18,8 @@
  *   __fetch APP VERSION
  *       bring the tarball into the cache, verified against the sha256 of
  *       the current.json that published VERSION (when it is the last good
- *       one); prints the cached path
+ *       one); prints the cached path, then the sha256 it was verified
+ *       against or "none" (the daemon remembers the file: verified_cache.h)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -347,7 +348,7 @@ static int run_fetch(const struct cli *cli, int argc, char **argv)
                 fprintf(stderr, "%s\n", err.len ? err.data : "fetch failed");
                 goto out;
         }
-        printf("%s\n", path.data);
+        printf("%s\n%s\n", path.data, rel.sha256[0] ? rel.sha256 : "none");
         r = EXIT_OK;
 out:
         release_desc_release(&rel);
