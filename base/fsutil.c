@@ -134,6 +134,11 @@ int atomic_write_shared(const char *path, const void *data, size_t len, gid_t gi
 
 int mkdir_p(const char *path, mode_t mode)
 {
+        return mkdir_p_parents(path, mode, mode);
+}
+
+int mkdir_p_parents(const char *path, mode_t parents, mode_t mode)
+{
         char *p;
         struct stat st;
         int r = 0;
@@ -142,12 +147,13 @@ int mkdir_p(const char *path, mode_t mode)
                 return -EINVAL;
         p = xstrdup(path);
         for (char *s = p + 1;; s++) {
-                bool last = *s == '\0';
+                /* The last component, also before trailing slashes. */
+                bool last = *s == '\0' || (*s == '/' && s[strspn(s, "/")] == '\0');
 
                 if (*s != '/' && !last)
                         continue;
                 *s = '\0';
-                if (mkdir(p, mode) < 0) {
+                if (mkdir(p, last ? mode : parents) < 0) {
                         if (errno != EEXIST) {
                                 r = -errno;
                                 break;

@@ -26,6 +26,12 @@ int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_
 int atomic_write_shared(const char *path, const void *data, size_t len, gid_t gid);
 /* mkdir -p with the given mode for every created component. */
 int mkdir_p(const char *path, mode_t mode);
+/*
+ * The same, with another mode for the created parents: a directory of its own
+ * under a public one that may not exist yet (overrides.d in /etc/deployex,
+ * which others must pass through to read the configuration beside it).
+ */
+int mkdir_p_parents(const char *path, mode_t parents, mode_t mode);
 /* Append one line (data + '\n' when missing) with O_APPEND, then fsync; a new file is 0640. */
 int append_line(const char *path, const char *data, size_t len);
 /* rm -rf; no error when path does not exist.  Refuses "/" and "". */

@@ -79,7 +79,7 @@ static bool refresh_watches(struct daemon *d)
         bool missing = false;
 
         if (d->overrides_wd < 0) {
-                (void)mkdir_p(d->cfg.overrides_path, 0750);
+                (void)mkdir_p_parents(d->cfg.overrides_path, 0755, 0750);
                 d->overrides_wd = add_watch(d, d->cfg.overrides_path);
                 missing |= d->overrides_wd < 0;
         }

@@ -75,7 +75,8 @@ static int ensure_overrides_dir(const char *path)
 
         if (stat(path, &st) == 0)
                 return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-        if ((r = mkdir_p(path, 0750)) < 0)
+        /* Missing parents (/etc/deployex) are 0755: others read the configuration there. */
+        if ((r = mkdir_p_parents(path, 0755, 0750)) < 0)
                 return r;
         if (group != (gid_t)-1 && (chown(path, (uid_t)-1, group) < 0 || chmod(path, 02770) < 0))
                 return -errno;

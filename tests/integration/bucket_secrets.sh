@@ -42,8 +42,9 @@ assert_contains "$(cat "$T/gcp.log")" '/versions/latest:access' "the latest vers
 # `deployex run` reads the store (deployexd links no HTTP client) and hands the values to the
 # daemon in its environment, as the env adapter reads them: never on its command line.
 mkdir -p "$T/bucket"
-printf '{"env": "prod", "source": "file://%s/bucket", "var_path": "%s/var", "log_path": "%s/log", "apps": []}\n' \
-        "$T" "$T" "$T" >"$T/deployex.json"
+printf '{"env": "prod", "source": "file://%s/bucket", "var_path": "%s/var", "log_path": "%s/log",
+         "overrides_path": "%s/etc/deployex/overrides.d", "apps": []}\n' \
+        "$T" "$T" "$T" "$T" >"$T/deployex.json"
 DEPLOYEX_SECRETS_ADAPTER=aws DEPLOYEX_SECRETS_PATH=deployex/prod DEPLOYEX_SECRETS_ENDPOINT=http://127.0.0.1:$AWS \
         start_daemon
 assert_eq "$(dirname "$DEPLOYEX")/deployexd" "$(readlink "/proc/$DAEMON_PID/exe")" "the daemon runs deployexd"
@@ -51,6 +52,11 @@ environ=$(tr '\0' '\n' <"/proc/$DAEMON_PID/environ")
 assert_contains "$environ" "DEPLOYEX_ERLANG_COOKIE=aws-cookie" "the store's cookie reached deployexd"
 assert_contains "$environ" "DEPLOYEX_SECRETS_ADAPTER=env" "deployexd reads it as the env adapter"
 assert_not_contains "$(tr '\0' ' ' <"/proc/$DAEMON_PID/cmdline")" "aws-cookie" "the cookie on deployexd's command line"
+# The daemon made the missing overrides directory, 0750, and its missing parent
+# as a configuration directory others pass through to read deployex.json (0755).
+wait_for 10 "[ -d '$T/etc/deployex/overrides.d' ]" "the overrides directory"
+assert_eq "755 750" "$(stat -c %a "$T/etc/deployex") $(stat -c %a "$T/etc/deployex/overrides.d")" \
+        "the modes of the overrides directory and its parent"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"; rc=$?
 assert_eq "0" "$rc" "the daemon's exit status after SIGTERM"

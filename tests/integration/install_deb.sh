@@ -23,6 +23,10 @@ flock -w 600 9 || fail "another install test holds /tmp/deployex-install-test.lo
 dpkg-query -W -f='${Status}' deployex 2>/dev/null | grep -q 'ok installed' &&
         skip "a deployex package is installed on this machine; not replacing it"
 
+# What dpkg finds already there keeps its mode: a leftover /etc/deployex (an earlier run,
+# a daemon started without overrides_path) would make this test check that instead.
+[ -e /etc/deployex ] && fail "/etc/deployex exists before the package is installed" \
+        "($(stat -c '%a %U:%G' /etc/deployex)); remove it, or find what made it"
 UNIT=/lib/systemd/system/deployex.service
 PORT=47960
 # dpkg waits for nobody: retry while another dpkg or apt holds its lock.

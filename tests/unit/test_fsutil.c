@@ -235,6 +235,25 @@ static void test_mkdir_p(void **state)
         buf_release(&file);
 }
 
+/* Parents of their own mode, the last component (also before a trailing slash) its own. */
+static void test_mkdir_p_parents(void **state)
+{
+        struct buf path = BUF_INIT;
+        mode_t old = umask(022);
+
+        (void)state;
+        at(&path, "etc/deployex/overrides.d/");
+        assert_int_equal(mkdir_p_parents(path.data, 0755, 0750), 0);
+        at(&path, "etc/deployex/overrides.d");
+        assert_int_equal(mode_of(path.data) & 0777, 0750);
+        at(&path, "etc/deployex");
+        assert_int_equal(mode_of(path.data) & 0777, 0755);
+        at(&path, "etc");
+        assert_int_equal(mode_of(path.data) & 0777, 0755);
+        umask(old);
+        buf_release(&path);
+}
+
 static void test_append_line(void **state)
 {
         struct buf path = BUF_INIT;
@@ -359,6 +378,7 @@ int main(void)
                 cmocka_unit_test(test_atomic_write_failure_keeps_old_file),
                 cmocka_unit_test(test_atomic_write_short_write_failure),
                 cmocka_unit_test(test_mkdir_p),
+                cmocka_unit_test(test_mkdir_p_parents),
                 cmocka_unit_test(test_append_line),
                 cmocka_unit_test(test_remove_tree),
                 cmocka_unit_test(test_fsync_dir_of),
