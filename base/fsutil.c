@@ -38,6 +38,19 @@ int write_all(int fd, const void *data, size_t len, size_t *ret_done)
         return r;
 }
 
+ssize_t fd_read_some(int fd, void *data, size_t len)
+{
+        for (;;) {
+                ssize_t n = read(fd, data, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return -EAGAIN;
+                return n < 0 ? 0 : n;
+        }
+}
+
 int fsync_dir_of(const char *path)
 {
         const char *slash = strrchr(path, '/');

@@ -67,6 +67,12 @@ int fd_read_all(int fd, size_t max_bytes, struct buf *out);
  * many bytes made it, also on failure.
  */
 int write_all(int fd, const void *data, size_t len, size_t *ret_done);
+/*
+ * One read of a non-blocking fd (a child's pipe), retried on EINTR: the
+ * bytes read (> 0), -EAGAIN when there is nothing yet, 0 at end of file or
+ * on a read error -- either way the caller is done with fd.
+ */
+ssize_t fd_read_some(int fd, void *data, size_t len);
 /* strerror() that also names FILE_ENOTREG and a refused symlink; r is -errno. */
 const char *file_strerror(int r);
 

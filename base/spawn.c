@@ -398,12 +398,7 @@ static void capture_read(struct capture *c, int i)
                 (void)write_all(c->copy[i], chunk, (size_t)n, NULL); /* a full log disk must not stop the command */
         if (c->tail_max == 0)
                 return;
-        buf_append(c->tail, chunk, (size_t)n);
-        if (c->tail->len > 2 * c->tail_max) {
-                memmove(c->tail->data, c->tail->data + c->tail->len - c->tail_max, c->tail_max);
-                c->tail->len = c->tail_max;
-                c->tail->data[c->tail->len] = '\0';
-        }
+        buf_append_tail(c->tail, chunk, (size_t)n, c->tail_max);
 }
 
 static int pidfd_open_(pid_t pid)
@@ -546,16 +541,11 @@ int spawn_stop(pid_t pid, uint64_t grace_ms, int *ret_wstatus)
         return spawn_wait(pid, 0, grace_ms, ret_wstatus);
 }
 
-int spawn_run(const struct spawn_opts *o, const struct spawn_run *run, struct spawn_result *ret)
+int spawn_start_piped(const struct spawn_opts *o, bool nonblock, pid_t *ret_pid, int ret_fds[2])
 {
         struct spawn_opts opts = *o;
-        struct capture c = { { -1, -1 }, { run->stdout_copy_fd, run->stderr_copy_fd },
-                             run->tail_max, NULL };
-        struct buf tail = BUF_INIT;
         int out[2] = { -1, -1 }, err[2] = { -1, -1 };
-        int st = 0, r;
-        bool timed_out = false;
-        pid_t pid = 0;
+        int r;
 
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
                 r = -errno;
@@ -563,30 +553,18 @@ int spawn_run(const struct spawn_opts *o, const struct spawn_run *run, struct sp
         }
         opts.stdout_fd = out[1];
         opts.stderr_fd = err[1];
-        r = spawn_start(&opts, &pid);
+        r = spawn_start(&opts, ret_pid);
         if (r < 0)
                 goto fail;
+        /* The child holds the write ends: EOF comes once it (and what it started) closed them. */
         close(out[1]);
         close(err[1]);
-        c.fd[0] = out[0];
-        c.fd[1] = err[0];
-        c.tail = &tail;
-        r = wait_child(pid, run->timeout_ms, run->grace_ms, &c, &st, &timed_out);
-        for (int i = 0; i < 2; i++)
-                if (c.fd[i] >= 0)
-                        close(c.fd[i]);
-        if (r < 0 && r != -ETIMEDOUT) {
-                buf_release(&tail);
-                return r;
+        if (nonblock) {
+                (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
+                (void)fcntl(err[0], F_SETFL, O_NONBLOCK);
         }
-        if (tail.len > run->tail_max) {
-                memmove(tail.data, tail.data + tail.len - run->tail_max, run->tail_max);
-                tail.len = run->tail_max;
-                tail.data[tail.len] = '\0';
-        }
-        ret->wstatus = st;
-        ret->timed_out = timed_out;
-        ret->tail = tail;
+        ret_fds[0] = out[0];
+        ret_fds[1] = err[0];
         return 0;
 fail:
         for (int i = 0; i < 2; i++) {
@@ -596,6 +574,34 @@ fail:
                         close(err[i]);
         }
         return r;
+}
+
+int spawn_run(const struct spawn_opts *o, const struct spawn_run *run, struct spawn_result *ret)
+{
+        struct capture c = { { -1, -1 }, { run->stdout_copy_fd, run->stderr_copy_fd },
+                             run->tail_max, NULL };
+        struct buf tail = BUF_INIT;
+        int st = 0, r;
+        bool timed_out = false;
+        pid_t pid = 0;
+
+        r = spawn_start_piped(o, false, &pid, c.fd);
+        if (r < 0)
+                return r;
+        c.tail = &tail;
+        r = wait_child(pid, run->timeout_ms, run->grace_ms, &c, &st, &timed_out);
+        for (int i = 0; i < 2; i++)
+                if (c.fd[i] >= 0)
+                        close(c.fd[i]);
+        if (r < 0 && r != -ETIMEDOUT) {
+                buf_release(&tail);
+                return r;
+        }
+        buf_keep_tail(&tail, run->tail_max);
+        ret->wstatus = st;
+        ret->timed_out = timed_out;
+        ret->tail = tail;
+        return 0;
 }
 
 void spawn_result_release(struct spawn_result *r)
@@ -614,4 +620,12 @@ void spawn_describe_status(int wstatus, bool timed_out, uint64_t timeout_ms, str
                            strsignal(WTERMSIG(wstatus)));
         else
                 buf_printf(out, "ended with wait status %d", wstatus);
+}
+
+void spawn_describe_stderr(const char *tail, size_t len, struct buf *out)
+{
+        size_t start, end = str_last_line(tail, len, &start);
+
+        if (end > start)
+                buf_printf(out, ": %.*s", (int)(end - start), tail + start);
 }

@@ -151,7 +151,17 @@ struct spawn_result {
 int spawn_run(const struct spawn_opts *o, const struct spawn_run *run, struct spawn_result *ret);
 void spawn_result_release(struct spawn_result *r);
 
+/*
+ * spawn_start() with the child's stdout and stderr on two new pipes
+ * (o->stdout_fd and o->stderr_fd are ignored): 0 with their read ends in
+ * ret_fds[0] and ret_fds[1] (O_CLOEXEC; O_NONBLOCK when nonblock, for an
+ * event loop), the caller's to read and close; -errno with nothing left open.
+ */
+int spawn_start_piped(const struct spawn_opts *o, bool nonblock, pid_t *ret_pid, int ret_fds[2]);
+
 /* "exited with status 3", "killed by signal 9 (Killed)", "timed out after 500 ms" into out. */
 void spawn_describe_status(int wstatus, bool timed_out, uint64_t timeout_ms, struct buf *out);
+/* Append ": LINE", the last non-empty line of a child's stderr tail (why it failed), if any. */
+void spawn_describe_stderr(const char *tail, size_t len, struct buf *out);
 
 #endif

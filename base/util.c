@@ -217,6 +217,35 @@ void buf_append(struct buf *b, const void *data, size_t len)
         b->data[b->len] = '\0';
 }
 
+void buf_keep_tail(struct buf *b, size_t max)
+{
+        if (b->len <= max)
+                return;
+        memmove(b->data, b->data + b->len - max, max);
+        b->len = max;
+        b->data[b->len] = '\0';
+}
+
+void buf_append_tail(struct buf *b, const void *data, size_t len, size_t max)
+{
+        buf_append(b, data, len);
+        if (b->len > 2 * max)
+                buf_keep_tail(b, max);
+}
+
+size_t str_last_line(const char *text, size_t len, size_t *ret_start)
+{
+        size_t start;
+
+        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+                len--;
+        start = len;
+        while (start && text[start - 1] != '\n')
+                start--;
+        *ret_start = start;
+        return len;
+}
+
 void buf_puts(struct buf *b, const char *s)
 {
         buf_append(b, s, strlen(s));

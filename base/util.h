@@ -56,6 +56,18 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/*
+ * A child's stderr kept as a tail: append, and once b holds twice max keep
+ * only its last max bytes (one move per max bytes, however long the stream).
+ */
+void buf_append_tail(struct buf *b, const void *data, size_t len, size_t max);
+/* Keep b's last max bytes. */
+void buf_keep_tail(struct buf *b, size_t max);
+/*
+ * The last non-empty line of text[0, len): [*ret_start, end), end returned,
+ * trailing newlines and spaces left out; start == end when there is none.
+ */
+size_t str_last_line(const char *text, size_t len, size_t *ret_start);
 
 /* Wall clock in milliseconds since the epoch (shell side only; the planner never calls it). */
 uint64_t time_now_ms(void);

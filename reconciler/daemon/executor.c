@@ -695,27 +695,12 @@ static void hot_fallback(struct runtime *rt, struct instance_rt *in, const char 
         buf_release(&reason);
 }
 
-/* The last line of a job's stderr: [*ret_start, *ret_end). */
-static void last_line(const struct job *j, size_t *ret_start, size_t *ret_end)
-{
-        const char *text = j->err_buf.data;
-        size_t len = j->err_buf.len, start;
-
-        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-                len--;
-        start = len;
-        while (start && text[start - 1] != '\n')
-                start--;
-        *ret_start = start;
-        *ret_end = len;
-}
-
 /* The hook's last stderr line is "STAGE: why" when it answered nil, err, stage. */
 static bool stage_is(const struct job *j, const char *stage)
 {
-        size_t start, end, n = strlen(stage);
+        size_t n = strlen(stage), start;
+        size_t end = str_last_line(j->err_buf.data, j->err_buf.len, &start);
 
-        last_line(j, &start, &end);
         return end - start > n + 1 && strncmp(j->err_buf.data + start, stage, n) == 0 &&
                j->err_buf.data[start + n] == ':';
 }
@@ -723,9 +708,8 @@ static bool stage_is(const struct job *j, const char *stage)
 /* Why a hook job failed: its answer alone when it answered (exit 1), else how the job ended. */
 static void hook_failure(const struct job *j, struct buf *out)
 {
-        size_t start, end;
+        size_t start, end = str_last_line(j->err_buf.data, j->err_buf.len, &start);
 
-        last_line(j, &start, &end);
         if (!j->timed_out && WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 1 && end > start) {
                 buf_reset(out);
                 buf_printf(out, "%.*s", (int)(end - start), j->err_buf.data + start);

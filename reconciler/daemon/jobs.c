@@ -3,7 +3,6 @@
  * the callback runs once the child exited and both pipes reached EOF.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "reconciler/daemon/jobs.h"
 #include "state/host_fault.h"
+#include "base/fsutil.h"
 #include "base/log.h"
 #include "base/spawn.h"
 #include "base/banned.h"
@@ -23,15 +23,6 @@
 
 static void job_maybe_finish(struct jobs *js, struct job *j);
 
-static void close_pipe(struct jobs *js, struct loop_fd *lfd)
-{
-        if (lfd->fd < 0)
-                return;
-        loop_unwatch(js->loop, lfd);
-        close(lfd->fd);
-        lfd->fd = -1;
-}
-
 static void on_pipe(struct loop_fd *lfd, uint32_t events)
 {
         struct job *j = lfd->owner;
@@ -40,28 +31,15 @@ static void on_pipe(struct loop_fd *lfd, uint32_t events)
         ssize_t n;
 
         (void)events;
-        for (;;) {
-                n = read(lfd->fd, chunk, sizeof(chunk));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
-                        return;
-                if (n <= 0)
-                        break;
-                if (is_out) {
-                        if (j->out_buf.len + (size_t)n <= JOB_OUT_MAX)
-                                buf_append(&j->out_buf, chunk, (size_t)n);
-                } else {
-                        buf_append(&j->err_buf, chunk, (size_t)n);
-                        if (j->err_buf.len > 2 * JOB_ERR_TAIL) {
-                                size_t cut = j->err_buf.len - JOB_ERR_TAIL;
-                                memmove(j->err_buf.data, j->err_buf.data + cut, JOB_ERR_TAIL);
-                                j->err_buf.len = JOB_ERR_TAIL;
-                                j->err_buf.data[j->err_buf.len] = '\0';
-                        }
-                }
+        while ((n = fd_read_some(lfd->fd, chunk, sizeof(chunk))) > 0) {
+                if (!is_out)
+                        buf_append_tail(&j->err_buf, chunk, (size_t)n, JOB_ERR_TAIL);
+                else if (j->out_buf.len + (size_t)n <= JOB_OUT_MAX)
+                        buf_append(&j->out_buf, chunk, (size_t)n);
         }
-        close_pipe(j->table, lfd);
+        if (n == -EAGAIN)
+                return;
+        loop_close(j->table->loop, lfd);
         job_maybe_finish(j->table, j);
 }
 
@@ -101,42 +79,22 @@ struct job *job_start_self(struct jobs *js, const char *what, const char *const 
 int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
                const char *const *argv)
 {
-        int out[2] = { -1, -1 }, err[2] = { -1, -1 };
         struct spawn_opts o;
-        int r;
+        int fds[2], r;
 
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-                r = -errno;
-                goto fail;
-        }
         memset(&o, 0, sizeof(o));
         o.argv = (char *const *)argv;
         o.stdin_fd = -1;
-        o.stdout_fd = out[1];
-        o.stderr_fd = err[1];
         /* A job must not outlive the daemon and race the work its successor redoes. */
         o.die_with_parent = true;
         o.ids = ids;
-        r = spawn_start(&o, &j->pid);
-        if (r < 0)
-                goto fail;
-        close(out[1]);
-        close(err[1]);
-        j->out.fd = out[0];
-        j->err.fd = err[0];
-        fcntl(out[0], F_SETFL, O_NONBLOCK);
-        fcntl(err[0], F_SETFL, O_NONBLOCK);
+        if ((r = spawn_start_piped(&o, true, &j->pid, fds)) < 0)
+                return r;
+        j->out.fd = fds[0];
+        j->err.fd = fds[1];
         loop_watch(js->loop, &j->out, EPOLLIN);
         loop_watch(js->loop, &j->err, EPOLLIN);
         return 0;
-fail:
-        for (int i = 0; i < 2; i++) {
-                if (out[i] >= 0)
-                        close(out[i]);
-                if (err[i] >= 0)
-                        close(err[i]);
-        }
-        return r;
 }
 
 struct job *job_start_as(struct jobs *js, const struct proc_ids *ids, const char *what,
@@ -283,21 +241,10 @@ bool job_ok(const struct job *j)
 
 void job_describe_failure(const struct job *j, struct buf *out)
 {
-        const char *text = j->err_buf.data;
-        size_t len = j->err_buf.len;
-
         buf_reset(out);
         if (j->timed_out)
                 buf_printf(out, "%s timed out", j->what);
         else
                 spawn_describe_status(j->wstatus, false, 0, out);
-        /* The last non-empty line of stderr says why. */
-        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-                len--;
-        if (len) {
-                size_t start = len;
-                while (start && text[start - 1] != '\n')
-                        start--;
-                buf_printf(out, ": %.*s", (int)(len - start), text + start);
-        }
+        spawn_describe_stderr(j->err_buf.data, j->err_buf.len, out);
 }

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "reconciler/daemon/loop.h"
 #include "base/log.h"
@@ -27,4 +28,13 @@ void loop_unwatch(struct loop *l, struct loop_fd *lfd)
 {
         if (lfd->fd >= 0 && l->epfd >= 0)
                 (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, lfd->fd, NULL);
+}
+
+void loop_close(struct loop *l, struct loop_fd *lfd)
+{
+        if (lfd->fd < 0)
+                return;
+        loop_unwatch(l, lfd);
+        close(lfd->fd);
+        lfd->fd = -1;
 }

@@ -32,6 +32,8 @@ struct loop {
 
 int loop_watch(struct loop *l, struct loop_fd *lfd, uint32_t events);
 void loop_unwatch(struct loop *l, struct loop_fd *lfd);
+/* Unwatch and close lfd's fd, leaving -1 there (nothing when it is -1 already). */
+void loop_close(struct loop *l, struct loop_fd *lfd);
 uint64_t loop_now(const struct loop *l);
 
 #endif

@@ -3,7 +3,6 @@
  * See workers.h.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "base/log.h"
 #include "base/spawn.h"
 #include "reconciler/core/backoff.h"
@@ -55,15 +55,6 @@ static void free_args(struct worker *w)
         }
 }
 
-static void close_pipe(struct daemon *d, struct loop_fd *lfd)
-{
-        if (lfd->fd < 0)
-                return;
-        loop_unwatch(&d->rt.loop, lfd);
-        close(lfd->fd);
-        lfd->fd = -1;
-}
-
 /* Hand every complete line to the owner; a runaway line is cut, never grown without bound. */
 static void take_lines(struct daemon *d, struct worker *w)
 {
@@ -95,38 +86,25 @@ static void on_pipe(struct loop_fd *lfd, uint32_t events)
         ssize_t n;
 
         (void)events;
-        for (;;) {
-                n = read(lfd->fd, chunk, sizeof(chunk));
-                if (n < 0 && errno == EINTR)
+        while ((n = fd_read_some(lfd->fd, chunk, sizeof(chunk))) > 0) {
+                if (!is_out) {
+                        buf_append_tail(&w->err_tail, chunk, (size_t)n, WORKER_ERR_TAIL);
                         continue;
-                if (n < 0 && errno == EAGAIN)
-                        return;
-                if (n <= 0)
-                        break;
-                if (is_out) {
-                        buf_append(&w->line, chunk, (size_t)n);
-                        take_lines(d, w);
-                } else {
-                        buf_append(&w->err_tail, chunk, (size_t)n);
-                        if (w->err_tail.len > 2 * WORKER_ERR_TAIL) {
-                                size_t cut = w->err_tail.len - WORKER_ERR_TAIL;
-                                memmove(w->err_tail.data, w->err_tail.data + cut, WORKER_ERR_TAIL);
-                                w->err_tail.len = WORKER_ERR_TAIL;
-                                w->err_tail.data[w->err_tail.len] = '\0';
-                        }
                 }
+                buf_append(&w->line, chunk, (size_t)n);
+                take_lines(d, w);
         }
-        close_pipe(d, lfd);
+        if (n != -EAGAIN)
+                loop_close(&d->rt.loop, lfd);
 }
 
 static int start(struct daemon *d, struct worker *w)
 {
-        int out[2] = { -1, -1 }, err[2] = { -1, -1 };
         const char *argv[WORKER_ARGS_MAX + 4];
         struct spawn_opts o;
         size_t n = 0;
         pid_t pid;
-        int r;
+        int fds[2], r;
 
         argv[n++] = d->cli_exe;
         /* The configuration the daemon runs, as its jobs get it. */
@@ -137,25 +115,15 @@ static int start(struct daemon *d, struct worker *w)
         for (size_t i = 0; w->args[i]; i++)
                 argv[n++] = w->args[i];
         argv[n] = NULL;
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-                r = -errno;
-                goto fail;
-        }
         memset(&o, 0, sizeof(o));
         o.argv = (char *const *)argv;
         o.stdin_fd = -1;
-        o.stdout_fd = out[1];
-        o.stderr_fd = err[1];
         o.die_with_parent = true; /* a daemon's successor starts its own */
-        r = spawn_start(&o, &pid);
+        r = spawn_start_piped(&o, true, &pid, fds);
         if (r < 0)
                 goto fail;
-        close(out[1]);
-        close(err[1]);
-        fcntl(out[0], F_SETFL, O_NONBLOCK);
-        fcntl(err[0], F_SETFL, O_NONBLOCK);
-        w->out = (struct loop_fd){ out[0], on_pipe, w };
-        w->err = (struct loop_fd){ err[0], on_pipe, w };
+        w->out = (struct loop_fd){ fds[0], on_pipe, w };
+        w->err = (struct loop_fd){ fds[1], on_pipe, w };
         loop_watch(&d->rt.loop, &w->out, EPOLLIN);
         loop_watch(&d->rt.loop, &w->err, EPOLLIN);
         buf_reset(&w->line);
@@ -166,12 +134,6 @@ static int start(struct daemon *d, struct worker *w)
         log_info("worker %s started, pid %d", w->name, (int)pid);
         return 0;
 fail:
-        for (int i = 0; i < 2; i++) {
-                if (out[i] >= 0)
-                        close(out[i]);
-                if (err[i] >= 0)
-                        close(err[i]);
-        }
         w->exits++;
         w->next_start_ms = daemon_now(d) +
                            backoff_delay_ms(WORKER_BACKOFF_INITIAL_MS, WORKER_BACKOFF_MAX_MS, w->exits);
@@ -255,8 +217,6 @@ bool worker_reap(struct daemon *d, pid_t pid, int wstatus)
 {
         struct buf why = BUF_INIT;
         struct worker *w;
-        const char *tail;
-        size_t len;
 
         for (w = d->workers; w && w->pid != pid; w = w->next)
                 ;
@@ -267,8 +227,8 @@ bool worker_reap(struct daemon *d, pid_t pid, int wstatus)
                 on_pipe(&w->out, EPOLLIN);
         if (w->err.fd >= 0)
                 on_pipe(&w->err, EPOLLIN);
-        close_pipe(d, &w->out);
-        close_pipe(d, &w->err);
+        loop_close(&d->rt.loop, &w->out);
+        loop_close(&d->rt.loop, &w->err);
         spawn_kill_group(pid, SIGKILL);
         w->pid = 0;
         if (w->killed) {
@@ -280,17 +240,7 @@ bool worker_reap(struct daemon *d, pid_t pid, int wstatus)
                 w->next_start_ms = daemon_now(d) + backoff_delay_ms(WORKER_BACKOFF_INITIAL_MS,
                                                                     WORKER_BACKOFF_MAX_MS, w->exits);
                 spawn_describe_status(wstatus, false, 0, &why);
-                /* The last non-empty line of stderr says why. */
-                tail = w->err_tail.data;
-                len = w->err_tail.len;
-                while (len && (tail[len - 1] == '\n' || tail[len - 1] == ' '))
-                        len--;
-                if (len) {
-                        size_t s = len;
-                        while (s && tail[s - 1] != '\n')
-                                s--;
-                        buf_printf(&why, ": %.*s", (int)(len - s), tail + s);
-                }
+                spawn_describe_stderr(w->err_tail.data, w->err_tail.len, &why);
                 log_warn("worker %s (pid %d) %s; restarting it in %llu ms", w->name, (int)pid,
                          why.data, (unsigned long long)(w->next_start_ms - daemon_now(d)));
         }
@@ -322,8 +272,8 @@ void workers_kill_all(struct daemon *d)
                 d->workers = w->next;
                 if (w->pid > 0)
                         spawn_kill_group(w->pid, SIGKILL);
-                close_pipe(d, &w->out);
-                close_pipe(d, &w->err);
+                loop_close(&d->rt.loop, &w->out);
+                loop_close(&d->rt.loop, &w->err);
                 free_args(w);
                 free(w->key);
                 buf_release(&w->line);

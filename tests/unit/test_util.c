@@ -135,6 +135,51 @@ struct u64_case {
         uint64_t v;
 };
 
+/* A stream kept as a tail: never more than twice max, always its last bytes, cut to max. */
+static void test_buf_append_tail(void **state)
+{
+        struct buf b = BUF_INIT;
+        char c;
+
+        (void)state;
+        for (int i = 0; i < 100; i++) {
+                c = (char)('a' + i % 26);
+                buf_append_tail(&b, &c, 1, 8);
+                assert_true(b.len <= 16);
+                assert_int_equal(b.data[b.len - 1], c);
+                assert_int_equal(b.data[b.len], '\0');
+        }
+        buf_keep_tail(&b, 8);
+        assert_string_equal(b.data, "opqrstuv");
+        assert_int_equal(b.len, 8);
+        buf_keep_tail(&b, 100); /* shorter than max: untouched */
+        assert_int_equal(b.len, 8);
+        buf_release(&b);
+}
+
+static void test_str_last_line_table(void **state)
+{
+        static const struct {
+                const char *text, *line;
+        } cases[] = {
+                { "", "" },
+                { "\n\n  \n", "" },
+                { "one", "one" },
+                { "one\ntwo\n", "two" },
+                { "one\ntwo \n\n ", "two" },
+                { "first\n\nlast line  \n", "last line" },
+        };
+
+        (void)state;
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                size_t start, end = str_last_line(cases[i].text, strlen(cases[i].text), &start);
+
+                assert_true(start <= end);
+                assert_int_equal(end - start, strlen(cases[i].line));
+                assert_memory_equal(cases[i].text + start, cases[i].line, end - start);
+        }
+}
+
 static void test_parse_u64_table(void **state)
 {
         static const struct u64_case cases[] = {
@@ -277,6 +322,8 @@ int main(void)
                 cmocka_unit_test(test_buf_printf_large),
                 cmocka_unit_test(test_str_helpers),
                 cmocka_unit_test(test_xgrow),
+                cmocka_unit_test(test_buf_append_tail),
+                cmocka_unit_test(test_str_last_line_table),
                 cmocka_unit_test(test_parse_u64_table),
                 cmocka_unit_test(test_parse_int_table),
                 cmocka_unit_test(test_time_parse_iso_table),
