@@ -10,10 +10,8 @@
  *       with STATE (waiting|deploying|ready|failed) and READY/TOTAL, abandon
  *       slot TAKEOVER (-1 = none) if its bytes still have FINGERPRINT (a
  *       stale slot 0 fails VERSION), write the verdict when STATE is failed
- *       (REASON), then print what it read, one line each:
- *         mine K
- *         verdict BY<TAB>REASON
- *         slot K STATE READY TOTAL BEAT FINGERPRINT AT_MS HOST
+ *       (REASON), then answer what it read (the daemon's view of every slot,
+ *       reconciler/jobs/answer.h)
  *
  * The files live on file://, s3:// or gs:// alike (buckets/fleet_store.h).
  */
@@ -26,6 +24,7 @@
 #include "buckets/fleet_store.h"
 #include "buckets/source.h"
 #include "reconciler/cmd/cli.h"
+#include "reconciler/jobs/answer.h"
 #include "state/desired.h"
 #include "state/fleet.h"
 #include "state/json.h"
@@ -44,21 +43,52 @@ static struct fleet_store *open_store(const struct config *c, const char *app, c
         return s;
 }
 
-static void print_view(const struct fleet_view *v, const uint64_t at[FLEET_SLOTS_MAX],
-                       const char *verdict_by)
+/* The job's answer (answer.h): what the daemon's fleet gate decides on. */
+static int answer_view(const struct fleet_view *v, const char *verdict_by)
 {
-        printf("mine %d\n", v->mine);
-        if (v->verdict_failed)
-                printf("verdict %s\t%s\n", verdict_by, v->verdict_reason);
+        struct buf out = BUF_INIT;
+        yajl_gen g = json_gen_new(&out);
+        char fp[17];
+        int r;
+
+        answer_gen_open(g);
+        yajl_gen_map_open(g);
+        json_gen_kv_int(g, "mine", v->mine);
+        json_gen_str(g, "verdict");
+        if (v->verdict_failed) {
+                yajl_gen_map_open(g);
+                json_gen_kv_str(g, "by", verdict_by);
+                json_gen_kv_str(g, "reason", v->verdict_reason);
+                yajl_gen_map_close(g);
+        } else {
+                yajl_gen_null(g);
+        }
+        json_gen_str(g, "slots");
+        yajl_gen_array_open(g);
         for (int k = 0; k < v->nslots; k++) {
                 const struct fleet_slot *s = &v->slots[k];
 
                 if (s->state == FLEET_SLOT_ABSENT)
                         continue;
-                printf("slot %d %s %d %d %" PRIu64 " %016" PRIx64 " %" PRIu64 " %s\n", k,
-                       fleet_slot_state_to_string(s->state), s->ready, s->total, s->beat,
-                       s->fingerprint, at[k], s->host);
+                yajl_gen_map_open(g);
+                json_gen_kv_int(g, "slot", k);
+                json_gen_kv_str(g, "state", fleet_slot_state_to_string(s->state));
+                json_gen_kv_int(g, "ready", s->ready);
+                json_gen_kv_int(g, "total", s->total);
+                json_gen_kv_int(g, "beat", (long long)s->beat);
+                /* Hex in a string: a 64-bit hash does not fit a JSON integer. */
+                snprintf(fp, sizeof(fp), "%016" PRIx64, s->fingerprint);
+                json_gen_kv_str(g, "fingerprint", fp);
+                json_gen_kv_str(g, "host", s->host);
+                yajl_gen_map_close(g);
         }
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        answer_gen_close(g);
+        yajl_gen_free(g);
+        r = answer_print(&out);
+        buf_release(&out);
+        return r;
 }
 
 /* The holder of slot 0 keeps the bucket tidy: old rollout folders go (docs/fleet.md). */
@@ -240,8 +270,7 @@ static int run_fleet(const struct cli *cli, int argc, char **argv)
                 goto out;
         }
         v.mine = cl.slot;
-        print_view(&v, at, verdict_by);
-        r = EXIT_OK;
+        r = answer_view(&v, verdict_by) < 0 ? EXIT_FAIL : EXIT_OK;
 out:
         fleet_store_free(store);
         config_release(&c);

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "reconciler/cmd/cli.h"
+#include "reconciler/jobs/answer.h"
 #include "reconciler/cmd/dist.h"
 #include "base/proc.h"
 #include "beam/beam.h"
@@ -325,6 +326,26 @@ static int probe_apps(const struct config *c, const struct app_config *const *ap
         return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
+/* One round's answer (reconciler/jobs/answer.h): {"round_ms", "open", "new"}. */
+static int answer_round(uint64_t took_ms, unsigned open, unsigned fresh)
+{
+        struct buf out = BUF_INIT;
+        yajl_gen g = json_gen_new(&out);
+        int r;
+
+        answer_gen_open(g);
+        yajl_gen_map_open(g);
+        json_gen_kv_int(g, "round_ms", (long long)took_ms);
+        json_gen_kv_int(g, "open", open);
+        json_gen_kv_int(g, "new", fresh);
+        yajl_gen_map_close(g);
+        answer_gen_close(g);
+        yajl_gen_free(g);
+        r = answer_print(&out);
+        buf_release(&out);
+        return r;
+}
+
 /*
  * --worker: probe every OTP_REFRESH_MS for as long as the daemon runs, on
  * connections kept between rounds (the daemon supervises this process,
@@ -351,9 +372,7 @@ static int otp_worker(const struct config *c, const struct app_config *const *ap
                         open += kept.v[i]->link.conn.fd >= 0;
                 }
                 /* For the daemon's debug log: what a round cost, and whether links were kept. */
-                printf("round %llu ms, %u open connections, %u new\n", (unsigned long long)took,
-                       open, after - before);
-                if (fflush(stdout) == EOF)
+                if (answer_round(took, open, after - before) < 0)
                         return EXIT_FAIL; /* the daemon is gone */
                 if (took < OTP_REFRESH_MS) {
                         struct timespec ts = { (time_t)((OTP_REFRESH_MS - took) / 1000),

@@ -41,6 +41,7 @@
 #include "state/json.h"
 #include "state/paths.h"
 #include "reconciler/daemon/workers.h"
+#include "reconciler/jobs/answer.h"
 #include "buckets/secrets.h"
 #include "base/spawn.h"
 #include "base/banned.h"
@@ -349,23 +350,24 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
  * state directory is watched); its lines say what the daemon must show. ---
  */
 
-static void poller_line(struct daemon *d, const char *line)
+/* {"app", "event", "version" | "error"}: the poller's answer (reconciler/jobs/answer.h). */
+static void poller_answer(struct daemon *d, yajl_val result)
 {
-        char name[APP_NAME_MAX + 1], what[16];
+        const char *name = answer_str(result, "app"), *event = answer_str(result, "event");
+        const char *error = answer_str(result, "error");
         struct app_rt *a;
-        int off = 0;
 
-        if (sscanf(line, "%32s %15s %n", name, what, &off) < 2 || !off) /* APP_NAME_MAX */
+        if (!name || !event || !(a = daemon_find_app(d, name)) || a->removed)
                 return;
-        if (!(a = daemon_find_app(d, name)) || a->removed)
-                return;
-        if (strcmp(what, "error") == 0) {
-                log_warn("app=%s: polling the source failed: %s", a->name, line + off);
+        if (strcmp(event, "error") == 0) {
+                if (!error)
+                        error = "no reason given";
+                log_warn("app=%s: polling the source failed: %s", a->name, error);
                 /* The same failure again changes nothing the planner sees. */
-                if (a->source_error && strcmp(a->source_error, line + off) == 0)
+                if (a->source_error && strcmp(a->source_error, error) == 0)
                         return;
                 free(a->source_error);
-                a->source_error = xstrdup(line + off);
+                a->source_error = xstrdup(error);
         } else {
                 free(a->source_error);
                 a->source_error = NULL;
@@ -399,7 +401,7 @@ static void pollers_tick(struct daemon *d)
                 return;
         }
         poller_key(d, &key);
-        worker_want(d, "poller", args, key.data, poller_line);
+        worker_want(d, "poller", args, key.data, poller_answer);
         buf_release(&key);
 }
 
@@ -422,10 +424,16 @@ static void otp_key(struct daemon *d, struct buf *key)
                         buf_printf(key, "%s:%d,", d->apps[i]->name, d->apps[i]->cfg->replicas);
 }
 
-static void otp_line(struct daemon *d, const char *line)
+/* {"round_ms", "open", "new"}: what a probe round cost, and whether links were kept. */
+static void otp_answer(struct daemon *d, yajl_val result)
 {
+        long long ms = 0, open = 0, fresh = 0;
+
         (void)d;
-        log_debug("otp probe: %s", line);
+        (void)answer_int(result, "round_ms", &ms);
+        (void)answer_int(result, "open", &open);
+        (void)answer_int(result, "new", &fresh);
+        log_debug("otp probe: round %lld ms, %lld open connections, %lld new", ms, open, fresh);
 }
 
 /*
@@ -444,7 +452,7 @@ static void otp_refresh(struct daemon *d)
                 return;
         }
         otp_key(d, &key);
-        worker_want(d, "otp", args, key.data, otp_line);
+        worker_want(d, "otp", args, key.data, otp_answer);
         explicit_bzero(key.data, key.len); /* it holds the cookie */
         buf_release(&key);
 }

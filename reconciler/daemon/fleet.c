@@ -13,6 +13,7 @@
  * the reason.  A failed verdict ghosts D here (the planner then rolls back and
  * never fetches it).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 
 #include "reconciler/daemon/daemon.h"
 #include "base/log.h"
+#include "reconciler/jobs/answer.h"
+#include "state/json.h"
 #include "state/fleet.h"
 #include "state/paths.h"
 #include "base/banned.h"
@@ -84,52 +87,76 @@ static void merge_slot(struct fleet_view *v, int k, const struct fleet_slot *s, 
         *old = n;
 }
 
-static void parse_output(struct app_rt *a, const char *out, uint64_t read_start, uint64_t now)
+/* One slot of the __fleet answer (answer.h) into *ret_k and *s: false when it is not one. */
+static bool answer_slot(yajl_val o, int *ret_k, struct fleet_slot *s)
+{
+        const char *st = answer_str(o, "state"), *host = answer_str(o, "host");
+        const char *fp = answer_str(o, "fingerprint");
+        long long k, ready, total, beat;
+        char *end;
+
+        memset(s, 0, sizeof(*s));
+        if (!answer_int(o, "slot", &k) || k < 0 || k >= FLEET_SLOTS_MAX ||
+            !answer_int(o, "ready", &ready) || !answer_int(o, "total", &total) ||
+            !answer_int(o, "beat", &beat) || !st || !host || !fp ||
+            fleet_slot_state_from_string(st, &s->state) < 0)
+                return false;
+        errno = 0;
+        s->fingerprint = strtoull(fp, &end, 16);
+        if (errno || end == fp || *end)
+                return false;
+        str_copy(s->host, sizeof(s->host), host);
+        s->ready = (int)ready;
+        s->total = (int)total;
+        s->beat = (uint64_t)beat;
+        *ret_k = (int)k;
+        return true;
+}
+
+static void take_answer(struct app_rt *a, yajl_val result, uint64_t read_start, uint64_t now)
 {
         struct fleet_view *v = &a->fleet.view;
         bool seen[FLEET_SLOTS_MAX] = { false };
-        const char *line = out;
+        yajl_val verdict = json_get(result, "verdict"), slots = json_get(result, "slots");
+        long long mine;
 
-        v->verdict_failed = false;
-        while (line && *line) {
-                const char *nl = strchr(line, '\n');
-                size_t len = nl ? (size_t)(nl - line) : strlen(line);
-                char l[512], st[16], host[FLEET_HOST_MAX + 1];
+        if (answer_int(result, "mine", &mine))
+                v->mine = (int)mine;
+        v->verdict_failed = YAJL_IS_OBJECT(verdict);
+        if (v->verdict_failed) {
+                const char *why = answer_str(verdict, "reason");
+
+                snprintf(v->verdict_reason, sizeof(v->verdict_reason), "%.190s", why ? why : "");
+        }
+        for (size_t i = 0; YAJL_IS_ARRAY(slots) && i < slots->u.array.len; i++) {
                 struct fleet_slot s;
-                unsigned long long beat, fp, at;
-                int k, ready, total;
+                int k;
 
-                if (len < sizeof(l)) {
-                        memcpy(l, line, len);
-                        l[len] = '\0';
-                        memset(&s, 0, sizeof(s));
-                        if (sscanf(l, "mine %d", &k) == 1) {
-                                v->mine = k;
-                        } else if (strncmp(l, "verdict ", 8) == 0) {
-                                const char *tab = strchr(l, '\t');
-                                v->verdict_failed = true;
-                                snprintf(v->verdict_reason, sizeof(v->verdict_reason), "%.190s",
-                                         tab ? tab + 1 : l + 8);
-                        } else if (sscanf(l, "slot %d %15s %d %d %llu %llx %llu %63s", &k, st,
-                                          &ready, &total, &beat, &fp, &at, host) == 8 &&
-                                   k >= 0 && k < FLEET_SLOTS_MAX &&
-                                   fleet_slot_state_from_string(st, &s.state) == 0) {
-                                str_copy(s.host, sizeof(s.host), host);
-                                s.ready = ready;
-                                s.total = total;
-                                s.beat = beat;
-                                s.fingerprint = fp;
-                                merge_slot(v, k, &s, read_start, now);
-                                seen[k] = true;
-                                if (k + 1 > v->nslots)
-                                        v->nslots = k + 1;
-                        }
-                }
-                line = nl ? nl + 1 : NULL;
+                if (!answer_slot(slots->u.array.values[i], &k, &s))
+                        continue;
+                merge_slot(v, k, &s, read_start, now);
+                seen[k] = true;
+                if (k + 1 > v->nslots)
+                        v->nslots = k + 1;
         }
         for (int k = 0; k < v->nslots; k++)
                 if (!seen[k])
                         memset(&v->slots[k], 0, sizeof(v->slots[k]));
+}
+
+/* The answer of the job about the version still rolling out; one about an older one is dropped. */
+static void parse_answer(struct app_rt *a, const struct job *j, uint64_t read_start, uint64_t now)
+{
+        struct buf err = BUF_INIT;
+        yajl_val tree, result;
+
+        if (answer_parse(j->out_buf.data, j->out_buf.len, "fleet job", &tree, &result, &err) < 0) {
+                log_warn("app=%s: fleet: %s", a->name, err.data);
+                buf_release(&err);
+                return;
+        }
+        take_answer(a, result, read_start, now);
+        yajl_tree_free(tree);
 }
 
 static void fleet_done(struct jobs *js, struct job *j)
@@ -159,8 +186,7 @@ static void fleet_done(struct jobs *js, struct job *j)
                            a->fleet.version) == 0 &&
                     strlen(j->what) > strlen(a->fleet.version) &&
                     j->what[strlen(j->what) - strlen(a->fleet.version) - 1] == ' ')
-                        parse_output(a, j->out_buf.data ? j->out_buf.data : "", a->fleet.job_started_ms,
-                                     time_mono_ms());
+                        parse_answer(a, j, a->fleet.job_started_ms, time_mono_ms());
         }
         a->fleet.next_job_ms = daemon_now(d) + interval;
         d->rt.loop.dirty = true;

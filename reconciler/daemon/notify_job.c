@@ -3,11 +3,13 @@
  * daemon runs `deployex __notify` (jobs/notify.c) one at a time, NOTIFY_JOB_MS
  * after the last one ended: it queues events from the state files, delivers
  * due webhooks and checks the watchdogs -- network and thresholds out of the
- * loop.  What the job printed (deliveries, watchdog crossings) is logged.
+ * loop.  What the job answered (deliveries, watchdog crossings) is logged.
  */
 #include <string.h>
 
 #include "reconciler/daemon/daemon.h"
+#include "reconciler/jobs/answer.h"
+#include "state/json.h"
 #include "base/log.h"
 #include "base/banned.h"
 
@@ -25,20 +27,33 @@ static bool wanted(const struct config *c)
         return false;
 }
 
+/* One line per delivery, failure or watchdog crossing: also from a job that then failed. */
+static void log_answer(const struct job *j)
+{
+        struct buf err = BUF_INIT;
+        yajl_val tree, result, lines;
+
+        if (j->out_buf.len == 0)
+                return; /* it failed before answering: its failure says why */
+        if (answer_parse(j->out_buf.data, j->out_buf.len, "notify job", &tree, &result, &err) < 0) {
+                log_warn("%s", err.data);
+                buf_release(&err);
+                return;
+        }
+        lines = json_get(result, "lines");
+        for (size_t i = 0; YAJL_IS_ARRAY(lines) && i < lines->u.array.len; i++)
+                if (YAJL_IS_STRING(lines->u.array.values[i]))
+                        log_info("%s", lines->u.array.values[i]->u.string);
+        yajl_tree_free(tree);
+}
+
 static void notify_done(struct jobs *js, struct job *j)
 {
         struct daemon *d = daemon_of_jobs(js);
         struct buf why = BUF_INIT;
 
         d->notify_job = false;
-        /* One line per delivery, failure or watchdog crossing. */
-        for (const char *p = j->out_buf.data; *p;) {
-                size_t n = strcspn(p, "\n");
-
-                if (n > 0)
-                        log_info("%.*s", (int)n, p);
-                p += n + (p[n] == '\n');
-        }
+        log_answer(j);
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
                 log_warn("the notify job failed: %s", why.data);

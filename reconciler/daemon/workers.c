@@ -16,6 +16,7 @@
 #include "reconciler/core/backoff.h"
 #include "reconciler/daemon/daemon.h"
 #include "reconciler/daemon/workers.h"
+#include "reconciler/jobs/answer.h"
 #include "base/banned.h"
 
 #define WORKER_ARGS_MAX 16
@@ -28,7 +29,7 @@ struct worker {
         char name[32];                  /* "poller", "otp": for logs */
         char *args[WORKER_ARGS_MAX + 1];
         char *key;                      /* what the running one was started for */
-        worker_line_fn on_line;
+        worker_answer_fn on_answer;
         pid_t pid;                      /* 0: not running */
         struct loop_fd out, err;        /* fd -1 when closed */
         struct buf line;                /* stdout not yet ended by '\n' */
@@ -55,6 +56,22 @@ static void free_args(struct worker *w)
         }
 }
 
+/* One line, one answer: its VALUE to the owner. */
+static void take_answer(struct daemon *d, struct worker *w, const char *line, size_t len)
+{
+        struct buf err = BUF_INIT;
+        yajl_val tree, result;
+
+        if (answer_parse(line, len, w->name, &tree, &result, &err) < 0) {
+                log_warn("worker %s: %s", w->name, err.data);
+                buf_release(&err);
+                return;
+        }
+        if (w->on_answer)
+                w->on_answer(d, result);
+        yajl_tree_free(tree);
+}
+
 /* Hand every complete line to the owner; a runaway line is cut, never grown without bound. */
 static void take_lines(struct daemon *d, struct worker *w)
 {
@@ -62,9 +79,7 @@ static void take_lines(struct daemon *d, struct worker *w)
         size_t used;
 
         while ((nl = memchr(start, '\n', w->line.len - (size_t)(start - w->line.data)))) {
-                *nl = '\0';
-                if (w->on_line)
-                        w->on_line(d, start);
+                take_answer(d, w, start, (size_t)(nl - start));
                 start = nl + 1;
         }
         used = (size_t)(start - w->line.data);
@@ -161,7 +176,7 @@ static bool same_args(struct worker *w, const char *const *args)
 }
 
 void worker_want(struct daemon *d, const char *name, const char *const *args, const char *key,
-                 worker_line_fn on_line)
+                 worker_answer_fn on_answer)
 {
         struct worker *w = find(d, name);
 
@@ -176,7 +191,7 @@ void worker_want(struct daemon *d, const char *name, const char *const *args, co
                 d->workers = w;
         }
         w->wanted = true;
-        w->on_line = on_line;
+        w->on_answer = on_answer;
         if (!w->key || strcmp(w->key, key) != 0 || !same_args(w, args)) {
                 if (w->pid > 0) {
                         log_info("worker %s: its settings changed; restarting it", w->name);

@@ -9,8 +9,9 @@
  * It is supervised like an instance: when it exits without being asked,
  * the reason (status and last stderr line) is logged and it is started again
  * after min(1 s * 2^(k-1), 60 s), k counting exits in a row; k resets once
- * a run lasted WORKER_STABLE_MS.  Its stdout is read line by line and each
- * line handed to the owner's callback; stderr's tail explains a death.
+ * a run lasted WORKER_STABLE_MS.  Its stdout is read line by line, each
+ * line one answer (reconciler/jobs/answer.h) whose VALUE is handed to the
+ * owner's callback; stderr's tail explains a death.
  *
  * worker_want() is called on every reconcile pass with the worker's
  * arguments and a key naming what it was started for (the settings it
@@ -23,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <yajl/yajl_tree.h>
 
 #define WORKER_BACKOFF_INITIAL_MS 1000
 #define WORKER_BACKOFF_MAX_MS 60000
@@ -30,11 +32,12 @@
 
 struct daemon;
 struct worker;
-typedef void (*worker_line_fn)(struct daemon *d, const char *line);
+/* result: the VALUE of one answer, valid during the call. */
+typedef void (*worker_answer_fn)(struct daemon *d, yajl_val result);
 
 /* Keep worker name running with args (NULL-terminated) for key; start it when due. */
 void worker_want(struct daemon *d, const char *name, const char *const *args, const char *key,
-                 worker_line_fn on_line);
+                 worker_answer_fn on_answer);
 /* Stop worker name (SIGKILL to its group) and do not restart it. */
 void worker_unwant(struct daemon *d, const char *name);
 /* The pid of worker name, 0 when none runs (tests, status). */

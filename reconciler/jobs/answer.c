@@ -1,11 +1,14 @@
 /*
- * answer: {"result": VALUE}, written by a hook job, read by the daemon
+ * answer: {"result": VALUE}, written by a job, read by the daemon
  * (answer.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reconciler/jobs/answer.h"
+#include "base/fsutil.h"
 #include "state/json.h"
 #include "base/banned.h"
 
@@ -37,6 +40,17 @@ void answer_gen_close(yajl_gen g)
         yajl_gen_map_close(g);
 }
 
+int answer_print(const struct buf *out)
+{
+        int r;
+
+        /* Whatever stdio still holds goes first: the answer is the last line. */
+        if (fflush(stdout) == EOF)
+                return -EPIPE;
+        r = write_all(STDOUT_FILENO, out->data, out->len, NULL);
+        return r < 0 ? r : write_all(STDOUT_FILENO, "\n", 1, NULL);
+}
+
 int answer_parse(const char *text, size_t len, const char *what, yajl_val *ret_tree,
                  yajl_val *ret_result, struct buf *err)
 {
@@ -58,4 +72,21 @@ int answer_parse(const char *text, size_t len, const char *what, yajl_val *ret_t
 bool answer_is(yajl_val result, const char *value)
 {
         return YAJL_IS_STRING(result) && strcmp(result->u.string, value) == 0;
+}
+
+const char *answer_str(yajl_val obj, const char *key)
+{
+        yajl_val v = json_get(obj, key);
+
+        return YAJL_IS_STRING(v) ? v->u.string : NULL;
+}
+
+bool answer_int(yajl_val obj, const char *key, long long *ret)
+{
+        yajl_val v = json_get(obj, key);
+
+        if (!YAJL_IS_INTEGER(v))
+                return false;
+        *ret = YAJL_GET_INTEGER(v);
+        return true;
 }

@@ -1,14 +1,31 @@
 /*
- * answer: the one format of a hook job's answer (`__hook`, jobs.c), written
- * by the job and read by the daemon (supervisor.c, executor.c).
+ * answer: the one format of a job's answer, written by the job (a hidden
+ * command the daemon runs, reconciler/jobs, __fleet in cmd/rollout.c, __otp
+ * in cmd/rpc.c) and read by the daemon:
  *
- *     {"result": VALUE}            on stdout, one line, exit status 0
+ *     {"result": VALUE}            on stdout, one line
  *
- * VALUE is what the hook function answered: true for the hooks that only
- * succeed or fail (preflight, pre_commands, hot_upgrade, health), "hot" or
- * "full" for upgrade_kind, {"argv": [...], "envp": [...], "cwd": "..."} for
- * start.  A failure is no answer: a non-zero exit status and the reason on
- * the last line of stderr ("STAGE: why" when the hook named its stage).
+ * A job answers once, as it ends with exit status 0; a worker (the daemon's
+ * long-lived children, workers.h) answers once per event, a line each.
+ * VALUE, per job:
+ *
+ *   __hook      what the hook function answered: true for the hooks that
+ *               only succeed or fail (preflight, pre_commands, hot_upgrade,
+ *               health), "hot" or "full" for upgrade_kind,
+ *               {"argv": [...], "envp": [...], "cwd": "..."} for start
+ *   __ready     "ready"
+ *   __fleet     {"mine": K, "verdict": null | {"by": HOST, "reason": WHY},
+ *                "slots": [{"slot": K, "state": STATE, "ready": N, "total": N,
+ *                           "beat": N, "fingerprint": "HEX16", "host": HOST}]}
+ *   __notify    {"lines": [LINE, ...]}: what to log (deliveries, failures,
+ *               watchdog crossings); the one job that answers even when it
+ *               then fails, since what it delivered was delivered
+ *   __poller    {"app": APP, "event": "ok" | "changed", "version": V} or
+ *               {"app": APP, "event": "error", "error": WHY}
+ *   __otp --worker  {"round_ms": N, "open": N, "new": N}
+ *
+ * A failure is no answer: a non-zero exit status and the reason on the last
+ * line of stderr ("STAGE: why" when a hook named its stage).
  *
  * The daemon parses every answer with answer_parse(); nothing looks into a
  * job's stdout by other means.
@@ -26,6 +43,7 @@
 
 #define ANSWER_HOT "hot"
 #define ANSWER_FULL "full"
+#define ANSWER_READY "ready"
 
 /* The job's side: {"result": true} or {"result": "VALUE"} into out. */
 void answer_true(struct buf *out);
@@ -33,15 +51,26 @@ void answer_string(struct buf *out, const char *value);
 /* For a structured VALUE: opens {"result": ; the caller generates VALUE, then answer_gen_close. */
 void answer_gen_open(yajl_gen g);
 void answer_gen_close(yajl_gen g);
+/*
+ * The answer in out and its newline to stdout, at once (a worker's daemon
+ * reads it while the worker lives on): 0, or -errno when the daemon stopped
+ * reading.
+ */
+int answer_print(const struct buf *out);
 
 /*
- * The daemon's side: the answer in text (a job's stdout) of the job `what`.
- * 0 with *ret_tree (free with yajl_tree_free) and *ret_result (inside it), or
- * -EINVAL with why in err ("WHAT: the answer is not ...").
+ * The daemon's side: the answer in text (a job's stdout, or one line of a
+ * worker's) of the job `what`.  0 with *ret_tree (free with yajl_tree_free)
+ * and *ret_result (inside it), or -EINVAL with why in err ("WHAT: the answer
+ * is not ...").
  */
 int answer_parse(const char *text, size_t len, const char *what, yajl_val *ret_tree,
                  yajl_val *ret_result, struct buf *err);
 /* true when result is the string value. */
 bool answer_is(yajl_val result, const char *value);
+/* The member key of an object VALUE when it is a string, else NULL. */
+const char *answer_str(yajl_val obj, const char *key);
+/* The member key of an object VALUE into *ret when it is an integer: true; else false. */
+bool answer_int(yajl_val obj, const char *key, long long *ret);
 
 #endif

@@ -20,6 +20,9 @@
  * not announced.  The cursor is saved after the events are queued, and a
  * queued event is never queued twice (its id names its file), so a crash in
  * between delivers each event at least once, with the same id.
+ *
+ * Its answer (answer.h) is the lines the daemon logs: one per delivery,
+ * failure or watchdog crossing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@
 
 #include "reconciler/shared/actions.h"
 #include "reconciler/cmd/cli.h"
+#include "reconciler/jobs/answer.h"
 #include "base/proc.h"
 #include "beam/otp.h"
 #include "buckets/aws_sigv4.h"
@@ -380,6 +384,35 @@ static void instance_events(const struct config *c, const struct app_config *app
         buf_release(&wd);
 }
 
+/* The lines of log, one answer (answer.h); also when the job then fails: they happened. */
+static void answer_lines(const struct buf *log)
+{
+        struct buf out = BUF_INIT;
+        yajl_gen g = json_gen_new(&out);
+
+        answer_gen_open(g);
+        yajl_gen_map_open(g);
+        json_gen_str(g, "lines");
+        yajl_gen_array_open(g);
+        for (const char *p = log->data; *p;) {
+                size_t n = strcspn(p, "\n");
+
+                if (n > 0) {
+                        char *line = xstrndup(p, n);
+
+                        json_gen_str(g, line); /* a receiver's bytes that are not UTF-8 get a '?' */
+                        free(line);
+                }
+                p += n + (p[n] == '\n');
+        }
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        answer_gen_close(g);
+        yajl_gen_free(g);
+        (void)answer_print(&out); /* a daemon that stopped reading has no log to write them to */
+        buf_release(&out);
+}
+
 static int run_x_notify(const struct cli *cli, int argc, char **argv)
 {
         struct buf path = BUF_INIT, err = BUF_INIT, out = BUF_INIT, log = BUF_INIT;
@@ -430,7 +463,7 @@ static int run_x_notify(const struct cli *cli, int argc, char **argv)
                 fprintf(stderr, "deployex: cannot write '%s': %s\n", path.data, strerror(-r));
         if (c.nnotify > 0)
                 webhook_deliver_due(&c, time_now_ms(), &sent, &failed, &log);
-        fputs(log.data, stdout);
+        answer_lines(&log);
         config_release(&c);
         buf_release(&path);
         buf_release(&err);

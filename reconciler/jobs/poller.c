@@ -16,11 +16,12 @@
  * backoff while its polls fail (reconciler/core/poll.h).  A poll rewrites
  * state/{app}/desired.json when current.json changed (the daemon watches
  * that directory) and counts itself in state/{app}/source.json (metrics).
- * What the daemon must know besides goes to stdout, one line per event:
+ * What the daemon must know besides goes to stdout, one answer
+ * (reconciler/jobs/answer.h) per event, {"app", "event", ...}:
  *
- *     APP ok VERSION      the first good poll, and the first after a failure
- *     APP changed VERSION desired.json was rewritten
- *     APP error REASON    a poll failed (every time: the daemon logs it)
+ *     ok, "version"      the first good poll, and the first after a failure
+ *     changed, "version" desired.json was rewritten
+ *     error, "error"     a poll failed (every time: the daemon logs it)
  *
  * An unchanged poll after a good one writes no line, so the daemon is not
  * woken for it.
@@ -40,7 +41,9 @@
 #include "buckets/source_stats.h"
 #include "reconciler/cmd/cli.h"
 #include "reconciler/core/poll.h"
+#include "reconciler/jobs/answer.h"
 #include "state/desired.h"
+#include "state/json.h"
 #include "base/banned.h"
 
 struct app_poll {
@@ -50,19 +53,29 @@ struct app_poll {
         bool reported;      /* an "ok" went out since the last failure */
 };
 
-/* One line to the daemon; a daemon that stopped reading is gone: so are we. */
-static void tell(const char *app, const char *what, const char *text)
+/* One answer to the daemon; a daemon that stopped reading is gone: so are we. */
+static void tell(const char *app, const char *event, const char *text)
 {
-        struct buf line = BUF_INIT;
+        struct buf out = BUF_INIT;
+        yajl_gen g = json_gen_new(&out);
+        char *one_line = xstrdup(text);
 
-        buf_printf(&line, "%s %s ", app, what);
-        /* One line per event: a reason with newlines in it would be two. */
-        for (const char *p = text; *p; p++)
-                buf_putc(&line, *p == '\n' || *p == '\r' ? ' ' : *p);
-        buf_putc(&line, '\n');
-        if (write_all(STDOUT_FILENO, line.data, line.len, NULL) < 0)
+        /* The daemon logs it as one line: a reason with newlines in it would be two. */
+        for (char *p = one_line; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                        *p = ' ';
+        answer_gen_open(g);
+        yajl_gen_map_open(g);
+        json_gen_kv_str(g, "app", app);
+        json_gen_kv_str(g, "event", event);
+        json_gen_kv_str(g, strcmp(event, "error") == 0 ? "error" : "version", one_line);
+        yajl_gen_map_close(g);
+        answer_gen_close(g);
+        yajl_gen_free(g);
+        if (answer_print(&out) < 0)
                 exit(EXIT_FAIL);
-        buf_release(&line);
+        free(one_line);
+        buf_release(&out);
 }
 
 static void poll_one(const struct config *c, struct source *src, struct app_poll *p)
