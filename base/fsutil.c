@@ -294,13 +294,18 @@ int remove_tree(const char *path)
 
 int file_open_read(const char *path, int flags, size_t *ret_size)
 {
+        return file_open_read_at(AT_FDCWD, path, flags, ret_size);
+}
+
+int file_open_read_at(int dirfd, const char *path, int flags, size_t *ret_size)
+{
         int oflags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
         struct stat st;
         int fd;
 
         if (!(flags & FILE_FOLLOW))
                 oflags |= O_NOFOLLOW;
-        fd = open(path, oflags);
+        fd = openat(dirfd, path, oflags);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0) {
@@ -318,8 +323,14 @@ int file_open_read(const char *path, int flags, size_t *ret_size)
         return fd;
 }
 
-/* Reads at most max_bytes + 1 so that "too large" is detected without trusting st_size. */
-static int read_fd(int fd, size_t max_bytes, struct buf *out)
+/*
+ * Reads at most max_bytes + 1 so that "too large" is detected without
+ * trusting st_size.  size is the file's st_size when known (else 0): a
+ * regular file read short at or past it is at its end, which saves the
+ * read that returns 0 (status reads a thousand records in a row).  /proc
+ * files say 0 and are read until a read returns 0.
+ */
+static int read_fd(int fd, size_t max_bytes, size_t size, struct buf *out)
 {
         char chunk[16384];
 
@@ -336,13 +347,15 @@ static int read_fd(int fd, size_t max_bytes, struct buf *out)
                 buf_append(out, chunk, (size_t)n);
                 if (out->len > max_bytes)
                         return -EFBIG;
+                if (size > 0 && (size_t)n < sizeof(chunk) && out->len >= size)
+                        return 0;
         }
 }
 
 int fd_read_all(int fd, size_t max_bytes, struct buf *out)
 {
         struct buf tmp = BUF_INIT;
-        int r = read_fd(fd, max_bytes, &tmp);
+        int r = read_fd(fd, max_bytes, 0, &tmp);
 
         if (r == 0) {
                 buf_release(out);
@@ -355,18 +368,23 @@ int fd_read_all(int fd, size_t max_bytes, struct buf *out)
 
 int file_read_all_flags(const char *path, int flags, size_t max_bytes, struct buf *out)
 {
+        return file_read_all_at(AT_FDCWD, path, flags, max_bytes, out);
+}
+
+int file_read_all_at(int dirfd, const char *path, int flags, size_t max_bytes, struct buf *out)
+{
         struct buf tmp = BUF_INIT;
         size_t size = 0;
         int fd, r;
 
-        fd = file_open_read(path, flags, &size);
+        fd = file_open_read_at(dirfd, path, flags, &size);
         if (fd < 0)
                 return fd;
         if (size > max_bytes) {
                 r = -EFBIG;
                 goto out;
         }
-        r = read_fd(fd, max_bytes, &tmp);
+        r = read_fd(fd, max_bytes, size, &tmp);
         if (r < 0)
                 goto out;
         buf_release(out);

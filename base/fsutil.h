@@ -58,6 +58,9 @@ int file_open_read(const char *path, int flags, size_t *ret_size);
 /* Read a whole regular file, refusing more than max_bytes (-EFBIG); out is replaced. */
 int file_read_all(const char *path, size_t max_bytes, struct buf *out);
 int file_read_all_flags(const char *path, int flags, size_t max_bytes, struct buf *out);
+/* The same relative to an open directory (openat: no walk of its path per file). */
+int file_open_read_at(int dirfd, const char *path, int flags, size_t *ret_size);
+int file_read_all_at(int dirfd, const char *path, int flags, size_t max_bytes, struct buf *out);
 /* The rest of an fd opened by file_open_read() (-EFBIG beyond max_bytes); out is replaced. */
 int fd_read_all(int fd, size_t max_bytes, struct buf *out);
 

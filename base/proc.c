@@ -1,5 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,35 +15,80 @@
 #include "state/paths.h"
 #include "base/banned.h"
 
-int proc_start_time(int pid, uint64_t *ret)
+int proc_dir_open(void)
 {
-        char path[64];
-        struct buf stat = BUF_INIT;
-        const char *p;
-        char state;
-        unsigned long long start;
-        int r;
+        int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        return fd >= 0 ? fd : AT_FDCWD;
+}
+
+/*
+ * Field 22 (starttime) of a /proc/PID/stat line, and -ENOENT for a zombie
+ * or a dead task (state Z or X) or a line that is not one.  comm (field 2)
+ * may hold spaces and parentheses: the fields restart after the last ')'.
+ */
+static int stat_start_time(const char *line, size_t len, uint64_t *ret)
+{
+        const char *p = memrchr(line, ')', len), *end = line + len;
+        unsigned long long start = 0;
+        int field = 2;
+
+        if (!p || end - p < 4 || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+                return -ENOENT;
+        for (p++; p < end && field < 22; p++)
+                if (*p == ' ')
+                        field++;
+        if (field != 22 || p >= end || *p < '0' || *p > '9')
+                return -ENOENT;
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+                if (start > (ULLONG_MAX - (unsigned)(*p - '0')) / 10)
+                        return -ENOENT;
+                start = start * 10 + (unsigned)(*p - '0');
+        }
+        *ret = start;
+        return 0;
+}
+
+int proc_start_time_at(int procfd, int pid, uint64_t *ret, uid_t *ret_uid)
+{
+        char path[32], line[4096];
+        struct stat st;
+        ssize_t n;
+        int fd, r;
 
         if (pid <= 0)
                 return -ENOENT;
-        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-        r = file_read_all(path, 4096, &stat);
-        if (r < 0)
-                goto out;
-        /* comm may hold spaces and parentheses: fields restart after the last ')'. */
-        p = strrchr(stat.data, ')');
-        r = -ENOENT;
-        if (!p || sscanf(p + 1, " %c", &state) != 1 || state == 'Z' || state == 'X')
-                goto out;
-        /* Field 3 is state; field 22 is starttime: skip fields 4..21. */
-        if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-                          "%*d %*d %llu", &start) != 1)
-                goto out;
-        *ret = start;
-        r = 0;
-out:
-        buf_release(&stat);
+        snprintf(path, sizeof(path), procfd == AT_FDCWD ? "/proc/%d/stat" : "%d/stat", pid);
+        fd = openat(procfd, path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /*
+         * The kernel makes the whole line at the first read and hands out as
+         * much as fits: a read shorter than the buffer is all of it (no second
+         * read to see the end).  A line that fills it is not one.
+         */
+        do
+                n = read(fd, line, sizeof(line));
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                r = -errno;
+        else if ((size_t)n >= sizeof(line))
+                r = -ENOENT;
+        else
+                r = stat_start_time(line, (size_t)n, ret);
+        if (r == 0 && ret_uid) {
+                if (fstat(fd, &st) == 0)
+                        *ret_uid = st.st_uid;
+                else
+                        r = -errno;
+        }
+        close(fd);
         return r;
+}
+
+int proc_start_time(int pid, uint64_t *ret)
+{
+        return proc_start_time_at(AT_FDCWD, pid, ret, NULL);
 }
 
 bool proc_is_same(int pid, uint64_t start_time)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "state/config.h"
 
@@ -20,6 +21,16 @@ int proc_share_dir(const char *env_var, const char *name, struct buf *ret);
 
 /* 0 and the start time, or -ENOENT when no such process (or a zombie). */
 int proc_start_time(int pid, uint64_t *ret);
+/*
+ * proc_start_time() with one openat() relative to procfd (an fd of /proc
+ * from proc_dir_open(), or AT_FDCWD) and one read(); ret_uid (may be NULL)
+ * gets the owner of the process (fstat of the same fd: every file of
+ * /proc/PID belongs to the uid /proc/PID does).  For the readers that look
+ * at a thousand processes in a row (status).
+ */
+int proc_start_time_at(int procfd, int pid, uint64_t *ret, uid_t *ret_uid);
+/* An O_PATH fd of /proc (close it), or AT_FDCWD when it cannot be opened. */
+int proc_dir_open(void);
 /*
  * The process pid is alive and started at start_time.  A start time of 0
  * (unknown) never matches: a pid alone could be anybody's by now.

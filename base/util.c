@@ -211,7 +211,9 @@ void buf_append(struct buf *b, const void *data, size_t len)
 {
         if (len == 0)
                 return;
-        buf_grow(b, len);
+        /* Most appends are small and fit (the JSON generator's tokens): no call then. */
+        if (b->cap == 0 || len >= b->cap - b->len)
+                buf_grow(b, len);
         memcpy(b->data + b->len, data, len);
         b->len += len;
         b->data[b->len] = '\0';

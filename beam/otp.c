@@ -13,6 +13,7 @@
 #include "beam/etf.h"
 #include "base/fsutil.h"
 #include "state/json.h"
+#include "state/json_arena.h"
 #include "base/banned.h"
 
 int otp_running_release(const char *buf, int index, char *ret, size_t n)
@@ -355,16 +356,20 @@ int otp_status_load(const char *path, struct otp_probe **ret, size_t *ret_n, str
 {
         yajl_val root = NULL, inst;
         struct otp_probe *list = NULL;
+        struct json_arena arena; /* one file of an entry per instance: no malloc per node */
         size_t n = 0;
         int r;
 
-        r = json_parse_file(path, JSON_MAX_BYTES, &root, err);
-        if (r < 0)
+        json_arena_init(&arena, NULL, 0);
+        r = json_parse_file_in(path, JSON_MAX_BYTES, &arena, &root, err);
+        if (r < 0) {
+                json_arena_release(&arena);
                 return r;
+        }
         inst = json_get(root, "instances");
         if (!inst || !YAJL_IS_OBJECT(inst)) {
                 buf_printf(err, "%s: instances: must be an object", path);
-                yajl_tree_free(root);
+                json_arena_release(&arena);
                 return -EINVAL;
         }
         list = xcalloc(inst->u.object.len + 1, sizeof(*list));
@@ -401,7 +406,7 @@ int otp_status_load(const char *path, struct otp_probe **ret, size_t *ret_n, str
                 }
                 n++;
         }
-        yajl_tree_free(root);
+        json_arena_release(&arena);
         *ret = list;
         *ret_n = n;
         return 0;

@@ -9,6 +9,7 @@
 #include "base/fsutil.h"
 #include "state/instance.h"
 #include "state/json.h"
+#include "state/json_arena.h"
 #include "state/paths.h"
 #include "state/record.h"
 
@@ -112,15 +113,21 @@ int instance_record_parse(const char *text, size_t len, const char *origin,
                           struct instance_record *ret, struct buf *err)
 {
         struct record_ctx c = RECORD_CTX(origin, err);
+        struct json_arena arena;
+        char mem[8192];
         struct instance_record r;
         char state[32] = "";
         uint64_t crashes = 0;
         yajl_val root = NULL;
         int e;
 
-        e = record_parse_root(&c, text, len, false, &root);
-        if (e < 0)
+        /* Status reads a record per instance: its tree on the stack, not a malloc per node. */
+        json_arena_init(&arena, mem, sizeof(mem));
+        e = record_parse_root_in(&c, text, len, false, &arena, &root);
+        if (e < 0) {
+                json_arena_release(&arena);
                 return e;
+        }
         instance_record_init(&r, 0);
         /*
          * The daemon's own file: unknown keys are left for a newer deployex and
@@ -172,7 +179,7 @@ int instance_record_parse(const char *text, size_t len, const char *origin,
                        UINT32_MAX, &crashes) > 0)
                 r.probation_crashes = (uint32_t)crashes;
         parse_last_error(&c, json_get(root, "last_error"), &r);
-        yajl_tree_free(root);
+        json_arena_release(&arena);
         if (c.nerr > 0)
                 return -EINVAL;
         *ret = r;
@@ -307,7 +314,7 @@ int instance_records_load_dir(const char *dir, struct instance_record **ret, siz
                 buf_reset(&path);
                 buf_printf(&path, "%s/%s", dir, de->d_name);
                 buf_reset(&text);
-                r = file_read_all(path.data, JSON_MAX_BYTES, &text);
+                r = file_read_all_at(dirfd(d), de->d_name, 0, JSON_MAX_BYTES, &text);
                 if (r == -ENOENT)
                         continue; /* removed since readdir (scale-down) */
                 c.origin = path.data;

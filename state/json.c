@@ -2,6 +2,7 @@
  * json: bounded parsing and a buf-backed generator on top of yajl.  See json.h.
  */
 #include "state/json.h"
+#include "state/json_arena.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +59,23 @@ static size_t json_depth(const char *text, size_t len, size_t limit)
                 i++;
         }
         return max;
+}
+
+/*
+ * Whether text holds more than limit '[' and '{' in all, strings included:
+ * when it does not, it cannot nest deeper, and json_depth() need not walk
+ * it byte by byte (status checks a thousand records in a row).
+ */
+static bool brackets_over(const char *text, size_t len, size_t limit)
+{
+        const char *end = text + len;
+        size_t n = 0;
+
+        for (const char *p = text; n <= limit && (p = memchr(p, '{', (size_t)(end - p))); p++)
+                n++;
+        for (const char *p = text; n <= limit && (p = memchr(p, '[', (size_t)(end - p))); p++)
+                n++;
+        return n > limit;
 }
 
 /* Line and column (1-based) of byte offset off. */
@@ -157,31 +175,45 @@ static const char *plain_reason(const char *text, size_t len, size_t off)
         return NULL;
 }
 
-int json_parse(const char *text, size_t len, const char *origin, yajl_val *ret, struct buf *err)
+int json_precheck(const char *text, size_t len, const char *origin, struct buf *err)
 {
-        char ebuf[512];
-        size_t depth, off, line, col;
-        char *copy = NULL;
-        yajl_val v;
-        int r = 0;
-
         if (len > JSON_MAX_BYTES) {
-                start_line(err);
-                buf_printf(err, "%s: larger than %d bytes (%zu)", origin, JSON_MAX_BYTES, len);
+                if (err) {
+                        start_line(err);
+                        buf_printf(err, "%s: larger than %d bytes (%zu)", origin, JSON_MAX_BYTES, len);
+                }
                 return -EFBIG;
         }
         /* yajl_tree_parse reads up to a NUL: an embedded one would hide the rest. */
         if (memchr(text, '\0', len)) {
-                start_line(err);
-                buf_printf(err, "%s: contains a NUL byte", origin);
+                if (err) {
+                        start_line(err);
+                        buf_printf(err, "%s: contains a NUL byte", origin);
+                }
                 return -EINVAL;
         }
-        depth = json_depth(text, len, JSON_MAX_DEPTH);
-        if (depth > JSON_MAX_DEPTH) {
-                start_line(err);
-                buf_printf(err, "%s: nested deeper than %d levels", origin, JSON_MAX_DEPTH);
+        if (brackets_over(text, len, JSON_MAX_DEPTH) &&
+            json_depth(text, len, JSON_MAX_DEPTH) > JSON_MAX_DEPTH) {
+                if (err) {
+                        start_line(err);
+                        buf_printf(err, "%s: nested deeper than %d levels", origin, JSON_MAX_DEPTH);
+                }
                 return -EINVAL;
         }
+        return 0;
+}
+
+int json_parse(const char *text, size_t len, const char *origin, yajl_val *ret, struct buf *err)
+{
+        char ebuf[512];
+        size_t off, line, col;
+        char *copy = NULL;
+        yajl_val v;
+        int r;
+
+        r = json_precheck(text, len, origin, err);
+        if (r < 0)
+                return r;
 
         copy = xmalloc(len + 1);
         memcpy(copy, text, len);
@@ -216,6 +248,12 @@ out:
 
 int json_parse_file(const char *path, size_t max_bytes, yajl_val *ret, struct buf *err)
 {
+        return json_parse_file_in(path, max_bytes, NULL, ret, err);
+}
+
+int json_parse_file_in(const char *path, size_t max_bytes, struct json_arena *arena, yajl_val *ret,
+                       struct buf *err)
+{
         struct buf text = BUF_INIT;
         int r;
 
@@ -232,7 +270,8 @@ int json_parse_file(const char *path, size_t max_bytes, yajl_val *ret, struct bu
                 buf_printf(err, "%s: cannot read: %s", path, file_strerror(r));
                 goto out;
         }
-        r = json_parse(text.data, text.len, path, ret, err);
+        r = arena ? json_parse_arena(text.data, text.len, path, arena, ret, err)
+                  : json_parse(text.data, text.len, path, ret, err);
 out:
         buf_release(&text);
         return r;
@@ -242,8 +281,9 @@ yajl_val json_get(yajl_val obj, const char *key)
 {
         if (!obj || !YAJL_IS_OBJECT(obj))
                 return NULL;
+        /* The first byte first: most keys differ there, and strcmp is a call. */
         for (size_t i = 0; i < obj->u.object.len; i++)
-                if (strcmp(obj->u.object.keys[i], key) == 0)
+                if (obj->u.object.keys[i][0] == key[0] && strcmp(obj->u.object.keys[i], key) == 0)
                         return obj->u.object.values[i];
         return NULL;
 }

@@ -27,6 +27,11 @@
  * (yajl_tree_free).
  */
 int json_parse(const char *text, size_t len, const char *origin, yajl_val *ret, struct buf *err);
+/*
+ * What json_parse() checks before yajl sees the text (size, NUL bytes,
+ * depth): 0, or its error code with "ORIGIN: ..." appended to err (if not NULL).
+ */
+int json_precheck(const char *text, size_t len, const char *origin, struct buf *err);
 
 /*
  * Read at most max_bytes of path and parse it.  -ENOENT (nothing appended to

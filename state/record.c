@@ -10,6 +10,7 @@
 #include "base/fsutil.h"
 #include "state/config.h"
 #include "state/record.h"
+#include "state/json_arena.h"
 
 #include "base/banned.h"
 
@@ -136,6 +137,10 @@ int record_check_text(struct record_ctx *c, const char *text, size_t len)
 {
         size_t i = 0;
 
+        /* Nearly every text has no "\u0000" anywhere: then none is in a string. */
+        if (!memmem(text, len, "\\u0000", 6))
+                return 0;
+
         /* Walk strings and comments as yajl does (it accepts comments). */
         while (i < len) {
                 if (text[i] == '"') {
@@ -200,17 +205,19 @@ int record_load(const char *path, int (*check)(const struct stat *st, struct buf
         return r;
 }
 
-int record_parse_root(struct record_ctx *c, const char *text, size_t len, bool want_array,
-                      yajl_val *ret)
+int record_parse_root_in(struct record_ctx *c, const char *text, size_t len, bool want_array,
+                         struct json_arena *arena, yajl_val *ret)
 {
         struct buf scratch = BUF_INIT; /* json_parse wants a buffer even when nobody reads it */
+        struct buf *err = c->err ? c->err : &scratch;
         yajl_val root = NULL;
         int r;
 
         r = record_check_text(c, text, len);
         if (r < 0)
                 return r;
-        r = json_parse(text, len, c->origin, &root, c->err ? c->err : &scratch);
+        r = arena ? json_parse_arena(text, len, c->origin, arena, &root, err)
+                  : json_parse(text, len, c->origin, &root, err);
         buf_release(&scratch);
         if (r < 0) {
                 c->nerr++;
@@ -220,11 +227,18 @@ int record_parse_root(struct record_ctx *c, const char *text, size_t len, bool w
                 record_fail_got(c, "",
                                 want_array ? "must be a JSON array" : "must be a JSON object",
                                 root);
-                yajl_tree_free(root);
+                if (!arena)
+                        yajl_tree_free(root);
                 return -EINVAL;
         }
         *ret = root;
         return 0;
+}
+
+int record_parse_root(struct record_ctx *c, const char *text, size_t len, bool want_array,
+                      yajl_val *ret)
+{
+        return record_parse_root_in(c, text, len, want_array, NULL, ret);
 }
 
 /* Common handling of an absent or null value: 0 = nothing to store, 1 = go on. */

@@ -92,6 +92,10 @@ int record_load(const char *path, int (*check)(const struct stat *st, struct buf
 /* Parse text with json_parse() and require a top-level object (or array when want_array). */
 int record_parse_root(struct record_ctx *c, const char *text, size_t len, bool want_array,
                       yajl_val *ret);
+/* The same with the tree in arena (json_parse_arena; NULL: json_parse): never yajl_tree_free it. */
+struct json_arena;
+int record_parse_root_in(struct record_ctx *c, const char *text, size_t len, bool want_array,
+                         struct json_arena *arena, yajl_val *ret);
 
 /*
  * The value checks.  v is the value or NULL when the key is absent.  They

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reconciler/shared/app_view.h"
 #include "reconciler/cmd/cli.h"
@@ -29,6 +30,7 @@ struct status_frame {
         const char *only;
         bool json;
         bool colour;
+        int procfd; /* /proc (proc_dir_open), or AT_FDCWD */
 };
 
 static enum human_colour state_colour(const char *state)
@@ -84,15 +86,16 @@ static void print_app(struct buf *out, const struct status_frame *f, const struc
 {
         const struct desired *d = &v->desired;
         int count = app_view_instance_count(v), ready = 0;
+        /* Each process is looked at once: the ready count and the rows say the same. */
+        struct live *lives = xcalloc((size_t)count + 1, sizeof(*lives));
         struct otp_view ov;
         char text[96];
 
         for (int n = 1; n <= count; n++) {
                 const struct instance_record *r = app_view_record(v, n);
-                struct live l;
 
-                report_live_of(r, daemon_up, now, &l);
-                ready += l.pid && r && r->ready;
+                report_live_of(f->procfd, r, daemon_up, now, &lives[n]);
+                ready += lives[n].pid && r && r->ready;
         }
         buf_putc(out, '\n');
         human_paint(out, f->colour, HUMAN_BOLD, v->app->name);
@@ -138,8 +141,10 @@ static void print_app(struct buf *out, const struct status_frame *f, const struc
                         buf_puts(out, ": its turn");
                 buf_putc(out, '\n');
         }
-        if (count == 0)
+        if (count == 0) {
+                free(lives);
                 return;
+        }
         /* 99 columns with versions of up to 11 characters. */
         buf_printf(out, "  %-3s%-13s%-12s%-8s%-8s%-10s%-8s%-7s%s\n", "N", "STATE", "VERSION", "PID",
                    "UPTIME", "OTP", "CRASHES", "FORCED", "LAST DEPLOY");
@@ -147,10 +152,9 @@ static void print_app(struct buf *out, const struct status_frame *f, const struc
         for (int n = 1; n <= count; n++) {
                 const struct instance_record *r = app_view_record(v, n);
                 const struct otp_probe *probe = otp_status_find(ov.probes, ov.n, n);
+                const struct live l = lives[n];
                 const char *otp;
-                struct live l;
 
-                report_live_of(r, daemon_up, now, &l);
                 otp = otp_status_of(probe, daemon_up, l.pid, now);
                 buf_printf(out, "  %-3d", n);
                 cell(out, f->colour, state_colour(l.state), l.state, 13);
@@ -198,6 +202,7 @@ static void print_app(struct buf *out, const struct status_frame *f, const struc
                 }
         }
         otp_view_release(&ov);
+        free(lives);
 }
 
 /* One frame: the JSON document, or the header line and every app. */
@@ -302,6 +307,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                 fprintf(stderr, "deployex: %s\n", err.data);
         f.c = &c;
         f.src = src;
+        f.procfd = proc_dir_open();
         f.colour = !f.json && human_colour_wanted(stdout);
         r = EXIT_OK;
         if (watch) {
@@ -314,6 +320,8 @@ static int run(const struct cli *cli, int argc, char **argv)
                 render(&f, &out);
                 fwrite(out.data, 1, out.len, stdout);
         }
+        if (f.procfd >= 0)
+                close(f.procfd);
         source_free(src);
         config_release(&c);
         buf_release(&err);

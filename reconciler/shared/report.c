@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "reconciler/shared/app_view.h"
 #include "base/proc.h"
@@ -41,15 +42,20 @@ void otp_view_release(struct otp_view *v)
         v->n = 0;
 }
 
-void report_live_of(const struct instance_record *r, bool daemon_up, uint64_t now, struct live *l)
+void report_live_of(int procfd, const struct instance_record *r, bool daemon_up, uint64_t now,
+                    struct live *l)
 {
+        uint64_t start;
+
         memset(l, 0, sizeof(*l));
         l->state = "stopped";
         if (!r)
                 return;
         l->version = r->version[0] ? r->version : NULL;
         l->state = instance_state_to_string(r->state);
-        if (r->pid > 0 && proc_is_same(r->pid, r->proc_start_time)) {
+        /* A start time of 0 (unknown) never matches: a pid alone could be anybody's by now. */
+        if (r->pid > 0 && r->proc_start_time &&
+            proc_start_time_at(procfd, r->pid, &start, &l->uid) == 0 && start == r->proc_start_time) {
                 l->pid = r->pid;
                 l->uptime_ms = r->started_at_ms && now > r->started_at_ms ? now - r->started_at_ms : 0;
         } else if (r->pid > 0 || !daemon_up) {
@@ -71,23 +77,20 @@ struct user_names {
         char name[64];
 };
 
-static const char *instance_user(const struct app_config *app, pid_t pid, struct user_names *cache)
+static const char *instance_user(const struct app_config *app, const struct live *l,
+                                 struct user_names *cache)
 {
-        char proc[32], b[1024];
+        char b[1024];
         struct passwd pw, *res = NULL;
-        struct stat st;
 
-        if (pid <= 0)
+        if (l->pid <= 0)
                 return app->user;
-        snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
-        if (stat(proc, &st) < 0)
-                return app->user;
-        if (!cache->known || cache->uid != st.st_uid) {
-                if (getpwuid_r(st.st_uid, &pw, b, sizeof(b), &res) == 0 && res)
+        if (!cache->known || cache->uid != l->uid) {
+                if (getpwuid_r(l->uid, &pw, b, sizeof(b), &res) == 0 && res)
                         snprintf(cache->name, sizeof(cache->name), "%s", pw.pw_name);
                 else
-                        snprintf(cache->name, sizeof(cache->name), "%u", (unsigned)st.st_uid);
-                cache->uid = st.st_uid;
+                        snprintf(cache->name, sizeof(cache->name), "%u", (unsigned)l->uid);
+                cache->uid = l->uid;
                 cache->known = true;
         }
         return cache->name;
@@ -99,6 +102,7 @@ struct gen_ctx {
         uint64_t now;
         const char *host;       /* this host's short name, for node names */
         struct user_names users;
+        int procfd;             /* /proc, for a thousand /proc/PID/stat in a row */
 };
 
 /*
@@ -140,7 +144,7 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
         struct live l;
         char at[32];
 
-        report_live_of(r, daemon_up, now, &l);
+        report_live_of(x->procfd, r, daemon_up, now, &l);
         otp = otp_status_of(probe, daemon_up, l.pid, now);
         buf_printf(&node, "%s-%d@%s", app->name, n, x->host);
         yajl_gen_map_open(g);
@@ -168,7 +172,7 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
                         strcmp(otp, "connected") == 0 && probe->release[0] ? probe->release : NULL);
         /* Whether the node answered deployex over TLS distribution, when it answered lately. */
         json_gen_kv_bool(g, "tls", strcmp(otp, "connected") == 0 && probe->tls);
-        json_gen_kv_str(g, "user", instance_user(app, l.pid, &x->users));
+        json_gen_kv_str(g, "user", instance_user(app, &l, &x->users));
         json_gen_str(g, "last_deploy");
         if (r && r->has_last_deploy) {
                 time_format_iso(r->last_deploy_at_ms, at, sizeof(at));
@@ -338,6 +342,7 @@ void report_status_json(const struct config *c, struct source *src, const char *
         x.daemon_up = pid > 0;
         x.now = now;
         x.host = host.data;
+        x.procfd = proc_dir_open();
         for (size_t i = 0; i < c->napps; i++) {
                 struct app_view v;
 
@@ -348,6 +353,8 @@ void report_status_json(const struct config *c, struct source *src, const char *
                 app_view_release(&v);
         }
         buf_release(&host);
+        if (x.procfd >= 0)
+                close(x.procfd);
         yajl_gen_array_close(g);
         yajl_gen_map_close(g);
         yajl_gen_free(g);

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "beam/otp.h"
 #include "state/config.h"
@@ -43,8 +44,14 @@ struct live {
         const char *version;
         int pid;
         uint64_t uptime_ms;
+        uid_t uid; /* the owner of pid, when pid is set */
 };
-void report_live_of(const struct instance_record *r, bool daemon_up, uint64_t now, struct live *ret);
+/*
+ * What an instance is now: its record checked against its process, read
+ * relative to procfd (proc_dir_open() once per document, or AT_FDCWD).
+ */
+void report_live_of(int procfd, const struct instance_record *r, bool daemon_up, uint64_t now,
+                    struct live *ret);
 
 /* {"daemon": {...}, "apps": [...]}; only = one app's name or NULL for all. */
 void report_status_json(const struct config *c, struct source *src, const char *only,

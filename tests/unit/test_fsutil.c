@@ -368,6 +368,66 @@ static void test_file_read_refuses_non_regular(void **state)
         buf_release(&text);
 }
 
+/*
+ * A regular file is read whole at any size (the read that comes back short at
+ * its fstat size ends it), also relative to a directory fd; a /proc file
+ * (size 0) is read until a read returns 0.
+ */
+static void test_file_read_whole_and_at(void **state)
+{
+        static const size_t sizes[] = { 0, 1, 100, 16383, 16384, 16385, 32768, 50001 };
+        struct buf p = BUF_INIT, text = BUF_INIT, want = BUF_INIT;
+        char name[32];
+        int dirfd;
+
+        (void)state;
+        dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dirfd >= 0);
+        for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+                buf_reset(&want);
+                for (size_t i = 0; i < sizes[k]; i++)
+                        buf_putc(&want, (char)('a' + (i * 7 + k) % 26));
+                snprintf(name, sizeof(name), "whole-%zu", sizes[k]);
+                at(&p, name);
+                assert_int_equal(atomic_write_file(p.data, want.data, want.len), 0);
+                assert_int_equal(file_read_all(p.data, 100000, &text), 0);
+                assert_int_equal(text.len, want.len);
+                assert_memory_equal(text.data, want.data, want.len);
+                buf_reset(&text);
+                assert_int_equal(file_read_all_at(dirfd, name, 0, 100000, &text), 0);
+                assert_int_equal(text.len, want.len);
+                assert_memory_equal(text.data, want.data, want.len);
+                if (sizes[k] > 0)
+                        assert_int_equal(file_read_all_at(dirfd, name, 0, sizes[k] - 1, &text), -EFBIG);
+        }
+        /* The refusals hold relative to a directory too. */
+        at(&p, "at-link");
+        assert_int_equal(symlink("whole-1", p.data), 0);
+        assert_int_equal(file_read_all_at(dirfd, "at-link", 0, 16, &text), -ELOOP);
+        assert_int_equal(file_read_all_at(dirfd, "at-link", FILE_FOLLOW, 16, &text), 0);
+        assert_string_equal(text.data, "b"); /* whole-1: sizes[1] with k = 1 */
+        assert_int_equal(file_read_all_at(dirfd, "missing", 0, 16, &text), -ENOENT);
+        close(dirfd);
+
+        /* /proc/self/cmdline says size 0: read to the end all the same. */
+        {
+                char ref[4096];
+                size_t n;
+                FILE *f = fopen("/proc/self/cmdline", "r");
+
+                assert_non_null(f);
+                n = fread(ref, 1, sizeof(ref), f);
+                fclose(f);
+                assert_true(n > 0);
+                assert_int_equal(file_read_all("/proc/self/cmdline", 4096, &text), 0);
+                assert_int_equal(text.len, n);
+                assert_memory_equal(text.data, ref, n);
+        }
+        buf_release(&p);
+        buf_release(&text);
+        buf_release(&want);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -383,6 +443,7 @@ int main(void)
                 cmocka_unit_test(test_remove_tree),
                 cmocka_unit_test(test_fsync_dir_of),
                 cmocka_unit_test(test_file_read_refuses_non_regular),
+                cmocka_unit_test(test_file_read_whole_and_at),
         };
 
         return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
