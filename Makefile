@@ -49,7 +49,8 @@ WEB_SRC    := $(wildcard web/*.c)
 MAIN_SRC   := reconciler/cmd/main.c
 DAEMON_SRC := reconciler/daemon/deployexd.c
 LOGW_SRC   := reconciler/jobs/logwriter_main.c
-SHELL_SRC  := $(filter-out $(MAIN_SRC) $(DAEMON_SRC) $(LOGW_SRC),$(wildcard reconciler/cmd/*.c reconciler/daemon/*.c \
+HOOKR_SRC  := reconciler/jobs/runner_main.c
+SHELL_SRC  := $(filter-out $(MAIN_SRC) $(DAEMON_SRC) $(LOGW_SRC) $(HOOKR_SRC),$(wildcard reconciler/cmd/*.c reconciler/daemon/*.c \
                 reconciler/jobs/*.c reconciler/shared/*.c))
 LIB_SRC    := $(CORE_SRC) $(BASE_SRC) $(STATE_SRC) $(BUCKET_SRC) $(LUA_SRC) $(BEAM_SRC) $(WEB_SRC) \
               $(SHELL_SRC)
@@ -63,6 +64,11 @@ MAIN_OBJ := $(call obj,$(MAIN_SRC))
 # calling into libcurl, libarchive, OpenSSL, Lua or libei fails this link.
 DAEMON_OBJ  := $(call obj,$(DAEMON_SRC))
 DAEMON_LIBS := $(shell pkg-config --libs yajl 2>/dev/null)
+# The hook runner, deployex-hook: the jobs the daemon runs per instance (__hook,
+# __ready), linked without libcurl and libarchive, so that an object of
+# theirs that calls into either fails this link (docs/daemon.md, "Programs").
+HOOKR_OBJ  := $(call obj,$(HOOKR_SRC))
+HOOKR_LIBS := $(shell pkg-config --libs yajl lua5.4 openssl 2>/dev/null) -lei
 # The log writer the daemon runs per instance stream: libc only, small.
 LOG_OBJ  := $(call obj,$(LOGW_SRC) reconciler/jobs/logwriter.c base/util.c base/fsutil.c)
 
@@ -78,7 +84,7 @@ MANS    := $(MAN_DIR)/deployex.1 $(MAN_DIR)/deployex.json.5 $(MAN_DIR)/deployex-
            $(MAN_DIR)/deployex-hooks.7
 
 .PHONY: all deps test unit-tests core-check analyze run install clean check-clang fuzz fuzz-bins man deb
-all: $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log
+all: $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -93,6 +99,9 @@ $(BUILD)/deployex: $(MAIN_OBJ) $(BUILD)/libdeployex.a
 
 $(BUILD)/deployexd: $(DAEMON_OBJ) $(BUILD)/libdeployex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+$(BUILD)/deployex-hook: $(HOOKR_OBJ) $(BUILD)/libdeployex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HOOKR_LIBS)
 
 $(BUILD)/deployex-log: $(LOG_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
@@ -117,7 +126,8 @@ $(MANS): docs/man/md2scdoc
 	@mkdir -p $(dir $@)
 	docs/man/md2scdoc $(filter docs/%.md,$^) | scdoc >$@.tmp && mv $@.tmp $@
 
-unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/tests/test_fuzz_corpus
+unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook \
+            $(BUILD)/tests/test_fuzz_corpus
 
 # ---- fuzz/: libFuzzer harnesses for every parser of untrusted bytes (docs/fuzzing.md) ----
 FUZZ_NAMES   := config current override instance history ghosts journal etf term sigv4 tarpath wsframe
@@ -174,7 +184,7 @@ analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE \
 	  -I. base state buckets reconciler lua beam web
-	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) $(DAEMON_SRC) -- $(WARN) -I. $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
+	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) $(DAEMON_SRC) $(HOOKR_SRC) -- $(WARN) -I. $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
 
 check-clang:
 	$(MAKE) CC=clang MODE=clang all unit-tests
@@ -190,6 +200,7 @@ install: all man
 	install -m 0755 $(BUILD)/deployex $(DESTDIR)$(PREFIX)/bin/deployex
 	install -m 0755 $(BUILD)/deployexd $(DESTDIR)$(PREFIX)/lib/deployex/deployexd
 	install -m 0755 $(BUILD)/deployex-log $(DESTDIR)$(PREFIX)/lib/deployex/deployex-log
+	install -m 0755 $(BUILD)/deployex-hook $(DESTDIR)$(PREFIX)/lib/deployex/deployex-hook
 	for f in hooks/*.lua; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/deployex/hooks/; done; true
 	install -d $(DESTDIR)$(PREFIX)/share/deployex/web
 	install -m 0644 web/assets/*.html web/assets/*.css web/assets/*.js $(DESTDIR)$(PREFIX)/share/deployex/web/

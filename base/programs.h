@@ -4,9 +4,11 @@
  *     bin/deployex                   the CLI; `deployex run` execs deployexd
  *     lib/deployex/deployexd         the daemon (libc, yajl)
  *     lib/deployex/deployex-log      the log writer (libc)
+ *     lib/deployex/deployex-hook     the hook runner: the daemon's __hook and
+ *                                    __ready jobs (Lua, libei, OpenSSL, yajl)
  *
  * A program is looked up beside the binary asking (a build tree: build/MODE/
- * holds them all, and lib/deployex/ holds deployexd and deployex-log), then in
+ * holds them all, and lib/deployex/ holds the helper programs), then in
  * ../lib/deployex/ from it (an install: bin/ asking for lib/deployex/).
  * Nothing else is searched: no PATH, no environment, so that a daemon
  * running as root never runs a program someone put in its way.
@@ -18,6 +20,7 @@
 
 #define PROGRAM_DAEMON "deployexd"
 #define PROGRAM_LOG_WRITER "deployex-log"
+#define PROGRAM_HOOK_RUNNER "deployex-hook"
 
 /*
  * The path of program `name` for the binary at `self` (an absolute path,

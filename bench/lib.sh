@@ -14,8 +14,8 @@ mkdir -p "$T/bin" "$T/share/deployex/hooks" "$BENCH_BUILD"
 cp "$SRC_BIN" "$T/bin/deployex"
 # The daemon program and the lean log writer beside it, as in a build tree (docs/daemon.md,
 # PROGRAMS; a tree from before deployexd runs the daemon in deployex itself, and without
-# deployex-log the daemon runs `deployex __log`).
-for p in deployexd deployex-log; do
+# deployex-log the daemon runs `deployex __log`, without deployex-hook `deployex __hook`).
+for p in deployexd deployex-log deployex-hook; do
         [ ! -x "$(dirname "$SRC_BIN")/$p" ] || cp "$(dirname "$SRC_BIN")/$p" "$T/bin/"
 done
 cp "$TOP"/hooks/*.lua "$T/share/deployex/hooks/"

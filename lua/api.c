@@ -30,7 +30,7 @@
 #include "beam/tls.h"
 #include "state/cookie_home.h"
 #include "base/fsutil.h"
-#include "buckets/http.h"
+#include "lua/api_http.h"
 #include "state/json.h"
 #include "base/spawn.h"
 #include "base/banned.h"
@@ -625,6 +625,19 @@ static bool header_text_ok(const char *s)
         return strpbrk(s, "\r\n") == NULL;
 }
 
+/* How deployex.http sends (api_http.h): chosen once per process, before any hook runs. */
+static api_http_fn *http_send;
+
+void api_set_http(api_http_fn *fn)
+{
+        http_send = fn;
+}
+
+api_http_fn *api_get_http(void)
+{
+        return http_send;
+}
+
 static int l_http(lua_State *L)
 {
         const char *method = check_cstring(L, 1, "http: method");
@@ -632,9 +645,9 @@ static int l_http(lua_State *L)
         const char *body = NULL;
         size_t body_len = 0, nheaders = 0;
         const char **headers;
-        struct buf *hdr_text, *err;
-        struct http_request req;
-        struct http_response resp;
+        struct buf *hdr_text, *err, *resp_body;
+        struct api_http_request req;
+        long status = 0;
         uint64_t timeout;
         int r;
 
@@ -647,17 +660,18 @@ static int l_http(lua_State *L)
         lua_settop(L, 3);
         hdr_text = sandbox_push_buf(L); /* 4: "Name: value\0" ... */
         err = sandbox_push_buf(L);      /* 5 */
+        resp_body = sandbox_push_buf(L); /* 6 */
         if (lua_istable(L, 3)) {
-                lua_getfield(L, 3, "body"); /* 6 */
-                if (!lua_isnil(L, 6)) {
-                        if (lua_type(L, 6) != LUA_TSTRING)
+                lua_getfield(L, 3, "body"); /* 7 */
+                if (!lua_isnil(L, 7)) {
+                        if (lua_type(L, 7) != LUA_TSTRING)
                                 return luaL_error(L, "http: body must be a string");
-                        body = lua_tolstring(L, 6, &body_len);
+                        body = lua_tolstring(L, 7, &body_len);
                 }
-                lua_getfield(L, 3, "headers"); /* 7 */
-                if (lua_istable(L, 7)) {
+                lua_getfield(L, 3, "headers"); /* 8 */
+                if (lua_istable(L, 8)) {
                         lua_pushnil(L);
-                        while (lua_next(L, 7)) {
+                        while (lua_next(L, 8)) {
                                 const char *k, *v;
 
                                 if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
@@ -671,7 +685,7 @@ static int l_http(lua_State *L)
                                 nheaders++;
                                 lua_pop(L, 1);
                         }
-                } else if (!lua_isnil(L, 7)) {
+                } else if (!lua_isnil(L, 8)) {
                         return luaL_error(L, "http: headers must be a table");
                 }
         }
@@ -682,25 +696,18 @@ static int l_http(lua_State *L)
         }
         headers[nheaders] = NULL;
 
-        /* No Lua calls until resp is released. */
-        req = (struct http_request){ .method = method, .url = url, .headers = headers,
-                                     .body = body, .body_len = body_len,
-                                     .connect_timeout_ms = timeout, .timeout_ms = timeout,
-                                     .max_bytes = API_HTTP_BODY_MAX };
-        http_response_init(&resp);
-        r = http_perform(&req, &resp, err);
+        /* No Lua calls until the sender returns: it writes into boxes the collector owns. */
+        req = (struct api_http_request){ .method = method, .url = url, .headers = headers,
+                                         .body = body, .body_len = body_len,
+                                         .timeout_ms = timeout, .max_bytes = API_HTTP_BODY_MAX };
+        r = http_send ? http_send(&req, &status, resp_body, err) : -ENOSYS;
         if (r == 0) {
-                long status = resp.status;
-
-                buf_release(hdr_text);
-                *hdr_text = resp.body; /* reuse the box for the body */
-                buf_init(&resp.body);
-                http_response_release(&resp);
                 lua_pushinteger(L, status);
-                lua_pushlstring(L, hdr_text->data, hdr_text->len);
+                lua_pushlstring(L, resp_body->data, resp_body->len);
                 return 2;
         }
-        http_response_release(&resp);
+        if (!http_send)
+                buf_printf(err, "%s %s: this program has no HTTP client", method, url);
         luaL_pushfail(L);
         lua_pushlstring(L, err->data, err->len);
         return 2;

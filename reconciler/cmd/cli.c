@@ -90,10 +90,10 @@ int cli_load_config(const struct cli *cli, struct config *ret)
         return EXIT_OK;
 }
 
-int cli_load_secrets(struct config *c)
+int cli_load_job_secrets(struct config *c)
 {
         struct buf err = BUF_INIT;
-        int r = secrets_load(c, &err);
+        int r = secrets_load_with(c, NULL, &err);
 
         if (r < 0)
                 fprintf(stderr, "deployex: %s\n", err.len ? err.data : file_strerror(r));

@@ -46,6 +46,12 @@ int cli_load_config(const struct cli *cli, struct config *ret);
  */
 int cli_load_secrets(struct config *c);
 /*
+ * The same for the jobs the daemon runs (__hook, __ready): `deployex run`
+ * fetched the store's values and handed them down as the env adapter
+ * (secrets.h), so a job needs no HTTP client; aws and gcp are refused.
+ */
+int cli_load_job_secrets(struct config *c);
+/*
  * Readers (status, plan, history, ghosts) first: EXIT_OK when var_path's state
  * and run directories are readable or absent; else EXIT_FAIL after printing
  * "cannot read PATH: permission denied; are you in group deployex?", so that
@@ -75,6 +81,6 @@ extern const struct cli_command cmd_check, cmd_plan, cmd_status, cmd_history, cm
         cmd_eval, cmd_audit, cmd_web, cmd_tls_init, cmd_rollout;
 /* Hidden commands the daemon runs as jobs (names start with "__"; not in the usage). */
 extern const struct cli_command cmd_x_hook, cmd_x_poll, cmd_x_poller, cmd_x_fetch, cmd_x_unpack, cmd_x_log, cmd_x_notify,
-        cmd_x_otp, cmd_x_apps, cmd_x_websup, cmd_x_ready, cmd_x_fleet, cmd_x_processes;
+        cmd_x_otp, cmd_x_apps, cmd_x_websup, cmd_x_ready, cmd_x_fleet, cmd_x_processes, cmd_x_http;
 
 #endif

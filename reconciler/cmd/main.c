@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "reconciler/cmd/cli.h"
+#include "lua/api_http.h"
 #include "base/banned.h"
 
 static const struct cli_command *const commands[] = {
@@ -16,7 +17,7 @@ static const struct cli_command *const commands[] = {
         &cmd_hook,    &cmd_publish, &cmd_metrics, &cmd_audit,  &cmd_web, &cmd_rollout,
         &cmd_hash_password, &cmd_tls_init, &cmd_version,
         &cmd_x_hook,  &cmd_x_poll,  &cmd_x_poller, &cmd_x_fetch, &cmd_x_unpack, &cmd_x_log, &cmd_x_otp, &cmd_x_notify,
-        &cmd_x_apps,  &cmd_x_websup, &cmd_x_ready, &cmd_x_fleet, &cmd_x_processes,
+        &cmd_x_apps,  &cmd_x_websup, &cmd_x_ready, &cmd_x_fleet, &cmd_x_processes, &cmd_x_http,
 };
 
 const struct cli_command *cli_find_command(const char *name)
@@ -82,6 +83,8 @@ int main(int argc, char **argv)
 
         /* A reader piped into `head` must not die of SIGPIPE half-way through a write. */
         signal(SIGPIPE, SIG_IGN);
+        /* This binary links libcurl: deployex.http in the hooks it runs sends in process. */
+        api_set_http(api_http_curl);
 
         for (; i < argc && argv[i][0] == '-'; i++) {
                 if (strcmp(argv[i], "-c") == 0) {

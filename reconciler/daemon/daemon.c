@@ -751,12 +751,15 @@ static void write_job_config(struct daemon *d)
         buf_release(&path);
 }
 
-/* deployex-log beside deployexd (base/programs.h), or NULL: the log writers are `deployex __log`. */
-static char *find_log_exe(const char *self)
+/*
+ * A helper program beside deployexd (base/programs.h), or NULL: then its work
+ * runs in the full binary (`deployex __log`, `deployex __hook`).
+ */
+static char *find_program(const char *self, const char *name)
 {
         struct buf path = BUF_INIT;
 
-        if (program_path(self, PROGRAM_LOG_WRITER, &path) == 0)
+        if (program_path(self, name, &path) == 0)
                 return buf_detach(&path);
         buf_release(&path);
         return NULL;
@@ -1112,6 +1115,7 @@ static void daemon_release(struct daemon *d)
         source_free(d->src);
         config_release(&d->cfg);
         free(d->cli_exe);
+        free(d->hook_exe);
         free(d->rt.cgroup_root);
         free(d->log_exe);
         free(d->watch_path);
@@ -1189,8 +1193,10 @@ static int daemon_start(struct daemon *d, const char *cli_exe, bool *ret_loaded)
         }
         exe[n] = '\0';
         d->cli_exe = xstrdup(cli_exe);
-        d->log_exe = find_log_exe(exe);
+        d->log_exe = find_program(exe, PROGRAM_LOG_WRITER);
+        d->hook_exe = find_program(exe, PROGRAM_HOOK_RUNNER);
         d->rt.cli_exe = d->rt.jobs.cli_exe = d->cli_exe;
+        d->rt.jobs.hook_exe = d->hook_exe;
         d->rt.log_exe = d->log_exe;
         srand((unsigned)(getpid() ^ time_now_ms()));
         if (take_lock(d) < 0 || setup_loop(d) < 0)

@@ -40,6 +40,7 @@ struct daemon {
         struct runtime rt;                   /* what the executor and the supervisor get */
         char *cli_exe;                       /* the full deployex binary (deployexd --cli): rt.cli_exe */
         char *log_exe;                       /* the lean deployex-log beside it: rt.log_exe */
+        char *hook_exe;                      /* the hook runner beside it: rt.jobs.hook_exe */
         struct config cfg;                   /* rt.cfg points here */
         struct source *src;
         struct app_rt **apps;

@@ -1,7 +1,7 @@
 /*
  * jobs: the daemon's child table.  Blocking work (a hook call, a fetch, an
- * unpack, a poll) runs as a child, `CLI_EXE [-c CONFIG] __command ...`, in its
- * own process group; its stdout (the answer) and the tail of its stderr (the
+ * unpack, a poll) runs as a child, `CLI_EXE [-c CONFIG] __command ...` (hook
+ * calls and readiness in the lean hook runner instead), in its own process group; its stdout (the answer) and the tail of its stderr (the
  * error) are read through the loop, and a deadline kills the group.  The
  * done callback runs once the child has exited AND both pipes reached EOF,
  * so no output is lost; a job whose owner is cancelled ends without it.
@@ -52,7 +52,12 @@ struct job {
 struct jobs {
         struct job *list;
         struct loop *loop;
-        const char *cli_exe;         /* the full deployex binary: what every job runs */
+        const char *cli_exe;         /* the full deployex binary: what every job runs, but: */
+        /*
+         * The hook runner, deployex-hook, for the __hook and __ready jobs:
+         * `HOOK_EXE --cli CLI_EXE [-c CONFIG] __hook ...`; NULL = cli_exe.
+         */
+        const char *hook_exe;
         const char *config;          /* its -c CONFIG, or NULL */
         /*
          * Start j's process for argv (as ids, NULL = the daemon's own): sets
@@ -71,7 +76,10 @@ struct jobs {
 int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
                const char *const *argv);
 
-/* Start `cli_exe [-c CONFIG] args...` (NULL-terminated) as a job. */
+/*
+ * Start `cli_exe [-c CONFIG] args...` (NULL-terminated) as a job; args[0]
+ * "__hook" or "__ready" runs in hook_exe when there is one.
+ */
 struct job *job_start_self(struct jobs *js, const char *what, const char *const *args,
                            uint64_t timeout_ms, job_done_fn done, void *owner, int arg);
 /*

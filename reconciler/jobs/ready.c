@@ -208,7 +208,7 @@ static int run_x_ready(const struct cli *cli, int argc, char **argv)
                 return cli_usage_error(&cmd_x_ready, "bad start time '%s'", argv[4]);
         if ((r = cli_load_config(cli, &c)) != EXIT_OK)
                 return r;
-        if (cli_load_secrets(&c) != EXIT_OK || !(app = cli_find_app(&c, argv[1]))) {
+        if (cli_load_job_secrets(&c) != EXIT_OK || !(app = cli_find_app(&c, argv[1]))) {
                 config_release(&c);
                 return EXIT_FAIL;
         }

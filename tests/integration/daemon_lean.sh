@@ -3,7 +3,8 @@
 # release, /proc/PID/maps holds no libcurl, libarchive, liblua, OpenSSL, GnuTLS or
 # libmicrohttpd, and its binary has no libei, Lua, curl or archive code (libei is static);
 # the jobs that need those libraries (unpack, the start hook, the readiness probe over the
-# distribution) still run, in the full deployex binary.
+# distribution) still run, in the full deployex binary or the hook runner
+# (daemon_hook_runner.sh).
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 epmd -daemon
 BASE=47640

@@ -22,6 +22,7 @@
 #include <lauxlib.h>
 
 #include "lua/api.h"
+#include "lua/api_http.h"
 #include "lua/sandbox.h"
 #include "base/fsutil.h"
 #include "state/json.h"
@@ -378,13 +379,13 @@ static void *serve_one(void *arg)
         return NULL;
 }
 
-static void test_network(void **state)
+/* tcp_check and http against a real listener, with the HTTP sender the process has set. */
+static void network_round_trip(void)
 {
         struct server s;
         struct buf code = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
         pthread_t th;
         int closed_port, cfd;
-        (void)state;
 
         memset(&s, 0, sizeof(s));
         s.fd = listen_local(&s.port);
@@ -421,6 +422,44 @@ static void test_network(void **state)
         buf_release(&err);
 }
 
+/* The full binary's sender: libcurl in process. */
+static void test_network(void **state)
+{
+        (void)state;
+        api_set_http(api_http_curl);
+        network_round_trip();
+}
+
+/*
+ * The hook runner's sender (lua/api_http.h): the request through `deployex
+ * __http` on a pipe, the same answers and the same errors.
+ */
+static void test_network_through_deployex(void **state)
+{
+        const char *deployex = getenv("DEPLOYEX");
+        struct buf out = BUF_INIT, err = BUF_INIT;
+
+        (void)state;
+        if (!deployex || deployex[0] != '/')
+                fail_msg("DEPLOYEX must name the deployex binary (tests/run sets it)");
+        api_http_exec_program(deployex);
+        api_set_http(api_http_exec);
+        network_round_trip();
+        /* A URL with a line break cannot travel on the wire: refused here, not sent. */
+        assert_int_equal(run("local s, e = deployex.http('GET', 'http://x/\\nEvil') return tostring(s) .. '|' .. e",
+                             &out, &err), 0);
+        assert_string_equal(out.data, "nil|GET: the URL holds a line break");
+        /* No sender at all: a line that says so. */
+        api_set_http(NULL);
+        buf_reset(&out);
+        assert_int_equal(run("local s, e = deployex.http('GET', 'http://x/') return tostring(s) .. '|' .. e",
+                             &out, &err), 0);
+        assert_string_equal(out.data, "nil|GET http://x/: this program has no HTTP client");
+        api_set_http(api_http_curl);
+        buf_release(&out);
+        buf_release(&err);
+}
+
 static int setup(void **state)
 {
         (void)state;
@@ -448,6 +487,7 @@ int main(void)
                 cmocka_unit_test(test_exec),
                 cmocka_unit_test(test_files),
                 cmocka_unit_test(test_network),
+                cmocka_unit_test(test_network_through_deployex),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

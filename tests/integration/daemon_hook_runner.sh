@@ -1,0 +1,89 @@
+# The hook runner (docs/daemon.md, PROGRAMS): the daemon runs its hook calls and readiness
+# jobs in deployex-hook, which maps neither libcurl nor libarchive, and a hook's
+# deployex.http still reaches its peer, through `deployex __http` (lua/api_http.h).  The
+# health hook here asks a local HTTP server, with a header, and says healthy only once a
+# flag file exists: the readiness job is caught while it waits (no timer), and its
+# program, its --cli and its maps are checked.  `deployex hook` (the CLI) sends in process.
+. "$DEPLOYEX_TOP/tests/integration/lib.sh"
+epmd -daemon
+BASE=47540 PEER=47545
+BUILD=$(dirname "$DEPLOYEX")
+
+cat >"$T/server.py" <<'PY'
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+log = sys.argv[2]
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', '0'))).decode()
+        with open(log, 'a') as f:
+            f.write('%s %s instance=%s body=%s\n' % (self.command, self.path, self.headers.get('X-Instance'), body))
+        self.send_response(200)
+        self.send_header('Content-Length', '2')
+        self.end_headers()
+        self.wfile.write(b'ok')
+    def log_message(self, *a):
+        pass
+s = HTTPServer(('127.0.0.1', int(sys.argv[1])), H)
+open(sys.argv[3], 'w').close()
+s.serve_forever()
+PY
+setsid python3 "$T/server.py" $PEER "$T/peer.log" "$T/peer.ready" >"$T/peer.out" 2>&1 &
+PEER_PID=$!
+KILL_GROUPS="${KILL_GROUPS:-} $PEER_PID"
+wait_for 10 "[ -e '$T/peer.ready' ]" "the HTTP peer"
+
+cat >"$T/hooks.lua" <<'LUA'
+function health(ctx)
+  local status, body = deployex.http("POST", ctx.env.PROBE_URL,
+                                     {headers = {["X-Instance"] = tostring(ctx.instance)}, body = "ping"})
+  if status ~= 200 or body ~= "ok" then return nil, "probe: " .. tostring(status or body) end
+  if not deployex.read_file(ctx.env.FLAG) then return nil, "waiting for the flag" end
+  return true
+end
+LUA
+HEALTHY_MS=300 demo_config 1 $BASE ", \"hooks\": \"$T/hooks.lua\",
+        \"env\": {\"PROBE_URL\": \"http://127.0.0.1:$PEER/health\", \"FLAG\": \"$T/flag\"}"
+publish_demo 1.0.0
+start_daemon
+
+# The health hook ran in the readiness job and its request arrived, header and body.
+wait_for 60 "grep -q 'POST /health instance=1 body=ping' '$T/peer.log'" "the health hook's request"
+ready_pid() { ps --no-headers -o pid,args --ppid "$DAEMON_PID" | awk '/ __ready demo 1 / { print $1; exit }'; }
+wait_for 30 "[ -n \"\$(ready_pid)\" ]" "the readiness job"
+pid=$(ready_pid)
+assert_eq "$BUILD/deployex-hook" "$(readlink "/proc/$pid/exe")" "the readiness job's program"
+assert_contains "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "--cli $DEPLOYEX -c " "the runner knows the full binary"
+maps=$(cat "/proc/$pid/maps")
+for lib in libcurl libarchive libmicrohttpd libinotifytools; do
+        assert_not_contains "$maps" "$lib" "$lib in the hook runner's maps"
+done
+assert_contains "$maps" "liblua5.4" "the hook runner runs Lua"
+assert_eq "false" "$(inst_field 1 ready)" "not ready before the flag"
+
+touch "$T/flag"
+wait_for 60 "[ \"\$(inst_field 1 ready)\" = true ]" "ready once the flag exists"
+# The start hook and pre-flight ran in the runner too, and the deployment went through.
+for job in "pre-flight demo-1.0.0 on demo/1" "hook start demo/1" "readiness demo/1"; do
+        grep -q "job '$job' started" "$T/daemon.log" || fail "no job '$job' in the daemon log"
+        ok
+done
+assert_contains "$(answer $BASE)" "demo 1.0.0 demo-1@" "instance 1 answers"
+
+# The CLI's own hook call sends in process (no __http child) and reaches the same peer.
+: >"$T/peer.log"
+run 0 dx hook demo 1 health
+assert_contains "$(cat "$T/peer.log")" "POST /health instance=1 body=ping" "deployex hook's request"
+
+# The peer gone: the health hook's error names the request, from the __http child.
+kill -KILL "$PEER_PID"
+wait "$PEER_PID" 2>/dev/null
+run 1 "$BUILD/deployex-hook" --cli "$DEPLOYEX" -c "$T/deployex.json" __hook demo 1 health
+assert_contains "$ERR" "probe: POST http://127.0.0.1:$PEER/health" "the runner's error names the request"
+
+# Bad invocations of the runner say what to do.
+run 2 "$BUILD/deployex-hook" __hook demo 1 health
+assert_contains "$ERR" "--cli needs the absolute path of the deployex binary" "the runner without --cli"
+run 2 "$BUILD/deployex-hook" --cli "$DEPLOYEX" __fetch demo 1.0.0
+assert_contains "$ERR" "unknown command '__fetch'" "the runner runs hooks only"
+finish
