@@ -56,11 +56,18 @@ struct spawn_opts {
          */
         const struct proc_ids *ids;
         /*
-         * A cgroup's cgroup.procs the child joins before it drops privileges
-         * and executes, so that nothing it starts is ever outside; NULL = stay.
-         * Best effort: the daemon's cgroup.c says when cgroups are missing.
+         * The cgroup v2 the child starts in; NULL = stay.  Its directory: the
+         * child is created inside it (clone3 with CLONE_INTO_CGROUP, Linux
+         * 5.7), so that nothing it starts is ever outside.  Its cgroup.procs
+         * file ("DIR/cgroup.procs"), or a kernel without clone3's: the child
+         * writes itself into it before it drops privileges and executes -- a
+         * migration, which waits for an RCU grace period (10-30 ms on a busy
+         * host) -- for a cgroup that may once have been killed through
+         * cgroup.kill, since Linux (6.18 here) SIGKILLs every child later
+         * created inside one.  Best effort: the daemon's cgroup.c says when
+         * cgroups are missing.
          */
-        const char *cgroup_procs;
+        const char *cgroup;
 };
 
 /*

@@ -4,9 +4,9 @@
  *
  *     {mount}{the daemon's cgroup}/deployex-{hash of var_path}/{app}-{n}
  *
- * The instance's first process joins it before it executes (spawn.h
- * cgroup_procs), so everything it starts -- a setsid() daemon, a child that
- * cleared its environment -- is inside.  When the instance's process is
+ * The instance's first process is created in it (spawn.h cgroup), so
+ * everything it starts -- a setsid() daemon, a child that cleared its
+ * environment -- is inside.  When the instance's process is
  * gone, cgroup.kill ends what is left.  The app's limits become memory.max
  * and pids.max where those controllers are available.  Without a writable
  * cgroup v2 hierarchy the subreaper and the environment marker
@@ -223,18 +223,39 @@ static void apply_limits(struct runtime *rt, struct instance_rt *in, const char 
 
 bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path)
 {
+        bool fresh = false;
+        int err = 0;
+
         if (!rt->cgroup_root) {
                 apply_limits(rt, in, NULL);
                 return false;
         }
         instance_dir(rt, in, path);
-        if (mkdir(path->data, 0755) < 0 && errno != EEXIST) {
+        /*
+         * A cgroup made for this start: the child is created inside it.  One
+         * left from before may have been through cgroup.kill (cgroup_kill:
+         * removing it failed while its processes died), and Linux kills every
+         * child created inside such a cgroup: removed and made again when it
+         * is empty by now, else the child joins it by migration (spawn.h).
+         */
+        if (mkdir(path->data, 0755) == 0) {
+                fresh = true;
+        } else if (errno != EEXIST) {
+                err = errno;
+        } else if (rmdir(path->data) == 0) {
+                if (mkdir(path->data, 0755) == 0)
+                        fresh = true;
+                else if (errno != EEXIST)
+                        err = errno;
+        }
+        if (err) {
                 log_inst(LOG_WARN, in, "cannot create its cgroup '%s': %s; started outside one",
-                         path->data, strerror(errno));
+                         path->data, strerror(err));
                 return false;
         }
         apply_limits(rt, in, path->data);
-        buf_puts(path, "/cgroup.procs");
+        if (!fresh)
+                buf_puts(path, "/cgroup.procs");
         return true;
 }
 

@@ -58,7 +58,10 @@ uint64_t host_faults_retry_at(const struct runtime *rt); /* 0 = no fault */
 
 /* cgroup.c: one cgroup v2 per instance where the hierarchy can be written (docs/daemon.md) */
 void cgroups_init(struct runtime *rt);
-/* The instance's cgroup.procs to start it in, into path; false without cgroups. */
+/*
+ * The instance's cgroup to start it in, into path (spawn.h: its directory when
+ * made for this start, else its cgroup.procs); false without cgroups.
+ */
 bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path);
 /* Kill whatever is left in the instance's cgroup (cgroup.kill), then remove it. */
 void cgroup_kill(struct runtime *rt, struct instance_rt *in);

@@ -698,7 +698,7 @@ static int launch(struct runtime *rt, struct instance_rt *in, const struct start
                 struct spawn_opts o = { cmd->argv, cmd->envp, cmd->cwd, -1, out_fd, err_fd, false,
                                         in->app->cfg->ids, NULL };
                 if (cgroup_prepare(rt, in, &cg))
-                        o.cgroup_procs = cg.data;
+                        o.cgroup = cg.data;
                 r = spawn_start_async(&o, &pid, &exec_fd);
                 buf_release(&cg);
         }

@@ -64,8 +64,29 @@ ok
 [ "$(grep -c "its limits cannot apply" "$T/daemon.log")" -le 1 ] || fail "limits not applying is said once"
 ok
 
+# A start into a cgroup that went through cgroup.kill and still holds a process
+# (it cannot be removed and made again): Linux kills every child created inside
+# such a cgroup, so the instance joins it through cgroup.procs instead, and lives.
+kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID"
+pid=$(inst_field 1 pid)
+dir="$mnt$(sed -n 's/^0:://p' "/proc/$pid/cgroup")"
+echo 1 >"$dir/cgroup.kill" || fail "cannot write cgroup.kill"
+wait_for 10 "! grep -q '^State:[[:space:]]*[^Z]' /proc/$pid/status" "the killed instance to die"
+sleep 1000 </dev/null >/dev/null 2>&1 &
+holder=$!
+echo "$holder" >"$dir/cgroup.procs" || fail "cannot move a process into '$dir'"
+mark=$(wc -l <"$T/daemon.log")
+start_daemon
+wait_for 60 "all_running 1 1.0.0" "instance 1 running again in its killed cgroup"
+new=$(inst_field 1 pid)
+assert_eq "${dir#"$mnt"}" "$(sed -n 's/^0:://p' "/proc/$new/cgroup")" "the instance is in its cgroup"
+tail -n +"$mark" "$T/daemon.log" | grep "app=demo instance=1 .*killed by signal" &&
+        fail "the instance was killed as it started in a killed cgroup"
+ok
+
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
 wait_for 10 "[ -z \"\$(escapees)\" ]" "nothing left once the daemon stopped everything"
+kill -KILL "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 grep -E "cgroup|limits" "$T/daemon.log" | cut -c 26-
 # The empty cgroups go with the test (the daemon leaves its root for the next one).
 root=${dir%/*}

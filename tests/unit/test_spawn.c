@@ -1,7 +1,8 @@
 /*
  * spawn: real children (sh, cat, sleep) -- exit statuses, exec failures,
- * environment and cwd, sessions, signal reset, output capture and the
- * timeout that takes the whole process group down.
+ * environment and cwd, sessions, signal reset, output capture, the
+ * timeout that takes the whole process group down, and the cgroup a child
+ * starts in.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -524,6 +526,164 @@ static void test_die_with_parent(void **state)
         kill(instance, SIGKILL);
 }
 
+/* --- the cgroup a child starts in --- */
+
+/*
+ * A new cgroup v2 below this process's own, its path into dir and its path
+ * as /proc/PID/cgroup names it into rel; false where none can be made (not
+ * root, no writable hierarchy): the test skips.
+ */
+static bool make_cgroup(const char *name, char *dir, size_t dir_size, char *rel, size_t rel_size)
+{
+        char line[4096], mnt[1024] = "", own[sizeof(line)] = "";
+        FILE *f = fopen("/proc/self/mountinfo", "r");
+
+        if (!f)
+                return false;
+        while (!mnt[0] && fgets(line, sizeof(line), f)) {
+                char *sep = strstr(line, " - cgroup2 ");
+                char point[1024];
+                if (sep && sscanf(line, "%*s %*s %*s %*s %1023s", point) == 1)
+                        snprintf(mnt, sizeof(mnt), "%s", point);
+        }
+        fclose(f);
+        f = fopen("/proc/self/cgroup", "r");
+        if (!f)
+                return false;
+        while (!own[0] && fgets(line, sizeof(line), f))
+                if (strncmp(line, "0::", 3) == 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        snprintf(own, sizeof(own), "%s", strcmp(line + 3, "/") ? line + 3 : "");
+                }
+        fclose(f);
+        if (!mnt[0] || geteuid() != 0)
+                return false;
+        snprintf(rel, rel_size, "%s/%s-%d", own, name, (int)getpid());
+        snprintf(dir, dir_size, "%s%s", mnt, rel);
+        return mkdir(dir, 0755) == 0;
+}
+
+/* What the child says of its own cgroup v2 ("0::PATH"), run with o->cgroup = cgroup. */
+static void run_in_cgroup(const char *cgroup, struct spawn_result *res)
+{
+        char *argv[] = { "sed", "-n", "s/^0:://p", "/proc/self/cgroup", NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
+        struct spawn_run r = { 5000, 200, -1, -1, 4096 };
+
+        o.cgroup = cgroup;
+        assert_int_equal(spawn_run(&o, &r, res), 0);
+}
+
+/*
+ * A cgroup directory: the child is created inside it (clone3), never moved
+ * in through cgroup.procs -- a migration waits for an RCU grace period,
+ * 10-30 ms of every crash restart on a busy host.
+ */
+static void test_cgroup_created_inside(void **state)
+{
+        char dir[8192], rel[4200], want[4300], name[64];
+        struct spawn_result res;
+        bool opened = false;
+        int ino;
+        (void)state;
+
+        if (!make_cgroup("deployex-test-spawn", dir, sizeof(dir), rel, sizeof(rel)))
+                skip();
+        ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        assert_true(ino >= 0);
+        assert_true(inotify_add_watch(ino, dir, IN_OPEN | IN_MODIFY) >= 0);
+        run_in_cgroup(dir, &res);
+        assert_true(WIFEXITED(res.wstatus) && WEXITSTATUS(res.wstatus) == 0);
+        snprintf(want, sizeof(want), "%s\n", rel);
+        assert_string_equal(res.tail.data, want);
+        spawn_result_release(&res);
+        for (;;) {
+                char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+                ssize_t n = read(ino, ev, sizeof(ev));
+                if (n <= 0)
+                        break;
+                for (char *p = ev; p < ev + n;) {
+                        const struct inotify_event *e = (const struct inotify_event *)p;
+                        snprintf(name, sizeof(name), "%s", e->len ? e->name : "");
+                        opened = opened || strcmp(name, "cgroup.procs") == 0;
+                        p += sizeof(*e) + e->len;
+                }
+        }
+        close(ino);
+        assert_int_equal(rmdir(dir), 0);
+        assert_false(opened);
+}
+
+/*
+ * "DIR/cgroup.procs": the child joins by migration.  For a cgroup that went
+ * through cgroup.kill, in which Linux (6.18 here) kills every child created
+ * inside: the child must live and run there.
+ */
+static void test_cgroup_joined_after_kill(void **state)
+{
+        char dir[8192], rel[4200], want[4300], path[8300];
+        char *argv[] = { "sleep", "100", NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
+        struct spawn_result res;
+        pid_t victim;
+        int fd, st;
+        (void)state;
+
+        if (!make_cgroup("deployex-test-spawn-kill", dir, sizeof(dir), rel, sizeof(rel)))
+                skip();
+        o.cgroup = dir;
+        assert_int_equal(spawn_start(&o, &victim), 0);
+        snprintf(path, sizeof(path), "%s/cgroup.kill", dir);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) { /* before Linux 5.14: nothing to guard against */
+                kill(victim, SIGKILL);
+                waitpid(victim, NULL, 0);
+                rmdir(dir);
+                skip();
+        }
+        assert_int_equal(write(fd, "1", 1), 1);
+        close(fd);
+        assert_int_equal(waitpid(victim, &st, 0), victim);
+        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+        run_in_cgroup(path, &res);
+        assert_true(WIFEXITED(res.wstatus) && WEXITSTATUS(res.wstatus) == 0);
+        snprintf(want, sizeof(want), "%s\n", rel);
+        assert_string_equal(res.tail.data, want);
+        spawn_result_release(&res);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+/*
+ * Where clone3 cannot create the child in the cgroup (an older kernel; here
+ * a directory that is no cgroup), the child still joins it through its
+ * cgroup.procs: it writes itself ("0") there before it executes.
+ */
+static void test_cgroup_joined_where_clone3_cannot(void **state)
+{
+        char tmpl[] = "/tmp/deployex-test-cgroup.XXXXXX", path[64], text[8] = "";
+        struct spawn_result res;
+        int fd;
+        (void)state;
+
+        assert_non_null(mkdtemp(tmpl));
+        snprintf(path, sizeof(path), "%s/cgroup.procs", tmpl);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+        run_in_cgroup(tmpl, &res);
+        assert_true(WIFEXITED(res.wstatus) && WEXITSTATUS(res.wstatus) == 0);
+        spawn_result_release(&res);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(read(fd, text, sizeof(text) - 1), 1);
+        close(fd);
+        assert_string_equal(text, "0");
+        unlink(path);
+        rmdir(tmpl);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -544,6 +704,9 @@ int main(void)
                 cmocka_unit_test(test_describe_status),
                 cmocka_unit_test(test_die_with_parent),
                 cmocka_unit_test(test_runs_as_ids),
+                cmocka_unit_test(test_cgroup_created_inside),
+                cmocka_unit_test(test_cgroup_joined_after_kill),
+                cmocka_unit_test(test_cgroup_joined_where_clone3_cannot),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
