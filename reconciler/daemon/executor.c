@@ -1265,7 +1265,15 @@ void exec_begin(struct runtime *rt, struct app_rt *a, const struct plan_step *s)
         case PLAN_WAIT:
                 return;
         case PLAN_START:
-                if (!record_writable(rt, in))
+                /*
+                 * A crash restart (backoff) starts first and is recorded after:
+                 * launch() writes "starting" with the new pid, and a record that
+                 * could not be written is noted as a host fault there and fixed
+                 * up by adoption (daemon.c, adopt_unrecorded).  Writing it here
+                 * first cost two fsyncs on the crash-to-exec path, and on a full
+                 * var_path kept a crashed instance down.
+                 */
+                if (in->rec.state != INSTANCE_BACKOFF && !record_writable(rt, in))
                         return;
                 sup_start(rt, in);
                 return;

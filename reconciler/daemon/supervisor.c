@@ -339,10 +339,10 @@ static void process_gone(struct runtime *rt, struct instance_rt *in, int wstatus
         in->own_child = false;
         in->kill_at_ms = 0;
         /*
-         * A stop sweeps now; a crash after its replacement is started (launch:
-         * what started before it), off the crash-to-exec path, or after the
-         * plan when the restart waits (sup_save_pending): a /proc scan of
-         * every process costs about as much as the rest of a restart.
+         * A stop sweeps now; a crash once its replacement has executed
+         * (sup_tick: what started before it), off the crash-to-exec path, or
+         * after the plan when the restart waits (sup_save_pending): a /proc
+         * scan of every process costs about as much as the rest of a restart.
          */
         if (in->stop_requested)
                 sweep_escapees(rt, in, 0);
@@ -732,9 +732,6 @@ static int launch(struct runtime *rt, struct instance_rt *in, const struct start
                 snprintf(why, sizeof(why), "pid %d", (int)pid);
                 instance_set_state(rt, in, INSTANCE_STARTING, why);
         }
-        /* The crashed process's escapees: what started before this one (process_gone). */
-        if (in->sweep_pending && in->rec.proc_start_time)
-                sweep_escapees(rt, in, in->rec.proc_start_time);
         rt->loop.dirty = true;
 out:
         return r;
@@ -933,6 +930,14 @@ void sup_tick(struct runtime *rt, struct app_rt *a)
                  */
                 bool executed = in->exec_fd.fd < 0;
 
+                /*
+                 * The crashed process's escapees: what started before this one
+                 * (process_gone).  Once it has executed: a /proc scan beside
+                 * its exec would compete with it for the CPU.
+                 */
+                if (executed && in->sweep_pending && sup_is_running(in) &&
+                    in->rec.proc_start_time)
+                        sweep_escapees(rt, in, in->rec.proc_start_time);
                 if (executed && in->crash_event_pending && in->rec.state != INSTANCE_BACKOFF) {
                         in->crash_event_pending = false;
                         sup_hook_event(rt, in, "crashed");
