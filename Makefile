@@ -50,7 +50,8 @@ MAIN_SRC   := reconciler/cmd/main.c
 DAEMON_SRC := reconciler/daemon/deployexd.c
 LOGW_SRC   := reconciler/jobs/logwriter_main.c
 HOOKR_SRC  := reconciler/jobs/runner_main.c
-SHELL_SRC  := $(filter-out $(MAIN_SRC) $(DAEMON_SRC) $(LOGW_SRC) $(HOOKR_SRC),$(wildcard reconciler/cmd/*.c reconciler/daemon/*.c \
+UNPK_SRC   := reconciler/jobs/unpack_main.c
+SHELL_SRC  := $(filter-out $(MAIN_SRC) $(DAEMON_SRC) $(LOGW_SRC) $(HOOKR_SRC) $(UNPK_SRC),$(wildcard reconciler/cmd/*.c reconciler/daemon/*.c \
                 reconciler/jobs/*.c reconciler/shared/*.c))
 LIB_SRC    := $(CORE_SRC) $(BASE_SRC) $(STATE_SRC) $(BUCKET_SRC) $(LUA_SRC) $(BEAM_SRC) $(WEB_SRC) \
               $(SHELL_SRC)
@@ -69,6 +70,9 @@ DAEMON_LIBS := $(shell pkg-config --libs yajl 2>/dev/null)
 # theirs that calls into either fails this link (docs/daemon.md, "Programs").
 HOOKR_OBJ  := $(call obj,$(HOOKR_SRC))
 HOOKR_LIBS := $(shell pkg-config --libs yajl lua5.4 openssl 2>/dev/null) -lei
+# The unpacker, deployex-unpack: the daemon's __unpack jobs, libarchive and yajl alone.
+UNPK_OBJ  := $(call obj,$(UNPK_SRC))
+UNPK_LIBS := $(shell pkg-config --libs libarchive yajl 2>/dev/null)
 # The log writer the daemon runs per instance stream: libc only, small.
 LOG_OBJ  := $(call obj,$(LOGW_SRC) reconciler/jobs/logwriter.c base/util.c base/fsutil.c)
 
@@ -84,7 +88,8 @@ MANS    := $(MAN_DIR)/deployex.1 $(MAN_DIR)/deployex.json.5 $(MAN_DIR)/deployex-
            $(MAN_DIR)/deployex-hooks.7
 
 .PHONY: all deps test unit-tests core-check analyze run install clean check-clang fuzz fuzz-bins man deb
-all: $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook
+all: $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook \
+     $(BUILD)/deployex-unpack
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,6 +107,9 @@ $(BUILD)/deployexd: $(DAEMON_OBJ) $(BUILD)/libdeployex.a
 
 $(BUILD)/deployex-hook: $(HOOKR_OBJ) $(BUILD)/libdeployex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HOOKR_LIBS)
+
+$(BUILD)/deployex-unpack: $(UNPK_OBJ) $(BUILD)/libdeployex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(UNPK_LIBS)
 
 $(BUILD)/deployex-log: $(LOG_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
@@ -127,6 +135,7 @@ $(MANS): docs/man/md2scdoc
 	docs/man/md2scdoc $(filter docs/%.md,$^) | scdoc >$@.tmp && mv $@.tmp $@
 
 unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook \
+            $(BUILD)/deployex-unpack \
             $(BUILD)/tests/test_fuzz_corpus
 
 # ---- fuzz/: libFuzzer harnesses for every parser of untrusted bytes (docs/fuzzing.md) ----
@@ -184,7 +193,7 @@ analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE \
 	  -I. base state buckets reconciler lua beam web
-	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) $(DAEMON_SRC) $(HOOKR_SRC) -- $(WARN) -I. $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
+	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) $(DAEMON_SRC) $(HOOKR_SRC) $(UNPK_SRC) -- $(WARN) -I. $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
 
 check-clang:
 	$(MAKE) CC=clang MODE=clang all unit-tests
@@ -201,6 +210,7 @@ install: all man
 	install -m 0755 $(BUILD)/deployexd $(DESTDIR)$(PREFIX)/lib/deployex/deployexd
 	install -m 0755 $(BUILD)/deployex-log $(DESTDIR)$(PREFIX)/lib/deployex/deployex-log
 	install -m 0755 $(BUILD)/deployex-hook $(DESTDIR)$(PREFIX)/lib/deployex/deployex-hook
+	install -m 0755 $(BUILD)/deployex-unpack $(DESTDIR)$(PREFIX)/lib/deployex/deployex-unpack
 	for f in hooks/*.lua; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/deployex/hooks/; done; true
 	install -d $(DESTDIR)$(PREFIX)/share/deployex/web
 	install -m 0644 web/assets/*.html web/assets/*.css web/assets/*.js $(DESTDIR)$(PREFIX)/share/deployex/web/

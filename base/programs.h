@@ -6,6 +6,7 @@
  *     lib/deployex/deployex-log      the log writer (libc)
  *     lib/deployex/deployex-hook     the hook runner: the daemon's __hook and
  *                                    __ready jobs (Lua, libei, OpenSSL, yajl)
+ *     lib/deployex/deployex-unpack   the unpacker: __unpack jobs (libarchive, yajl)
  *
  * A program is looked up beside the binary asking (a build tree: build/MODE/
  * holds them all, and lib/deployex/ holds the helper programs), then in
@@ -21,6 +22,7 @@
 #define PROGRAM_DAEMON "deployexd"
 #define PROGRAM_LOG_WRITER "deployex-log"
 #define PROGRAM_HOOK_RUNNER "deployex-hook"
+#define PROGRAM_UNPACKER "deployex-unpack"
 
 /*
  * The path of program `name` for the binary at `self` (an absolute path,

@@ -15,7 +15,7 @@ cp "$SRC_BIN" "$T/bin/deployex"
 # The daemon program and the lean log writer beside it, as in a build tree (docs/daemon.md,
 # PROGRAMS; a tree from before deployexd runs the daemon in deployex itself, and without
 # deployex-log the daemon runs `deployex __log`, without deployex-hook `deployex __hook`).
-for p in deployexd deployex-log deployex-hook; do
+for p in deployexd deployex-log deployex-hook deployex-unpack; do
         [ ! -x "$(dirname "$SRC_BIN")/$p" ] || cp "$(dirname "$SRC_BIN")/$p" "$T/bin/"
 done
 cp "$TOP"/hooks/*.lua "$T/share/deployex/hooks/"

@@ -1116,6 +1116,7 @@ static void daemon_release(struct daemon *d)
         config_release(&d->cfg);
         free(d->cli_exe);
         free(d->hook_exe);
+        free(d->unpack_exe);
         free(d->rt.cgroup_root);
         free(d->log_exe);
         free(d->watch_path);
@@ -1197,6 +1198,8 @@ static int daemon_start(struct daemon *d, const char *cli_exe, bool *ret_loaded)
         d->hook_exe = find_program(exe, PROGRAM_HOOK_RUNNER);
         d->rt.cli_exe = d->rt.jobs.cli_exe = d->cli_exe;
         d->rt.jobs.hook_exe = d->hook_exe;
+        d->unpack_exe = find_program(exe, PROGRAM_UNPACKER);
+        d->rt.jobs.unpack_exe = d->unpack_exe;
         d->rt.log_exe = d->log_exe;
         srand((unsigned)(getpid() ^ time_now_ms()));
         if (take_lock(d) < 0 || setup_loop(d) < 0)

@@ -41,6 +41,7 @@ struct daemon {
         char *cli_exe;                       /* the full deployex binary (deployexd --cli): rt.cli_exe */
         char *log_exe;                       /* the lean deployex-log beside it: rt.log_exe */
         char *hook_exe;                      /* the hook runner beside it: rt.jobs.hook_exe */
+        char *unpack_exe;                    /* the unpacker beside it: rt.jobs.unpack_exe */
         struct config cfg;                   /* rt.cfg points here */
         struct source *src;
         struct app_rt **apps;

@@ -58,6 +58,7 @@ struct jobs {
          * `HOOK_EXE --cli CLI_EXE [-c CONFIG] __hook ...`; NULL = cli_exe.
          */
         const char *hook_exe;
+        const char *unpack_exe;      /* deployex-unpack for __unpack jobs; NULL = cli_exe */
         const char *config;          /* its -c CONFIG, or NULL */
         /*
          * Start j's process for argv (as ids, NULL = the daemon's own): sets
@@ -78,7 +79,7 @@ int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
 
 /*
  * Start `cli_exe [-c CONFIG] args...` (NULL-terminated) as a job; args[0]
- * "__hook" or "__ready" runs in hook_exe when there is one.
+ * "__hook" or "__ready" runs in hook_exe, "__unpack" in unpack_exe, when set.
  */
 struct job *job_start_self(struct jobs *js, const char *what, const char *const *args,
                            uint64_t timeout_ms, job_done_fn done, void *owner, int arg);

@@ -193,7 +193,7 @@ run 2 "$DEPLOYEX" version --bogus
 # make install: the installed binary finds its default hooks beside it.
 mode=$(basename "$(dirname "$DEPLOYEX")")
 run 0 make -s -C "$DEPLOYEX_TOP" MODE="$mode" install PREFIX=/usr DESTDIR="$T/root"
-for f in bin/deployex lib/deployex/deployexd lib/deployex/deployex-log lib/deployex/deployex-hook share/deployex/hooks/common.lua share/deployex/hooks/elixir.lua share/deployex/hooks/erlang.lua \
+for f in bin/deployex lib/deployex/deployexd lib/deployex/deployex-log lib/deployex/deployex-hook lib/deployex/deployex-unpack share/deployex/hooks/common.lua share/deployex/hooks/elixir.lua share/deployex/hooks/erlang.lua \
          share/deployex/hooks/gleam.lua share/doc/deployex/README.md; do
         [ -f "$T/root/usr/$f" ] || fail "make install did not install $f"
 done

@@ -1,5 +1,6 @@
-# The hook runner (docs/daemon.md, PROGRAMS): the daemon runs its hook calls and readiness
-# jobs in deployex-hook, which maps neither libcurl nor libarchive, and a hook's
+# The lean job programs (docs/daemon.md, PROGRAMS): the daemon runs its hook calls and
+# readiness jobs in deployex-hook, which maps neither libcurl nor libarchive, its unpacks in
+# deployex-unpack, and a hook's
 # deployex.http still reaches its peer, through `deployex __http` (lua/api_http.h).  The
 # health hook here asks a local HTTP server, with a header, and says healthy only once a
 # flag file exists: the readiness job is caught while it waits (no timer), and its
@@ -65,9 +66,16 @@ touch "$T/flag"
 wait_for 60 "[ \"\$(inst_field 1 ready)\" = true ]" "ready once the flag exists"
 # The start hook and pre-flight ran in the runner too, and the deployment went through.
 for job in "pre-flight demo-1.0.0 on demo/1" "hook start demo/1" "readiness demo/1"; do
-        grep -q "job '$job' started" "$T/daemon.log" || fail "no job '$job' in the daemon log"
+        grep -q "job '$job' started, pid [0-9]* (deployex-hook)" "$T/daemon.log" ||
+                fail "no job '$job' in deployex-hook in the daemon log"
         ok
 done
+grep -q "job 'unpack demo-1.0.0 into demo/1' started, pid [0-9]* (deployex-unpack)" "$T/daemon.log" ||
+        fail "the unpack did not run in deployex-unpack"
+ok
+grep -q "job 'fetch demo-1.0.0' started, pid [0-9]* (deployex)" "$T/daemon.log" ||
+        fail "the fetch did not run in the full binary"
+ok
 assert_contains "$(answer $BASE)" "demo 1.0.0 demo-1@" "instance 1 answers"
 
 # The CLI's own hook call sends in process (no __http child) and reaches the same peer.
@@ -86,4 +94,15 @@ run 2 "$BUILD/deployex-hook" __hook demo 1 health
 assert_contains "$ERR" "--cli needs the absolute path of the deployex binary" "the runner without --cli"
 run 2 "$BUILD/deployex-hook" --cli "$DEPLOYEX" __fetch demo 1.0.0
 assert_contains "$ERR" "unknown command '__fetch'" "the runner runs hooks only"
+
+# The unpacker is `deployex __unpack`: a release unpacked, a refused archive leaves nothing.
+run 0 "$BUILD/deployex-unpack" -c "$T/deployex.json" __unpack "$T/var/cache/demo/demo-1.0.0.tar.gz" "$T/unpacked" 100000000
+[ -x "$T/unpacked/bin/demo" ] || fail "deployex-unpack did not unpack the release"
+ok
+printf 'not a tarball' >"$T/bad.tar.gz"
+run 1 "$BUILD/deployex-unpack" __unpack "$T/bad.tar.gz" "$T/unpacked-bad" 100000000
+[ -e "$T/unpacked-bad" ] && [ -n "$(ls -A "$T/unpacked-bad")" ] && fail "a refused archive left files"
+ok
+run 2 "$BUILD/deployex-unpack" __fetch demo 1.0.0
+assert_contains "$ERR" "expected '__unpack TARBALL DEST_DIR MAX_BYTES'" "the unpacker unpacks only"
 finish
