@@ -2,7 +2,7 @@
  * cgroup: each instance in a cgroup v2 of its own, where the daemon can
  * write the hierarchy it runs in (DESIGN §8, docs/daemon.md "CGROUPS").
  *
- *     {mount}{the daemon's cgroup}/deployex-{hash of var_path}/{app}-{n}
+ *     {mount}{the daemon's cgroup}/deployex-{hash of var_path}/{app}-{n}[-b]
  *
  * The instance's first process is created in it (spawn.h cgroup), so
  * everything it starts -- a setsid() daemon, a child that cleared its
@@ -179,10 +179,34 @@ out:
         buf_release(&root);
 }
 
-static void instance_dir(struct runtime *rt, struct instance_rt *in, struct buf *out)
+/*
+ * An instance's two cgroups, {app}-{n} and {app}-{n}-b: a start takes the
+ * first it can make afresh (cgroup_prepare), so that what a crash left dying
+ * in one does not slow the restart down.
+ */
+static void instance_dir(struct runtime *rt, struct instance_rt *in, bool second, struct buf *out)
 {
         buf_reset(out);
-        buf_printf(out, "%s/%s-%d", rt->cgroup_root, in->app->name, in->rec.instance);
+        buf_printf(out, "%s/%s-%d%s", rt->cgroup_root, in->app->name, in->rec.instance,
+                   second ? "-b" : "");
+}
+
+/* Make path for this start: 0 and *fresh (removed first when it was left empty), or an errno. */
+static int make_fresh(const char *path, bool *fresh)
+{
+        *fresh = false;
+        if (mkdir(path, 0755) == 0) {
+                *fresh = true;
+                return 0;
+        }
+        if (errno != EEXIST)
+                return errno;
+        /* Busy (EBUSY): what was killed in it is still exiting. */
+        if (rmdir(path) < 0)
+                return 0;
+        if (mkdir(path, 0755) == 0)
+                *fresh = true;
+        return *fresh || errno == EEXIST ? 0 : errno;
 }
 
 /* memory.max and pids.max from the app's limits ("max" when unset: a limit removed goes). */
@@ -230,24 +254,20 @@ bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path
                 apply_limits(rt, in, NULL);
                 return false;
         }
-        instance_dir(rt, in, path);
         /*
          * A cgroup made for this start: the child is created inside it.  One
          * left from before may have been through cgroup.kill (cgroup_kill:
          * removing it failed while its processes died), and Linux kills every
-         * child created inside such a cgroup: removed and made again when it
-         * is empty by now, else the child joins it by migration (spawn.h).
+         * child created inside such a cgroup: the other one then, and when
+         * neither can be made afresh, the child joins the first by migration
+         * (spawn.h).
          */
-        if (mkdir(path->data, 0755) == 0) {
-                fresh = true;
-        } else if (errno != EEXIST) {
-                err = errno;
-        } else if (rmdir(path->data) == 0) {
-                if (mkdir(path->data, 0755) == 0)
-                        fresh = true;
-                else if (errno != EEXIST)
-                        err = errno;
+        for (int second = 0; second < 2 && !fresh && !err; second++) {
+                instance_dir(rt, in, second, path);
+                err = make_fresh(path->data, &fresh);
         }
+        if (!fresh && !err)
+                instance_dir(rt, in, false, path);
         if (err) {
                 log_inst(LOG_WARN, in, "cannot create its cgroup '%s': %s; started outside one",
                          path->data, strerror(err));
@@ -286,18 +306,21 @@ void cgroup_kill(struct runtime *rt, struct instance_rt *in)
 
         if (!rt->cgroup_root)
                 return;
-        instance_dir(rt, in, &dir);
-        n = cgroup_pids(dir.data, pids, ARRAY_SIZE(pids));
-        if (n > 0) {
-                /* cgroup.kill (Linux 5.14) takes every process, even one forking right now. */
-                if (write_text(dir.data, "cgroup.kill", "1") < 0)
-                        for (size_t i = 0; i < n; i++)
-                                (void)kill(pids[i], SIGKILL);
-                log_inst(LOG_WARN, in, "killed %zu process%s left in its cgroup", n,
-                         n == 1 ? "" : "es");
+        /* Both: the process ran in one, what an earlier one left may be in the other. */
+        for (int second = 0; second < 2; second++) {
+                instance_dir(rt, in, second, &dir);
+                n = cgroup_pids(dir.data, pids, ARRAY_SIZE(pids));
+                if (n > 0) {
+                        /* cgroup.kill (Linux 5.14) takes every process, even one forking now. */
+                        if (write_text(dir.data, "cgroup.kill", "1") < 0)
+                                for (size_t i = 0; i < n; i++)
+                                        (void)kill(pids[i], SIGKILL);
+                        log_inst(LOG_WARN, in, "killed %zu process%s left in its cgroup", n,
+                                 n == 1 ? "" : "es");
+                }
+                /* Busy while the killed ones die: the next start takes the other one. */
+                (void)rmdir(dir.data);
         }
-        /* Busy while the killed ones die: then the next start reuses it. */
-        (void)rmdir(dir.data);
         buf_release(&dir);
 }
 

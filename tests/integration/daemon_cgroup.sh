@@ -64,32 +64,49 @@ ok
 [ "$(grep -c "its limits cannot apply" "$T/daemon.log")" -le 1 ] || fail "limits not applying is said once"
 ok
 
-# A start into a cgroup that went through cgroup.kill and still holds a process
-# (it cannot be removed and made again): Linux kills every child created inside
-# such a cgroup, so the instance joins it through cgroup.procs instead, and lives.
-kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID"
-pid=$(inst_field 1 pid)
-dir="$mnt$(sed -n 's/^0:://p' "/proc/$pid/cgroup")"
-echo 1 >"$dir/cgroup.kill" || fail "cannot write cgroup.kill"
-wait_for 10 "! grep -q '^State:[[:space:]]*[^Z]' /proc/$pid/status" "the killed instance to die"
-sleep 1000 </dev/null >/dev/null 2>&1 &
-holder=$!
-echo "$holder" >"$dir/cgroup.procs" || fail "cannot move a process into '$dir'"
-mark=$(wc -l <"$T/daemon.log")
-start_daemon
-wait_for 60 "all_running 1 1.0.0" "instance 1 running again in its killed cgroup"
-new=$(inst_field 1 pid)
-assert_eq "${dir#"$mnt"}" "$(sed -n 's/^0:://p' "/proc/$new/cgroup")" "the instance is in its cgroup"
-tail -n +"$mark" "$T/daemon.log" | grep "app=demo instance=1 .*killed by signal" &&
-        fail "the instance was killed as it started in a killed cgroup"
-ok
+# Starts into cgroups that went through cgroup.kill and still hold a process (they
+# cannot be removed and made afresh; Linux kills every child created inside such a
+# cgroup): the instance takes its other cgroup, {app}-{n}-b, and when both are so,
+# it joins the first through cgroup.procs.  Either way it lives.
+holders=
+# killed_and_held DIR: DIR through cgroup.kill, then a live process in it.
+killed_and_held() {
+        mkdir -p "$1" || fail "cannot make '$1'"
+        echo 1 >"$1/cgroup.kill" || fail "cannot write cgroup.kill"
+        sleep 1000 </dev/null >/dev/null 2>&1 &
+        echo $! >"$1/cgroup.procs" || fail "cannot move a process into '$1'"
+        holders="$holders $!"
+}
+# restart_in_killed WHAT EXPECTED_CGROUP DIRS...: the daemon stopped (SIGQUIT), the
+# instance killed with its cgroup, DIRS killed and held, the daemon started: the
+# instance runs in EXPECTED_CGROUP and was not killed as it started.
+restart_in_killed() {
+        what=$1 want=$2; shift 2
+        kill -QUIT "$DAEMON_PID"; wait "$DAEMON_PID"
+        cur="$mnt$(sed -n 's/^0:://p' "/proc/$(inst_field 1 pid)/cgroup")"
+        echo 1 >"$cur/cgroup.kill" || fail "cannot write cgroup.kill"
+        wait_for 10 "[ -z \"\$(cat '$cur/cgroup.procs')\" ]" "the instance and its escapee to die"
+        for d in "$@"; do killed_and_held "$d"; done
+        mark=$(wc -l <"$T/daemon.log")
+        start_daemon
+        wait_for 60 "all_running 1 1.0.0" "instance 1 running again ($what)"
+        assert_eq "${want#"$mnt"}" "$(sed -n 's/^0:://p' "/proc/$(inst_field 1 pid)/cgroup")" \
+                "the instance's cgroup ($what)"
+        tail -n +"$mark" "$T/daemon.log" | grep "app=demo instance=1 .*killed by signal" &&
+                fail "the instance was killed as it started ($what)"
+        ok
+}
+root="$mnt$(sed -n 's/^0:://p' "/proc/$(inst_field 1 pid)/cgroup" | sed 's,/[^/]*$,,')"
+restart_in_killed "demo-1 killed and busy" "$root/demo-1-b" "$root/demo-1"
+restart_in_killed "both killed and busy" "$root/demo-1" "$root/demo-1-b"
 
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
 wait_for 10 "[ -z \"\$(escapees)\" ]" "nothing left once the daemon stopped everything"
-kill -KILL "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+for h in $holders; do kill -KILL "$h" 2>/dev/null; wait "$h" 2>/dev/null; done
 grep -E "cgroup|limits" "$T/daemon.log" | cut -c 26-
 # The empty cgroups go with the test (the daemon leaves its root for the next one).
-root=${dir%/*}
-wait_for 10 "rmdir '$dir' 2>/dev/null || [ ! -d '$dir' ]" "the instance's cgroup to empty"
+for d in "$root/demo-1" "$root/demo-1-b"; do
+        wait_for 10 "rmdir '$d' 2>/dev/null || [ ! -d '$d' ]" "the instance's cgroup to empty"
+done
 rmdir "$root" 2>/dev/null
 finish
