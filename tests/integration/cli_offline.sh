@@ -204,8 +204,9 @@ assert_contains "$OUT" "ok" "the installed binary checks the hooks it installed"
 # The installed `deployex run` becomes lib/deployex/deployexd (same pid), which runs
 # bin/deployex for its jobs; without deployexd it says what is missing.
 mkdir -p "$T/ibucket"
-printf '{"env": "prod", "source": "file://%s/ibucket", "var_path": "%s/ivar", "log_path": "%s/ilog", "cookie": "c1", "apps": []}\n' \
-        "$T" "$T" "$T" >"$T/installed.json"
+printf '{"env": "prod", "source": "file://%s/ibucket", "var_path": "%s/ivar", "log_path": "%s/ilog",
+         "overrides_path": "%s/ioverrides", "cookie": "c1", "apps": []}\n' \
+        "$T" "$T" "$T" "$T" >"$T/installed.json"
 setsid "$T/root/usr/bin/deployex" -c "$T/installed.json" run >"$T/installed.log" 2>&1 &
 ipid=$!
 KILL_GROUPS="${KILL_GROUPS:-} $ipid"
