@@ -361,10 +361,24 @@ void json_gen_kv_str(yajl_gen g, const char *key, const char *value)
         json_gen_str(g, value);
 }
 
+void json_gen_int(yajl_gen g, long long value)
+{
+        char digits[24], *p = digits + sizeof(digits);
+        unsigned long long mag = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+
+        /* The text yajl_gen_integer's sprintf("%lld") makes, without stdio per number. */
+        do
+                *--p = (char)('0' + mag % 10);
+        while ((mag /= 10) > 0);
+        if (value < 0)
+                *--p = '-';
+        yajl_gen_number(g, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 void json_gen_kv_int(yajl_gen g, const char *key, long long value)
 {
         json_gen_str(g, key);
-        yajl_gen_integer(g, value);
+        json_gen_int(g, value);
 }
 
 void json_gen_kv_bool(yajl_gen g, const char *key, bool value)

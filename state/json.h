@@ -49,6 +49,7 @@ const char *json_type_name(yajl_val v);
 yajl_gen json_gen_new(struct buf *out);
 void json_gen_str(yajl_gen g, const char *s);      /* NULL -> null */
 void json_gen_kv_str(yajl_gen g, const char *key, const char *value);
+void json_gen_int(yajl_gen g, long long value); /* yajl_gen_integer's output, faster */
 void json_gen_kv_int(yajl_gen g, const char *key, long long value);
 void json_gen_kv_bool(yajl_gen g, const char *key, bool value);
 

@@ -159,7 +159,7 @@ static void gen_instance(yajl_gen g, const struct app_config *app, int n,
         json_gen_kv_str(g, "version", l.version);
         json_gen_str(g, "pid");
         if (l.pid)
-                yajl_gen_integer(g, l.pid);
+                json_gen_int(g, l.pid);
         else
                 yajl_gen_null(g);
         json_gen_kv_int(g, "uptime_ms", (long long)l.uptime_ms);

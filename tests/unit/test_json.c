@@ -337,6 +337,47 @@ static void test_generator(void **state)
         buf_release(&err);
 }
 
+/* json_gen_int writes what yajl_gen_integer writes, separators and all. */
+static void test_gen_int_as_yajl(void **state)
+{
+        static const long long values[] = { 0, 1, -1, 9, 10, -10, 42, 2147483647LL, -2147483648LL,
+                                            9007199254740993LL, 9223372036854775807LL,
+                                            -9223372036854775807LL - 1 };
+        struct buf a = BUF_INIT, b = BUF_INIT;
+        yajl_gen ga = json_gen_new(&a), gb = json_gen_new(&b);
+
+        (void)state;
+        yajl_gen_map_open(ga);
+        yajl_gen_map_open(gb);
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+                char key[16];
+
+                snprintf(key, sizeof(key), "k%zu", i);
+                json_gen_str(ga, key);
+                json_gen_int(ga, values[i]);
+                json_gen_str(gb, key);
+                yajl_gen_integer(gb, values[i]);
+        }
+        json_gen_str(ga, "list");
+        json_gen_str(gb, "list");
+        yajl_gen_array_open(ga);
+        yajl_gen_array_open(gb);
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+                json_gen_int(ga, values[i]);
+                yajl_gen_integer(gb, values[i]);
+        }
+        yajl_gen_array_close(ga);
+        yajl_gen_array_close(gb);
+        yajl_gen_map_close(ga);
+        yajl_gen_map_close(gb);
+        assert_string_equal(a.data, b.data);
+        assert_non_null(strstr(a.data, "\"k11\":-9223372036854775808,"));
+        yajl_gen_free(ga);
+        yajl_gen_free(gb);
+        buf_release(&a);
+        buf_release(&b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -348,6 +389,7 @@ int main(void)
                 cmocka_unit_test(test_parse_file),
                 cmocka_unit_test(test_file_read_all),
                 cmocka_unit_test(test_generator),
+                cmocka_unit_test(test_gen_int_as_yajl),
         };
 
         return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
