@@ -862,6 +862,27 @@ static void mark_ready(struct runtime *rt, struct instance_rt *in)
         rt->loop.dirty = true;
 }
 
+/* The readiness job's answer, its figures (jobs/ready.c), for --debug and bench/readiness. */
+static void log_ready_figures(const struct instance_rt *in, const struct job *j)
+{
+        struct buf err = BUF_INIT;
+        yajl_val tree, result;
+        long long healthy = 0, ready = 0, cpu = 0;
+
+        if (answer_parse(j->out_buf.data, j->out_buf.len, "readiness job", &tree, &result,
+                         &err) < 0) {
+                log_inst(LOG_WARN, in, "%s", err.data);
+                buf_release(&err);
+                return;
+        }
+        (void)answer_int(result, "healthy_ms", &healthy);
+        (void)answer_int(result, "ready_ms", &ready);
+        (void)answer_int(result, "cpu_ms", &cpu);
+        log_inst(LOG_DEBUG, in, "ready: healthy from %lld ms, ready at %lld ms after the check "
+                 "began; cpu %lld ms", healthy, ready, cpu);
+        yajl_tree_free(tree);
+}
+
 static void ready_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
@@ -874,9 +895,7 @@ static void ready_done(struct jobs *js, struct job *j)
             in->rec.pid != j->arg || in->stop_requested)
                 goto out;
         if (job_ok(j)) {
-                /* Its figures, "ready: ..." (the lines before say why it was not). */
-                if (job_err_line(j, "ready: ", &why))
-                        log_inst(LOG_DEBUG, in, "ready: %s", why.data);
+                log_ready_figures(in, j);
                 mark_ready(rt, in);
         } else {
                 /* It could not watch (no config, no cookie): say so, try again shortly. */

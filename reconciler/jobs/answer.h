@@ -13,7 +13,8 @@
  *               only succeed or fail (preflight, pre_commands, hot_upgrade,
  *               health), "hot" or "full" for upgrade_kind,
  *               {"argv": [...], "envp": [...], "cwd": "..."} for start
- *   __ready     "ready"
+ *   __ready     {"healthy_ms": N, "ready_ms": N, "cpu_ms": N}: when the node
+ *               was first healthy, when it was ready, since the check began
  *   __fleet     {"mine": K, "verdict": null | {"by": HOST, "reason": WHY},
  *                "slots": [{"slot": K, "state": STATE, "ready": N, "total": N,
  *                           "beat": N, "fingerprint": "HEX16", "host": HOST}]}
@@ -43,7 +44,6 @@
 
 #define ANSWER_HOT "hot"
 #define ANSWER_FULL "full"
-#define ANSWER_READY "ready"
 
 /* The job's side: {"result": true} or {"result": "VALUE"} into out. */
 void answer_true(struct buf *out);

@@ -8,8 +8,8 @@
  * ({started, started}; a Gleam shipment's main runs inside -eval and leaves
  * it {starting, started}); the hook's health(ctx), if defined, returns
  * true (asked at most every HEALTH_STEP_MS).  When every sample has been
- * good for healthy_after_ms (readiness.h), it prints {"result":"ready"} and
- * exits 0.  A bad sample restarts the clock, and its reason goes to stderr
+ * good for healthy_after_ms (readiness.h), it answers with its figures
+ * (reconciler/jobs/answer.h) and exits 0.  A bad sample restarts the clock, and its reason goes to stderr
  * as one line "not ready: WHY" whenever it changes: the daemon quotes the
  * last one when the instance is rolled back for not becoming ready.
  *
@@ -31,8 +31,10 @@
 #include "reconciler/core/readiness.h"
 #include "beam/beam.h"
 #include "lua/hooks.h"
+#include "reconciler/jobs/answer.h"
 #include "reconciler/jobs/become.h"
 #include "state/instance.h"
+#include "state/json.h"
 #include "state/node.h"
 #include "base/banned.h"
 
@@ -142,6 +144,29 @@ static uint64_t cpu_ms(void)
                (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 }
 
+/*
+ * {"result": {"healthy_ms", "ready_ms", "cpu_ms"}}: for operators (--debug)
+ * and bench/readiness, how long each part took since the check began.
+ */
+static int answer_ready(uint64_t healthy_ms, uint64_t ready_ms, uint64_t cpu)
+{
+        struct buf out = BUF_INIT;
+        yajl_gen g = json_gen_new(&out);
+        int r;
+
+        answer_gen_open(g);
+        yajl_gen_map_open(g);
+        json_gen_kv_int(g, "healthy_ms", (long long)healthy_ms);
+        json_gen_kv_int(g, "ready_ms", (long long)ready_ms);
+        json_gen_kv_int(g, "cpu_ms", (long long)cpu);
+        yajl_gen_map_close(g);
+        answer_gen_close(g);
+        yajl_gen_free(g);
+        r = answer_print(&out);
+        buf_release(&out);
+        return r;
+}
+
 static int watch(struct sampler *s, int pid, uint64_t start_time)
 {
         struct readiness rd = READINESS_INIT;
@@ -160,14 +185,8 @@ static int watch(struct sampler *s, int pid, uint64_t start_time)
                 }
                 ok = node_sample(s, &why) && health_sample(s, now, &why);
                 if (readiness_observe(&rd, ok, now, s->app->healthy_after_ms)) {
-                        /* For operators (--debug) and bench/readiness: how long each part took. */
-                        fprintf(stderr, "ready: healthy from %llu ms, ready at %llu ms after the "
-                                "check began; cpu %llu ms\n",
-                                (unsigned long long)(rd.since_ms - began),
-                                (unsigned long long)(now - began),
-                                (unsigned long long)(cpu_ms() - cpu0));
-                        printf("{\"result\":\"ready\"}\n");
-                        status = EXIT_OK;
+                        status = answer_ready(rd.since_ms - began, now - began,
+                                              cpu_ms() - cpu0) < 0 ? EXIT_FAIL : EXIT_OK;
                         break;
                 }
                 if (!ok && strcmp(why.data, said.data) != 0) {
