@@ -10,6 +10,7 @@
  * token service).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,13 +56,18 @@ out:
         buf_release(&ignored);
 }
 
-/* tag: the one we hold ("" = none), "g:N" or an ETag. */
-static int gcs_get(struct source *s, const char *rel, const char *tag, struct http_request *req,
+/*
+ * A remote_get_fn (source_remote.h).  The tag held, req->if_none_match, is
+ * "g:N" (sent as ifGenerationNotMatch) or an ETag; the tag to hold next,
+ * resp->etag, is "g:N" when the store sent a generation.
+ */
+static int gcs_get(struct source *s, const char *rel, struct http_request *req,
                    struct http_response *resp, struct buf *name, struct buf *err)
 {
         struct gcs_source *g = impl_of(s);
         struct buf object = BUF_INIT, url = BUF_INIT, auth = BUF_INIT, why = BUF_INIT;
         const char *headers[] = { NULL, NULL };
+        const char *tag = req->if_none_match;
         int r;
 
         buf_reset(name);
@@ -77,8 +83,7 @@ static int gcs_get(struct source *s, const char *rel, const char *tag, struct ht
         if (!str_empty(tag) && strncmp(tag, GENERATION_TAG, strlen(GENERATION_TAG)) == 0) {
                 buf_puts(&url, "&ifGenerationNotMatch=");
                 http_url_encode(&url, tag + strlen(GENERATION_TAG));
-        } else if (!str_empty(tag)) {
-                req->if_none_match = tag;
+                req->if_none_match = NULL; /* a generation is no ETag */
         }
         req->url = url.data;
         req->headers = headers;
@@ -99,6 +104,8 @@ static int gcs_get(struct source *s, const char *rel, const char *tag, struct ht
                         break;
                 gcp_auth_invalidate(g->auth);
         }
+        if (resp->generation[0])
+                snprintf(resp->etag, sizeof(resp->etag), GENERATION_TAG "%s", resp->generation);
         r = remote_status_to_errno(resp->status);
         if (r < 0 && r != -ENOENT) {
                 struct buf summary = BUF_INIT;
@@ -108,9 +115,10 @@ static int gcs_get(struct source *s, const char *rel, const char *tag, struct ht
                 buf_release(&summary);
         }
 out:
-        /* Both point into this frame. */
+        /* Both point into this frame; the tag held goes back as it came. */
         req->url = NULL;
         req->headers = NULL;
+        req->if_none_match = tag;
         if (auth.cap)
                 explicit_bzero(auth.data, auth.cap);
         buf_release(&object);
@@ -123,43 +131,13 @@ out:
 static int gcs_get_current(struct source *s, const char *app, const char *etag, struct buf *body,
                            char ret_etag[ETAG_MAX + 1], bool *not_modified, struct buf *err)
 {
-        struct buf rel = BUF_INIT, name = BUF_INIT, tag = BUF_INIT;
-        struct http_response resp;
-        struct http_request req = {
-                .timeout_ms = REMOTE_CURRENT_TIMEOUT_MS,
-                .max_bytes = REMOTE_CURRENT_MAX_BYTES,
-        };
-        int r;
-
-        http_response_init(&resp);
-        buf_printf(&rel, "versions/%s/%s/current.json", app, s->env);
-        r = gcs_get(s, rel.data, etag, &req, &resp, &name, err);
-        if (r == 0) {
-                if (resp.generation[0])
-                        buf_printf(&tag, GENERATION_TAG "%s", resp.generation);
-                else
-                        buf_puts(&tag, resp.etag);
-                remote_finish_current(resp.status, tag.data, &resp.body, etag, body, ret_etag,
-                                      not_modified);
-        }
-        http_response_release(&resp);
-        buf_release(&rel);
-        buf_release(&name);
-        buf_release(&tag);
-        return r;
-}
-
-/* An unconditional GET, in the shape remote_get_release() calls. */
-static int gcs_get_object(struct source *s, const char *rel, struct http_request *req,
-                          struct http_response *resp, struct buf *name, struct buf *err)
-{
-        return gcs_get(s, rel, "", req, resp, name, err);
+        return remote_get_current(s, gcs_get, app, etag, body, ret_etag, not_modified, err);
 }
 
 static int gcs_get_release(struct source *s, const char *app, const char *version, int fd,
                            uint64_t max_bytes, struct buf *err)
 {
-        return remote_get_release(s, gcs_get_object, app, version, fd, max_bytes, err);
+        return remote_get_release(s, gcs_get, app, version, fd, max_bytes, err);
 }
 
 static void gcs_free(struct source *s)

@@ -55,10 +55,21 @@ void remote_finish_current(long status, const char *new_tag, const struct buf *r
  * One GET of the object REL (relative to the bucket's prefix) through a
  * store's signed or authorised request: fills resp, names the object in name
  * ("s3://b/k", "gs://b/k"), and returns remote_status_to_errno() of the answer
- * with err filled for every error but -ENOENT.
+ * with err filled for every error but -ENOENT.  req->if_none_match is the
+ * tag held ("" = none) and resp->etag the tag to hold next: a store that
+ * tags otherwise (GCS's generation) translates both ways.
  */
 typedef int (*remote_get_fn)(struct source *s, const char *rel, struct http_request *req,
                              struct http_response *resp, struct buf *name, struct buf *err);
+
+/*
+ * get_current for a polled store: the conditional GET of
+ * versions/APP/ENV/current.json through get, with the timeout above, then
+ * remote_finish_current().
+ */
+int remote_get_current(struct source *s, remote_get_fn get, const char *app, const char *etag,
+                       struct buf *body, char ret_etag[ETAG_MAX + 1], bool *not_modified,
+                       struct buf *err);
 
 /*
  * get_release for a polled store: streams dist/APP/APP-VERSION.tar.gz into

@@ -85,25 +85,7 @@ out:
 static int s3_get_current(struct source *s, const char *app, const char *etag, struct buf *body,
                           char ret_etag[ETAG_MAX + 1], bool *not_modified, struct buf *err)
 {
-        struct buf rel = BUF_INIT, name = BUF_INIT;
-        struct http_response resp;
-        struct http_request req = {
-                .if_none_match = etag,
-                .timeout_ms = REMOTE_CURRENT_TIMEOUT_MS,
-                .max_bytes = REMOTE_CURRENT_MAX_BYTES,
-        };
-        int r;
-
-        http_response_init(&resp);
-        buf_printf(&rel, "versions/%s/%s/current.json", app, s->env);
-        r = s3_get(s, rel.data, &req, &resp, &name, err);
-        if (r == 0)
-                remote_finish_current(resp.status, resp.etag, &resp.body, etag, body, ret_etag,
-                                      not_modified);
-        http_response_release(&resp);
-        buf_release(&rel);
-        buf_release(&name);
-        return r;
+        return remote_get_current(s, s3_get, app, etag, body, ret_etag, not_modified, err);
 }
 
 static int s3_get_release(struct source *s, const char *app, const char *version, int fd,
