@@ -410,9 +410,35 @@ static bool list_is_string(const char *buf, int index)
         return ei_get_type(buf, &index, &type, &size) == 0 && type == ERL_NIL_EXT;
 }
 
+bool etf_is_atom(int type)
+{
+        return type == ERL_ATOM_EXT || type == ERL_SMALL_ATOM_EXT || type == ERL_ATOM_UTF8_EXT ||
+               type == ERL_SMALL_ATOM_UTF8_EXT;
+}
+
+int etf_decode_atom(const char *buf, int *index, char atom[MAXATOMLEN_UTF8])
+{
+        return ei_decode_atom_as(buf, index, atom, MAXATOMLEN_UTF8, ERLANG_UTF8, NULL, NULL) < 0
+                       ? -EINVAL
+                       : 0;
+}
+
+int etf_list_tail(const char *buf, int *index, int arity)
+{
+        int type, size;
+
+        if (arity == 0)
+                return 1;
+        if (ei_get_type(buf, index, &type, &size) < 0)
+                return -EINVAL;
+        if (type != ERL_NIL_EXT)
+                return 0;
+        return ei_skip_term(buf, index) < 0 ? -EINVAL : 1;
+}
+
 static int format_list(const char *buf, int *index, const char *home, struct buf *out, int depth)
 {
-        int arity, type, size, r;
+        int arity, r;
 
         if (list_is_string(buf, *index)) {
                 long v;
@@ -435,17 +461,12 @@ static int format_list(const char *buf, int *index, const char *home, struct buf
                 if ((r = format_value(buf, index, home, out, depth + 1)) < 0)
                         return r;
         }
-        if (arity > 0) {
-                if (ei_get_type(buf, index, &type, &size) < 0)
-                        return -EINVAL;
-                if (type == ERL_NIL_EXT) {
-                        if (ei_skip_term(buf, index) < 0)
-                                return -EINVAL;
-                } else {
-                        buf_putc(out, '|');
-                        if ((r = format_value(buf, index, home, out, depth + 1)) < 0)
-                                return r;
-                }
+        if ((r = etf_list_tail(buf, index, arity)) < 0)
+                return r;
+        if (r == 0) {
+                buf_putc(out, '|');
+                if ((r = format_value(buf, index, home, out, depth + 1)) < 0)
+                        return r;
         }
         buf_putc(out, ']');
         return 0;
@@ -515,18 +536,15 @@ static int format_value(const char *buf, int *index, const char *home, struct bu
                 buf_puts(out, "...");
                 return ei_skip_term(buf, index) < 0 ? -EINVAL : 0;
         }
-        switch (type) {
-        case ERL_ATOM_EXT:
-        case ERL_SMALL_ATOM_EXT:
-        case ERL_ATOM_UTF8_EXT:
-        case ERL_SMALL_ATOM_UTF8_EXT: {
+        if (etf_is_atom(type)) {
                 char atom[MAXATOMLEN_UTF8];
 
-                if (ei_decode_atom_as(buf, index, atom, sizeof(atom), ERLANG_UTF8, NULL, NULL) < 0)
+                if (etf_decode_atom(buf, index, atom) < 0)
                         return -EINVAL;
                 put_atom(out, atom);
                 return 0;
         }
+        switch (type) {
         case ERL_SMALL_INTEGER_EXT:
         case ERL_INTEGER_EXT: {
                 long v;

@@ -19,6 +19,7 @@
 #ifndef DEPLOYEX_ETF_H
 #define DEPLOYEX_ETF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <ei.h>
@@ -44,6 +45,22 @@ int etf_format(const char *buf, int *index, const char *home_node, struct buf *o
  */
 #define ETF_REPLY_DEPTH_MAX 1000
 int etf_check_depth(const char *buf, int len, int index, int max_depth);
+
+/*
+ * For the decoders of encoded terms (this printer, lua/term_etf.c):
+ * etf_is_atom() says whether a tag from ei_get_type() is one of the four
+ * atom tags; etf_decode_atom() decodes the atom at buf[*index] as UTF-8 into
+ * atom (MAXATOMLEN_UTF8 bytes) and moves *index past it: 0 or -EINVAL.
+ */
+bool etf_is_atom(int type);
+int etf_decode_atom(const char *buf, int *index, char atom[MAXATOMLEN_UTF8]);
+/*
+ * After the arity elements of a list (ei_decode_list_header), its tail:
+ * 1 when it is [] (skipped: a proper list, also for arity 0, whose [] the
+ * header was), 0 when it is another term (an improper list's tail, left at
+ * *index), -EINVAL when malformed.
+ */
+int etf_list_tail(const char *buf, int *index, int arity);
 
 /* Encode UTF-8 text as a list of code points ("é" -> [233]).  -EINVAL on bad UTF-8. */
 int etf_encode_charlist(ei_x_buff *x, const char *s, size_t len);

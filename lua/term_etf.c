@@ -224,14 +224,10 @@ static int decode_value(lua_State *L, const char *buf, int *index, int depth)
                 return -EINVAL;
         if (ei_get_type(buf, index, &type, &size) < 0)
                 return -EINVAL;
-        switch (type) {
-        case ERL_ATOM_EXT:
-        case ERL_SMALL_ATOM_EXT:
-        case ERL_ATOM_UTF8_EXT:
-        case ERL_SMALL_ATOM_UTF8_EXT: {
+        if (etf_is_atom(type)) {
                 char atom[MAXATOMLEN_UTF8];
 
-                if (ei_decode_atom_as(buf, index, atom, sizeof(atom), ERLANG_UTF8, NULL, NULL) < 0)
+                if (etf_decode_atom(buf, index, atom) < 0)
                         return -EINVAL;
                 if (strcmp(atom, "true") == 0 || strcmp(atom, "false") == 0) {
                         lua_pushboolean(L, atom[0] == 't');
@@ -242,6 +238,7 @@ static int decode_value(lua_State *L, const char *buf, int *index, int depth)
                 }
                 return 0;
         }
+        switch (type) {
         case ERL_SMALL_INTEGER_EXT:
         case ERL_INTEGER_EXT:
         case ERL_SMALL_BIG_EXT:
@@ -306,17 +303,13 @@ static int decode_value(lua_State *L, const char *buf, int *index, int depth)
                         return -EINVAL;
                 if ((r = decode_elements(L, buf, index, arity, depth)) < 0)
                         return r;
-                if (arity > 0) {
-                        if (ei_get_type(buf, index, &type, &size) < 0)
-                                return -EINVAL;
-                        if (type != ERL_NIL_EXT) {
-                                /* An improper list: Lua has no form for it. */
-                                lua_pop(L, 1);
-                                *index = save;
-                                return decode_raw(L, buf, index);
-                        }
-                        if (ei_skip_term(buf, index) < 0)
-                                return -EINVAL;
+                if ((r = etf_list_tail(buf, index, arity)) < 0)
+                        return r;
+                if (r == 0) {
+                        /* An improper list: Lua has no form for it. */
+                        lua_pop(L, 1);
+                        *index = save;
+                        return decode_raw(L, buf, index);
                 }
                 return 0;
         }

@@ -391,6 +391,44 @@ static void test_check_depth(void **state)
         }
 }
 
+/* The walk both decoders share: a list's tail after its elements, and atoms of every tag. */
+static void test_list_tail_and_atoms(void **state)
+{
+        char atom[MAXATOMLEN_UTF8];
+        int index, arity, type, size;
+        ei_x_buff x;
+        (void)state;
+
+        ei_x_new(&x);
+        ei_x_encode_list_header(&x, 1); /* [a] */
+        ei_x_encode_atom(&x, "a");
+        ei_x_encode_empty_list(&x);
+        ei_x_encode_list_header(&x, 1); /* [b|c] */
+        ei_x_encode_atom(&x, "b");
+        ei_x_encode_atom(&x, "c");
+        ei_x_encode_empty_list(&x);     /* [] */
+        index = 0;
+        assert_int_equal(ei_decode_list_header(x.buff, &index, &arity), 0);
+        assert_int_equal(ei_get_type(x.buff, &index, &type, &size), 0);
+        assert_true(etf_is_atom(type));
+        assert_int_equal(etf_decode_atom(x.buff, &index, atom), 0);
+        assert_string_equal(atom, "a");
+        assert_int_equal(etf_list_tail(x.buff, &index, arity), 1); /* proper: [] skipped */
+        assert_int_equal(ei_decode_list_header(x.buff, &index, &arity), 0);
+        assert_int_equal(etf_decode_atom(x.buff, &index, atom), 0);
+        assert_int_equal(etf_list_tail(x.buff, &index, arity), 0); /* improper: c left */
+        assert_int_equal(etf_decode_atom(x.buff, &index, atom), 0);
+        assert_string_equal(atom, "c");
+        assert_int_equal(ei_decode_list_header(x.buff, &index, &arity), 0);
+        assert_int_equal(arity, 0);
+        assert_int_equal(etf_list_tail(x.buff, &index, arity), 1); /* the header was the [] */
+        assert_int_equal(index, x.index);
+        index = 0; /* a list is no atom */
+        assert_int_equal(etf_decode_atom(x.buff, &index, atom), -EINVAL);
+        assert_false(etf_is_atom(ERL_NIL_EXT));
+        ei_x_free(&x);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -402,6 +440,7 @@ int main(void)
                 cmocka_unit_test(test_depth_and_bad_input),
                 cmocka_unit_test(test_charlist),
                 cmocka_unit_test(test_check_depth),
+                cmocka_unit_test(test_list_tail_and_atoms),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
