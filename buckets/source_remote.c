@@ -3,6 +3,7 @@
  * source_remote.h.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,21 +49,28 @@ void remote_finish_current(long status, const char *new_tag, const struct buf *r
 }
 
 /*
- * What the two GETs below share: rel through the store's get into resp
- * (initialised here, released by the caller).  missing: say "NAME: not
- * found" for -ENOENT (a tarball); current.json's absence is the caller's
- * to word ("nothing published").
+ * What the two GETs below share: the object named by rel_fmt through the
+ * store's get into resp (initialised here, released by the caller).
+ * missing: say "NAME: not found" for -ENOENT (a tarball); current.json's
+ * absence is the caller's to word ("nothing published").
  */
-static int get_rel(struct source *s, remote_get_fn get, const char *rel, struct http_request *req,
-                   struct http_response *resp, bool missing, struct buf *err)
+__attribute__((format(printf, 7, 8)))
+static int get_rel(struct source *s, remote_get_fn get, struct http_request *req,
+                   struct http_response *resp, bool missing, struct buf *err,
+                   const char *rel_fmt, ...)
 {
-        struct buf name = BUF_INIT;
+        struct buf rel = BUF_INIT, name = BUF_INIT;
+        va_list ap;
         int r;
 
+        va_start(ap, rel_fmt);
+        buf_vprintf(&rel, rel_fmt, ap);
+        va_end(ap);
         http_response_init(resp);
-        r = get(s, rel, req, resp, &name, err);
+        r = get(s, rel.data, req, resp, &name, err);
         if (r == -ENOENT && missing)
                 buf_printf(err, "%s: not found", name.data);
+        buf_release(&rel);
         buf_release(&name);
         return r;
 }
@@ -71,30 +79,25 @@ int remote_get_current(struct source *s, remote_get_fn get, const char *app, con
                        struct buf *body, char ret_etag[ETAG_MAX + 1], bool *not_modified,
                        struct buf *err)
 {
-        struct buf rel = BUF_INIT;
-        struct http_response resp;
         struct http_request req = {
                 .if_none_match = etag,
                 .timeout_ms = REMOTE_CURRENT_TIMEOUT_MS,
                 .max_bytes = REMOTE_CURRENT_MAX_BYTES,
         };
-        int r;
+        struct http_response resp;
+        int r = get_rel(s, get, &req, &resp, false, err, "versions/%s/%s/current.json", app,
+                        s->env);
 
-        buf_printf(&rel, "versions/%s/%s/current.json", app, s->env);
-        r = get_rel(s, get, rel.data, &req, &resp, false, err);
         if (r == 0)
                 remote_finish_current(resp.status, resp.etag, &resp.body, etag, body, ret_etag,
                                       not_modified);
         http_response_release(&resp);
-        buf_release(&rel);
         return r;
 }
 
 int remote_get_release(struct source *s, remote_get_fn get, const char *app, const char *version,
                        int fd, uint64_t max_bytes, struct buf *err)
 {
-        struct buf rel = BUF_INIT;
-        struct http_response resp;
         struct http_request req = {
                 .timeout_ms = REMOTE_RELEASE_TIMEOUT_MS,
                 .low_speed_bytes = REMOTE_LOW_SPEED_BYTES,
@@ -103,11 +106,9 @@ int remote_get_release(struct source *s, remote_get_fn get, const char *app, con
                 .on_data = http_sink_fd,
                 .ctx = &fd,
         };
-        int r;
+        struct http_response resp;
+        int r = get_rel(s, get, &req, &resp, true, err, "dist/%s/%s-%s.tar.gz", app, app, version);
 
-        buf_printf(&rel, "dist/%s/%s-%s.tar.gz", app, app, version);
-        r = get_rel(s, get, rel.data, &req, &resp, true, err);
         http_response_release(&resp);
-        buf_release(&rel);
         return r;
 }
