@@ -25,6 +25,9 @@
  *               {"app": APP, "event": "error", "error": WHY}
  *   __otp --worker  {"round_ms": N, "open": N, "new": N}
  *
+ * __fetch, __unpack and `metrics -o` answer by their exit status alone: the
+ * daemon reads nothing on their stdout.
+ *
  * A failure is no answer: a non-zero exit status and the reason on the last
  * line of stderr ("STAGE: why" when a hook named its stage).
  *
