@@ -10,6 +10,7 @@ BUILD   := build/$(MODE)
 
 WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Werror -Wshadow \
         -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+cc_option = $(shell $(CC) -Werror $(1) -E -x c /dev/null >/dev/null 2>&1 && echo $(1))
 ifeq ($(MODE),asan)
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 else ifeq ($(MODE),fuzz)
@@ -19,7 +20,6 @@ OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefine
 else
 OPT := -O2 -g -fstack-protector-strong
 # Stack clash and control-flow protection where the compiler and target have them.
-cc_option = $(shell $(CC) -Werror $(1) -E -x c /dev/null >/dev/null 2>&1 && echo $(1))
 OPT += $(call cc_option,-fstack-clash-protection) $(call cc_option,-fcf-protection)
 # dpkg-buildflags (and other packagers) may pass their own _FORTIFY_SOURCE level.
 ifeq ($(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),)
@@ -73,8 +73,24 @@ HOOKR_LIBS := $(shell pkg-config --libs yajl lua5.4 openssl 2>/dev/null) -lei
 # The unpacker, deployex-unpack: the daemon's __unpack jobs, libarchive and yajl alone.
 UNPK_OBJ  := $(call obj,$(UNPK_SRC))
 UNPK_LIBS := $(shell pkg-config --libs libarchive yajl 2>/dev/null)
-# The log writer the daemon runs per instance stream: libc only, small.
-LOG_OBJ  := $(call obj,$(LOGW_SRC) reconciler/jobs/logwriter.c base/util.c base/fsutil.c)
+# The log writer the daemon runs per instance, deployex-log: one per instance
+# makes its memory count by the fleet, so it is linked statically with musl as
+# a static PIE (docs/performance.md, "one log writer per instance": 20-odd kB
+# of private memory; glibc, dynamic or static, costs 56 kB and more before it
+# reads a byte).  Its objects are built against musl's headers in every MODE,
+# without sanitizers (neither links statically): the tests run the program
+# that ships, and its code runs under ASan as `deployex __log` and in the unit
+# tests.  Needs musl-tools (scripts/install-deps).
+MUSL_ARCH := $(subst -gnu,-musl,$(shell $(CC) -print-multiarch 2>/dev/null))
+MUSL_LIB  := /usr/lib/$(MUSL_ARCH)
+MUSL_INC  := /usr/include/$(MUSL_ARCH)
+LOG_OPT   := -O2 -g -fPIE -ffunction-sections -fdata-sections -fstack-protector-strong \
+             $(call cc_option,-fstack-clash-protection) $(call cc_option,-fcf-protection)
+LOG_CFLAGS := $(WARN) $(LOG_OPT) -I. -nostdinc -isystem $(MUSL_INC) \
+              -isystem $(shell $(CC) -print-file-name=include) -MMD -MP $(CPPFLAGS) $(CFLAGS)
+LOG_LDFLAGS := -static-pie -nostdlib -Wl,-z,relro,-z,now -Wl,--gc-sections $(LDFLAGS)
+LOG_OBJ  := $(patsubst %.c,$(BUILD)/obj-musl/%.o,$(LOGW_SRC) reconciler/jobs/logwriter.c base/util.c \
+              base/fsutil.c)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -87,7 +103,7 @@ MAN_DIR := build/man
 MANS    := $(MAN_DIR)/deployex.1 $(MAN_DIR)/deployex.json.5 $(MAN_DIR)/deployex-state.5 \
            $(MAN_DIR)/deployex-hooks.7
 
-.PHONY: all deps test unit-tests core-check analyze run install clean check-clang fuzz fuzz-bins man deb
+.PHONY: musl-check all deps test unit-tests core-check analyze run install clean check-clang fuzz fuzz-bins man deb
 all: $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook \
      $(BUILD)/deployex-unpack
 
@@ -111,8 +127,20 @@ $(BUILD)/deployex-hook: $(HOOKR_OBJ) $(BUILD)/libdeployex.a
 $(BUILD)/deployex-unpack: $(UNPK_OBJ) $(BUILD)/libdeployex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(UNPK_LIBS)
 
+$(BUILD)/obj-musl/%.o: %.c | musl-check
+	@mkdir -p $(dir $@)
+	$(CC) $(LOG_CFLAGS) -c $< -o $@
+
+# musl's start files and libc.a around the objects; libgcc for what the compiler may call.
 $(BUILD)/deployex-log: $(LOG_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(LOG_LDFLAGS) -o $@ $(MUSL_LIB)/rcrt1.o $(MUSL_LIB)/crti.o \
+	  $(shell $(CC) -print-file-name=crtbeginS.o) $^ -L$(MUSL_LIB) -lc -lgcc \
+	  $(shell $(CC) -print-file-name=crtendS.o) $(MUSL_LIB)/crtn.o
+	@scripts/static-pie-check $@
+
+musl-check:
+	@test -f $(MUSL_LIB)/libc.a -a -f $(MUSL_LIB)/rcrt1.o || { echo "deployex-log is linked with musl, \
+	  not found in $(MUSL_LIB): install musl-tools (scripts/install-deps)" >&2; exit 1; }
 
 $(filter $(CORE_TESTS),$(UNIT_BINS)): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -223,6 +251,9 @@ install: all man
 # error or warning, and every hardening feature in the binaries but control-flow
 # protection: that needs a CET-enabled libc (crt1.o), which Debian 12 does not
 # ship, so no binary linked there can have it (the objects are built with it).
+# deployex-log is static: hardening-check looks for its stack protector among
+# undefined symbols, which a static binary has none of, so scripts/static-pie-check
+# finds it in the unstripped build instead (and that it is static, PIE, RELRO, NOW).
 DEB_DIR := build/deb
 deb: deps
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)
@@ -233,7 +264,9 @@ deb: deps
 	  deb=$(DEB_DIR)/deployex_$${v}_$$a.deb; \
 	  lintian --fail-on error,warning --suppress-tags-from-file debian/lintian-run.ignore $$deb && \
 	  rm -rf $(DEB_DIR)/root && dpkg-deb -x $$deb $(DEB_DIR)/root && \
-	  hardening-check --nocfprotection $(DEB_DIR)/root/usr/bin/deployex $(DEB_DIR)/root/usr/lib/deployex/* && \
+	  hardening-check --nocfprotection $(DEB_DIR)/root/usr/bin/deployex $(DEB_DIR)/root/usr/lib/deployex/deployexd && \
+	  hardening-check --nocfprotection --nostackprotector $(DEB_DIR)/root/usr/lib/deployex/deployex-log && \
+	  scripts/static-pie-check $(DEB_DIR)/root/usr/lib/deployex/deployex-log build/release/deployex-log && \
 	  rm -rf $(DEB_DIR)/root && echo "deb: $$deb"
 
 clean:

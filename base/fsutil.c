@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,20 +146,23 @@ int atomic_write_shared(const char *path, const void *data, size_t len, gid_t gi
         return write_file(path, data, len, 0640, gid, true);
 }
 
-int mkdir_p(const char *path, mode_t mode)
+/*
+ * mkdir -p of path[0 .. len), parents made with mode parents, the last with
+ * mode.  The copy is on the stack, not the heap: the log writer, which
+ * allocates nothing, calls this (reconciler/jobs/logwriter.h, "Memory").
+ */
+static int mkdir_in(const char *path, size_t len, mode_t parents, mode_t mode)
 {
-        return mkdir_p_parents(path, mode, mode);
-}
-
-int mkdir_p_parents(const char *path, mode_t parents, mode_t mode)
-{
-        char *p;
+        char p[PATH_MAX];
         struct stat st;
         int r = 0;
 
-        if (str_empty(path))
+        if (len == 0)
                 return -EINVAL;
-        p = xstrdup(path);
+        if (len >= sizeof(p))
+                return -ENAMETOOLONG;
+        memcpy(p, path, len);
+        p[len] = '\0';
         for (char *s = p + 1;; s++) {
                 /* The last component, also before trailing slashes. */
                 bool last = *s == '\0' || (*s == '/' && s[strspn(s, "/")] == '\0');
@@ -189,8 +193,24 @@ int mkdir_p_parents(const char *path, mode_t parents, mode_t mode)
                 if (s[1] == '\0')
                         break;
         }
-        free(p);
         return r;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+        return mkdir_p_parents(path, mode, mode);
+}
+
+int mkdir_p_len(const char *path, size_t len, mode_t mode)
+{
+        return mkdir_in(path, len, mode, mode);
+}
+
+int mkdir_p_parents(const char *path, mode_t parents, mode_t mode)
+{
+        if (str_empty(path))
+                return -EINVAL;
+        return mkdir_in(path, strlen(path), parents, mode);
 }
 
 int append_line(const char *path, const char *data, size_t len)

@@ -24,7 +24,7 @@ int atomic_write_file(const char *path, const void *data, size_t len);
 /* The same for a file others read (a bucket object, a metrics textfile): mode before umask. */
 int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode);
 int atomic_write_shared(const char *path, const void *data, size_t len, gid_t gid);
-/* mkdir -p with the given mode for every created component. */
+/* mkdir -p with the given mode for every created component (no allocation: see mkdir_in). */
 int mkdir_p(const char *path, mode_t mode);
 /*
  * The same, with another mode for the created parents: a directory of its own
@@ -32,6 +32,8 @@ int mkdir_p(const char *path, mode_t mode);
  * which others must pass through to read the configuration beside it).
  */
 int mkdir_p_parents(const char *path, mode_t parents, mode_t mode);
+/* mkdir_p of the directory path[0 .. len), which need not end there. */
+int mkdir_p_len(const char *path, size_t len, mode_t mode);
 /* Append one line (data + '\n' when missing) with O_APPEND, then fsync; a new file is 0640. */
 int append_line(const char *path, const char *data, size_t len);
 /* rm -rf; no error when path does not exist.  Refuses "/" and "". */

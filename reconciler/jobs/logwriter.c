@@ -3,11 +3,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +17,15 @@
 #include "base/fsutil.h"
 #include "base/banned.h"
 
-#define READ_CHUNK 65536
+/*
+ * What one read takes, and the stamped copy of it handed on in pieces: small
+ * and static (logwriter.h, "Memory"), so that a burst leaves a few pages
+ * touched, not 64 kB; a full pipe is drained in a few more reads.
+ */
+#define READ_CHUNK 8192
+#define STAMPED_CHUNK 8192
+static char read_chunk[READ_CHUNK];
+static char stamped_chunk[STAMPED_CHUNK];
 
 /* The checked directory's fd (see logwriter.h), or -errno. */
 static int open_dir(const char *dir)
@@ -46,6 +55,36 @@ fail:
         return r;
 }
 
+/* open_dir of a directory too long for open_dir_n's copy: only then does the stack grow by a page. */
+static __attribute__((noinline)) int open_long_dir(const char *path, size_t len)
+{
+        char dir[PATH_MAX];
+
+        if (len >= sizeof(dir))
+                return -ENAMETOOLONG;
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+        return open_dir(dir);
+}
+
+/*
+ * open_dir of path's first len bytes (0: "."), which need not end there.  Log
+ * directories are short: their copy stays small, and so does the writer's
+ * stack (logwriter.h, "Memory").
+ */
+static int open_dir_n(const char *path, size_t len)
+{
+        char dir[256];
+
+        if (len >= sizeof(dir))
+                return open_long_dir(path, len);
+        if (len == 0)
+                return open_dir(".");
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+        return open_dir(dir);
+}
+
 int logwriter_check_dir(const char *dir)
 {
         int fd = open_dir(dir);
@@ -66,7 +105,7 @@ static int reopen(struct logwriter *w)
                 w->fd = -1;
         }
         if (w->dirfd < 0) {
-                int d = open_dir(w->dir);
+                int d = open_dir_n(w->path, w->dir_len);
 
                 if (d < 0)
                         return d;
@@ -96,14 +135,14 @@ int logwriter_open(struct logwriter *w, const char *path, uint64_t max_bytes, in
         const char *slash = strrchr(path, '/');
 
         memset(w, 0, sizeof(*w));
-        w->path = xstrdup(path);
-        w->dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path))) : xstrdup(".");
-        w->name = xstrdup(slash ? slash + 1 : path);
+        w->path = path;
+        w->name = slash ? slash + 1 : path;
+        /* "/x" lives in "/", "a/b/x" in "a/b", "x" in "." (dir_len 0). */
+        w->dir_len = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 0;
         w->dirfd = -1;
         w->max_bytes = max_bytes ? max_bytes : 1;
         w->keep = keep < 0 ? 0 : keep > LOGWRITER_KEEP_MAX ? LOGWRITER_KEEP_MAX : keep;
         w->fd = -1;
-        buf_init(&w->partial);
         return reopen(w);
 }
 
@@ -115,41 +154,38 @@ void logwriter_close(struct logwriter *w)
         if (w->dirfd >= 0)
                 close(w->dirfd);
         w->dirfd = -1;
-        free(w->path);
-        free(w->dir);
-        free(w->name);
-        w->path = w->dir = w->name = NULL;
-        buf_release(&w->partial);
+        if (w->partial)
+                munmap(w->partial, LOGWRITER_PARTIAL_MAX);
+        w->partial = NULL;
+        w->partial_len = 0;
+        w->path = w->name = NULL;
 }
 
 int logwriter_rotate(struct logwriter *w)
 {
-        struct buf from = BUF_INIT, to = BUF_INIT;
+        /* NAME.1000 at most: a longer name than NAME_MAX cannot be a file anyway. */
+        char from[NAME_MAX + 16], to[NAME_MAX + 16];
         int r = 0, shift = 0;
 
         if (w->dirfd < 0) {
                 r = -EBADF;
+        } else if (strlen(w->name) > NAME_MAX) {
+                r = -ENAMETOOLONG;
         } else if (w->keep == 0) {
                 if (unlinkat(w->dirfd, w->name, 0) < 0 && errno != ENOENT)
                         r = -errno;
         } else {
                 /* Losing an old rotated file is a pity; losing the live stream is not an option. */
                 for (int k = w->keep - 1; k >= 1; k--) {
-                        buf_reset(&from);
-                        buf_reset(&to);
-                        buf_printf(&from, "%s.%d", w->name, k);
-                        buf_printf(&to, "%s.%d", w->name, k + 1);
-                        if (renameat(w->dirfd, from.data, w->dirfd, to.data) < 0 && errno != ENOENT &&
-                            shift == 0)
+                        snprintf(from, sizeof(from), "%s.%d", w->name, k);
+                        snprintf(to, sizeof(to), "%s.%d", w->name, k + 1);
+                        if (renameat(w->dirfd, from, w->dirfd, to) < 0 && errno != ENOENT && shift == 0)
                                 shift = -errno;
                 }
-                buf_reset(&to);
-                buf_printf(&to, "%s.1", w->name);
-                if (renameat(w->dirfd, w->name, w->dirfd, to.data) < 0 && errno != ENOENT)
+                snprintf(to, sizeof(to), "%s.1", w->name);
+                if (renameat(w->dirfd, w->name, w->dirfd, to) < 0 && errno != ENOENT)
                         r = -errno;
         }
-        buf_release(&from);
-        buf_release(&to);
         if (r < 0) {
                 /*
                  * Write on into the same file rather than lose lines, and do
@@ -306,27 +342,92 @@ static int feed_raw(struct logwriter *w, const char *data, size_t len);
 
 int logwriter_feed(struct logwriter *w, const char *data, size_t len)
 {
-        struct buf stamped = BUF_INIT;
         char stamp[LOGWRITER_STAMP_LEN + 1];
         struct timespec ts;
-        int r;
+        size_t used = 0;
+        int r = 0, q;
 
         if (!w->stamp)
                 return feed_raw(w, data, len);
         clock_gettime(CLOCK_REALTIME, &ts);
         logwriter_format_stamp((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, stamp);
+        /* The stamped stream goes on in pieces of STAMPED_CHUNK: feed_raw takes any split. */
         for (size_t i = 0; i < len;) {
                 const char *nl = memchr(data + i, '\n', len - i);
                 size_t end = nl ? (size_t)(nl - data) + 1 : len;
+                size_t piece = end - i;
+                size_t need = (w->in_line ? 0 : LOGWRITER_STAMP_LEN) + piece;
 
-                if (!w->in_line)
-                        buf_append(&stamped, stamp, LOGWRITER_STAMP_LEN);
-                buf_append(&stamped, data + i, end - i);
+                if (used > 0 && used + need > STAMPED_CHUNK) {
+                        q = feed_raw(w, stamped_chunk, used);
+                        r = r < 0 ? r : q;
+                        used = 0;
+                }
+                if (!w->in_line) {
+                        memcpy(stamped_chunk + used, stamp, LOGWRITER_STAMP_LEN);
+                        used += LOGWRITER_STAMP_LEN;
+                }
+                if (used + piece <= STAMPED_CHUNK) {
+                        memcpy(stamped_chunk + used, data + i, piece);
+                        used += piece;
+                } else {
+                        /* A line longer than the buffer: its stamp, then the line as it came. */
+                        q = feed_raw(w, stamped_chunk, used);
+                        r = r < 0 ? r : q;
+                        q = feed_raw(w, data + i, piece);
+                        r = r < 0 ? r : q;
+                        used = 0;
+                }
                 w->in_line = !nl;
                 i = end;
         }
-        r = feed_raw(w, stamped.data, stamped.len);
-        buf_release(&stamped);
+        q = feed_raw(w, stamped_chunk, used);
+        return r < 0 ? r : q;
+}
+
+/* Forget the held line once written; the pages of a long one go back to the system. */
+static void drop_held(struct logwriter *w)
+{
+        if (w->partial_len > 4 * 4096)
+                (void)madvise(w->partial, w->partial_len, MADV_DONTNEED);
+        w->partial_len = 0;
+}
+
+/* Add to the held line; false when it would pass LOGWRITER_PARTIAL_MAX (or no room can be mapped). */
+static bool hold(struct logwriter *w, const char *data, size_t len)
+{
+        if (len > LOGWRITER_PARTIAL_MAX - w->partial_len)
+                return false;
+        if (!w->partial) {
+                void *p = mmap(NULL, LOGWRITER_PARTIAL_MAX, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+                if (p == MAP_FAILED)
+                        return false;
+                w->partial = p;
+        }
+        memcpy(w->partial + w->partial_len, data, len);
+        w->partial_len += len;
+        return true;
+}
+
+/*
+ * The held line and data (the rest of that line, complete or not) that do
+ * not fit the held room: out they go, as one line, no rotation inside it.
+ */
+static int write_through(struct logwriter *w, const char *data, size_t len)
+{
+        int r = 0, q;
+
+        (void)sync_file(w);
+        make_room(w, w->partial_len + len);
+        if (w->partial_len > 0)
+                r = put(w, w->partial, w->partial_len);
+        drop_held(w);
+        if (len > 0) {
+                q = put(w, data, len);
+                r = r < 0 ? r : q;
+        }
         return r;
 }
 
@@ -339,26 +440,21 @@ static int feed_raw(struct logwriter *w, const char *data, size_t len)
         if (len == 0)
                 return 0;
         nl = memrchr(data, '\n', len);
-        if (!nl) {
-                buf_append(&w->partial, data, len);
-                if (w->partial.len <= LOGWRITER_PARTIAL_MAX)
-                        return 0;
+        if (!nl)
                 /* A runaway line: out it goes, and no rotation until it ends. */
-                (void)sync_file(w);
-                make_room(w, w->partial.len);
-                r = put(w, w->partial.data, w->partial.len);
-                buf_reset(&w->partial);
-                return r;
-        }
+                return hold(w, data, len) ? 0 : write_through(w, data, len);
         n = (size_t)(nl - data) + 1;
-        if (w->partial.len > 0) {
+        if (w->partial_len > 0) {
                 /* Complete the held line first, then the rest in place. */
                 const char *first = memchr(data, '\n', len);
                 size_t k = (size_t)(first - data) + 1;
 
-                buf_append(&w->partial, data, k);
-                r = put_lines(w, w->partial.data, w->partial.len);
-                buf_reset(&w->partial);
+                if (hold(w, data, k)) {
+                        r = put_lines(w, w->partial, w->partial_len);
+                        drop_held(w);
+                } else {
+                        r = write_through(w, data, k);
+                }
                 data += k;
                 len -= k;
                 n -= k;
@@ -368,22 +464,17 @@ static int feed_raw(struct logwriter *w, const char *data, size_t len)
                 if (q < 0 && r == 0)
                         r = q;
         }
-        if (len > n)
-                buf_append(&w->partial, data + n, len - n);
+        if (len > n && !hold(w, data + n, len - n)) {
+                q = write_through(w, data + n, len - n);
+                if (q < 0 && r == 0)
+                        r = q;
+        }
         return r;
 }
 
 int logwriter_finish(struct logwriter *w)
 {
-        int r = 0;
-
-        if (w->partial.len > 0) {
-                (void)sync_file(w);
-                make_room(w, w->partial.len);
-                r = put(w, w->partial.data, w->partial.len);
-                buf_reset(&w->partial);
-        }
-        return r;
+        return w->partial_len > 0 ? write_through(w, NULL, 0) : 0;
 }
 
 /*
@@ -396,7 +487,6 @@ static int run_fds(const int *fds, const char *const *paths, int n, uint64_t max
 {
         struct logwriter w[2];
         struct pollfd pfd[2];
-        char *chunk = xmalloc(READ_CHUNK);
         int open_streams = n, lost_errno = 0;
         uint64_t lost = 0;
 
@@ -417,11 +507,11 @@ static int run_fds(const int *fds, const char *const *paths, int n, uint64_t max
 
                         if (pfd[i].fd < 0 || !pfd[i].revents)
                                 continue;
-                        got = read(pfd[i].fd, chunk, READ_CHUNK);
+                        got = read(pfd[i].fd, read_chunk, READ_CHUNK);
                         if (got < 0 && (errno == EINTR || errno == EAGAIN))
                                 continue;
                         if (got > 0) {
-                                (void)logwriter_feed(&w[i], chunk, (size_t)got);
+                                (void)logwriter_feed(&w[i], read_chunk, (size_t)got);
                                 continue;
                         }
                         /* EOF, or EIO and the like: nothing more will come on this one. */
@@ -439,7 +529,6 @@ static int run_fds(const int *fds, const char *const *paths, int n, uint64_t max
                 }
                 logwriter_close(&w[i]);
         }
-        free(chunk);
         return lost > 0 ? -lost_errno : 0;
 }
 
@@ -448,41 +537,35 @@ int logwriter_run(int fd, const char *path, uint64_t max_bytes, int keep)
         return run_fds(&fd, &path, 1, max_bytes, keep, false);
 }
 
-/* The parent directory of a log file, made 0750 when missing (group deployex reads logs). */
-static int make_parent(const char *path)
+/*
+ * Create the directory of a log file, 0750 when missing (group deployex reads
+ * logs), and check it; complaints on stderr, the output is then dropped.
+ */
+static void prepare_dir(const char *path)
 {
         const char *slash = strrchr(path, '/');
-        char *dir;
+        size_t n;
         int r;
 
         if (!slash || slash == path)
-                return 0;
-        dir = xstrndup(path, (size_t)(slash - path));
-        r = mkdir_p(dir, 0750);
-        free(dir);
-        return r;
-}
-
-/* Create and check the directory of a log file; complaints on stderr, output then dropped. */
-static void prepare_dir(const char *path)
-{
-        int r = make_parent(path);
-
-        if (r < 0) {
-                fprintf(stderr, "deployex-log: cannot create the directory of '%s': %s\n", path,
-                        file_strerror(r));
-        } else {
-                char *dir = xstrdup(path);
-                char *slash = strrchr(dir, '/');
-
-                if (slash && slash != dir)
-                        *slash = '\0';
-                r = slash && slash != dir ? logwriter_check_dir(dir) : 0;
-                if (r < 0)
-                        fprintf(stderr, "deployex-log: refusing to write into '%s': %s; output is dropped\n",
-                                dir, r == -EPERM ? "owned by another user" : file_strerror(r));
-                free(dir);
+                return;
+        n = (size_t)(slash - path);
+        r = open_dir_n(path, n);
+        if (r == -ENOENT) {
+                /* The daemon makes it before it starts the writer; run by hand, this does. */
+                r = mkdir_p_len(path, n, 0750);
+                if (r < 0) {
+                        fprintf(stderr, "deployex-log: cannot create the directory of '%s': %s\n", path,
+                                file_strerror(r));
+                        return;
+                }
+                r = open_dir_n(path, n);
         }
+        if (r < 0)
+                fprintf(stderr, "deployex-log: refusing to write into '%.*s': %s; output is dropped\n",
+                        (int)n, path, r == -EPERM ? "owned by another user" : file_strerror(r));
+        else
+                close(r);
 }
 
 int logwriter_main(int argc, char **argv)

@@ -14,7 +14,7 @@
  * Rotation: when appending the next complete line would take PATH beyond
  * max_bytes, PATH.(k) is renamed to PATH.(k+1) for k = keep-1 .. 1 (PATH.keep
  * is dropped), PATH to PATH.1 (or removed when keep is 0) and a new PATH is
- * opened (0600, O_APPEND).  Rotation happens only between lines, so a line
+ * opened (0640, O_APPEND).  Rotation happens only between lines, so a line
  * is never split across two files; a line longer than max_bytes is written
  * whole into a file of its own.  A partial line is held until its newline or
  * EOF; one growing beyond LOGWRITER_PARTIAL_MAX is written out (without
@@ -38,6 +38,14 @@
  * or logwriter_run(fd, path, max_bytes, keep) which does all of it (unstamped;
  * logwriter_main, the program the daemon runs, stamps).
  * Functions return 0 or -errno and never log.
+ *
+ * Memory: the daemon runs one writer per instance, so its footprint is
+ * multiplied by the fleet (docs/performance.md).  The writer allocates
+ * nothing on the heap: the path is borrowed, rotation names and stamped
+ * output are built in fixed buffers, and a held partial line lives in an
+ * anonymous mapping made on first use, of which only the pages the line
+ * reaches become memory (given back after a long line).  The read and stamp
+ * buffers are static: one writer process is one thread.
  */
 #ifndef DEPLOYEX_LOGWRITER_H
 #define DEPLOYEX_LOGWRITER_H
@@ -52,9 +60,10 @@
 #define LOGWRITER_KEEP_MAX 1000
 
 struct logwriter {
-        char *path;
-        char *dir;           /* path's directory and base name: files are opened */
-        char *name;          /* with openat(dirfd, name, O_NOFOLLOW), never by path */
+        const char *path;    /* borrowed: the caller's string outlives the writer */
+        const char *name;    /* path's base name (within path); files are opened with */
+        size_t dir_len;      /* openat(dirfd, name, O_NOFOLLOW), never by path; the */
+                             /* directory is path's first dir_len bytes (0: ".") */
         int dirfd;           /* -1 until the directory passed its checks */
         uint64_t max_bytes;
         int keep;
@@ -62,7 +71,8 @@ struct logwriter {
         uint64_t size;       /* bytes in the current file */
         bool mid_line;       /* the file ends inside a line: no rotation now */
         uint64_t rotate_after; /* after a failed rotation: the size for the next try */
-        struct buf partial;  /* an incomplete line held back */
+        char *partial;       /* an incomplete line held back: LOGWRITER_PARTIAL_MAX bytes */
+        size_t partial_len;  /* of address space mapped on first use (NULL before) */
         uint64_t lost;       /* bytes dropped since the last successful write */
         bool broken_line;    /* a failed write left the file inside a line */
         int lost_errno;
@@ -94,9 +104,10 @@ bool logwriter_parse_stamp(const char *line, size_t len, uint64_t *ret_ms);
 int logwriter_check_dir(const char *dir);
 
 /*
- * Open (creating, 0600) path for appending.  max_bytes >= 1, keep 0 ..
- * LOGWRITER_KEEP_MAX.  When the file cannot be opened the writer is still
- * initialised and retries on every write; the error is returned all the same.
+ * Open (creating, 0640) path for appending; path is borrowed, not copied.
+ * max_bytes >= 1, keep 0 .. LOGWRITER_KEEP_MAX.  When the file cannot be
+ * opened the writer is still initialised and retries on every write; the
+ * error is returned all the same.
  */
 int logwriter_open(struct logwriter *w, const char *path, uint64_t max_bytes, int keep);
 /* Append a piece of the stream.  -errno when some of it could not be written (it is counted). */

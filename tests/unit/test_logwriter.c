@@ -234,6 +234,66 @@ static void test_runaway_line(void **state)
         free(big);
 }
 
+/*
+ * A stamped line longer than the writer's stamping buffer, arriving in ragged
+ * pieces: one stamp in front, the line whole and unchanged, the next line
+ * stamped as usual.
+ */
+static void test_long_stamped_line(void **state)
+{
+        enum { N = 50000, PIECE = 3001 };
+        char *line = malloc(N + 1);
+        char *s;
+        struct logwriter w;
+        (void)state;
+
+        for (size_t i = 0; i < N; i++)
+                line[i] = (char)('a' + i % 26);
+        line[N] = '\n';
+        assert_int_equal(logwriter_open(&w, log_path, 1 << 20, 2), 0);
+        w.stamp = true;
+        for (size_t i = 0; i < N + 1; i += PIECE)
+                assert_int_equal(logwriter_feed(&w, line + i, N + 1 - i < PIECE ? N + 1 - i : PIECE), 0);
+        feed(&w, "next\n");
+        logwriter_close(&w);
+        s = slurp(0);
+        assert_non_null(s);
+        assert_int_equal(strlen(s), 2 * LOGWRITER_STAMP_LEN + N + 1 + 5);
+        assert_memory_equal(s + LOGWRITER_STAMP_LEN, line, N + 1);
+        assert_string_equal(s + 2 * LOGWRITER_STAMP_LEN + N + 1, "next\n");
+        free(s);
+        free(line);
+}
+
+/*
+ * A held line whose end would take it past LOGWRITER_PARTIAL_MAX: the held
+ * part and its end are written as one line, after a rotation (it does not
+ * fit), never split across files; the line after it goes on as usual.
+ */
+static void test_held_line_outgrows_its_room(void **state)
+{
+        size_t held = LOGWRITER_PARTIAL_MAX - 10;
+        char *big = malloc(held);
+        char *got;
+        struct logwriter w;
+        (void)state;
+
+        memset(big, 'x', held);
+        assert_int_equal(logwriter_open(&w, log_path, 1024, 2), 0);
+        feed(&w, "first\n");
+        assert_int_equal(logwriter_feed(&w, big, held), 0);
+        assert_file(0, "first\n"); /* held, not written yet */
+        feed(&w, "0123456789abcdef\nnext\n");
+        got = slurp(1);
+        assert_int_equal(strlen(got), held + 17);
+        assert_memory_equal(got + held, "0123456789abcdef\n", 17);
+        free(got);
+        assert_file(2, "first\n");
+        assert_file(0, "next\n");
+        logwriter_close(&w);
+        free(big);
+}
+
 /* A child writes "line N\n" for N in 0..9999 in ragged pieces; nothing lost, split or reordered. */
 static void test_ten_thousand_lines_through_a_pipe(void **state)
 {
@@ -446,6 +506,8 @@ int main(void)
                 cmocka_unit_test_setup(test_long_line, reset),
                 cmocka_unit_test_setup(test_partial_lines, reset),
                 cmocka_unit_test_setup(test_runaway_line, reset),
+                cmocka_unit_test_setup(test_long_stamped_line, reset),
+                cmocka_unit_test_setup(test_held_line_outgrows_its_room, reset),
                 cmocka_unit_test_setup(test_ten_thousand_lines_through_a_pipe, reset),
                 cmocka_unit_test_setup(test_write_failure_is_reported, reset),
                 cmocka_unit_test_setup(test_stamped_lines, reset),
