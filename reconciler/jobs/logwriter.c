@@ -18,14 +18,12 @@
 #include "base/banned.h"
 
 /*
- * What one read takes, and the stamped copy of it handed on in pieces: small
- * and static (logwriter.h, "Memory"), so that a burst leaves a few pages
- * touched, not 64 kB; a full pipe is drained in a few more reads.
+ * What one read takes, and the stamped copy of it handed on in pieces: a page
+ * each, on the stack (logwriter.h, "Memory"), so that the writer's memory is
+ * the same after a burst as before it; a full pipe is drained in 16 reads.
  */
-#define READ_CHUNK 8192
-#define STAMPED_CHUNK 8192
-static char read_chunk[READ_CHUNK];
-static char stamped_chunk[STAMPED_CHUNK];
+#define READ_CHUNK 4096
+#define STAMPED_CHUNK 4096
 
 /* The checked directory's fd (see logwriter.h), or -errno. */
 static int open_dir(const char *dir)
@@ -342,7 +340,7 @@ static int feed_raw(struct logwriter *w, const char *data, size_t len);
 
 int logwriter_feed(struct logwriter *w, const char *data, size_t len)
 {
-        char stamp[LOGWRITER_STAMP_LEN + 1];
+        char stamp[LOGWRITER_STAMP_LEN + 1], stamped_chunk[STAMPED_CHUNK];
         struct timespec ts;
         size_t used = 0;
         int r = 0, q;
@@ -487,6 +485,7 @@ static int run_fds(const int *fds, const char *const *paths, int n, uint64_t max
 {
         struct logwriter w[2];
         struct pollfd pfd[2];
+        char read_chunk[READ_CHUNK];
         int open_streams = n, lost_errno = 0;
         uint64_t lost = 0;
 

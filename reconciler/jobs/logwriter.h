@@ -41,11 +41,11 @@
  *
  * Memory: the daemon runs one writer per instance, so its footprint is
  * multiplied by the fleet (docs/performance.md).  The writer allocates
- * nothing on the heap: the path is borrowed, rotation names and stamped
- * output are built in fixed buffers, and a held partial line lives in an
- * anonymous mapping made on first use, of which only the pages the line
- * reaches become memory (given back after a long line).  The read and stamp
- * buffers are static: one writer process is one thread.
+ * nothing on the heap: the path is borrowed, rotation names, what a read
+ * takes and its stamped copy are built in fixed buffers of a page at most on
+ * the stack, and a held partial line lives in an anonymous mapping made on
+ * first use, of which only the pages the line reaches become memory (given
+ * back after a long line).  So a burst leaves little more behind than idle.
  */
 #ifndef DEPLOYEX_LOGWRITER_H
 #define DEPLOYEX_LOGWRITER_H
