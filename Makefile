@@ -264,7 +264,8 @@ deb: deps
 	  deb=$(DEB_DIR)/deployex_$${v}_$$a.deb; \
 	  lintian --fail-on error,warning --suppress-tags-from-file debian/lintian-run.ignore $$deb && \
 	  rm -rf $(DEB_DIR)/root && dpkg-deb -x $$deb $(DEB_DIR)/root && \
-	  hardening-check --nocfprotection $(DEB_DIR)/root/usr/bin/deployex $(DEB_DIR)/root/usr/lib/deployex/deployexd && \
+	  hardening-check --nocfprotection $(DEB_DIR)/root/usr/bin/deployex \
+	    $$(ls -d $(DEB_DIR)/root/usr/lib/deployex/* | grep -v '/deployex-log$$') && \
 	  hardening-check --nocfprotection --nostackprotector $(DEB_DIR)/root/usr/lib/deployex/deployex-log && \
 	  scripts/static-pie-check $(DEB_DIR)/root/usr/lib/deployex/deployex-log build/release/deployex-log && \
 	  rm -rf $(DEB_DIR)/root && echo "deb: $$deb"
