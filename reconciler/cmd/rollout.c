@@ -46,13 +46,10 @@ static struct fleet_store *open_store(const struct config *c, const char *app, c
 /* The job's answer (answer.h): what the daemon's fleet gate decides on. */
 static int answer_view(const struct fleet_view *v, const char *verdict_by)
 {
-        struct buf out = BUF_INIT;
-        yajl_gen g = json_gen_new(&out);
+        struct answer_object a;
+        yajl_gen g = answer_object_begin(&a);
         char fp[17];
-        int r;
 
-        answer_gen_open(g);
-        yajl_gen_map_open(g);
         json_gen_kv_int(g, "mine", v->mine);
         json_gen_str(g, "verdict");
         if (v->verdict_failed) {
@@ -83,12 +80,7 @@ static int answer_view(const struct fleet_view *v, const char *verdict_by)
                 yajl_gen_map_close(g);
         }
         yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-        answer_gen_close(g);
-        yajl_gen_free(g);
-        r = answer_print(&out);
-        buf_release(&out);
-        return r;
+        return answer_object_end(&a);
 }
 
 /* The holder of slot 0 keeps the bucket tidy: old rollout folders go (docs/fleet.md). */

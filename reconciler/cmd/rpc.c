@@ -329,21 +329,13 @@ static int probe_apps(const struct config *c, const struct app_config *const *ap
 /* One round's answer (reconciler/jobs/answer.h): {"round_ms", "open", "new"}. */
 static int answer_round(uint64_t took_ms, unsigned open, unsigned fresh)
 {
-        struct buf out = BUF_INIT;
-        yajl_gen g = json_gen_new(&out);
-        int r;
+        struct answer_object a;
+        yajl_gen g = answer_object_begin(&a);
 
-        answer_gen_open(g);
-        yajl_gen_map_open(g);
         json_gen_kv_int(g, "round_ms", (long long)took_ms);
         json_gen_kv_int(g, "open", open);
         json_gen_kv_int(g, "new", fresh);
-        yajl_gen_map_close(g);
-        answer_gen_close(g);
-        yajl_gen_free(g);
-        r = answer_print(&out);
-        buf_release(&out);
-        return r;
+        return answer_object_end(&a);
 }
 
 /*

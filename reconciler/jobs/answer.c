@@ -51,6 +51,27 @@ int answer_print(const struct buf *out)
         return r < 0 ? r : write_all(STDOUT_FILENO, "\n", 1, NULL);
 }
 
+yajl_gen answer_object_begin(struct answer_object *a)
+{
+        buf_init(&a->out);
+        a->g = json_gen_new(&a->out);
+        answer_gen_open(a->g);
+        yajl_gen_map_open(a->g);
+        return a->g;
+}
+
+int answer_object_end(struct answer_object *a)
+{
+        int r;
+
+        yajl_gen_map_close(a->g);
+        answer_gen_close(a->g);
+        yajl_gen_free(a->g);
+        r = answer_print(&a->out);
+        buf_release(&a->out);
+        return r;
+}
+
 int answer_parse(const char *text, size_t len, const char *what, yajl_val *ret_tree,
                  yajl_val *ret_result, struct buf *err)
 {

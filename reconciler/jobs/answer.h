@@ -60,6 +60,17 @@ void answer_gen_close(yajl_gen g);
  * reading.
  */
 int answer_print(const struct buf *out);
+/*
+ * An object VALUE printed at once: answer_object_begin() opens
+ * {"result": { and returns the generator for the caller's members;
+ * answer_object_end() closes it, prints it (answer_print) and frees it.
+ */
+struct answer_object {
+        struct buf out;
+        yajl_gen g;
+};
+yajl_gen answer_object_begin(struct answer_object *a);
+int answer_object_end(struct answer_object *a);
 
 /*
  * The daemon's side: the answer in text (a job's stdout, or one line of a

@@ -387,11 +387,9 @@ static void instance_events(const struct config *c, const struct app_config *app
 /* The lines of log, one answer (answer.h); also when the job then fails: they happened. */
 static void answer_lines(const struct buf *log)
 {
-        struct buf out = BUF_INIT;
-        yajl_gen g = json_gen_new(&out);
+        struct answer_object a;
+        yajl_gen g = answer_object_begin(&a);
 
-        answer_gen_open(g);
-        yajl_gen_map_open(g);
         json_gen_str(g, "lines");
         yajl_gen_array_open(g);
         for (const char *p = log->data; *p;) {
@@ -406,11 +404,7 @@ static void answer_lines(const struct buf *log)
                 p += n + (p[n] == '\n');
         }
         yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-        answer_gen_close(g);
-        yajl_gen_free(g);
-        (void)answer_print(&out); /* a daemon that stopped reading has no log to write them to */
-        buf_release(&out);
+        (void)answer_object_end(&a); /* a daemon that stopped reading has no log to write them to */
 }
 
 static int run_x_notify(const struct cli *cli, int argc, char **argv)

@@ -56,26 +56,20 @@ struct app_poll {
 /* One answer to the daemon; a daemon that stopped reading is gone: so are we. */
 static void tell(const char *app, const char *event, const char *text)
 {
-        struct buf out = BUF_INIT;
-        yajl_gen g = json_gen_new(&out);
+        struct answer_object a;
+        yajl_gen g = answer_object_begin(&a);
         char *one_line = xstrdup(text);
 
         /* The daemon logs it as one line: a reason with newlines in it would be two. */
         for (char *p = one_line; *p; p++)
                 if (*p == '\n' || *p == '\r')
                         *p = ' ';
-        answer_gen_open(g);
-        yajl_gen_map_open(g);
         json_gen_kv_str(g, "app", app);
         json_gen_kv_str(g, "event", event);
         json_gen_kv_str(g, strcmp(event, "error") == 0 ? "error" : "version", one_line);
-        yajl_gen_map_close(g);
-        answer_gen_close(g);
-        yajl_gen_free(g);
-        if (answer_print(&out) < 0)
-                exit(EXIT_FAIL);
         free(one_line);
-        buf_release(&out);
+        if (answer_object_end(&a) < 0)
+                exit(EXIT_FAIL);
 }
 
 static void poll_one(const struct config *c, struct source *src, struct app_poll *p)

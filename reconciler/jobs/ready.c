@@ -150,21 +150,13 @@ static uint64_t cpu_ms(void)
  */
 static int answer_ready(uint64_t healthy_ms, uint64_t ready_ms, uint64_t cpu)
 {
-        struct buf out = BUF_INIT;
-        yajl_gen g = json_gen_new(&out);
-        int r;
+        struct answer_object a;
+        yajl_gen g = answer_object_begin(&a);
 
-        answer_gen_open(g);
-        yajl_gen_map_open(g);
         json_gen_kv_int(g, "healthy_ms", (long long)healthy_ms);
         json_gen_kv_int(g, "ready_ms", (long long)ready_ms);
         json_gen_kv_int(g, "cpu_ms", (long long)cpu);
-        yajl_gen_map_close(g);
-        answer_gen_close(g);
-        yajl_gen_free(g);
-        r = answer_print(&out);
-        buf_release(&out);
-        return r;
+        return answer_object_end(&a);
 }
 
 static int watch(struct sampler *s, int pid, uint64_t start_time)
