@@ -11,7 +11,8 @@
  *                   deployex.http is rare, so only such a call pays for
  *                   starting libcurl (about 7 ms of CPU).
  *
- * No sender set: deployex.http fails with a line that says so.
+ * No sender set: deployex.http fails with a line that says so.  Through the
+ * child a request carries at most API_HTTP_HEADERS_MAX headers.
  *
  * The child gets the request on its stdin and answers on its stdout (the
  * wire format below), never on argv: headers and bodies may carry

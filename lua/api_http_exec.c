@@ -109,6 +109,12 @@ int api_http_exec(const struct api_http_request *req, long *ret_status, struct b
                 buf_printf(err, "%s %s: this program has no HTTP client", req->method, req->url);
                 return -ENOSYS;
         }
+        for (size_t k = 0; req->headers && req->headers[k]; k++)
+                if (k == API_HTTP_HEADERS_MAX) {
+                        buf_printf(err, "%s %s: more than %d headers", req->method, req->url,
+                                   API_HTTP_HEADERS_MAX);
+                        return -E2BIG;
+                }
         if (strpbrk(req->url, "\r\n")) {
                 buf_printf(err, "%s: the URL holds a line break", req->method);
                 return -EINVAL;

@@ -449,6 +449,11 @@ static void test_network_through_deployex(void **state)
         assert_int_equal(run("local s, e = deployex.http('GET', 'http://x/\\nEvil') return tostring(s) .. '|' .. e",
                              &out, &err), 0);
         assert_string_equal(out.data, "nil|GET: the URL holds a line break");
+        buf_reset(&out);
+        assert_int_equal(run("local h = {} for i = 1, 101 do h['X-' .. i] = 'v' end "
+                             "local s, e = deployex.http('GET', 'http://x/', {headers = h}) "
+                             "return tostring(s) .. '|' .. e", &out, &err), 0);
+        assert_string_equal(out.data, "nil|GET http://x/: more than 100 headers");
         /* No sender at all: a line that says so. */
         api_set_http(NULL);
         buf_reset(&out);
