@@ -247,7 +247,7 @@ int proc_scan_marked(const char *name, proc_marked_fn fn, void *ctx)
         while ((de = readdir(d))) {
                 char *end;
                 long pid = strtol(de->d_name, &end, 10);
-                uint64_t start;
+                uint64_t start = 0;
 
                 /* An instance's process leads its own session (spawn.c: setsid). */
                 if (*end || pid <= 1 || pid == getpid() || getsid((pid_t)pid) != (pid_t)pid)

@@ -251,7 +251,7 @@ static int close_container(void *ctx)
 
         if (YAJL_IS_OBJECT(v) && count) {
                 const char **keys = json_arena_alloc(b->a, count * sizeof(*keys));
-                yajl_val *values = json_arena_alloc(b->a, count * sizeof(*values));
+                yajl_val *values = json_arena_alloc(b->a, count * sizeof(yajl_val));
 
                 for (size_t i = 0; i < count; i++) {
                         keys[i] = b->items[from + i].key;
@@ -261,7 +261,7 @@ static int close_container(void *ctx)
                 v->u.object.values = values;
                 v->u.object.len = count;
         } else if (count) {
-                yajl_val *values = json_arena_alloc(b->a, count * sizeof(*values));
+                yajl_val *values = json_arena_alloc(b->a, count * sizeof(yajl_val));
 
                 for (size_t i = 0; i < count; i++)
                         values[i] = b->items[from + i].value;

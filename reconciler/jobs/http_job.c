@@ -29,8 +29,8 @@ static int run_x_http(const struct cli *cli, int argc, char **argv)
         (void)argv;
         if (argc != 1)
                 return cli_usage_error(&cmd_x_http, "takes no arguments; the request comes on stdin");
-        if ((r = fd_read_all(STDIN_FILENO, REQUEST_MAX, &in)) < 0 ||
-            (r = api_http_wire_parse_request(in.data, in.len, &req, headers, &err)) < 0) {
+        if (fd_read_all(STDIN_FILENO, REQUEST_MAX, &in) < 0 ||
+            api_http_wire_parse_request(in.data, in.len, &req, headers, &err) < 0) {
                 fprintf(stderr, "%s\n", err.len ? err.data : "__http: cannot read the request");
                 r = EXIT_FAIL;
                 goto out;
