@@ -307,12 +307,16 @@ int proc_share_dir(const char *env_var, const char *name, struct buf *ret)
         if (!slash)
                 return -ENOENT;
         *slash = '\0';
-        buf_printf(&dir, "%s/../share/deployex/%s", exe, name);
-        if (stat(dir.data, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                buf_release(&dir);
-                return -ENOENT;
+        /* PREFIX/bin/deployex, or a program of PREFIX/lib/deployex/ (the hook runner). */
+        for (int up = 1; up <= 2; up++) {
+                buf_reset(&dir);
+                buf_printf(&dir, "%s/%s/share/deployex/%s", exe, up == 1 ? ".." : "../..", name);
+                if (stat(dir.data, &st) == 0 && S_ISDIR(st.st_mode)) {
+                        buf_release(ret);
+                        *ret = dir;
+                        return 0;
+                }
         }
-        buf_release(ret);
-        *ret = dir;
-        return 0;
+        buf_release(&dir);
+        return -ENOENT;
 }

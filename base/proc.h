@@ -15,7 +15,8 @@
 /*
  * Where installed data of deployex lives: $env_var when it is set and not
  * empty, else {this executable's directory}/../share/deployex/{name} when
- * that is a directory.  -ENOENT, ret untouched, when neither.
+ * that is a directory (PREFIX/bin/deployex), else the same two levels up (a
+ * program of PREFIX/lib/deployex/).  -ENOENT, ret untouched, when none.
  */
 int proc_share_dir(const char *env_var, const char *name, struct buf *ret);
 

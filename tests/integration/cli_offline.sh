@@ -200,6 +200,10 @@ done
 ok
 run 0 env -u DEPLOYEX_HOOKS_PATH "$T/root/usr/bin/deployex" -c "$T/deployex.json" check
 assert_contains "$OUT" "ok" "the installed binary checks the hooks it installed"
+# The installed hook runner (lib/deployex/deployex-hook) finds them too: the daemon's hook
+# jobs run there.  upgrade_kind answers without a node.
+run 0 env -u DEPLOYEX_HOOKS_PATH "$T/root/usr/lib/deployex/deployex-hook" --cli "$T/root/usr/bin/deployex" \
+        -c "$T/deployex.json" __hook myapp 1 upgrade_kind
 
 # The installed `deployex run` becomes lib/deployex/deployexd (same pid), which runs
 # bin/deployex for its jobs; without deployexd it says what is missing.
