@@ -1,6 +1,5 @@
 /* deferred: a deployment put off for a passing reason, state/{app}/deferred.json. */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,25 +38,17 @@ int deferred_parse(const char *text, size_t len, const char *origin, struct defe
         return 0;
 }
 
+static int parse_deferred(const char *text, size_t len, const char *origin, void *ret,
+                          struct buf *err)
+{
+        return deferred_parse(text, len, origin, ret, err);
+}
+
 int deferred_load(const char *path, struct deferred *ret, struct buf *err)
 {
-        struct record_ctx c = RECORD_CTX(path, err);
-        struct buf text = BUF_INIT;
-        int r;
-
         memset(ret, 0, sizeof(*ret));
-        r = file_read_all(path, JSON_MAX_BYTES, &text);
-        if (r == -ENOENT)
-                goto out;
-        if (r == -EFBIG)
-                record_fail(&c, "", "larger than %d bytes", JSON_MAX_BYTES);
-        else if (r < 0)
-                record_fail(&c, "", "cannot read: %s", strerror(-r));
-        else
-                r = deferred_parse(text.data, text.len, path, ret, err);
-out:
-        buf_release(&text);
-        return r;
+        /* -ENOENT: nothing deferred. */
+        return record_load(path, NULL, parse_deferred, ret, err);
 }
 
 int deferred_save(const char *path, const struct deferred *d)
