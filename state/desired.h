@@ -1,14 +1,15 @@
 /*
  * desired: what an app should run, merged from the bucket's current.json and
- * the operator's override, minus ghosted versions (DESIGN §4.2, §4.3, §5).
+ * the operator's override, minus ghosted versions (DESIGN §4.2, §4.3, §5),
+ * and the files the daemon keeps of it: state/{app}/desired.json (the last
+ * good current.json) and state/{app}/releases/{version}.json (the release a
+ * deployment started with).
  *
  * desired_merge() is pure and lives in the core (reconciler/core/desired_merge.c,
  * checked by `make core-check`); it is declared here, beside the struct it
- * fills.  desired_load() is the I/O around it: it asks the
- * source for current.json, reads the override, and keeps the last good value
- * of each in force when the new one is missing or invalid, with the error kept
- * alongside (shown by status).  With `persist` (the daemon) the last good
- * values are saved to state/{app}/desired.json and override.json.
+ * fills.  desired_load() (reconciler/shared/desired_load.h) is the I/O
+ * around it: it asks the source for current.json, reads the override, and
+ * keeps the last good value of each in force.
  */
 #ifndef DEPLOYEX_DESIRED_H
 #define DEPLOYEX_DESIRED_H
@@ -46,23 +47,13 @@ void desired_merge(const struct release_desc *source, const char *source_error,
 void desired_release(struct desired *d);
 
 /*
- * src NULL: no fetch, the last good current.json is used as is (the daemon
- * polls remote sources in a job and passes that poll's error, if any, as
- * source_error).
+ * state/{app}/desired.json: the last good current.json and its ETag (etag ""
+ * when it has none; cut to etag_size).  _load: false when there is no such file or it does not
+ * parse as a current.json.  _save: atomically; 0 or -errno.
  */
-struct source;
-int desired_load(const struct config *c, const struct app_config *app, struct source *src,
-                 const char *source_error, bool persist, struct desired *ret);
-
-/*
- * One poll of src for the app's current.json alone (the __poller worker):
- * a conditional fetch that, when the object changed, rewrites
- * state/{app}/desired.json (*ret_changed).  ret_version: the last good
- * version afterwards ("" = none yet).  0, or -EIO with err saying why the
- * poll failed (the last good one stays).
- */
-int desired_poll(const struct config *c, const struct app_config *app, struct source *src,
-                 char ret_version[VERSION_MAX + 1], bool *ret_changed, struct buf *err);
+bool desired_file_load(const char *path, struct release_desc *ret, char *etag,
+                       size_t etag_size);
+int desired_file_save(const char *path, const struct release_desc *r, const char *etag);
 
 /*
  * The release a deployment started with, kept in state/{app}/releases/{version}.json
@@ -71,6 +62,9 @@ int desired_poll(const struct config *c, const struct app_config *app, struct so
  */
 int desired_remember_release(const struct config *c, const char *app,
                              const struct release_desc *r);
+/* That release of version; -ENOENT (*ret empty) when it was never remembered. */
+int desired_remembered_release(const struct config *c, const char *app, const char *version,
+                               struct release_desc *ret);
 /*
  * Pre-commands run once per version and host (DESIGN §5): the mark in
  * releases/{version}.json, tied to the sha256 it ran for.  _done: 1 with
@@ -82,12 +76,5 @@ int desired_pre_commands_done(const struct config *c, const char *app, const cha
                               uint64_t *ret_at);
 int desired_mark_pre_commands_done(const struct config *c, const char *app, const char *version,
                                    uint64_t at_ms);
-/*
- * The release of `version`: the remembered one, else the last good
- * current.json when it publishes that version.  -ENOENT when neither
- * (then *ret holds just the version).
- */
-int desired_release_for(const struct config *c, const struct app_config *app,
-                        const char *version, struct release_desc *ret);
 
 #endif

@@ -13,7 +13,7 @@
 #include "reconciler/cmd/cli.h"
 #include "reconciler/jobs/become.h"
 #include "lua/hooks.h"
-#include "state/desired.h"
+#include "reconciler/shared/desired_load.h"
 #include "state/instance.h"
 #include "state/json.h"
 #include "state/paths.h"

@@ -25,7 +25,7 @@
 #include "buckets/source.h"
 #include "reconciler/cmd/cli.h"
 #include "reconciler/jobs/answer.h"
-#include "state/desired.h"
+#include "reconciler/shared/desired_load.h"
 #include "state/fleet.h"
 #include "state/json.h"
 #include "state/paths.h"

@@ -1,6 +1,7 @@
 /*
- * desired_merge: current.json ⊕ override − ghosts, the pure half of
- * state/desired.h (desired_load() there is the I/O around it).
+ * desired_merge: current.json ⊕ override − ghosts, the pure half of the
+ * desired state (state/desired.h declares it beside the struct it fills;
+ * desired_load(), reconciler/shared/desired_load.c, is the I/O around it).
  *
  * Part of the core: no I/O, no clock, libc alone (core-check).  Unlike the
  * planner it allocates, but only into the caller's struct desired, which

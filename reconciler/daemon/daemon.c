@@ -35,6 +35,7 @@
 #include "reconciler/daemon/notify.h"
 #include "base/proc.h"
 #include "reconciler/daemon/webchild.h"
+#include "reconciler/shared/desired_load.h"
 #include "beam/otp.h"
 #include "base/fsutil.h"
 #include "base/programs.h"

@@ -43,6 +43,7 @@
 #include "base/log.h"
 #include "reconciler/jobs/answer.h"
 #include "reconciler/jobs/unpack.h"
+#include "reconciler/shared/desired_load.h"
 #include "base/fsutil.h"
 #include "state/journal.h"
 #include "state/lock.h"

@@ -22,7 +22,7 @@
 #include "lua/hooks.h"
 #include "reconciler/jobs/answer.h"
 #include "reconciler/jobs/become.h"
-#include "state/desired.h"
+#include "reconciler/shared/desired_load.h"
 #include "state/instance.h"
 #include "state/json.h"
 #include "state/paths.h"

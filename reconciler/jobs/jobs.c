@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "reconciler/cmd/cli.h"
-#include "state/desired.h"
+#include "reconciler/shared/desired_load.h"
 #include "buckets/release_fetch.h"
 #include "buckets/source.h"
 #include "buckets/source_stats.h"

@@ -42,7 +42,7 @@
 #include "reconciler/cmd/cli.h"
 #include "reconciler/core/poll.h"
 #include "reconciler/jobs/answer.h"
-#include "state/desired.h"
+#include "reconciler/shared/desired_load.h"
 #include "state/json.h"
 #include "base/banned.h"
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "reconciler/shared/app_view.h"
+#include "reconciler/shared/desired_load.h"
 #include "state/fleet.h"
 #include "state/paths.h"
 #include "base/banned.h"

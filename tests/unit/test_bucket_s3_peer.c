@@ -26,7 +26,7 @@
 #include "tests/unit/peer_util.h"
 #include "tests/unit/peer_cond.h"
 #include "buckets/aws_sigv4.h"
-#include "state/desired.h"
+#include "reconciler/shared/desired_load.h"
 #include "state/paths.h"
 #include "buckets/release_fetch.h"
 #include "buckets/source.h"
