@@ -30,6 +30,8 @@
 #include "reconciler/cmd/cli.h"
 #include "reconciler/daemon/crash_point.h"
 #include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/fleet.h"
+#include "reconciler/daemon/host_faults.h"
 #include "state/app_user.h"
 #include "base/log.h"
 #include "reconciler/daemon/notify.h"
@@ -352,8 +354,9 @@ static void app_load_instances(struct daemon *d, struct app_rt *a)
  */
 
 /* {"app", "event", "version" | "error"}: the poller's answer (reconciler/jobs/answer.h). */
-static void poller_answer(struct daemon *d, yajl_val result)
+static void poller_answer(void *ctx, yajl_val result)
 {
+        struct daemon *d = ctx;
         const char *name = answer_str(result, "app"), *event = answer_str(result, "event");
         const char *error = answer_str(result, "error");
         struct app_rt *a;
@@ -398,11 +401,11 @@ static void pollers_tick(struct daemon *d)
         struct buf key = BUF_INIT;
 
         if (!d->src || source_is_local(d) || d->napps == 0 || d->rt.stopping) {
-                worker_unwant(d, "poller");
+                worker_unwant(&d->workers, "poller");
                 return;
         }
         poller_key(d, &key);
-        worker_want(d, "poller", args, key.data, poller_answer);
+        worker_want(&d->workers, "poller", args, key.data, poller_answer, d);
         buf_release(&key);
 }
 
@@ -426,11 +429,11 @@ static void otp_key(struct daemon *d, struct buf *key)
 }
 
 /* {"round_ms", "open", "new"}: what a probe round cost, and whether links were kept. */
-static void otp_answer(struct daemon *d, yajl_val result)
+static void otp_answer(void *ctx, yajl_val result)
 {
         long long ms = 0, open = 0, fresh = 0;
 
-        (void)d;
+        (void)ctx;
         (void)answer_int(result, "round_ms", &ms);
         (void)answer_int(result, "open", &open);
         (void)answer_int(result, "new", &fresh);
@@ -449,11 +452,11 @@ static void otp_refresh(struct daemon *d)
         struct buf key = BUF_INIT;
 
         if (d->rt.stopping || d->napps == 0) {
-                worker_unwant(d, "otp");
+                worker_unwant(&d->workers, "otp");
                 return;
         }
         otp_key(d, &key);
-        worker_want(d, "otp", args, key.data, otp_answer);
+        worker_want(&d->workers, "otp", args, key.data, otp_answer, d);
         explicit_bzero(key.data, key.len); /* it holds the cookie */
         buf_release(&key);
 }
@@ -521,7 +524,7 @@ static uint64_t reconcile_app(struct daemon *d, struct app_rt *a, bool reread)
         in.ghosts = &a->ghosts;
         in.deferred = a->deferred.version[0] ? &a->deferred : NULL;
         in.host_fault = d->rt.fault.err ? d->rt.fault.what : NULL;
-        in.fleet = fleet_tick(d, a, &fleet_deadline);
+        in.fleet = fleet_tick(&d->rt, a, &fleet_deadline);
         plan_compute(&in, daemon_now(d), &plan_buf);
         /* The host cannot start anything right now: hold every step until the retry time. */
         for (size_t i = 0; i < plan_buf.n && !d->rt.stopping && !host_faults_holding(&d->rt); i++) {
@@ -592,6 +595,16 @@ static void forget_stopped_removed_apps(struct daemon *d)
         d->napps = kept;
 }
 
+/* The time the host was at fault: every instance's deadlines move on by it (host_faults.h). */
+static void extend_deadlines(struct runtime *rt, uint64_t by)
+{
+        struct daemon *d = daemon_of(rt);
+
+        for (size_t i = 0; i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++)
+                        host_faults_extend(rt, d->apps[i]->inst[n], by);
+}
+
 /* The earliest deadline of every app's instances (kills, readiness retries). */
 static uint64_t sup_next_deadline_all(struct daemon *d)
 {
@@ -634,13 +647,13 @@ static void reconcile(struct daemon *d)
         forget_stopped_removed_apps(d);
         pollers_tick(d);
         otp_refresh(d);
-        next = min_deadline(next, workers_tick(d));
-        next = min_deadline(next, metrics_textfile_tick(d));
-        next = min_deadline(next, notify_job_tick(d));
+        next = min_deadline(next, workers_tick(&d->workers));
+        next = min_deadline(next, metrics_textfile_tick(&d->rt, &d->metrics));
+        next = min_deadline(next, notify_job_tick(&d->rt, &d->notify));
         jobs_tick(&d->rt.jobs);
         next = min_deadline(next, sup_next_deadline_all(d));
         next = min_deadline(next, jobs_next_deadline(&d->rt.jobs));
-        next = min_deadline(next, host_faults_tick(d));
+        next = min_deadline(next, host_faults_tick(&d->rt, extend_deadlines));
         next = min_deadline(next, host_faults_retry_at(&d->rt));
         next = min_deadline(next, exec_next_retry_all(d));
         arm_timer(d, next);
@@ -916,7 +929,7 @@ static bool reap_children(struct daemon *d)
                 if (reap_instance(d, pid, wstatus))
                         continue;
                 full = true;
-                if (worker_reap(d, pid, wstatus))
+                if (worker_reap(&d->workers, pid, wstatus))
                         continue;
                 if (!job_reap(&d->rt.jobs, pid, wstatus))
                         (void)reap_log_writer(d, pid);
@@ -932,7 +945,7 @@ static void begin_stop(struct daemon *d)
         (void)sd_notify_send("STOPPING=1");
         log_info("stopping every instance, then exiting");
         jobs_kill_all(&d->rt.jobs);
-        workers_kill_all(d);
+        workers_kill_all(&d->workers);
         for (size_t i = 0; i < d->napps; i++) {
                 for (int n = 1; n <= REPLICAS_MAX; n++) {
                         struct instance_rt *in = d->apps[i]->inst[n];
@@ -1111,7 +1124,7 @@ static void daemon_release(struct daemon *d)
         for (size_t i = 0; i < d->napps; i++)
                 app_free(d, d->apps[i]);
         free(d->apps);
-        workers_kill_all(d);
+        workers_kill_all(&d->workers);
         jobs_release(&d->rt.jobs);
         source_free(d->src);
         config_release(&d->cfg);
@@ -1218,7 +1231,7 @@ static int daemon_start(struct daemon *d, const char *cli_exe, bool *ret_loaded)
                 app_load_instances(d, a);
         }
         adopt_unrecorded(d);
-        host_faults_resume(d);
+        host_faults_resume(&d->rt, extend_deadlines);
         for (size_t i = 0; i < d->napps; i++) {
                 /* Recovery records tokens and hashes: it needs the desired state. */
                 refresh_desired(d, d->apps[i]);
@@ -1268,7 +1281,7 @@ static int daemon_loop(struct daemon *d)
                 }
                 if (d->quitting) {
                         jobs_kill_all(&d->rt.jobs);
-                        workers_kill_all(d);
+                        workers_kill_all(&d->workers);
                         return EXIT_OK;
                 }
                 if (d->rt.stopping && !any_running(d) && !d->rt.jobs.list) {
@@ -1302,6 +1315,7 @@ int daemon_main(const char *cli_exe, const char *config_path, bool debug)
                 log_set_level(LOG_DEBUG);
         d.config_path = config_path;
         d.rt.cfg = &d.cfg;
+        d.workers.rt = &d.rt;
         d.rt.jobs = (struct jobs){ .loop = &d.rt.loop, .config = config_path,
                                    .spawn = jobs_spawn, .kill = spawn_kill_group,
                                    .host_fault = jobs_host_fault };

@@ -20,7 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/executor.h"
+#include "reconciler/daemon/fleet.h"
 #include "base/log.h"
 #include "reconciler/jobs/answer.h"
 #include "state/json.h"
@@ -161,10 +162,10 @@ static void parse_answer(struct app_rt *a, const struct job *j, uint64_t read_st
 
 static void fleet_done(struct jobs *js, struct job *j)
 {
-        struct daemon *d = daemon_of_jobs(js);
+        struct runtime *rt = runtime_of(js);
         struct app_rt *a = j->owner;
         struct buf why = BUF_INIT;
-        uint64_t interval = d->cfg.fleet_heartbeat_ms;
+        uint64_t interval = rt->cfg->fleet_heartbeat_ms;
 
         a->fleet.job = false;
         if (!job_ok(j)) {
@@ -188,11 +189,11 @@ static void fleet_done(struct jobs *js, struct job *j)
                     j->what[strlen(j->what) - strlen(a->fleet.version) - 1] == ' ')
                         parse_answer(a, j, a->fleet.job_started_ms, time_mono_ms());
         }
-        a->fleet.next_job_ms = daemon_now(d) + interval;
-        d->rt.loop.dirty = true;
+        a->fleet.next_job_ms = loop_now(&rt->loop) + interval;
+        rt->loop.dirty = true;
 }
 
-static void start_job(struct daemon *d, struct app_rt *a, const char *v)
+static void start_job(struct runtime *rt, struct app_rt *a, const char *v)
 {
         const char *reason;
         char ready_s[16], total_s[16], take_s[16], fp_s[24], what[128];
@@ -207,21 +208,21 @@ static void start_job(struct daemon *d, struct app_rt *a, const char *v)
         snprintf(fp_s, sizeof(fp_s), "%016" PRIx64, a->fleet.gate.takeover_fingerprint);
         snprintf(what, sizeof(what), "fleet %s %s", a->name, v);
         a->fleet.job_started_ms = time_mono_ms();
-        if (job_start_self(&d->rt.jobs, what, args, d->cfg.fleet_heartbeat_ms + 30000, fleet_done,
+        if (job_start_self(&rt->jobs, what, args, rt->cfg->fleet_heartbeat_ms + 30000, fleet_done,
                            a, 0))
                 a->fleet.job = true;
         else
-                a->fleet.next_job_ms = daemon_now(d) + d->cfg.fleet_heartbeat_ms;
+                a->fleet.next_job_ms = loop_now(&rt->loop) + rt->cfg->fleet_heartbeat_ms;
 }
 
-const struct plan_fleet *fleet_tick(struct daemon *d, struct app_rt *a, uint64_t *ret_deadline)
+const struct plan_fleet *fleet_tick(struct runtime *rt, struct app_rt *a, uint64_t *ret_deadline)
 {
         struct fleet_rt *f = &a->fleet;
         const char *v = a->desired.release.version;
         uint64_t now = time_mono_ms();
 
         *ret_deadline = 0;
-        if (!d->cfg.has_fleet)
+        if (!rt->cfg->has_fleet)
                 return NULL;
         /* Pins are local (DESIGN §10): only a published version rolls out host by host. */
         if (a->desired.origin != DESIRED_SOURCE || !v[0])
@@ -236,14 +237,14 @@ const struct plan_fleet *fleet_tick(struct daemon *d, struct app_rt *a, uint64_t
                 f->view.mine = -1;
                 f->gate.takeover = -1;
         }
-        fleet_gate_compute(&f->view, d->cfg.fleet_stale_after_ms, d->cfg.fleet_soak_ms,
-                           d->cfg.fleet_canaries, now, &f->gate);
+        fleet_gate_compute(&f->view, rt->cfg->fleet_stale_after_ms, rt->cfg->fleet_soak_ms,
+                           rt->cfg->fleet_canaries, now, &f->gate);
         if (f->gate.decision == FLEET_FAILED && !f->ghosted) {
                 char reason[REASON_MAX + 1];
 
                 snprintf(reason, sizeof(reason), VERDICT_PREFIX "%.400s", f->view.verdict_reason);
                 if (!ghosts_find(&a->ghosts, v))
-                        exec_ghost(&d->rt, a, v, reason);
+                        exec_ghost(rt, a, v, reason);
                 f->ghosted = true;
         }
         if (strcmp(f->plan.version, v) != 0 || f->plan.go != (f->gate.decision == FLEET_GO) ||
@@ -255,7 +256,7 @@ const struct plan_fleet *fleet_tick(struct daemon *d, struct app_rt *a, uint64_t
                 f->plan.go = f->gate.decision == FLEET_GO;
                 str_copy(f->plan.reason, sizeof(f->plan.reason), f->gate.reason);
                 /* For `plan` and `status`: what this daemon decided, not a guess. */
-                path_fleet_turn(&d->cfg, a->name, &path);
+                path_fleet_turn(rt->cfg, a->name, &path);
                 if ((r = fleet_turn_save(path.data, v, f->plan.go, f->plan.reason)) < 0)
                         log_errno(r, "app=%s: cannot write '%s'", a->name, path.data);
                 else if (f->plan.reason[0])
@@ -268,12 +269,12 @@ const struct plan_fleet *fleet_tick(struct daemon *d, struct app_rt *a, uint64_t
         /* A takeover runs at once; after a verdict was applied nothing more is read. */
         if (f->gate.takeover >= 0 && !f->job)
                 f->next_job_ms = 0;
-        if (!f->job && !f->ghosted && daemon_now(d) >= f->next_job_ms)
-                start_job(d, a, v);
+        if (!f->job && !f->ghosted && loop_now(&rt->loop) >= f->next_job_ms)
+                start_job(rt, a, v);
         if (!f->job && !f->ghosted)
                 *ret_deadline = f->next_job_ms;
         if (f->gate.wake_at_ms > now) {
-                uint64_t wall = daemon_now(d) + (f->gate.wake_at_ms - now);
+                uint64_t wall = loop_now(&rt->loop) + (f->gate.wake_at_ms - now);
                 if (!*ret_deadline || wall < *ret_deadline)
                         *ret_deadline = wall;
         }

@@ -15,15 +15,17 @@
  * the fault is cleared.
  *
  * Noting a fault needs only the runtime (runtime.h: the executor, the
- * supervisor and the child table note them); the tick and the resume move
- * every app's deadlines, so they take the daemon (daemon.h).
+ * supervisor and the child table note them); the tick and the resume
+ * (host_faults.h) move every instance's deadlines through the daemon's loop
+ * over its apps, handed in as extend_all: nothing here knows the daemon.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "reconciler/core/backoff.h"
-#include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/host_faults.h"
+#include "reconciler/daemon/supervisor.h"
 #include "base/log.h"
 #include "state/paths.h"
 #include "base/banned.h"
@@ -53,7 +55,7 @@ bool host_faults_note(struct runtime *rt, int err, const char *what)
 
         if (!host_fault_errno(err))
                 return false;
-        /* The deadlines' own record writes (extend_deadlines) are no new attempt. */
+        /* The deadlines' own record writes (host_faults_extend) are no new attempt. */
         if (rt->fault_housekeeping && f->err)
                 return true;
         err = err < 0 ? -err : err;
@@ -90,26 +92,19 @@ uint64_t host_faults_retry_at(const struct runtime *rt)
 }
 
 /* The time the host was at fault does not count against a deployment. */
-static void extend_deadlines(struct daemon *d, uint64_t by)
+void host_faults_extend(struct runtime *rt, struct instance_rt *in, uint64_t by)
 {
-        for (size_t i = 0; i < d->napps; i++) {
-                for (int n = 1; n <= REPLICAS_MAX; n++) {
-                        struct instance_rt *in = d->apps[i]->inst[n];
-                        if (!in ||
-                            (!in->rec.deploy_started_at_ms && !in->rec.probation_started_at_ms))
-                                continue;
-                        if (in->rec.deploy_started_at_ms)
-                                in->rec.deploy_started_at_ms += by;
-                        if (in->rec.probation_started_at_ms)
-                                in->rec.probation_started_at_ms += by;
-                        instance_save(&d->rt, in);
-                }
-        }
+        if (!in || (!in->rec.deploy_started_at_ms && !in->rec.probation_started_at_ms))
+                return;
+        if (in->rec.deploy_started_at_ms)
+                in->rec.deploy_started_at_ms += by;
+        if (in->rec.probation_started_at_ms)
+                in->rec.probation_started_at_ms += by;
+        instance_save(rt, in);
 }
 
-uint64_t host_faults_tick(struct daemon *d)
+uint64_t host_faults_tick(struct runtime *rt, host_faults_extend_fn extend_all)
 {
-        struct runtime *rt = &d->rt;
         struct host_fault *f = &rt->fault;
         uint64_t now = loop_now(&rt->loop), quiet_at;
 
@@ -118,7 +113,7 @@ uint64_t host_faults_tick(struct daemon *d)
         if (now > f->paused_to_ms) {
                 /* Their failing record writes must not put the next retry off forever. */
                 rt->fault_housekeeping = true;
-                extend_deadlines(d, now - f->paused_to_ms);
+                extend_all(rt, now - f->paused_to_ms);
                 rt->fault_housekeeping = false;
                 f->paused_to_ms = now;
                 persist(rt);
@@ -135,17 +130,17 @@ uint64_t host_faults_tick(struct daemon *d)
         return 0;
 }
 
-void host_faults_resume(struct daemon *d)
+void host_faults_resume(struct runtime *rt, host_faults_extend_fn extend_all)
 {
         struct buf path = BUF_INIT, err = BUF_INIT;
         struct host_fault f;
-        uint64_t now = loop_now(&d->rt.loop);
+        uint64_t now = loop_now(&rt->loop);
 
-        path_host_fault(&d->cfg, &path);
+        path_host_fault(rt->cfg, &path);
         if (host_fault_load(path.data, &f, &err) == 0) {
                 uint64_t from = f.paused_to_ms ? f.paused_to_ms : f.since_ms;
                 if (now > from)
-                        extend_deadlines(d, now - from);
+                        extend_all(rt, now - from);
                 log_warn("the previous daemon stopped during a host fault (%s, since %llu ms); "
                          "rollback deadlines moved on by %llu ms", f.what,
                          (unsigned long long)(now - f.since_ms),

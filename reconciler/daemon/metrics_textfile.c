@@ -5,7 +5,7 @@
  * -o FILE`, atomically), never by the loop: reading every state file and
  * /proc is I/O the loop does not wait on.
  */
-#include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/host_jobs.h"
 #include "base/log.h"
 #include "base/banned.h"
 
@@ -14,32 +14,33 @@
 
 static void metrics_done(struct jobs *js, struct job *j)
 {
-        struct daemon *d = daemon_of_jobs(js);
+        struct runtime *rt = runtime_of(js);
+        struct host_job *hj = j->owner;
         struct buf why = BUF_INIT;
 
-        d->metrics_job = false;
+        hj->running = false;
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
                 log_warn("writing metrics_textfile failed: %s", why.data);
         }
-        d->next_metrics_ms = daemon_now(d) + METRICS_TEXTFILE_MS;
-        d->rt.loop.dirty = true; /* re-arm the timer for the next write */
+        hj->next_ms = loop_now(&rt->loop) + METRICS_TEXTFILE_MS;
+        rt->loop.dirty = true; /* re-arm the timer for the next write */
         buf_release(&why);
 }
 
-uint64_t metrics_textfile_tick(struct daemon *d)
+uint64_t metrics_textfile_tick(struct runtime *rt, struct host_job *hj)
 {
-        const char *args[] = { "metrics", "-o", d->cfg.metrics_textfile, NULL };
+        const char *args[] = { "metrics", "-o", rt->cfg->metrics_textfile, NULL };
 
-        if (!d->cfg.metrics_textfile || d->metrics_job)
+        if (!rt->cfg->metrics_textfile || hj->running)
                 return 0;
-        if (daemon_now(d) < d->next_metrics_ms)
-                return d->next_metrics_ms;
-        if (job_start_self(&d->rt.jobs, "metrics", args, METRICS_JOB_TIMEOUT_MS, metrics_done, d,
+        if (loop_now(&rt->loop) < hj->next_ms)
+                return hj->next_ms;
+        if (job_start_self(&rt->jobs, "metrics", args, METRICS_JOB_TIMEOUT_MS, metrics_done, hj,
                            0)) {
-                d->metrics_job = true;
+                hj->running = true;
                 return 0;
         }
-        d->next_metrics_ms = daemon_now(d) + METRICS_TEXTFILE_MS;
-        return d->next_metrics_ms;
+        hj->next_ms = loop_now(&rt->loop) + METRICS_TEXTFILE_MS;
+        return hj->next_ms;
 }

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "reconciler/daemon/daemon.h"
+#include "reconciler/daemon/host_jobs.h"
 #include "reconciler/jobs/answer.h"
 #include "state/json.h"
 #include "base/log.h"
@@ -49,32 +49,33 @@ static void log_answer(const struct job *j)
 
 static void notify_done(struct jobs *js, struct job *j)
 {
-        struct daemon *d = daemon_of_jobs(js);
+        struct runtime *rt = runtime_of(js);
+        struct host_job *hj = j->owner;
         struct buf why = BUF_INIT;
 
-        d->notify_job = false;
+        hj->running = false;
         log_answer(j);
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
                 log_warn("the notify job failed: %s", why.data);
         }
-        d->next_notify_ms = daemon_now(d) + NOTIFY_JOB_MS;
-        d->rt.loop.dirty = true;
+        hj->next_ms = loop_now(&rt->loop) + NOTIFY_JOB_MS;
+        rt->loop.dirty = true;
         buf_release(&why);
 }
 
-uint64_t notify_job_tick(struct daemon *d)
+uint64_t notify_job_tick(struct runtime *rt, struct host_job *hj)
 {
         const char *args[] = { "__notify", NULL };
 
-        if (!wanted(&d->cfg) || d->notify_job)
+        if (!wanted(rt->cfg) || hj->running)
                 return 0;
-        if (daemon_now(d) < d->next_notify_ms)
-                return d->next_notify_ms;
-        if (job_start_self(&d->rt.jobs, "notify", args, NOTIFY_JOB_TIMEOUT_MS, notify_done, d, 0)) {
-                d->notify_job = true;
+        if (loop_now(&rt->loop) < hj->next_ms)
+                return hj->next_ms;
+        if (job_start_self(&rt->jobs, "notify", args, NOTIFY_JOB_TIMEOUT_MS, notify_done, hj, 0)) {
+                hj->running = true;
                 return 0;
         }
-        d->next_notify_ms = daemon_now(d) + NOTIFY_JOB_MS;
-        return d->next_notify_ms;
+        hj->next_ms = loop_now(&rt->loop) + NOTIFY_JOB_MS;
+        return hj->next_ms;
 }

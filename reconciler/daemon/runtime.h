@@ -50,7 +50,7 @@ static inline struct runtime *runtime_of(struct jobs *js)
         return (struct runtime *)(void *)((char *)js - offsetof(struct runtime, jobs));
 }
 
-/* host_faults.c: noting a fault (the daemon ticks it and resumes it, daemon.h) */
+/* host_faults.c: noting a fault (the daemon ticks it and resumes it, host_faults.h) */
 /* A failure with errno err: true (and recorded) when it is the host's fault. */
 bool host_faults_note(struct runtime *rt, int err, const char *what);
 bool host_faults_holding(const struct runtime *rt);     /* new steps wait for the retry time */

@@ -14,7 +14,6 @@
 #include "base/log.h"
 #include "base/spawn.h"
 #include "reconciler/core/backoff.h"
-#include "reconciler/daemon/daemon.h"
 #include "reconciler/daemon/workers.h"
 #include "reconciler/jobs/answer.h"
 #include "base/banned.h"
@@ -25,11 +24,12 @@
 
 struct worker {
         struct worker *next;
-        struct daemon *d;               /* whose: its pipes' callbacks act there */
+        struct workers *ws;             /* whose: its pipes' callbacks act there */
         char name[32];                  /* "poller", "otp": for logs */
         char *args[WORKER_ARGS_MAX + 1];
         char *key;                      /* what the running one was started for */
         worker_answer_fn on_answer;
+        void *ctx;                      /* on_answer's */
         pid_t pid;                      /* 0: not running */
         struct loop_fd out, err;        /* fd -1 when closed */
         struct buf line;                /* stdout not yet ended by '\n' */
@@ -40,12 +40,17 @@ struct worker {
         uint64_t started_ms, next_start_ms;
 };
 
-static struct worker *find(struct daemon *d, const char *name)
+static struct worker *find(const struct workers *ws, const char *name)
 {
-        for (struct worker *w = d->workers; w; w = w->next)
+        for (struct worker *w = ws->list; w; w = w->next)
                 if (strcmp(w->name, name) == 0)
                         return w;
         return NULL;
+}
+
+static uint64_t now(const struct workers *ws)
+{
+        return loop_now(&ws->rt->loop);
 }
 
 static void free_args(struct worker *w)
@@ -57,7 +62,7 @@ static void free_args(struct worker *w)
 }
 
 /* One line, one answer: its VALUE to the owner. */
-static void take_answer(struct daemon *d, struct worker *w, const char *line, size_t len)
+static void take_answer(struct worker *w, const char *line, size_t len)
 {
         struct buf err = BUF_INIT;
         yajl_val tree, result;
@@ -68,18 +73,18 @@ static void take_answer(struct daemon *d, struct worker *w, const char *line, si
                 return;
         }
         if (w->on_answer)
-                w->on_answer(d, result);
+                w->on_answer(w->ctx, result);
         yajl_tree_free(tree);
 }
 
 /* Hand every complete line to the owner; a runaway line is cut, never grown without bound. */
-static void take_lines(struct daemon *d, struct worker *w)
+static void take_lines(struct worker *w)
 {
         char *start = w->line.data, *nl;
         size_t used;
 
         while ((nl = memchr(start, '\n', w->line.len - (size_t)(start - w->line.data)))) {
-                take_answer(d, w, start, (size_t)(nl - start));
+                take_answer(w, start, (size_t)(nl - start));
                 start = nl + 1;
         }
         used = (size_t)(start - w->line.data);
@@ -95,7 +100,7 @@ static void take_lines(struct daemon *d, struct worker *w)
 static void on_pipe(struct loop_fd *lfd, uint32_t events)
 {
         struct worker *w = lfd->owner;
-        struct daemon *d = w->d;
+        struct workers *ws = w->ws;
         bool is_out = lfd == &w->out;
         char chunk[8192];
         ssize_t n;
@@ -107,13 +112,13 @@ static void on_pipe(struct loop_fd *lfd, uint32_t events)
                         continue;
                 }
                 buf_append(&w->line, chunk, (size_t)n);
-                take_lines(d, w);
+                take_lines(w);
         }
         if (n != -EAGAIN)
-                loop_close(&d->rt.loop, lfd);
+                loop_close(&ws->rt->loop, lfd);
 }
 
-static int start(struct daemon *d, struct worker *w)
+static int start(struct workers *ws, struct worker *w)
 {
         const char *argv[WORKER_ARGS_MAX + 4];
         struct spawn_opts o;
@@ -121,11 +126,11 @@ static int start(struct daemon *d, struct worker *w)
         pid_t pid;
         int fds[2], r;
 
-        argv[n++] = d->cli_exe;
+        argv[n++] = ws->rt->cli_exe;
         /* The configuration the daemon runs, as its jobs get it. */
-        if (d->job_config || d->config_path) {
+        if (ws->rt->jobs.config) {
                 argv[n++] = "-c";
-                argv[n++] = d->job_config ? d->job_config : d->config_path;
+                argv[n++] = ws->rt->jobs.config;
         }
         for (size_t i = 0; w->args[i]; i++)
                 argv[n++] = w->args[i];
@@ -139,21 +144,21 @@ static int start(struct daemon *d, struct worker *w)
                 goto fail;
         w->out = (struct loop_fd){ fds[0], on_pipe, w };
         w->err = (struct loop_fd){ fds[1], on_pipe, w };
-        loop_watch(&d->rt.loop, &w->out, EPOLLIN);
-        loop_watch(&d->rt.loop, &w->err, EPOLLIN);
+        loop_watch(&ws->rt->loop, &w->out, EPOLLIN);
+        loop_watch(&ws->rt->loop, &w->err, EPOLLIN);
         buf_reset(&w->line);
         buf_reset(&w->err_tail);
         w->pid = pid;
         w->killed = false;
-        w->started_ms = daemon_now(d);
+        w->started_ms = now(ws);
         log_info("worker %s started, pid %d", w->name, (int)pid);
         return 0;
 fail:
         w->exits++;
-        w->next_start_ms = daemon_now(d) +
+        w->next_start_ms = now(ws) +
                            backoff_delay_ms(WORKER_BACKOFF_INITIAL_MS, WORKER_BACKOFF_MAX_MS, w->exits);
-        log_errno(r, "worker %s: cannot start '%s'; trying again in %llu ms", w->name, d->cli_exe,
-                  (unsigned long long)(w->next_start_ms - daemon_now(d)));
+        log_errno(r, "worker %s: cannot start '%s'; trying again in %llu ms", w->name,
+                  ws->rt->cli_exe, (unsigned long long)(w->next_start_ms - now(ws)));
         return r;
 }
 
@@ -175,23 +180,24 @@ static bool same_args(struct worker *w, const char *const *args)
         return !args[i] && !w->args[i];
 }
 
-void worker_want(struct daemon *d, const char *name, const char *const *args, const char *key,
-                 worker_answer_fn on_answer)
+void worker_want(struct workers *ws, const char *name, const char *const *args, const char *key,
+                 worker_answer_fn on_answer, void *ctx)
 {
-        struct worker *w = find(d, name);
+        struct worker *w = find(ws, name);
 
         if (!w) {
                 w = xcalloc(1, sizeof(*w));
-                w->d = d;
+                w->ws = ws;
                 snprintf(w->name, sizeof(w->name), "%s", name);
                 w->out.fd = w->err.fd = -1;
                 buf_init(&w->line);
                 buf_init(&w->err_tail);
-                w->next = d->workers;
-                d->workers = w;
+                w->next = ws->list;
+                ws->list = w;
         }
         w->wanted = true;
         w->on_answer = on_answer;
+        w->ctx = ctx;
         if (!w->key || strcmp(w->key, key) != 0 || !same_args(w, args)) {
                 if (w->pid > 0) {
                         log_info("worker %s: its settings changed; restarting it", w->name);
@@ -205,13 +211,13 @@ void worker_want(struct daemon *d, const char *name, const char *const *args, co
                 w->exits = 0;
                 w->next_start_ms = 0; /* new settings: no reason to wait */
         }
-        if (w->pid == 0 && daemon_now(d) >= w->next_start_ms)
-                (void)start(d, w);
+        if (w->pid == 0 && now(ws) >= w->next_start_ms)
+                (void)start(ws, w);
 }
 
-void worker_unwant(struct daemon *d, const char *name)
+void worker_unwant(struct workers *ws, const char *name)
 {
-        struct worker *w = find(d, name);
+        struct worker *w = find(ws, name);
 
         if (!w || !w->wanted)
                 return;
@@ -221,19 +227,19 @@ void worker_unwant(struct daemon *d, const char *name)
         w->key = NULL;
 }
 
-pid_t worker_pid(struct daemon *d, const char *name)
+pid_t worker_pid(const struct workers *ws, const char *name)
 {
-        struct worker *w = find(d, name);
+        struct worker *w = find(ws, name);
 
         return w ? w->pid : 0;
 }
 
-bool worker_reap(struct daemon *d, pid_t pid, int wstatus)
+bool worker_reap(struct workers *ws, pid_t pid, int wstatus)
 {
         struct buf why = BUF_INIT;
         struct worker *w;
 
-        for (w = d->workers; w && w->pid != pid; w = w->next)
+        for (w = ws->list; w && w->pid != pid; w = w->next)
                 ;
         if (!w)
                 return false;
@@ -242,37 +248,37 @@ bool worker_reap(struct daemon *d, pid_t pid, int wstatus)
                 on_pipe(&w->out, EPOLLIN);
         if (w->err.fd >= 0)
                 on_pipe(&w->err, EPOLLIN);
-        loop_close(&d->rt.loop, &w->out);
-        loop_close(&d->rt.loop, &w->err);
+        loop_close(&ws->rt->loop, &w->out);
+        loop_close(&ws->rt->loop, &w->err);
         spawn_kill_group(pid, SIGKILL);
         w->pid = 0;
         if (w->killed) {
                 w->next_start_ms = 0;
         } else {
-                if (daemon_now(d) - w->started_ms >= WORKER_STABLE_MS)
+                if (now(ws) - w->started_ms >= WORKER_STABLE_MS)
                         w->exits = 0;
                 w->exits++;
-                w->next_start_ms = daemon_now(d) + backoff_delay_ms(WORKER_BACKOFF_INITIAL_MS,
+                w->next_start_ms = now(ws) + backoff_delay_ms(WORKER_BACKOFF_INITIAL_MS,
                                                                     WORKER_BACKOFF_MAX_MS, w->exits);
                 spawn_describe_status(wstatus, false, 0, &why);
                 spawn_describe_stderr(w->err_tail.data, w->err_tail.len, &why);
                 log_warn("worker %s (pid %d) %s; restarting it in %llu ms", w->name, (int)pid,
-                         why.data, (unsigned long long)(w->next_start_ms - daemon_now(d)));
+                         why.data, (unsigned long long)(w->next_start_ms - now(ws)));
         }
         w->killed = false;
-        d->rt.loop.dirty = true; /* the next pass restarts it when due */
+        ws->rt->loop.dirty = true; /* the next pass restarts it when due */
         buf_release(&why);
         return true;
 }
 
-uint64_t workers_tick(struct daemon *d)
+uint64_t workers_tick(struct workers *ws)
 {
         uint64_t next = 0;
 
-        for (struct worker *w = d->workers; w; w = w->next) {
+        for (struct worker *w = ws->list; w; w = w->next) {
                 if (!w->wanted || w->pid > 0)
                         continue;
-                if (daemon_now(d) >= w->next_start_ms && start(d, w) == 0)
+                if (now(ws) >= w->next_start_ms && start(ws, w) == 0)
                         continue;
                 if (next == 0 || w->next_start_ms < next)
                         next = w->next_start_ms;
@@ -280,15 +286,15 @@ uint64_t workers_tick(struct daemon *d)
         return next;
 }
 
-void workers_kill_all(struct daemon *d)
+void workers_kill_all(struct workers *ws)
 {
-        while (d->workers) {
-                struct worker *w = d->workers;
-                d->workers = w->next;
+        while (ws->list) {
+                struct worker *w = ws->list;
+                ws->list = w->next;
                 if (w->pid > 0)
                         spawn_kill_group(w->pid, SIGKILL);
-                loop_close(&d->rt.loop, &w->out);
-                loop_close(&d->rt.loop, &w->err);
+                loop_close(&ws->rt->loop, &w->out);
+                loop_close(&ws->rt->loop, &w->err);
                 free_args(w);
                 free(w->key);
                 buf_release(&w->line);

@@ -1,7 +1,8 @@
 /*
  * workers: the daemon's long-lived children -- the poller of a remote
- * source (`__poller`) -- that keep connections, tokens and credentials
- * between rounds instead of costing a process start each time.
+ * source (`__poller`), the OTP probe (`__otp --worker`) -- that keep
+ * connections, tokens and credentials between rounds instead of costing a
+ * process start each time.
  *
  * Each runs `deployex [-c CONFIG] ARGS...` (cli_exe, as jobs do) in its own
  * process group, as the daemon's user, and dies with the daemon
@@ -26,27 +27,38 @@
 #include <sys/types.h>
 #include <yajl/yajl_tree.h>
 
+#include "reconciler/daemon/runtime.h"
+
 #define WORKER_BACKOFF_INITIAL_MS 1000
 #define WORKER_BACKOFF_MAX_MS 60000
 #define WORKER_STABLE_MS 60000
 
-struct daemon;
 struct worker;
-/* result: the VALUE of one answer, valid during the call. */
-typedef void (*worker_answer_fn)(struct daemon *d, yajl_val result);
+/* result: the VALUE of one answer, valid during the call; ctx as given to worker_want. */
+typedef void (*worker_answer_fn)(void *ctx, yajl_val result);
+
+/*
+ * The workers of one daemon.  They run rt->cli_exe with the -c CONFIG its
+ * jobs get (rt->jobs.config), and their pipes sit in rt->loop: the runtime
+ * is all they know of the daemon.  Ownership: the table owns its workers.
+ */
+struct workers {
+        struct worker *list;
+        struct runtime *rt;
+};
 
 /* Keep worker name running with args (NULL-terminated) for key; start it when due. */
-void worker_want(struct daemon *d, const char *name, const char *const *args, const char *key,
-                 worker_answer_fn on_answer);
+void worker_want(struct workers *ws, const char *name, const char *const *args, const char *key,
+                 worker_answer_fn on_answer, void *ctx);
 /* Stop worker name (SIGKILL to its group) and do not restart it. */
-void worker_unwant(struct daemon *d, const char *name);
+void worker_unwant(struct workers *ws, const char *name);
 /* The pid of worker name, 0 when none runs (tests, status). */
-pid_t worker_pid(struct daemon *d, const char *name);
+pid_t worker_pid(const struct workers *ws, const char *name);
 /* true when pid was a worker: its restart is scheduled. */
-bool worker_reap(struct daemon *d, pid_t pid, int wstatus);
+bool worker_reap(struct workers *ws, pid_t pid, int wstatus);
 /* Start the wanted workers that are due; the next restart deadline (0: none). */
-uint64_t workers_tick(struct daemon *d);
+uint64_t workers_tick(struct workers *ws);
 /* The daemon exits: kill every worker and forget them. */
-void workers_kill_all(struct daemon *d);
+void workers_kill_all(struct workers *ws);
 
 #endif
