@@ -79,6 +79,12 @@ struct hook_call {
         bool hot;                    /* ctx.hot: the call belongs to a hot upgrade (new/ is not rotated) */
         bool new_as_current;         /* ctx.dirs.current is new/: pre-flight asks start() about it */
         const int *log_fds;          /* the instance's logs opened already (api_env); NULL = by path */
+        /*
+         * Set to true when a call fails for this host's reason, not the
+         * release's: the hooks files cannot be loaded, the cookie or the TLS
+         * options cannot be read or written.  NULL = not asked.
+         */
+        bool *local_fault;
 };
 
 /* The limits a hook runs under unless the caller says otherwise (pre_commands get an hour). */

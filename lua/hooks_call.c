@@ -156,11 +156,11 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
                 buf_printf(err, "%s: cannot read the cookie%s%s: %s", c->origin ? c->origin : "config",
                            c->cookie_file ? " from " : "", c->cookie_file ? c->cookie_file : "",
                            file_strerror(r));
-                goto out;
+                goto local;
         }
         /* With tls every VM of the app starts with the options file, and rpc speaks TLS. */
         if (c->has_tls && (r = tls_dist_write(c, app->name, &tls_file, err)) < 0)
-                goto out;
+                goto local;
         node_name(app->name, call->instance, &node);
         buf_printf(&sname, "%s-%d", app->name, call->instance);
         node_short_host(&host);
@@ -185,7 +185,8 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         if (r < 0) {
                 if (msg.len && msg.data[msg.len - 1] == '\n')
                         msg.data[--msg.len] = '\0';
-                goto out;
+                /* The hooks files are the installation's and the operator's, not the release's. */
+                goto local;
         }
         L = sandbox_state(sb);
         if (lua_getglobal(L, function) != LUA_TFUNCTION) {
@@ -223,6 +224,10 @@ int hooks_call(const struct hook_call *call, const char *function, struct hook_r
         res.where = buf_detach(&where);
         res.secret = xstrdup(cookie.data);
         *ret = res;
+        goto out;
+local:
+        if (call->local_fault)
+                *call->local_fault = true;
 out:
         sandbox_free(sb);
         if (msg.len)

@@ -406,7 +406,7 @@ static void unpack_done(struct jobs *js, struct job *j)
         struct buf why = BUF_INIT;
 
         if (!job_ok(j) && !j->timed_out && WIFEXITED(j->wstatus) &&
-            WEXITSTATUS(j->wstatus) == UNPACK_EXIT_LOCAL) {
+            WEXITSTATUS(j->wstatus) == JOB_EXIT_LOCAL) {
                 job_describe_failure(j, &why);
                 deploy_deferred(rt, in, "unpack", why.data);
         } else if (!job_ok(j)) {
@@ -432,7 +432,13 @@ static void preflight_done(struct jobs *js, struct job *j)
         struct runtime *rt = runtime_of(js);
         struct buf why = BUF_INIT, text = BUF_INIT;
 
-        if (!job_ok(j)) {
+        if (!job_ok(j) && !j->timed_out && WIFEXITED(j->wstatus) &&
+            WEXITSTATUS(j->wstatus) == JOB_EXIT_LOCAL) {
+                /* The hooks cannot be loaded here (installation, configuration): not the release's. */
+                job_describe_failure(j, &why);
+                remove_new(rt, in);
+                deploy_deferred(rt, in, "pre-flight", why.data);
+        } else if (!job_ok(j)) {
                 hook_failure(j, &why);
                 buf_printf(&text, "pre-flight: %s", why.data);
                 remove_new(rt, in);

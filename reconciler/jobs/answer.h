@@ -29,7 +29,10 @@
  * daemon reads nothing on their stdout.
  *
  * A failure is no answer: a non-zero exit status and the reason on the last
- * line of stderr ("STAGE: why" when a hook named its stage).
+ * line of stderr ("STAGE: why" when a hook named its stage).  The status is
+ * JOB_EXIT_LOCAL when the failure is this host's, not the release's (__unpack:
+ * a full disk; __hook: the hooks files cannot be loaded, the cookie cannot be
+ * read): the daemon defers the deployment and retries it, nothing is ghosted.
  *
  * The daemon parses every answer with answer_parse(); nothing looks into a
  * job's stdout by other means.
@@ -44,6 +47,9 @@
 #include <yajl/yajl_tree.h>
 
 #include "base/util.h"
+
+/* EX_TEMPFAIL: this host failed, not the release (see above). */
+#define JOB_EXIT_LOCAL 75
 
 #define ANSWER_HOT "hot"
 #define ANSWER_FULL "full"

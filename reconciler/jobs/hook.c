@@ -136,6 +136,7 @@ static int call_hook(struct config *c, const struct app_config *app, int n,
         struct kv ev = { (char *)"kind", (char *)event };
         int log_fds[2] = { -1, -1 };
         char stage[32] = "";
+        bool local_fault = false;
         int r, status = EXIT_FAIL;
 
         /* Defaults: the release the instance has in current/ and the one before it. */
@@ -157,6 +158,7 @@ static int call_hook(struct config *c, const struct app_config *app, int n,
                 call.nevent = 1;
         }
         call.hot = hot; /* ctx.hot: a hot upgrade (pre-commands run from new/) */
+        call.local_fault = &local_fault;
         /* The privileged reads are done: the hook runs as the app's user. */
         if (hook_job_become_app_user(c, app, n, log_fds) < 0) {
                 release_desc_release(&want);
@@ -205,6 +207,13 @@ static int call_hook(struct config *c, const struct app_config *app, int n,
         if (r == 0) {
                 printf("%s\n", out.data);
                 status = EXIT_OK;
+        } else if (local_fault) {
+                /* This host's fault (hooks files, cookie, TLS options): the daemon retries later. */
+                for (size_t i = 0; i < err.len; i++)
+                        if (err.data[i] == '\n')
+                                err.data[i] = ' ';
+                fprintf(stderr, "%s\n", err.len ? err.data : "hooks cannot be loaded");
+                status = JOB_EXIT_LOCAL;
         } else if (r == -ENOENT) {
                 fprintf(stderr, "%s/%d: no %s hook defined\n", app->name, n, function);
                 status = EXIT_NOT_DEFINED;

@@ -4,7 +4,7 @@
  *
  *     deployex __unpack TARBALL DEST_DIR MAX_BYTES
  *         unpack a release (unpack.h); exit 0, 1 when the archive is refused,
- *         UNPACK_EXIT_LOCAL (75) when this host failed; one line on stderr.
+ *         JOB_EXIT_LOCAL (75) when this host failed; one line on stderr.
  *     deployex __log PATH [STDERR_PATH] MAX_BYTES KEEP
  *         copy stdin (and fd 3 to STDERR_PATH) to size-rotated log files
  *         until EOF (logwriter.h).
@@ -22,6 +22,7 @@
 
 #include "reconciler/cmd/cli.h"
 #include "reconciler/jobs/logwriter.h"
+#include "reconciler/jobs/answer.h"
 #include "reconciler/jobs/unpack.h"
 #include "base/fsutil.h"
 #include "base/banned.h"
@@ -45,7 +46,7 @@ static int run_x_unpack(const struct cli *cli, int argc, char **argv)
         buf_release(&err);
         if (r < 0 && unpack_refused(r))
                 return EXIT_FAIL; /* the release is bad: no retry will help */
-        return r < 0 ? UNPACK_EXIT_LOCAL : EXIT_OK;
+        return r < 0 ? JOB_EXIT_LOCAL : EXIT_OK;
 }
 
 static int run_x_log(const struct cli *cli, int argc, char **argv)

@@ -43,10 +43,9 @@
 #define UNPACK_MAX_ENTRIES 200000
 /*
  * `deployex __unpack` exits 1 when the archive is refused (its content: the
- * release is bad, the daemon ghosts it) and UNPACK_EXIT_LOCAL when this host
- * failed (disk full, permissions: the daemon retries later).
+ * release is bad, the daemon ghosts it) and JOB_EXIT_LOCAL (answer.h) when
+ * this host failed (disk full, permissions: the daemon retries later).
  */
-#define UNPACK_EXIT_LOCAL 75
 
 /*
  * Unpack tarball into dest_dir, which must not exist or be an empty

@@ -30,6 +30,7 @@
 #include "base/util.h"
 #include "reconciler/daemon/executor.h"
 #include "reconciler/daemon/supervisor.h"
+#include "reconciler/jobs/answer.h"
 #include "reconciler/jobs/unpack.h"
 #include "state/deferred.h"
 #include "state/ghosts.h"
@@ -561,7 +562,7 @@ static void test_unpack_local_failure_defers(void **state)
 {
         (void)state;
         full_until("unpack");
-        complete("__unpack", UNPACK_EXIT_LOCAL, "", "unpack: no space left on device\n");
+        complete("__unpack", JOB_EXIT_LOCAL, "", "unpack: no space left on device\n");
         assert_step_over();
         assert_false(ghosted("1.0.1"));
         assert_true(deferred_exists());
@@ -584,6 +585,25 @@ static void test_preflight_failure_ghosts_before_anything_stops(void **state)
         assert_int_equal(fx.in->rec.state, INSTANCE_RUNNING);
         assert_string_equal(fx.in->rec.version, "1.0.0");
         assert_non_null(strstr(fx.in->rec.last_error, "pre-flight: bin/demo is not executable"));
+}
+
+/* Hooks that cannot be loaded here are this host's fault: deferred, not ghosted, nothing stopped. */
+static void test_preflight_local_failure_defers(void **state)
+{
+        (void)state;
+        start_instance();
+        full_until("preflight");
+        complete("preflight", JOB_EXIT_LOCAL, "", "demo: no hooks directory (set DEPLOYEX_HOOKS_PATH ...)\n");
+        assert_step_over();
+        assert_int_equal(nrunning(), 0);
+        assert_false(ghosted("1.0.1"));
+        assert_true(deferred_exists());
+        assert_false(release_exists("new"));
+        assert_int_equal(fx.in->rec.pid, fx.child);
+        assert_int_equal(kill(fx.child, 0), 0);
+        assert_int_equal(fx.in->rec.state, INSTANCE_RUNNING);
+        assert_string_equal(fx.in->rec.version, "1.0.0");
+        assert_non_null(strstr(fx.in->rec.last_error, "no hooks directory"));
 }
 
 static void test_rotate_failure_ghosts(void **state)
@@ -803,6 +823,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_unpack_local_failure_defers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_preflight_failure_ghosts_before_anything_stops,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_preflight_local_failure_defers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotate_failure_ghosts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pre_commands_failure_ghosts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_failure_is_the_supervisors, setup,
