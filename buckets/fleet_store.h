@@ -25,7 +25,7 @@
 
 #include <stdint.h>
 
-#include "reconciler/core/fleet_gate.h"
+#include "state/fleet_slot.h"
 #include "state/config.h"
 #include "base/util.h"
 

@@ -5,9 +5,8 @@
  * good current.json) and state/{app}/releases/{version}.json (the release a
  * deployment started with).
  *
- * desired_merge() is pure and lives in the core (reconciler/core/desired_merge.c,
- * checked by `make core-check`); it is declared here, beside the struct it
- * fills.  desired_load() (reconciler/shared/desired_load.h) is the I/O
+ * desired_merge() fills struct desired; it is pure and lives in the core
+ * (reconciler/core/desired_merge.h, checked by `make core-check`).  desired_load() (reconciler/shared/desired_load.h) is the I/O
  * around it: it asks the source for current.json, reads the override, and
  * keeps the last good value of each in force.
  */
@@ -37,13 +36,6 @@ struct desired {
 };
 
 void desired_init(struct desired *d);
-/*
- * source: the last good current.json or NULL; source_error / override_error:
- * why the newest one was not used, or NULL.  ov may be NULL (no override).
- */
-void desired_merge(const struct release_desc *source, const char *source_error,
-                   const struct override *ov, const char *override_error,
-                   const struct ghost_list *ghosts, struct desired *ret);
 void desired_release(struct desired *d);
 
 /*

@@ -21,8 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "reconciler/core/fleet_gate.h"
 #include "state/config.h"
+#include "state/fleet_slot.h"
 #include "base/util.h"
 
 /* The claim this host persisted; slot -1 = none. */

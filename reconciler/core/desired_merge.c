@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/desired.h"
+#include "reconciler/core/desired_merge.h"
 #include "base/banned.h"
 
 static void *alloc_or_abort(size_t n, size_t size)

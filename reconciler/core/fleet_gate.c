@@ -9,31 +9,6 @@
 
 #include "base/banned.h"
 
-static const char *const state_names[] = {
-        [FLEET_SLOT_ABSENT] = "absent",       [FLEET_SLOT_WAITING] = "waiting",
-        [FLEET_SLOT_DEPLOYING] = "deploying", [FLEET_SLOT_READY] = "ready",
-        [FLEET_SLOT_FAILED] = "failed",       [FLEET_SLOT_ABANDONED] = "abandoned",
-};
-
-const char *fleet_slot_state_to_string(enum fleet_slot_state s)
-{
-        if ((unsigned)s > FLEET_SLOT_ABANDONED)
-                return "unknown";
-        return state_names[s];
-}
-
-int fleet_slot_state_from_string(const char *s, enum fleet_slot_state *ret)
-{
-        /* "absent" is never written in a slot file. */
-        for (int i = FLEET_SLOT_WAITING; i <= FLEET_SLOT_ABANDONED; i++) {
-                if (strcmp(s, state_names[i]) == 0) {
-                        *ret = (enum fleet_slot_state)i;
-                        return 0;
-                }
-        }
-        return -1;
-}
-
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "reconciler/shared/desired_load.h"
+#include "reconciler/core/desired_merge.h"
 #include "base/fsutil.h"
 #include "state/json.h"
 #include "state/paths.h"

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "reconciler/core/desired_merge.h"
 #include "reconciler/shared/desired_load.h"
 #include "state/desired.h"
 #include "base/fsutil.h"
