@@ -2,30 +2,13 @@
 # the instance restarts all the same.  A crash restart starts its replacement
 # first and records it after; the record that cannot be written is a host
 # fault (logged, in status), never a reason to leave a crashed release down.
-if [ -z "${DEPLOYEX_TEST_MNTNS:-}" ]; then
-        if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
-                echo "skip: needs root and mount namespaces (unshare -m) for a tmpfs var_path"
-                exit 77
-        fi
-        DEPLOYEX_TEST_MNTNS=1 exec unshare -m --propagation private sh "$0" "$@"
-fi
+. "$DEPLOYEX_TOP/tests/integration/lib_mntns.sh"
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
-# lib.sh's cleanup, then the tmpfs goes (lazily: a dying VM may still hold it).
-cleanup_daemon() {
-        cgroups=$(instance_cgroups)
-        [ -n "${DAEMON_PID:-}" ] && kill -KILL "-$DAEMON_PID" 2>/dev/null
-        kill_instances
-        pkill -KILL -f "$T/var" 2>/dev/null
-        remove_cgroups "$cgroups"
-        umount -l "$T/var" 2>/dev/null
-        return 0
-}
 epmd -daemon
 BASE=47580
 HEALTHY_MS=500
 demo_config 1 $BASE
-mount -t tmpfs -o size=48m,mode=0755 deployex-test-var "$T/var" || fail "cannot mount a tmpfs"
-ok
+mount_tmpfs_var
 publish_demo 1.0.0
 start_daemon
 wait_for 60 "all_running 1 1.0.0" "instance 1 running 1.0.0"

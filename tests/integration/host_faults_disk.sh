@@ -4,30 +4,13 @@
 # written), the running instance is never touched, no step starts while its
 # journal cannot be written, and once var_path is writable again the app
 # converges on the published version -- one VM, nothing ghosted.
-if [ -z "${DEPLOYEX_TEST_MNTNS:-}" ]; then
-        if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
-                echo "skip: needs root and mount namespaces (unshare -m) for a tmpfs var_path"
-                exit 77
-        fi
-        DEPLOYEX_TEST_MNTNS=1 exec unshare -m --propagation private sh "$0" "$@"
-fi
+. "$DEPLOYEX_TOP/tests/integration/lib_mntns.sh"
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
-# lib.sh's cleanup, then the tmpfs goes (lazily: a dying VM may still hold it).
-cleanup_daemon() {
-        cgroups=$(instance_cgroups)
-        [ -n "${DAEMON_PID:-}" ] && kill -KILL "-$DAEMON_PID" 2>/dev/null
-        kill_instances
-        pkill -KILL -f "$T/var" 2>/dev/null
-        remove_cgroups "$cgroups"
-        umount -l "$T/var" 2>/dev/null
-        return 0
-}
 epmd -daemon
 BASE=47400
 HEALTHY_MS=500
 demo_config 1 $BASE
-mount -t tmpfs -o size=48m,mode=0755 deployex-test-var "$T/var" || fail "cannot mount a tmpfs"
-ok
+mount_tmpfs_var
 publish_demo 1.0.0
 publish_demo 1.0.1 >/dev/null # built now; published below
 publish_demo 1.0.0

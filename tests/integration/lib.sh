@@ -158,7 +158,17 @@ cleanup_daemon() {
         kill_instances
         pkill -KILL -f "$T/var" 2>/dev/null
         remove_cgroups "$cgroups"
+        # mount_tmpfs_var's tmpfs goes last (lazily: a dying VM may still hold it).
+        [ -n "${TMPFS_VAR:-}" ] && umount -l "$T/var" 2>/dev/null
         return 0
+}
+# mount_tmpfs_var: a small tmpfs (48 MB) as var_path, to fill or make read-only (lib_mntns.sh first).
+mount_tmpfs_var() {
+        [ -n "${DEPLOYEX_TEST_MNTNS:-}" ] || fail "mount_tmpfs_var: source lib_mntns.sh first"
+        mkdir -p "$T/var"
+        mount -t tmpfs -o size=48m,mode=0755 deployex-test-var "$T/var" || fail "cannot mount a tmpfs"
+        TMPFS_VAR=1
+        ok
 }
 # The cgroup v2 roots of this test's instances (the daemon makes one per var_path,
 # docs/daemon.md CGROUPS): a killed daemon leaves them; no other test uses them.

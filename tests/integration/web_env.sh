@@ -5,13 +5,7 @@
 # fixed (/var/lib/deployex, where the UI appends its audit log): the test runs
 # in a private mount namespace with a tmpfs over /var/lib, so the host's is
 # never touched.
-if [ -z "${DEPLOYEX_TEST_MNTNS:-}" ]; then
-        if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
-                echo "skip: needs root and mount namespaces (unshare -m) for a private /var/lib"
-                exit 77
-        fi
-        DEPLOYEX_TEST_MNTNS=1 exec unshare -m --propagation private sh "$0" "$@"
-fi
+. "$DEPLOYEX_TOP/tests/integration/lib_mntns.sh"
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 if [ -e /etc/deployex/deployex.json ]; then
         echo "skip: /etc/deployex/deployex.json exists: it, not the environment, configures deployex here"
