@@ -10,13 +10,14 @@
 
 #include "state/json.h"
 #include "buckets/secrets.h"
+#include "state/secret_env.h"
 #include "base/banned.h"
 
 #define COOKIE_MAX 255
 
-#define KEY_COOKIE "DEPLOYEX_ERLANG_COOKIE"
-#define KEY_HASH "DEPLOYEX_ADMIN_HASHED_PASSWORD"
-#define KEY_BASE "DEPLOYEX_SECRET_KEY_BASE"
+#define KEY_COOKIE SECRET_ENV_COOKIE
+#define KEY_HASH SECRET_ENV_PASSWORD_HASH
+#define KEY_BASE SECRET_ENV_KEY_BASE
 
 static void wipe_free(char *s)
 {

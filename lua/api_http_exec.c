@@ -20,6 +20,7 @@
 #include "lua/api_http.h"
 #include "base/fsutil.h"
 #include "base/spawn.h"
+#include "state/secret_env.h"
 #include "base/banned.h"
 
 #define START_GRACE_MS 5000
@@ -95,6 +96,8 @@ static int parse_answer(const struct api_http_request *req, struct buf *text, lo
         return 0;
 }
 
+static const char *const secret_names[] = SECRET_ENV_NAMES;
+
 int api_http_exec(const struct api_http_request *req, long *ret_status, struct buf *ret_body,
                   struct buf *err)
 {
@@ -102,6 +105,7 @@ int api_http_exec(const struct api_http_request *req, long *ret_status, struct b
         int in[2] = { -1, -1 }, out[2] = { -1, -1 };
         struct buf wire = BUF_INIT, answer = BUF_INIT;
         struct spawn_opts o;
+        char **envp;
         pid_t pid = -1;
         int r, status;
 
@@ -127,11 +131,15 @@ int api_http_exec(const struct api_http_request *req, long *ret_status, struct b
         }
         memset(&o, 0, sizeof(o));
         o.argv = argv;
+        /* It runs as the hook's user, who may read its environ: none of the daemon's secrets. */
+        envp = spawn_env_build(NULL, secret_names, ARRAY_SIZE(secret_names), NULL, 0);
+        o.envp = envp;
         o.stdin_fd = in[0];
         o.stdout_fd = out[1];
         o.stderr_fd = STDERR_FILENO;
         o.die_with_parent = true;
         r = spawn_start(&o, &pid);
+        spawn_strv_free(envp);
         close(in[0]);
         close(out[1]);
         in[0] = out[1] = -1;

@@ -19,6 +19,7 @@
 #include "reconciler/cmd/cli.h"
 #include "buckets/secrets.h"
 #include "base/programs.h"
+#include "state/secret_env.h"
 #include "base/banned.h"
 
 static int hand_over_secrets(const struct cli *cli)
@@ -43,11 +44,11 @@ static int hand_over_secrets(const struct cli *cli)
                 return EXIT_FAIL;
         }
         if (s.erlang_cookie)
-                setenv("DEPLOYEX_ERLANG_COOKIE", s.erlang_cookie, 1);
+                setenv(SECRET_ENV_COOKIE, s.erlang_cookie, 1);
         if (s.admin_password_hash)
-                setenv("DEPLOYEX_ADMIN_HASHED_PASSWORD", s.admin_password_hash, 1);
+                setenv(SECRET_ENV_PASSWORD_HASH, s.admin_password_hash, 1);
         if (s.secret_key_base)
-                setenv("DEPLOYEX_SECRET_KEY_BASE", s.secret_key_base, 1);
+                setenv(SECRET_ENV_KEY_BASE, s.secret_key_base, 1);
         setenv("DEPLOYEX_SECRETS_ADAPTER", "env", 1);
         secrets_release(&s);
         buf_release(&err);

@@ -47,6 +47,7 @@
 #include "reconciler/jobs/answer.h"
 #include "buckets/secrets.h"
 #include "base/spawn.h"
+#include "state/secret_env.h"
 #include "base/banned.h"
 
 #define RESYNC_MS 30000
@@ -1032,9 +1033,9 @@ static void share_secrets(struct daemon *d)
         if (!from_store && !d->cfg.cookie)
                 return;
         if (d->cfg.cookie)
-                setenv("DEPLOYEX_ERLANG_COOKIE", d->cfg.cookie, 1);
+                setenv(SECRET_ENV_COOKIE, d->cfg.cookie, 1);
         if (d->cfg.admin_password_hash)
-                setenv("DEPLOYEX_ADMIN_HASHED_PASSWORD", d->cfg.admin_password_hash, 1);
+                setenv(SECRET_ENV_PASSWORD_HASH, d->cfg.admin_password_hash, 1);
         setenv("DEPLOYEX_SECRETS_ADAPTER", "env", 1);
 }
 

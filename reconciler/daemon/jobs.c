@@ -16,10 +16,13 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/spawn.h"
+#include "state/secret_env.h"
 #include "base/banned.h"
 
 #define JOB_OUT_MAX (1024 * 1024)
 #define JOB_ERR_TAIL 4096
+
+static const char *const secret_names[] = SECRET_ENV_NAMES;
 
 static void job_maybe_finish(struct jobs *js, struct job *j);
 
@@ -80,6 +83,7 @@ int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
                const char *const *argv)
 {
         struct spawn_opts o;
+        char **envp;
         int fds[2], r;
 
         memset(&o, 0, sizeof(o));
@@ -88,7 +92,12 @@ int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
         /* A job must not outlive the daemon and race the work its successor redoes. */
         o.die_with_parent = true;
         o.ids = ids;
-        if ((r = spawn_start_piped(&o, true, &j->pid, fds)) < 0)
+        /* A job started as an app's user (unpack): that user may read its environ. */
+        envp = ids ? spawn_env_build(NULL, secret_names, ARRAY_SIZE(secret_names), NULL, 0) : NULL;
+        o.envp = envp;
+        r = spawn_start_piped(&o, true, &j->pid, fds);
+        spawn_strv_free(envp);
+        if (r < 0)
                 return r;
         j->out.fd = fds[0];
         j->err.fd = fds[1];

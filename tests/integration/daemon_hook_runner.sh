@@ -11,14 +11,29 @@ BASE=47540 PEER=47545
 BUILD=$(dirname "$DEPLOYEX")
 
 cat >"$T/server.py" <<'PY'
-import sys
+import os, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 log = sys.argv[2]
+# What the sender's environment holds while it waits for this answer: an `__http`
+# child runs as the hook's user, who may read its /proc/PID/environ.
+def http_child_secrets():
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            argv = open('/proc/%s/cmdline' % pid, 'rb').read().split(b'\0')
+            if b'__http' not in argv:
+                continue
+            env = open('/proc/%s/environ' % pid, 'rb').read().split(b'\0')
+        except OSError:
+            continue
+        found += [e.split(b'=')[0].decode() for e in env if e.startswith(b'DEPLOYEX_')]
+    return ','.join(sorted(set(found))) or 'none'
 class H(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get('Content-Length', '0'))).decode()
         with open(log, 'a') as f:
-            f.write('%s %s instance=%s body=%s\n' % (self.command, self.path, self.headers.get('X-Instance'), body))
+            f.write('%s %s instance=%s body=%s env=%s\n' % (self.command, self.path, self.headers.get('X-Instance'),
+                                                           body, http_child_secrets()))
         self.send_response(200)
         self.send_header('Content-Length', '2')
         self.end_headers()
@@ -50,6 +65,12 @@ start_daemon
 
 # The health hook ran in the readiness job and its request arrived, header and body.
 wait_for 60 "grep -q 'POST /health instance=1 body=ping' '$T/peer.log'" "the health hook's request"
+# The runner's __http child inherits none of the daemon's secrets (DESIGN §8).
+first=$(grep -m 1 'POST /health instance=1 body=ping' "$T/peer.log")
+assert_contains "$first" " env=" "the peer looked at the sender's environment"
+for v in DEPLOYEX_ERLANG_COOKIE DEPLOYEX_ADMIN_HASHED_PASSWORD DEPLOYEX_SECRET_KEY_BASE; do
+        assert_not_contains "$first" "$v" "$v in the environment of the __http child"
+done
 ready_pid() { ps --no-headers -o pid,args --ppid "$DAEMON_PID" | awk '/ __ready demo 1 / { print $1; exit }'; }
 wait_for 30 "[ -n \"\$(ready_pid)\" ]" "the readiness job"
 pid=$(ready_pid)

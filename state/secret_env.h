@@ -1,0 +1,16 @@
+/*
+ * secret_env: the environment variables that carry the daemon's secrets to
+ * its jobs (the env secrets adapter, DESIGN §8): `deployex run` and the
+ * daemon set them, buckets/secrets.c reads them.  A process started as an
+ * app's user must not inherit them: that user may read its
+ * /proc/PID/environ.  SECRET_ENV_NAMES initialises a list of the three.
+ */
+#ifndef DEPLOYEX_SECRET_ENV_H
+#define DEPLOYEX_SECRET_ENV_H
+
+#define SECRET_ENV_COOKIE "DEPLOYEX_ERLANG_COOKIE"
+#define SECRET_ENV_PASSWORD_HASH "DEPLOYEX_ADMIN_HASHED_PASSWORD"
+#define SECRET_ENV_KEY_BASE "DEPLOYEX_SECRET_KEY_BASE"
+#define SECRET_ENV_NAMES { SECRET_ENV_COOKIE, SECRET_ENV_PASSWORD_HASH, SECRET_ENV_KEY_BASE }
+
+#endif
