@@ -353,32 +353,36 @@ static void deferred_done(struct runtime *rt, struct app_rt *a, const char *vers
 /* --- phases --- */
 
 /*
- * The fetch job answers the cached path and the sha256 it verified the file
- * against ("none" when current.json has none): remember the file, so that the
+ * The fetch job answers the sha256 it verified the cached file against
+ * (answer.h; null when current.json has none): remember the file, so that the
  * next replica deploying this version needs no fetch job (verified_cache.h).
+ * An answer that does not parse remembers nothing: the next replica fetches.
  */
 static void note_verified(struct runtime *rt, struct instance_rt *in, const struct job *j)
 {
-        const char *out = j->out_buf.data, *nl = strchr(out, '\n');
-        struct buf tar = BUF_INIT;
-        char sha[65];
-        size_t len;
+        struct buf tar = BUF_INIT, err = BUF_INIT;
+        yajl_val tree = NULL, result, sha_v;
+        const char *sha = NULL;
 
         verified_cache_forget(&in->app->verified);
-        if (!nl)
-                return;
-        len = strcspn(nl + 1, "\n");
-        if (len >= sizeof(sha))
-                return;
-        memcpy(sha, nl + 1, len);
-        sha[len] = '\0';
-        if (strcmp(sha, "none") == 0)
-                sha[0] = '\0';
-        else if (len != 64 || strspn(sha, "0123456789abcdef") != 64)
-                return;
+        if (answer_parse(j->out_buf.data, j->out_buf.len, "fetch", &tree, &result, &err) < 0 ||
+            !YAJL_IS_OBJECT(result))
+                goto out;
+        sha_v = yajl_tree_get(result, (const char *[]){ "sha256", NULL }, yajl_t_any);
+        if (YAJL_IS_NULL(sha_v))
+                sha = "";
+        else if ((sha = answer_str(result, "sha256")) &&
+                 (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64))
+                sha = NULL;
+        if (!sha)
+                goto out;
         path_cache_file(rt->cfg, in->app->name, in->op->step.to, &tar);
         verified_cache_note(&in->app->verified, in->op->step.to, sha, tar.data);
+out:
+        if (tree)
+                yajl_tree_free(tree);
         buf_release(&tar);
+        buf_release(&err);
 }
 
 static void fetch_done(struct jobs *js, struct job *j)

@@ -24,9 +24,11 @@
  *   __poller    {"app": APP, "event": "ok" | "changed", "version": V} or
  *               {"app": APP, "event": "error", "error": WHY}
  *   __otp --worker  {"round_ms": N, "open": N, "new": N}
+ *   __fetch     {"path": CACHED_FILE, "sha256": HEX | null}: the sha256 the
+ *               file was verified against (null: current.json gives none)
  *
- * __fetch, __unpack and `metrics -o` answer by their exit status alone: the
- * daemon reads nothing on their stdout.
+ * __unpack and `metrics -o` answer by their exit status alone: the daemon
+ * reads nothing on their stdout.
  *
  * A failure is no answer: a non-zero exit status and the reason on the last
  * line of stderr ("STAGE: why" when a hook named its stage).  The status is

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "reconciler/cmd/cli.h"
+#include "reconciler/jobs/answer.h"
+#include "state/json.h"
 #include "reconciler/shared/desired_load.h"
 #include "buckets/release_fetch.h"
 #include "buckets/source.h"
@@ -98,8 +100,19 @@ static int run_fetch(const struct cli *cli, int argc, char **argv)
                 fprintf(stderr, "%s\n", err.len ? err.data : "fetch failed");
                 goto out;
         }
-        printf("%s\n%s\n", path.data, rel.sha256[0] ? rel.sha256 : "none");
-        r = EXIT_OK;
+        {
+                /* {"result": {"path", "sha256": S | null}}: the file and what it was verified against. */
+                struct answer_object a;
+                yajl_gen g = answer_object_begin(&a);
+
+                json_gen_kv_str(g, "path", path.data);
+                json_gen_str(g, "sha256");
+                if (rel.sha256[0])
+                        json_gen_str(g, rel.sha256);
+                else
+                        yajl_gen_null(g);
+                r = answer_object_end(&a) < 0 ? EXIT_FAIL : EXIT_OK;
+        }
 out:
         release_desc_release(&rel);
         source_free(src);
