@@ -96,8 +96,6 @@ static int parse_answer(const struct api_http_request *req, struct buf *text, lo
         return 0;
 }
 
-static const char *const secret_names[] = SECRET_ENV_NAMES;
-
 int api_http_exec(const struct api_http_request *req, long *ret_status, struct buf *ret_body,
                   struct buf *err)
 {
@@ -132,7 +130,7 @@ int api_http_exec(const struct api_http_request *req, long *ret_status, struct b
         memset(&o, 0, sizeof(o));
         o.argv = argv;
         /* It runs as the hook's user, who may read its environ: none of the daemon's secrets. */
-        envp = spawn_env_build(NULL, secret_names, ARRAY_SIZE(secret_names), NULL, 0);
+        envp = secret_env_scrubbed();
         o.envp = envp;
         o.stdin_fd = in[0];
         o.stdout_fd = out[1];

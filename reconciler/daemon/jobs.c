@@ -22,8 +22,6 @@
 #define JOB_OUT_MAX (1024 * 1024)
 #define JOB_ERR_TAIL 4096
 
-static const char *const secret_names[] = SECRET_ENV_NAMES;
-
 static void job_maybe_finish(struct jobs *js, struct job *j);
 
 static void on_pipe(struct loop_fd *lfd, uint32_t events)
@@ -93,7 +91,7 @@ int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
         o.die_with_parent = true;
         o.ids = ids;
         /* A job started as an app's user (unpack): that user may read its environ. */
-        envp = ids ? spawn_env_build(NULL, secret_names, ARRAY_SIZE(secret_names), NULL, 0) : NULL;
+        envp = ids ? secret_env_scrubbed() : NULL;
         o.envp = envp;
         r = spawn_start_piped(&o, true, &j->pid, fds);
         spawn_strv_free(envp);

@@ -125,6 +125,16 @@ out:
         return r;
 }
 
+/* The reason on one line, the last of stderr: the daemon shows it. */
+static void print_reason(struct buf *err, const char *stage, const char *fallback)
+{
+        for (size_t i = 0; i < err->len; i++)
+                if (err->data[i] == '\n')
+                        err->data[i] = ' ';
+        fprintf(stderr, "%s%s%s\n", stage[0] ? stage : "", stage[0] ? ": " : "",
+                err->len ? err->data : fallback);
+}
+
 static int call_hook(struct config *c, const struct app_config *app, int n,
                      const char *function, const char *version, const char *from,
                      const char *event, bool hot)
@@ -209,21 +219,13 @@ static int call_hook(struct config *c, const struct app_config *app, int n,
                 status = EXIT_OK;
         } else if (local_fault) {
                 /* This host's fault (hooks files, cookie, TLS options): the daemon retries later. */
-                for (size_t i = 0; i < err.len; i++)
-                        if (err.data[i] == '\n')
-                                err.data[i] = ' ';
-                fprintf(stderr, "%s\n", err.len ? err.data : "hooks cannot be loaded");
+                print_reason(&err, "", "hooks cannot be loaded");
                 status = JOB_EXIT_LOCAL;
         } else if (r == -ENOENT) {
                 fprintf(stderr, "%s/%d: no %s hook defined\n", app->name, n, function);
                 status = EXIT_NOT_DEFINED;
         } else {
-                /* The reason on the last line: the daemon shows it. */
-                for (size_t i = 0; i < err.len; i++)
-                        if (err.data[i] == '\n')
-                                err.data[i] = ' ';
-                fprintf(stderr, "%s%s%s\n", stage[0] ? stage : "", stage[0] ? ": " : "",
-                        err.len ? err.data : "hook failed");
+                print_reason(&err, stage, "hook failed");
         }
         release_desc_release(&want);
         for (int k = 0; k < 2; k++)
