@@ -163,6 +163,12 @@ static int mkdir_in(const char *path, size_t len, mode_t parents, mode_t mode)
                 return -ENAMETOOLONG;
         memcpy(p, path, len);
         p[len] = '\0';
+        /*
+         * There already, the usual case (a record saved, an instance started):
+         * one stat instead of a mkdir and a stat per component.
+         */
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                return 0;
         for (char *s = p + 1;; s++) {
                 /* The last component, also before trailing slashes. */
                 bool last = *s == '\0' || (*s == '/' && s[strspn(s, "/")] == '\0');

@@ -102,6 +102,12 @@ int spawn_exec_result(int exec_fd);
  * its jobs (which may hold a connection per instance) keep the raised one.
  */
 void spawn_set_child_fd_limit(unsigned long soft, unsigned long hard);
+/*
+ * This process sets no signal disposition from now on (the daemon, once its
+ * signals are set up): children reset only the signals not at SIG_DFL now,
+ * instead of all 64, before they exec.
+ */
+void spawn_freeze_signals(void);
 
 /*
  * Find `name` the way execvp would, in the PATH of envp (NULL = environ),

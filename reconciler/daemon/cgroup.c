@@ -264,8 +264,12 @@ bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path
          */
         for (int second = 0; second < 2 && !fresh && !err; second++) {
                 instance_dir(rt, in, second, path);
-                err = make_fresh(path->data, &fresh);
+                if (in->cgroup_clean[second])
+                        fresh = true; /* as good as made afresh (cgroup_kill) */
+                else
+                        err = make_fresh(path->data, &fresh);
         }
+        in->cgroup_clean[0] = in->cgroup_clean[1] = false;
         if (!fresh && !err)
                 instance_dir(rt, in, false, path);
         if (err) {
@@ -279,14 +283,15 @@ bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path
         return true;
 }
 
-/* The processes in a cgroup (its cgroup.procs), into pids; their count. */
-static size_t cgroup_pids(const char *dir, pid_t *pids, size_t max)
+/* The processes in a cgroup (its cgroup.procs), into pids: their count, or -errno. */
+static int cgroup_pids(const char *dir, pid_t *pids, int max)
 {
         struct buf path = BUF_INIT, text = BUF_INIT;
-        size_t n = 0;
+        int n = 0;
 
         buf_printf(&path, "%s/cgroup.procs", dir);
-        if (file_read_all(path.data, 1024 * 1024, &text) == 0)
+        n = file_read_all(path.data, 1024 * 1024, &text);
+        if (n == 0)
                 for (char *save = NULL, *tok = strtok_r(text.data, "\n", &save); tok && n < max;
                      tok = strtok_r(NULL, "\n", &save)) {
                         int pid;
@@ -302,20 +307,30 @@ void cgroup_kill(struct runtime *rt, struct instance_rt *in)
 {
         struct buf dir = BUF_INIT;
         pid_t pids[256];
-        size_t n;
+        int n;
 
         if (!rt->cgroup_root)
                 return;
         /* Both: the process ran in one, what an earlier one left may be in the other. */
         for (int second = 0; second < 2; second++) {
                 instance_dir(rt, in, second, &dir);
-                n = cgroup_pids(dir.data, pids, ARRAY_SIZE(pids));
+                n = cgroup_pids(dir.data, pids, (int)ARRAY_SIZE(pids));
+                in->cgroup_clean[second] = n == 0;
+                if (n == -ENOENT || n == 0) {
+                        /*
+                         * Empty, never killed: kept for the next start, created
+                         * in it as it is (a cgroup's rmdir and mkdir are about
+                         * 36 us of a crash restart).  cgroups_remove() takes it
+                         * when the daemon stops.
+                         */
+                        continue;
+                }
                 if (n > 0) {
                         /* cgroup.kill (Linux 5.14) takes every process, even one forking now. */
                         if (write_text(dir.data, "cgroup.kill", "1") < 0)
-                                for (size_t i = 0; i < n; i++)
+                                for (int i = 0; i < n; i++)
                                         (void)kill(pids[i], SIGKILL);
-                        log_inst(LOG_WARN, in, "killed %zu process%s left in its cgroup", n,
+                        log_inst(LOG_WARN, in, "killed %d process%s left in its cgroup", n,
                                  n == 1 ? "" : "es");
                 }
                 /* Busy while the killed ones die: the next start takes the other one. */

@@ -1105,6 +1105,7 @@ static int setup_loop(struct daemon *d)
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_errno(-errno, "cannot block signals");
         signal(SIGPIPE, SIG_IGN);
+        spawn_freeze_signals();
         d->rt.loop.epfd = epoll_create1(EPOLL_CLOEXEC);
         d->sig = (struct loop_fd){ signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), on_signal, d };
         d->timer = (struct loop_fd){ timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),

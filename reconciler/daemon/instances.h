@@ -101,6 +101,12 @@ struct instance_rt {
         int exec_err;                 /* -errno when the start command could not be executed */
         bool rec_pending;             /* rec changed in memory, not saved yet (a crash) */
         bool sweep_pending;           /* a crash's escapees not swept yet (process_gone) */
+        /*
+         * Its cgroup ({app}-{n}, [1]: {app}-{n}-b) was found empty after its
+         * last process and never killed: the next start is created in it as
+         * it is (cgroup.c).
+         */
+        bool cgroup_clean[2];
 };
 
 /* Fleet mode (fleet.c): this host's view of the rollout of the published version. */

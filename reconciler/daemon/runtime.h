@@ -63,7 +63,10 @@ void cgroups_init(struct runtime *rt);
  * made for this start, else its cgroup.procs); false without cgroups.
  */
 bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path);
-/* Kill whatever is left in the instance's cgroup (cgroup.kill), then remove it. */
+/*
+ * Kill whatever is left in the instance's cgroup (cgroup.kill), then remove it;
+ * an empty one is kept for the next start (instance_rt.cgroup_clean).
+ */
 void cgroup_kill(struct runtime *rt, struct instance_rt *in);
 /* Every empty cgroup of the instances, and their root (the daemon stopped them all). */
 void cgroups_remove(struct runtime *rt);

@@ -264,6 +264,36 @@ static void test_signals_reset(void **state)
         spawn_result_release(&res);
 }
 
+/*
+ * Frozen dispositions (the daemon's): a child resets only what was not
+ * SIG_DFL at the freeze, and still execs with nothing ignored or blocked.
+ * Last in the list: the freeze lasts for the rest of this process.
+ */
+static void test_signals_reset_frozen(void **state)
+{
+        char *argv[] = { "grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status", NULL };
+        unsigned long kernel_ign[4] = { (unsigned long)SIG_IGN, 0, 0, 0 };
+        unsigned long long blk = 1, ign_mask = 1;
+        struct spawn_result res;
+        sigset_t block;
+        (void)state;
+
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        syscall(SYS_rt_sigaction, 33, kernel_ign, NULL, sizeof(unsigned long));
+        spawn_freeze_signals();
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigprocmask(SIG_BLOCK, &block, NULL);
+
+        run(argv, NULL, NULL, 5000, &res);
+        assert_int_equal(sscanf(res.tail.data, "SigBlk:\t%llx\nSigIgn:\t%llx", &blk, &ign_mask),
+                         2);
+        assert_int_equal(blk, 0);
+        assert_int_equal(ign_mask, 0);
+        spawn_result_release(&res);
+}
+
 static void test_no_descriptor_leaks(void **state)
 {
         /* ls opens one directory fd of its own (3): anything above means a leak. */
@@ -707,6 +737,7 @@ int main(void)
                 cmocka_unit_test(test_cgroup_created_inside),
                 cmocka_unit_test(test_cgroup_joined_after_kill),
                 cmocka_unit_test(test_cgroup_joined_where_clone3_cannot),
+                cmocka_unit_test(test_signals_reset_frozen),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
