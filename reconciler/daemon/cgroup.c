@@ -184,11 +184,13 @@ out:
  * first it can make afresh (cgroup_prepare), so that what a crash left dying
  * in one does not slow the restart down.
  */
-static void instance_dir(struct runtime *rt, struct instance_rt *in, bool second, struct buf *out)
+enum { CGROUP_NONE, CGROUP_A, CGROUP_B }; /* instance_rt.cgroup_cur, _old, _spare */
+
+static void instance_dir(struct runtime *rt, struct instance_rt *in, int which, struct buf *out)
 {
         buf_reset(out);
         buf_printf(out, "%s/%s-%d%s", rt->cgroup_root, in->app->name, in->rec.instance,
-                   second ? "-b" : "");
+                   which == CGROUP_B ? "-b" : "");
 }
 
 /* Make path for this start: 0 and *fresh (removed first when it was left empty), or an errno. */
@@ -254,24 +256,35 @@ bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path
                 apply_limits(rt, in, NULL);
                 return false;
         }
+        in->cgroup_settle_pending = true;
+        /* The spare, made afresh after the last start (cgroup_settle): no mkdir on this path. */
+        if (in->cgroup_spare != CGROUP_NONE && in->cgroup_spare != in->cgroup_old) {
+                in->cgroup_cur = in->cgroup_spare;
+                in->cgroup_spare = CGROUP_NONE;
+                instance_dir(rt, in, in->cgroup_cur, path);
+                apply_limits(rt, in, path->data);
+                return true;
+        }
         /*
          * A cgroup made for this start: the child is created inside it.  One
          * left from before may have been through cgroup.kill (cgroup_kill:
          * removing it failed while its processes died), and Linux kills every
          * child created inside such a cgroup: the other one then, and when
          * neither can be made afresh, the child joins the first by migration
-         * (spawn.h).
+         * (spawn.h).  A crashed process's cgroup not settled yet is made
+         * afresh only when it is empty (rmdir fails otherwise).
          */
-        for (int second = 0; second < 2 && !fresh && !err; second++) {
-                instance_dir(rt, in, second, path);
-                if (in->cgroup_clean[second])
-                        fresh = true; /* as good as made afresh (cgroup_kill) */
-                else
-                        err = make_fresh(path->data, &fresh);
+        in->cgroup_cur = CGROUP_NONE;
+        for (int which = CGROUP_A; which <= CGROUP_B && !fresh && !err; which++) {
+                instance_dir(rt, in, which, path);
+                err = make_fresh(path->data, &fresh);
+                if (fresh)
+                        in->cgroup_cur = (unsigned char)which;
         }
-        in->cgroup_clean[0] = in->cgroup_clean[1] = false;
+        if (in->cgroup_cur == in->cgroup_old)
+                in->cgroup_old = CGROUP_NONE; /* it was empty: removed and made afresh */
         if (!fresh && !err)
-                instance_dir(rt, in, false, path);
+                instance_dir(rt, in, CGROUP_A, path);
         if (err) {
                 log_inst(LOG_WARN, in, "cannot create its cgroup '%s': %s; started outside one",
                          path->data, strerror(err));
@@ -303,39 +316,76 @@ static int cgroup_pids(const char *dir, pid_t *pids, int max)
         return n;
 }
 
-void cgroup_kill(struct runtime *rt, struct instance_rt *in)
+/* Kill what is left in one of the instance's cgroups, then remove it. */
+static void empty_and_remove(struct runtime *rt, struct instance_rt *in, int which)
 {
         struct buf dir = BUF_INIT;
         pid_t pids[256];
         int n;
 
+        instance_dir(rt, in, which, &dir);
+        n = cgroup_pids(dir.data, pids, (int)ARRAY_SIZE(pids));
+        if (n > 0) {
+                /* cgroup.kill (Linux 5.14) takes every process, even one forking now. */
+                if (write_text(dir.data, "cgroup.kill", "1") < 0)
+                        for (int i = 0; i < n; i++)
+                                (void)kill(pids[i], SIGKILL);
+                log_inst(LOG_WARN, in, "killed %d process%s left in its cgroup", n,
+                         n == 1 ? "" : "es");
+        }
+        /* Busy while the killed ones die: the next start takes the other one. */
+        if (n != -ENOENT)
+                (void)rmdir(dir.data);
+        buf_release(&dir);
+}
+
+void cgroup_kill(struct runtime *rt, struct instance_rt *in, bool crash)
+{
         if (!rt->cgroup_root)
                 return;
-        /* Both: the process ran in one, what an earlier one left may be in the other. */
-        for (int second = 0; second < 2; second++) {
-                instance_dir(rt, in, second, &dir);
-                n = cgroup_pids(dir.data, pids, (int)ARRAY_SIZE(pids));
-                in->cgroup_clean[second] = n == 0;
-                if (n == -ENOENT || n == 0) {
-                        /*
-                         * Empty, never killed: kept for the next start, created
-                         * in it as it is (a cgroup's rmdir and mkdir are about
-                         * 36 us of a crash restart).  cgroups_remove() takes it
-                         * when the daemon stops.
-                         */
-                        continue;
-                }
-                if (n > 0) {
-                        /* cgroup.kill (Linux 5.14) takes every process, even one forking now. */
-                        if (write_text(dir.data, "cgroup.kill", "1") < 0)
-                                for (int i = 0; i < n; i++)
-                                        (void)kill(pids[i], SIGKILL);
-                        log_inst(LOG_WARN, in, "killed %d process%s left in its cgroup", n,
-                                 n == 1 ? "" : "es");
-                }
-                /* Busy while the killed ones die: the next start takes the other one. */
-                (void)rmdir(dir.data);
+        /*
+         * A crash of a process created in a known cgroup: the replacement
+         * goes into the spare, so its old cgroup can wait (cgroup_settle).
+         */
+        if (crash && in->cgroup_cur != CGROUP_NONE) {
+                in->cgroup_old = in->cgroup_cur;
+                in->cgroup_cur = CGROUP_NONE;
+                in->cgroup_settle_pending = true;
+                return;
         }
+        /* Both but the spare: the process ran in one, what an earlier one left may be in the other. */
+        for (int which = CGROUP_A; which <= CGROUP_B; which++)
+                if (which != in->cgroup_spare)
+                        empty_and_remove(rt, in, which);
+        in->cgroup_cur = in->cgroup_old = CGROUP_NONE;
+}
+
+void cgroup_settle(struct runtime *rt, struct instance_rt *in)
+{
+        struct buf dir = BUF_INIT;
+        int other;
+
+        if (!in->cgroup_settle_pending)
+                return;
+        in->cgroup_settle_pending = false;
+        if (!rt->cgroup_root)
+                return;
+        if (in->cgroup_old != CGROUP_NONE) {
+                empty_and_remove(rt, in, in->cgroup_old);
+                in->cgroup_old = CGROUP_NONE;
+        }
+        if (in->cgroup_spare != CGROUP_NONE || in->cgroup_cur == CGROUP_NONE)
+                return;
+        /*
+         * The spare: the other cgroup, made afresh now (a cgroup's rmdir and
+         * mkdir are about 36 us, kept off the next crash restart).  Only one
+         * that could be removed: one still busy may have been through
+         * cgroup.kill, and a child created in it would be killed.
+         */
+        other = in->cgroup_cur == CGROUP_A ? CGROUP_B : CGROUP_A;
+        instance_dir(rt, in, other, &dir);
+        if ((rmdir(dir.data) == 0 || errno == ENOENT) && mkdir(dir.data, 0755) == 0)
+                in->cgroup_spare = (unsigned char)other;
         buf_release(&dir);
 }
 

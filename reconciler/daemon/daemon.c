@@ -915,8 +915,11 @@ static bool reap_log_writer(struct daemon *d, pid_t pid)
 }
 
 /*
- * true when the exits ask for a full pass: a job's or a log writer's.  An
- * instance's exit marks its app alone (supervisor.c, process_gone).
+ * true when the exits ask for a full pass: a worker's, a job's or a log
+ * writer's.  An instance's exit marks its app alone (supervisor.c,
+ * process_gone), and an orphan reparented to the daemon (its subreaper: a
+ * VM's erl_child_setup, which outlives the VM by a moment) changes nothing:
+ * a full pass for it would reread every app's files on a crash restart.
  */
 static bool reap_children(struct daemon *d)
 {
@@ -929,11 +932,9 @@ static bool reap_children(struct daemon *d)
                         break;
                 if (reap_instance(d, pid, wstatus))
                         continue;
-                full = true;
-                if (worker_reap(&d->workers, pid, wstatus))
-                        continue;
-                if (!job_reap(&d->rt.jobs, pid, wstatus))
-                        (void)reap_log_writer(d, pid);
+                if (worker_reap(&d->workers, pid, wstatus) ||
+                    job_reap(&d->rt.jobs, pid, wstatus) || reap_log_writer(d, pid))
+                        full = true;
         }
         return full;
 }

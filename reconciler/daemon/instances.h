@@ -102,11 +102,14 @@ struct instance_rt {
         bool rec_pending;             /* rec changed in memory, not saved yet (a crash) */
         bool sweep_pending;           /* a crash's escapees not swept yet (process_gone) */
         /*
-         * Its cgroup ({app}-{n}, [1]: {app}-{n}-b) was found empty after its
-         * last process and never killed: the next start is created in it as
-         * it is (cgroup.c).
+         * Its two cgroups (cgroup.c), CGROUP_A {app}-{n} and CGROUP_B
+         * {app}-{n}-b, CGROUP_NONE = neither: cur, the one its process was
+         * created in; old, the one a crashed process ran in, emptied and
+         * removed once the replacement runs; spare, made afresh off the
+         * restart path and unused, where the next start is created.
          */
-        bool cgroup_clean[2];
+        unsigned char cgroup_cur, cgroup_old, cgroup_spare;
+        bool cgroup_settle_pending;   /* cgroup_settle() has work: a start or a crash */
 };
 
 /* Fleet mode (fleet.c): this host's view of the rollout of the published version. */

@@ -64,10 +64,17 @@ void cgroups_init(struct runtime *rt);
  */
 bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path);
 /*
- * Kill whatever is left in the instance's cgroup (cgroup.kill), then remove it;
- * an empty one is kept for the next start (instance_rt.cgroup_clean).
+ * The instance's process is gone.  A stop: kill whatever is left in its
+ * cgroups (cgroup.kill), then remove them.  A crash: the same, deferred to
+ * cgroup_settle() so that the replacement starts first (in the spare).
  */
-void cgroup_kill(struct runtime *rt, struct instance_rt *in);
+void cgroup_kill(struct runtime *rt, struct instance_rt *in, bool crash);
+/*
+ * Off the restart path, once the replacement has executed or when the restart
+ * waits: the crashed process's cgroup emptied and removed, and a spare made
+ * for the next start.  Cheap when there is nothing to do.
+ */
+void cgroup_settle(struct runtime *rt, struct instance_rt *in);
 /* Every empty cgroup of the instances, and their root (the daemon stopped them all). */
 void cgroups_remove(struct runtime *rt);
 

@@ -118,6 +118,8 @@ void sup_save_pending(struct runtime *rt, struct app_rt *a)
                 /* Not restarted in this pass: nothing of the new process to spare yet. */
                 if (in->sweep_pending && !sup_is_running(in))
                         sweep_escapees(rt, in, 0);
+                if (!sup_is_running(in))
+                        cgroup_settle(rt, in);
         }
 }
 
@@ -348,7 +350,7 @@ static void process_gone(struct runtime *rt, struct instance_rt *in, int wstatus
                 sweep_escapees(rt, in, 0);
         else
                 in->sweep_pending = true;
-        cgroup_kill(rt, in);
+        cgroup_kill(rt, in, !in->stop_requested);
         if (in->pidfd.fd >= 0) {
                 loop_unwatch(&rt->loop, &in->pidfd);
                 close(in->pidfd.fd);
@@ -957,6 +959,8 @@ void sup_tick(struct runtime *rt, struct app_rt *a)
                 if (executed && in->sweep_pending && sup_is_running(in) &&
                     in->rec.proc_start_time)
                         sweep_escapees(rt, in, in->rec.proc_start_time);
+                if (executed && sup_is_running(in))
+                        cgroup_settle(rt, in);
                 if (executed && in->crash_event_pending && in->rec.state != INSTANCE_BACKOFF) {
                         in->crash_event_pending = false;
                         sup_hook_event(rt, in, "crashed");
