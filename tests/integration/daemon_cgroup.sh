@@ -5,15 +5,7 @@
 # pids.max where those controllers are enabled, and are said once not to
 # apply where they are not.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
-mnt=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
-own=$(sed -n 's/^0:://p' /proc/self/cgroup)
-[ "$own" = / ] && own=
-probe="$mnt$own/deployex-test-probe-$$"
-if [ -z "$mnt" ] || ! mkdir "$probe" 2>/dev/null; then
-        echo "skip: no writable cgroup v2 hierarchy here (the daemon falls back to its marker sweep)"
-        exit 77
-fi
-rmdir "$probe"
+need_cgroup2
 epmd -daemon
 BASE=47410
 HEALTHY_MS=500

@@ -4,15 +4,7 @@
 # cgroup is emptied and removed once the replacement runs, and becomes the next
 # spare.  The payload is one process without helpers (sleep).
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
-mnt=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
-own=$(sed -n 's/^0:://p' /proc/self/cgroup)
-[ "$own" = / ] && own=
-probe="$mnt$own/deployex-test-probe-$$"
-if [ -z "$mnt" ] || ! mkdir "$probe" 2>/dev/null; then
-        echo "skip: no writable cgroup v2 hierarchy here (the daemon falls back to its marker sweep)"
-        exit 77
-fi
-rmdir "$probe"
+need_cgroup2
 cat >"$T/hooks.lua" <<LUA
 function start(ctx)
         local cmd = deployex.default.start(ctx)

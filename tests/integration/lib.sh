@@ -234,3 +234,17 @@ web_post() {
 }
 # http_code ARGS...: curl's status code only
 http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+# need_cgroup2: skip (77) unless this test can write a cgroup v2 hierarchy; mnt is
+# its mount point.
+need_cgroup2() {
+        mnt=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
+        own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+        [ "$own" = / ] && own=
+        probe="$mnt$own/deployex-test-probe-$$"
+        if [ -z "$mnt" ] || ! mkdir "$probe" 2>/dev/null; then
+                echo "skip: no writable cgroup v2 hierarchy here (the daemon falls back to its marker sweep)"
+                exit 77
+        fi
+        rmdir "$probe"
+}
