@@ -1,4 +1,4 @@
-/* deployex hash-password and deployex version. */
+/* deployex hash-password. */
 #include <crypt.h>
 #include <errno.h>
 #include <stdio.h>
@@ -126,20 +126,6 @@ static int run_hash_password(const struct cli *cli, int argc, char **argv)
         return EXIT_OK;
 }
 
-static int run_version(const struct cli *cli, int argc, char **argv)
-{
-        (void)cli;
-        /* DESIGN §3: every reader takes --json; the version is a constant, no escaping needed. */
-        if (argc == 2 && strcmp(argv[1], "--json") == 0) {
-                printf("{\"version\":\"%s\"}\n", DEPLOYEX_VERSION);
-                return EXIT_OK;
-        }
-        if (argc != 1)
-                return cli_usage_error(&cmd_version, "takes only --json");
-        printf("deployex %s\n", DEPLOYEX_VERSION);
-        return EXIT_OK;
-}
-
 const struct cli_command cmd_hash_password = {
         .name = "hash-password",
         .usage = "hash-password",
@@ -149,12 +135,4 @@ const struct cli_command cmd_hash_password = {
                 "first line of stdin is used, without its newline:\n"
                 "  printf '%s\\n' \"$PW\" | deployex hash-password\n",
         .run = run_hash_password,
-};
-
-const struct cli_command cmd_version = {
-        .name = "version",
-        .usage = "version [--json]",
-        .summary = "print the version",
-        .help = "",
-        .run = run_version,
 };
