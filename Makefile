@@ -47,11 +47,12 @@ LUA_SRC    := $(wildcard lua/*.c)
 BEAM_SRC   := $(wildcard beam/*.c)
 WEB_SRC    := $(wildcard web/*.c)
 MAIN_SRC   := reconciler/cmd/main.c
+FRONT_SRC  := reconciler/cmd/front_main.c
 DAEMON_SRC := reconciler/daemon/deployexd.c
 LOGW_SRC   := reconciler/jobs/logwriter_main.c
 HOOKR_SRC  := reconciler/jobs/runner_main.c
 UNPK_SRC   := reconciler/jobs/unpack_main.c
-SHELL_SRC  := $(filter-out $(MAIN_SRC) $(DAEMON_SRC) $(LOGW_SRC) $(HOOKR_SRC) $(UNPK_SRC),$(wildcard reconciler/cmd/*.c reconciler/daemon/*.c \
+SHELL_SRC  := $(filter-out $(MAIN_SRC) $(FRONT_SRC) $(DAEMON_SRC) $(LOGW_SRC) $(HOOKR_SRC) $(UNPK_SRC),$(wildcard reconciler/cmd/*.c reconciler/daemon/*.c \
                 reconciler/jobs/*.c reconciler/shared/*.c))
 LIB_SRC    := $(CORE_SRC) $(BASE_SRC) $(STATE_SRC) $(BUCKET_SRC) $(LUA_SRC) $(BEAM_SRC) $(WEB_SRC) \
               $(SHELL_SRC)
@@ -60,6 +61,12 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_OBJ := $(call obj,$(CORE_SRC))
 LIB_OBJ  := $(call obj,$(LIB_SRC))
 MAIN_OBJ := $(call obj,$(MAIN_SRC))
+# The CLI (docs/daemon.md, "Programs"): bin/deployex is the lean front, the
+# readers linked with yajl alone, so that a reader calling into libcurl,
+# libarchive, OpenSSL, Lua or libei fails this link; every other command is
+# the full program's, deployex-cli (MAIN_OBJ, every library), which it execs.
+FRONT_OBJ  := $(call obj,$(FRONT_SRC))
+FRONT_LIBS := $(shell pkg-config --libs yajl 2>/dev/null)
 # The daemon, deployexd (docs/daemon.md, "Programs"): its main and what it
 # needs of libdeployex.a, linked with yajl alone, so that a daemon object
 # calling into libcurl, libarchive, OpenSSL, Lua or libei fails this link.
@@ -104,7 +111,7 @@ MANS    := $(MAN_DIR)/deployex.1 $(MAN_DIR)/deployex.json.5 $(MAN_DIR)/deployex-
            $(MAN_DIR)/deployex-hooks.7
 
 .PHONY: musl-check all deps test unit-tests core-check analyze run install clean check-clang fuzz fuzz-bins man deb
-all: $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook \
+all: $(BUILD)/deployex $(BUILD)/deployex-cli $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook \
      $(BUILD)/deployex-unpack
 
 $(BUILD)/obj/%.o: %.c
@@ -115,7 +122,10 @@ $(BUILD)/libdeployex.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/deployex: $(MAIN_OBJ) $(BUILD)/libdeployex.a
+$(BUILD)/deployex: $(FRONT_OBJ) $(BUILD)/libdeployex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FRONT_LIBS)
+
+$(BUILD)/deployex-cli: $(MAIN_OBJ) $(BUILD)/libdeployex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/deployexd: $(DAEMON_OBJ) $(BUILD)/libdeployex.a
@@ -162,7 +172,7 @@ $(MANS): docs/man/md2scdoc
 	@mkdir -p $(dir $@)
 	docs/man/md2scdoc $(filter docs/%.md,$^) | scdoc >$@.tmp && mv $@.tmp $@
 
-unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook \
+unit-tests: $(UNIT_BINS) $(BUILD)/deployex $(BUILD)/deployex-cli $(BUILD)/deployexd $(BUILD)/deployex-log $(BUILD)/deployex-hook \
             $(BUILD)/deployex-unpack \
             $(BUILD)/tests/test_fuzz_corpus
 
@@ -221,7 +231,7 @@ analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE \
 	  -I. base state buckets reconciler lua beam web
-	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) $(DAEMON_SRC) $(HOOKR_SRC) $(UNPK_SRC) -- $(WARN) -I. $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
+	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) $(FRONT_SRC) $(DAEMON_SRC) $(HOOKR_SRC) $(UNPK_SRC) -- $(WARN) -I. $(PKG_CFLAGS) -DDEPLOYEX_VERSION='"$(VERSION)"'
 
 check-clang:
 	$(MAKE) CC=clang MODE=clang all unit-tests
@@ -235,6 +245,7 @@ install: all man
 	install -m 0644 share/bash-completion/completions/deployex \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/deployex
 	install -m 0755 $(BUILD)/deployex $(DESTDIR)$(PREFIX)/bin/deployex
+	install -m 0755 $(BUILD)/deployex-cli $(DESTDIR)$(PREFIX)/lib/deployex/deployex-cli
 	install -m 0755 $(BUILD)/deployexd $(DESTDIR)$(PREFIX)/lib/deployex/deployexd
 	install -m 0755 $(BUILD)/deployex-log $(DESTDIR)$(PREFIX)/lib/deployex/deployex-log
 	install -m 0755 $(BUILD)/deployex-hook $(DESTDIR)$(PREFIX)/lib/deployex/deployex-hook

@@ -1,7 +1,10 @@
 /*
  * programs: where deployex's own programs are (docs/daemon.md, "Programs").
  *
- *     bin/deployex                   the CLI; `deployex run` execs deployexd
+ *     bin/deployex                   the CLI's lean front (libc, yajl): the readers;
+ *                                    every other command execs deployex-cli
+ *     lib/deployex/deployex-cli      the full program: every command; `deployex run`
+ *                                    execs deployexd, which runs it for its jobs
  *     lib/deployex/deployexd         the daemon (libc, yajl)
  *     lib/deployex/deployex-log      the log writer (libc)
  *     lib/deployex/deployex-hook     the hook runner: the daemon's __hook and
@@ -19,6 +22,7 @@
 
 #include "base/util.h"
 
+#define PROGRAM_CLI "deployex-cli"
 #define PROGRAM_DAEMON "deployexd"
 #define PROGRAM_LOG_WRITER "deployex-log"
 #define PROGRAM_HOOK_RUNNER "deployex-hook"

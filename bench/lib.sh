@@ -12,10 +12,11 @@ SRC_BIN=${DEPLOYEX:-$TOP/build/release/deployex}
 T=$(mktemp -d "${TMPDIR:-/tmp}/deployex-bench.XXXXXX")
 mkdir -p "$T/bin" "$T/share/deployex/hooks" "$BENCH_BUILD"
 cp "$SRC_BIN" "$T/bin/deployex"
-# The daemon program and the lean log writer beside it, as in a build tree (docs/daemon.md,
-# PROGRAMS; a tree from before deployexd runs the daemon in deployex itself, and without
-# deployex-log the daemon runs `deployex __log`, without deployex-hook `deployex __hook`).
-for p in deployexd deployex-log deployex-hook deployex-unpack; do
+# The full program, the daemon program and the lean log writer beside it, as in a build tree
+# (docs/daemon.md, PROGRAMS; a tree from before deployex-cli has the full program as deployex,
+# one from before deployexd runs the daemon in deployex itself, and without deployex-log the
+# daemon runs `deployex __log`, without deployex-hook `deployex __hook`).
+for p in deployex-cli deployexd deployex-log deployex-hook deployex-unpack; do
         [ ! -x "$(dirname "$SRC_BIN")/$p" ] || cp "$(dirname "$SRC_BIN")/$p" "$T/bin/"
 done
 cp "$TOP"/hooks/*.lua "$T/share/deployex/hooks/"

@@ -20,8 +20,17 @@
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 
+struct source;
+
 struct cli {
         const char *config_path; /* -c FILE, or NULL */
+        /*
+         * How a reader opens the configured source (status, plan): source_open
+         * in the full program; in the lean front, file:// without an HTTP
+         * client, and any other source by running the full program on the
+         * same command line instead (front_main.c).
+         */
+        int (*open_source)(const struct config *c, struct source **ret, struct buf *err);
 };
 
 struct cli_command {
@@ -31,6 +40,28 @@ struct cli_command {
         const char *help;    /* the --help text after the usage line */
         int (*run)(const struct cli *cli, int argc, char **argv);
 };
+
+/*
+ * The commands a main dispatches over (main.c: every one; front_main.c: the
+ * readers that link with yajl alone), and who answers the rest.
+ */
+struct cli_table {
+        const struct cli_command *const *commands;
+        size_t n;
+        /*
+         * NULL in the full program, which answers every command line itself
+         * (the usage, the errors).  The lean front's: run the full program on
+         * the same command line (a command not in the table, the usage, an
+         * unknown option); returns only on failure, with the exit status.
+         */
+        int (*elsewhere)(void);
+};
+/*
+ * main() of a deployex program: the global options (-c FILE, -h, --version),
+ * `help [COMMAND]`, then the command with its arguments (-c FILE may follow
+ * the command name).  Returns the exit status.
+ */
+int cli_main(const struct cli_table *t, struct cli *cli, int argc, char **argv);
 
 /* true when argv holds -h/--help (then the caller prints help and returns 0). */
 bool cli_wants_help(int argc, char **argv);
@@ -60,7 +91,6 @@ int cli_load_job_secrets(struct config *c);
 int cli_check_state_readable(const struct cli_command *cmd, const struct config *c);
 /* Find an app or print "deployex: unknown app 'x' (configured: a, b)" and return NULL. */
 const struct app_config *cli_find_app(const struct config *c, const char *name);
-const struct cli_command *cli_find_command(const char *name);
 /*
  * Parse "[--json] [APP]" (APP required when app_required).  EXIT_OK with
  * *ret_json and *ret_app (NULL when absent) set, or the usage exit status.

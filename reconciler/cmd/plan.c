@@ -44,7 +44,7 @@ static int run(const struct cli *cli, int argc, char **argv)
                 config_release(&c);
                 return EXIT_FAIL;
         }
-        if (source_open(&c, &src, &err) < 0)
+        if (cli->open_source(&c, &src, &err) < 0)
                 fprintf(stderr, "deployex: %s\n", err.data);
 
         if (json) {

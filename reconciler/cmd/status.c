@@ -303,7 +303,7 @@ static int run(const struct cli *cli, int argc, char **argv)
         }
         /* -w redraws often: a remote bucket is not asked each time (the daemon's last good is shown). */
         if ((!watch || (c.source && strncmp(c.source, "file://", 7) == 0)) &&
-            source_open(&c, &src, &err) < 0)
+            cli->open_source(&c, &src, &err) < 0)
                 fprintf(stderr, "deployex: %s\n", err.data);
         f.c = &c;
         f.src = src;

@@ -193,7 +193,7 @@ run 2 "$DEPLOYEX" version --bogus
 # make install: the installed binary finds its default hooks beside it.
 mode=$(basename "$(dirname "$DEPLOYEX")")
 run 0 make -s -C "$DEPLOYEX_TOP" MODE="$mode" install PREFIX=/usr DESTDIR="$T/root"
-for f in bin/deployex lib/deployex/deployexd lib/deployex/deployex-log lib/deployex/deployex-hook lib/deployex/deployex-unpack share/deployex/hooks/common.lua share/deployex/hooks/elixir.lua share/deployex/hooks/erlang.lua \
+for f in bin/deployex lib/deployex/deployex-cli lib/deployex/deployexd lib/deployex/deployex-log lib/deployex/deployex-hook lib/deployex/deployex-unpack share/deployex/hooks/common.lua share/deployex/hooks/elixir.lua share/deployex/hooks/erlang.lua \
          share/deployex/hooks/gleam.lua share/doc/deployex/README.md; do
         [ -f "$T/root/usr/$f" ] || fail "make install did not install $f"
 done
@@ -202,11 +202,12 @@ run 0 env -u DEPLOYEX_HOOKS_PATH "$T/root/usr/bin/deployex" -c "$T/deployex.json
 assert_contains "$OUT" "ok" "the installed binary checks the hooks it installed"
 # The installed hook runner (lib/deployex/deployex-hook) finds them too: the daemon's hook
 # jobs run there.  upgrade_kind answers without a node.
-run 0 env -u DEPLOYEX_HOOKS_PATH "$T/root/usr/lib/deployex/deployex-hook" --cli "$T/root/usr/bin/deployex" \
+run 0 env -u DEPLOYEX_HOOKS_PATH "$T/root/usr/lib/deployex/deployex-hook" --cli "$T/root/usr/lib/deployex/deployex-cli" \
         -c "$T/deployex.json" __hook myapp 1 upgrade_kind
 
-# The installed `deployex run` becomes lib/deployex/deployexd (same pid), which runs
-# bin/deployex for its jobs; without deployexd it says what is missing.
+# The installed `deployex run` (the front execs lib/deployex/deployex-cli, the full program)
+# becomes lib/deployex/deployexd (same pid), which runs lib/deployex/deployex-cli for its
+# jobs; without deployexd it says what is missing.
 mkdir -p "$T/ibucket"
 printf '{"env": "prod", "source": "file://%s/ibucket", "var_path": "%s/ivar", "log_path": "%s/ilog",
          "overrides_path": "%s/ioverrides", "cookie": "c1", "apps": []}\n' \
@@ -217,12 +218,21 @@ KILL_GROUPS="${KILL_GROUPS:-} $ipid"
 wait_for 10 "[ -s '$T/ivar/run/deployex.pid' ]" "the installed daemon to start"
 assert_eq "$ipid" "$(cat "$T/ivar/run/deployex.pid")" "the installed daemon keeps the pid of 'deployex run'"
 assert_eq "$T/root/usr/lib/deployex/deployexd" "$(readlink "/proc/$ipid/exe")" "the installed daemon is deployexd"
-assert_contains "$(tr '\0' ' ' <"/proc/$ipid/cmdline")" "--cli $T/root/usr/bin/deployex " "its jobs run bin/deployex"
+assert_contains "$(tr '\0' ' ' <"/proc/$ipid/cmdline")" "--cli $T/root/usr/lib/deployex/deployex-cli " \
+        "its jobs run the full program"
 kill -TERM "$ipid"
 wait "$ipid"; rc=$?
 assert_eq "0" "$rc" "the installed daemon's exit status after SIGTERM"
 rm "$T/root/usr/lib/deployex/deployexd"
 run 1 "$T/root/usr/bin/deployex" -c "$T/installed.json" run
-assert_contains "$ERR" "no executable deployexd beside $T/root/usr/bin/deployex nor in its ../lib/deployex/" \
+assert_contains "$ERR" "no executable deployexd beside $T/root/usr/lib/deployex/deployex-cli nor in its ../lib/deployex/" \
         "deployex run without deployexd"
+# Without the full program the installed front still runs the readers, and names what is
+# missing for the rest.
+rm "$T/root/usr/lib/deployex/deployex-cli"
+run 0 "$T/root/usr/bin/deployex" -c "$T/installed.json" status --json
+assert_eq "false" "$(jqr "$OUT" .daemon.running)" "the installed front's status without deployex-cli"
+run 1 "$T/root/usr/bin/deployex" -c "$T/installed.json" check
+assert_eq "deployex: the full program is missing: neither $T/root/usr/bin/deployex-cli nor $T/root/usr/lib/deployex/deployex-cli is an executable file; reinstall deployex (the package, or make install)" \
+        "$ERR" "the installed front without deployex-cli"
 finish

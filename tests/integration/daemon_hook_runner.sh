@@ -75,7 +75,7 @@ ready_pid() { ps --no-headers -o pid,args --ppid "$DAEMON_PID" | awk '/ __ready 
 wait_for 30 "[ -n \"\$(ready_pid)\" ]" "the readiness job"
 pid=$(ready_pid)
 assert_eq "$BUILD/deployex-hook" "$(readlink "/proc/$pid/exe")" "the readiness job's program"
-assert_contains "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "--cli $DEPLOYEX -c " "the runner knows the full binary"
+assert_contains "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "--cli $BUILD/deployex-cli -c " "the runner knows the full program"
 maps=$(cat "/proc/$pid/maps")
 for lib in libcurl libarchive libmicrohttpd libinotifytools; do
         assert_not_contains "$maps" "$lib" "$lib in the hook runner's maps"
@@ -94,8 +94,8 @@ done
 grep -q "job 'unpack demo-1.0.0 into demo/1' started, pid [0-9]* (deployex-unpack)" "$T/daemon.log" ||
         fail "the unpack did not run in deployex-unpack"
 ok
-grep -q "job 'fetch demo-1.0.0' started, pid [0-9]* (deployex)" "$T/daemon.log" ||
-        fail "the fetch did not run in the full binary"
+grep -q "job 'fetch demo-1.0.0' started, pid [0-9]* (deployex-cli)" "$T/daemon.log" ||
+        fail "the fetch did not run in the full program"
 ok
 assert_contains "$(answer $BASE)" "demo 1.0.0 demo-1@" "instance 1 answers"
 

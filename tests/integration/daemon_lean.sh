@@ -19,8 +19,8 @@ wait_for 30 "[ \"\$(st | jq -r '[.apps[0].instances[] | select(.ready)] | length
 # `deployex run` became deployexd: the same pid (systemd's MainPID, $!), the lean program.
 assert_eq "$BUILD/deployexd" "$(readlink "/proc/$DAEMON_PID/exe")" "the daemon process runs deployexd"
 assert_eq "$DAEMON_PID" "$(cat "$T/var/run/deployex.pid")" "the pid of 'deployex run' is the daemon's"
-assert_contains "$(tr '\0' ' ' <"/proc/$DAEMON_PID/cmdline")" "--cli $DEPLOYEX -c $T/deployex.json" \
-        "deployexd runs its jobs with the full binary"
+assert_contains "$(tr '\0' ' ' <"/proc/$DAEMON_PID/cmdline")" "--cli $BUILD/deployex-cli -c $T/deployex.json" \
+        "deployexd runs its jobs with the full program, not through the lean front"
 
 # Its shared libraries: libc, ld.so and yajl; in a sanitizer build also the sanitizer
 # runtimes and what they need (libstdc++, libm, libgcc_s).  Anything else fails.

@@ -109,7 +109,7 @@ run 0 /usr/bin/deployex check
 assert_contains "$OUT" "ok (0 apps" "the installed example configuration"
 for f in /usr/share/man/man1/deployex.1.gz /usr/share/man/man5/deployex.json.5.gz \
         /usr/share/man/man5/deployex-state.5.gz /usr/share/man/man7/deployex-hooks.7.gz \
-        /usr/share/bash-completion/completions/deployex /usr/lib/deployex/deployex-log /usr/lib/deployex/deployex-hook /usr/lib/deployex/deployex-unpack /usr/lib/deployex/deployexd \
+        /usr/share/bash-completion/completions/deployex /usr/lib/deployex/deployex-cli /usr/lib/deployex/deployex-log /usr/lib/deployex/deployex-hook /usr/lib/deployex/deployex-unpack /usr/lib/deployex/deployexd \
         /usr/share/deployex/hooks/erlang.lua "$UNIT"; do
         [ -f "$f" ] || fail "$f is not installed"; ok
 done
