@@ -300,11 +300,13 @@ bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path
 static int cgroup_pids(const char *dir, pid_t *pids, int max)
 {
         struct buf path = BUF_INIT, text = BUF_INIT;
-        int n = 0;
+        int n = 0, r;
 
         buf_printf(&path, "%s/cgroup.procs", dir);
-        n = file_read_all(path.data, 1024 * 1024, &text);
-        if (n == 0)
+        r = file_read_all(path.data, 1024 * 1024, &text);
+        if (r < 0)
+                n = r;
+        else
                 for (char *save = NULL, *tok = strtok_r(text.data, "\n", &save); tok && n < max;
                      tok = strtok_r(NULL, "\n", &save)) {
                         int pid;
