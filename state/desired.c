@@ -110,7 +110,7 @@ static void read_pre_commands_done(yajl_val root, const char *sha256, uint64_t *
 /* releases/{version}.json: the release, and when its pre-commands ran (done_at, 0 = never). */
 static int write_release_file(const char *path, const struct release_desc *r, uint64_t done_at)
 {
-        struct buf text = BUF_INIT;
+        struct buf text = BUF_INIT, old = BUF_INIT;
         char at[32];
         int ret;
 
@@ -124,8 +124,17 @@ static int write_release_file(const char *path, const struct release_desc *r, ui
                            r->sha256, at);
         }
         buf_putc(&text, '\n');
-        ret = atomic_write_shared(path, text.data, text.len, (gid_t)-1);
+        /*
+         * Every replica's deployment remembers the release: bytes already there
+         * are not written again (a write is two fsyncs in the daemon's loop).
+         */
+        if (file_read_all(path, JSON_MAX_BYTES, &old) == 0 && old.len == text.len &&
+            memcmp(old.data, text.data, text.len) == 0)
+                ret = 0;
+        else
+                ret = atomic_write_shared(path, text.data, text.len, (gid_t)-1);
         buf_release(&text);
+        buf_release(&old);
         return ret;
 }
 

@@ -95,6 +95,42 @@ static const char *phase_name(enum op_phase p)
         return "unknown";
 }
 
+/*
+ * A daemon that died in this phase of a step finds the instance untouched
+ * (nothing stopped, rotated or upgraded yet): exec_recover drops the step and
+ * the planner redoes it.  A journal naming any of these phases recovers the
+ * same, so moving between them needs no journal write (set_phase): each write
+ * is two fsyncs in the loop, which every app's rollout waits on.
+ */
+static bool recovery_drops(enum plan_action action, enum op_phase p)
+{
+        switch (p) {
+        case PHASE_FETCH:
+        case PHASE_UNPACK:
+        case PHASE_PREFLIGHT:
+        case PHASE_UPGRADE_KIND:
+        case PHASE_HOT_PRE_COMMANDS:
+        case PHASE_DONE:
+                return true;
+        case PHASE_STOP:
+                /* A rollback's stop is its first move: it resumes there. */
+                return action != PLAN_ROLLBACK;
+        default:
+                return false;
+        }
+}
+
+static bool phase_from_name(const char *name, enum op_phase *ret)
+{
+        for (int p = PHASE_FETCH; p <= PHASE_REPLACE; p++) {
+                if (strcmp(name, phase_name((enum op_phase)p)) == 0) {
+                        *ret = (enum op_phase)p;
+                        return true;
+                }
+        }
+        return false;
+}
+
 /* point: the crash point's name (crash_point.h); NULL names it after the phase. */
 static int journal_write(struct runtime *rt, struct instance_rt *in, const char *point)
 {
@@ -120,6 +156,8 @@ static int journal_write(struct runtime *rt, struct instance_rt *in, const char 
                                   path.data);
         }
         buf_release(&path);
+        /* A failed write left the journal as it was: the next phase writes it again. */
+        in->op->journal_drops = r == 0 && recovery_drops(in->op->step.action, in->op->phase);
         if (r == 0)
                 crash_point(j.action, point ? point : j.phase);
         return r;
@@ -170,7 +208,12 @@ static void set_phase(struct runtime *rt, struct instance_rt *in, enum op_phase 
                          (unsigned long long)(now - in->op->phase_at_ms));
         in->op->phase_at_ms = now;
         in->op->phase = p;
-        if (journaled(in->op))
+        if (!journaled(in->op))
+                return;
+        /* The journal recovers this phase as it is (recovery_drops): no write, the point stays. */
+        if (in->op->journal_drops && recovery_drops(in->op->step.action, p))
+                crash_point(plan_action_to_string(in->op->step.action), phase_name(p));
+        else
                 (void)journal_write(rt, in, NULL);
 }
 
@@ -1020,7 +1063,20 @@ static void enter_rotate(struct runtime *rt, struct instance_rt *in)
                 str_copy(in->rec.version, sizeof(in->rec.version), op->step.to);
                 in->rec.consecutive_crashes = 0;
                 instance_save(rt, in);
-                set_phase(rt, in, PHASE_PRE_COMMANDS);
+                if (pre_commands_ran(rt, in)) {
+                        /*
+                         * They ran on an earlier replica's turn: straight to start,
+                         * one journal write less.  Resumed at start or at
+                         * pre_commands, the step does the same (they are skipped
+                         * again), so the start write stands for both: the crash
+                         * point of pre_commands is after it (crash_point.h).
+                         */
+                        set_phase(rt, in, PHASE_START);
+                        crash_point(plan_action_to_string(op->step.action),
+                                    phase_name(PHASE_PRE_COMMANDS));
+                } else {
+                        set_phase(rt, in, PHASE_PRE_COMMANDS);
+                }
         }
         advance(rt, in);
 }
@@ -1072,7 +1128,15 @@ static void enter_start(struct runtime *rt, struct instance_rt *in)
                 str_copy(in->rec.instance_restart_token, sizeof(in->rec.instance_restart_token),
                          tok ? tok : "");
         }
-        instance_set_state(rt, in, INSTANCE_STARTING, "starting");
+        /*
+         * Not written here: the start (launch: "starting", its pid) or its
+         * failure writes the record next, after the start hook's answer.  The
+         * record already names the release (rotate), so a daemon dying in
+         * between finds a step that was deploying, with no journal, and starts
+         * that release (exec_recover).  Each write is two fsyncs in the loop.
+         */
+        in->rec.target_version[0] = '\0';
+        instance_enter_state(in, INSTANCE_STARTING, "starting");
         op_finish(rt, in);
         sup_start(rt, in);
 }
@@ -1439,26 +1503,14 @@ void exec_recover(struct runtime *rt, struct app_rt *a)
                 s.action = PLAN_DEPLOY_HOT;
         else
                 goto clear;
-        if (strcmp(j.phase, "hot_upgrade") == 0) {
+        /* Nothing moved yet (recovery_drops), or a phase this daemon does not know: redo it. */
+        if (!phase_from_name(j.phase, &phase) || recovery_drops(s.action, phase)) {
+                phase = PHASE_FETCH;
+        } else if (phase == PHASE_HOT_UPGRADE) {
                 sup_record_history(rt, in, HISTORY_HOT, j.from, j.to, false,
                                    "deploying it in full after: interrupted by a daemon restart");
                 s.action = PLAN_DEPLOY_FULL;
                 phase = PHASE_HOT_PREVIOUS;
-        } else if (strcmp(j.phase, "hot_previous") == 0) {
-                phase = PHASE_HOT_PREVIOUS;
-        } else if (strcmp(j.phase, "replace") == 0) {
-                phase = PHASE_REPLACE;
-        } else if (strcmp(j.phase, "rotate") == 0) {
-                phase = PHASE_ROTATE;
-        } else if (strcmp(j.phase, "pre_commands") == 0) {
-                phase = PHASE_PRE_COMMANDS;
-        } else if (strcmp(j.phase, "start") == 0) {
-                phase = PHASE_START;
-        } else if (strcmp(j.phase, "stop") == 0 && s.action == PLAN_ROLLBACK) {
-                phase = PHASE_STOP;
-        } else {
-                /* Nothing moved yet: fetch, unpack, upgrade_kind, hot_pre_commands, a full stop. */
-                phase = PHASE_FETCH;
         }
 
         if (phase == PHASE_FETCH) {

@@ -2,7 +2,8 @@
  * executor: carries out the planner's runnable steps, one enter_<phase>()
  * per enum op_phase (executor.c says the sequences).  Each step and its
  * phase are journaled before the phase runs, so that a daemon that dies
- * mid-step finishes it on its next start (exec_recover).
+ * mid-step finishes it on its next start (exec_recover); phases that leave
+ * the instance untouched share one write (executor.c, recovery_drops).
  *
  * It is given the runtime (runtime.h) and one app at a time, never the
  * daemon; it acts on instances through the supervisor (supervisor.h) and

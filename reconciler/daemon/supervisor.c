@@ -83,11 +83,16 @@ int instance_save(struct runtime *rt, struct instance_rt *in)
         int r;
 
         in->rec_pending = false;
-        path_instances_dir(rt->cfg, in->app->name, &path);
-        r = mkdir_p(path.data, 0750);
-        if (r >= 0) {
-                path_instance_record(rt->cfg, in->app->name, in->rec.instance, &path);
-                r = instance_record_save(path.data, &in->rec);
+        path_instance_record(rt->cfg, in->app->name, in->rec.instance, &path);
+        r = instance_record_save(path.data, &in->rec);
+        /* The directory is made on the first save only: a mkdir_p per save was a dozen calls. */
+        if (r == -ENOENT) {
+                struct buf dir = BUF_INIT;
+                path_instances_dir(rt->cfg, in->app->name, &dir);
+                r = mkdir_p(dir.data, 0750);
+                buf_release(&dir);
+                if (r >= 0)
+                        r = instance_record_save(path.data, &in->rec);
         }
         if (r < 0 && !host_faults_note(rt, r, "cannot save an instance record"))
                 log_inst_errno(r, in, "cannot save '%s'", path.data);
@@ -95,13 +100,18 @@ int instance_save(struct runtime *rt, struct instance_rt *in)
         return r;
 }
 
-void instance_set_state(struct runtime *rt, struct instance_rt *in, enum instance_state s,
-                        const char *why)
+void instance_enter_state(struct instance_rt *in, enum instance_state s, const char *why)
 {
         if (in->rec.state != s)
                 log_inst(LOG_INFO, in, "%s -> %s%s%s", instance_state_to_string(in->rec.state),
                          instance_state_to_string(s), why ? ": " : "", why ? why : "");
         in->rec.state = s;
+}
+
+void instance_set_state(struct runtime *rt, struct instance_rt *in, enum instance_state s,
+                        const char *why)
+{
+        instance_enter_state(in, s, why);
         instance_save(rt, in);
 }
 
@@ -855,11 +865,20 @@ static void mark_ready(struct runtime *rt, struct instance_rt *in)
         in->rec.ready = true;
         in->rec.consecutive_crashes = 0;
         in->rec.deploy_started_at_ms = 0;
-        instance_set_state(rt, in, INSTANCE_RUNNING, "ready");
         if (was_deploy) {
+                /*
+                 * One record write for the state and the history's last_deploy
+                 * (sup_record_history saves it): each is two fsyncs in the loop.
+                 * A daemon dying between the line and the write finds the
+                 * deployment not ready yet and writes the line again: a
+                 * duplicate, never a lost event.
+                 */
+                instance_enter_state(in, INSTANCE_RUNNING, "ready");
                 sup_record_history(rt, in, HISTORY_FULL, in->rec.previous_version,
                                    in->rec.version, true, "ready");
                 sup_hook_event(rt, in, "deployed");
+        } else {
+                instance_set_state(rt, in, INSTANCE_RUNNING, "ready");
         }
         rt->loop.dirty = true;
 }

@@ -28,6 +28,8 @@ void start_cmd_release(struct start_cmd *cmd);
 
 void instance_set_state(struct runtime *rt, struct instance_rt *in, enum instance_state s,
                         const char *why);
+/* The same change, logged, for a caller whose next record write follows at once. */
+void instance_enter_state(struct instance_rt *in, enum instance_state s, const char *why);
 int instance_save(struct runtime *rt, struct instance_rt *in);
 /* Save the records a crash changed in memory only (the restart came first). */
 void sup_save_pending(struct runtime *rt, struct app_rt *a);

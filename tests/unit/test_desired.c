@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -212,9 +213,10 @@ static void test_load_keeps_last_good(void **state)
 static void test_pre_commands_once_per_bytes(void **state)
 {
         char root[] = "/tmp/deployex-desired.XXXXXX";
-        char var[600];
+        char var[600], path[700];
         struct config c;
         struct release_desc r;
+        struct stat before, after;
         uint64_t at = 0;
 
         (void)state;
@@ -233,9 +235,14 @@ static void test_pre_commands_once_per_bytes(void **state)
         assert_int_equal(desired_mark_pre_commands_done(&c, "myapp", "1.0.1", 5000), 0);
         assert_int_equal(desired_pre_commands_done(&c, "myapp", "1.0.1", &at), 1);
         assert_true(at == 5000);
-        /* The next instance's deployment remembers the same release: still done. */
+        /* The next instance's deployment remembers the same release: still done, */
+        snprintf(path, sizeof(path), "%s/state/myapp/releases/1.0.1.json", var);
+        assert_int_equal(stat(path, &before), 0);
         assert_int_equal(desired_remember_release(&c, "myapp", &r), 0);
         assert_int_equal(desired_pre_commands_done(&c, "myapp", "1.0.1", &at), 1);
+        /* and the same bytes are not written again (a rename would give a new inode). */
+        assert_int_equal(stat(path, &after), 0);
+        assert_true(before.st_ino == after.st_ino);
         /* A republish with other bytes is a new version for the pre-commands. */
         snprintf(r.sha256, sizeof(r.sha256), "%064d", 2);
         assert_int_equal(desired_remember_release(&c, "myapp", &r), 0);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "reconciler/jobs/answer.h"
 #include "reconciler/jobs/unpack.h"
 #include "state/deferred.h"
+#include "state/desired.h"
 #include "state/ghosts.h"
 #include "state/journal.h"
 #include "state/paths.h"
@@ -451,13 +453,17 @@ static void full_until(const char *stop_at)
 
 static void test_full_deployment_phases_in_order(void **state)
 {
-        static const char *const want_points[] = { "fetch", "fetch", "unpack", "preflight",
-                                                   "upgrade_kind", "stop", "rotate",
-                                                   "pre_commands", "start", NULL };
+        /*
+         * fetch to stop leave the instance untouched: a daemon dying there drops
+         * the step, whichever of them the journal names, so "begin" (phase
+         * fetch) stands for all of them; each write is two fsyncs in the loop.
+         */
+        static const char *const want_points[] = { "fetch", "rotate", "pre_commands", "start",
+                                                   NULL };
         static const char *const want_jobs[] = { "__fetch", "__unpack", "preflight",
                                                  "pre_commands", "start", NULL };
-        static const char *const journal_at[] = { "fetch", "unpack", "preflight",
-                                                  "pre_commands", "start", NULL };
+        static const char *const journal_at[] = { "fetch", "fetch", "fetch", "pre_commands",
+                                                  "start", NULL };
 
         (void)state;
         full_until("done");
@@ -479,9 +485,13 @@ static void test_full_deployment_phases_in_order(void **state)
 
 static void test_full_deployment_of_a_running_instance(void **state)
 {
-        static const char *const want_points[] = { "fetch", "fetch", "unpack", "preflight",
-                                                   "upgrade_kind", "stop", "rotate",
-                                                   "pre_commands", "start", NULL };
+        /*
+         * fetch to stop leave the instance untouched: a daemon dying there drops
+         * the step, whichever of them the journal names, so "begin" (phase
+         * fetch) stands for all of them; each write is two fsyncs in the loop.
+         */
+        static const char *const want_points[] = { "fetch", "rotate", "pre_commands", "start",
+                                                   NULL };
         static const char *const want_jobs[] = { "__fetch", "__unpack", "preflight",
                                                  "upgrade_kind", "pre_commands", "start",
                                                  NULL };
@@ -493,7 +503,8 @@ static void test_full_deployment_of_a_running_instance(void **state)
         complete("upgrade_kind", 0, "{\"result\": \"full\"}\n", "");
         /* stop: SIGTERM to the group; nothing moves until the process is gone. */
         assert_non_null(fx.in->op);
-        assert_string_equal(points[npoints - 1], "stop");
+        /* Stopping: the journal still names a phase that recovery drops. */
+        assert_string_equal(points[npoints - 1], "fetch");
         assert_true(release_holds("current", "1.0.0"));
         reap_child();
         complete("pre_commands", 0, "{\"result\": true}\n", "");
@@ -502,6 +513,118 @@ static void test_full_deployment_of_a_running_instance(void **state)
         assert_step_over();
         assert_true(release_holds("current", "1.0.1"));
         assert_string_equal(fx.in->rec.version, "1.0.1");
+}
+
+/*
+ * A later replica's turn: the pre-commands of 1.0.1 ran on an earlier one, so
+ * rotate goes straight to start and pre_commands is not journaled at all.
+ */
+static void test_later_replica_skips_the_pre_commands_journal(void **state)
+{
+        static const char *const want_points[] = { "fetch", "rotate", "start", NULL };
+        static const char *const want_jobs[] = { "__fetch", "__unpack", "preflight", "start",
+                                                 NULL };
+
+        (void)state;
+        assert_int_equal(desired_remember_release(&fx.cfg, "demo", &fx.a->desired.release), 0);
+        assert_int_equal(desired_mark_pre_commands_done(&fx.cfg, "demo", "1.0.1", 5000), 0);
+        full_until("pre_commands");
+        assert_points(want_points);
+        assert_jobs(want_jobs, NULL);
+        assert_step_over();
+        assert_string_equal(fx.in->rec.version, "1.0.1");
+        assert_int_equal(fx.in->rec.state, INSTANCE_STARTING);
+}
+
+/* How many times the instance record was replaced (renamed into place) since watch_records(). */
+static int records_fd = -1;
+
+static void watch_records(void)
+{
+        struct buf dir = BUF_INIT;
+
+        path_instances_dir(&fx.cfg, "demo", &dir);
+        records_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        assert_true(records_fd >= 0);
+        /* IN_MOVED_FROM too: two IN_MOVED_TO in a row would be merged into one event. */
+        assert_true(inotify_add_watch(records_fd, dir.data, IN_MOVED_FROM | IN_MOVED_TO) >= 0);
+        buf_release(&dir);
+}
+
+static int record_writes(void)
+{
+        char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        int n = 0;
+        ssize_t len;
+
+        while ((len = read(records_fd, ev, sizeof(ev))) > 0) {
+                for (char *p = ev; p < ev + len;) {
+                        const struct inotify_event *e = (const struct inotify_event *)p;
+                        if ((e->mask & IN_MOVED_TO) && e->len && strcmp(e->name, "1.json") == 0)
+                                n++;
+                        p += sizeof(*e) + e->len;
+                }
+        }
+        close(records_fd);
+        records_fd = -1;
+        return n;
+}
+
+/*
+ * Each record write is two fsyncs in the daemon's loop, which every app's
+ * rollout waits on: a full deployment of a stopped instance, up to its start
+ * hook, writes the record three times -- deploying, rotated (the new
+ * version), pre_commands; "starting" and the step's end (its target cleared)
+ * go with the write the start makes (its pid) or its failure.
+ */
+static void test_full_deployment_record_writes(void **state)
+{
+        (void)state;
+        watch_records();
+        full_until("done");
+        assert_step_over();
+        assert_int_equal(record_writes(), 3);
+        assert_int_equal(fx.in->rec.state, INSTANCE_STARTING);
+        assert_string_equal(fx.in->rec.target_version, "");
+        /* The start hook fails: that write carries the step's end too. */
+        watch_records();
+        complete("start", 1, "", "start: no start command\n");
+        assert_int_equal(record_writes(), 1);
+        {
+                struct instance_record rec;
+                instance_record_read(&fx.cfg, "demo", 1, &rec);
+                assert_int_equal(rec.state, INSTANCE_BACKOFF);
+                assert_string_equal(rec.version, "1.0.1");
+                assert_string_equal(rec.target_version, "");
+        }
+}
+
+/*
+ * The deployed instance answers ready: its state and the history's
+ * last_deploy go to the record in one write, after the history line.
+ */
+static void test_ready_after_a_deployment_writes_the_record_once(void **state)
+{
+        struct buf path = BUF_INIT, text = BUF_INIT;
+
+        (void)state;
+        start_instance();
+        fx.in->rec.ready = false;
+        fx.in->rec.state = INSTANCE_STARTING;
+        fx.in->rec.deploy_started_at_ms = 1000;
+        sup_tick(&fx.rt, fx.a);
+        watch_records();
+        complete("__ready", 0, "{\"result\": {\"healthy_ms\": 0, \"ready_ms\": 300, \"cpu_ms\": 2}}\n", "");
+        assert_int_equal(record_writes(), 1);
+        assert_int_equal(fx.in->rec.state, INSTANCE_RUNNING);
+        assert_true(fx.in->rec.ready);
+        assert_true(fx.in->rec.has_last_deploy);
+        assert_int_equal(fx.in->rec.deploy_started_at_ms, 0);
+        path_history(&fx.cfg, "demo", &path);
+        assert_int_equal(file_read_all(path.data, 1 << 20, &text), 0);
+        assert_non_null(strstr(text.data, "\"ready\""));
+        buf_release(&path);
+        buf_release(&text);
 }
 
 /* A stop that SIGTERM does not end: SIGKILL at the stop deadline, then the step goes on. */
@@ -669,14 +792,12 @@ static void hot_until_upgrade(void)
 
 static void test_hot_upgrade_phases_in_order(void **state)
 {
-        static const char *const want_points[] = { "fetch", "fetch", "unpack", "preflight",
-                                                   "upgrade_kind", "hot_pre_commands",
-                                                   "hot_upgrade", "hot_previous", NULL };
+        static const char *const want_points[] = { "fetch", "hot_upgrade", "hot_previous",
+                                                   NULL };
         static const char *const want_jobs[] = { "__fetch", "__unpack", "preflight",
                                                  "upgrade_kind", "pre_commands", "hot_upgrade",
                                                  "__unpack", NULL };
-        static const char *const journal_at[] = { "fetch", "unpack", "preflight",
-                                                  "upgrade_kind", "hot_pre_commands",
+        static const char *const journal_at[] = { "fetch", "fetch", "fetch", "fetch", "fetch",
                                                   "hot_upgrade", "hot_previous", NULL };
         pid_t pid;
 
@@ -706,7 +827,8 @@ static void test_upgrade_kind_failure_deploys_in_full(void **state)
         full_until("preflight");
         complete("preflight", 0, "{\"result\": true}\n", "");
         complete("upgrade_kind", 1, "", "upgrade_kind: cannot reach the node\n");
-        assert_string_equal(points[npoints - 1], "stop");
+        /* Stopping: the journal still names a phase that recovery drops. */
+        assert_string_equal(points[npoints - 1], "fetch");
         reap_child();
         assert_string_equal(points[npoints - 1], "pre_commands");
         assert_false(ghosted("1.0.1"));
@@ -720,7 +842,8 @@ static void test_upgrade_kind_answer_is_parsed(void **state)
         full_until("preflight");
         complete("preflight", 0, "{\"result\": true}\n", "");
         complete("upgrade_kind", 0, "{\"result\": \"full\", \"hot\": false}\n", "");
-        assert_string_equal(points[npoints - 1], "stop");
+        /* Stopping: the journal still names a phase that recovery drops. */
+        assert_string_equal(points[npoints - 1], "fetch");
         assert_int_equal(fx.in->op->step.action, PLAN_DEPLOY_FULL);
         reap_child();
         assert_string_equal(points[npoints - 1], "pre_commands");
@@ -733,7 +856,8 @@ static void test_upgrade_kind_bad_answer_deploys_in_full(void **state)
         full_until("preflight");
         complete("preflight", 0, "{\"result\": true}\n", "");
         complete("upgrade_kind", 0, "hot\n", "");
-        assert_string_equal(points[npoints - 1], "stop");
+        /* Stopping: the journal still names a phase that recovery drops. */
+        assert_string_equal(points[npoints - 1], "fetch");
         reap_child();
         assert_string_equal(points[npoints - 1], "pre_commands");
         assert_false(ghosted("1.0.1"));
@@ -771,10 +895,8 @@ static void test_hot_upgrade_not_installed_ghosts(void **state)
 
 static void test_hot_upgrade_installed_failure_falls_back_to_full(void **state)
 {
-        static const char *const want_points[] = { "fetch", "fetch", "unpack", "preflight",
-                                                   "upgrade_kind", "hot_pre_commands",
-                                                   "hot_upgrade", "hot_previous", "replace",
-                                                   "start", NULL };
+        static const char *const want_points[] = { "fetch", "hot_upgrade", "hot_previous",
+                                                   "replace", "start", NULL };
 
         (void)state;
         hot_until_upgrade();
@@ -817,6 +939,12 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_full_deployment_of_a_running_instance, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(test_later_replica_skips_the_pre_commands_journal,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_full_deployment_record_writes, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_ready_after_a_deployment_writes_the_record_once,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_ignored_is_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fetch_failure_defers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unpack_refused_ghosts, setup, teardown),
