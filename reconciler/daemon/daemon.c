@@ -663,9 +663,10 @@ static void reconcile(struct daemon *d)
 }
 
 /*
- * Only instances exited (the crash-to-exec path): plan those apps alone,
- * without rereading their files, and bring the timer forward if one of them
- * wakes earlier than it is armed for.  Everything else keeps its deadline.
+ * Only some apps' instances changed (an exit on the crash-to-exec path, a
+ * job of theirs answered: sup_app_changed): plan those apps alone, without
+ * rereading their files, and bring the timer forward if one of them wakes
+ * earlier than it is armed for.  Everything else keeps its deadline.
  */
 static void reconcile_dirty_apps(struct daemon *d)
 {
@@ -683,7 +684,10 @@ static void reconcile_dirty_apps(struct daemon *d)
                 }
                 next = min_deadline(next, reconcile_app(d, a, false));
         }
+        /* What the pass started or scheduled: its jobs' timeouts, phases waiting out a host fault. */
         next = min_deadline(next, sup_next_deadline_all(d));
+        next = min_deadline(next, jobs_next_deadline(&d->rt.jobs));
+        next = min_deadline(next, exec_next_retry_all(d));
         if (next && next < d->armed_ms)
                 arm_timer(d, next);
         status_notify(d);
@@ -914,26 +918,57 @@ static bool reap_log_writer(struct daemon *d, pid_t pid)
         return false;
 }
 
+static const struct job *job_of_pid(const struct jobs *js, pid_t pid)
+{
+        for (const struct job *j = js->list; j; j = j->next)
+                if (j->pid == pid)
+                        return j;
+        return NULL;
+}
+
+/* The app of the instance that owns the job; NULL when none does (a host job, on_event). */
+static struct app_rt *job_owner_app(struct daemon *d, const struct job *j)
+{
+        for (size_t i = 0; j->owner && i < d->napps; i++)
+                for (int n = 1; n <= REPLICAS_MAX; n++)
+                        if (d->apps[i]->inst[n] == j->owner)
+                                return d->apps[i];
+        return NULL;
+}
+
 /*
- * true when the exits ask for a full pass: a worker's, a job's or a log
- * writer's.  An instance's exit marks its app alone (supervisor.c,
- * process_gone), and an orphan reparented to the daemon (its subreaper: a
- * VM's erl_child_setup, which outlives the VM by a moment) changes nothing:
- * a full pass for it would reread every app's files on a crash restart.
+ * true when the exits ask for a full pass: a host job's (fleet, metrics,
+ * notify), a worker's or a log writer's.  An instance's exit, and the exit
+ * of a job an instance owns, mark its app alone (supervisor.c,
+ * sup_app_changed): during a rollout of 50 apps every turn ends a handful
+ * of jobs, and a full pass plans every app and rereads its files.  A
+ * fire-and-forget job (on_event, no owner) asks for nothing, and neither does
+ * an orphan reparented to the daemon (its subreaper: a VM's erl_child_setup,
+ * which outlives the VM by a moment): a full pass for it would reread every
+ * app's files on a crash restart.
  */
 static bool reap_children(struct daemon *d)
 {
         bool full = false;
 
         for (;;) {
+                const struct job *j;
                 int wstatus;
                 pid_t pid = waitpid(-1, &wstatus, WNOHANG);
                 if (pid <= 0)
                         break;
                 if (reap_instance(d, pid, wstatus))
                         continue;
-                if (worker_reap(&d->workers, pid, wstatus) ||
-                    job_reap(&d->rt.jobs, pid, wstatus) || reap_log_writer(d, pid))
+                if ((j = job_of_pid(&d->rt.jobs, pid))) {
+                        struct app_rt *a = job_owner_app(d, j);
+                        if (a)
+                                sup_app_changed(&d->rt, a);
+                        else if (j->owner)
+                                full = true;
+                        (void)job_reap(&d->rt.jobs, pid, wstatus);
+                        continue;
+                }
+                if (worker_reap(&d->workers, pid, wstatus) || reap_log_writer(d, pid))
                         full = true;
         }
         return full;

@@ -192,7 +192,7 @@ static void op_finish(struct runtime *rt, struct instance_rt *in)
                 in->rec.target_version[0] = '\0';
                 instance_save(rt, in);
         }
-        rt->loop.dirty = true;
+        sup_app_changed(rt, in->app);
 }
 
 static void set_phase(struct runtime *rt, struct instance_rt *in, enum op_phase p)
@@ -351,6 +351,7 @@ static bool phase_job(struct runtime *rt, struct instance_rt *in, const struct i
         if (!host_fault_errno(errno))
                 return false;
         in->op->retry_at_ms = host_faults_retry_at(rt);
+        sup_app_changed(rt, in->app); /* the timer learns the retry time */
         return true;
 }
 

@@ -133,6 +133,19 @@ void sup_save_pending(struct runtime *rt, struct app_rt *a)
         }
 }
 
+/*
+ * Not loop.dirty: that plans every app and rereads their files, and a
+ * rollout's turn has a dozen such events per instance -- with 50 apps
+ * rolling out, 50 passes each, which kept the loop busy while every turn
+ * waited on it.  What comes from outside (overrides, current.json, ghosts)
+ * still makes a full pass (inotify).
+ */
+void sup_app_changed(struct runtime *rt, struct app_rt *a)
+{
+        a->dirty = true;
+        rt->loop.apps_dirty = true;
+}
+
 bool sup_is_running(const struct instance_rt *in)
 {
         return in->rec.pid > 0;
@@ -340,6 +353,7 @@ static void process_gone(struct runtime *rt, struct instance_rt *in, int wstatus
         struct buf why = BUF_INIT;
         void (*stopped)(struct runtime *, struct instance_rt *) = in->stopped;
         uint64_t started_at_ms = in->rec.started_at_ms;
+        struct app_rt *a = in->app; /* stopped() may free the instance (a remove) */
 
         if (known)
                 spawn_describe_status(wstatus, false, 0, &why);
@@ -398,7 +412,7 @@ static void process_gone(struct runtime *rt, struct instance_rt *in, int wstatus
                 buf_release(&why);
                 return;
         }
-        rt->loop.dirty = true;
+        sup_app_changed(rt, a);
         buf_release(&why);
 }
 
@@ -428,8 +442,7 @@ static void on_exec_fd(struct loop_fd *lfd, uint32_t events)
         in->exec_err = r;
         exec_fd_close(rt, in);
         /* Executed: now its readiness job and on_event (sup_tick), which waited for this. */
-        in->app->dirty = true;
-        rt->loop.apps_dirty = true;
+        sup_app_changed(rt, in->app);
 }
 
 static void start_held(struct runtime *rt, struct instance_rt *in, int err, const char *why);
@@ -530,6 +543,7 @@ void sup_stop(struct runtime *rt, struct instance_rt *in,
                 return;
         in->stop_requested = true;
         in->kill_at_ms = loop_now(&rt->loop) + in->app->cfg->stop_timeout_ms;
+        sup_app_changed(rt, in->app); /* the timer learns the SIGKILL deadline */
         log_inst(LOG_INFO, in, "stopping pid %d (SIGTERM, SIGKILL after %llu ms)", in->rec.pid,
                  (unsigned long long)in->app->cfg->stop_timeout_ms);
         spawn_kill_group(in->rec.pid, SIGTERM);
@@ -666,7 +680,7 @@ static void start_failed(struct runtime *rt, struct instance_rt *in, const char 
         buf_release(&text);
         log_inst(LOG_ERR, in, "cannot start: %s", why);
         instance_set_state(rt, in, INSTANCE_BACKOFF, "start failed");
-        rt->loop.dirty = true;
+        sup_app_changed(rt, in->app);
 }
 
 /* What the daemon's own environment must not pass on to an instance. */
@@ -744,7 +758,7 @@ static int launch(struct runtime *rt, struct instance_rt *in, const struct start
                 snprintf(why, sizeof(why), "pid %d", (int)pid);
                 instance_set_state(rt, in, INSTANCE_STARTING, why);
         }
-        rt->loop.dirty = true;
+        sup_app_changed(rt, in->app);
 out:
         return r;
 }
@@ -880,7 +894,7 @@ static void mark_ready(struct runtime *rt, struct instance_rt *in)
         } else {
                 instance_set_state(rt, in, INSTANCE_RUNNING, "ready");
         }
-        rt->loop.dirty = true;
+        sup_app_changed(rt, in->app);
 }
 
 /* The readiness job's answer, its figures (jobs/ready.c), for --debug and bench/readiness. */
@@ -926,7 +940,7 @@ static void ready_done(struct jobs *js, struct job *j)
         }
 out:
         buf_release(&why);
-        rt->loop.dirty = true;
+        sup_app_changed(rt, in->app);
 }
 
 /*

@@ -45,6 +45,12 @@ bool sup_reap_log_writer(struct runtime *rt, struct app_rt *a, pid_t pid);
 void sup_close_logs(struct instance_rt *in);              /* the writers end at EOF */
 void sup_adopt(struct runtime *rt, struct instance_rt *in);
 void sup_tick(struct runtime *rt, struct app_rt *a);      /* readiness, kill deadlines */
+/*
+ * Something changed for this app's instances alone (a step's job answered,
+ * a process started, became ready or stopped): the loop plans this app
+ * again, alone and without rereading its files, instead of every app.
+ */
+void sup_app_changed(struct runtime *rt, struct app_rt *a);
 uint64_t sup_next_deadline(const struct app_rt *a);       /* the app's; 0 = none */
 bool sup_is_running(const struct instance_rt *in);
 void sup_record_history(struct runtime *rt, struct instance_rt *in, enum history_kind kind,

@@ -627,6 +627,48 @@ static void test_ready_after_a_deployment_writes_the_record_once(void **state)
         buf_release(&text);
 }
 
+/*
+ * A step's end, a start and a ready answer concern one app: the loop plans
+ * that app alone (apps_dirty), not every app with their files reread (dirty),
+ * which with 50 apps rolling out kept the loop busy while every turn waited.
+ */
+static void test_an_instances_events_plan_its_app_alone(void **state)
+{
+        (void)state;
+        full_until("pre_commands");
+        fx.rt.loop.dirty = fx.rt.loop.apps_dirty = fx.a->dirty = false;
+        complete("pre_commands", 0, "{\"result\": true}\n", "");
+        assert_step_over();
+        assert_true(fx.a->dirty && fx.rt.loop.apps_dirty);
+        assert_false(fx.rt.loop.dirty);
+
+        /* Its readiness answer too. */
+        teardown(NULL);
+        setup(NULL);
+        start_instance();
+        fx.in->rec.ready = false;
+        fx.in->rec.state = INSTANCE_STARTING;
+        sup_tick(&fx.rt, fx.a);
+        fx.rt.loop.dirty = fx.rt.loop.apps_dirty = fx.a->dirty = false;
+        complete("__ready", 0, "{\"result\": {\"healthy_ms\": 0, \"ready_ms\": 300, \"cpu_ms\": 2}}\n", "");
+        assert_int_equal(fx.in->rec.state, INSTANCE_RUNNING);
+        assert_true(fx.a->dirty && fx.rt.loop.apps_dirty);
+        assert_false(fx.rt.loop.dirty);
+}
+
+/* Scale down: the stop's exit removes the instance, and its app is planned (under ASan: no use after free). */
+static void test_remove_of_a_running_instance(void **state)
+{
+        (void)state;
+        start_instance();
+        begin(PLAN_REMOVE, "1.0.0", "");
+        assert_non_null(fx.a->inst[1]);
+        fx.rt.loop.dirty = fx.rt.loop.apps_dirty = fx.a->dirty = false;
+        reap_child();
+        assert_null(fx.a->inst[1]);
+        assert_true(fx.rt.loop.dirty || (fx.a->dirty && fx.rt.loop.apps_dirty));
+}
+
 /* A stop that SIGTERM does not end: SIGKILL at the stop deadline, then the step goes on. */
 static void test_stop_ignored_is_killed(void **state)
 {
@@ -945,6 +987,9 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_ready_after_a_deployment_writes_the_record_once,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_an_instances_events_plan_its_app_alone, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_remove_of_a_running_instance, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_ignored_is_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fetch_failure_defers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unpack_refused_ghosts, setup, teardown),
