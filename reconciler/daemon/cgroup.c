@@ -350,6 +350,14 @@ void cgroup_kill(struct runtime *rt, struct instance_rt *in, bool crash)
          * goes into the spare, so its old cgroup can wait (cgroup_settle).
          */
         if (crash && in->cgroup_cur != CGROUP_NONE) {
+                /*
+                 * The replacement crashed before it was seen to execute (its
+                 * exec and its exit read in one wake-up): the cgroup of the
+                 * crash before was never settled, and forgetting it would
+                 * leave what that crash left there running.
+                 */
+                if (in->cgroup_old != CGROUP_NONE)
+                        empty_and_remove(rt, in, in->cgroup_old);
                 in->cgroup_old = in->cgroup_cur;
                 in->cgroup_cur = CGROUP_NONE;
                 in->cgroup_settle_pending = true;
