@@ -1454,15 +1454,33 @@ static bool history_recorded(struct runtime *rt, struct instance_rt *in, enum hi
 }
 
 /* An instance left in an in-flight state with no step to finish: settle it on what runs. */
-static void drop_in_flight(struct runtime *rt, struct instance_rt *in)
+/*
+ * journal_gone: no journal names the instance.  A deployment that rotated and
+ * was starting when the daemon died (enter_start removes the journal, the
+ * start writes the record) has its release in place: it goes on, started by
+ * the planner, on probation, its readiness its history line (mark_ready).
+ */
+static void drop_in_flight(struct runtime *rt, struct instance_rt *in, bool journal_gone)
 {
+        bool started = journal_gone && !sup_is_running(in) && in->rec.target_version[0] &&
+                       strcmp(in->rec.target_version, in->rec.version) == 0;
+
         if (in->rec.state != INSTANCE_DEPLOYING && in->rec.state != INSTANCE_PRE_COMMANDS &&
-            in->rec.state != INSTANCE_UPGRADING)
+            in->rec.state != INSTANCE_UPGRADING) {
+                /* A step's end not written (its start was): no step is in progress. */
+                if (journal_gone && in->rec.target_version[0]) {
+                        in->rec.target_version[0] = '\0';
+                        instance_save(rt, in);
+                }
                 return;
-        in->rec.deploy_started_at_ms = 0;
+        }
+        if (!started)
+                in->rec.deploy_started_at_ms = 0;
+        in->rec.target_version[0] = '\0';
         instance_set_state(rt, in, !sup_is_running(in) ? INSTANCE_STOPPED
                                   : in->rec.ready ? INSTANCE_RUNNING : INSTANCE_STARTING,
-                           "interrupted step dropped");
+                           started ? "its deployment's start interrupted; starting it"
+                                   : "interrupted step dropped");
 }
 
 void exec_recover(struct runtime *rt, struct app_rt *a)
@@ -1485,7 +1503,7 @@ void exec_recover(struct runtime *rt, struct app_rt *a)
          */
         for (int n = 1; n <= REPLICAS_MAX; n++)
                 if (a->inst[n] && n != j.instance && !a->inst[n]->op)
-                        drop_in_flight(rt, a->inst[n]);
+                        drop_in_flight(rt, a->inst[n], true);
         if (j.instance == 0)
                 goto out;
         in = instance_get(a, j.instance, true);
@@ -1519,7 +1537,7 @@ void exec_recover(struct runtime *rt, struct app_rt *a)
                          "interrupted %s %s -> %s had not touched the instance; the planner will "
                          "redo it",
                          j.action, j.from, j.to);
-                drop_in_flight(rt, in);
+                drop_in_flight(rt, in, false);
                 goto clear;
         }
         log_inst(LOG_INFO, in, "resuming %s %s -> %s at phase %s", j.action, j.from, j.to, j.phase);
