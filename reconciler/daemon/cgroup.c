@@ -399,6 +399,23 @@ void cgroup_settle(struct runtime *rt, struct instance_rt *in)
         buf_release(&dir);
 }
 
+void cgroup_release(struct runtime *rt, struct instance_rt *in)
+{
+        struct buf dir = BUF_INIT;
+
+        if (!rt->cgroup_root)
+                return;
+        /* What a crash just before left there: nothing settles it once the instance is gone. */
+        if (in->cgroup_old != CGROUP_NONE)
+                empty_and_remove(rt, in, in->cgroup_old);
+        if (in->cgroup_spare != CGROUP_NONE) {
+                instance_dir(rt, in, in->cgroup_spare, &dir);
+                (void)rmdir(dir.data);
+        }
+        in->cgroup_old = in->cgroup_spare = CGROUP_NONE;
+        buf_release(&dir);
+}
+
 void cgroups_remove(struct runtime *rt)
 {
         struct buf path = BUF_INIT;

@@ -900,6 +900,7 @@ static void remove_instance(struct runtime *rt, struct instance_rt *in)
                 log_inst_errno(r, in, "cannot remove '%s'", path.data);
         path_instance_record(rt->cfg, in->app->name, in->rec.instance, &path);
         (void)unlink(path.data);
+        cgroup_release(rt, in);
         log_inst(LOG_INFO, in, "removed");
         buf_release(&path);
         free(in->op);

@@ -75,6 +75,11 @@ void cgroup_kill(struct runtime *rt, struct instance_rt *in, bool crash);
  * for the next start.  Cheap when there is nothing to do.
  */
 void cgroup_settle(struct runtime *rt, struct instance_rt *in);
+/*
+ * The instance is removed (its process stopped): what a crash left in its old
+ * cgroup is killed and that cgroup removed, and its spare removed.
+ */
+void cgroup_release(struct runtime *rt, struct instance_rt *in);
 /* Every empty cgroup of the instances, and their root (the daemon stopped them all). */
 void cgroups_remove(struct runtime *rt);
 
