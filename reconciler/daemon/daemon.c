@@ -588,6 +588,9 @@ static void forget_stopped_removed_apps(struct daemon *d)
                 struct app_rt *a = d->apps[i];
                 if (a->removed && !app_running(a)) {
                         log_info("app=%s forgotten: its instances are stopped", a->name);
+                        for (int n = 1; n <= REPLICAS_MAX; n++)
+                                if (a->inst[n])
+                                        cgroup_release(&d->rt, a->inst[n]); /* their spares */
                         app_free(d, a);
                         continue;
                 }

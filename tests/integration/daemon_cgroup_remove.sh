@@ -1,4 +1,4 @@
-# An instance removed (replicas shrink) leaves no cgroup behind: neither its
+# An instance removed (replicas shrink, or its app) leaves no cgroup behind: neither its
 # spare (made after its last start) nor the cgroup of a crash that came just
 # before the removal, whose escapee (in a session of its own, without the
 # marker) is killed with it.  The daemon is stopped while instance 2 crashes
@@ -45,5 +45,20 @@ for d in "$root/demo-2" "$root/demo-2-b"; do
 done
 ok
 assert_eq running "$(inst_field 1 state)" "instance 1 untouched"
+
+# The app removed: its instance stops, and its spare goes with it.
+pid1=$(inst_field 1 pid)
+cg1="$mnt$(sed -n 's/^0:://p' "/proc/$pid1/cgroup")"
+case "$cg1" in *-b) spare1=${cg1%-b} ;; *) spare1=$cg1-b ;; esac
+wait_for 10 "[ -d '$spare1' ]" "instance 1's spare cgroup"
+jq '.apps = []' "$T/deployex.json" >"$T/deployex.json.tmp"
+mv "$T/deployex.json.tmp" "$T/deployex.json"
+kill -HUP "$DAEMON_PID"
+wait_for 60 "grep -q 'app=demo forgotten' '$T/daemon.log'" "the app forgotten"
+[ -d "$spare1" ] && fail "the spare cgroup '$spare1' outlived its app"
+for d in "$root/demo-1" "$root/demo-1-b"; do
+        [ -d "$d" ] && [ -n "$(cat "$d/cgroup.procs")" ] && fail "the cgroup '$d' holds processes"
+done
+ok
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
 finish
