@@ -247,6 +247,8 @@ static void apply_limits(struct runtime *rt, struct instance_rt *in, const char 
         }
 }
 
+static void empty_and_remove(struct runtime *rt, struct instance_rt *in, int which);
+
 bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path)
 {
         bool fresh = false;
@@ -271,9 +273,14 @@ bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path
          * removing it failed while its processes died), and Linux kills every
          * child created inside such a cgroup: the other one then, and when
          * neither can be made afresh, the child joins the first by migration
-         * (spawn.h).  A crashed process's cgroup not settled yet is made
-         * afresh only when it is empty (rmdir fails otherwise).
+         * (spawn.h).  A crashed process's cgroup not settled yet is emptied
+         * first: the start may join it, and cgroup_settle would then kill the
+         * start with what the crash left there.
          */
+        if (in->cgroup_old != CGROUP_NONE) {
+                empty_and_remove(rt, in, in->cgroup_old);
+                in->cgroup_old = CGROUP_NONE;
+        }
         in->cgroup_cur = CGROUP_NONE;
         for (int which = CGROUP_A; which <= CGROUP_B && !fresh && !err; which++) {
                 instance_dir(rt, in, which, path);
@@ -281,8 +288,6 @@ bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path
                 if (fresh)
                         in->cgroup_cur = (unsigned char)which;
         }
-        if (in->cgroup_cur == in->cgroup_old)
-                in->cgroup_old = CGROUP_NONE; /* it was empty: removed and made afresh */
         if (!fresh && !err)
                 instance_dir(rt, in, CGROUP_A, path);
         if (err) {

@@ -669,6 +669,51 @@ static void test_remove_of_a_running_instance(void **state)
         assert_true(fx.rt.loop.dirty || (fx.a->dirty && fx.rt.loop.apps_dirty));
 }
 
+/* A fake cgroup of instance 1 under the fixture's directory: a process listed; out = its cgroup.kill. */
+static void fake_cgroup(const char *name, struct buf *out)
+{
+        buf_reset(out);
+        buf_printf(out, "%s/cg/%s", fx.dir, name);
+        assert_int_equal(mkdir_p(out->data, 0755), 0);
+        buf_puts(out, "/cgroup.procs");
+        assert_int_equal(atomic_write_file(out->data, "999999\n", 7), 0);
+        buf_reset(out);
+        buf_printf(out, "%s/cg/%s/cgroup.kill", fx.dir, name);
+        assert_int_equal(atomic_write_file(out->data, "", 0), 0);
+}
+
+/*
+ * A crash restart without a spare, both cgroups busy (what the crash left in
+ * demo-1, something dying in demo-1-b): the start joins demo-1, so the crash's
+ * leftovers there are killed before it, never by cgroup_settle after it.
+ */
+static void test_crash_restart_joining_the_crashed_cgroup_is_not_killed(void **state)
+{
+        struct buf root = BUF_INIT, a = BUF_INIT, b = BUF_INIT, path = BUF_INIT, text = BUF_INIT;
+
+        (void)state;
+        buf_printf(&root, "%s/cg", fx.dir);
+        fx.rt.cgroup_root = buf_detach(&root);
+        fake_cgroup("demo-1", &a);
+        fake_cgroup("demo-1-b", &b);
+        fx.in->cgroup_cur = 1; /* CGROUP_A: the crashed process ran there */
+        cgroup_kill(&fx.rt, fx.in, true);
+        assert_true(cgroup_prepare(&fx.rt, fx.in, &path));
+        assert_non_null(strstr(path.data, "/cg/demo-1/cgroup.procs"));
+        assert_int_equal(file_read_all(a.data, 64, &text), 0);
+        assert_string_equal(text.data, "1"); /* the crash's leftovers, before the start */
+        assert_int_equal(atomic_write_file(a.data, "", 0), 0);
+        cgroup_settle(&fx.rt, fx.in); /* the start has executed */
+        assert_int_equal(file_read_all(a.data, 64, &text), 0);
+        assert_string_equal(text.data, ""); /* not killed with the start inside */
+        free(fx.rt.cgroup_root);
+        fx.rt.cgroup_root = NULL;
+        buf_release(&a);
+        buf_release(&b);
+        buf_release(&path);
+        buf_release(&text);
+}
+
 /* A stop that SIGTERM does not end: SIGKILL at the stop deadline, then the step goes on. */
 static void test_stop_ignored_is_killed(void **state)
 {
@@ -977,6 +1022,8 @@ static void test_hot_upgrade_process_gone_falls_back(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_crash_restart_joining_the_crashed_cgroup_is_not_killed,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_full_deployment_phases_in_order, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_full_deployment_of_a_running_instance, setup,
