@@ -404,6 +404,31 @@ void cgroup_settle(struct runtime *rt, struct instance_rt *in)
         buf_release(&dir);
 }
 
+void cgroup_adopt(struct runtime *rt, struct instance_rt *in)
+{
+        struct buf dir = BUF_INIT;
+        pid_t pids[256];
+
+        if (!rt->cgroup_root || in->rec.pid <= 0)
+                return;
+        for (int which = CGROUP_A; which <= CGROUP_B && in->cgroup_cur == CGROUP_NONE; which++) {
+                instance_dir(rt, in, which, &dir);
+                int n = cgroup_pids(dir.data, pids, (int)ARRAY_SIZE(pids));
+                for (int i = 0; i < n; i++)
+                        if (pids[i] == in->rec.pid)
+                                in->cgroup_cur = (unsigned char)which;
+        }
+        /*
+         * The other one may hold what a crash left (the daemon died before it
+         * settled it, cgroup_settle): emptied and removed, then made the spare.
+         */
+        if (in->cgroup_cur != CGROUP_NONE) {
+                in->cgroup_old = in->cgroup_cur == CGROUP_A ? CGROUP_B : CGROUP_A;
+                in->cgroup_settle_pending = true;
+        }
+        buf_release(&dir);
+}
+
 void cgroup_release(struct runtime *rt, struct instance_rt *in)
 {
         struct buf dir = BUF_INIT;

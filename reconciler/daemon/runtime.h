@@ -76,6 +76,12 @@ void cgroup_kill(struct runtime *rt, struct instance_rt *in, bool crash);
  */
 void cgroup_settle(struct runtime *rt, struct instance_rt *in);
 /*
+ * An adopted instance (a previous daemon started it): which of its cgroups
+ * holds its process, so that cgroup_settle empties the other (what a crash
+ * left there when that daemon died before settling it) and makes the spare.
+ */
+void cgroup_adopt(struct runtime *rt, struct instance_rt *in);
+/*
  * The instance is removed (its process stopped): what a crash left in its old
  * cgroup is killed and that cgroup removed, and its spare removed.
  */

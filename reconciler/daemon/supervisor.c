@@ -511,6 +511,7 @@ void sup_adopt(struct runtime *rt, struct instance_rt *in)
                 process_gone(rt, in, 0, false); /* it exited since we looked */
                 return;
         }
+        cgroup_adopt(rt, in);
         if (fd < 0) {
                 /* sup_tick() checks it through /proc instead. */
                 log_inst(LOG_WARN, in, "cannot watch adopted pid %d: %s; polling it", in->rec.pid,
