@@ -6,13 +6,7 @@
 # for the crash's leftovers: the adoption kills it and leaves the instance be.
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 need_cgroup2
-cat >"$T/hooks.lua" <<LUA
-function start(ctx)
-        local cmd = deployex.default.start(ctx)
-        cmd.argv = { "/bin/sleep", "2000$$" }
-        return cmd
-end
-LUA
+start_argv_hook "{ \"/bin/sleep\", \"2000$$\" }"
 ROLLBACK_MS=600000 demo_config 1 47490 ", \"hooks\": \"$T/hooks.lua\""
 publish_demo 1.0.0
 start_daemon

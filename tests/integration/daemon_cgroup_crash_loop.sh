@@ -19,13 +19,7 @@ while [ "\$(ps -o sid= -p \$! | tr -d ' ')" != "\$!" ]; do :; done
 touch "$T/crashed\$n"
 exit 1
 SH
-cat >"$T/hooks.lua" <<LUA
-function start(ctx)
-        local cmd = deployex.default.start(ctx)
-        cmd.argv = { "/bin/sh", "$T/start.sh" }
-        return cmd
-end
-LUA
+start_argv_hook "{ \"/bin/sh\", \"$T/start.sh\" }"
 BACKOFF='{"initial_ms": 0, "max_ms": 1}' ROLLBACK_MS=600000 \
         demo_config 1 47450 ", \"hooks\": \"$T/hooks.lua\", \"max_probation_crashes\": 1000"
 publish_demo 1.0.0

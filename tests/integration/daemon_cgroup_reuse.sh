@@ -5,13 +5,7 @@
 # spare.  The payload is one process without helpers (sleep).
 . "$DEPLOYEX_TOP/tests/integration/lib.sh"
 need_cgroup2
-cat >"$T/hooks.lua" <<LUA
-function start(ctx)
-        local cmd = deployex.default.start(ctx)
-        cmd.argv = { "/bin/sleep", "1000$$" }
-        return cmd
-end
-LUA
+start_argv_hook "{ \"/bin/sleep\", \"1000$$\" }"
 # Never ready (not a node): a probation longer than the test, crashes never fail it.
 BACKOFF='{"initial_ms": 0, "max_ms": 1}' ROLLBACK_MS=600000 \
         demo_config 1 47440 ", \"hooks\": \"$T/hooks.lua\", \"max_probation_crashes\": 1000"

@@ -248,3 +248,16 @@ need_cgroup2() {
         fi
         rmdir "$probe"
 }
+
+# start_argv_hook LUA_LIST: $T/hooks.lua, whose start hook runs LUA_LIST (a Lua
+# array constructor, e.g. '{ "/bin/sleep", "1000" }') with the default start's
+# environment and cwd.
+start_argv_hook() {
+        cat >"$T/hooks.lua" <<LUA
+function start(ctx)
+        local cmd = deployex.default.start(ctx)
+        cmd.argv = $1
+        return cmd
+end
+LUA
+}
