@@ -10,16 +10,8 @@ epmd -daemon
 BASE=47410
 HEALTHY_MS=500
 MARK=100$$ # the escapee's unique sleep time
-cat >"$T/hooks.lua" <<LUA
--- The instance starts a grandchild in a new session with an empty environment.
-function start(ctx)
-        local cmd = deployex.default.start(ctx)
-        local argv = { "/bin/sh", "-c", 'setsid env -i /bin/sleep $MARK & exec "\$0" "\$@"' }
-        for _, a in ipairs(cmd.argv) do argv[#argv + 1] = a end
-        cmd.argv = argv
-        return cmd
-end
-LUA
+# The instance starts a grandchild in a new session with an empty environment.
+escapee_start_hook "setsid env -i /bin/sleep $MARK"
 demo_config 1 $BASE ", \"hooks\": \"$T/hooks.lua\", \"limits\": {\"memory_max\": \"512M\", \"tasks_max\": 300}"
 publish_demo 1.0.0
 start_daemon

@@ -8,15 +8,7 @@
 need_cgroup2
 epmd -daemon
 MARK=100$$ # the escapees' unique sleep time
-cat >"$T/hooks.lua" <<LUA
-function start(ctx)
-        local cmd = deployex.default.start(ctx)
-        local argv = { "/bin/sh", "-c", 'setsid env -i /bin/sleep $MARK & exec "\$0" "\$@"' }
-        for _, a in ipairs(cmd.argv) do argv[#argv + 1] = a end
-        cmd.argv = argv
-        return cmd
-end
-LUA
+escapee_start_hook "setsid env -i /bin/sleep $MARK"
 demo_config 2 47470 ", \"hooks\": \"$T/hooks.lua\""
 publish_demo 1.0.0
 start_daemon

@@ -7,16 +7,8 @@
 epmd -daemon
 BASE=47380
 HEALTHY_MS=500
-cat >"$T/hooks.lua" <<'LUA'
--- The instance starts a setsid grandchild, then the release in the foreground.
-function start(ctx)
-        local cmd = deployex.default.start(ctx)
-        local argv = { "/bin/sh", "-c", 'setsid sleep 1000 & exec "$0" "$@"' }
-        for _, a in ipairs(cmd.argv) do argv[#argv + 1] = a end
-        cmd.argv = argv
-        return cmd
-end
-LUA
+# The instance starts a setsid grandchild, then the release in the foreground.
+escapee_start_hook "setsid sleep 1000"
 demo_config 1 $BASE ", \"hooks\": \"$T/hooks.lua\""
 publish_demo 1.0.0
 start_daemon

@@ -261,3 +261,18 @@ function start(ctx)
 end
 LUA
 }
+
+# escapee_start_hook COMMAND: $T/hooks.lua, whose start hook runs the shell
+# COMMAND in the background (a descendant the instance leaves behind), then the
+# release in the foreground.
+escapee_start_hook() {
+        cat >"$T/hooks.lua" <<LUA
+function start(ctx)
+        local cmd = deployex.default.start(ctx)
+        local argv = { "/bin/sh", "-c", '$1 & exec "\$0" "\$@"' }
+        for _, a in ipairs(cmd.argv) do argv[#argv + 1] = a end
+        cmd.argv = argv
+        return cmd
+end
+LUA
+}
