@@ -247,7 +247,7 @@ static void apply_limits(struct runtime *rt, struct instance_rt *in, const char 
         }
 }
 
-static void empty_and_remove(struct runtime *rt, struct instance_rt *in, int which);
+static void empty_old(struct runtime *rt, struct instance_rt *in);
 
 bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path)
 {
@@ -277,10 +277,7 @@ bool cgroup_prepare(struct runtime *rt, struct instance_rt *in, struct buf *path
          * first: the start may join it, and cgroup_settle would then kill the
          * start with what the crash left there.
          */
-        if (in->cgroup_old != CGROUP_NONE) {
-                empty_and_remove(rt, in, in->cgroup_old);
-                in->cgroup_old = CGROUP_NONE;
-        }
+        empty_old(rt, in);
         in->cgroup_cur = CGROUP_NONE;
         for (int which = CGROUP_A; which <= CGROUP_B && !fresh && !err; which++) {
                 instance_dir(rt, in, which, path);
@@ -346,6 +343,19 @@ static void empty_and_remove(struct runtime *rt, struct instance_rt *in, int whi
         buf_release(&dir);
 }
 
+/* The cgroup a crashed process ran in, if one waits: emptied and removed now. */
+static void empty_old(struct runtime *rt, struct instance_rt *in)
+{
+        if (in->cgroup_old != CGROUP_NONE)
+                empty_and_remove(rt, in, in->cgroup_old);
+        in->cgroup_old = CGROUP_NONE;
+}
+
+static int other_cgroup(int which)
+{
+        return which == CGROUP_A ? CGROUP_B : CGROUP_A;
+}
+
 void cgroup_kill(struct runtime *rt, struct instance_rt *in, bool crash)
 {
         if (!rt->cgroup_root)
@@ -361,8 +371,7 @@ void cgroup_kill(struct runtime *rt, struct instance_rt *in, bool crash)
                  * crash before was never settled, and forgetting it would
                  * leave what that crash left there running.
                  */
-                if (in->cgroup_old != CGROUP_NONE)
-                        empty_and_remove(rt, in, in->cgroup_old);
+                empty_old(rt, in);
                 in->cgroup_old = in->cgroup_cur;
                 in->cgroup_cur = CGROUP_NONE;
                 in->cgroup_settle_pending = true;
@@ -385,10 +394,7 @@ void cgroup_settle(struct runtime *rt, struct instance_rt *in)
         in->cgroup_settle_pending = false;
         if (!rt->cgroup_root)
                 return;
-        if (in->cgroup_old != CGROUP_NONE) {
-                empty_and_remove(rt, in, in->cgroup_old);
-                in->cgroup_old = CGROUP_NONE;
-        }
+        empty_old(rt, in);
         if (in->cgroup_spare != CGROUP_NONE || in->cgroup_cur == CGROUP_NONE)
                 return;
         /*
@@ -397,7 +403,7 @@ void cgroup_settle(struct runtime *rt, struct instance_rt *in)
          * that could be removed: one still busy may have been through
          * cgroup.kill, and a child created in it would be killed.
          */
-        other = in->cgroup_cur == CGROUP_A ? CGROUP_B : CGROUP_A;
+        other = other_cgroup(in->cgroup_cur);
         instance_dir(rt, in, other, &dir);
         if ((rmdir(dir.data) == 0 || errno == ENOENT) && mkdir(dir.data, 0755) == 0)
                 in->cgroup_spare = (unsigned char)other;
@@ -423,7 +429,7 @@ void cgroup_adopt(struct runtime *rt, struct instance_rt *in)
          * settled it, cgroup_settle): emptied and removed, then made the spare.
          */
         if (in->cgroup_cur != CGROUP_NONE) {
-                in->cgroup_old = in->cgroup_cur == CGROUP_A ? CGROUP_B : CGROUP_A;
+                in->cgroup_old = other_cgroup(in->cgroup_cur);
                 in->cgroup_settle_pending = true;
         }
         buf_release(&dir);
@@ -436,13 +442,12 @@ void cgroup_release(struct runtime *rt, struct instance_rt *in)
         if (!rt->cgroup_root)
                 return;
         /* What a crash just before left there: nothing settles it once the instance is gone. */
-        if (in->cgroup_old != CGROUP_NONE)
-                empty_and_remove(rt, in, in->cgroup_old);
+        empty_old(rt, in);
         if (in->cgroup_spare != CGROUP_NONE) {
                 instance_dir(rt, in, in->cgroup_spare, &dir);
                 (void)rmdir(dir.data);
         }
-        in->cgroup_old = in->cgroup_spare = CGROUP_NONE;
+        in->cgroup_spare = CGROUP_NONE;
         buf_release(&dir);
 }
 
