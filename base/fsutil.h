@@ -24,7 +24,10 @@ int atomic_write_file(const char *path, const void *data, size_t len);
 /* The same for a file others read (a bucket object, a metrics textfile): mode before umask. */
 int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode);
 int atomic_write_shared(const char *path, const void *data, size_t len, gid_t gid);
-/* mkdir -p with the given mode for every created component (no allocation: see mkdir_in). */
+/*
+ * mkdir -p with the given mode for every created component (no allocation: see
+ * mkdir_in); one stat when the directory exists already.
+ */
 int mkdir_p(const char *path, mode_t mode);
 /*
  * The same, with another mode for the created parents: a directory of its own

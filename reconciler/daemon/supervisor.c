@@ -83,16 +83,11 @@ int instance_save(struct runtime *rt, struct instance_rt *in)
         int r;
 
         in->rec_pending = false;
-        path_instance_record(rt->cfg, in->app->name, in->rec.instance, &path);
-        r = instance_record_save(path.data, &in->rec);
-        /* The directory is made on the first save only: a mkdir_p per save was a dozen calls. */
-        if (r == -ENOENT) {
-                struct buf dir = BUF_INIT;
-                path_instances_dir(rt->cfg, in->app->name, &dir);
-                r = mkdir_p(dir.data, 0750);
-                buf_release(&dir);
-                if (r >= 0)
-                        r = instance_record_save(path.data, &in->rec);
+        path_instances_dir(rt->cfg, in->app->name, &path);
+        r = mkdir_p(path.data, 0750); /* one stat when it exists (fsutil.h) */
+        if (r >= 0) {
+                path_instance_record(rt->cfg, in->app->name, in->rec.instance, &path);
+                r = instance_record_save(path.data, &in->rec);
         }
         if (r < 0 && !host_faults_note(rt, r, "cannot save an instance record"))
                 log_inst_errno(r, in, "cannot save '%s'", path.data);
@@ -407,8 +402,7 @@ static void process_gone(struct runtime *rt, struct instance_rt *in, int wstatus
                 in->rec_pending = true;
                 /* Told to the hooks once the restart is scheduled, off the crash-to-exec path. */
                 in->crash_event_pending = true;
-                in->app->dirty = true;
-                rt->loop.apps_dirty = true;
+                sup_app_changed(rt, a);
                 buf_release(&why);
                 return;
         }
