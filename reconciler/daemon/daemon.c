@@ -921,14 +921,6 @@ static bool reap_log_writer(struct daemon *d, pid_t pid)
         return false;
 }
 
-static const struct job *job_of_pid(const struct jobs *js, pid_t pid)
-{
-        for (const struct job *j = js->list; j; j = j->next)
-                if (j->pid == pid)
-                        return j;
-        return NULL;
-}
-
 /* The app of the instance that owns the job; NULL when none does (a host job, on_event). */
 static struct app_rt *job_owner_app(struct daemon *d, const struct job *j)
 {
@@ -962,7 +954,7 @@ static bool reap_children(struct daemon *d)
                         break;
                 if (reap_instance(d, pid, wstatus))
                         continue;
-                if ((j = job_of_pid(&d->rt.jobs, pid))) {
+                if ((j = job_find(&d->rt.jobs, pid))) {
                         struct app_rt *a = job_owner_app(d, j);
                         if (a)
                                 sup_app_changed(&d->rt, a);

@@ -186,19 +186,26 @@ bool job_err_line(const struct job *j, const char *prefix, struct buf *out)
         return last != NULL;
 }
 
+struct job *job_find(const struct jobs *js, pid_t pid)
+{
+        for (struct job *j = js->list; j; j = j->next)
+                if (j->pid == pid)
+                        return j;
+        return NULL;
+}
+
 bool job_reap(struct jobs *js, pid_t pid, int wstatus)
 {
-        for (struct job *j = js->list; j; j = j->next) {
-                if (j->pid != pid)
-                        continue;
-                j->exited = true;
-                j->wstatus = wstatus;
-                /* Whatever the job left in its group goes with it. */
-                js->kill(pid, SIGKILL);
-                job_maybe_finish(js, j);
-                return true;
-        }
-        return false;
+        struct job *j = job_find(js, pid);
+
+        if (!j)
+                return false;
+        j->exited = true;
+        j->wstatus = wstatus;
+        /* Whatever the job left in its group goes with it. */
+        js->kill(pid, SIGKILL);
+        job_maybe_finish(js, j);
+        return true;
 }
 
 void jobs_tick(struct jobs *js)

@@ -93,6 +93,8 @@ struct job *job_start_self(struct jobs *js, const char *what, const char *const 
 struct job *job_start_as(struct jobs *js, const struct proc_ids *ids, const char *what,
                          const char *const *args, uint64_t timeout_ms, job_done_fn done,
                          void *owner, int arg);
+/* The job whose process is pid, or NULL. */
+struct job *job_find(const struct jobs *js, pid_t pid);
 bool job_reap(struct jobs *js, pid_t pid, int wstatus); /* true when pid was a job */
 void jobs_tick(struct jobs *js);                         /* deadlines */
 void jobs_cancel_owner(struct jobs *js, void *owner);
