@@ -615,7 +615,9 @@ int spawn_stop(pid_t pid, uint64_t grace_ms, int *ret_wstatus)
         return spawn_wait(pid, 0, grace_ms, ret_wstatus);
 }
 
-int spawn_start_piped(const struct spawn_opts *o, bool nonblock, pid_t *ret_pid, int ret_fds[2])
+/* spawn_start_piped(), or with ret_exec_fd its spawn_start_async() form. */
+static int start_piped(const struct spawn_opts *o, bool nonblock, pid_t *ret_pid, int ret_fds[2],
+                       int *ret_exec_fd)
 {
         struct spawn_opts opts = *o;
         int out[2] = { -1, -1 }, err[2] = { -1, -1 };
@@ -627,7 +629,8 @@ int spawn_start_piped(const struct spawn_opts *o, bool nonblock, pid_t *ret_pid,
         }
         opts.stdout_fd = out[1];
         opts.stderr_fd = err[1];
-        r = spawn_start(&opts, ret_pid);
+        r = ret_exec_fd ? spawn_start_async(&opts, ret_pid, ret_exec_fd)
+                        : spawn_start(&opts, ret_pid);
         if (r < 0)
                 goto fail;
         /* The child holds the write ends: EOF comes once it (and what it started) closed them. */
@@ -647,6 +650,21 @@ fail:
                 if (err[i] >= 0)
                         close(err[i]);
         }
+        return r;
+}
+
+int spawn_start_piped(const struct spawn_opts *o, bool nonblock, pid_t *ret_pid, int ret_fds[2])
+{
+        return start_piped(o, nonblock, ret_pid, ret_fds, NULL);
+}
+
+int spawn_start_piped_async(const struct spawn_opts *o, pid_t *ret_pid, int ret_fds[2],
+                            int *ret_exec_fd)
+{
+        int r = start_piped(o, true, ret_pid, ret_fds, ret_exec_fd);
+
+        if (r == 0)
+                (void)fcntl(*ret_exec_fd, F_SETFL, O_NONBLOCK);
         return r;
 }
 

@@ -171,6 +171,14 @@ void spawn_result_release(struct spawn_result *r);
  * event loop), the caller's to read and close; -errno with nothing left open.
  */
 int spawn_start_piped(const struct spawn_opts *o, bool nonblock, pid_t *ret_pid, int ret_fds[2]);
+/*
+ * The same without waiting for the exec (spawn_start_async): the pipes are
+ * non-blocking, and so is *ret_exec_fd, for spawn_exec_result() once the
+ * loop finds it readable.  For the daemon's jobs: the loop does not stop
+ * while a child on a loaded host waits for a CPU to get as far as execve.
+ */
+int spawn_start_piped_async(const struct spawn_opts *o, pid_t *ret_pid, int ret_fds[2],
+                            int *ret_exec_fd);
 
 /* "exited with status 3", "killed by signal 9 (Killed)", "timed out after 500 ms" into out. */
 void spawn_describe_status(int wstatus, bool timed_out, uint64_t timeout_ms, struct buf *out);

@@ -70,6 +70,8 @@ cleanup() {
                 echo "bench: killing leftover pid $pid: $(tr '\0' ' ' 2>/dev/null </proc/"$pid"/cmdline)" >&2
                 kill -KILL "$pid" 2>/dev/null
         done
+        # BENCH_KEEP_LOG=FILE keeps the daemon's log for a look at where the time went.
+        [ -n "${BENCH_KEEP_LOG:-}" ] && cp "$T/daemon.log" "$BENCH_KEEP_LOG" 2>/dev/null
         for _ in 1 2 3 4 5; do rm -rf "$T" 2>/dev/null && break; sleep 0.2; done
         exit $rc
 }

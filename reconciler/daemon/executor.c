@@ -335,6 +335,34 @@ static void deploy_deferred(struct runtime *rt, struct instance_rt *in, const ch
  * never fails a deployment.  false for any other failure, which the caller
  * handles as before.
  */
+/*
+ * A phase's job whose program could not be executed (the spawn does not wait
+ * for the exec; jobs.h): the step stays in its phase and the phase is tried
+ * again, as when the job cannot start at all (below): at the host's retry
+ * time after a host fault, and after DEFERRED_INITIAL_MS when deployex's own
+ * helper is missing or not executable (jobs.c logged it), an installation
+ * fault, never the release's.
+ */
+static void phase_not_started(struct jobs *js, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
+
+        struct buf why = BUF_INIT;
+
+        if (!in->op)
+                return;
+        in->op->retry_at_ms = host_fault_errno(j->start_err) ? host_faults_retry_at(rt) : 0;
+        if (!in->op->retry_at_ms)
+                in->op->retry_at_ms = loop_now(&rt->loop) + DEFERRED_INITIAL_MS;
+        /* Where the operator looks (status): why the step does not move. */
+        buf_printf(&why, "cannot start job '%s': %s; retrying", j->what, strerror(-j->start_err));
+        instance_record_set_error(&in->rec, loop_now(&rt->loop), why.data);
+        instance_save(rt, in);
+        buf_release(&why);
+        sup_app_changed(rt, in->app); /* the timer learns the retry time */
+}
+
 static bool phase_job(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,
                       const char *what_fmt, ...) __attribute__((format(printf, 4, 5)));
 static bool phase_job(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,
@@ -346,8 +374,10 @@ static bool phase_job(struct runtime *rt, struct instance_rt *in, const struct i
         va_start(ap, what_fmt);
         j = inst_job_startv(rt, in, spec, what_fmt, ap);
         va_end(ap);
-        if (j)
+        if (j) {
+                j->not_started = phase_not_started;
                 return true;
+        }
         if (!host_fault_errno(errno))
                 return false;
         in->op->retry_at_ms = host_faults_retry_at(rt);

@@ -44,6 +44,43 @@ static void on_pipe(struct loop_fd *lfd, uint32_t events)
         job_maybe_finish(j->table, j);
 }
 
+/* The program could not be executed: as job_start_as() does when spawning fails. */
+static void job_not_started(struct jobs *js, struct job *j, int err)
+{
+        char why[HOST_FAULT_WHAT_MAX + 1];
+
+        j->start_err = err;
+        buf_printf(&j->err_buf, "cannot start: %s\n", strerror(-err));
+        snprintf(why, sizeof(why), "cannot start job '%.150s'", j->what);
+        if (!js->host_fault || !js->host_fault(js, err, why))
+                log_errno(err, "job '%s': cannot start it", j->what);
+}
+
+static void on_exec(struct loop_fd *lfd, uint32_t events)
+{
+        struct job *j = lfd->owner;
+        int r = spawn_exec_result(lfd->fd);
+
+        (void)events;
+        if (r == -EINPROGRESS)
+                return;
+        loop_close(j->table->loop, lfd);
+        if (r < 0)
+                job_not_started(j->table, j, r);
+        job_maybe_finish(j->table, j);
+}
+
+/*
+ * Kill a job not yet reaped: its process group, or the child alone when it
+ * has no group yet (the spawn does not wait for it to get that far).  The
+ * pid cannot be another's: this process has not reaped it.
+ */
+static void kill_live(struct jobs *js, struct job *j, int sig)
+{
+        if (js->kill(j->pid, sig) == -ESRCH)
+                (void)kill(j->pid, sig);
+}
+
 static void job_free(struct job *j)
 {
         buf_release(&j->out_buf);
@@ -63,11 +100,14 @@ static void job_unlink(struct jobs *js, struct job *j)
 
 static void job_maybe_finish(struct jobs *js, struct job *j)
 {
-        if (!j->exited || j->out.fd >= 0 || j->err.fd >= 0)
+        if (!j->exited || j->out.fd >= 0 || j->err.fd >= 0 || j->exec.fd >= 0)
                 return;
         job_unlink(js, j);
-        if (!j->cancelled && j->done)
-                j->done(js, j);
+        if (!j->cancelled) {
+                job_done_fn fn = j->start_err && j->not_started ? j->not_started : j->done;
+                if (fn)
+                        fn(js, j);
+        }
         job_free(j);
 }
 
@@ -82,7 +122,7 @@ int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
 {
         struct spawn_opts o;
         char **envp;
-        int fds[2], r;
+        int fds[2], exec_fd, r;
 
         memset(&o, 0, sizeof(o));
         o.argv = (char *const *)argv;
@@ -93,14 +133,16 @@ int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
         /* A job started as an app's user (unpack): that user may read its environ. */
         envp = ids ? secret_env_scrubbed() : NULL;
         o.envp = envp;
-        r = spawn_start_piped(&o, true, &j->pid, fds);
+        r = spawn_start_piped_async(&o, &j->pid, fds, &exec_fd);
         spawn_strv_free(envp);
         if (r < 0)
                 return r;
         j->out.fd = fds[0];
         j->err.fd = fds[1];
+        j->exec.fd = exec_fd;
         loop_watch(js->loop, &j->out, EPOLLIN);
         loop_watch(js->loop, &j->err, EPOLLIN);
+        loop_watch(js->loop, &j->exec, EPOLLIN);
         return 0;
 }
 
@@ -144,6 +186,7 @@ struct job *job_start_as(struct jobs *js, const struct proc_ids *ids, const char
         buf_init(&j->err_buf);
         j->out = (struct loop_fd){ -1, on_pipe, j };
         j->err = (struct loop_fd){ -1, on_pipe, j };
+        j->exec = (struct loop_fd){ -1, on_exec, j };
         r = js->spawn(js, j, ids, argv);
         if (r < 0) {
                 job_free(j);
@@ -217,7 +260,7 @@ void jobs_tick(struct jobs *js)
                         continue;
                 log_warn("job '%s' timed out; killing it", j->what);
                 j->timed_out = true;
-                js->kill(j->pid, SIGKILL);
+                kill_live(js, j, SIGKILL);
         }
 }
 
@@ -238,7 +281,7 @@ void jobs_cancel_owner(struct jobs *js, void *owner)
                         continue;
                 j->cancelled = true;
                 if (!j->exited)
-                        js->kill(j->pid, SIGKILL);
+                        kill_live(js, j, SIGKILL);
         }
 }
 
@@ -247,7 +290,7 @@ void jobs_kill_all(struct jobs *js)
         for (struct job *j = js->list; j; j = j->next) {
                 j->cancelled = true;
                 if (!j->exited)
-                        js->kill(j->pid, SIGKILL);
+                        kill_live(js, j, SIGKILL);
         }
 }
 
@@ -260,6 +303,8 @@ void jobs_release(struct jobs *js)
                         close(j->out.fd);
                 if (j->err.fd >= 0)
                         close(j->err.fd);
+                if (j->exec.fd >= 0)
+                        close(j->exec.fd);
                 job_free(j);
         }
 }

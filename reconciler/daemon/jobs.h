@@ -37,6 +37,8 @@ struct job {
         pid_t pid;
         char what[256];              /* "hook start myapp/2", for logs */
         struct loop_fd out, err;     /* fd -1 once at EOF */
+        struct loop_fd exec;         /* the exec verdict (spawn_start_async); fd -1 once known */
+        int start_err;               /* -errno: the program could not be executed */
         struct buf out_buf;          /* all of stdout (capped) */
         struct buf err_buf;          /* the tail of stderr */
         uint64_t deadline_ms;        /* wall clock; SIGKILL to the group after it */
@@ -45,6 +47,13 @@ struct job {
         int wstatus;
         bool cancelled;              /* owner gone: no callback */
         job_done_fn done;
+        /*
+         * Called instead of done when the program could not be executed
+         * (start_err; the host fault is noted and logged already): what its
+         * starter does when job_start_as() returns NULL.  NULL = done, with
+         * the job failed (exit status 127, "cannot start: ..." on stderr).
+         */
+        job_done_fn not_started;
         void *owner;                 /* the instance or app it works for */
         int arg;
 };
@@ -73,7 +82,12 @@ struct jobs {
         void *ctx;                           /* for host_fault */
 };
 
-/* The real spawn: pipes for stdout and stderr, watched in js->loop. */
+/*
+ * The real spawn: pipes for stdout and stderr, watched in js->loop, and the
+ * exec verdict read from the loop too: on a loaded host a new child may wait
+ * milliseconds for a CPU before it gets to execve, and the loop (every app's
+ * rollout, every restart) must not wait with it.
+ */
 int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
                const char *const *argv);
 

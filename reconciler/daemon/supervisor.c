@@ -264,6 +264,7 @@ struct job *inst_job_startv(struct runtime *rt, struct instance_rt *in, const st
 {
         const char *argv[16];
         char num[16], what[256];
+        struct job *j;
         size_t n = 0;
 
         argv[n++] = spec->cmd;
@@ -276,9 +277,12 @@ struct job *inst_job_startv(struct runtime *rt, struct instance_rt *in, const st
                 argv[n++] = spec->args[i];
         argv[n] = NULL;
         vsnprintf(what, sizeof(what), what_fmt, ap);
-        return job_start_as(&rt->jobs, spec->as_app_user ? in->app->cfg->ids : NULL, what, argv,
-                            spec->timeout_ms, spec->done, spec->fire_and_forget ? NULL : in,
-                            spec->arg);
+        j = job_start_as(&rt->jobs, spec->as_app_user ? in->app->cfg->ids : NULL, what, argv,
+                         spec->timeout_ms, spec->done, spec->fire_and_forget ? NULL : in,
+                         spec->arg);
+        if (j)
+                j->not_started = spec->not_started;
+        return j;
 }
 
 struct job *inst_job_start(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,
@@ -766,6 +770,22 @@ void start_cmd_release(struct start_cmd *cmd)
         memset(cmd, 0, sizeof(*cmd));
 }
 
+/* The start hook's program could not be executed: as when its job cannot start. */
+static void start_hook_not_started(struct jobs *js, struct job *j)
+{
+        struct instance_rt *in = j->owner;
+        struct runtime *rt = runtime_of(js);
+
+        in->starting_job = false;
+        if (rt->stopping || in->op || sup_is_running(in))
+                return;
+        if (host_fault_errno(j->start_err))
+                start_held(rt, in, j->start_err, "cannot run the start hook");
+        else
+                start_failed(rt, in, "cannot run the start hook");
+        sup_app_changed(rt, in->app);
+}
+
 static void start_hook_done(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
@@ -842,7 +862,8 @@ void sup_start(struct runtime *rt, struct instance_rt *in)
 {
         const char *args[] = { "start", NULL };
         const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
-                                      .timeout_ms = HOOK_TIMEOUT_MS, .done = start_hook_done };
+                                      .timeout_ms = HOOK_TIMEOUT_MS, .done = start_hook_done,
+                                      .not_started = start_hook_not_started };
 
         if (in->starting_job || sup_is_running(in))
                 return;

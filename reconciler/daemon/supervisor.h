@@ -75,6 +75,7 @@ struct inst_job {
         bool as_app_user;             /* runs as the app's user from its exec on (DESIGN §8) */
         uint64_t timeout_ms;
         job_done_fn done;
+        job_done_fn not_started;      /* its program could not be executed (jobs.h); NULL = done */
         bool fire_and_forget;         /* no owner: outlives the instance (on_event) */
         int arg;                      /* job->arg: the pid the answer is about, for instance */
 };

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -150,6 +152,27 @@ static void complete(const char *kind, int status, const char *out, const char *
         assert_true(job_reap(j->table, j->pid, (status & 0xff) << 8));
 }
 
+/*
+ * The job's program could not be executed (err, positive): the spawn did not
+ * wait for the exec, so the verdict comes through the exec pipe, as the
+ * child writes it, and then the child's exit (127).
+ */
+static void not_executed(const char *kind, int err)
+{
+        struct fake_job *f = running(kind);
+        struct job *j = f->j;
+        int p[2];
+
+        f->j = NULL;
+        assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+        assert_int_equal(write(p[1], &err, sizeof(err)), (ssize_t)sizeof(err));
+        close(p[1]);
+        j->exec.fd = p[0];
+        j->exec.on_ready(&j->exec, EPOLLIN);
+        assert_int_equal(j->exec.fd, -1);
+        assert_true(job_reap(j->table, j->pid, 127 << 8));
+}
+
 /* ---- the fixture: a runtime, one app "demo", its instance 1 at 1.0.0 ---- */
 
 struct fixture {
@@ -238,6 +261,12 @@ static void cache_tarball(const char *version)
         buf_release(&path);
 }
 
+/* The daemon's: a job that cannot start on a host fault notes it (host_faults.c). */
+static bool note_host_fault(struct jobs *js, int err, const char *what)
+{
+        return host_faults_note(runtime_of(js), err, what);
+}
+
 static int setup(void **state)
 {
         struct buf text = BUF_INIT, err = BUF_INIT;
@@ -259,7 +288,8 @@ static int setup(void **state)
         fx.rt.loop.epfd = -1;
         fx.rt.cli_exe = "/nonexistent/deployex";
         fx.rt.jobs = (struct jobs){ .loop = &fx.rt.loop, .cli_exe = "/nonexistent/deployex",
-                                    .spawn = fake_spawn, .kill = fake_kill };
+                                    .spawn = fake_spawn, .kill = fake_kill,
+                                    .host_fault = note_host_fault };
         fx.a = xcalloc(1, sizeof(*fx.a));
         fx.a->rt = &fx.rt;
         fx.a->cfg = &fx.cfg.apps[0];
@@ -851,6 +881,57 @@ static void test_pre_commands_failure_ghosts(void **state)
         assert_non_null(strstr(fx.in->rec.last_error, "pre-commands: migration failed"));
 }
 
+/*
+ * A phase's helper that cannot be executed (deployex's own program missing,
+ * not executable): the step holds in its phase and retries; nothing is
+ * ghosted, deferred or stopped, and status says why.
+ */
+static void test_preflight_not_executed_holds_and_retries(void **state)
+{
+        (void)state;
+        start_instance();
+        full_until("preflight");
+        not_executed("preflight", EACCES);
+        assert_non_null(fx.in->op);
+        assert_true(fx.in->op->retry_at_ms > 0);
+        assert_int_equal(nrunning(), 0);
+        assert_false(ghosted("1.0.1"));
+        assert_false(deferred_exists());
+        assert_int_equal(kill(fx.child, 0), 0);
+        assert_string_equal(fx.in->rec.version, "1.0.0");
+        assert_non_null(strstr(fx.in->rec.last_error, "cannot start job 'pre-flight demo-1.0.1"));
+        assert_non_null(strstr(fx.in->rec.last_error, strerror(EACCES)));
+        /* At the retry time the phase runs its job again. */
+        fx.rt.loop.now_ms = fx.in->op->retry_at_ms;
+        exec_tick(&fx.rt, fx.a);
+        assert_non_null(running("preflight"));
+}
+
+/* After the rotation too: pre-commands that could not start never ghost the release. */
+static void test_pre_commands_not_executed_on_a_host_fault_holds(void **state)
+{
+        (void)state;
+        full_until("pre_commands");
+        not_executed("pre_commands", EAGAIN);
+        assert_non_null(fx.in->op);
+        assert_true(fx.in->op->retry_at_ms > 0);
+        assert_false(ghosted("1.0.1"));
+        assert_false(deferred_exists());
+        assert_int_equal(nrunning(), 0);
+}
+
+/* The start hook's program not executed on a host fault: held, not counted as a crash. */
+static void test_start_hook_not_executed_on_a_host_fault_is_held(void **state)
+{
+        (void)state;
+        full_until("done");
+        not_executed("start", EAGAIN);
+        assert_false(ghosted("1.0.1"));
+        assert_int_equal(fx.in->rec.consecutive_crashes, 0);
+        assert_int_equal(fx.in->rec.state, INSTANCE_STOPPED);
+        assert_non_null(strstr(fx.in->rec.last_error, "host fault"));
+}
+
 static void test_start_failure_is_the_supervisors(void **state)
 {
         (void)state;
@@ -1046,6 +1127,12 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_preflight_local_failure_defers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotate_failure_ghosts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pre_commands_failure_ghosts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_preflight_not_executed_holds_and_retries, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_pre_commands_not_executed_on_a_host_fault_holds,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_start_hook_not_executed_on_a_host_fault_is_held,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_failure_is_the_supervisors, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_hot_upgrade_phases_in_order, setup, teardown),

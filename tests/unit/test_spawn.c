@@ -112,6 +112,39 @@ static void test_exec_async(void **state)
         }
 }
 
+/*
+ * The daemon's jobs: the pipes and the exec verdict, none of them blocking;
+ * a program that cannot be executed is a child that exits 127, with the
+ * errno on the verdict fd and nothing on its pipes.
+ */
+static void test_piped_async(void **state)
+{
+        char *argv[] = { "/nonexistent/program", NULL };
+        struct spawn_opts o = { argv, NULL, NULL, -1, -1, -1, false, NULL, NULL };
+        pid_t pid = 0, w;
+        int fds[2] = { -1, -1 }, fd = -1, st = 0, r;
+        char c;
+
+        (void)state;
+        /* A path with '/' is not looked up: the child's execve fails. */
+        assert_int_equal(spawn_start_piped_async(&o, &pid, fds, &fd), 0);
+        assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+        assert_true(fcntl(fds[0], F_GETFL) & O_NONBLOCK);
+        while ((r = spawn_exec_result(fd)) == -EINPROGRESS)
+                usleep(1000);
+        assert_int_equal(r, -ENOENT);
+        do
+                w = waitpid(pid, &st, 0);
+        while (w < 0 && errno == EINTR);
+        assert_int_equal(w, pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 127);
+        assert_int_equal(read(fds[0], &c, 1), 0);
+        assert_int_equal(read(fds[1], &c, 1), 0);
+        close(fd);
+        close(fds[0]);
+        close(fds[1]);
+}
+
 static void test_exec_failures(void **state)
 {
         char tmpl[] = "/tmp/test_spawn_XXXXXX";
@@ -720,6 +753,7 @@ int main(void)
                 cmocka_unit_test(test_exit_statuses),
                 cmocka_unit_test(test_exec_failures),
                 cmocka_unit_test(test_exec_async),
+                cmocka_unit_test(test_piped_async),
                 cmocka_unit_test(test_resolve),
                 cmocka_unit_test(test_env_build),
                 cmocka_unit_test(test_env_and_cwd_reach_child),
