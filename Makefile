@@ -73,10 +73,11 @@ FRONT_LIBS := $(shell pkg-config --libs yajl 2>/dev/null)
 DAEMON_OBJ  := $(call obj,$(DAEMON_SRC))
 DAEMON_LIBS := $(shell pkg-config --libs yajl 2>/dev/null)
 # The hook runner, deployex-hook: the jobs the daemon runs per instance (__hook,
-# __ready), linked without libcurl and libarchive, so that an object of
-# theirs that calls into either fails this link (docs/daemon.md, "Programs").
+# __ready), linked without libcurl, libarchive and OpenSSL, so that an object of
+# theirs that calls into any of them fails this link (docs/daemon.md, "Programs";
+# the C node's TLS is installed by deployex-cli's main, beam/tls.h).
 HOOKR_OBJ  := $(call obj,$(HOOKR_SRC))
-HOOKR_LIBS := $(shell pkg-config --libs yajl lua5.4 openssl 2>/dev/null) -lei
+HOOKR_LIBS := $(shell pkg-config --libs yajl lua5.4 2>/dev/null) -lei
 # The unpacker, deployex-unpack: the daemon's __unpack jobs, libarchive and yajl alone.
 UNPK_OBJ  := $(call obj,$(UNPK_SRC))
 UNPK_LIBS := $(shell pkg-config --libs libarchive yajl 2>/dev/null)

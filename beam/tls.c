@@ -37,7 +37,9 @@ struct tls_sock {
 
 static __thread char last_error[256];
 
-const char *beam_tls_last_error(bool reset)
+static void tls_free(struct beam_tls *tls);
+
+static const char *tls_last_error(bool reset)
 {
         if (reset)
                 last_error[0] = '\0';
@@ -317,12 +319,12 @@ static int fail(struct beam_tls *tls, struct buf *err, const char *what, const c
         ERR_clear_error();
         buf_printf(err, "tls: cannot load the %s '%s'%s%s", what, path, words[0] ? ": " : "",
                    words);
-        beam_tls_free(tls);
+        tls_free(tls);
         return -EINVAL;
 }
 
-int beam_tls_new(const char *cert, const char *key, const char *ca, struct beam_tls **ret,
-                 struct buf *err)
+static int tls_new(const char *cert, const char *key, const char *ca, struct beam_tls **ret,
+                   struct buf *err)
 {
         struct beam_tls *tls = xcalloc(1, sizeof(*tls));
 
@@ -358,20 +360,22 @@ int beam_tls_new(const char *cert, const char *key, const char *ca, struct beam_
                 .get_fd = cb_get_fd,
         };
         tls->transport = (struct beam_transport){ &tls->cbs, (int)sizeof(tls->cbs), tls,
-                                                  beam_tls_last_error };
+                                                  tls_last_error };
         *ret = tls;
         return 0;
 }
 
-const struct beam_transport *beam_tls_transport(const struct beam_tls *tls)
+static const struct beam_transport *tls_transport(const struct beam_tls *tls)
 {
         return &tls->transport;
 }
 
-void beam_tls_free(struct beam_tls *tls)
+static void tls_free(struct beam_tls *tls)
 {
         if (!tls)
                 return;
         SSL_CTX_free(tls->ctx);
         free(tls);
 }
+
+const struct beam_tls_impl beam_tls_openssl = { tls_new, tls_transport, tls_free, tls_last_error };

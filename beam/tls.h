@@ -24,6 +24,14 @@
  *     beam_connect(&c, node, &o, &err) ...           from any number of threads
  *     beam_tls_free(tls)                             after the last connection closed
  *
+ * The implementation (beam/tls.c) is the only code of deployex's library that
+ * calls OpenSSL, and the only way to it is the table a program installs at
+ * its start with beam_tls_install(&beam_tls_openssl), as deployex-cli does.
+ * A program that does not (the hook runner, whose every start would load
+ * libssl and libcrypto for 1.4 ms of CPU) does not link OpenSSL, and its
+ * beam_tls_new() refuses: the daemon runs an app's hook and readiness jobs in
+ * deployex-cli when TLS distribution is configured (docs/daemon.md PROGRAMS).
+ *
  * A failed TLS handshake makes beam_connect() fail with -EPROTO and the
  * reason OpenSSL gave ("certificate verify failed: unable to get local
  * issuer certificate", "the node refused our certificate (alert unknown
@@ -36,7 +44,24 @@
 
 struct beam_tls;
 
-/* 0, or -EINVAL with one line in err naming the file at fault. */
+struct beam_tls_impl {
+        int (*create)(const char *cert, const char *key, const char *ca, struct beam_tls **ret,
+                      struct buf *err);
+        const struct beam_transport *(*transport)(const struct beam_tls *tls);
+        void (*destroy)(struct beam_tls *tls);
+        const char *(*last_error)(bool reset);
+};
+
+/* OpenSSL's (beam/tls.c). */
+extern const struct beam_tls_impl beam_tls_openssl;
+
+/* Once, at a program's start: the functions below call impl; NULL = none. */
+void beam_tls_install(const struct beam_tls_impl *impl);
+
+/*
+ * 0, or -EINVAL with one line in err naming the file at fault; -ENOTSUP when
+ * this program has no TLS installed.
+ */
 int beam_tls_new(const char *cert, const char *key, const char *ca, struct beam_tls **ret,
                  struct buf *err);
 const struct beam_transport *beam_tls_transport(const struct beam_tls *tls);

@@ -269,6 +269,7 @@ static int cmd_exec(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+        beam_tls_install(&beam_tls_openssl);
         signal(SIGPIPE, SIG_IGN);
         if (argc >= 5 && strcmp(argv[1], "libei") == 0)
                 return cmd_libei(argc - 2, argv + 2);

@@ -8,6 +8,7 @@
  */
 #include "reconciler/cmd/cli.h"
 #include "buckets/source.h"
+#include "beam/tls.h"
 #include "lua/api_http.h"
 #include "base/banned.h"
 
@@ -28,5 +29,7 @@ int main(int argc, char **argv)
 
         /* This binary links libcurl: deployex.http in the hooks it runs sends in process. */
         api_set_http(api_http_curl);
+        /* And OpenSSL: the C node speaks TLS distribution (beam/tls.h). */
+        beam_tls_install(&beam_tls_openssl);
         return cli_main(&table, &cli, argc, argv);
 }

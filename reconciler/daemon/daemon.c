@@ -751,6 +751,16 @@ out:
         return r;
 }
 
+/*
+ * The hook runner links no OpenSSL (beam/tls.h): with TLS distribution
+ * configured, the hook calls and readiness checks, which talk to the nodes,
+ * run in deployex-cli (NULL: the full program).
+ */
+static void pick_hook_program(struct daemon *d)
+{
+        d->rt.jobs.hook_exe = d->cfg.has_tls ? NULL : d->hook_exe;
+}
+
 static void write_job_config(struct daemon *d)
 {
         struct buf path = BUF_INIT;
@@ -897,6 +907,7 @@ static void reload(struct daemon *d)
         config_release(&d->cfg);
         d->cfg = fresh;
         write_job_config(d);
+        pick_hook_program(d);
         share_secrets(d);
         log_info("configuration reloaded: %zu apps", d->napps);
         d->rt.loop.dirty = true;
@@ -1244,7 +1255,7 @@ static int daemon_start(struct daemon *d, const char *cli_exe, bool *ret_loaded)
         d->log_exe = find_program(exe, PROGRAM_LOG_WRITER);
         d->hook_exe = find_program(exe, PROGRAM_HOOK_RUNNER);
         d->rt.cli_exe = d->rt.jobs.cli_exe = d->cli_exe;
-        d->rt.jobs.hook_exe = d->hook_exe;
+        pick_hook_program(d);
         d->unpack_exe = find_program(exe, PROGRAM_UNPACKER);
         d->rt.jobs.unpack_exe = d->unpack_exe;
         d->rt.log_exe = d->log_exe;

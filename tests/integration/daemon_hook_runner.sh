@@ -77,7 +77,7 @@ pid=$(ready_pid)
 assert_eq "$BUILD/deployex-hook" "$(readlink "/proc/$pid/exe")" "the readiness job's program"
 assert_contains "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "--cli $BUILD/deployex-cli -c " "the runner knows the full program"
 maps=$(cat "/proc/$pid/maps")
-for lib in libcurl libarchive libmicrohttpd libinotifytools; do
+for lib in libcurl libarchive libmicrohttpd libinotifytools libssl libcrypto; do
         assert_not_contains "$maps" "$lib" "$lib in the hook runner's maps"
 done
 assert_contains "$maps" "liblua5.4" "the hook runner runs Lua"

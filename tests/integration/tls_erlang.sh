@@ -29,6 +29,10 @@ DEPLOYEX_WEB_USER=- start_daemon
 wait_for 40 "all_running 1 1.0.0" "1.0.0 running over TLS"
 wait_for 20 "[ \"\$(inst_field 1 otp)\" = connected ]" "the probe connects over TLS"
 assert_eq "true" "$(inst_field 1 tls)" "status: tls true"
+# The hook runner links no OpenSSL: with tls set, the readiness job that talks
+# to the node over TLS runs in the full program (docs/daemon.md PROGRAMS).
+grep -q "job 'readiness tlsapp/1' started, pid [0-9]* (deployex-cli)" "$T/daemon.log" ||
+        fail "the readiness job over TLS did not run in deployex-cli"
 assert_eq "1.0.0" "$(inst_field 1 otp_release)" "status: the release the node runs"
 assert_eq "1.0.0 tls" "$(dx status tlsapp | awk '$1 == 1 { print $6, $7 }')" "status text: over TLS (OTP column)"
 
