@@ -79,8 +79,13 @@ DAEMON_LIBS := $(shell pkg-config --libs yajl 2>/dev/null)
 HOOKR_OBJ  := $(call obj,$(HOOKR_SRC))
 HOOKR_LIBS := $(shell pkg-config --libs yajl lua5.4 2>/dev/null) -lei
 # The unpacker, deployex-unpack: the daemon's __unpack jobs, libarchive and yajl alone.
+# libarchive statically (debian/copyright, Built-Using): its shared library
+# pulls in libxml2, ICU and libstdc++, 2.8 ms of dynamic linking at each of
+# the unpacker's starts, one an instance (docs/daemon.md PROGRAMS); the tar
+# reader and the gzip filter it uses need zlib alone, so a use of any other
+# format or filter fails this link.
 UNPK_OBJ  := $(call obj,$(UNPK_SRC))
-UNPK_LIBS := $(shell pkg-config --libs libarchive yajl 2>/dev/null)
+UNPK_LIBS := -Wl,-Bstatic -larchive -Wl,-Bdynamic $(shell pkg-config --libs yajl zlib 2>/dev/null)
 # The log writer the daemon runs per instance, deployex-log: one per instance
 # makes its memory count by the fleet, so it is linked statically with musl as
 # a static PIE (docs/performance.md, "one log writer per instance": 20-odd kB

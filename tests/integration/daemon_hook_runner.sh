@@ -119,6 +119,11 @@ assert_contains "$ERR" "unknown command '__fetch'" "the runner runs hooks only"
 # The unpacker is `deployex __unpack`: a release unpacked, a refused archive leaves nothing.
 run 0 "$BUILD/deployex-unpack" -c "$T/deployex.json" __unpack "$T/var/cache/demo/demo-1.0.0.tar.gz" "$T/unpacked" 100000000
 [ -x "$T/unpacked/bin/demo" ] || fail "deployex-unpack did not unpack the release"
+# libarchive is linked in (the Makefile says why): nothing of its dependency tree to load.
+libs=$(ldd "$BUILD/deployex-unpack")
+for lib in libarchive libxml2 libicu; do
+        assert_not_contains "$libs" "$lib" "$lib loaded by the unpacker"
+done
 ok
 printf 'not a tarball' >"$T/bad.tar.gz"
 run 1 "$BUILD/deployex-unpack" __unpack "$T/bad.tar.gz" "$T/unpacked-bad" 100000000
