@@ -24,6 +24,7 @@
 #include "reconciler/daemon/loop.h"
 #include "reconciler/daemon/verified_cache.h"
 #include "state/config.h"
+#include "reconciler/daemon/hook_files.h"
 #include "state/deferred.h"
 #include "state/desired.h"
 #include "state/ghosts.h"
@@ -147,6 +148,16 @@ struct app_rt {
         struct verified_cache verified;
         struct fleet_rt fleet;
         bool dirty;                          /* one of its instances exited: plan this app */
+        /*
+         * An on_event job answered that the hooks define no on_event, having
+         * loaded these files: while they stay the same, an event starts no job
+         * (sup_hook_event).  on_event_probe: the files when the latest
+         * on_event job (its arg: on_event_probe_id) started.
+         */
+        struct hook_files no_on_event;
+        bool no_on_event_known;
+        struct hook_files on_event_probe;
+        int on_event_probe_id;
 };
 
 /*

@@ -278,7 +278,8 @@ struct job *inst_job_startv(struct runtime *rt, struct instance_rt *in, const st
         argv[n] = NULL;
         vsnprintf(what, sizeof(what), what_fmt, ap);
         j = job_start_as(&rt->jobs, spec->as_app_user ? in->app->cfg->ids : NULL, what, argv,
-                         spec->timeout_ms, spec->done, spec->fire_and_forget ? NULL : in,
+                         spec->timeout_ms, spec->done,
+                         spec->fire_and_forget ? (void *)in->app : (void *)in,
                          spec->arg);
         if (j)
                 j->not_started = spec->not_started;
@@ -297,28 +298,67 @@ struct job *inst_job_start(struct runtime *rt, struct instance_rt *in, const str
         return j;
 }
 
+/* The on_event job's answer: the hooks define no on_event. */
+static bool answered_undefined(const struct job *j)
+{
+        struct buf err = BUF_INIT;
+        yajl_val tree = NULL, result;
+        bool undefined = false;
+
+        if (answer_parse(j->out_buf.data, j->out_buf.len, "on_event", &tree, &result, &err) == 0 &&
+            YAJL_IS_STRING(result))
+                undefined = strcmp(result->u.string, ANSWER_UNDEFINED) == 0;
+        yajl_tree_free(tree);
+        buf_release(&err);
+        return undefined;
+}
+
 static void hook_event_done(struct jobs *js, struct job *j)
 {
+        struct app_rt *a = j->owner;
         struct buf why = BUF_INIT;
 
         (void)js;
         if (!job_ok(j)) {
                 job_describe_failure(j, &why);
                 log_warn("%s: %s", j->what, why.data);
+        } else if (j->arg && j->arg == a->on_event_probe_id) {
+                /* What the latest job found holds for the files it started with. */
+                a->no_on_event_known = answered_undefined(j);
+                a->no_on_event = a->on_event_probe;
+                if (a->no_on_event_known)
+                        log_debug("app=%s: the hooks define no on_event; no more on_event jobs "
+                                  "while their files stay the same", a->name);
         }
         buf_release(&why);
 }
 
-/* on_event(ctx, ev) is informational: fire and forget. */
+/*
+ * on_event(ctx, ev) is informational: fire and forget (the job outlives the
+ * instance, not its app).  Hooks that define none cost no job while their
+ * files stay as they were when a job said so (hook_files.h): a rollout
+ * would otherwise start a hook runner per replica to learn nothing.
+ */
 void sup_hook_event(struct runtime *rt, struct instance_rt *in, const char *event)
 {
+        struct app_rt *a = in->app;
         const char *args[] = { "on_event", "--event", event, NULL };
+        struct hook_files now;
+        bool known = hook_files_read(a->cfg, &now) == 0;
         const struct inst_job job = { .cmd = "__hook", .app_and_number = true, .args = args,
                                       .timeout_ms = HOOK_TIMEOUT_MS, .done = hook_event_done,
-                                      .fire_and_forget = true };
+                                      .fire_and_forget = true,
+                                      .arg = known ? a->on_event_probe_id + 1 : 0 };
 
-        inst_job_start(rt, in, &job, "hook on_event(%s) %s/%d", event, in->app->name,
-                       in->rec.instance);
+        if (known && a->no_on_event_known && hook_files_same(&now, &a->no_on_event)) {
+                log_inst(LOG_DEBUG, in, "on_event(%s): the hooks define none; no job", event);
+                return;
+        }
+        if (inst_job_start(rt, in, &job, "hook on_event(%s) %s/%d", event, a->name,
+                           in->rec.instance) && known) {
+                a->on_event_probe_id++;
+                a->on_event_probe = now;
+        }
 }
 
 /* --- exits --- */

@@ -64,7 +64,8 @@ void sup_not_ready_reason(const struct instance_rt *in, struct buf *out);
 /*
  * The one way a job is started for an instance (a step's phase, a hook, the
  * readiness watch): `deployex CMD [APP N] ARGS...`, named after what_fmt in
- * the logs, owned by the instance (cancelled with it) unless fire_and_forget.
+ * the logs, owned by the instance (cancelled with it) unless fire_and_forget
+ * (then by its app).
  * NULL with errno set when it could not start; jobs.c has logged it (or the
  * runtime noted a host fault).
  */
@@ -76,7 +77,7 @@ struct inst_job {
         uint64_t timeout_ms;
         job_done_fn done;
         job_done_fn not_started;      /* its program could not be executed (jobs.h); NULL = done */
-        bool fire_and_forget;         /* no owner: outlives the instance (on_event) */
+        bool fire_and_forget;         /* owned by the app: outlives the instance (on_event) */
         int arg;                      /* job->arg: the pid the answer is about, for instance */
 };
 struct job *inst_job_start(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,

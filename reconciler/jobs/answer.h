@@ -55,6 +55,8 @@
 
 #define ANSWER_HOT "hot"
 #define ANSWER_FULL "full"
+/* on_event's answer when the hooks define no on_event (the daemon then skips its jobs). */
+#define ANSWER_UNDEFINED "undefined"
 
 /* The job's side: {"result": true} or {"result": "VALUE"} into out. */
 void answer_true(struct buf *out);

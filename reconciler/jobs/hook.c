@@ -207,8 +207,11 @@ static int call_hook(struct config *c, const struct app_config *app, int n,
                 r = hooks_call(&call, function, &res, &err);
                 if (r == 0)
                         hook_result_release(&res);
-                if (r == -ENOENT)
+                if (r == -ENOENT) {
+                        /* Said, so that the daemon runs no more of these while the files stay. */
+                        answer_string(&out, ANSWER_UNDEFINED);
                         r = 0;
+                }
         } else {
                 r = hooks_call_ok(&call, function, &err, stage, sizeof(stage));
                 if (r == 0)

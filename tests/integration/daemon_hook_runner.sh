@@ -99,6 +99,22 @@ grep -q "job 'fetch demo-1.0.0' started, pid [0-9]* (deployex-cli)" "$T/daemon.l
 ok
 assert_contains "$(answer $BASE)" "demo 1.0.0 demo-1@" "instance 1 answers"
 
+# on_event: the deployed event's job found none defined, so a crash starts no
+# job while the hook files stay; once the app's file defines it, the next
+# crash's event is a job again.
+run 0 "$BUILD/deployex-hook" --cli "$BUILD/deployex-cli" -c "$T/deployex.json" __hook demo 1 on_event --event deployed
+assert_contains "$OUT" '"undefined"' "the runner says the hooks define no on_event"
+wait_for 30 "grep -q 'app=demo: the hooks define no on_event' '$T/daemon.log'" "the deployed event's answer"
+pid=$(inst_field 1 pid)
+kill -KILL "$pid"
+wait_for 30 "grep -q 'on_event(crashed): the hooks define none; no job' '$T/daemon.log'" "the crash's event skipped"
+grep -q "job 'hook on_event(crashed)" "$T/daemon.log" && fail "an on_event job for hooks that define none"
+ok
+echo 'function on_event(ctx, ev) return nil end' >>"$T/hooks.lua"
+wait_for 60 "[ \"\$(inst_field 1 ready)\" = true ] && [ \"\$(inst_field 1 pid)\" != $pid ]" "the restart"
+kill -KILL "$(inst_field 1 pid)"
+wait_for 30 "grep -q \"job 'hook on_event(crashed) demo/1' started\" '$T/daemon.log'" "the event's job once on_event is defined"
+
 # The CLI's own hook call sends in process (no __http child) and reaches the same peer.
 : >"$T/peer.log"
 run 0 dx hook demo 1 health

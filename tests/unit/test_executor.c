@@ -131,6 +131,31 @@ static struct fake_job *running(const char *kind)
         return found;
 }
 
+/* How many on_event jobs are running. */
+static size_t nevents(void)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < nfakes; i++)
+                n += fakes[i].j && is_event(&fakes[i]);
+        return n;
+}
+
+/* The running on_event job ends with this answer on its stdout. */
+static void complete_event(const char *out)
+{
+        for (size_t i = 0; i < nfakes; i++) {
+                struct job *j = fakes[i].j;
+                if (!j || !is_event(&fakes[i]))
+                        continue;
+                fakes[i].j = NULL;
+                buf_puts(&j->out_buf, out);
+                assert_true(job_reap(j->table, j->pid, 0));
+                return;
+        }
+        fail_msg("no on_event job is running");
+}
+
 /* How many step jobs (on_event hooks aside) are running. */
 static size_t nrunning(void)
 {
@@ -932,6 +957,54 @@ static void test_start_hook_not_executed_on_a_host_fault_is_held(void **state)
         assert_non_null(strstr(fx.in->rec.last_error, "host fault"));
 }
 
+/*
+ * Hooks that define no on_event: the first event's job says so, and later
+ * events start no job while the hook files stay as they were; an edit (or
+ * a new file) starts one again, and a hook that does define it runs each
+ * time.
+ */
+static void test_on_event_skipped_while_the_hooks_define_none(void **state)
+{
+        struct buf dir = BUF_INIT, lang = BUF_INIT, app = BUF_INIT;
+        char *was = getenv("DEPLOYEX_HOOKS_PATH") ? xstrdup(getenv("DEPLOYEX_HOOKS_PATH")) : NULL;
+
+        (void)state;
+        buf_printf(&dir, "%s/hooks", fx.dir);
+        assert_int_equal(mkdir(dir.data, 0700), 0);
+        buf_printf(&lang, "%s/elixir.lua", dir.data);
+        assert_int_equal(atomic_write_file(lang.data, "-- none\n", 8), 0);
+        assert_int_equal(setenv("DEPLOYEX_HOOKS_PATH", dir.data, 1), 0);
+
+        sup_hook_event(&fx.rt, fx.in, "crashed");
+        assert_int_equal(nevents(), 1);
+        complete_event("{\"result\": \"undefined\"}\n");
+        sup_hook_event(&fx.rt, fx.in, "crashed");
+        sup_hook_event(&fx.rt, fx.in, "deployed");
+        assert_int_equal(nevents(), 0);
+
+        /* common.lua appears: it may define one. */
+        buf_printf(&app, "%s/common.lua", dir.data);
+        assert_int_equal(atomic_write_file(app.data, "function on_event(ctx, ev) end\n", 31), 0);
+        sup_hook_event(&fx.rt, fx.in, "crashed");
+        assert_int_equal(nevents(), 1);
+        complete_event("\n"); /* it ran: no "undefined" */
+        sup_hook_event(&fx.rt, fx.in, "crashed");
+        assert_int_equal(nevents(), 1);
+        complete_event("\n");
+
+        /* Gone again, and said so: skipped again. */
+        assert_int_equal(unlink(app.data), 0);
+        sup_hook_event(&fx.rt, fx.in, "crashed");
+        complete_event("{\"result\": \"undefined\"}\n");
+        sup_hook_event(&fx.rt, fx.in, "crashed");
+        assert_int_equal(nevents(), 0);
+        assert_int_equal(was ? setenv("DEPLOYEX_HOOKS_PATH", was, 1) : unsetenv("DEPLOYEX_HOOKS_PATH"), 0);
+        free(was);
+        buf_release(&dir);
+        buf_release(&lang);
+        buf_release(&app);
+}
+
 static void test_start_failure_is_the_supervisors(void **state)
 {
         (void)state;
@@ -1132,6 +1205,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_pre_commands_not_executed_on_a_host_fault_holds,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_hook_not_executed_on_a_host_fault_is_held,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_on_event_skipped_while_the_hooks_define_none,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_failure_is_the_supervisors, setup,
                                                 teardown),
