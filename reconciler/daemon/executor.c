@@ -339,9 +339,9 @@ static void deploy_deferred(struct runtime *rt, struct instance_rt *in, const ch
  * A phase's job whose program could not be executed (the spawn does not wait
  * for the exec; jobs.h): the step stays in its phase and the phase is tried
  * again, as when the job cannot start at all (below): at the host's retry
- * time after a host fault, and after DEFERRED_INITIAL_MS when deployex's own
- * helper is missing or not executable (jobs.c logged it), an installation
- * fault, never the release's.
+ * time after a host fault, and after 5 s, doubling up to 5 min, when
+ * deployex's own helper is missing or not executable (jobs.c logged it), an
+ * installation fault, never the release's.
  */
 static void phase_not_started(struct jobs *js, struct job *j)
 {
@@ -353,8 +353,11 @@ static void phase_not_started(struct jobs *js, struct job *j)
         if (!in->op)
                 return;
         in->op->retry_at_ms = host_fault_errno(j->start_err) ? host_faults_retry_at(rt) : 0;
+        /* Not a fault that passes by itself: 5 s, doubling up to the deferral's 5 min. */
         if (!in->op->retry_at_ms)
-                in->op->retry_at_ms = loop_now(&rt->loop) + DEFERRED_INITIAL_MS;
+                in->op->retry_at_ms = loop_now(&rt->loop) +
+                                      backoff_delay_ms(DEFERRED_INITIAL_MS, DEFERRED_MAX_MS,
+                                                       ++in->op->not_executed);
         /* Where the operator looks (status): why the step does not move. */
         buf_printf(&why, "cannot start job '%s': %s; retrying", j->what, strerror(-j->start_err));
         instance_record_set_error(&in->rec, loop_now(&rt->loop), why.data);

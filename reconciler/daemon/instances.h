@@ -57,6 +57,7 @@ struct op {
         uint64_t started_at_ms;
         uint64_t phase_at_ms;         /* when the current phase began (logged at its end) */
         uint64_t retry_at_ms;         /* its job could not start (host fault): retry then; 0 = no */
+        uint32_t not_executed;        /* its jobs' program could not be executed: times, for the backoff */
         bool recorded;                /* resumed: its history line was written before the crash */
         bool journal_drops;           /* the journal written names a phase recovery drops */
 };

@@ -916,9 +916,10 @@ static void test_preflight_not_executed_holds_and_retries(void **state)
         (void)state;
         start_instance();
         full_until("preflight");
+        fx.rt.loop.now_ms = time_now_ms(); /* the clock stands still from here */
         not_executed("preflight", EACCES);
         assert_non_null(fx.in->op);
-        assert_true(fx.in->op->retry_at_ms > 0);
+        assert_int_equal(fx.in->op->retry_at_ms, fx.rt.loop.now_ms + 5000);
         assert_int_equal(nrunning(), 0);
         assert_false(ghosted("1.0.1"));
         assert_false(deferred_exists());
@@ -926,10 +927,14 @@ static void test_preflight_not_executed_holds_and_retries(void **state)
         assert_string_equal(fx.in->rec.version, "1.0.0");
         assert_non_null(strstr(fx.in->rec.last_error, "cannot start job 'pre-flight demo-1.0.1"));
         assert_non_null(strstr(fx.in->rec.last_error, strerror(EACCES)));
-        /* At the retry time the phase runs its job again. */
+        /* At the retry time the phase runs its job again; failing again, it waits twice as long. */
         fx.rt.loop.now_ms = fx.in->op->retry_at_ms;
         exec_tick(&fx.rt, fx.a);
         assert_non_null(running("preflight"));
+        not_executed("preflight", EACCES);
+        assert_int_equal(fx.in->op->retry_at_ms, fx.rt.loop.now_ms + 10000);
+        assert_false(ghosted("1.0.1"));
+        fx.rt.loop.now_ms = 0;
 }
 
 /* After the rotation too: pre-commands that could not start never ghost the release. */
