@@ -85,7 +85,8 @@ HOOKR_LIBS := $(shell pkg-config --libs yajl lua5.4 2>/dev/null) -lei
 # reader and the gzip filter it uses need zlib alone, so a use of any other
 # format or filter fails this link.
 UNPK_OBJ  := $(call obj,$(UNPK_SRC))
-UNPK_LIBS := -Wl,-Bstatic -larchive -Wl,-Bdynamic $(shell pkg-config --libs yajl zlib 2>/dev/null)
+UNPK_LIBS := -Wl,-Bstatic -larchive -Wl,-Bdynamic $(shell pkg-config --libs yajl 2>/dev/null) \
+             $(shell pkg-config --libs zlib 2>/dev/null)
 # The log writer the daemon runs per instance, deployex-log: one per instance
 # makes its memory count by the fleet, so it is linked statically with musl as
 # a static PIE (docs/performance.md, "one log writer per instance": 20-odd kB

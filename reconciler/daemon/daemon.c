@@ -942,13 +942,22 @@ static struct app_rt *job_owner_app(struct daemon *d, const struct job *j)
         return NULL;
 }
 
+/* A job its app owns: fire and forget (on_event), which changes nothing the planner reads. */
+static bool job_of_an_app(struct daemon *d, const struct job *j)
+{
+        for (size_t i = 0; j->owner && i < d->napps; i++)
+                if (d->apps[i] == j->owner)
+                        return true;
+        return false;
+}
+
 /*
  * true when the exits ask for a full pass: a host job's (fleet, metrics,
  * notify), a worker's or a log writer's.  An instance's exit, and the exit
  * of a job an instance owns, mark its app alone (supervisor.c,
  * sup_app_changed): during a rollout of 50 apps every turn ends a handful
  * of jobs, and a full pass plans every app and rereads its files.  A
- * fire-and-forget job (on_event, no owner) asks for nothing, and neither does
+ * fire-and-forget job (on_event, owned by its app) asks for nothing, and neither does
  * an orphan reparented to the daemon (its subreaper: a VM's erl_child_setup,
  * which outlives the VM by a moment): a full pass for it would reread every
  * app's files on a crash restart.
@@ -969,7 +978,7 @@ static bool reap_children(struct daemon *d)
                         struct app_rt *a = job_owner_app(d, j);
                         if (a)
                                 sup_app_changed(&d->rt, a);
-                        else if (j->owner)
+                        else if (j->owner && !job_of_an_app(d, j))
                                 full = true;
                         (void)job_reap(&d->rt.jobs, pid, wstatus);
                         continue;

@@ -396,7 +396,7 @@ void exec_tick(struct runtime *rt, struct app_rt *a)
                     loop_now(&rt->loop) < in->op->retry_at_ms)
                         continue;
                 in->op->retry_at_ms = 0;
-                log_inst(LOG_INFO, in, "retrying phase %s after a host fault",
+                log_inst(LOG_INFO, in, "retrying phase %s: its job could not start",
                          phase_name(in->op->phase));
                 advance(rt, in);
         }

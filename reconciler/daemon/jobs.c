@@ -3,6 +3,7 @@
  * the callback runs once the child exited and both pipes reached EOF.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +143,15 @@ int jobs_spawn(struct jobs *js, struct job *j, const struct proc_ids *ids,
         j->exec.fd = exec_fd;
         loop_watch(js->loop, &j->out, EPOLLIN);
         loop_watch(js->loop, &j->err, EPOLLIN);
-        loop_watch(js->loop, &j->exec, EPOLLIN);
+        if (loop_watch(js->loop, &j->exec, EPOLLIN) < 0) {
+                /* Not watched (epoll out of memory): the verdict is waited for here. */
+                (void)fcntl(exec_fd, F_SETFL, 0);
+                r = spawn_exec_result(exec_fd);
+                close(exec_fd);
+                j->exec.fd = -1;
+                if (r < 0)
+                        job_not_started(js, j, r);
+        }
         return 0;
 }
 

@@ -207,8 +207,12 @@ static int call_hook(struct config *c, const struct app_config *app, int n,
                 r = hooks_call(&call, function, &res, &err);
                 if (r == 0)
                         hook_result_release(&res);
-                if (r == -ENOENT) {
-                        /* Said, so that the daemon runs no more of these while the files stay. */
+                /*
+                 * Said, so that the daemon runs no more of these while the files
+                 * stay; not when the hooks could not be loaded here (a cookie or
+                 * TLS file missing: local_fault), which says nothing of them.
+                 */
+                if (r == -ENOENT && !local_fault) {
                         answer_string(&out, ANSWER_UNDEFINED);
                         r = 0;
                 }

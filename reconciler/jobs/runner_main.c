@@ -6,10 +6,11 @@
  *     deployex-hook --cli PATH_OF_DEPLOYEX [-c FILE] __ready APP N PID START_TIME
  *
  * The same commands as `deployex __hook` and `deployex __ready` (hook.c,
- * ready.c), linked with Lua, libei, OpenSSL and yajl but neither libcurl nor
- * libarchive, whose dependency trees cost about 5 ms of dynamic linking at
- * every start of the full binary: a first deployment starts three or four of
- * these jobs per instance.  deployex.http, the one part of the hook API that
+ * ready.c), linked with Lua, libei and yajl but not libcurl, libarchive or
+ * OpenSSL, whose loading costs milliseconds of CPU at every start of the full
+ * binary: a first deployment starts three or four of these jobs per instance.
+ * TLS distribution needs OpenSSL: with `tls` set the daemon runs these jobs in
+ * deployex-cli (beam/tls.h).  deployex.http, the one part of the hook API that
  * needs an HTTP client, runs `PATH_OF_DEPLOYEX __http` (lua/api_http.h).
  */
 #include <signal.h>

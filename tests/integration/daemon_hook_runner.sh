@@ -104,6 +104,11 @@ assert_contains "$(answer $BASE)" "demo 1.0.0 demo-1@" "instance 1 answers"
 # crash's event is a job again.
 run 0 "$BUILD/deployex-hook" --cli "$BUILD/deployex-cli" -c "$T/deployex.json" __hook demo 1 on_event --event deployed
 assert_contains "$OUT" '"undefined"' "the runner says the hooks define no on_event"
+# Hooks that cannot be loaded here (the cookie file missing) say nothing of on_event: a local fault.
+sed "s|\"cookie\": \"[^\"]*\"|\"cookie_file\": \"$T/no-cookie\"|" "$T/deployex.json" >"$T/nocookie.json"
+grep -q no-cookie "$T/nocookie.json" || fail "no cookie_file in the copy of the config"
+run 75 "$BUILD/deployex-hook" --cli "$BUILD/deployex-cli" -c "$T/nocookie.json" __hook demo 1 on_event --event deployed
+assert_not_contains "$OUT" '"undefined"' "hooks that could not be loaded answered 'undefined'"
 wait_for 30 "grep -q 'app=demo: the hooks define no on_event' '$T/daemon.log'" "the deployed event's answer"
 pid=$(inst_field 1 pid)
 kill -KILL "$pid"
