@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "reconciler/daemon/supervisor.h"
@@ -183,10 +185,36 @@ void sup_set_error(struct runtime *rt, struct instance_rt *in, const char *text)
 }
 
 /*
+ * A process that writes its last words to stderr and dies at once leaves
+ * them in the pipe to its log writer, which runs beside the daemon and may
+ * not have taken them yet when the exit is seen: while the pipe (its write
+ * end, which the daemon keeps for the next process) holds unread bytes, give
+ * the writer up to STDERR_DRAIN_MS, in steps of 0.1 ms, and as long again
+ * once more after it took them (it writes what it read at once).  Only a
+ * crash that has just written to stderr waits; others find the pipe empty.
+ */
+#define STDERR_DRAIN_MS 20
+static void wait_for_log_writer(int pipe_w)
+{
+        const struct timespec step = { 0, 100000 };
+        uint64_t until = time_mono_ms() + STDERR_DRAIN_MS;
+        bool waited = false;
+        int pending;
+
+        while (pipe_w >= 0 && ioctl(pipe_w, FIONREAD, &pending) == 0 && pending > 0 &&
+               time_mono_ms() < until) {
+                nanosleep(&step, NULL);
+                waited = true;
+        }
+        if (waited)
+                nanosleep(&step, NULL);
+}
+
+/*
  * The last non-empty line of the instance's stderr log, cut at
  * STDERR_LINE_MAX: what an operator reads first after a crash.  The log
- * writer appends what the instance wrote; a line still in the pipe when the
- * exit is seen is missed (it shows in `logs`).  The log outlives processes
+ * writer appends what the instance wrote (wait_for_log_writer); a line still in
+ * the pipe after that is missed (it shows in `logs`).  The log outlives processes
  * and versions: a line the writer stamped before since_ms (the process's
  * start; 0 = unknown) is an earlier process's, not this exit's cause, and is
  * not quoted -- a release that halts silently must not be blamed on the
@@ -201,6 +229,7 @@ static void last_stderr_line(struct runtime *rt, struct instance_rt *in, uint64_
         ssize_t n = 0;
         int fd;
 
+        wait_for_log_writer(in->log_fd[1]);
         path_log_file(rt->cfg, in->app->name, in->rec.instance, true, &path);
         fd = open(path.data, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
         if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
