@@ -329,13 +329,6 @@ static void deploy_deferred(struct runtime *rt, struct instance_rt *in, const ch
 }
 
 /*
- * Start a phase's job.  When the host cannot start it (out of fds,
- * processes, memory: host_faults.c has noted it), the step stays in its
- * phase and the phase is tried again at the host's retry time: a host fault
- * never fails a deployment.  false for any other failure, which the caller
- * handles as before.
- */
-/*
  * A phase's job whose program could not be executed (the spawn does not wait
  * for the exec; jobs.h): the step stays in its phase and the phase is tried
  * again, as when the job cannot start at all (below): at the host's retry
@@ -347,7 +340,6 @@ static void phase_not_started(struct jobs *js, struct job *j)
 {
         struct instance_rt *in = j->owner;
         struct runtime *rt = runtime_of(js);
-
         struct buf why = BUF_INIT;
 
         if (!in->op)
@@ -366,6 +358,13 @@ static void phase_not_started(struct jobs *js, struct job *j)
         sup_app_changed(rt, in->app); /* the timer learns the retry time */
 }
 
+/*
+ * Start a phase's job.  When the host cannot start it (out of fds,
+ * processes, memory: host_faults.c has noted it), the step stays in its
+ * phase and the phase is tried again at the host's retry time: a host fault
+ * never fails a deployment.  false for any other failure, which the caller
+ * handles as before.
+ */
 static bool phase_job(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,
                       const char *what_fmt, ...) __attribute__((format(printf, 4, 5)));
 static bool phase_job(struct runtime *rt, struct instance_rt *in, const struct inst_job *spec,
